@@ -1,0 +1,49 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+/// Numeric modules are compiled with optimization even in debug builds: the reference executor is the
+/// oracle that the tests run on real models, and unoptimized Swift loops are tens of times too slow for that.
+/// Root packages may use unsafe flags; this affects only code generation, never semantics.
+let optimizedNumerics: [SwiftSetting] = [.unsafeFlags(["-O"])]
+
+let package = Package(
+    name: "Octet",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "Octet", targets: ["Octet"]),
+        .executable(name: "octet", targets: ["octet"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
+    ],
+    targets: [
+        .target(name: "OctetCore"),
+        .target(
+            name: "OctetONNX",
+            dependencies: ["OctetCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Proto"]
+        ),
+        .target(name: "OctetQuantization", dependencies: ["OctetCore"], swiftSettings: optimizedNumerics),
+        .target(name: "OctetImage", dependencies: ["OctetCore"], swiftSettings: optimizedNumerics),
+        .target(
+            name: "OctetReference",
+            dependencies: ["OctetCore", "OctetQuantization"],
+            swiftSettings: optimizedNumerics
+        ),
+        .target(
+            name: "Octet",
+            dependencies: ["OctetCore", "OctetONNX", "OctetQuantization", "OctetImage", "OctetReference"]
+        ),
+        .executableTarget(
+            name: "octet",
+            dependencies: ["Octet", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .target(name: "_OctetTestSupport", dependencies: ["Octet"], path: "Tests/_OctetTestSupport"),
+        .testTarget(
+            name: "OctetTests",
+            dependencies: ["Octet", "_OctetTestSupport", "octet"],
+            resources: [.copy("Fixtures")]
+        ),
+    ]
+)

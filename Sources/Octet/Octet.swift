@@ -1,0 +1,6 @@
+// The public face of Octet: everything a library user needs, from one import.
+@_exported import OctetCore
+@_exported import OctetImage
+@_exported import OctetONNX
+@_exported import OctetQuantization
+@_exported import OctetReference

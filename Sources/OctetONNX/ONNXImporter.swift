@@ -1,0 +1,145 @@
+import Foundation
+import OctetCore
+
+/// Facts about an imported model that the command line prints, as TensorRT's parser does.
+public struct ModelInfo: Sendable, Equatable {
+    public var path: String
+    public var irVersion: Int
+    public var opsetVersion: Int
+    public var producerName: String
+    public var producerVersion: String
+    public var domain: String
+    public var modelVersion: Int
+    public var docString: String
+}
+
+/// Reads ONNX image classifiers into Octet's `Network`.
+///
+/// ```swift
+/// let (network, info) = try ONNXImporter.importModel(path: "model.onnx")
+/// ```
+///
+/// Every node goes through one importer function from `opImporters`; shape subgraphs are folded at import,
+/// and anything unsupported is an error naming the node, its op type and what is unsupported.
+public enum ONNXImporter {
+    /// The ONNX default-domain opset versions the importers are written against.
+    public static let supportedOpsets = 7...21
+
+    /// Op types that can be imported, for documentation and `supportsModel`.
+    public static var supportedOps: [String] { opImporters.keys.sorted() }
+
+    /// Imports the model at `path`. Errors name the file.
+    public static func importModel(path: String) throws -> (network: Network, info: ModelInfo) {
+        let model = try ModelFile.load(path: path)
+        do {
+            return try importModel(model, path: path)
+        } catch let error as OctetError {
+            throw error.inFile(path)
+        }
+    }
+
+    /// Lists the problems that would stop `importModel` without building anything: unknown op types,
+    /// foreign domains, unsupported opsets. An empty result does not guarantee success (attributes and
+    /// shapes are checked while importing), but a non-empty one guarantees failure.
+    public static func unsupportedNodes(path: String) throws -> [String] {
+        let model = try ModelFile.load(path: path)
+        var problems: [String] = []
+        let opset = defaultOpset(model)
+        if !supportedOpsets.contains(opset) { problems.append("opset \(opset) is outside \(supportedOpsets)") }
+        for node in model.graph.node {
+            if !node.domain.isEmpty, node.domain != "ai.onnx" {
+                problems.append("node '\(node.displayName)': domain '\(node.domain)' is not supported")
+            } else if opImporters[node.opType] == nil {
+                problems.append("node '\(node.displayName)': op type \(node.opType) is not supported")
+            }
+        }
+        return problems
+    }
+
+    static func defaultOpset(_ model: Onnx_ModelProto) -> Int {
+        model.opsetImport.first { $0.domain.isEmpty || $0.domain == "ai.onnx" }.map { Int($0.version) } ?? 1
+    }
+
+    static func importModel(_ model: Onnx_ModelProto, path: String) throws -> (network: Network, info: ModelInfo) {
+        let opset = defaultOpset(model)
+        guard supportedOpsets.contains(opset) else {
+            throw OctetError.invalidModel(
+                reason: "opset \(opset) is not supported (Octet supports opsets \(supportedOpsets.lowerBound) to \(supportedOpsets.upperBound))")
+        }
+        let graph = model.graph
+        let directory = (path as NSString).deletingLastPathComponent
+        var context = ImportContext(
+            network: Network(name: graph.name.isEmpty ? ((path as NSString).lastPathComponent) : graph.name),
+            opset: opset, modelDirectory: directory.isEmpty ? "." : directory)
+
+        for initializer in graph.initializer {
+            context.values[initializer.name] = .constant(try ModelFile.constant(initializer, directory: context.modelDirectory))
+        }
+        // Old exporters also list initializers as graph inputs; only the others are real inputs.
+        for input in graph.input where context.values[input.name] == nil {
+            let shape = try inputShape(input)
+            let id = context.network.addInput(name: input.name, shape: shape)
+            context.values[input.name] = .tensor(id)
+        }
+        guard !context.network.inputs.isEmpty else { throw OctetError.invalidModel(reason: "the graph has no inputs") }
+
+        for node in graph.node {
+            if !node.domain.isEmpty, node.domain != "ai.onnx" {
+                throw node.unsupported("domain '\(node.domain)' is not supported")
+            }
+            guard let importer = opImporters[node.opType] else {
+                throw node.unsupported("op type \(node.opType) is not supported (see docs/operators.md)")
+            }
+            let inputs: [ImportedValue?] = try node.input.map { name in
+                if name.isEmpty { return nil }
+                guard let value = context.values[name] else {
+                    throw node.unsupported("input '\(name)' is not produced by any earlier node")
+                }
+                return value
+            }
+            let outputs: [ImportedValue]
+            do {
+                outputs = try importer(&context, node, inputs)
+            } catch let OctetError.invalidNetwork(reason) {
+                throw node.unsupported(reason)
+            }
+            for (name, value) in zip(node.output, outputs) where !name.isEmpty {
+                context.values[name] = value
+            }
+        }
+
+        for output in graph.output {
+            guard let value = context.values[output.name] else {
+                throw OctetError.invalidModel(reason: "graph output '\(output.name)' is not produced by any node")
+            }
+            guard case let .tensor(id) = value else {
+                throw OctetError.invalidModel(reason: "graph output '\(output.name)' is a constant; Octet needs it computed")
+            }
+            context.network.markOutput(id)
+        }
+        try context.network.validate()
+
+        let info = ModelInfo(
+            path: path, irVersion: Int(model.irVersion), opsetVersion: opset, producerName: model.producerName,
+            producerVersion: model.producerVersion, domain: model.domain, modelVersion: Int(model.modelVersion),
+            docString: model.docString)
+        return (context.network, info)
+    }
+
+    /// Shape of a graph input. Axis 0 may be symbolic (the batch, nominally 1); other axes must be known.
+    static func inputShape(_ input: Onnx_ValueInfoProto) throws -> [Int] {
+        guard input.type.tensorType.elemType == Int32(Onnx_TensorProto.DataType.float.rawValue) else {
+            throw OctetError.invalidModel(reason: "input '\(input.name)' is not a float32 tensor")
+        }
+        let dims = input.type.tensorType.shape.dim
+        guard !dims.isEmpty else { throw OctetError.invalidModel(reason: "input '\(input.name)' has no shape") }
+        return try dims.enumerated().map { axis, dim in
+            if case let .dimValue(v)? = dim.value, v > 0 { return Int(v) }
+            guard axis == 0 else {
+                throw OctetError.invalidModel(
+                    reason: "input '\(input.name)' has a symbolic dimension on axis \(axis); only the batch axis may be symbolic")
+            }
+            return 1
+        }
+    }
+}

@@ -1,0 +1,777 @@
+import OctetCore
+
+/// Imports one ONNX node: receives its inputs (nil for omitted optional inputs) and returns one value per
+/// node output. Throws `unsupportedNode` naming what is not supported.
+typealias OpImporter = @Sendable (inout ImportContext, Onnx_NodeProto, [ImportedValue?]) throws -> [ImportedValue]
+
+/// Every supported ONNX op, in one table. To add an op: write its importer below, list it here, add a
+/// reference kernel if it needs a new `LayerKind`, a test, and a row in docs/operators.md.
+let opImporters: [String: OpImporter] = [
+    // Compute layers
+    "Conv": importConv,
+    "Gemm": importGemm,
+    "MatMul": importMatMul,
+    "BatchNormalization": importBatchNormalization,
+    "MaxPool": { try importPool(&$0, $1, $2, .max) },
+    "AveragePool": { try importPool(&$0, $1, $2, .average) },
+    "GlobalAveragePool": { try importGlobalPool(&$0, $1, $2, .average) },
+    "GlobalMaxPool": { try importGlobalPool(&$0, $1, $2, .max) },
+    "ReduceMean": importReduceMean,
+    "Softmax": importSoftmax,
+    // Activations
+    "Relu": { try importActivation(&$0, $1, $2) { _ in .relu } },
+    "Sigmoid": { try importActivation(&$0, $1, $2) { _ in .sigmoid } },
+    "Tanh": { try importActivation(&$0, $1, $2) { _ in .tanh } },
+    "HardSwish": { try importActivation(&$0, $1, $2) { _ in .hardSwish } },
+    "LeakyRelu": { try importActivation(&$0, $1, $2) { .leakyRelu(alpha: try $0.attr("alpha", default: Float(0.01))) } },
+    "HardSigmoid": {
+        try importActivation(&$0, $1, $2) {
+            .hardSigmoid(alpha: try $0.attr("alpha", default: Float(0.2)), beta: try $0.attr("beta", default: Float(0.5)))
+        }
+    },
+    "Clip": importClip,
+    // Elementwise
+    "Add": { try importBinary(&$0, $1, $2, .add) },
+    "Sub": { try importBinary(&$0, $1, $2, .sub) },
+    "Mul": { try importBinary(&$0, $1, $2, .mul) },
+    "Div": { try importBinary(&$0, $1, $2, .div) },
+    "Sum": { try importVariadic(&$0, $1, $2, .add) },
+    "Max": { try importVariadic(&$0, $1, $2, .max) },
+    "Min": { try importVariadic(&$0, $1, $2, .min) },
+    // Data movement
+    "Concat": importConcat,
+    "Flatten": importFlatten,
+    "Reshape": importReshape,
+    "Squeeze": importSqueeze,
+    "Unsqueeze": importUnsqueeze,
+    "Transpose": importTranspose,
+    "Slice": importSlice,
+    "Split": importSplit,
+    "Gather": importGather,
+    "Identity": importIdentity,
+    "Dropout": importIdentity,
+    "Cast": importCast,
+    // Values known at import time
+    "Constant": importConstant,
+    "ConstantOfShape": importConstantOfShape,
+    "Shape": importShape,
+]
+
+// MARK: - Input helpers
+
+private func input(_ inputs: [ImportedValue?], _ index: Int, _ node: Onnx_NodeProto) throws -> ImportedValue {
+    guard index < inputs.count, let value = inputs[index] else {
+        throw node.unsupported("required input \(index) is missing")
+    }
+    return value
+}
+
+private func optionalInput(_ inputs: [ImportedValue?], _ index: Int) -> ImportedValue? {
+    index < inputs.count ? inputs[index] : nil
+}
+
+/// An input that must be known at import time (weights, shapes, axes).
+private func constant(_ inputs: [ImportedValue?], _ index: Int, _ node: Onnx_NodeProto, _ what: String) throws
+    -> ConstantTensor
+{
+    guard case let .constant(c) = try input(inputs, index, node) else {
+        throw node.unsupported("\(what) (input \(index)) must be a constant initializer, not computed at run time")
+    }
+    return c
+}
+
+private func optionalConstant(_ inputs: [ImportedValue?], _ index: Int, _ node: Onnx_NodeProto, _ what: String) throws
+    -> ConstantTensor?
+{
+    guard optionalInput(inputs, index) != nil else { return nil }
+    return try constant(inputs, index, node, what)
+}
+
+private func knownInts(_ c: ConstantTensor, _ node: Onnx_NodeProto, _ what: String) throws -> [Int] {
+    guard let v = c.ints else { throw node.unsupported("\(what) depends on the batch size") }
+    return v
+}
+
+private func floats(_ c: ConstantTensor, _ node: Onnx_NodeProto, _ what: String) throws -> [Float] {
+    guard let v = c.floats else { throw node.unsupported("\(what) depends on the batch size") }
+    return v
+}
+
+/// The node's input `index` as a network tensor (a constant becomes a `Constant` layer).
+private func tensorInput(_ context: inout ImportContext, _ inputs: [ImportedValue?], _ index: Int, _ node: Onnx_NodeProto)
+    throws -> TensorID
+{
+    try context.tensor(try input(inputs, index, node), name: node.input[index])
+}
+
+/// Normalizes a possibly negative axis against `rank`.
+private func normalizedAxis(_ axis: Int, rank: Int, _ node: Onnx_NodeProto) throws -> Int {
+    let a = axis < 0 ? axis + rank : axis
+    guard a >= 0, a < rank else { throw node.unsupported("axis \(axis) is out of range for rank \(rank)") }
+    return a
+}
+
+/// Rejects data movement across the batch axis, which would tie samples together.
+private func requireNotBatch(_ axis: Int, _ node: Onnx_NodeProto, _ what: String) throws {
+    if axis == 0 { throw node.unsupported("\(what) along axis 0 (the batch axis) is not supported") }
+}
+
+// MARK: - Convolution, pooling, fully connected
+
+/// Explicit `[begin, end]` padding for two spatial axes from `pads` or `auto_pad`.
+private func spatialPadding(
+    _ node: Onnx_NodeProto, input: [Int], kernel: [Int], strides: [Int], dilations: [Int]
+) throws -> (begin: [Int], end: [Int]) {
+    let autoPad = try node.attr("auto_pad", default: "NOTSET")
+    switch autoPad {
+    case "NOTSET":
+        let pads = try node.attr("pads", default: [0, 0, 0, 0])
+        guard pads.count == 4, pads.allSatisfy({ $0 >= 0 }) else {
+            throw node.unsupported("pads \(pads) must be four non-negative values for 2-D")
+        }
+        return ([pads[0], pads[1]], [pads[2], pads[3]])
+    case "VALID":
+        return ([0, 0], [0, 0])
+    case "SAME_UPPER", "SAME_LOWER":
+        var begin = [0, 0], end = [0, 0]
+        for axis in 0..<2 {
+            let out = (input[axis] + strides[axis] - 1) / strides[axis]
+            let window = (kernel[axis] - 1) * dilations[axis] + 1
+            let total = max(0, (out - 1) * strides[axis] + window - input[axis])
+            begin[axis] = autoPad == "SAME_UPPER" ? total / 2 : (total + 1) / 2
+            end[axis] = total - begin[axis]
+        }
+        return (begin, end)
+    default:
+        throw node.unsupported("auto_pad '\(autoPad)' is not supported")
+    }
+}
+
+private func twoInts(_ node: Onnx_NodeProto, _ key: String, default value: [Int], positive: Bool = true) throws -> [Int] {
+    let v = try node.attr(key, default: value)
+    guard v.count == 2, !positive || v.allSatisfy({ $0 > 0 }) else {
+        throw node.unsupported("\(key) \(v) must be two positive values (only 2-D is supported)")
+    }
+    return v
+}
+
+private func importConv(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let x = try tensorInput(&context, inputs, 0, node)
+    let w = try constant(inputs, 1, node, "the weight tensor")
+    guard w.shape.count == 4 else {
+        throw node.unsupported("only 2-D convolution is supported; the weights have shape \(w.shape)")
+    }
+    let kernel = Array(w.shape[2...])
+    if node.hasAttr("kernel_shape") {
+        let declared = try node.attr("kernel_shape", default: kernel)
+        guard declared == kernel else { throw node.unsupported("kernel_shape \(declared) does not match the weights \(w.shape)") }
+    }
+    let bias = try optionalConstant(inputs, 2, node, "the bias")
+    if let bias, bias.count != w.shape[0] {
+        throw node.unsupported("the bias has \(bias.count) values for \(w.shape[0]) output channels")
+    }
+    let strides = try twoInts(node, "strides", default: [1, 1])
+    let dilations = try twoInts(node, "dilations", default: [1, 1])
+    let group = try node.attr("group", default: 1)
+    guard group >= 1 else { throw node.unsupported("group \(group) must be positive") }
+    let shape = context.network[x].shape
+    guard shape.count == 4 else { throw node.unsupported("the input must be NCHW, got shape \(shape)") }
+    let pads = try spatialPadding(node, input: Array(shape[2...]), kernel: kernel, strides: strides, dilations: dilations)
+    let p = ConvolutionParameters(
+        weights: Weights(shape: w.shape, values: try floats(w, node, "weights")),
+        bias: try bias.map { Weights(shape: [$0.count], values: try floats($0, node, "bias")) },
+        strides: strides, dilations: dilations, padsBegin: pads.begin, padsEnd: pads.end, groups: group)
+    return try context.addLayer(node, .convolution(p), inputs: [x])
+}
+
+private func importPool(
+    _ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?], _ kind: PoolingKind
+) throws -> [ImportedValue] {
+    if node.output.count > 1, !node.output[1].isEmpty {
+        throw node.unsupported("the Indices output is not supported")
+    }
+    if try node.attr("storage_order", default: 0) != 0 { throw node.unsupported("storage_order 1 is not supported") }
+    let x = try tensorInput(&context, inputs, 0, node)
+    let shape = context.network[x].shape
+    guard shape.count == 4 else { throw node.unsupported("only 2-D pooling on NCHW is supported, input shape \(shape)") }
+    guard node.hasAttr("kernel_shape") else { throw node.unsupported("kernel_shape is required") }
+    let kernel = try twoInts(node, "kernel_shape", default: [])
+    let strides = try twoInts(node, "strides", default: [1, 1])
+    let dilations = try twoInts(node, "dilations", default: [1, 1])
+    let pads = try spatialPadding(node, input: Array(shape[2...]), kernel: kernel, strides: strides, dilations: dilations)
+    let p = PoolingParameters(
+        kind: kind, kernel: kernel, strides: strides, dilations: dilations, padsBegin: pads.begin, padsEnd: pads.end,
+        ceilMode: try node.attr("ceil_mode", default: 0) != 0,
+        countIncludePad: try node.attr("count_include_pad", default: 0) != 0)
+    return try context.addLayer(node, .pooling(p), inputs: [x])
+}
+
+private func importGlobalPool(
+    _ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?], _ kind: PoolingKind
+) throws -> [ImportedValue] {
+    let x = try tensorInput(&context, inputs, 0, node)
+    return try context.addLayer(node, .pooling(.global(kind)), inputs: [x])
+}
+
+/// ReduceMean over the two spatial axes is global average pooling; other reductions are not supported.
+private func importReduceMean(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let x = try tensorInput(&context, inputs, 0, node)
+    let shape = context.network[x].shape
+    let axesValue: [Int]? =
+        if context.opset >= 18 { try optionalConstant(inputs, 1, node, "axes").map { try knownInts($0, node, "axes") } }
+        else if node.hasAttr("axes") { try node.attr("axes", default: [Int]()) } else { nil }
+    let axes = Set(try (axesValue ?? Array(0..<shape.count)).map { try normalizedAxis($0, rank: shape.count, node) })
+    guard shape.count == 4, axes == [2, 3] else {
+        throw node.unsupported("only a mean over the spatial axes [2, 3] of an NCHW tensor is supported (axes \(axes.sorted()))")
+    }
+    let keepDims = try node.attr("keepdims", default: 1) != 0
+    if keepDims { return try context.addLayer(node, .pooling(.global(.average)), inputs: [x]) }
+    let pooled = try context.network.addLayer(
+        name: node.displayName, kind: .pooling(.global(.average)), inputs: [x],
+        outputNames: [node.output[0] + "__pooled"], origin: [node.displayName])[0]
+    return try context.addLayer(node, .reshape(sampleShape: [shape[1]]), inputs: [pooled], layerName: node.displayName + "__squeeze")
+}
+
+private func importGemm(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    if try node.attr("transA", default: 0) != 0 { throw node.unsupported("transA=1 is not supported") }
+    let a = try tensorInput(&context, inputs, 0, node)
+    guard context.network[a].shape.count == 2 else {
+        throw node.unsupported("input A must be 2-D, got \(context.network[a].shape)")
+    }
+    let b = try constant(inputs, 1, node, "B")
+    guard b.shape.count == 2 else { throw node.unsupported("B must be 2-D, got \(b.shape)") }
+    let transB = try node.attr("transB", default: 0) != 0
+    let alpha = try node.attr("alpha", default: Float(1))
+    let beta = try node.attr("beta", default: Float(1))
+    let bValues = try floats(b, node, "B")
+    let (k, n) = transB ? (b.shape[1], b.shape[0]) : (b.shape[0], b.shape[1])
+    var weights = [Float](repeating: 0, count: n * k)
+    for j in 0..<n {
+        for i in 0..<k { weights[j * k + i] = alpha * (transB ? bValues[j * k + i] : bValues[i * n + j]) }
+    }
+    var bias: Weights?
+    if let c = try optionalConstant(inputs, 2, node, "C") {
+        let values = try floats(c, node, "C")
+        guard values.count == 1 || (values.count == n && c.shape.last == n) else {
+            throw node.unsupported("C with shape \(c.shape) is not a per-output bias for \(n) outputs")
+        }
+        bias = Weights(shape: [n], values: values.count == 1 ? Array(repeating: beta * values[0], count: n) : values.map { beta * $0 })
+    }
+    let p = FullyConnectedParameters(weights: Weights(shape: [n, k], values: weights), bias: bias)
+    return try context.addLayer(node, .fullyConnected(p), inputs: [a])
+}
+
+private func importMatMul(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let a = try tensorInput(&context, inputs, 0, node)
+    let b = try constant(inputs, 1, node, "B")
+    guard b.shape.count == 2, context.network[a].shape.count >= 2 else {
+        throw node.unsupported("only activation × constant 2-D matrix is supported (B has shape \(b.shape))")
+    }
+    let (k, n) = (b.shape[0], b.shape[1])
+    let bValues = try floats(b, node, "B")
+    var weights = [Float](repeating: 0, count: n * k)
+    for j in 0..<n { for i in 0..<k { weights[j * k + i] = bValues[i * n + j] } }
+    let p = FullyConnectedParameters(weights: Weights(shape: [n, k], values: weights), bias: nil)
+    return try context.addLayer(node, .fullyConnected(p), inputs: [a])
+}
+
+/// Inference-mode BatchNormalization becomes a per-channel Scale layer (the builder later folds it into the
+/// convolution that feeds it).
+private func importBatchNormalization(
+    _ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]
+) throws -> [ImportedValue] {
+    if node.output.dropFirst().contains(where: { !$0.isEmpty }) {
+        throw node.unsupported("training-mode outputs (running mean/variance) are not supported")
+    }
+    if try node.attr("spatial", default: 1) != 1 { throw node.unsupported("spatial=0 is not supported") }
+    if try node.attr("training_mode", default: 0) != 0 { throw node.unsupported("training_mode=1 is not supported") }
+    let x = try tensorInput(&context, inputs, 0, node)
+    let names = ["scale", "B", "mean", "var"]
+    let params = try (1...4).map { try floats(try constant(inputs, $0, node, names[$0 - 1]), node, names[$0 - 1]) }
+    let epsilon = try node.attr("epsilon", default: Float(1e-5))
+    let channels = params[0].count
+    guard params.allSatisfy({ $0.count == channels }) else { throw node.unsupported("scale, B, mean and var differ in length") }
+    var scale = [Float](repeating: 0, count: channels), shift = scale
+    for c in 0..<channels {
+        scale[c] = params[0][c] / (params[3][c] + epsilon).squareRoot()
+        shift[c] = params[1][c] - params[2][c] * scale[c]
+    }
+    return try context.addLayer(node, .scale(ScaleParameters(scale: scale, shift: shift)), inputs: [x])
+}
+
+private func importSoftmax(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let x = try tensorInput(&context, inputs, 0, node)
+    let rank = context.network[x].shape.count
+    let axis = try normalizedAxis(try node.attr("axis", default: context.opset >= 13 ? -1 : 1), rank: rank, node)
+    try requireNotBatch(axis, node, "Softmax")
+    return try context.addLayer(node, .softmax(axis: axis, coerced2D: context.opset < 13), inputs: [x])
+}
+
+// MARK: - Activations and elementwise
+
+private func importActivation(
+    _ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?],
+    _ make: (Onnx_NodeProto) throws -> Activation
+) throws -> [ImportedValue] {
+    let x = try tensorInput(&context, inputs, 0, node)
+    return try context.addLayer(node, .activation(try make(node)), inputs: [x])
+}
+
+private func importClip(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    var lo = -Float.greatestFiniteMagnitude, hi = Float.greatestFiniteMagnitude
+    if context.opset < 11 {
+        lo = try node.attr("min", default: lo)
+        hi = try node.attr("max", default: hi)
+    } else {
+        for (index, name) in [(1, "min"), (2, "max")] {
+            guard let c = try optionalConstant(inputs, index, node, name) else { continue }
+            guard let v = c.floats, v.count == 1 else { throw node.unsupported("\(name) must be a scalar") }
+            if index == 1 { lo = v[0] } else { hi = v[0] }
+        }
+    }
+    let x = try tensorInput(&context, inputs, 0, node)
+    if lo == 0, hi == .greatestFiniteMagnitude { return try context.addLayer(node, .activation(.relu), inputs: [x]) }
+    return try context.addLayer(node, .activation(.clip(min: lo, max: hi)), inputs: [x])
+}
+
+/// Integer arithmetic on folded shape values (`Mul`, `Div`, … in shape subgraphs).
+private func foldInts(_ a: ConstantTensor, _ b: ConstantTensor, _ op: ElementwiseOperation, _ node: Onnx_NodeProto)
+    throws -> ConstantTensor?
+{
+    guard a.isInteger, b.isInteger, let x = a.ints, let y = b.ints else { return nil }
+    guard x.count == y.count || x.count == 1 || y.count == 1 else { return nil }
+    let count = max(x.count, y.count)
+    let shape = x.count >= y.count ? a.shape : b.shape
+    let values = try (0..<count).map { i -> FoldedInt in
+        let (l, r) = (x[x.count == 1 ? 0 : i], y[y.count == 1 ? 0 : i])
+        switch op {
+        case .add: return .known(l + r)
+        case .sub: return .known(l - r)
+        case .mul: return .known(l * r)
+        case .div:
+            guard r != 0 else { throw node.unsupported("integer division by zero") }
+            return .known(l / r)
+        case .max: return .known(max(l, r))
+        case .min: return .known(min(l, r))
+        }
+    }
+    return ConstantTensor(shape: shape, ints: values)
+}
+
+private func importBinary(
+    _ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?], _ op: ElementwiseOperation
+) throws -> [ImportedValue] {
+    guard inputs.count == 2 else { throw node.unsupported("expects 2 inputs, got \(inputs.count)") }
+    if case let .constant(a)? = inputs[0], case let .constant(b)? = inputs[1] {
+        if let folded = try foldInts(a, b, op, node) { return [.constant(folded)] }
+        if a.isInteger || b.isInteger {
+            throw node.unsupported("integer arithmetic on shape values that depend on the batch size is not supported")
+        }
+    }
+    let a = try tensorInput(&context, inputs, 0, node)
+    let b = try tensorInput(&context, inputs, 1, node)
+    return try context.addLayer(node, .elementwise(op), inputs: [a, b])
+}
+
+/// `Sum`, `Max`, `Min` of any number of inputs: a chain of binary layers; the last one carries the node's
+/// output name.
+private func importVariadic(
+    _ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?], _ op: ElementwiseOperation
+) throws -> [ImportedValue] {
+    guard !inputs.isEmpty else { throw node.unsupported("needs at least one input") }
+    var accumulator = try tensorInput(&context, inputs, 0, node)
+    if inputs.count == 1 { return try context.addLayer(node, .identity, inputs: [accumulator]) }
+    for index in 1..<inputs.count {
+        let next = try tensorInput(&context, inputs, index, node)
+        let isLast = index == inputs.count - 1
+        let outputName = isLast ? node.output[0] : "\(node.output[0])__partial\(index)"
+        let layerName = isLast ? node.displayName : "\(node.displayName)__partial\(index)"
+        guard case let .tensor(id) = try context.addLayer(
+            node, .elementwise(op), inputs: [accumulator, next], outputs: [outputName], layerName: layerName)[0]
+        else { break }
+        accumulator = id
+    }
+    return [.tensor(accumulator)]
+}
+
+// MARK: - Data movement
+
+/// Concatenates constants along `axis` (generic over element type).
+private func concatenateConstants(_ parts: [ConstantTensor], axis: Int) -> ConstantTensor {
+    var shape = parts[0].shape
+    shape[axis] = parts.reduce(0) { $0 + $1.shape[axis] }
+    let outer = shape[..<axis].reduce(1, *)
+    var indices: [(part: Int, index: Int)] = []
+    for o in 0..<outer {
+        for (p, part) in parts.enumerated() {
+            let block = part.shape[axis...].reduce(1, *)
+            for i in 0..<block { indices.append((p, o * block + i)) }
+        }
+    }
+    if parts.allSatisfy(\.isInteger) {
+        let ints = parts.map(\.foldedInts)
+        return ConstantTensor(shape: shape, ints: indices.map { ints[$0.part][$0.index] })
+    }
+    let floats = parts.map { $0.floats ?? [] }
+    return ConstantTensor(shape: shape, floats: indices.map { floats[$0.part][$0.index] })
+}
+
+private func importConcat(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    guard node.hasAttr("axis") else { throw node.unsupported("attribute axis is required") }
+    let values = try inputs.indices.map { try input(inputs, $0, node) }
+    let rank = context.shape(values[0]).count
+    let axis = try normalizedAxis(try node.attr("axis", default: 0), rank: max(rank, 1), node)
+    let constants = values.compactMap { if case let .constant(c) = $0 { c } else { nil } }
+    if constants.count == values.count {
+        guard constants.allSatisfy({ $0.shape.count == rank }) else { throw node.unsupported("inputs differ in rank") }
+        return [.constant(concatenateConstants(constants, axis: axis))]
+    }
+    try requireNotBatch(axis, node, "Concat")
+    let ids = try values.indices.map { try tensorInput(&context, inputs, $0, node) }
+    return try context.addLayer(node, .concatenation(axis: axis), inputs: ids)
+}
+
+private func importFlatten(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let value = try input(inputs, 0, node)
+    let shape = context.shape(value)
+    let axis = try node.attr("axis", default: 1)
+    let a = axis < 0 ? axis + shape.count : axis
+    guard a >= 0, a <= shape.count else { throw node.unsupported("axis \(axis) is out of range for rank \(shape.count)") }
+    let flat = [shape[..<a].reduce(1, *), shape[a...].reduce(1, *)]
+    if case let .constant(c) = value { return [.constant(c.reshaped(flat))] }
+    guard a >= 1, shape[1..<a].reduce(1, *) == 1 else {
+        throw node.unsupported("flattening into the batch axis (axis \(axis) of \(shape)) is not supported")
+    }
+    let x = try tensorInput(&context, inputs, 0, node)
+    return try context.addLayer(node, .reshape(sampleShape: [flat[1]]), inputs: [x])
+}
+
+/// Resolves an ONNX Reshape target against an input shape. For activations, the result must keep axis 0 as
+/// the batch: its first entry is the batch symbol, 0 (copy), -1, or the input's own batch.
+private func importReshape(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let value = try input(inputs, 0, node)
+    let target = try constant(inputs, 1, node, "the target shape").foldedInts
+    let shape = context.shape(value)
+    let allowZero = try node.attr("allowzero", default: 0) != 0
+    var resolved: [Int] = []
+    var inferAxis: Int?
+    for (axis, dim) in target.enumerated() {
+        switch dim {
+        case .batch: resolved.append(shape.first ?? 1)
+        case .known(-1):
+            guard inferAxis == nil else { throw node.unsupported("the target shape has more than one -1") }
+            inferAxis = axis
+            resolved.append(1)
+        case .known(0) where !allowZero:
+            guard axis < shape.count else { throw node.unsupported("target 0 at axis \(axis) has no input dimension to copy") }
+            resolved.append(shape[axis])
+        case let .known(v):
+            guard v >= 0 else { throw node.unsupported("invalid target dimension \(v)") }
+            resolved.append(v)
+        }
+    }
+    let total = shape.reduce(1, *)
+    if let inferAxis {
+        let rest = resolved.reduce(1, *)
+        guard rest > 0, total % rest == 0 else { throw node.unsupported("cannot reshape \(shape) into \(target)") }
+        resolved[inferAxis] = total / rest
+    }
+    guard resolved.reduce(1, *) == total else { throw node.unsupported("cannot reshape \(shape) into \(resolved)") }
+    if case let .constant(c) = value { return [.constant(c.reshaped(resolved))] }
+
+    let keepsBatch: Bool =
+        switch target.first {
+        case .batch?, .known(-1)?: true
+        case .known(0)? where !allowZero: true
+        case let .known(v)?: v == shape[0]
+        case nil: false
+        }
+    guard keepsBatch, resolved.dropFirst().reduce(1, *) == shape.dropFirst().reduce(1, *) else {
+        throw node.unsupported("reshaping \(shape) into \(resolved) moves data across the batch axis")
+    }
+    let x = try tensorInput(&context, inputs, 0, node)
+    return try context.addLayer(node, .reshape(sampleShape: Array(resolved.dropFirst())), inputs: [x])
+}
+
+/// Axes from the `axes` attribute (before opset 13) or input 1.
+private func axesOperand(_ context: ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws -> [Int]? {
+    if context.opset >= 13 {
+        return try optionalConstant(inputs, 1, node, "axes").map { try knownInts($0, node, "axes") }
+    }
+    return node.hasAttr("axes") ? try node.attr("axes", default: [Int]()) : nil
+}
+
+private func reshapeValue(
+    _ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?], to newShape: [Int]
+) throws -> [ImportedValue] {
+    let value = try input(inputs, 0, node)
+    if case let .constant(c) = value { return [.constant(c.reshaped(newShape))] }
+    let x = try tensorInput(&context, inputs, 0, node)
+    return try context.addLayer(node, .reshape(sampleShape: Array(newShape.dropFirst())), inputs: [x])
+}
+
+private func importSqueeze(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let value = try input(inputs, 0, node)
+    let shape = context.shape(value)
+    let isTensor = if case .tensor = value { true } else { false }
+    let axes = try Set((try axesOperand(context, node, inputs) ?? shape.indices.filter { shape[$0] == 1 && !(isTensor && $0 == 0) })
+        .map { try normalizedAxis($0, rank: shape.count, node) })
+    for axis in axes where shape[axis] != 1 { throw node.unsupported("cannot squeeze axis \(axis) of size \(shape[axis])") }
+    if isTensor, axes.contains(0) { throw node.unsupported("squeezing the batch axis is not supported") }
+    return try reshapeValue(&context, node, inputs, to: shape.indices.filter { !axes.contains($0) }.map { shape[$0] })
+}
+
+private func importUnsqueeze(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let value = try input(inputs, 0, node)
+    let shape = context.shape(value)
+    guard let rawAxes = try axesOperand(context, node, inputs) else { throw node.unsupported("axes are required") }
+    let rank = shape.count + rawAxes.count
+    let axes = Set(try rawAxes.map { try normalizedAxis($0, rank: rank, node) })
+    if case .tensor = value, axes.contains(0) { throw node.unsupported("inserting an axis before the batch axis is not supported") }
+    var rest = shape.makeIterator()
+    let newShape = (0..<rank).map { axes.contains($0) ? 1 : (rest.next() ?? 1) }
+    return try reshapeValue(&context, node, inputs, to: newShape)
+}
+
+private func importTranspose(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let value = try input(inputs, 0, node)
+    let rank = context.shape(value).count
+    let perm = try node.attr("perm", default: Array((0..<rank).reversed()))
+    guard case .tensor = value else { throw node.unsupported("transposing a constant is not supported") }
+    guard perm.first == 0 else { throw node.unsupported("permutation \(perm) moves the batch axis") }
+    let x = try tensorInput(&context, inputs, 0, node)
+    return try context.addLayer(node, .transpose(permutation: perm), inputs: [x])
+}
+
+/// Clamped `[start, end)` with positive step along one axis, as ONNX Slice defines it.
+private func sliceRange(start: Int, end: Int, step: Int, dim: Int, _ node: Onnx_NodeProto) throws -> (Int, Int) {
+    guard step > 0 else { throw node.unsupported("slice steps must be positive (got \(step))") }
+    func clamp(_ v: Int) -> Int { min(max(v < 0 ? v + dim : v, 0), dim) }
+    return (clamp(start), max(clamp(start), clamp(end)))
+}
+
+/// Elements of a constant selected by per-axis ranges (generic strided gather used by Slice and Split).
+private func sliceConstant(_ c: ConstantTensor, starts: [Int], ends: [Int], steps: [Int]) -> ConstantTensor {
+    let shape: [Int] = (0..<c.shape.count).map { axis in
+        let span: Int = ends[axis] - starts[axis] + steps[axis] - 1
+        return max(0, span / steps[axis])
+    }
+    let inStrides = rowMajorStrides(c.shape)
+    let outStrides = rowMajorStrides(shape)
+    let indices = (0..<shape.reduce(1, *)).map { index in
+        var (source, rest) = (0, index)
+        for axis in 0..<shape.count {
+            source += (starts[axis] + (rest / outStrides[axis]) * steps[axis]) * inStrides[axis]
+            rest %= outStrides[axis]
+        }
+        return source
+    }
+    return c.gathered(indices, shape: shape)
+}
+
+private func importSlice(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let value = try input(inputs, 0, node)
+    let shape = context.shape(value)
+    let starts: [Int], ends: [Int], axesArg: [Int]?, stepsArg: [Int]?
+    if context.opset < 10 {
+        starts = try node.attr("starts", default: [Int]())
+        ends = try node.attr("ends", default: [Int]())
+        axesArg = node.hasAttr("axes") ? try node.attr("axes", default: [Int]()) : nil
+        stepsArg = nil
+    } else {
+        starts = try knownInts(try constant(inputs, 1, node, "starts"), node, "starts")
+        ends = try knownInts(try constant(inputs, 2, node, "ends"), node, "ends")
+        axesArg = try optionalConstant(inputs, 3, node, "axes").map { try knownInts($0, node, "axes") }
+        stepsArg = try optionalConstant(inputs, 4, node, "steps").map { try knownInts($0, node, "steps") }
+    }
+    let axes = try (axesArg ?? Array(0..<starts.count)).map { try normalizedAxis($0, rank: shape.count, node) }
+    let steps = stepsArg ?? Array(repeating: 1, count: starts.count)
+    guard starts.count == ends.count, axes.count == starts.count, steps.count == starts.count else {
+        throw node.unsupported("starts, ends, axes and steps differ in length")
+    }
+    var p = SliceParameters(starts: Array(repeating: 0, count: shape.count), ends: shape, steps: Array(repeating: 1, count: shape.count))
+    for (i, axis) in axes.enumerated() {
+        (p.starts[axis], p.ends[axis]) = try sliceRange(start: starts[i], end: ends[i], step: steps[i], dim: shape[axis], node)
+        p.steps[axis] = steps[i]
+    }
+    if case let .constant(c) = value { return [.constant(sliceConstant(c, starts: p.starts, ends: p.ends, steps: p.steps))] }
+    guard p.starts[0] == 0, p.ends[0] == shape[0], p.steps[0] == 1 else {
+        throw node.unsupported("slicing the batch axis is not supported")
+    }
+    let x = try tensorInput(&context, inputs, 0, node)
+    return try context.addLayer(node, .slice(p), inputs: [x])
+}
+
+private func importSplit(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let value = try input(inputs, 0, node)
+    let shape = context.shape(value)
+    let axis = try normalizedAxis(try node.attr("axis", default: 0), rank: shape.count, node)
+    let count = node.output.count
+    var sizes: [Int]
+    if context.opset >= 13, let split = try optionalConstant(inputs, 1, node, "split") {
+        sizes = try knownInts(split, node, "split")
+    } else if context.opset < 13, node.hasAttr("split") {
+        sizes = try node.attr("split", default: [Int]())
+    } else {
+        let parts = context.opset >= 18 ? try node.attr("num_outputs", default: count) : count
+        let chunk = (shape[axis] + parts - 1) / parts
+        sizes = (0..<parts).map { min(chunk, max(0, shape[axis] - $0 * chunk)) }
+    }
+    guard sizes.count == count, sizes.reduce(0, +) == shape[axis], sizes.allSatisfy({ $0 >= 0 }) else {
+        throw node.unsupported("split sizes \(sizes) do not divide axis \(axis) of \(shape) into \(count) outputs")
+    }
+    var results: [ImportedValue] = []
+    var offset = 0
+    for (index, size) in sizes.enumerated() {
+        var p = SliceParameters(starts: Array(repeating: 0, count: shape.count), ends: shape, steps: Array(repeating: 1, count: shape.count))
+        p.starts[axis] = offset
+        p.ends[axis] = offset + size
+        offset += size
+        if case let .constant(c) = value {
+            results.append(.constant(sliceConstant(c, starts: p.starts, ends: p.ends, steps: p.steps)))
+            continue
+        }
+        try requireNotBatch(axis, node, "Split")
+        let x = try tensorInput(&context, inputs, 0, node)
+        results += try context.addLayer(node, .slice(p), inputs: [x], outputs: [node.output[index]], layerName: node.output[index])
+    }
+    return results
+}
+
+/// Gather with constant indices: folded when the data is constant too; on activations, a scalar index or a
+/// contiguous run of indices along a non-batch axis becomes a slice (plus a reshape for a scalar index).
+private func importGather(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let value = try input(inputs, 0, node)
+    let shape = context.shape(value)
+    let axis = try normalizedAxis(try node.attr("axis", default: 0), rank: shape.count, node)
+    let indicesTensor = try constant(inputs, 1, node, "indices")
+    let indices = try knownInts(indicesTensor, node, "indices").map { $0 < 0 ? $0 + shape[axis] : $0 }
+    guard indices.allSatisfy({ $0 >= 0 && $0 < shape[axis] }) else {
+        throw node.unsupported("indices out of range for axis \(axis) of size \(shape[axis])")
+    }
+    let outShape = Array(shape[..<axis]) + indicesTensor.shape + Array(shape[(axis + 1)...])
+    if case let .constant(c) = value {
+        let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
+        var flat: [Int] = []
+        for o in 0..<outer { for i in indices { for k in 0..<inner { flat.append((o * shape[axis] + i) * inner + k) } } }
+        return [.constant(c.gathered(flat, shape: outShape))]
+    }
+    try requireNotBatch(axis, node, "Gather")
+    guard let first = indices.first, indices == Array(first..<(first + indices.count)) else {
+        throw node.unsupported("only a contiguous run of indices is supported on activations")
+    }
+    var p = SliceParameters(starts: Array(repeating: 0, count: shape.count), ends: shape, steps: Array(repeating: 1, count: shape.count))
+    p.starts[axis] = first
+    p.ends[axis] = first + indices.count
+    let x = try tensorInput(&context, inputs, 0, node)
+    if indicesTensor.shape.count == 1 { return try context.addLayer(node, .slice(p), inputs: [x]) }
+    let sliced = try context.network.addLayer(
+        name: node.displayName + "__slice", kind: .slice(p), inputs: [x], outputNames: [node.output[0] + "__slice"],
+        origin: [node.displayName])[0]
+    return try context.addLayer(node, .reshape(sampleShape: Array(outShape.dropFirst())), inputs: [sliced])
+}
+
+private func importIdentity(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    if node.opType == "Dropout", node.output.count > 1, !node.output[1].isEmpty {
+        throw node.unsupported("the mask output is not supported")
+    }
+    let value = try input(inputs, 0, node)
+    if case .constant = value { return [value] }
+    let x = try tensorInput(&context, inputs, 0, node)
+    return try context.addLayer(node, .identity, inputs: [x])
+}
+
+private func importCast(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let to = Onnx_TensorProto.DataType(rawValue: try node.attr("to", default: 0))
+    let value = try input(inputs, 0, node)
+    let toFloat = [.float, .double, .float16].contains(to)
+    if case let .constant(c) = value {
+        if toFloat { return [.constant(ConstantTensor(shape: c.shape, floats: try floats(c, node, "the input")))] }
+        return [.constant(ConstantTensor(shape: c.shape, ints: c.foldedInts))]
+    }
+    guard to == .float else { throw node.unsupported("casting an activation to \(String(describing: to)) is not supported") }
+    let x = try tensorInput(&context, inputs, 0, node)
+    return try context.addLayer(node, .identity, inputs: [x])
+}
+
+private func importConstant(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    if let t = node.attribute("value") {
+        return [.constant(try ModelFile.constant(t.t, directory: context.modelDirectory))]
+    }
+    if node.hasAttr("value_float") { return [.constant(ConstantTensor(shape: [], floats: [try node.attr("value_float", default: Float(0))]))] }
+    if node.hasAttr("value_floats") {
+        let v = try node.attr("value_floats", default: [Float]())
+        return [.constant(ConstantTensor(shape: [v.count], floats: v))]
+    }
+    if node.hasAttr("value_int") { return [.constant(ConstantTensor(shape: [], ints: [.known(try node.attr("value_int", default: 0))]))] }
+    if node.hasAttr("value_ints") {
+        let v = try node.attr("value_ints", default: [Int]())
+        return [.constant(ConstantTensor(shape: [v.count], ints: v.map { .known($0) }))]
+    }
+    throw node.unsupported("only tensor, float and integer values are supported")
+}
+
+private func importConstantOfShape(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?])
+    throws -> [ImportedValue]
+{
+    let shape = try knownInts(try constant(inputs, 0, node, "the shape"), node, "the shape")
+    guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, *) <= 1 << 26 else { throw node.unsupported("invalid shape \(shape)") }
+    let fill = try node.attribute("value").map { try ModelFile.constant($0.t, directory: context.modelDirectory) }
+        ?? ConstantTensor(shape: [1], floats: [0])
+    let count = shape.reduce(1, *)
+    switch fill.elements {
+    case let .float(v): return [.constant(ConstantTensor(shape: shape, floats: Array(repeating: v.first ?? 0, count: count)))]
+    case let .int(v): return [.constant(ConstantTensor(shape: shape, ints: Array(repeating: v.first ?? .known(0), count: count)))]
+    }
+}
+
+/// The shape of an activation as a folded integer tensor, with the batch axis as a symbol.
+private func importShape(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let value = try input(inputs, 0, node)
+    let shape = context.shape(value)
+    var dims: [FoldedInt] = shape.map { .known($0) }
+    if case .tensor = value, !dims.isEmpty { dims[0] = .batch }
+    let rank = shape.count
+    func clamp(_ v: Int) -> Int { min(max(v < 0 ? v + rank : v, 0), rank) }
+    let start = clamp(try node.attr("start", default: 0))
+    let end = max(start, clamp(try node.attr("end", default: rank)))
+    return [.constant(ConstantTensor(shape: [end - start], ints: Array(dims[start..<end])))]
+}

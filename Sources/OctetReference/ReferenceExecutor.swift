@@ -1,0 +1,88 @@
+import OctetCore
+
+/// Runs a `Network` in FP32 with the plain reference kernels, one layer after another in network order.
+///
+/// It is the oracle for every backend, and the source of activation statistics for calibration: pass an
+/// `observe` closure to see every tensor as it is produced.
+///
+/// ```swift
+/// let executor = ReferenceExecutor(network: network)
+/// let outputs = try executor.run(["input": image])
+/// ```
+public struct ReferenceExecutor: Sendable {
+    public let network: Network
+
+    public init(network: Network) { self.network = network }
+
+    /// Runs the network.
+    /// - Parameters:
+    ///   - inputs: one tensor per network input, by name; axis 0 is the batch and may be any size.
+    ///   - observe: called with each tensor (network inputs first) as soon as it is computed.
+    /// - Returns: the network outputs, by name.
+    public func run(
+        _ inputs: [String: TensorData], observe: ((TensorID, TensorData) -> Void)? = nil
+    ) throws -> [String: TensorData] {
+        var values: [TensorID: TensorData] = [:]
+        var remainingUses = lastUses()
+        for id in network.inputs {
+            let tensor = network[id]
+            guard let data = inputs[tensor.name] else {
+                throw OctetError.invalidInput(reason: "no data for network input '\(tensor.name)'")
+            }
+            guard data.shape.count == tensor.shape.count, Array(data.shape.dropFirst()) == Array(tensor.shape.dropFirst())
+            else {
+                throw OctetError.invalidInput(
+                    reason: "input '\(tensor.name)' has shape \(data.shape), the network expects [N, \(tensor.shape.dropFirst().map(String.init).joined(separator: ", "))]")
+            }
+            values[id] = data
+            observe?(id, data)
+        }
+        for layer in network.layers {
+            let args = try layer.inputs.map { id in
+                guard let value = values[id] else {
+                    throw OctetError.invalidNetwork(reason: "layer '\(layer.name)' reads '\(network[id].name)' before it is computed")
+                }
+                return value
+            }
+            let results = try Self.evaluate(layer.kind, args)
+            for (id, data) in zip(layer.outputs, results) {
+                values[id] = data
+                observe?(id, data)
+            }
+            // Free what no later layer needs, so whole-model runs stay small.
+            for id in layer.inputs {
+                remainingUses[id, default: 0] -= 1
+                if remainingUses[id] == 0, !network.outputs.contains(id) { values[id] = nil }
+            }
+        }
+        var outputs: [String: TensorData] = [:]
+        for id in network.outputs { outputs[network[id].name] = values[id] }
+        return outputs
+    }
+
+    private func lastUses() -> [TensorID: Int] {
+        var uses: [TensorID: Int] = [:]
+        for layer in network.layers { for id in layer.inputs { uses[id, default: 0] += 1 } }
+        return uses
+    }
+
+    /// Evaluates one layer on its input values.
+    public static func evaluate(_ kind: LayerKind, _ args: [TensorData]) throws -> [TensorData] {
+        switch kind {
+        case let .constant(w): return [TensorData(shape: w.shape, values: w.values)]
+        case let .convolution(p): return [try ReferenceKernels.convolution(args[0], p)]
+        case let .fullyConnected(p): return [ReferenceKernels.fullyConnected(args[0], p)]
+        case let .pooling(p): return [try ReferenceKernels.pooling(args[0], p)]
+        case let .activation(a): return [ReferenceKernels.activation(args[0], a)]
+        case let .scale(p): return [ReferenceKernels.scale(args[0], p)]
+        case let .elementwise(op): return [try ReferenceKernels.elementwise(args[0], args[1], op)]
+        case let .concatenation(axis): return [ReferenceKernels.concatenation(args, axis: axis)]
+        case let .softmax(axis, coerced): return [ReferenceKernels.softmax(args[0], axis: axis, coerced2D: coerced)]
+        case let .reshape(sampleShape):
+            return [TensorData(shape: [args[0].shape[0]] + sampleShape, values: args[0].values)]
+        case let .transpose(perm): return [ReferenceKernels.transpose(args[0], permutation: perm)]
+        case let .slice(p): return [try ReferenceKernels.slice(args[0], p)]
+        case .identity: return [args[0]]
+        }
+    }
+}

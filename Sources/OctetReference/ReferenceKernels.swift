@@ -1,0 +1,249 @@
+import Foundation
+import OctetCore
+
+/// Plain-loop FP32 kernels: the oracle that every fast kernel is compared with. They are written to be
+/// obviously correct, one output element at a time in the order of the ONNX definition. Never optimize them.
+enum ReferenceKernels {
+    /// NCHW convolution with groups, strides, dilations and asymmetric padding.
+    static func convolution(_ x: TensorData, _ p: ConvolutionParameters) throws -> TensorData {
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let outShape = try LayerKind.convolution(p).outputShapes(inputs: [x.shape])[0]
+        let (oc, oh, ow) = (outShape[1], outShape[2], outShape[3])
+        let (kh, kw) = (p.kernel[0], p.kernel[1])
+        let icPerGroup = p.inputChannelsPerGroup
+        let ocPerGroup = oc / p.groups
+        var out = [Float](repeating: 0, count: n * oc * oh * ow)
+        x.values.withUnsafeBufferPointer { xs in
+            p.weights.values.withUnsafeBufferPointer { ws in
+                out.withUnsafeMutableBufferPointer { ys in
+                    for b in 0..<n {
+                        for o in 0..<oc {
+                            let g = o / ocPerGroup
+                            let bias = p.bias?.values[o] ?? 0
+                            for oy in 0..<oh {
+                                for ox in 0..<ow {
+                                    var acc: Float = 0
+                                    for i in 0..<icPerGroup {
+                                        let inputChannel = g * icPerGroup + i
+                                        for ky in 0..<kh {
+                                            let iy = oy * p.strides[0] - p.padsBegin[0] + ky * p.dilations[0]
+                                            if iy < 0 || iy >= h { continue }
+                                            for kx in 0..<kw {
+                                                let ix = ox * p.strides[1] - p.padsBegin[1] + kx * p.dilations[1]
+                                                if ix < 0 || ix >= w { continue }
+                                                let xv = xs[((b * c + inputChannel) * h + iy) * w + ix]
+                                                let wv = ws[((o * icPerGroup + i) * kh + ky) * kw + kx]
+                                                acc += xv * wv
+                                            }
+                                        }
+                                    }
+                                    ys[((b * oc + o) * oh + oy) * ow + ox] = acc + bias
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return TensorData(shape: outShape, values: out)
+    }
+
+    /// `y[r, j] = Σ_k x[r, k] · W[j, k] + b[j]` over the last axis.
+    static func fullyConnected(_ x: TensorData, _ p: FullyConnectedParameters) -> TensorData {
+        let k = p.inputs
+        let rows = x.count / k
+        var out = [Float](repeating: 0, count: rows * p.outputs)
+        x.values.withUnsafeBufferPointer { xs in
+            p.weights.values.withUnsafeBufferPointer { ws in
+                for r in 0..<rows {
+                    for j in 0..<p.outputs {
+                        var acc: Float = 0
+                        for i in 0..<k { acc += xs[r * k + i] * ws[j * k + i] }
+                        out[r * p.outputs + j] = acc + (p.bias?.values[j] ?? 0)
+                    }
+                }
+            }
+        }
+        return TensorData(shape: Array(x.shape.dropLast()) + [p.outputs], values: out)
+    }
+
+    /// Max / average pooling with ONNX semantics (padding is −∞ for max; for average, excluded from the
+    /// divisor unless `countIncludePad`, in which case the divisor is the window clipped to the padded input).
+    static func pooling(_ x: TensorData, _ p: PoolingParameters) throws -> TensorData {
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let outShape = try LayerKind.pooling(p).outputShapes(inputs: [x.shape])[0]
+        let (oh, ow) = (outShape[2], outShape[3])
+        let kernel = p.isGlobal ? [h, w] : p.kernel
+        let strides = p.isGlobal ? [1, 1] : p.strides
+        let dilations = p.isGlobal ? [1, 1] : p.dilations
+        let padsBegin = p.isGlobal ? [0, 0] : p.padsBegin
+        let padsEnd = p.isGlobal ? [0, 0] : p.padsEnd
+        var out = [Float](repeating: 0, count: n * c * oh * ow)
+        x.values.withUnsafeBufferPointer { xs in
+            for plane in 0..<(n * c) {
+                for oy in 0..<oh {
+                    for ox in 0..<ow {
+                        var maxValue = -Float.infinity
+                        var sum: Float = 0
+                        var valid = 0
+                        var padded = 0
+                        for ky in 0..<kernel[0] {
+                            let iy = oy * strides[0] - padsBegin[0] + ky * dilations[0]
+                            for kx in 0..<kernel[1] {
+                                let ix = ox * strides[1] - padsBegin[1] + kx * dilations[1]
+                                if iy < h + padsEnd[0], ix < w + padsEnd[1] { padded += 1 }
+                                if iy < 0 || iy >= h || ix < 0 || ix >= w { continue }
+                                let v = xs[(plane * h + iy) * w + ix]
+                                maxValue = max(maxValue, v)
+                                sum += v
+                                valid += 1
+                            }
+                        }
+                        let divisor = p.countIncludePad ? padded : valid
+                        out[(plane * oh + oy) * ow + ox] =
+                            p.kind == .max ? maxValue : (divisor > 0 ? sum / Float(divisor) : 0)
+                    }
+                }
+            }
+        }
+        return TensorData(shape: outShape, values: out)
+    }
+
+    static func activation(_ x: TensorData, _ a: Activation) -> TensorData {
+        TensorData(shape: x.shape, values: x.values.map { apply(a, $0) })
+    }
+
+    /// One activation on one value, as ONNX defines it.
+    static func apply(_ a: Activation, _ v: Float) -> Float {
+        switch a {
+        case .relu: return max(v, 0)
+        case let .clip(lo, hi): return min(max(v, lo), hi)
+        case .sigmoid: return 1 / (1 + expf(-v))
+        case .tanh: return tanhf(v)
+        case let .leakyRelu(alpha): return v >= 0 ? v : alpha * v
+        case let .hardSigmoid(alpha, beta): return max(0, min(1, alpha * v + beta))
+        case .hardSwish: return v * max(0, min(1, v / 6 + 0.5))
+        }
+    }
+
+    static func scale(_ x: TensorData, _ p: ScaleParameters) -> TensorData {
+        let channels = x.shape[1]
+        let inner = x.shape.dropFirst(2).reduce(1, *)
+        var out = x.values
+        for index in out.indices {
+            let channel = (index / inner) % channels
+            out[index] = out[index] * p.scale[channel] + p.shift[channel]
+        }
+        return TensorData(shape: x.shape, values: out)
+    }
+
+    /// Binary operation with NumPy broadcasting.
+    static func elementwise(_ a: TensorData, _ b: TensorData, _ op: ElementwiseOperation) throws -> TensorData {
+        let shape = try broadcastShapes(a.shape, b.shape)
+        let rank = shape.count
+        func broadcastStrides(_ s: [Int]) -> [Int] {
+            let padded = Array(repeating: 1, count: rank - s.count) + s
+            let strides = rowMajorStrides(padded)
+            return zip(padded, strides).map { $0 == 1 ? 0 : $1 }
+        }
+        let (sa, sb) = (broadcastStrides(a.shape), broadcastStrides(b.shape))
+        let outStrides = rowMajorStrides(shape)
+        let count = shape.reduce(1, *)
+        var out = [Float](repeating: 0, count: count)
+        for index in 0..<count {
+            var (ia, ib, rest) = (0, 0, index)
+            for axis in 0..<rank {
+                let coordinate = rest / outStrides[axis]
+                rest %= outStrides[axis]
+                ia += coordinate * sa[axis]
+                ib += coordinate * sb[axis]
+            }
+            let (x, y) = (a.values[ia], b.values[ib])
+            switch op {
+            case .add: out[index] = x + y
+            case .sub: out[index] = x - y
+            case .mul: out[index] = x * y
+            case .div: out[index] = x / y
+            case .max: out[index] = max(x, y)
+            case .min: out[index] = min(x, y)
+            }
+        }
+        return TensorData(shape: shape, values: out)
+    }
+
+    static func concatenation(_ xs: [TensorData], axis: Int) -> TensorData {
+        var shape = xs[0].shape
+        shape[axis] = xs.reduce(0) { $0 + $1.shape[axis] }
+        let outer = shape[..<axis].reduce(1, *)
+        var out: [Float] = []
+        out.reserveCapacity(shape.reduce(1, *))
+        for o in 0..<outer {
+            for x in xs {
+                let block = x.shape[axis...].reduce(1, *)
+                out.append(contentsOf: x.values[o * block..<(o + 1) * block])
+            }
+        }
+        return TensorData(shape: shape, values: out)
+    }
+
+    /// Softmax over `axis` (or, when `coerced2D`, over all axes from `axis` on), max-subtracted.
+    static func softmax(_ x: TensorData, axis: Int, coerced2D: Bool) -> TensorData {
+        let outer = x.shape[..<axis].reduce(1, *)
+        let length = coerced2D ? x.shape[axis...].reduce(1, *) : x.shape[axis]
+        let inner = coerced2D ? 1 : x.shape[(axis + 1)...].reduce(1, *)
+        var out = x.values
+        for o in 0..<outer {
+            for i in 0..<inner {
+                let base = o * length * inner + i
+                var largest = -Float.infinity
+                for k in 0..<length { largest = max(largest, x.values[base + k * inner]) }
+                var sum: Float = 0
+                for k in 0..<length {
+                    let e = expf(x.values[base + k * inner] - largest)
+                    out[base + k * inner] = e
+                    sum += e
+                }
+                for k in 0..<length { out[base + k * inner] /= sum }
+            }
+        }
+        return TensorData(shape: x.shape, values: out)
+    }
+
+    static func transpose(_ x: TensorData, permutation: [Int]) -> TensorData {
+        let shape = permutation.map { x.shape[$0] }
+        let inStrides = x.strides
+        let outStrides = rowMajorStrides(shape)
+        var out = [Float](repeating: 0, count: x.count)
+        for index in 0..<x.count {
+            var (source, rest) = (0, index)
+            for axis in 0..<shape.count {
+                source += (rest / outStrides[axis]) * inStrides[permutation[axis]]
+                rest %= outStrides[axis]
+            }
+            out[index] = x.values[source]
+        }
+        return TensorData(shape: shape, values: out)
+    }
+
+    static func slice(_ x: TensorData, _ p: SliceParameters) throws -> TensorData {
+        var p = p
+        p.starts[0] = 0
+        p.ends[0] = x.shape[0]
+        p.steps[0] = 1
+        let shape = try LayerKind.slice(p).outputShapes(inputs: [x.shape])[0]
+        let inStrides = x.strides
+        let outStrides = rowMajorStrides(shape)
+        let count = shape.reduce(1, *)
+        var out = [Float](repeating: 0, count: count)
+        for index in 0..<count {
+            var (source, rest) = (0, index)
+            for axis in 0..<shape.count {
+                let coordinate = rest / outStrides[axis]
+                rest %= outStrides[axis]
+                source += (p.starts[axis] + coordinate * p.steps[axis]) * inStrides[axis]
+            }
+            out[index] = x.values[source]
+        }
+        return TensorData(shape: shape, values: out)
+    }
+}
