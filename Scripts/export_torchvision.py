@@ -309,27 +309,32 @@ def main():
         todo = [v for v, p in paths.items() if args.force or not os.path.exists(p)]
         model = ref = None
         if todo:
-            t0 = time.time()
-            model = build(tvm, name)
-            st, y = activation_stats(model, xs)
-            info = f"raw: max|act|={st['max']:.3g} ({st['where']}) nonfinite={st['nonfinite']} " \
-                   f"max|logit|={float(y.abs().max()):.3g} logit spread over photos={spread(y):.3g}"
-            if needs_recal(st, y):
-                nb = recalibrate_bn(model, xs)
+            try:
+                t0 = time.time()
+                model = build(tvm, name)
                 st, y = activation_stats(model, xs)
-                info += f"; BN stats re-estimated ({nb} layers, {len(xs)} photos): max|act|={st['max']:.3g} " \
-                        f"nonfinite={st['nonfinite']} max|logit|={float(y.abs().max()):.3g} spread={spread(y):.3g}"
-            notes[name] = info
-            if st["nonfinite"] or spread(y) < 1e-3:
-                failures.append(f"{name}: logits still non-finite or input-independent after BN re-estimation")
-            print(f"{name}: {info}", flush=True)
-            with torch.no_grad():
-                ref = model(x1).numpy()
-            for v in todo:
-                torch.onnx.export(model, (x1,), paths[v], dynamo=False, opset_version=v, input_names=["input"],
-                                  output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-                                  do_constant_folding=True)
-            print(f"{name}: exported opsets {todo} in {time.time() - t0:.1f}s", flush=True)
+                info = f"raw: max|act|={st['max']:.3g} ({st['where']}) nonfinite={st['nonfinite']} " \
+                       f"max|logit|={float(y.abs().max()):.3g} logit spread over photos={spread(y):.3g}"
+                if needs_recal(st, y):
+                    nb = recalibrate_bn(model, xs)
+                    st, y = activation_stats(model, xs)
+                    info += f"; BN stats re-estimated ({nb} layers, {len(xs)} photos): max|act|={st['max']:.3g} " \
+                            f"nonfinite={st['nonfinite']} max|logit|={float(y.abs().max()):.3g} spread={spread(y):.3g}"
+                notes[name] = info
+                if st["nonfinite"] or spread(y) < 1e-3:
+                    failures.append(f"{name}: logits still non-finite or input-independent after BN re-estimation")
+                print(f"{name}: {info}", flush=True)
+                with torch.no_grad():
+                    ref = model(x1).numpy()
+                for v in todo:
+                    torch.onnx.export(model, (x1,), paths[v], dynamo=False, opset_version=v, input_names=["input"],
+                                      output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+                                      do_constant_folding=True)
+                print(f"{name}: exported opsets {todo} in {time.time() - t0:.1f}s", flush=True)
+            except Exception as ex:  # keep going with the other models
+                failures.append(f"{name}: export failed: {type(ex).__name__}: {ex}")
+                print(f"{name}: export FAILED {ex}", flush=True)
+                continue
         for v, p in paths.items():
             status = "exported" if v in todo else "exists"
             try:
@@ -365,7 +370,7 @@ def main():
     rp = os.path.join(args.outdir, "ops_report.txt")
     write_report(rp, results)
     if notes:
-        with open(os.path.join(args.outdir, "export_notes.json"), "a") as f:
+        with open(os.path.join(args.outdir, "export_notes.jsonl"), "a") as f:
             f.write(json.dumps(notes) + "\n")
     print(f"wrote {rp}")
     if failures:
