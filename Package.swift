@@ -22,7 +22,8 @@ let package = Package(
         .target(
             name: "OctetONNX",
             dependencies: ["OctetCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
-            exclude: ["Proto"]
+            exclude: ["Proto"],
+            swiftSettings: optimizedNumerics
         ),
         .target(name: "OctetQuantization", dependencies: ["OctetCore"], swiftSettings: optimizedNumerics),
         .target(name: "OctetImage", dependencies: ["OctetCore"], swiftSettings: optimizedNumerics),

@@ -1,1 +1,130 @@
+import Foundation
 import OctetCore
+
+/// Per-tensor dynamic ranges: TensorRT sampleINT8API's range file and TensorRT calibration caches.
+///
+/// Range file: one `tensor_name:range` per line. The value follows the **last** `:` on the line (so names may
+/// contain colons), surrounding spaces are trimmed from both (`name : value` works, as the sample's README
+/// writes it), names may contain spaces and `/`, and blank lines and lines starting with `#` are skipped.
+public struct DynamicRanges: Sendable, Equatable {
+    /// Range R per tensor name, in file order.
+    public var entries: [(name: String, range: Float)]
+
+    public init(entries: [(name: String, range: Float)] = []) { self.entries = entries }
+
+    public static func == (a: DynamicRanges, b: DynamicRanges) -> Bool {
+        a.entries.count == b.entries.count && zip(a.entries, b.entries).allSatisfy { $0.name == $1.name && $0.range == $1.range }
+    }
+
+    public var dictionary: [String: Float] { Dictionary(entries, uniquingKeysWith: { _, last in last }) }
+
+    /// Entries of `other` replace ours with the same name; new names are appended.
+    public func overriding(with other: DynamicRanges) -> DynamicRanges {
+        let replacements = other.dictionary
+        var merged = entries.map { ($0.name, replacements[$0.name] ?? $0.range) }
+        let known = Set(entries.map(\.name))
+        merged += other.entries.filter { !known.contains($0.name) }
+        return DynamicRanges(entries: merged)
+    }
+
+    // MARK: Range file
+
+    public static func readRangeFile(path: String) throws -> DynamicRanges {
+        try parseRangeFile(try readText(path), path: path)
+    }
+
+    public static func parseRangeFile(_ text: String, path: String) throws -> DynamicRanges {
+        var entries: [(String, Float)] = []
+        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            guard let colon = line.lastIndex(of: ":") else {
+                throw OctetError.malformedFile(path: path, line: index + 1, reason: "expected 'tensor_name:range', found no ':'")
+            }
+            let name = line[..<colon].trimmingCharacters(in: .whitespaces)
+            let valueText = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            guard !name.isEmpty else {
+                throw OctetError.malformedFile(path: path, line: index + 1, reason: "the tensor name is empty")
+            }
+            guard let value = Float(valueText), value.isFinite, value >= 0 else {
+                throw OctetError.malformedFile(
+                    path: path, line: index + 1, reason: "'\(valueText)' is not a non-negative finite range for tensor '\(name)'")
+            }
+            entries.append((name, value))
+        }
+        return DynamicRanges(entries: entries)
+    }
+
+    /// The range file text, one `name:range` per line, with enough digits to read back exactly.
+    public func rangeFileText() -> String {
+        entries.map { "\($0.name):\($0.range)\n" }.joined()
+    }
+
+    // MARK: TensorRT calibration cache
+
+    /// Reads a TensorRT calibration cache: a `TRT-<version>-<algorithm>` line, then `name: <8 hex digits>` per
+    /// line, the hex being the float32 bit pattern of the scale; the range is scale × 127.
+    public static func readCalibrationCache(path: String) throws -> (ranges: DynamicRanges, header: String) {
+        try parseCalibrationCache(try readText(path), path: path)
+    }
+
+    public static func parseCalibrationCache(_ text: String, path: String) throws -> (ranges: DynamicRanges, header: String) {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
+            $0.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        guard let header = lines.first, header.hasPrefix("TRT-") else {
+            throw OctetError.malformedFile(path: path, line: 1, reason: "a calibration cache starts with a 'TRT-<version>-<algorithm>' line")
+        }
+        var entries: [(String, Float)] = []
+        for (index, line) in lines.enumerated().dropFirst() where !line.isEmpty {
+            guard let colon = line.lastIndex(of: ":") else {
+                throw OctetError.malformedFile(path: path, line: index + 1, reason: "expected 'tensor_name: <hex scale>', found no ':'")
+            }
+            let name = line[..<colon].trimmingCharacters(in: .whitespaces)
+            let hex = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            guard hex.count <= 8, let bits = UInt32(hex, radix: 16) else {
+                throw OctetError.malformedFile(path: path, line: index + 1, reason: "'\(hex)' is not an 8-digit hex float32 scale")
+            }
+            let scale = Float(bitPattern: bits)
+            guard scale.isFinite, scale >= 0 else {
+                throw OctetError.malformedFile(path: path, line: index + 1, reason: "scale \(scale) for tensor '\(name)' is not a finite non-negative number")
+            }
+            entries.append((name, scale * 127))
+        }
+        return (DynamicRanges(entries: entries), header)
+    }
+
+    /// The calibration cache text for these ranges.
+    public func calibrationCacheText(header: String = "TRT-8601-EntropyCalibration2") -> String {
+        header + "\n" + entries.map { "\($0.name): \(String(($0.range / 127).bitPattern, radix: 16).leftPadded(to: 8))\n" }.joined()
+    }
+
+    private static func readText(_ path: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw OctetError.io(path: path, reason: "cannot read the file")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw OctetError.malformedFile(path: path, reason: "the file is not UTF-8 text")
+        }
+        return text
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
+
+extension Network {
+    /// Applies ranges to the tensors they name.
+    /// - Returns: the names that match no tensor (TensorRT-internal names, typos), for the caller to report.
+    @discardableResult
+    public mutating func apply(_ ranges: DynamicRanges) -> [String] {
+        var unknown: [String] = []
+        for (name, range) in ranges.entries where !setDynamicRange(name, min: -range, max: range) {
+            unknown.append(name)
+        }
+        return unknown
+    }
+}
