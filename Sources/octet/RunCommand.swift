@@ -60,9 +60,6 @@ struct RunCommand: ParsableCommand {
     var loadInputs: String?
 
     func validate() throws {
-        if let useDLACore {
-            throw ValidationError("--useDLACore=\(useDLACore): there is no DLA on Octet's targets (CPU and NVIDIA GPUs); drop the option")
-        }
         if int8 && fp16 { throw ValidationError("--int8 and --fp16 select different precisions; give one") }
         if let precision, DataType(userSpelling: precision) == nil, precision.lowercased() != "mixed" {
             throw ValidationError("--precision must be int8, fp32, mixed or fp16, not '\(precision)'")
@@ -81,6 +78,9 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let useDLACore {
+            throw OctetError.unavailable(reason: "--useDLACore=\(useDLACore) asks for a DLA core, and there is no DLA on Octet's targets (CPUs and NVIDIA GPUs)")
+        }
         let files = SampleFiles(userDirectories: data)
         let log = Log(verbose: verbose)
         let commandLine = (["octet"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
