@@ -27,14 +27,16 @@ let package = Package(
         ),
         .target(name: "OctetQuantization", dependencies: ["OctetCore"], swiftSettings: optimizedNumerics),
         .target(name: "OctetImage", dependencies: ["OctetCore"], swiftSettings: optimizedNumerics),
+        .target(name: "OctetRuntime", dependencies: ["OctetCore", "OctetQuantization"], swiftSettings: optimizedNumerics),
+        .target(name: "OctetBuilder", dependencies: ["OctetCore", "OctetQuantization", "OctetRuntime"]),
         .target(
             name: "OctetReference",
-            dependencies: ["OctetCore", "OctetQuantization"],
+            dependencies: ["OctetCore", "OctetQuantization", "OctetRuntime"],
             swiftSettings: optimizedNumerics
         ),
         .target(
             name: "Octet",
-            dependencies: ["OctetCore", "OctetONNX", "OctetQuantization", "OctetImage", "OctetReference"]
+            dependencies: ["OctetCore", "OctetONNX", "OctetQuantization", "OctetImage", "OctetRuntime", "OctetBuilder", "OctetReference"]
         ),
         .executableTarget(
             name: "octet",

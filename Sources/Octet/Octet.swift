@@ -4,3 +4,5 @@
 @_exported import OctetONNX
 @_exported import OctetQuantization
 @_exported import OctetReference
+@_exported import OctetRuntime
+@_exported import OctetBuilder

@@ -7,7 +7,8 @@
 public enum LayerKind: Sendable, Equatable {
     /// A constant tensor (not batched). Broadcast against activations by elementwise layers.
     case constant(Weights)
-    /// 2-D convolution over NCHW input, with optional bias.
+    /// 2-D convolution over NCHW input, with optional bias. With a second input (a residual of the output's
+    /// shape), computes `conv(x) + residual`: the builder fuses a following Add this way.
     case convolution(ConvolutionParameters)
     /// `y = x · Wᵀ + b` over the last axis: input `[..., K]`, weights `[N, K]`, output `[..., N]`.
     case fullyConnected(FullyConnectedParameters)
@@ -31,6 +32,9 @@ public enum LayerKind: Sendable, Equatable {
     case slice(SliceParameters)
     /// Copies its input: Identity, Dropout in inference. The builder removes these.
     case identity
+    /// Converts its input to the storage type of its output tensor (quantize, dequantize, requantize).
+    /// Only the builder inserts these, where neighbouring layers disagree on a tensor's type.
+    case reformat
 
     /// Short name used in summaries and reports.
     public var typeName: String {
@@ -48,6 +52,16 @@ public enum LayerKind: Sendable, Equatable {
         case .transpose: "Transpose"
         case .slice: "Slice"
         case .identity: "Identity"
+        case .reformat: "Reformat"
+        }
+    }
+
+    /// True for layers that only move or reinterpret elements: they compute nothing, so a quantized input
+    /// passes through with its scale.
+    public var isDataMovement: Bool {
+        switch self {
+        case .reshape, .transpose, .slice, .identity: true
+        default: false
         }
     }
 }

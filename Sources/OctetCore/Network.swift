@@ -48,6 +48,8 @@ public struct Layer: Sendable, Equatable {
     public private(set) var outputTypes: [DataType?]
     /// Names of the ONNX nodes this layer came from (for reports).
     public var origin: [String]
+    /// An activation applied to the output, fused by the builder (Relu or Clip after a convolution).
+    public var fusedActivation: Activation?
 
     public init(name: String, kind: LayerKind, inputs: [TensorID], outputs: [TensorID], origin: [String] = []) {
         self.name = name
@@ -57,6 +59,7 @@ public struct Layer: Sendable, Equatable {
         self.precision = nil
         self.outputTypes = Array(repeating: nil, count: outputs.count)
         self.origin = origin.isEmpty ? [name] : origin
+        self.fusedActivation = nil
     }
 
     /// Requests the storage type of output `index`.

@@ -6,7 +6,9 @@ extension Network {
         for (index, layer) in layers.enumerated() {
             let ins = layer.inputs.map { self[$0].name }.joined(separator: ", ")
             let outs = layer.outputs.map { "\(self[$0].name) \(self[$0].shape)" }.joined(separator: ", ")
-            var line = "  [\(index)] \(layer.name): \(layer.kind.detail)  (\(ins)) -> \(outs)"
+            var line = "  [\(index)] \(layer.name): \(layer.kind.detail)"
+            if let activation = layer.fusedActivation { line += " + \(activation.name)" }
+            line += "  (\(ins)) -> \(outs)"
             if let precision = layer.precision { line += "  precision=\(precision)" }
             lines.append(line)
         }
@@ -39,6 +41,7 @@ extension LayerKind {
         case let .transpose(perm): "Transpose \(perm)"
         case .slice: "Slice"
         case .identity: "Identity"
+        case .reformat: "Reformat"
         }
     }
 }

@@ -13,7 +13,7 @@ extension LayerKind {
             return [weights.shape]
 
         case let .convolution(p):
-            try requireInputs(1)
+            guard inputs.count == 1 || inputs.count == 2 else { throw fail("expects 1 input (and an optional residual), got \(inputs.count)") }
             let x = inputs[0]
             guard x.count == 4 else { throw fail("input must be NCHW (rank 4), got shape \(x)") }
             guard x[1] == p.inputChannelsPerGroup * p.groups else {
@@ -29,6 +29,7 @@ extension LayerKind {
                 guard extent >= window else { throw fail("kernel window \(window) exceeds padded input \(extent)") }
                 out.append((extent - window) / p.strides[axis] + 1)
             }
+            if inputs.count == 2, inputs[1] != out { throw fail("residual shape \(inputs[1]) differs from the output \(out)") }
             return [out]
 
         case let .fullyConnected(p):
@@ -56,7 +57,7 @@ extension LayerKind {
             }
             return [out]
 
-        case .activation, .scale, .identity:
+        case .activation, .scale, .identity, .reformat:
             try requireInputs(1)
             if case let .scale(p) = self, inputs[0].count < 2 || inputs[0][1] != p.scale.count {
                 throw fail("input \(inputs[0]) does not have \(p.scale.count) channels on axis 1")

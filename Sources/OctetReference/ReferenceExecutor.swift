@@ -44,7 +44,10 @@ public struct ReferenceExecutor: Sendable {
                 }
                 return value
             }
-            let results = try Self.evaluate(layer.kind, args)
+            var results = try Self.evaluate(layer.kind, args)
+            if let activation = layer.fusedActivation {
+                results = results.map { ReferenceKernels.activation($0, activation) }
+            }
             for (id, data) in zip(layer.outputs, results) {
                 values[id] = data
                 observe?(id, data)
@@ -70,7 +73,9 @@ public struct ReferenceExecutor: Sendable {
     public static func evaluate(_ kind: LayerKind, _ args: [TensorData]) throws -> [TensorData] {
         switch kind {
         case let .constant(w): return [TensorData(shape: w.shape, values: w.values)]
-        case let .convolution(p): return [try ReferenceKernels.convolution(args[0], p)]
+        case let .convolution(p):
+            let y = try ReferenceKernels.convolution(args[0], p)
+            return [args.count == 2 ? try ReferenceKernels.elementwise(y, args[1], .add) : y]
         case let .fullyConnected(p): return [ReferenceKernels.fullyConnected(args[0], p)]
         case let .pooling(p): return [try ReferenceKernels.pooling(args[0], p)]
         case let .activation(a): return [ReferenceKernels.activation(args[0], a)]
@@ -82,7 +87,7 @@ public struct ReferenceExecutor: Sendable {
             return [TensorData(shape: [args[0].shape[0]] + sampleShape, values: args[0].values)]
         case let .transpose(perm): return [ReferenceKernels.transpose(args[0], permutation: perm)]
         case let .slice(p): return [try ReferenceKernels.slice(args[0], p)]
-        case .identity: return [args[0]]
+        case .identity, .reformat: return [args[0]]
         }
     }
 }

@@ -149,28 +149,38 @@ enum ReferenceKernels {
         return TensorData(shape: x.shape, values: out)
     }
 
-    /// Binary operation with NumPy broadcasting.
-    static func elementwise(_ a: TensorData, _ b: TensorData, _ op: ElementwiseOperation) throws -> TensorData {
-        let shape = try broadcastShapes(a.shape, b.shape)
+    /// For NumPy broadcasting of two shapes: the output shape and, per output element, the element of each
+    /// operand it reads.
+    static func broadcastIndices(_ a: [Int], _ b: [Int]) throws -> (shape: [Int], a: [Int], b: [Int]) {
+        let shape = try broadcastShapes(a, b)
         let rank = shape.count
         func broadcastStrides(_ s: [Int]) -> [Int] {
             let padded = Array(repeating: 1, count: rank - s.count) + s
             let strides = rowMajorStrides(padded)
             return zip(padded, strides).map { $0 == 1 ? 0 : $1 }
         }
-        let (sa, sb) = (broadcastStrides(a.shape), broadcastStrides(b.shape))
+        let (sa, sb) = (broadcastStrides(a), broadcastStrides(b))
         let outStrides = rowMajorStrides(shape)
         let count = shape.reduce(1, *)
-        var out = [Float](repeating: 0, count: count)
+        var ia = [Int](repeating: 0, count: count), ib = ia
         for index in 0..<count {
-            var (ia, ib, rest) = (0, 0, index)
+            var rest = index
             for axis in 0..<rank {
                 let coordinate = rest / outStrides[axis]
                 rest %= outStrides[axis]
-                ia += coordinate * sa[axis]
-                ib += coordinate * sb[axis]
+                ia[index] += coordinate * sa[axis]
+                ib[index] += coordinate * sb[axis]
             }
-            let (x, y) = (a.values[ia], b.values[ib])
+        }
+        return (shape, ia, ib)
+    }
+
+    /// Binary operation with NumPy broadcasting.
+    static func elementwise(_ a: TensorData, _ b: TensorData, _ op: ElementwiseOperation) throws -> TensorData {
+        let (shape, ia, ib) = try broadcastIndices(a.shape, b.shape)
+        var out = [Float](repeating: 0, count: ia.count)
+        for index in out.indices {
+            let (x, y) = (a.values[ia[index]], b.values[ib[index]])
             switch op {
             case .add: out[index] = x + y
             case .sub: out[index] = x - y

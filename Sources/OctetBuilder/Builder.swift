@@ -1,0 +1,57 @@
+import OctetCore
+import OctetQuantization
+import OctetRuntime
+
+/// Builds engines from network definitions, as TensorRT's `IBuilder` does: runs the graph passes, assigns
+/// each layer a precision from the config, the user's per-layer requests and the dynamic ranges, inserts
+/// reformat layers, and compiles the plan for a backend.
+///
+/// ```swift
+/// var config = BuilderConfig(int8: true)
+/// let engine = try Builder(config: config, backend: CPUBackend()).build(network)
+/// ```
+public struct Builder: Sendable {
+    public var config: BuilderConfig
+    public var backend: any Backend
+    public var options: ExecutionOptions
+
+    public init(config: BuilderConfig, backend: any Backend, options: ExecutionOptions = ExecutionOptions()) {
+        self.config = config
+        self.backend = backend
+        self.options = options
+    }
+
+    /// Builds an engine. The network is not modified.
+    public func build(_ network: Network) throws -> Engine {
+        var plan = try makePlan(network)
+        let program = try backend.compile(plan, options: options)
+        for (index, kernel) in program.kernelNames.enumerated() where index < plan.report.layers.count {
+            plan.report.layers[index].kernel = kernel
+        }
+        return Engine(plan: plan, program: program, backendName: backend.name)
+    }
+
+    /// The plan without compiling it: passes, precisions, tensor types, reformat layers, report.
+    public func makePlan(_ network: Network) throws -> EnginePlan {
+        if config.fp16 {
+            throw OctetError.unavailable(reason: "FP16 kernels are not implemented; build with INT8 or FP32")
+        }
+        try network.validate()
+        var optimized = network
+        var report = BuildReport()
+        var passes: [any GraphPass] = [RemoveIdentityPass()]
+        if !config.noFusion { passes += [FoldBatchNormPass(), FuseResidualAddPass(), FuseActivationPass()] }
+        passes.append(RemoveDeadLayersPass())
+        var changed = true
+        while changed {
+            changed = false
+            for pass in passes {
+                let log = pass.run(&optimized)
+                report.passLog += log
+                changed = changed || !log.isEmpty
+            }
+        }
+        var assignment = PrecisionAssignment(config: config, backend: backend, network: optimized, report: report)
+        return try assignment.run()
+    }
+}

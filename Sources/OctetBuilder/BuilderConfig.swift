@@ -1,0 +1,24 @@
+import OctetCore
+
+/// The builder's flags, after TensorRT's `BuilderFlag`s.
+public struct BuilderConfig: Sendable, Equatable {
+    /// Allow INT8 kernels (layers with dynamic ranges on their tensors run in INT8).
+    public var int8 = false
+    /// Allow FP16 (no FP16 kernels exist yet: requesting it is an error, never a silent FP32 run).
+    public var fp16 = false
+    /// A layer whose precision was set but cannot be honoured is a build error.
+    public var obeyPrecisionConstraints = false
+    /// A layer whose precision was set but cannot be honoured is a warning.
+    public var preferPrecisionConstraints = false
+    /// TensorRT's strict types: treated as `obeyPrecisionConstraints`.
+    public var strictTypes = false
+    /// Skip the fusion passes (BatchNorm folding, activation and residual fusion).
+    public var noFusion = false
+    /// Keep every activation signed with scale R/127, exactly as TensorRT does, instead of storing
+    /// provably non-negative tensors as uint8 with scale R/255.
+    public var trtCompatibleRanges = false
+
+    public init(int8: Bool = false) { self.int8 = int8 }
+
+    var obey: Bool { obeyPrecisionConstraints || strictTypes }
+}

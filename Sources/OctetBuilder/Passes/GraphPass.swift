@@ -1,0 +1,23 @@
+import OctetCore
+
+/// A graph rewrite. Each pass is one file, returns a line per change for the build report, and is run in
+/// a loop with the others until nothing changes.
+protocol GraphPass {
+    var name: String { get }
+    /// Applies the pass once over the whole network. - Returns: one line per change made.
+    func run(_ network: inout Network) -> [String]
+}
+
+extension Network {
+    /// True when `id` is read by exactly one layer and is not a network output: it can disappear into a fusion.
+    func isPrivate(_ id: TensorID, consumers: [TensorID: [Int]]) -> Bool {
+        (consumers[id]?.count ?? 0) == 1 && !outputs.contains(id)
+    }
+
+    /// Replaces every read of `old` by `new`.
+    mutating func rewire(_ old: TensorID, to new: TensorID) {
+        for index in layers.indices {
+            layers[index].inputs = layers[index].inputs.map { $0 == old ? new : $0 }
+        }
+    }
+}

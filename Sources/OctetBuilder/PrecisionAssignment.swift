@@ -1,0 +1,270 @@
+import OctetCore
+import OctetQuantization
+import OctetRuntime
+
+/// Decides each layer's precision and each tensor's storage type, and inserts reformat layers where a
+/// tensor's type differs from what a reader needs.
+///
+/// Rules (DESIGN.md, "Semantics"): a layer runs INT8 when INT8 is enabled (or the user asked for it), the
+/// backend has an INT8 kernel, and its tensors have dynamic ranges; otherwise FP32, with the reason kept
+/// for the report. Constant tensors without a range get max|value|. Data-movement layers and max pooling
+/// pass their input's quantization through; network outputs are FP32 (a convolution or fully connected
+/// layer that produces one computes in INT8 and writes float).
+struct PrecisionAssignment {
+    let config: BuilderConfig
+    let backend: any Backend
+    var network: Network
+    var report: BuildReport
+    var quantization: [TensorID: TensorQuantization] = [:]
+    /// Why a layer is not INT8, by layer name.
+    var reasons: [String: String] = [:]
+
+    init(config: BuilderConfig, backend: any Backend, network: Network, report: BuildReport) {
+        self.config = config
+        self.backend = backend
+        self.network = network
+        self.report = report
+    }
+
+    mutating func run() throws -> EnginePlan {
+        giveConstantsRanges()
+        let nonNegative = nonNegativeTensors()
+        try choosePrecisions()
+        let floatOnly = tensorsThatMustBeFloat()
+
+        // Storage type of every layer output, in order.
+        for index in network.layers.indices {
+            let layer = network.layers[index]
+            for out in layer.outputs { network[out].dataType = .float32 }
+            guard layer.precision == .int8 else { continue }
+            let out = layer.outputs[0]
+            if layer.kind.isDataMovement || Self.isMaxPooling(layer.kind) {
+                // Pass a quantized input's quantization through (the layer computes nothing); on a float
+                // input, or toward a float network output, the layer moves floats.
+                if let q = quantization[layer.inputs[0]], !floatOnly.contains(out) {
+                    network[out].dataType = q.dataType
+                    quantization[out] = q
+                    if let r = network[layer.inputs[0]].dynamicRange { network[out].setDynamicRange(min: -r, max: r) }
+                } else {
+                    network.layers[index].precision = .float32
+                    reasons[layer.name] = "its input is float"
+                }
+                continue
+            }
+            if floatOnly.contains(out), Self.writesFloat(layer.kind) { continue }
+            guard let range = network[out].dynamicRange else { continue }
+            let q = TensorQuantization(range: range, unsigned: nonNegative.contains(out) && !config.trtCompatibleRanges)
+            network[out].dataType = q.dataType
+            quantization[out] = q
+        }
+        insertReformats(nonNegative)
+        fillReport()
+        return EnginePlan(network: network, quantization: quantization, report: report)
+    }
+
+    // MARK: Ranges and signedness
+
+    /// Constant tensors without a range get R = max|value| (DESIGN.md).
+    private mutating func giveConstantsRanges() {
+        for layer in network.layers {
+            guard case let .constant(w) = layer.kind, network[layer.outputs[0]].dynamicRange == nil else { continue }
+            let r = w.maxMagnitude
+            network[layer.outputs[0]].setDynamicRange(min: -r, max: r)
+        }
+    }
+
+    /// Tensors that are provably ≥ 0: outputs of Relu / Clip(min ≥ 0), fused or not, and what data movement,
+    /// pooling and concatenation make of such tensors.
+    private func nonNegativeTensors() -> Set<TensorID> {
+        var result = Set<TensorID>()
+        for layer in network.layers {
+            let isNonNegative: Bool =
+                if let a = layer.fusedActivation { a.isNonNegative }
+                else {
+                    switch layer.kind {
+                    case let .activation(a): a.isNonNegative
+                    case .softmax: true
+                    case .reshape, .transpose, .slice, .identity, .pooling, .concatenation, .reformat:
+                        layer.inputs.allSatisfy { result.contains($0) }
+                    case let .constant(w): w.values.allSatisfy { $0 >= 0 }
+                    default: false
+                    }
+                }
+            if isNonNegative { result.formUnion(layer.outputs) }
+        }
+        return result
+    }
+
+    private func inputQuantization(_ id: TensorID, _ nonNegative: Set<TensorID>) -> TensorQuantization? {
+        network[id].dynamicRange.map { TensorQuantization(range: $0, unsigned: nonNegative.contains(id) && !config.trtCompatibleRanges) }
+    }
+
+    // MARK: Precision
+
+    private mutating func choosePrecisions() throws {
+        var missing = Set<String>()
+        for index in network.layers.indices {
+            let layer = network.layers[index]
+            let requested = layer.precision
+            let wantsInt8 = requested == .int8 || (requested == nil && config.int8)
+            guard wantsInt8 else {
+                network.layers[index].precision = .float32
+                if config.int8, requested == .float32 { reasons[layer.name] = "precision set to FP32" }
+                continue
+            }
+            var reason: String?
+            if !Self.hasInt8Semantics(layer) {
+                reason = "\(layer.kind.typeName) has no INT8 implementation"
+            } else if !backend.supports(layer, precision: .int8) {
+                reason = "the \(backend.name) backend has no INT8 kernel for \(layer.kind.typeName)"
+            } else {
+                let needed = rangeTensors(layer)
+                let lacking = needed.filter { network[$0].dynamicRange == nil }
+                if !lacking.isEmpty {
+                    let names = lacking.map { network[$0].name }
+                    missing.formUnion(names)
+                    reason = "no dynamic range for \(names.map { "'\($0)'" }.joined(separator: ", "))"
+                }
+            }
+            if let reason {
+                network.layers[index].precision = .float32
+                reasons[layer.name] = reason
+                if requested == .int8 {
+                    if config.obey { throw OctetError.precisionConstraint(layer: layer.name, reason: reason) }
+                    if config.preferPrecisionConstraints {
+                        report.warnings.append("layer '\(layer.name)' runs in FP32 although INT8 was requested: \(reason)")
+                    }
+                }
+            } else {
+                network.layers[index].precision = .int8
+            }
+        }
+        report.missingRanges = missing.sorted()
+    }
+
+    /// Tensors whose ranges an INT8 layer needs: its inputs (and residual), and its output unless the
+    /// output inherits the input's quantization or is written as float.
+    private func rangeTensors(_ layer: Layer) -> [TensorID] {
+        if layer.kind.isDataMovement || Self.isMaxPooling(layer.kind) { return [layer.inputs[0]] }
+        if case .constant = layer.kind { return layer.outputs }
+        let out = layer.outputs[0]
+        let outputNeeded = !(network.outputs.contains(out) && Self.writesFloat(layer.kind))
+        return layer.inputs + (outputNeeded ? [out] : [])
+    }
+
+    /// Layer kinds whose INT8 arithmetic Octet defines (OctetQuantization, QuantizedReference).
+    static func hasInt8Semantics(_ layer: Layer) -> Bool {
+        switch layer.kind {
+        case .convolution, .fullyConnected, .pooling, .concatenation, .constant, .reshape, .transpose, .slice, .identity:
+            return true
+        case .elementwise(.add), .elementwise(.sub), .elementwise(.mul):
+            return true
+        case .activation:
+            return true  // a 256-entry lookup table
+        case .scale, .softmax, .elementwise, .reformat:
+            return false
+        }
+    }
+
+    static func isMaxPooling(_ kind: LayerKind) -> Bool {
+        if case let .pooling(p) = kind, p.kind == .max { true } else { false }
+    }
+
+    /// INT8 layers that can write float output directly from their accumulators.
+    static func writesFloat(_ kind: LayerKind) -> Bool {
+        switch kind {
+        case .convolution: true
+        case .fullyConnected: true
+        default: false
+        }
+    }
+
+    /// Network outputs, and tensors that only reach one through data movement, stay float.
+    private func tensorsThatMustBeFloat() -> Set<TensorID> {
+        var result = Set(network.outputs)
+        for layer in network.layers {
+            for (o, out) in layer.outputs.enumerated() where layer.outputType(o) == .float32 { result.insert(out) }
+        }
+        let consumers = network.consumers()
+        for layer in network.layers.reversed() where layer.kind.isDataMovement {
+            if result.contains(layer.outputs[0]), consumers[layer.inputs[0]]?.count == 1 { result.insert(layer.inputs[0]) }
+        }
+        return result
+    }
+
+    // MARK: Reformats
+
+    /// Inserts quantize / dequantize layers where a reader needs another type than the tensor has.
+    private mutating func insertReformats(_ nonNegative: Set<TensorID>) {
+        var converted: [TensorID: TensorID] = [:]  // float version or quantized version of a tensor
+        var index = 0
+        while index < network.layers.count {
+            let layer = network.layers[index]
+            var inserted = 0
+            for (slot, input) in layer.inputs.enumerated() {
+                let isQuantized = network[input].dataType.isQuantized
+                let wantsQuantized = needsQuantizedInput(layer)
+                guard isQuantized != wantsQuantized else { continue }
+                if let existing = converted[input] {
+                    network.layers[index + inserted].inputs[slot] = existing
+                    continue
+                }
+                let suffix = wantsQuantized ? "quantized" : "dequantized"
+                var tensor = Tensor(name: "\(network[input].name)__\(suffix)", shape: network[input].shape)
+                if let r = network[input].dynamicRange { tensor.setDynamicRange(min: -r, max: r) }
+                if wantsQuantized {
+                    guard let q = inputQuantization(input, nonNegative) else { continue }
+                    tensor.dataType = q.dataType
+                    let id = network.addTensor(tensor)
+                    quantization[id] = q
+                    converted[input] = id
+                } else {
+                    tensor.dataType = .float32
+                    converted[input] = network.addTensor(tensor)
+                }
+                guard let id = converted[input] else { continue }
+                var reformat = Layer(name: tensor.name, kind: .reformat, inputs: [input], outputs: [id], origin: [])
+                reformat.precision = wantsQuantized ? .int8 : .float32
+                network.layers.insert(reformat, at: index + inserted)
+                inserted += 1
+                network.layers[index + inserted].inputs[slot] = id
+            }
+            index += inserted + 1
+        }
+        // Network outputs are float: dequantize any that is not, keeping the output's name.
+        for output in network.outputs where network[output].dataType.isQuantized {
+            let name = network[output].name
+            network[output].name = name + "__quantized"
+            let id = network.addTensor(Tensor(name: name, shape: network[output].shape))
+            var reformat = Layer(name: name + "__dequantize", kind: .reformat, inputs: [output], outputs: [id], origin: [])
+            reformat.precision = .float32
+            network.layers.append(reformat)
+            network.replaceOutput(output, with: id)
+        }
+    }
+
+    /// INT8 layers read quantized tensors, except data-movement layers running on float data.
+    private func needsQuantizedInput(_ layer: Layer) -> Bool {
+        guard layer.precision == .int8 else { return false }
+        if layer.kind == .reformat { return false }
+        if layer.kind.isDataMovement || Self.isMaxPooling(layer.kind) {
+            return network[layer.outputs[0]].dataType.isQuantized
+        }
+        return true
+    }
+
+    // MARK: Report
+
+    private mutating func fillReport() {
+        report.layers = network.layers.enumerated().map { index, layer in
+            func describe(_ id: TensorID) -> String { network[id].dataType.description }
+            let reason = config.int8 && layer.precision == .float32 && layer.kind != .reformat
+                ? (reasons[layer.name] ?? "it reads or writes float tensors")
+                : nil
+            return BuildReport.LayerEntry(
+                name: layer.name, kind: layer.kind.detail + (layer.fusedActivation.map { " + \($0.name)" } ?? ""),
+                origin: layer.origin, precision: layer.precision ?? .float32,
+                inputTypes: layer.inputs.map(describe), outputTypes: layer.outputs.map(describe), kernel: "-", reason: reason)
+        }
+    }
+}

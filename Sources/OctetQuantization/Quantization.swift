@@ -1,0 +1,127 @@
+import OctetCore
+
+/// How a quantized tensor stores real values: `x ≈ scale · q`, with `q` an 8-bit integer (zero point 0).
+///
+/// Octet's one definition of the INT8 arithmetic lives in this file. Every backend must produce, on
+/// integer tensors, exactly the bytes these functions produce.
+public struct TensorQuantization: Sendable, Equatable, CustomStringConvertible {
+    /// `.int8` (q in [-128, 127], scale R/127) or `.uint8` (q in [0, 255], scale R/255).
+    public var dataType: DataType
+    public var scale: Float
+
+    public init(dataType: DataType, scale: Float) {
+        precondition(dataType.isQuantized)
+        self.dataType = dataType
+        self.scale = scale
+    }
+
+    /// The quantization for a symmetric dynamic range R: signed with scale R/127 as TensorRT does, or, for
+    /// a tensor known to be non-negative, unsigned with scale R/255 (twice the resolution).
+    public init(range: Float, unsigned: Bool) {
+        // A zero range (a tensor that is always 0) still needs a usable, non-zero scale.
+        let r = range > 0 ? range : 1e-8
+        self.init(dataType: unsigned ? .uint8 : .int8, scale: unsigned ? r / 255 : r / 127)
+    }
+
+    public var isSigned: Bool { dataType == .int8 }
+    /// Smallest and largest stored value.
+    public var qmin: Float { isSigned ? -128 : 0 }
+    public var qmax: Float { isSigned ? 127 : 255 }
+
+    public var description: String { "\(dataType)(scale \(scale))" }
+}
+
+/// The reference arithmetic: quantize, requantize, weight and bias quantization.
+public enum QuantizationMath {
+    /// `q = clamp(roundHalfEven(x / scale), qmin, qmax)`.
+    @inline(__always)
+    public static func quantize(_ x: Float, _ q: TensorQuantization) -> Int32 {
+        saturateAndRound(x / q.scale, min: q.qmin, max: q.qmax)
+    }
+
+    @inline(__always)
+    public static func dequantize(_ value: Int32, _ q: TensorQuantization) -> Float { Float(value) * q.scale }
+
+    /// Clamps to `[min, max]` (integral bounds) and rounds half to even. Clamping first is the same as
+    /// rounding first when the bounds are integers, and keeps the conversion in range.
+    @inline(__always)
+    public static func saturateAndRound(_ y: Float, min: Float, max: Float) -> Int32 {
+        let clamped = Swift.min(Swift.max(y, min), max)
+        return Int32(clamped.rounded(.toNearestOrEven))
+    }
+
+    /// The epilogue of every integer layer with an int32 accumulator:
+    /// `y = Float(acc) · multiplier [+ Float(residual) · residualMultiplier]`, then clamp and round.
+    /// Two roundings (multiply, then add), never a fused multiply-add: the kernels do the same.
+    @inline(__always)
+    public static func requantize(
+        _ acc: Int32, multiplier: Float, residual: Int32? = nil, residualMultiplier: Float = 0, min: Float, max: Float
+    ) -> Int32 {
+        var y = Float(acc) * multiplier
+        if let residual { y = y + Float(residual) * residualMultiplier }
+        return saturateAndRound(y, min: min, max: max)
+    }
+
+    /// Output bounds in the quantized domain for an output quantization and a fused piecewise-linear
+    /// activation (Relu raises the floor to 0, Clip narrows both ends).
+    public static func bounds(_ out: TensorQuantization, activation: Activation?) -> (min: Float, max: Float) {
+        var lo = out.qmin, hi = out.qmax
+        switch activation {
+        case .relu?: lo = Swift.max(lo, 0)
+        case let .clip(a, b)?:
+            lo = Swift.max(lo, Swift.min(hi, (a / out.scale).rounded(.toNearestOrEven)))
+            hi = Swift.min(hi, Swift.max(lo, (b / out.scale).rounded(.toNearestOrEven)))
+        default: break
+        }
+        return (lo, hi)
+    }
+
+    /// Whether an activation can be applied as output bounds (Relu, Clip); others run as their own layer.
+    public static func isClamp(_ activation: Activation) -> Bool {
+        switch activation {
+        case .relu, .clip: true
+        default: false
+        }
+    }
+
+    /// Symmetric per-output-channel weight quantization: `scale_c = max|w_c| / 127`, `q = round(w / scale_c)`
+    /// in [-127, 127]. `weights` has the output channel as its first axis.
+    public static func quantizeWeightsPerChannel(_ weights: Weights) -> (values: [Int8], scales: [Float]) {
+        let channels = weights.shape[0]
+        let per = weights.count / max(channels, 1)
+        var values = [Int8](repeating: 0, count: weights.count)
+        var scales = [Float](repeating: 1, count: channels)
+        for c in 0..<channels {
+            var largest: Float = 0
+            for i in 0..<per { largest = Swift.max(largest, abs(weights.values[c * per + i])) }
+            let scale = largest > 0 ? largest / 127 : 1
+            scales[c] = scale
+            for i in 0..<per {
+                values[c * per + i] = Int8(saturateAndRound(weights.values[c * per + i] / scale, min: -127, max: 127))
+            }
+        }
+        return (values, scales)
+    }
+
+    /// Bias as int32 in the accumulator's scale `inputScale · weightScale_c`.
+    public static func quantizeBias(_ bias: [Float], inputScale: Float, weightScales: [Float]) -> [Int32] {
+        zip(bias, weightScales).map { b, ws in
+            let v = (b / (inputScale * ws)).rounded(.toNearestOrEven)
+            return Int32(Swift.min(Swift.max(v, -2_147_483_520), 2_147_483_520))
+        }
+    }
+
+    /// Per-channel multipliers `inputScale · weightScale_c / outputScale` (outputScale 1 for float output).
+    public static func multipliers(inputScale: Float, weightScales: [Float], outputScale: Float) -> [Float] {
+        weightScales.map { inputScale * $0 / outputScale }
+    }
+
+    /// A 256-entry table giving, for every stored input value, the quantized result of `f`: exact INT8
+    /// evaluation of any unary function. Index with `q - qminInput`.
+    public static func lookupTable(
+        input: TensorQuantization, output: TensorQuantization, _ f: (Float) -> Float
+    ) -> [Int32] {
+        let lo = Int32(input.qmin)
+        return (0..<256).map { i in quantize(f(dequantize(lo + Int32(i), input)), output) }
+    }
+}

@@ -1,0 +1,50 @@
+import OctetCore
+
+/// Everything an INT8 convolution or fully connected layer needs, derived once from its float weights and
+/// the quantization of its tensors. The reference executor and every backend use this one derivation.
+///
+/// acc[c] = bias[c] + Σ q_x · q_w[c]                      (int32; padding contributes q_x = 0)
+/// quantized output: q_y = requantize(acc, multiplier[c], residual, residualMultiplier, bounds)
+/// float output:     y = act(Float(acc) · multiplier[c])  (multiplier = s_x · s_w[c])
+public struct QuantizedLinearParameters: Sendable, Equatable {
+    /// Weights per output channel in [-127, 127], in the float weights' layout (output channel first).
+    public var weights: [Int8]
+    public var weightScales: [Float]
+    public var bias: [Int32]
+    public var multipliers: [Float]
+    public var input: TensorQuantization
+    /// Nil when the layer writes float.
+    public var output: TensorQuantization?
+    public var residual: TensorQuantization?
+    /// `s_residual / s_y`.
+    public var residualMultiplier: Float
+    /// Clamp bounds in the quantized output domain (Relu / Clip folded in); unused for float output.
+    public var bounds: (min: Float, max: Float)
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.weights == b.weights && a.weightScales == b.weightScales && a.bias == b.bias && a.multipliers == b.multipliers
+            && a.input == b.input && a.output == b.output && a.residual == b.residual
+            && a.residualMultiplier == b.residualMultiplier && a.bounds == b.bounds
+    }
+
+    public init(
+        weights: Weights, bias: Weights?, input: TensorQuantization, output: TensorQuantization?,
+        residual: TensorQuantization?, activation: Activation?
+    ) {
+        let (q, scales) = QuantizationMath.quantizeWeightsPerChannel(weights)
+        self.weights = q
+        self.weightScales = scales
+        self.bias = QuantizationMath.quantizeBias(
+            bias?.values ?? Array(repeating: 0, count: weights.shape[0]), inputScale: input.scale, weightScales: scales)
+        self.multipliers = QuantizationMath.multipliers(inputScale: input.scale, weightScales: scales, outputScale: output?.scale ?? 1)
+        self.input = input
+        self.output = output
+        self.residual = residual
+        if let output, let residual {
+            residualMultiplier = residual.scale / output.scale
+        } else {
+            residualMultiplier = 0
+        }
+        bounds = output.map { QuantizationMath.bounds($0, activation: activation) } ?? (-.infinity, .infinity)
+    }
+}

@@ -1,0 +1,275 @@
+import Foundation
+import OctetCore
+import OctetQuantization
+import OctetRuntime
+
+/// Plain-loop INT8 kernels: the fake-quant reference every backend must match bit for bit on integer
+/// tensors. Quantized tensors are held as `[Int32]` in logical NCHW order.
+enum QuantizedReferenceKernels {
+    /// Integer convolution: `acc = bias + Σ q_x · q_w` (padding contributes 0), then the shared epilogue.
+    static func convolution(
+        _ x: [Int32], shape: [Int], _ conv: ConvolutionParameters, _ q: QuantizedLinearParameters,
+        residual: [Int32]?, activation: Activation?
+    ) throws -> TensorValue {
+        let outShape = try LayerKind.convolution(conv).outputShapes(inputs: [shape])[0]
+        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        let (oc, oh, ow) = (outShape[1], outShape[2], outShape[3])
+        let (kh, kw) = (conv.kernel[0], conv.kernel[1])
+        let icg = conv.inputChannelsPerGroup, ocg = oc / conv.groups
+        var acc = [Int32](repeating: 0, count: n * oc * oh * ow)
+        for b in 0..<n {
+            for o in 0..<oc {
+                let g = o / ocg
+                for oy in 0..<oh {
+                    for ox in 0..<ow {
+                        var sum = q.bias[o]
+                        for i in 0..<icg {
+                            for ky in 0..<kh {
+                                let iy = oy * conv.strides[0] - conv.padsBegin[0] + ky * conv.dilations[0]
+                                if iy < 0 || iy >= h { continue }
+                                for kx in 0..<kw {
+                                    let ix = ox * conv.strides[1] - conv.padsBegin[1] + kx * conv.dilations[1]
+                                    if ix < 0 || ix >= w { continue }
+                                    let xv = x[((b * c + g * icg + i) * h + iy) * w + ix]
+                                    let wv = Int32(q.weights[((o * icg + i) * kh + ky) * kw + kx])
+                                    sum &+= xv * wv
+                                }
+                            }
+                        }
+                        acc[((b * oc + o) * oh + oy) * ow + ox] = sum
+                    }
+                }
+            }
+        }
+        return epilogue(acc, shape: outShape, channelOf: { ($0 / (oh * ow)) % oc }, q, residual: residual, activation: activation)
+    }
+
+    /// Integer fully connected layer over the last axis.
+    static func fullyConnected(
+        _ x: [Int32], shape: [Int], _ fc: FullyConnectedParameters, _ q: QuantizedLinearParameters, activation: Activation?
+    ) -> TensorValue {
+        let k = fc.inputs, rows = x.count / k
+        var acc = [Int32](repeating: 0, count: rows * fc.outputs)
+        for r in 0..<rows {
+            for j in 0..<fc.outputs {
+                var sum = q.bias[j]
+                for i in 0..<k { sum &+= x[r * k + i] * Int32(q.weights[j * k + i]) }
+                acc[r * fc.outputs + j] = sum
+            }
+        }
+        let outShape = Array(shape.dropLast()) + [fc.outputs]
+        return epilogue(acc, shape: outShape, channelOf: { $0 % fc.outputs }, q, residual: nil, activation: activation)
+    }
+
+    /// The shared epilogue: requantize to the output quantization, or write float.
+    static func epilogue(
+        _ acc: [Int32], shape: [Int], channelOf: (Int) -> Int, _ q: QuantizedLinearParameters, residual: [Int32]?,
+        activation: Activation?
+    ) -> TensorValue {
+        guard let output = q.output else {
+            let values = acc.indices.map { index -> Float in
+                let y = Float(acc[index]) * q.multipliers[channelOf(index)]
+                return activation.map { ReferenceKernels.apply($0, y) } ?? y
+            }
+            return .float(TensorData(shape: shape, values: values))
+        }
+        let values = acc.indices.map { index in
+            QuantizationMath.requantize(
+                acc[index], multiplier: q.multipliers[channelOf(index)], residual: residual?[index],
+                residualMultiplier: q.residualMultiplier, min: q.bounds.min, max: q.bounds.max)
+        }
+        return .quantized(shape: shape, values: values, output)
+    }
+
+    /// Average pooling: integer window sum, then `y = Float(sum) · (s_x / s_y) / divisor`.
+    static func averagePooling(_ x: [Int32], shape: [Int], _ p: PoolingParameters, input: TensorQuantization, output: TensorQuantization) throws -> TensorValue {
+        let outShape = try LayerKind.pooling(p).outputShapes(inputs: [shape])[0]
+        let (h, w) = (shape[2], shape[3]), (oh, ow) = (outShape[2], outShape[3])
+        let kernel = p.isGlobal ? [h, w] : p.kernel, strides = p.isGlobal ? [1, 1] : p.strides
+        let dilations = p.isGlobal ? [1, 1] : p.dilations
+        let padsBegin = p.isGlobal ? [0, 0] : p.padsBegin, padsEnd = p.isGlobal ? [0, 0] : p.padsEnd
+        let multiplier = input.scale / output.scale
+        var out = [Int32](repeating: 0, count: shape[0] * shape[1] * oh * ow)
+        for plane in 0..<(shape[0] * shape[1]) {
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    var sum: Int32 = 0, valid = 0, padded = 0
+                    for ky in 0..<kernel[0] {
+                        let iy = oy * strides[0] - padsBegin[0] + ky * dilations[0]
+                        for kx in 0..<kernel[1] {
+                            let ix = ox * strides[1] - padsBegin[1] + kx * dilations[1]
+                            if iy < h + padsEnd[0], ix < w + padsEnd[1] { padded += 1 }
+                            if iy < 0 || iy >= h || ix < 0 || ix >= w { continue }
+                            sum += x[(plane * h + iy) * w + ix]
+                            valid += 1
+                        }
+                    }
+                    let divisor = Float(max(p.countIncludePad ? padded : valid, 1))
+                    out[(plane * oh + oy) * ow + ox] = QuantizationMath.saturateAndRound(
+                        Float(sum) * multiplier / divisor, min: output.qmin, max: output.qmax)
+                }
+            }
+        }
+        return .quantized(shape: outShape, values: out, output)
+    }
+
+    /// Add / Sub: `y = Float(a)·(s_a/s_y) ± Float(b)·(s_b/s_y)`; Mul: `y = (Float(a)·Float(b))·(s_a·s_b/s_y)`.
+    static func elementwise(
+        _ a: TensorValue, _ b: TensorValue, _ op: ElementwiseOperation, output: TensorQuantization, activation: Activation?
+    ) throws -> TensorValue {
+        guard case let .quantized(sa, va, qa) = a, case let .quantized(sb, vb, qb) = b else {
+            throw OctetError.invalidNetwork(reason: "an INT8 elementwise layer received a float input")
+        }
+        let (shape, indexA, indexB) = try ReferenceKernels.broadcastIndices(sa, sb)
+        let (lo, hi) = QuantizationMath.bounds(output, activation: activation)
+        let ma = qa.scale / output.scale, mb = qb.scale / output.scale, mm = qa.scale * qb.scale / output.scale
+        let values = zip(indexA, indexB).map { ia, ib -> Int32 in
+            let (x, y) = (Float(va[ia]), Float(vb[ib]))
+            let r: Float
+            switch op {
+            case .add: r = x * ma + y * mb
+            case .sub: r = x * ma - y * mb
+            default: r = (x * y) * mm
+            }
+            return QuantizationMath.saturateAndRound(r, min: lo, max: hi)
+        }
+        return .quantized(shape: shape, values: values, output)
+    }
+
+    /// Requantizes `value` to `output`: `y = Float(q) · (s_in / s_out)`; exact identity when they agree.
+    static func requantize(_ values: [Int32], from input: TensorQuantization, to output: TensorQuantization) -> [Int32] {
+        let m = input.scale / output.scale
+        return values.map { QuantizationMath.saturateAndRound(Float($0) * m, min: output.qmin, max: output.qmax) }
+    }
+}
+
+/// Runs an `EnginePlan` with the reference kernels: FP32 layers with `ReferenceExecutor`'s kernels, INT8
+/// layers with `QuantizedReferenceKernels`. The oracle for every backend's integer tensors.
+public struct QuantizedReferenceExecutor: Sendable {
+    public let plan: EnginePlan
+
+    public init(plan: EnginePlan) { self.plan = plan }
+
+    public func run(_ inputs: [String: TensorData], observe: ((TensorID, TensorValue) -> Void)? = nil) throws -> [String: TensorData] {
+        let network = plan.network
+        var values: [TensorID: TensorValue] = [:]
+        for id in network.inputs {
+            guard let data = inputs[network[id].name] else {
+                throw OctetError.invalidInput(reason: "no data for network input '\(network[id].name)'")
+            }
+            guard Array(data.shape.dropFirst()) == Array(network[id].shape.dropFirst()) else {
+                throw OctetError.invalidInput(reason: "input '\(network[id].name)' has shape \(data.shape), the network expects [N, \(network[id].shape.dropFirst().map(String.init).joined(separator: ", "))]")
+            }
+            values[id] = .float(data)
+            observe?(id, .float(data))
+        }
+        for layer in network.layers {
+            let args = try layer.inputs.map { id -> TensorValue in
+                guard let v = values[id] else { throw OctetError.invalidNetwork(reason: "'\(network[id].name)' is read before it is computed") }
+                return v
+            }
+            let result = try evaluate(layer, args)
+            values[layer.outputs[0]] = result
+            observe?(layer.outputs[0], result)
+        }
+        var outputs: [String: TensorData] = [:]
+        for id in network.outputs { outputs[network[id].name] = values[id]?.dequantized }
+        return outputs
+    }
+
+    func evaluate(_ layer: Layer, _ args: [TensorValue]) throws -> TensorValue {
+        let network = plan.network
+        let out = layer.outputs[0]
+        let outQ = plan.quantization[out]
+        if layer.kind == .reformat {
+            switch (args[0], outQ) {
+            case let (.float(x), q?): return .quantized(shape: x.shape, values: x.values.map { QuantizationMath.quantize($0, q) }, q)
+            case let (.quantized(shape, v, q), nil): return .float(TensorData(shape: shape, values: v.map { QuantizationMath.dequantize($0, q) }))
+            case let (.quantized(shape, v, qi), qo?): return .quantized(shape: shape, values: QuantizedReferenceKernels.requantize(v, from: qi, to: qo), qo)
+            case let (.float(x), nil): return .float(x)
+            }
+        }
+        guard layer.precision == .int8 else {
+            var results = try ReferenceExecutor.evaluate(layer.kind, args.map(\.dequantized))
+            if let activation = layer.fusedActivation { results = results.map { ReferenceKernels.activation($0, activation) } }
+            return .float(results[0])
+        }
+        func quantizedInput(_ i: Int) throws -> (shape: [Int], values: [Int32], q: TensorQuantization) {
+            guard case let .quantized(shape, v, q) = args[i] else {
+                throw OctetError.invalidNetwork(reason: "INT8 layer '\(layer.name)' received float input '\(network[layer.inputs[i]].name)'")
+            }
+            return (shape, v, q)
+        }
+        func requireOutput() throws -> TensorQuantization {
+            guard let outQ else { throw OctetError.invalidNetwork(reason: "INT8 layer '\(layer.name)' has no output quantization") }
+            return outQ
+        }
+        switch layer.kind {
+        case let .constant(w):
+            let q = try requireOutput()
+            return .quantized(shape: w.shape, values: w.values.map { QuantizationMath.quantize($0, q) }, q)
+        case let .convolution(p):
+            let x = try quantizedInput(0)
+            let residual = args.count == 2 ? try quantizedInput(1) : nil
+            let params = QuantizedLinearParameters(weights: p.weights, bias: p.bias, input: x.q, output: outQ, residual: residual?.q, activation: layer.fusedActivation)
+            return try QuantizedReferenceKernels.convolution(x.values, shape: x.shape, p, params, residual: residual?.values, activation: layer.fusedActivation)
+        case let .fullyConnected(p):
+            let x = try quantizedInput(0)
+            let params = QuantizedLinearParameters(weights: p.weights, bias: p.bias, input: x.q, output: outQ, residual: nil, activation: layer.fusedActivation)
+            return QuantizedReferenceKernels.fullyConnected(x.values, shape: x.shape, p, params, activation: layer.fusedActivation)
+        case let .pooling(p) where p.kind == .average:
+            let x = try quantizedInput(0)
+            return try QuantizedReferenceKernels.averagePooling(x.values, shape: x.shape, p, input: x.q, output: try requireOutput())
+        case let .elementwise(op):
+            return try QuantizedReferenceKernels.elementwise(args[0], args[1], op, output: try requireOutput(), activation: layer.fusedActivation)
+        case let .concatenation(axis):
+            let q = try requireOutput()
+            let parts = try args.indices.map { i -> TensorData in
+                let x = try quantizedInput(i)
+                return TensorData(shape: x.shape, values: QuantizedReferenceKernels.requantize(x.values, from: x.q, to: q).map(Float.init))
+            }
+            let joined = ReferenceKernels.concatenation(parts, axis: axis)
+            return .quantized(shape: joined.shape, values: joined.values.map { Int32($0) }, q)
+        case let .activation(a):
+            let x = try quantizedInput(0)
+            let q = try requireOutput()
+            let table = QuantizationMath.lookupTable(input: x.q, output: q) { ReferenceKernels.apply(a, $0) }
+            let offset = Int32(x.q.qmin)
+            return .quantized(shape: x.shape, values: x.values.map { table[Int($0 - offset)] }, q)
+        default:
+            // Data movement and max pooling: the same element moves, so run the float kernel on the exactly
+            // representable integer values and keep the input's quantization.
+            let x = try quantizedInput(0)
+            let moved = try ReferenceExecutor.evaluate(layer.kind, [TensorData(shape: x.shape, values: x.values.map(Float.init))])[0]
+            return .quantized(shape: moved.shape, values: moved.values.map { Int32($0) }, outQ ?? x.q)
+        }
+    }
+}
+
+/// The reference executor as a backend: supports every layer in every precision Octet defines. Useful to
+/// build engines whose every tensor is computed by the oracle, and as the null backend of builder tests.
+public struct ReferenceBackend: Backend {
+    public let name = "reference"
+
+    public init() {}
+
+    public func supports(_ layer: Layer, precision: DataType) -> Bool { true }
+
+    public func compile(_ plan: EnginePlan, options: ExecutionOptions) throws -> any CompiledProgram {
+        ReferenceProgram(executor: QuantizedReferenceExecutor(plan: plan))
+    }
+}
+
+struct ReferenceProgram: CompiledProgram {
+    let executor: QuantizedReferenceExecutor
+    var kernelNames: [String] { executor.plan.network.layers.map { _ in "reference" } }
+    func makeState() -> any ProgramState { ReferenceState(executor: executor) }
+}
+
+final class ReferenceState: ProgramState {
+    let executor: QuantizedReferenceExecutor
+    init(executor: QuantizedReferenceExecutor) { self.executor = executor }
+    func execute(_ inputs: [String: TensorData], observe: ((TensorID, TensorValue) -> Void)?) throws -> [String: TensorData] {
+        try executor.run(inputs, observe: observe)
+    }
+}

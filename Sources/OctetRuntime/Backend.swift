@@ -1,0 +1,41 @@
+import OctetCore
+
+/// A device that runs engine plans. The builder asks `supports` before assigning a layer a precision, and
+/// `compile` turns a plan into something executable.
+public protocol Backend: Sendable {
+    /// Short name for reports (`cpu`, `cuda`, `reference`).
+    var name: String { get }
+    /// Whether this backend has a kernel for `layer` computing in `precision`.
+    func supports(_ layer: Layer, precision: DataType) -> Bool
+    /// Prepares the plan for execution (weight packing, kernel choice).
+    func compile(_ plan: EnginePlan, options: ExecutionOptions) throws -> any CompiledProgram
+}
+
+public struct ExecutionOptions: Sendable, Equatable {
+    /// Worker threads for one execution (the machine's core count by default).
+    public var threads: Int
+
+    public init(threads: Int? = nil) {
+        self.threads = max(1, threads ?? ProcessInfoCores.active)
+    }
+}
+
+/// A compiled plan: immutable, shared by every execution context.
+public protocol CompiledProgram: Sendable {
+    /// The kernel the backend chose for each layer of the plan, in plan order (for the build report).
+    var kernelNames: [String] { get }
+    /// Per-context state (activation buffers) for running this program on one thread at a time.
+    func makeState() -> any ProgramState
+}
+
+/// The mutable buffers of one execution context.
+public protocol ProgramState: AnyObject {
+    /// Runs the program. `inputs` are network inputs by name, batch on axis 0. `observe`, when given, sees
+    /// every tensor in logical order (used by tests and accuracy tools; slow).
+    func execute(_ inputs: [String: TensorData], observe: ((TensorID, TensorValue) -> Void)?) throws -> [String: TensorData]
+}
+
+/// Number of active processors, without importing Foundation into every caller.
+public enum ProcessInfoCores {
+    public static var active: Int { sysconfCores() }
+}

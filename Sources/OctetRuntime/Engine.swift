@@ -1,0 +1,52 @@
+import Foundation
+import OctetCore
+
+/// An immutable, built engine: a plan compiled for one backend. Create one `ExecutionContext` per thread.
+///
+/// ```swift
+/// let engine = try Builder(config: config, backend: CPUBackend()).build(network)
+/// let context = engine.makeContext()
+/// let outputs = try context.execute(["input": image])
+/// ```
+public final class Engine: Sendable {
+    public let plan: EnginePlan
+    public let program: any CompiledProgram
+    public let backendName: String
+
+    public init(plan: EnginePlan, program: any CompiledProgram, backendName: String) {
+        self.plan = plan
+        self.program = program
+        self.backendName = backendName
+    }
+
+    public func makeContext() -> ExecutionContext { ExecutionContext(engine: self) }
+
+    public var inputNames: [String] { plan.network.inputs.map { plan.network[$0].name } }
+    public var outputNames: [String] { plan.network.outputs.map { plan.network[$0].name } }
+}
+
+/// Per-thread execution state (activation buffers) for one engine. Not thread-safe: use one per thread;
+/// several contexts on one engine run concurrently.
+public final class ExecutionContext {
+    public let engine: Engine
+    private let state: any ProgramState
+
+    init(engine: Engine) {
+        self.engine = engine
+        self.state = engine.program.makeState()
+    }
+
+    /// Runs the engine on a batch. Inputs are float32, NCHW, any batch size on axis 0.
+    public func execute(_ inputs: [String: TensorData]) throws -> [String: TensorData] {
+        try state.execute(inputs, observe: nil)
+    }
+
+    /// Runs the engine and reports every tensor it computes (in logical NCHW order), for accuracy tools.
+    public func execute(_ inputs: [String: TensorData], observe: (TensorID, TensorValue) -> Void) throws -> [String: TensorData] {
+        try withoutActuallyEscaping(observe) { try state.execute(inputs, observe: $0) }
+    }
+}
+
+func sysconfCores() -> Int {
+    Foundation.ProcessInfo.processInfo.activeProcessorCount
+}

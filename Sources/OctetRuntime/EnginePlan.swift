@@ -1,0 +1,98 @@
+import OctetCore
+import OctetQuantization
+
+/// What the builder decided: the optimized network (fused layers, reformat layers inserted), each layer's
+/// precision, and each tensor's storage type and quantization. Backends compile a plan; the reference
+/// executor runs it with plain loops, and every backend must match it exactly on integer tensors.
+public struct EnginePlan: Sendable {
+    /// Layers carry `precision` (`.int8` or `.float32`); tensors carry their storage `dataType`.
+    public var network: Network
+    /// Quantization of every tensor whose storage type is `.int8` or `.uint8`.
+    public var quantization: [TensorID: TensorQuantization]
+    /// Human-readable account of the build.
+    public var report: BuildReport
+
+    public init(network: Network, quantization: [TensorID: TensorQuantization], report: BuildReport) {
+        self.network = network
+        self.quantization = quantization
+        self.report = report
+    }
+
+    public func quantization(of id: TensorID) -> TensorQuantization? { quantization[id] }
+}
+
+/// A tensor's value in host memory, in logical (row-major, NCHW) order: float, or stored 8-bit integers
+/// (held as Int32 for easy comparison) with their quantization.
+public enum TensorValue: Sendable, Equatable {
+    case float(TensorData)
+    case quantized(shape: [Int], values: [Int32], TensorQuantization)
+
+    public var shape: [Int] {
+        switch self {
+        case let .float(t): t.shape
+        case let .quantized(shape, _, _): shape
+        }
+    }
+
+    /// Real values (dequantized when quantized).
+    public var dequantized: TensorData {
+        switch self {
+        case let .float(t): t
+        case let .quantized(shape, values, q): TensorData(shape: shape, values: values.map { QuantizationMath.dequantize($0, q) })
+        }
+    }
+}
+
+/// One line per engine layer, and the lists users ask for: what runs in INT8, what does not and why.
+public struct BuildReport: Sendable, Equatable {
+    public struct LayerEntry: Sendable, Equatable {
+        public var name: String
+        public var kind: String
+        public var origin: [String]
+        public var precision: DataType
+        public var inputTypes: [String]
+        public var outputTypes: [String]
+        public var kernel: String
+        /// Why the layer is not INT8, when INT8 was enabled and it runs in FP32.
+        public var reason: String?
+
+        public init(name: String, kind: String, origin: [String], precision: DataType, inputTypes: [String], outputTypes: [String], kernel: String, reason: String?) {
+            self.name = name
+            self.kind = kind
+            self.origin = origin
+            self.precision = precision
+            self.inputTypes = inputTypes
+            self.outputTypes = outputTypes
+            self.kernel = kernel
+            self.reason = reason
+        }
+    }
+
+    public var layers: [LayerEntry] = []
+    /// What the passes did, one line each ("fused BatchNorm 'bn1' into Conv 'conv1'").
+    public var passLog: [String] = []
+    /// Tensors without a dynamic range that kept a layer out of INT8.
+    public var missingRanges: [String] = []
+    /// Warnings (precision constraints that could not be obeyed with `prefer`).
+    public var warnings: [String] = []
+
+    public init() {}
+
+    public var int8LayerCount: Int { layers.filter { $0.precision == .int8 }.count }
+
+    /// The report as text, one line per engine layer.
+    public var text: String {
+        var lines: [String] = []
+        for entry in passLog { lines.append("pass: \(entry)") }
+        lines.append("Engine layers (\(layers.count), \(int8LayerCount) in INT8):")
+        for (index, layer) in layers.enumerated() {
+            var line = "  [\(index)] \(layer.name) \(layer.kind) \(layer.precision) in=\(layer.inputTypes.joined(separator: ",")) out=\(layer.outputTypes.joined(separator: ",")) kernel=\(layer.kernel)"
+            if layer.origin != [layer.name] { line += " from=\(layer.origin.joined(separator: ","))" }
+            if let reason = layer.reason { line += "  (not INT8: \(reason))" }
+            lines.append(line)
+        }
+        if !missingRanges.isEmpty { lines.append("Tensors without a dynamic range: \(missingRanges.joined(separator: ", "))") }
+        for warning in warnings { lines.append("warning: \(warning)") }
+        return lines.joined(separator: "\n")
+    }
+}
