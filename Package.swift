@@ -35,8 +35,19 @@ let package = Package(
             swiftSettings: optimizedNumerics
         ),
         .target(
+            name: "COctetCPUKernels",
+            exclude: ["bench"],
+            // -ffp-contract=off: a fused multiply-add would round differently from the reference epilogue.
+            cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]
+        ),
+        .target(
+            name: "OctetCPU",
+            dependencies: ["OctetCore", "OctetQuantization", "OctetRuntime", "OctetReference", "COctetCPUKernels"],
+            swiftSettings: optimizedNumerics
+        ),
+        .target(
             name: "Octet",
-            dependencies: ["OctetCore", "OctetONNX", "OctetQuantization", "OctetImage", "OctetRuntime", "OctetBuilder", "OctetReference"]
+            dependencies: ["OctetCore", "OctetONNX", "OctetQuantization", "OctetImage", "OctetRuntime", "OctetBuilder", "OctetReference", "OctetCPU"]
         ),
         .executableTarget(
             name: "octet",

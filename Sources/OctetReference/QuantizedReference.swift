@@ -177,7 +177,8 @@ public struct QuantizedReferenceExecutor: Sendable {
         return outputs
     }
 
-    func evaluate(_ layer: Layer, _ args: [TensorValue]) throws -> TensorValue {
+    /// Evaluates one layer of the plan on its input values (used by backends for layers they run logically).
+    public func evaluate(_ layer: Layer, _ args: [TensorValue]) throws -> TensorValue {
         let network = plan.network
         let out = layer.outputs[0]
         let outQ = plan.quantization[out]

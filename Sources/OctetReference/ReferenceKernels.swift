@@ -125,18 +125,8 @@ enum ReferenceKernels {
         TensorData(shape: x.shape, values: x.values.map { apply(a, $0) })
     }
 
-    /// One activation on one value, as ONNX defines it.
-    static func apply(_ a: Activation, _ v: Float) -> Float {
-        switch a {
-        case .relu: return max(v, 0)
-        case let .clip(lo, hi): return min(max(v, lo), hi)
-        case .sigmoid: return 1 / (1 + expf(-v))
-        case .tanh: return tanhf(v)
-        case let .leakyRelu(alpha): return v >= 0 ? v : alpha * v
-        case let .hardSigmoid(alpha, beta): return max(0, min(1, alpha * v + beta))
-        case .hardSwish: return v * max(0, min(1, v / 6 + 0.5))
-        }
-    }
+    /// One activation on one value, as ONNX defines it (`Activation.callAsFunction`).
+    static func apply(_ a: Activation, _ v: Float) -> Float { a(v) }
 
     static func scale(_ x: TensorData, _ p: ScaleParameters) -> TensorData {
         let channels = x.shape[1]

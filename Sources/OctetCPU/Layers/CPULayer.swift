@@ -1,0 +1,34 @@
+import OctetCore
+import OctetRuntime
+
+/// One compiled layer of the CPU backend: reads its input buffers, writes its output buffers.
+protocol CPULayer: Sendable {
+    /// Kernel name for the build report; states types, layout and ISA (e.g. `qgemm_u8s8_nhwc_im2col__avx512vnni`).
+    var kernelName: String { get }
+    func run(inputs: [CPUBuffer], outputs: [CPUBuffer], context: CPURunContext) throws
+}
+
+/// What a layer may use while running: the thread pool and the per-state scratch memory.
+final class CPURunContext {
+    let pool: ParallelFor
+    private(set) var scratch: UnsafeMutableRawPointer
+    private var capacity: Int
+
+    init(threads: Int) {
+        pool = ParallelFor(threads: threads)
+        capacity = 1 << 16
+        scratch = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
+    }
+
+    deinit { scratch.deallocate() }
+
+    /// Scratch memory of at least `bytes` bytes, valid until the next call.
+    func scratch(bytes: Int) -> UnsafeMutableRawPointer {
+        if bytes > capacity {
+            scratch.deallocate()
+            capacity = max(bytes, capacity * 2)
+            scratch = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
+        }
+        return scratch
+    }
+}

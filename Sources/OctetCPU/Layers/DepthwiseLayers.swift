@@ -1,0 +1,139 @@
+import COctetCPUKernels
+import OctetCore
+import OctetQuantization
+import OctetRuntime
+
+/// Builds the indirection buffer of a depthwise convolution: for each output pixel and tap, a pointer to
+/// the input pixel's channels, or to `zero` for taps in the padding.
+func depthwiseIndirection(
+    input: UnsafeRawPointer, batch: Int, height: Int, width: Int, pixelBytes: Int, geometry g: WindowGeometry,
+    outHeight: Int, outWidth: Int, zero: UnsafeRawPointer, into pointers: UnsafeMutablePointer<UnsafeRawPointer>
+) {
+    var index = 0
+    for n in 0..<batch {
+        for oy in 0..<outHeight {
+            for ox in 0..<outWidth {
+                for ky in 0..<g.kernel.0 {
+                    for kx in 0..<g.kernel.1 {
+                        let (iy, ix) = g.source(oy, ox, ky, kx)
+                        pointers[index] = (iy >= 0 && iy < height && ix >= 0 && ix < width)
+                            ? input + ((n * height + iy) * width + ix) * pixelBytes : zero
+                        index += 1
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// INT8 depthwise convolution (one input channel per group, multiplier 1), NHWC, through an indirection
+/// buffer; the kernels handle every kernel size.
+struct QuantizedDepthwiseLayer: CPULayer {
+    let geometry: WindowGeometry
+    let packed: PackedBytes
+    let params: octet_dwconv_params
+    let kernelName: String
+
+    init(_ conv: ConvolutionParameters, _ q: QuantizedLinearParameters) {
+        geometry = WindowGeometry(kernel: conv.kernel, strides: conv.strides, dilations: conv.dilations, padsBegin: conv.padsBegin)
+        let channels = conv.outputChannels, taps = geometry.taps
+        // [tap][channel] from [channel][1][kh][kw].
+        var w = [Int8](repeating: 0, count: taps * channels)
+        for c in 0..<channels { for t in 0..<taps { w[t * channels + c] = q.weights[c * taps + t] } }
+        let bytes = PackedBytes(count: octet_dwconv_q_packed_size(channels, taps))
+        w.withUnsafeBufferPointer { wp in
+            q.bias.withUnsafeBufferPointer { b in
+                q.multipliers.withUnsafeBufferPointer { m in
+                    octet_dwconv_q_pack(channels, taps, wp.baseAddress!, b.baseAddress, m.baseAddress!, bytes.pointer)
+                }
+            }
+        }
+        packed = bytes
+        var p = octet_dwconv_params()
+        p.min = q.bounds.min
+        p.max = q.bounds.max
+        p.input_signed = q.input.isSigned ? 1 : 0
+        p.output_signed = (q.output?.isSigned ?? true) ? 1 : 0
+        params = p
+        kernelName = "dwconv_\(q.input.isSigned ? "s8" : "u8")s8_\(p.output_signed == 1 ? "s8" : "u8")_\(conv.kernel[0])x\(conv.kernel[1])_nhwc__\(String(cString: octet_cpu_isa_name(octet_cpu_isa())))"
+    }
+
+    func run(inputs: [CPUBuffer], outputs: [CPUBuffer], context: CPURunContext) throws {
+        let (params, packed, taps) = (self.params, self.packed, geometry.taps)
+        let channels = inputs[0].layout.channels
+        try runDepthwise(inputs[0], outputs[0], geometry: geometry, elementSize: 1, context: context) { count, pointers, out in
+            var p = params
+            octet_dwconv_q(channels, count, taps, pointers, packed.pointer, out, channels, &p)
+        }
+    }
+}
+
+/// FP32 depthwise convolution, NHWC, through an indirection buffer.
+struct FloatDepthwiseLayer: CPULayer {
+    let geometry: WindowGeometry
+    let packed: PackedBytes
+    let bounds: (min: Float, max: Float)
+    let kernelName: String
+
+    init(_ conv: ConvolutionParameters, activation: Activation?) {
+        geometry = WindowGeometry(kernel: conv.kernel, strides: conv.strides, dilations: conv.dilations, padsBegin: conv.padsBegin)
+        let channels = conv.outputChannels, taps = geometry.taps
+        var w = [Float](repeating: 0, count: taps * channels)
+        for c in 0..<channels { for t in 0..<taps { w[t * channels + c] = conv.weights.values[c * taps + t] } }
+        let bytes = PackedBytes(count: octet_dwconv_f32_packed_size(channels, taps))
+        let target = bytes.pointer.assumingMemoryBound(to: Float.self)
+        let bias = conv.bias?.values
+        w.withUnsafeBufferPointer { wp in
+            if let bias {
+                bias.withUnsafeBufferPointer { octet_dwconv_f32_pack(channels, taps, wp.baseAddress!, $0.baseAddress, target) }
+            } else {
+                octet_dwconv_f32_pack(channels, taps, wp.baseAddress!, nil, target)
+            }
+        }
+        packed = bytes
+        bounds = floatBounds(activation)
+        kernelName = "dwconv_f32_\(conv.kernel[0])x\(conv.kernel[1])_nhwc__\(String(cString: octet_cpu_isa_name(octet_cpu_isa())))"
+    }
+
+    func run(inputs: [CPUBuffer], outputs: [CPUBuffer], context: CPURunContext) throws {
+        let (bounds, packed, taps) = (self.bounds, self.packed, geometry.taps)
+        let channels = inputs[0].layout.channels
+        try runDepthwise(inputs[0], outputs[0], geometry: geometry, elementSize: 4, context: context) { count, pointers, out in
+            octet_dwconv_f32(
+                channels, count, taps, pointers, packed.pointer.assumingMemoryBound(to: Float.self),
+                out.assumingMemoryBound(to: Float.self), channels * 4, bounds.min, bounds.max)
+        }
+    }
+}
+
+/// Output bounds of a float layer with a fused Relu or Clip (other activations are never fused).
+func floatBounds(_ activation: Activation?) -> (min: Float, max: Float) {
+    switch activation {
+    case .relu?: (0, .infinity)
+    case let .clip(lo, hi)?: (lo, hi)
+    default: (-.infinity, .infinity)
+    }
+}
+
+/// Shared driver: indirection in scratch memory, then the kernel over output pixels on all threads.
+private func runDepthwise(
+    _ x: CPUBuffer, _ y: CPUBuffer, geometry: WindowGeometry, elementSize: Int, context: CPURunContext,
+    kernel: (Int, UnsafePointer<UnsafeRawPointer>, UnsafeMutableRawPointer) -> Void
+) throws {
+    let channels = x.layout.channels
+    let pixels = y.batch * y.layout.height * y.layout.width
+    let taps = geometry.taps
+    let zeroBytes = channels * elementSize
+    let pointerBytes = pixels * taps * MemoryLayout<UnsafeRawPointer>.stride
+    let scratch = context.scratch(bytes: pointerBytes + zeroBytes + 64)
+    let zero = scratch + pointerBytes
+    zero.initializeMemory(as: UInt8.self, repeating: 0, count: zeroBytes)
+    let pointers = scratch.bindMemory(to: UnsafeRawPointer.self, capacity: pixels * taps)
+    depthwiseIndirection(
+        input: x.base, batch: x.batch, height: x.layout.height, width: x.layout.width, pixelBytes: channels * elementSize,
+        geometry: geometry, outHeight: y.layout.height, outWidth: y.layout.width, zero: zero, into: pointers)
+    let stride = channels * elementSize
+    context.pool.run(pixels, granularity: 4) { range in
+        kernel(range.count, pointers + range.lowerBound * taps, y.base + range.lowerBound * stride)
+    }
+}

@@ -1,0 +1,71 @@
+import OctetCore
+import OctetQuantization
+import OctetRuntime
+
+/// Max and average pooling over NHWC data, in float or on stored 8-bit values (same arithmetic as the
+/// reference: max of stored values; average as `Float(sum) · (s_x/s_y) / divisor`, rounded half to even).
+struct PoolingLayer: CPULayer {
+    let pooling: PoolingParameters
+    let input: TensorQuantization?
+    let output: TensorQuantization?
+    var kernelName: String { "pool_\(pooling.kind.rawValue)\(pooling.isGlobal ? "_global" : "")_\(input.map { $0.isSigned ? "s8" : "u8" } ?? "f32")_nhwc__swift" }
+
+    func run(inputs: [CPUBuffer], outputs: [CPUBuffer], context: CPURunContext) throws {
+        let x = inputs[0], y = outputs[0]
+        let (h, w, c) = (x.layout.height, x.layout.width, x.layout.channels)
+        let (oh, ow) = (y.layout.height, y.layout.width)
+        let p = pooling
+        let kernel = p.isGlobal ? [h, w] : p.kernel, strides = p.isGlobal ? [1, 1] : p.strides
+        let dilations = p.isGlobal ? [1, 1] : p.dilations
+        let padsBegin = p.isGlobal ? [0, 0] : p.padsBegin, padsEnd = p.isGlobal ? [0, 0] : p.padsEnd
+        let isMax = p.kind == .max
+        let multiplier = (input?.scale ?? 1) / (output?.scale ?? 1)
+        let signed = input?.isSigned ?? false
+        let pixels = x.batch * oh * ow
+        context.pool.run(pixels) { range in
+            var accF = [Float](repeating: 0, count: c)
+            var accI = [Int32](repeating: 0, count: c)
+            for pixel in range {
+                let n = pixel / (oh * ow), oy = (pixel / ow) % oh, ox = pixel % ow
+                for i in 0..<c { accF[i] = -.infinity; accI[i] = isMax ? Int32.min : 0 }
+                var valid = 0, padded = 0
+                for ky in 0..<kernel[0] {
+                    let iy = oy * strides[0] - padsBegin[0] + ky * dilations[0]
+                    for kx in 0..<kernel[1] {
+                        let ix = ox * strides[1] - padsBegin[1] + kx * dilations[1]
+                        if iy < h + padsEnd[0], ix < w + padsEnd[1] { padded += 1 }
+                        if iy < 0 || iy >= h || ix < 0 || ix >= w { continue }
+                        valid += 1
+                        let offset = ((n * h + iy) * w + ix) * c
+                        if input == nil {
+                            let source = x.floats + offset
+                            if isMax { for i in 0..<c { accF[i] = max(accF[i], source[i]) } }
+                            else {
+                                if valid == 1 { for i in 0..<c { accF[i] = 0 } }
+                                for i in 0..<c { accF[i] += source[i] }
+                            }
+                        } else {
+                            let source = x.bytePointer + offset
+                            for i in 0..<c {
+                                let v = signed ? Int32(Int8(bitPattern: source[i])) : Int32(source[i])
+                                accI[i] = isMax ? max(accI[i], v) : accI[i] + v
+                            }
+                        }
+                    }
+                }
+                let divisor = max(p.countIncludePad ? padded : valid, 1)
+                let target = pixel * c
+                if let output {
+                    for i in 0..<c {
+                        let q: Int32 = isMax
+                            ? accI[i]
+                            : QuantizationMath.saturateAndRound(Float(accI[i]) * multiplier / Float(divisor), min: output.qmin, max: output.qmax)
+                        y.bytePointer[target + i] = UInt8(truncatingIfNeeded: q)
+                    }
+                } else {
+                    for i in 0..<c { y.floats[target + i] = isMax ? accF[i] : (valid == 0 ? 0 : accF[i] / Float(divisor)) }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,228 @@
+import COctetCPUKernels
+import OctetCore
+import OctetQuantization
+import OctetRuntime
+
+/// INT8 convolution (any kernel, stride, dilation, groups) and fully connected layers as GEMM over NHWC
+/// data: `C[pixel][oc] = requant(bias + Σ A[pixel][k] · W[k][oc])`, with `A` the input itself for pointwise
+/// convolutions and fully connected layers, or an im2col patch matrix otherwise.
+///
+/// Packing folds the quantization bookkeeping in (STYLE.md habit 10): an int8 input is fed to `vpdpbusd`
+/// as `q + 128` (`a_xor = 0x80`), so `bias' = bias − 128 · Σ_k W[k][oc]`.
+struct QuantizedGEMMLayer: CPULayer {
+    let geometry: WindowGeometry
+    let groups: Int
+    let inputChannelsPerGroup: Int
+    let outputChannelsPerGroup: Int
+    /// K = taps × input channels per group, padded to a multiple of 4.
+    let paddedK: Int
+    /// True when the input rows can be used as `A` directly (pointwise, stride 1, K = channels, one group).
+    let direct: Bool
+    /// One packed weight matrix per group.
+    let packed: [PackedBytes]
+    let params: octet_qgemm_params
+    /// For float output: weights `[oc][K]`, uncompensated bias and multipliers (`s_x · s_w`).
+    let floatOutput: FloatOutputEpilogue?
+    let kernelName: String
+
+    struct FloatOutputEpilogue: Sendable {
+        var weights: [Int8]
+        var bias: [Int32]
+        var multipliers: [Float]
+        var activation: Activation?
+        var inputSigned: Bool
+        var k: Int
+    }
+
+    init(
+        weights: Weights, kernel: [Int], strides: [Int], dilations: [Int], padsBegin: [Int], groups: Int,
+        quantized q: QuantizedLinearParameters, activation: Activation?, inputChannels: Int
+    ) {
+        let oc = weights.shape[0]
+        let icg = inputChannels / groups
+        self.geometry = WindowGeometry(kernel: kernel, strides: strides, dilations: dilations, padsBegin: padsBegin)
+        self.groups = groups
+        self.inputChannelsPerGroup = icg
+        self.outputChannelsPerGroup = oc / groups
+        let k = geometry.taps * icg
+        let paddedK = (k + 3) / 4 * 4
+        self.paddedK = paddedK
+        self.direct = geometry.isPointwise && groups == 1 && icg % 4 == 0
+        let xor: UInt8 = q.input.isSigned ? 0x80 : 0
+        let ocg = oc / groups
+        let taps = geometry.taps, kw = kernel[1]
+        var packs: [PackedBytes] = []
+        for g in 0..<groups {
+            // W_kn[k][n] with k = (ky · kw + kx) · icg + c, matching the im2col column order.
+            var wkn = [Int8](repeating: 0, count: paddedK * ocg)
+            var compensatedBias = [Int32](repeating: 0, count: ocg)
+            for n in 0..<ocg {
+                let o = g * ocg + n
+                var sum: Int32 = 0
+                for c in 0..<icg {
+                    for t in 0..<taps {
+                        let (ky, kx) = (t / kw, t % kw)
+                        let w = q.weights[((o * icg + c) * kernel[0] + ky) * kw + kx]
+                        wkn[(t * icg + c) * ocg + n] = w
+                        sum += Int32(w)
+                    }
+                }
+                compensatedBias[n] = q.bias[o] &- (xor == 0 ? 0 : 128 &* sum)
+            }
+            let multipliers = Array(q.multipliers[(g * ocg)..<((g + 1) * ocg)])
+            let bytes = PackedBytes(count: octet_qgemm_packed_size(ocg, paddedK))
+            wkn.withUnsafeBufferPointer { w in
+                compensatedBias.withUnsafeBufferPointer { b in
+                    multipliers.withUnsafeBufferPointer { m in
+                        octet_qgemm_pack(ocg, paddedK, w.baseAddress!, b.baseAddress, m.baseAddress!, bytes.pointer)
+                    }
+                }
+            }
+            packs.append(bytes)
+        }
+        self.packed = packs
+        var p = octet_qgemm_params()
+        p.min = q.bounds.min
+        p.max = q.bounds.max
+        p.residual_multiplier = q.residualMultiplier
+        p.output_signed = (q.output?.isSigned ?? true) ? 1 : 0
+        p.residual_signed = (q.residual?.isSigned ?? true) ? 1 : 0
+        p.a_xor = xor
+        self.params = p
+        if q.output == nil {
+            var flat = [Int8](repeating: 0, count: oc * k)
+            for o in 0..<oc {
+                for c in 0..<icg {
+                    for t in 0..<taps {
+                        flat[o * k + t * icg + c] = q.weights[((o * icg + c) * kernel[0] + t / kw) * kw + t % kw]
+                    }
+                }
+            }
+            floatOutput = FloatOutputEpilogue(
+                weights: flat, bias: q.bias, multipliers: q.multipliers, activation: activation, inputSigned: q.input.isSigned, k: k)
+        } else {
+            floatOutput = nil
+        }
+        let isa = String(cString: octet_cpu_isa_name(octet_cpu_isa()))
+        let path = direct ? "direct" : (geometry.isPointwise && groups == 1 ? "copy" : "im2col")
+        let output = q.output.map { $0.isSigned ? "s8" : "u8" } ?? "f32"
+        kernelName = "qgemm_\(q.input.isSigned ? "s8" : "u8")s8_\(output)_nhwc_\(path)\(groups > 1 ? "_g\(groups)" : "")__\(floatOutput == nil ? isa : "swift")"
+    }
+
+    func run(inputs: [CPUBuffer], outputs: [CPUBuffer], context: CPURunContext) throws {
+        let x = inputs[0], y = outputs[0]
+        let batch = x.batch
+        let (height, width, channels) = (x.layout.height, x.layout.width, x.layout.channels)
+        let (outHeight, outWidth) = (y.layout.height, y.layout.width)
+        let outChannels = y.layout.channels
+        let rows = batch * outHeight * outWidth
+        let residual = inputs.count > 1 ? inputs[1] : nil
+        if let floatOutput {
+            try runFloatOutput(x, y, rows: rows, floatOutput, context: context)
+            return
+        }
+        for g in 0..<groups {
+            let a: UnsafeRawPointer
+            let aStride: Int
+            if direct {
+                a = UnsafeRawPointer(x.base)
+                aStride = channels
+            } else {
+                let matrix = context.scratch(bytes: rows * paddedK)
+                context.pool.run(rows, granularity: 16) { range in
+                    im2col(
+                        input: x.base, height: height, width: width, channels: channels, channelOffset: g * inputChannelsPerGroup,
+                        groupChannels: inputChannelsPerGroup, geometry: geometry, outHeight: outHeight, outWidth: outWidth,
+                        batchRange: 0..<batch, rows: range, elementSize: 1, rowLength: paddedK,
+                        destination: matrix + range.lowerBound * paddedK)
+                }
+                a = UnsafeRawPointer(matrix)
+                aStride = paddedK
+            }
+            let c = y.base + g * outputChannelsPerGroup
+            let r = residual.map { UnsafeRawPointer($0.base + g * outputChannelsPerGroup) }
+            gemm(rows: rows, a: a, aStride: aStride, packed: packed[g].pointer, c: c, cStride: outChannels, residual: r, context: context)
+        }
+    }
+
+    /// Splits the GEMM over threads by rows, or by 16-column panels when there are few rows.
+    private func gemm(
+        rows: Int, a: UnsafeRawPointer, aStride: Int, packed: UnsafeRawPointer, c: UnsafeMutableRawPointer, cStride: Int,
+        residual: UnsafeRawPointer?, context: CPURunContext
+    ) {
+        let n = outputChannelsPerGroup, k = paddedK
+        var p = params
+        let panelBytes = octet_qgemm_packed_size(16, k)
+        if rows >= context.pool.threads * 12 || n <= 16 {
+            context.pool.run(rows, granularity: 6) { range in
+                let offsetA = a + range.lowerBound * aStride
+                let offsetC = c + range.lowerBound * cStride
+                let offsetR = residual.map { $0 + range.lowerBound * cStride }
+                octet_qgemm(range.count, n, k, offsetA.assumingMemoryBound(to: UInt8.self), aStride, packed, offsetC, cStride, offsetR, cStride, &p)
+            }
+        } else {
+            let panels = (n + 15) / 16
+            context.pool.run(panels) { range in
+                let first = range.lowerBound * 16
+                let width = min(n, range.upperBound * 16) - first
+                octet_qgemm(
+                    rows, width, k, a.assumingMemoryBound(to: UInt8.self), aStride, packed + range.lowerBound * panelBytes,
+                    c + first, cStride, residual.map { $0 + first }, cStride, &p)
+            }
+        }
+    }
+
+    /// INT8 arithmetic with float output (the layer producing a network output): `y = act(Float(acc) · m)`.
+    private func runFloatOutput(_ x: CPUBuffer, _ y: CPUBuffer, rows: Int, _ e: FloatOutputEpilogue, context: CPURunContext) throws {
+        let patches: UnsafeRawPointer
+        let stride: Int
+        if direct || (geometry.isPointwise && groups == 1) {
+            patches = UnsafeRawPointer(x.base)
+            stride = x.layout.channels
+        } else {
+            let matrix = context.scratch(bytes: rows * paddedK)
+            im2col(
+                input: x.base, height: x.layout.height, width: x.layout.width, channels: x.layout.channels, channelOffset: 0,
+                groupChannels: inputChannelsPerGroup, geometry: geometry, outHeight: y.layout.height, outWidth: y.layout.width,
+                batchRange: 0..<x.batch, rows: 0..<rows, elementSize: 1, rowLength: paddedK, destination: matrix)
+            patches = UnsafeRawPointer(matrix)
+            stride = paddedK
+        }
+        guard groups == 1 else { throw OctetError.unavailable(reason: "grouped INT8 convolution with float output is not implemented") }
+        let oc = e.bias.count
+        let out = y.floats
+        e.weights.withUnsafeBufferPointer { w in
+            context.pool.run(oc, granularity: 8) { range in
+                var a = [Int32](repeating: 0, count: e.k)
+                for row in 0..<rows {
+                    let source = patches + row * stride
+                    for i in 0..<e.k {
+                        let byte = source.load(fromByteOffset: i, as: UInt8.self)
+                        a[i] = e.inputSigned ? Int32(Int8(bitPattern: byte)) : Int32(byte)
+                    }
+                    for o in range {
+                        var acc = e.bias[o]
+                        let base = o * e.k
+                        for i in 0..<e.k { acc &+= a[i] &* Int32(w[base + i]) }
+                        let value = Float(acc) * e.multipliers[o]
+                        out[row * oc + o] = e.activation.map { $0(value) } ?? value
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Owned, 64-byte aligned bytes (packed weights), freed with the compiled layer.
+final class PackedBytes: @unchecked Sendable {
+    let pointer: UnsafeMutableRawPointer
+    let count: Int
+
+    init(count: Int) {
+        self.count = count
+        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 64)
+        pointer.initializeMemory(as: UInt8.self, repeating: 0, count: max(count, 1))
+    }
+
+    deinit { pointer.deallocate() }
+}

@@ -1,0 +1,17 @@
+import Foundation
+
+extension Activation {
+    /// The activation of one value, as ONNX defines it. The reference executor and every FP32 kernel use this.
+    @inline(__always)
+    public func callAsFunction(_ v: Float) -> Float {
+        switch self {
+        case .relu: return Swift.max(v, 0)
+        case let .clip(lo, hi): return Swift.min(Swift.max(v, lo), hi)
+        case .sigmoid: return 1 / (1 + expf(-v))
+        case .tanh: return tanhf(v)
+        case let .leakyRelu(alpha): return v >= 0 ? v : alpha * v
+        case let .hardSigmoid(alpha, beta): return Swift.max(0, Swift.min(1, alpha * v + beta))
+        case .hardSwish: return v * Swift.max(0, Swift.min(1, v / 6 + 0.5))
+        }
+    }
+}
