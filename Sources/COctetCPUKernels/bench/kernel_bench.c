@@ -1,0 +1,250 @@
+/*
+ * Single-thread throughput of the GEMM kernels against the core's measured peak. Not part of the library
+ * (the target excludes bench/). Build and run from the package root:
+ *
+ *   clang -O3 -ffp-contract=off -ISources/COctetCPUKernels/include Sources/COctetCPUKernels/[a-z]*.c \
+ *         Sources/COctetCPUKernels/bench/kernel_bench.c -o /tmp/kernel_bench -lm
+ *   taskset -c 1 /tmp/kernel_bench            # caches flushed before every timed run
+ *   taskset -c 1 /tmp/kernel_bench --warm     # caches not flushed (data stays in L2/L3 between runs)
+ *   (--quick: only the VNNI qgemm rows)
+ *
+ * Peak: a register-only loop of 24 independent vpdpbusd (resp. vfmadd231ps) per iteration, so throughput, not
+ * latency, bounds it. One vpdpbusd zmm = 16 lanes x 4 u8*s8 products = 64 MACs = 128 ops; one vfmadd231ps zmm
+ * = 32 flops. The peak is measured again right after each row, so load from other processes on the machine
+ * shows up in both numbers. Each row shows the best of 5-30 repetitions (more for small shapes).
+ * M x N x K are GEMM sizes: ResNet-50 v1 at batch 1, 224x224, with M = output pixels, N = output channels,
+ * K = input channels x kernel area.
+ */
+#define _POSIX_C_SOURCE 199309L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "COctetCPUKernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static uint64_t rng_state = 1;
+static uint32_t rnd(void) {
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return (uint32_t)(z ^ (z >> 31));
+}
+
+static unsigned char* flush_buffer;
+static int no_flush;
+static void flush_caches(void) {
+    if (no_flush) return;
+    const size_t size = 64u << 20;
+    if (flush_buffer == NULL) flush_buffer = malloc(size);
+    for (size_t i = 0; i < size; i += 64) flush_buffer[i] = (unsigned char)(flush_buffer[i] + 1);
+}
+
+#if defined(__x86_64__)
+#define DP24(OP, R)                                                                                               \
+    OP " %%" R "30, %%" R "31, %%" R "0\n\t" OP " %%" R "30, %%" R "31, %%" R "1\n\t" OP " %%" R "30, %%" R   \
+       "31, %%" R "2\n\t" OP " %%" R "30, %%" R "31, %%" R "3\n\t" OP " %%" R "30, %%" R "31, %%" R "4\n\t" OP  \
+       " %%" R "30, %%" R "31, %%" R "5\n\t" OP " %%" R "30, %%" R "31, %%" R "6\n\t" OP " %%" R "30, %%" R     \
+       "31, %%" R "7\n\t" OP " %%" R "30, %%" R "31, %%" R "8\n\t" OP " %%" R "30, %%" R "31, %%" R "9\n\t" OP  \
+       " %%" R "30, %%" R "31, %%" R "10\n\t" OP " %%" R "30, %%" R "31, %%" R "11\n\t" OP " %%" R "30, %%" R   \
+       "31, %%" R "12\n\t" OP " %%" R "30, %%" R "31, %%" R "13\n\t" OP " %%" R "30, %%" R "31, %%" R           \
+       "14\n\t" OP " %%" R "30, %%" R "31, %%" R "15\n\t" OP " %%" R "30, %%" R "31, %%" R "16\n\t" OP " %%" R  \
+       "30, %%" R "31, %%" R "17\n\t" OP " %%" R "30, %%" R "31, %%" R "18\n\t" OP " %%" R "30, %%" R "31, %%" \
+       R "19\n\t" OP " %%" R "30, %%" R "31, %%" R "20\n\t" OP " %%" R "30, %%" R "31, %%" R "21\n\t" OP " %%" \
+       R "30, %%" R "31, %%" R "22\n\t" OP " %%" R "30, %%" R "31, %%" R "23\n\t"
+
+#define CLOBBER_ZMM                                                                                               \
+    "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",  \
+        "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23"
+
+__attribute__((target("avx512f,avx512vnni"))) static double peak_vpdpbusd_zmm(long iters) {
+    const double t0 = now();
+    __asm__ volatile("1:\n\t" DP24("vpdpbusd", "zmm") "dec %0\n\tjnz 1b" : "+r"(iters) : : CLOBBER_ZMM, "cc");
+    return now() - t0;
+}
+
+__attribute__((target("avx512f,avx512vl,avx512vnni"))) static double peak_vpdpbusd_ymm(long iters) {
+    const double t0 = now();
+    __asm__ volatile("1:\n\t" DP24("vpdpbusd", "ymm") "dec %0\n\tjnz 1b" : "+r"(iters) : : CLOBBER_ZMM, "cc");
+    return now() - t0;
+}
+
+/* Accumulators start at 0 and grow by 1e-6 per step: normal floats throughout (no denormal or NaN slow paths). */
+__attribute__((target("avx512f"))) static double peak_fma_zmm(long iters) {
+    const __m512 one = _mm512_set1_ps(1.0f), tiny = _mm512_set1_ps(1e-6f);
+    const double t0 = now();
+    __asm__ volatile("vmovaps %1, %%zmm30\n\tvmovaps %2, %%zmm31\n\t"
+                     "vpxord %%zmm0, %%zmm0, %%zmm0\n\t"
+                     "vmovaps %%zmm0, %%zmm1\n\tvmovaps %%zmm0, %%zmm2\n\tvmovaps %%zmm0, %%zmm3\n\t"
+                     "vmovaps %%zmm0, %%zmm4\n\tvmovaps %%zmm0, %%zmm5\n\tvmovaps %%zmm0, %%zmm6\n\t"
+                     "vmovaps %%zmm0, %%zmm7\n\tvmovaps %%zmm0, %%zmm8\n\tvmovaps %%zmm0, %%zmm9\n\t"
+                     "vmovaps %%zmm0, %%zmm10\n\tvmovaps %%zmm0, %%zmm11\n\tvmovaps %%zmm0, %%zmm12\n\t"
+                     "vmovaps %%zmm0, %%zmm13\n\tvmovaps %%zmm0, %%zmm14\n\tvmovaps %%zmm0, %%zmm15\n\t"
+                     "vmovaps %%zmm0, %%zmm16\n\tvmovaps %%zmm0, %%zmm17\n\tvmovaps %%zmm0, %%zmm18\n\t"
+                     "vmovaps %%zmm0, %%zmm19\n\tvmovaps %%zmm0, %%zmm20\n\tvmovaps %%zmm0, %%zmm21\n\t"
+                     "vmovaps %%zmm0, %%zmm22\n\tvmovaps %%zmm0, %%zmm23\n\t"
+                     "1:\n\t" DP24("vfmadd231ps", "zmm") "dec %0\n\tjnz 1b"
+                     : "+r"(iters)
+                     : "v"(one), "v"(tiny)
+                     : CLOBBER_ZMM, "xmm30", "xmm31", "cc");
+    return now() - t0;
+}
+#endif
+
+typedef struct {
+    const char* name;
+    size_t M, N, K;
+} shape;
+
+static double measure_peak_int8(void);
+static double measure_peak_f32(void);
+
+static void bench_qgemm(const char* isa_name, octet_qgemm_fn fn, const shape* s) {
+    const size_t M = s->M, N = s->N, K = s->K;
+    uint8_t* A = malloc(M * K);
+    int8_t* W = malloc(K * N);
+    int32_t* bias = malloc(N * 4);
+    float* mult = malloc(N * 4);
+    uint8_t* C = malloc(M * N);
+    for (size_t i = 0; i < M * K; i++) A[i] = (uint8_t)rnd();
+    for (size_t i = 0; i < K * N; i++) W[i] = (int8_t)rnd();
+    for (size_t i = 0; i < N; i++) {
+        bias[i] = (int32_t)(rnd() % 1000);
+        mult[i] = 1e-4f;
+    }
+    void* packed = aligned_alloc(64, (octet_qgemm_packed_size(N, K) + 63) / 64 * 64);
+    octet_qgemm_pack(N, K, W, bias, mult, packed);
+    const octet_qgemm_params p = {.min = -128, .max = 127, .residual_multiplier = 0, .output_signed = 1,
+                                  .residual_signed = 0, .a_xor = 0x80};
+    const double ops = 2.0 * (double)M * (double)N * (double)K;
+    const int reps = ops > 4e9 ? 5 : ops > 4e8 ? 10 : 30;
+    double best = 1e30;
+    for (int r = 0; r < reps; r++) {
+        flush_caches();
+        const double t0 = now();
+        fn(M, N, K, A, K, packed, C, N, NULL, 0, &p);
+        const double t = now() - t0;
+        if (t < best) best = t;
+    }
+    const double gops = ops / best * 1e-9;
+    const double peak_gops = measure_peak_int8(); /* right after: other load on the machine affects both alike */
+    printf("| qgemm %-10s | %-24s | %5zu x %5zu x %5zu | %7.1f | %7.1f | %5.1f%% |\n", isa_name, s->name, M, N, K,
+           gops, peak_gops, peak_gops > 0 ? 100.0 * gops / peak_gops : 0.0);
+    free(A), free(W), free(bias), free(mult), free(C), free(packed);
+}
+
+static void bench_sgemm(const char* isa_name, octet_sgemm_fn fn, const shape* s) {
+    const size_t M = s->M, N = s->N, K = s->K;
+    float* A = malloc(M * K * 4);
+    float* W = malloc(K * N * 4);
+    float* bias = malloc(N * 4);
+    float* C = malloc(M * N * 4);
+    for (size_t i = 0; i < M * K; i++) A[i] = (float)(rnd() % 100) * 0.01f;
+    for (size_t i = 0; i < K * N; i++) W[i] = (float)(rnd() % 100) * 0.01f - 0.5f;
+    for (size_t i = 0; i < N; i++) bias[i] = 0.1f;
+    float* packed = aligned_alloc(64, (octet_sgemm_packed_size(N, K) + 63) / 64 * 64);
+    octet_sgemm_pack(N, K, W, bias, packed);
+    const double flops = 2.0 * (double)M * (double)N * (double)K;
+    const int reps = flops > 2e9 ? 5 : flops > 2e8 ? 10 : 30;
+    double best = 1e30;
+    for (int r = 0; r < reps; r++) {
+        flush_caches();
+        const double t0 = now();
+        fn(M, N, K, A, K, packed, C, N, NULL, 0.0f, INFINITY);
+        const double t = now() - t0;
+        if (t < best) best = t;
+    }
+    const double gflops = flops / best * 1e-9;
+    const double peak_gflops = measure_peak_f32();
+    printf("| sgemm %-10s | %-24s | %5zu x %5zu x %5zu | %7.1f | %7.1f | %5.1f%% |\n", isa_name, s->name, M, N, K,
+           gflops, peak_gflops, peak_gflops > 0 ? 100.0 * gflops / peak_gflops : 0.0);
+    free(A), free(W), free(bias), free(C), free(packed);
+}
+
+/* Best of 3 short runs of the register-only loops; 0 when the CPU lacks AVX-512 VNNI. */
+static double measure_peak_int8(void) {
+#if defined(__x86_64__)
+    if (octet_cpu_hardware_isa() < OCTET_ISA_AVX512VNNI) return 0;
+    const long iters = 2000000;
+    double t = 1e30;
+    for (int i = 0; i < 3; i++) t = fmin(t, peak_vpdpbusd_zmm(iters));
+    return 24.0 * (double)iters * 128 / t * 1e-9;
+#else
+    return 0;
+#endif
+}
+
+static double measure_peak_f32(void) {
+#if defined(__x86_64__)
+    if (octet_cpu_hardware_isa() < OCTET_ISA_AVX512VNNI) return 0;
+    const long iters = 2000000;
+    double t = 1e30;
+    for (int i = 0; i < 3; i++) t = fmin(t, peak_fma_zmm(iters));
+    return 24.0 * (double)iters * 32 / t * 1e-9;
+#else
+    return 0;
+#endif
+}
+
+int main(int argc, char** argv) {
+    int quick = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0) quick = 1;
+        if (strcmp(argv[i], "--warm") == 0) no_flush = 1;
+    }
+    const int32_t isa = octet_cpu_hardware_isa();
+    printf("hardware ISA: %s; caches %s before each timed run\n", octet_cpu_isa_name(isa),
+           no_flush ? "NOT flushed" : "flushed");
+#if defined(__x86_64__)
+    if (isa >= OCTET_ISA_AVX512VNNI) {
+        const long iters = 20000000;
+        peak_vpdpbusd_zmm(iters); /* warm up the clock */
+        double tz = 1e30, ty = 1e30;
+        for (int i = 0; i < 3; i++) tz = fmin(tz, peak_vpdpbusd_zmm(iters));
+        for (int i = 0; i < 3; i++) ty = fmin(ty, peak_vpdpbusd_ymm(iters));
+        printf("vpdpbusd: zmm %.2f/ns = %.1f GOPS, ymm %.2f/ns = %.1f GOPS; vfmadd231ps zmm: %.1f GFLOPS\n",
+               24.0 * iters / tz * 1e-9, 24.0 * iters * 128 / tz * 1e-9, 24.0 * iters / ty * 1e-9,
+               24.0 * iters * 64 / ty * 1e-9, measure_peak_f32());
+    }
+#endif
+    const shape shapes[] = {
+        {"res2 1x1 64->64", 3136, 64, 64},     {"res2 3x3 64->64", 3136, 64, 576},
+        {"res2 1x1 64->256", 3136, 256, 64},   {"res2 1x1 256->64", 3136, 64, 256},
+        {"res3 3x3 128->128", 784, 128, 1152}, {"res3 1x1 512->128", 784, 128, 512},
+        {"res3 1x1 128->512", 784, 512, 128},  {"res4 3x3 256->256", 196, 256, 2304},
+        {"res4 1x1 1024->256", 196, 256, 1024}, {"res4 1x1 256->1024", 196, 1024, 256},
+        {"res5 3x3 512->512", 49, 512, 4608},  {"res5 1x1 2048->512", 49, 512, 2048},
+        {"fc 2048->1000", 1, 1000, 2048},      {"square M3136 N256 K2304", 3136, 256, 2304},
+        {"M3136 N512 K4608", 3136, 512, 4608},
+    };
+    const size_t nshapes = sizeof shapes / sizeof shapes[0];
+    printf("| kernel           | shape                    |     M x     N x     K | GOPS/GF |    peak | of peak |\n");
+    printf("|------------------|--------------------------|-----------------------|---------|---------|---------|\n");
+    for (size_t i = 0; i < nshapes; i++) {
+        if (isa >= OCTET_ISA_AVX512VNNI) bench_qgemm("avx512vnni", octet_qgemm_avx512vnni, &shapes[i]);
+    }
+    if (!quick) {
+        for (size_t i = 0; i < nshapes; i += 3) {
+            if (isa >= OCTET_ISA_AVX2) bench_qgemm("avx2", octet_qgemm_avx2, &shapes[i]);
+        }
+        const shape fshapes[] = {{"res2 3x3 64->64", 3136, 64, 576}, {"res3 3x3 128->128", 784, 128, 1152},
+                                 {"res4 1x1 1024->256", 196, 256, 1024}, {"res5 3x3 512->512", 49, 512, 4608}};
+        for (size_t i = 0; i < 4; i++) {
+            if (isa >= OCTET_ISA_AVX512VNNI) bench_sgemm("avx512", octet_sgemm_avx512vnni, &fshapes[i]);
+            if (isa >= OCTET_ISA_AVX2) bench_sgemm("avx2", octet_sgemm_avx2, &fshapes[i]);
+        }
+        bench_qgemm("scalar", octet_qgemm_scalar, &(shape){"small", 196, 64, 256});
+    }
+    return 0;
+}

@@ -1,0 +1,244 @@
+/*
+ * COctetCPUKernels: the C microkernels of Octet's CPU backend.
+ *
+ * Three kernel families, each with a plain scalar twin (the oracle), an AVX2 version and an AVX-512 version:
+ *
+ *   octet_qgemm_*      u8 x s8 -> s32 GEMM with bias and a fused per-column requantization epilogue
+ *                      (optional residual add), writing int8 or uint8.
+ *   octet_sgemm_*      f32 GEMM with bias, optional residual add and a min/max clamp.
+ *   octet_dwconv_q_*   NHWC depthwise convolution through an indirection buffer, int8/uint8 in, int32
+ *                      accumulation, the same requantization epilogue (no residual).
+ *   octet_dwconv_f32_* the same in float.
+ *
+ * ISA selection: octet_cpu_isa() detects, once, the best instruction set the CPU *and* the OS support
+ * (CPUID leaf 7 plus XGETBV for the zmm/ymm state), honoring OCTET_FORCE_GENERIC=1. The un-suffixed entry
+ * points (octet_qgemm, octet_sgemm, octet_dwconv_q, octet_dwconv_f32) call the selected version. Each
+ * suffixed version can also be called directly, but only if octet_cpu_hardware_isa() is at least its level;
+ * on non-x86 machines the _avx2/_avx512vnni symbols exist but abort.
+ *
+ * Every ISA produces identical bytes for the integer kernels. The float kernels agree within rounding
+ * (the SIMD versions use FMA).
+ *
+ * All kernels are reentrant and use no global state; to split work across threads, call them on
+ * disjoint row ranges (offset A, C and residual by rows) or on disjoint 16-column panel ranges (offset
+ * packed_B by whole panels, C and residual by 16 columns per panel).
+ *
+ * Sizes named *_stride are in BYTES for the quantized kernels; lda/ldc are in ELEMENTS for sgemm.
+ * Packed buffers: any alignment works; 64-byte alignment is best.
+ */
+#ifndef COCTETCPUKERNELS_H
+#define COCTETCPUKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if !defined(__clang__)
+#define _Nullable
+#define _Nonnull
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__clang__)
+#pragma clang assume_nonnull begin
+#endif
+
+/* ---------------------------------------------------------------------------------------------------------
+ * ISA detection
+ * ------------------------------------------------------------------------------------------------------- */
+
+#define OCTET_ISA_SCALAR 0
+#define OCTET_ISA_AVX2 1       /* AVX2 + FMA, OS saves ymm state */
+#define OCTET_ISA_AVX512VNNI 2 /* AVX-512 F/BW/VL/VNNI (and AVX2 + FMA), OS saves zmm and opmask state */
+
+/* The ISA the dispatching entry points use: octet_cpu_hardware_isa(), or OCTET_ISA_SCALAR when the
+ * environment variable OCTET_FORCE_GENERIC is "1" at the first call. Computed once; thread-safe. */
+int32_t octet_cpu_isa(void);
+
+/* The best ISA this CPU and OS support, ignoring OCTET_FORCE_GENERIC. */
+int32_t octet_cpu_hardware_isa(void);
+
+/* A short name for an ISA level: "scalar", "avx2", "avx512vnni" ("unknown" otherwise). */
+const char* octet_cpu_isa_name(int32_t isa);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * 1. Quantized GEMM: u8 x s8 -> s32, fused requantization
+ *
+ *   acc[m][n] = bias[n] + sum_{k<K} (A[m][k] ^ a_xor) * W[k][n]        (exact int32)
+ *   y = (float)acc * multiplier[n]                                        (round-to-nearest-even convert)
+ *   if residual: y = y + (float)r * residual_multiplier                   (r = residual[m][n], s8 or u8;
+ *                                                                          a separate multiply then add, no FMA)
+ *   y = fminf(fmaxf(y, min), max)
+ *   q = (int32) nearbyint(y)                                              (round half to even)
+ *   C[m][n] = q saturated to int8 (output_signed) or uint8                (a no-op given the bounds below)
+ *
+ * a_xor = 0x80 turns int8 activations q into uint8 q + 128 for vpdpbusd; the packer's caller then folds
+ * -128 * sum_k W[k][n] into bias[n] (the kernel itself does not care). a_xor = 0 for uint8 activations.
+ *
+ * Packed B: ceil(N/16) panels of NR = 16 columns, contiguous, the same for every ISA. Panel p holds
+ * columns 16p..16p+15 (zero-padded past N):
+ *     int32 bias[16]                       64 bytes
+ *     int8  w[K/4][16][4]                  16*K bytes: w[g][j][i] = W[4g+i][16p+j]
+ *     float multiplier[16]                 64 bytes
+ * so a panel is 128 + 16*K bytes (a multiple of 64).
+ *
+ * Preconditions (asserted): K % 4 == 0 (callers zero-pad A columns and W rows); K <= 65536 (no int32
+ * overflow); a_stride >= K, c_stride >= N, r_stride >= N; min <= max, both integral and within the output
+ * type's range ([-128,127] or [0,255]).
+ * Reads exactly M rows of K bytes of A and of N residual bytes, and writes exactly M rows of N bytes of C
+ * (bytes between rows are untouched).
+ * ------------------------------------------------------------------------------------------------------- */
+
+#define OCTET_QGEMM_NR 16
+
+typedef struct {
+    float min, max;             /* clamp bounds, integral, inside the output type's range */
+    float residual_multiplier;  /* scale_residual / scale_out */
+    int32_t output_signed;      /* 1: C is int8; 0: C is uint8 */
+    int32_t residual_signed;    /* 1: residual is int8; 0: uint8 */
+    uint8_t a_xor;              /* 0x00 (A is uint8) or 0x80 (A is int8, shifted to uint8 by the kernel) */
+} octet_qgemm_params;
+
+/* Bytes of the packed B for an N x K weight matrix: ceil(N/16) * (128 + 16*K). */
+size_t octet_qgemm_packed_size(size_t N, size_t K);
+
+/* The canonical packer. W_kn is K x N row-major int8 (K % 4 == 0); bias may be NULL (zeros);
+ * multiplier has N entries. Writes octet_qgemm_packed_size(N, K) bytes. */
+void octet_qgemm_pack(size_t N, size_t K, const int8_t* W_kn, const int32_t* _Nullable bias,
+                      const float* multiplier, void* packed);
+
+typedef void (*octet_qgemm_fn)(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride,
+                               const void* packed_B, void* C, size_t c_stride,
+                               const void* _Nullable residual, size_t r_stride,
+                               const octet_qgemm_params* p);
+
+/* Strides in bytes. residual may be NULL (then r_stride is ignored). */
+void octet_qgemm(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride, const void* packed_B,
+                 void* C, size_t c_stride, const void* _Nullable residual, size_t r_stride,
+                 const octet_qgemm_params* p);
+/* Plain loops; the oracle. */
+void octet_qgemm_scalar(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride, const void* packed_B,
+                        void* C, size_t c_stride, const void* _Nullable residual, size_t r_stride,
+                        const octet_qgemm_params* p);
+/* 2 rows x 16 columns; widen to int16 (vpmovzxbw / vpmovsxbw) and vpmaddwd into int32: exact. */
+void octet_qgemm_avx2(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride, const void* packed_B,
+                      void* C, size_t c_stride, const void* _Nullable residual, size_t r_stride,
+                      const octet_qgemm_params* p);
+/* 6 rows x 64 columns of vpdpbusd accumulators (24 zmm). */
+void octet_qgemm_avx512vnni(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride,
+                            const void* packed_B, void* C, size_t c_stride, const void* _Nullable residual,
+                            size_t r_stride, const octet_qgemm_params* p);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * 2. FP32 GEMM
+ *
+ *   C[m][n] = clamp(bias[n] + sum_k A[m][k] * W[k][n] (+ residual[m][n]), min, max)
+ *
+ * Packed B: ceil(N/16) panels of 16 columns, contiguous: float bias[16], then float w[K][16]
+ * (w[k][j] = W[k][16p+j], zero-padded past N); a panel is 16 + 16*K floats.
+ * lda and ldc are in elements; the residual (may be NULL) uses ldc as its row stride.
+ * Use min = -INFINITY, max = INFINITY for no clamp.
+ * ------------------------------------------------------------------------------------------------------- */
+
+/* Bytes of the packed B: ceil(N/16) * (16 + 16*K) * 4. */
+size_t octet_sgemm_packed_size(size_t N, size_t K);
+
+/* W_kn is K x N row-major; bias may be NULL (zeros). */
+void octet_sgemm_pack(size_t N, size_t K, const float* W_kn, const float* _Nullable bias, float* packed);
+
+typedef void (*octet_sgemm_fn)(size_t M, size_t N, size_t K, const float* A, size_t lda, const float* packed_B,
+                               float* C, size_t ldc, const float* _Nullable residual, float min, float max);
+
+void octet_sgemm(size_t M, size_t N, size_t K, const float* A, size_t lda, const float* packed_B, float* C,
+                 size_t ldc, const float* _Nullable residual, float min, float max);
+void octet_sgemm_scalar(size_t M, size_t N, size_t K, const float* A, size_t lda, const float* packed_B,
+                        float* C, size_t ldc, const float* _Nullable residual, float min, float max);
+/* 6 rows x 16 columns of ymm FMA accumulators. */
+void octet_sgemm_avx2(size_t M, size_t N, size_t K, const float* A, size_t lda, const float* packed_B,
+                      float* C, size_t ldc, const float* _Nullable residual, float min, float max);
+/* 8 rows x 48 columns of zmm FMA accumulators (needs only AVX-512F; named for the ISA level). */
+void octet_sgemm_avx512vnni(size_t M, size_t N, size_t K, const float* A, size_t lda, const float* packed_B,
+                            float* C, size_t ldc, const float* _Nullable residual, float min, float max);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * 3. Depthwise convolution, NHWC, through an indirection buffer
+ *
+ * indirection[px * kernel_size + t] points at the `channels` contiguous input elements of the input pixel
+ * that tap t of output pixel px reads (a buffer holding the input zero point -- or 0.0f -- for padding
+ * taps). Kernels read exactly `channels` elements through each pointer. Output pixel px is written at
+ * (char*)output + px * output_pixel_stride (bytes), `channels` elements.
+ *
+ * Quantized:  acc[c] = bias[c] + sum_t in[t][c] * w[t][c]   (in: int8 if input_signed else uint8; exact int32)
+ *             then the qgemm epilogue without residual (multiplier per channel, clamp, round half even).
+ *   packed, per block of 16 channels (the last zero-padded): int32 bias[16], int8 w[kernel_size][16],
+ *   float multiplier[16]: 128 + 16*kernel_size bytes per block.
+ * Float:      out[c] = clamp(bias[c] + sum_t in[t][c] * w[t][c], min, max)
+ *   packed, per block of 16 channels: float bias[16], float w[kernel_size][16]: 16 + 16*kernel_size floats.
+ * ------------------------------------------------------------------------------------------------------- */
+
+typedef struct {
+    float min, max;         /* integral, inside the output type's range */
+    int32_t input_signed;   /* 1: inputs are int8; 0: uint8 */
+    int32_t output_signed;  /* 1: outputs are int8; 0: uint8 */
+} octet_dwconv_params;
+
+/* Bytes: ceil(channels/16) * (128 + 16*kernel_size). */
+size_t octet_dwconv_q_packed_size(size_t channels, size_t kernel_size);
+/* w is [kernel_size][channels] int8 (tap-major, i.e. HWC with one input channel per group);
+ * bias may be NULL (zeros); multiplier has `channels` entries. */
+void octet_dwconv_q_pack(size_t channels, size_t kernel_size, const int8_t* w, const int32_t* _Nullable bias,
+                         const float* multiplier, void* packed);
+
+/* Bytes: ceil(channels/16) * (16 + 16*kernel_size) * 4. */
+size_t octet_dwconv_f32_packed_size(size_t channels, size_t kernel_size);
+/* w is [kernel_size][channels] float; bias may be NULL (zeros). */
+void octet_dwconv_f32_pack(size_t channels, size_t kernel_size, const float* w, const float* _Nullable bias,
+                           float* packed);
+
+typedef void (*octet_dwconv_q_fn)(size_t channels, size_t output_pixels, size_t kernel_size,
+                                  const void* _Nonnull const* _Nonnull indirection, const void* packed,
+                                  void* output, size_t output_pixel_stride, const octet_dwconv_params* p);
+typedef void (*octet_dwconv_f32_fn)(size_t channels, size_t output_pixels, size_t kernel_size,
+                                    const void* _Nonnull const* _Nonnull indirection, const float* packed,
+                                    float* output, size_t output_pixel_stride, float min, float max);
+
+void octet_dwconv_q(size_t channels, size_t output_pixels, size_t kernel_size,
+                    const void* _Nonnull const* _Nonnull indirection, const void* packed, void* output,
+                    size_t output_pixel_stride, const octet_dwconv_params* p);
+void octet_dwconv_q_scalar(size_t channels, size_t output_pixels, size_t kernel_size,
+                           const void* _Nonnull const* _Nonnull indirection, const void* packed, void* output,
+                           size_t output_pixel_stride, const octet_dwconv_params* p);
+/* 16 channels (2 ymm) at a time; vpmaddwd on int32 lanes whose high halves are zero. */
+void octet_dwconv_q_avx2(size_t channels, size_t output_pixels, size_t kernel_size,
+                         const void* _Nonnull const* _Nonnull indirection, const void* packed, void* output,
+                         size_t output_pixel_stride, const octet_dwconv_params* p);
+/* Up to 64 channels (4 zmm) at a time; vpdpwssd on int32 lanes whose high halves are zero. */
+void octet_dwconv_q_avx512vnni(size_t channels, size_t output_pixels, size_t kernel_size,
+                               const void* _Nonnull const* _Nonnull indirection, const void* packed, void* output,
+                               size_t output_pixel_stride, const octet_dwconv_params* p);
+
+/* output_pixel_stride is in BYTES here too. */
+void octet_dwconv_f32(size_t channels, size_t output_pixels, size_t kernel_size,
+                      const void* _Nonnull const* _Nonnull indirection, const float* packed, float* output,
+                      size_t output_pixel_stride, float min, float max);
+void octet_dwconv_f32_scalar(size_t channels, size_t output_pixels, size_t kernel_size,
+                             const void* _Nonnull const* _Nonnull indirection, const float* packed, float* output,
+                             size_t output_pixel_stride, float min, float max);
+void octet_dwconv_f32_avx2(size_t channels, size_t output_pixels, size_t kernel_size,
+                           const void* _Nonnull const* _Nonnull indirection, const float* packed, float* output,
+                           size_t output_pixel_stride, float min, float max);
+void octet_dwconv_f32_avx512vnni(size_t channels, size_t output_pixels, size_t kernel_size,
+                                 const void* _Nonnull const* _Nonnull indirection, const float* packed,
+                                 float* output, size_t output_pixel_stride, float min, float max);
+
+#if defined(__clang__)
+#pragma clang assume_nonnull end
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* COCTETCPUKERNELS_H */

@@ -1,0 +1,99 @@
+/*
+ * Internal helpers shared by the kernel files: layout arithmetic, precondition checks, and the scalar
+ * requantization that defines the bytes every ISA must reproduce.
+ */
+#ifndef OCTET_INTERNAL_H
+#define OCTET_INTERNAL_H
+
+#include <assert.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "COctetCPUKernels.h"
+
+#if defined(__x86_64__)
+#define OCTET_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define OCTET_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")))
+#endif
+#define OCTET_INLINE static inline __attribute__((always_inline))
+/* Fully unroll a loop over register-tile rows or panels. The tiles are inlined with constant sizes; unrolling
+ * their loops lets clang keep the accumulator arrays in registers instead of spilling them to the stack. */
+#define OCTET_UNROLL _Pragma("clang loop unroll(full)")
+
+/* Bytes of one qgemm panel: int32 bias[16] + int8 w[K][16] + float multiplier[16]. */
+static inline size_t octet_qgemm_panel_bytes(size_t K) { return 64 + 16 * K + 64; }
+/* Floats of one sgemm panel: bias[16] + w[K][16]. */
+static inline size_t octet_sgemm_panel_floats(size_t K) { return 16 + 16 * K; }
+/* Bytes of one quantized depthwise block of 16 channels. */
+static inline size_t octet_dwconv_q_block_bytes(size_t kernel_size) { return 64 + 16 * kernel_size + 64; }
+/* Floats of one float depthwise block of 16 channels. */
+static inline size_t octet_dwconv_f32_block_floats(size_t kernel_size) { return 16 + 16 * kernel_size; }
+
+static inline size_t octet_min_size(size_t a, size_t b) { return a < b ? a : b; }
+
+/* The requantization clamp bounds must be integral and inside the stored type (then the final saturation
+ * to int8/uint8 never changes a value, and clamping before or after rounding is the same). */
+static inline void octet_check_requant_bounds(float min, float max, int32_t output_signed) {
+    (void)min;
+    (void)max;
+    (void)output_signed;
+    assert(min <= max);
+    assert(min == nearbyintf(min) && max == nearbyintf(max));
+    assert(output_signed ? (min >= -128.0f && max <= 127.0f) : (min >= 0.0f && max <= 255.0f));
+}
+
+/* Preconditions of every octet_qgemm_* (checked with assert, so in debug builds). */
+static inline void octet_qgemm_check(size_t M, size_t N, size_t K, size_t a_stride, size_t c_stride,
+                                     const void* residual, size_t r_stride, const octet_qgemm_params* p) {
+    (void)M, (void)N, (void)K, (void)a_stride, (void)c_stride, (void)residual, (void)r_stride;
+    assert(K % 4 == 0);
+    assert(K <= 65536);
+    assert(M <= 1 || (a_stride >= K && c_stride >= N));
+    assert(M <= 1 || residual == NULL || r_stride >= N);
+    octet_check_requant_bounds(p->min, p->max, p->output_signed);
+}
+
+/* Preconditions of every octet_sgemm_*. */
+static inline void octet_sgemm_check(size_t M, size_t N, size_t K, size_t lda, size_t ldc) {
+    (void)M, (void)N, (void)K, (void)lda, (void)ldc;
+    assert(M <= 1 || (lda >= K && ldc >= N));
+}
+
+/*
+ * The requantization every ISA reproduces bit for bit (compiled with -ffp-contract=off: the residual term is
+ * a separate multiply and add, never an FMA):
+ *     y = (float)acc * multiplier;  y = y + (float)r * residual_multiplier;  y = clamp(y, min, max);
+ *     q = round-half-even(y).
+ */
+static inline int32_t octet_requantize(int32_t acc, float multiplier, int has_residual, int32_t r,
+                                       float residual_multiplier, float min, float max) {
+    float y = (float)acc * multiplier;
+    if (has_residual) {
+        float z = (float)r * residual_multiplier;
+        y = y + z;
+    }
+    y = fminf(fmaxf(y, min), max);
+    return (int32_t)nearbyintf(y);
+}
+
+/* The stored byte: q saturated to int8 (output_signed) or uint8. */
+static inline uint8_t octet_saturate_byte(int32_t q, int32_t output_signed) {
+    if (output_signed) return (uint8_t)(int8_t)(q < -128 ? -128 : q > 127 ? 127 : q);
+    return (uint8_t)(q < 0 ? 0 : q > 255 ? 255 : q);
+}
+
+static inline int32_t octet_load_i32(const void* p) {
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline float octet_load_f32(const void* p) {
+    float v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+#endif /* OCTET_INTERNAL_H */

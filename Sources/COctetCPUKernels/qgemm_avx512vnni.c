@@ -1,0 +1,144 @@
+/*
+ * Quantized GEMM, AVX-512 VNNI: gemm_qu8_qc8w_minmax_fp32_6x64c4__avx512vnni in XNNPACK's naming.
+ *
+ * Register tile: MR = 6 rows x 4 panels (64 columns) = 24 zmm int32 accumulators, plus 4 zmm of weights and
+ * one broadcast of A. Per k-group of 4: load 64 bytes of W per panel (16 columns x 4 k), broadcast the 4 A
+ * bytes of each row (vpbroadcastd, XOR a_xor), and vpdpbusd (u8 A x s8 W, 4 products summed into each int32
+ * lane). Edges: fewer rows (1..5) and fewer panels (1..3) are separate instances of the same inline tile; the
+ * last panel's columns past N are computed on zero padding and dropped by masked stores.
+ *
+ * Epilogue per row: the octet_requantize() steps on 4 x 16 lanes, then two vpackssdw, one vpacksswb/vpackuswb
+ * and one vpermd give the row's 64 bytes, stored with one byte-masked store.
+ *
+ * Loop nest: panels are blocked so one block of weights (<= ~384 KiB) stays in L2 while every 6-row tile
+ * of A passes over it; within a block, a 6-row tile of A (6*K bytes) is reused from L1 for each 64 columns.
+ * While a tile runs, the next tile's A rows are prefetched (a cache line per row per 16 k-groups).
+ *
+ * Reads exactly K bytes per A row, the packed panels, and N residual bytes per row (byte-masked loads);
+ * writes exactly N bytes per C row (byte-masked stores). Only prefetches go past the end of A.
+ */
+#include "octet_x86_requant.h"
+
+#if defined(__x86_64__)
+
+#define MR 6
+#define NP 4
+
+OCTET_INLINE OCTET_TARGET_AVX512 void qgemm_tile(const size_t mr, const size_t np, size_t K, const uint8_t* a,
+                                                 size_t a_stride, const uint8_t* b, size_t panel_bytes,
+                                                 size_t ncols, uint8_t* c, size_t c_stride, const uint8_t* res,
+                                                 size_t r_stride, const octet_qgemm_params* p) {
+    __m512i acc[MR][NP];
+    OCTET_UNROLL for (size_t j = 0; j < np; j++) {
+        const __m512i bias = _mm512_loadu_si512(b + j * panel_bytes);
+        OCTET_UNROLL for (size_t i = 0; i < mr; i++) acc[i][j] = bias;
+    }
+    const __m512i vxor = _mm512_set1_epi8((char)p->a_xor);
+    const uint8_t* w = b + 64;
+    const uint8_t* ar[MR];
+    OCTET_UNROLL for (size_t i = 0; i < mr; i++) ar[i] = a + i * a_stride;
+
+    for (size_t k0 = 0; k0 < K; k0 += 64) {
+        /* Each A row crosses a cache line every 16 k-groups. Prefetch the same line of the NEXT tile's rows
+         * (MR rows down), so its A is in L1 when that tile starts; prefetches of addresses past the end of A
+         * (the last tile) are harmless, they never fault. */
+        OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
+            _mm_prefetch((const char*)((uintptr_t)ar[i] + MR * a_stride + k0), _MM_HINT_T0);
+        }
+        const size_t k1 = octet_min_size(K, k0 + 64);
+        for (size_t k = k0; k < k1; k += 4) {
+            __m512i wv[NP];
+            OCTET_UNROLL for (size_t j = 0; j < np; j++) wv[j] = _mm512_loadu_si512(w + j * panel_bytes);
+            w += 64;
+            OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
+                const __m512i av = _mm512_xor_si512(_mm512_set1_epi32(octet_load_i32(ar[i] + k)), vxor);
+                OCTET_UNROLL for (size_t j = 0; j < np; j++) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], av, wv[j]);
+            }
+        }
+    }
+
+    const __m512 vmin = _mm512_set1_ps(p->min);
+    const __m512 vmax = _mm512_set1_ps(p->max);
+    const __m512 vrm = _mm512_set1_ps(p->residual_multiplier);
+    __m512 multiplier[NP];
+    OCTET_UNROLL for (size_t j = 0; j < np; j++) multiplier[j] = _mm512_loadu_ps(b + j * panel_bytes + 64 + 16 * K);
+    /* ncols (1..64) bytes of each row of this tile exist in C and the residual. */
+    const __mmask64 mask = ncols >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << ncols) - 1);
+    OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
+        __m512i r64 = _mm512_setzero_si512();
+        if (res != NULL) r64 = _mm512_maskz_loadu_epi8(mask, res + i * r_stride);
+        const __m128i r16[NP] = {_mm512_castsi512_si128(r64), _mm512_extracti32x4_epi32(r64, 1),
+                                 _mm512_extracti32x4_epi32(r64, 2), _mm512_extracti32x4_epi32(r64, 3)};
+        __m512i q[NP];
+        OCTET_UNROLL for (size_t j = 0; j < NP; j++) {
+            q[j] = j < np ? octet_requant16_avx512(acc[i][j], multiplier[j], res != NULL, r16[j], p->residual_signed,
+                                                   vrm, vmin, vmax)
+                          : _mm512_setzero_si512();
+        }
+        const __m512i bytes = octet_saturate64_avx512(q[0], q[1], q[2], q[3], p->output_signed);
+        _mm512_mask_storeu_epi8(c + i * c_stride, mask, bytes);
+    }
+}
+
+typedef void (*tile_fn)(size_t K, const uint8_t* a, size_t a_stride, const uint8_t* b, size_t panel_bytes,
+                        size_t ncols, uint8_t* c, size_t c_stride, const uint8_t* res, size_t r_stride,
+                        const octet_qgemm_params* p);
+
+#define DEFINE_TILE(R, P)                                                                                       \
+    static OCTET_TARGET_AVX512 void tile_##R##x##P(size_t K, const uint8_t* a, size_t a_stride, const uint8_t* b, \
+                                                   size_t panel_bytes, size_t ncols, uint8_t* c, size_t c_stride, \
+                                                   const uint8_t* res, size_t r_stride, const octet_qgemm_params* p) { \
+        qgemm_tile(R, P, K, a, a_stride, b, panel_bytes, ncols, c, c_stride, res, r_stride, p);               \
+    }
+#define DEFINE_TILE_ROW(R) DEFINE_TILE(R, 1) DEFINE_TILE(R, 2) DEFINE_TILE(R, 3) DEFINE_TILE(R, 4)
+DEFINE_TILE_ROW(1)
+DEFINE_TILE_ROW(2)
+DEFINE_TILE_ROW(3)
+DEFINE_TILE_ROW(4)
+DEFINE_TILE_ROW(5)
+DEFINE_TILE_ROW(6)
+
+#define TILE_ROW(R) {tile_##R##x1, tile_##R##x2, tile_##R##x3, tile_##R##x4}
+static const tile_fn tiles[MR][NP] = {TILE_ROW(1), TILE_ROW(2), TILE_ROW(3), TILE_ROW(4), TILE_ROW(5), TILE_ROW(6)};
+
+/* Weight bytes per L2 block of panels. */
+#define L2_BLOCK_BYTES (384u * 1024u)
+
+void octet_qgemm_avx512vnni(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride, const void* packed_B,
+                            void* C, size_t c_stride, const void* residual, size_t r_stride,
+                            const octet_qgemm_params* p) {
+    octet_qgemm_check(M, N, K, a_stride, c_stride, residual, r_stride, p);
+    if (M == 0 || N == 0) return;
+    const size_t panel_bytes = octet_qgemm_panel_bytes(K);
+    const size_t panels = (N + 15) / 16;
+    size_t block_panels = L2_BLOCK_BYTES / panel_bytes / NP * NP;
+    if (block_panels < NP) block_panels = NP;
+
+    for (size_t pb = 0; pb < panels; pb += block_panels) {
+        const size_t pe = octet_min_size(panels, pb + block_panels);
+        for (size_t m0 = 0; m0 < M; m0 += MR) {
+            const size_t mr = octet_min_size(MR, M - m0);
+            const uint8_t* a = A + m0 * a_stride;
+            uint8_t* c = (uint8_t*)C + m0 * c_stride;
+            const uint8_t* res = residual != NULL ? (const uint8_t*)residual + m0 * r_stride : NULL;
+            for (size_t p0 = pb; p0 < pe; p0 += NP) {
+                const size_t np = octet_min_size(NP, pe - p0);
+                const size_t ncols = octet_min_size(16 * np, N - 16 * p0);
+                tiles[mr - 1][np - 1](K, a, a_stride, (const uint8_t*)packed_B + p0 * panel_bytes, panel_bytes,
+                                      ncols, c + 16 * p0, c_stride, res != NULL ? res + 16 * p0 : NULL, r_stride, p);
+            }
+        }
+    }
+}
+
+#else /* !__x86_64__ */
+
+void octet_qgemm_avx512vnni(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride, const void* packed_B,
+                            void* C, size_t c_stride, const void* residual, size_t r_stride,
+                            const octet_qgemm_params* p) {
+    (void)M, (void)N, (void)K, (void)A, (void)a_stride, (void)packed_B, (void)C, (void)c_stride;
+    (void)residual, (void)r_stride, (void)p;
+    abort(); /* not an x86-64 build: octet_cpu_hardware_isa() never reports this level */
+}
+
+#endif

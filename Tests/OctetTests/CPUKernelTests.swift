@@ -1,0 +1,450 @@
+// The C microkernels of the CPU backend (COctetCPUKernels) against plain Swift twins of their contracts,
+// for every ISA this machine runs. Integer outputs must match the reference byte for byte; float outputs
+// within the tolerance written next to each check. Self-contained: only COctetCPUKernels and Testing.
+import COctetCPUKernels
+import Testing
+
+@Suite struct CPUKernelTests {
+    /// Scalar always, then every level the hardware supports (OCTET_FORCE_GENERIC does not hide any).
+    static let isas: [Int32] = Array(0...octet_cpu_hardware_isa())
+
+    // MARK: - Helpers
+
+    /// SplitMix64: a small seeded generator, so every run draws the same inputs.
+    struct SplitMix64: RandomNumberGenerator {
+        var state: UInt64
+        init(seed: UInt64) { state = seed }
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        mutating func byte() -> UInt8 { UInt8(truncatingIfNeeded: next()) }
+        mutating func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in byte() } }
+        mutating func int8s(_ count: Int) -> [Int8] { (0..<count).map { _ in Int8(truncatingIfNeeded: next()) } }
+        mutating func floats(_ count: Int, in range: ClosedRange<Float>) -> [Float] {
+            (0..<count).map { _ in Float.random(in: range, using: &self) }
+        }
+    }
+
+    static func qgemmKernel(_ isa: Int32) -> octet_qgemm_fn {
+        switch isa {
+        case OCTET_ISA_SCALAR: octet_qgemm_scalar
+        case OCTET_ISA_AVX2: octet_qgemm_avx2
+        default: octet_qgemm_avx512vnni
+        }
+    }
+
+    static func sgemmKernel(_ isa: Int32) -> octet_sgemm_fn {
+        switch isa {
+        case OCTET_ISA_SCALAR: octet_sgemm_scalar
+        case OCTET_ISA_AVX2: octet_sgemm_avx2
+        default: octet_sgemm_avx512vnni
+        }
+    }
+
+    static func dwconvQKernel(_ isa: Int32) -> octet_dwconv_q_fn {
+        switch isa {
+        case OCTET_ISA_SCALAR: octet_dwconv_q_scalar
+        case OCTET_ISA_AVX2: octet_dwconv_q_avx2
+        default: octet_dwconv_q_avx512vnni
+        }
+    }
+
+    static func dwconvF32Kernel(_ isa: Int32) -> octet_dwconv_f32_fn {
+        switch isa {
+        case OCTET_ISA_SCALAR: octet_dwconv_f32_scalar
+        case OCTET_ISA_AVX2: octet_dwconv_f32_avx2
+        default: octet_dwconv_f32_avx512vnni
+        }
+    }
+
+    /// The requantization contract, written out: float multiply, separate residual multiply and add (no FMA),
+    /// clamp, round half to even, saturate to the stored type.
+    static func requantize(
+        _ acc: Int32, multiplier: Float, residual: Int32?, residualMultiplier: Float,
+        min: Float, max: Float, outputSigned: Bool
+    ) -> UInt8 {
+        var y = Float(acc) * multiplier
+        if let residual {
+            let z = Float(residual) * residualMultiplier
+            y = y + z
+        }
+        y = Swift.min(Swift.max(y, min), max)
+        let q = Int32(y.rounded(.toNearestOrEven))
+        if outputSigned { return UInt8(bitPattern: Int8(Swift.min(Swift.max(q, -128), 127))) }
+        return UInt8(Swift.min(Swift.max(q, 0), 255))
+    }
+
+    /// Per-column multipliers. Normal mode maps the typical accumulator spread (about sqrt(K) * 74 * 74 for
+    /// full-range bytes) onto a few hundred steps, so outputs cover the range and saturate at the ends.
+    /// Ties mode (used with inputs and weights in -3...3) gives 0.5 or 0.25, so y = acc / 2 or acc / 4 lands
+    /// exactly on .5 for a quarter to a half of the outputs, and round-half-to-even decides them.
+    static func multipliers(_ count: Int, k: Int, ties: Bool, rng: inout SplitMix64) -> [Float] {
+        if ties { return (0..<count).map { $0 % 2 == 0 ? 0.5 : 0.25 } }
+        let spread = Float(k).squareRoot() * 74 * 74
+        return (0..<count).map { _ in Float.random(in: 40...400, using: &rng) / spread }
+    }
+
+    /// Inputs for ties mode: small magnitudes, so accumulators stay near the rounding boundaries.
+    static func smallBytes(_ count: Int, signed: Bool, xor: UInt8 = 0, rng: inout SplitMix64) -> [UInt8] {
+        (0..<count).map { _ in
+            let v = signed ? Int8.random(in: -3...3, using: &rng) : Int8.random(in: 0...3, using: &rng)
+            return UInt8(bitPattern: v) ^ xor
+        }
+    }
+
+    // MARK: - Quantized GEMM
+
+    struct QGemmCase: CustomStringConvertible {
+        var m: Int, n: Int, k: Int
+        var aXor: UInt8
+        var outputSigned: Bool
+        var residual: Int  // 0 none, 1 uint8, 2 int8
+        var bounds: (Float, Float)
+        var ties: Bool
+        var aStride: Int, cStride: Int, rStride: Int
+        var seed: UInt64
+
+        var description: String {
+            "M=\(m) N=\(n) K=\(k) a_xor=\(aXor) out=\(outputSigned ? "s8" : "u8") "
+                + "residual=\(["none", "u8", "s8"][residual]) min/max=\(bounds.0)/\(bounds.1) "
+                + "ties=\(ties) a_stride=\(aStride) c_stride=\(cStride) r_stride=\(rStride)"
+        }
+    }
+
+    /// Awkward sizes, crossed with a rotating choice of every parameter.
+    static func qgemmCases() -> [QGemmCase] {
+        let ms = [1, 2, 3, 5, 7, 8, 9, 17]
+        let ns = [1, 3, 15, 16, 17, 31, 33, 64, 65]
+        let ks = [4, 8, 60, 116, 120, 124, 128, 576]
+        var cases: [QGemmCase] = []
+        func add(_ m: Int, _ n: Int, _ k: Int, _ v: Int) {
+            let outputSigned = v % 2 == 1
+            let signedBounds: [(Float, Float)] = [(-128, 127), (0, 127), (-100, 90)]
+            let unsignedBounds: [(Float, Float)] = [(0, 255), (0, 120), (3, 250)]
+            cases.append(
+                QGemmCase(
+                    m: m, n: n, k: k,
+                    aXor: (v / 2) % 2 == 0 ? 0x80 : 0,
+                    outputSigned: outputSigned,
+                    residual: (v / 4) % 3,
+                    bounds: (outputSigned ? signedBounds : unsignedBounds)[(v / 3) % 3],
+                    ties: (v / 5) % 2 == 1,
+                    aStride: k + [0, 4, 13][v % 3],
+                    cStride: n + [0, 5][(v / 7) % 2],
+                    rStride: n + [0, 3, 16][(v / 11) % 3],
+                    seed: UInt64(m * 1_000_000 + n * 1000 + k) &* 31 &+ UInt64(v)))
+        }
+        for (i, m) in ms.enumerated() {
+            for (j, n) in ns.enumerated() {
+                add(m, n, ks[(i * 3 + j) % ks.count], i * ns.count + j)
+            }
+        }
+        // Every K at tile-edge sizes (mr-1, mr+1 of the 6-row VNNI tile; 1 and 4 panels +- 1 column).
+        for (i, k) in ks.enumerated() {
+            add(5, 17, k, 100 + i)
+            add(7, 63, k, 200 + i)
+            add(13, 65, k, 300 + i)
+        }
+        return cases
+    }
+
+    @Test("qgemm matches the requantization contract exactly", arguments: isas)
+    func qgemm(isa: Int32) {
+        let kernel = Self.qgemmKernel(isa)
+        for c in Self.qgemmCases() {
+            var rng = SplitMix64(seed: c.seed)
+            // A as the kernel sees it after XOR: uint8 activations (a_xor 0) or int8 ones (a_xor 0x80).
+            let a = c.ties ? Self.smallBytes(c.m * c.aStride, signed: c.aXor != 0, xor: c.aXor, rng: &rng)
+                : rng.bytes(c.m * c.aStride)
+            let w = c.ties ? Self.smallBytes(c.k * c.n, signed: true, rng: &rng).map { Int8(bitPattern: $0) }
+                : rng.int8s(c.k * c.n)
+            let biasRange: ClosedRange<Int32> = c.ties ? -40...40 : -30000...30000
+            let bias = (0..<c.n).map { _ in Int32.random(in: biasRange, using: &rng) }
+            let multiplier = Self.multipliers(c.n, k: c.k, ties: c.ties, rng: &rng)
+            let residual = rng.bytes(c.m * c.rStride)
+            let residualMultiplier: Float = c.ties ? 0.5 : Float.random(in: 0.3...1.5, using: &rng)
+
+            // Reference, straight from the contract on the unpacked K x N weights.
+            var expected = [UInt8](repeating: 0xA5, count: c.m * c.cStride)
+            for m in 0..<c.m {
+                for n in 0..<c.n {
+                    var acc = bias[n]
+                    for k in 0..<c.k {
+                        acc &+= Int32(a[m * c.aStride + k] ^ c.aXor) &* Int32(w[k * c.n + n])
+                    }
+                    var r: Int32? = nil
+                    if c.residual != 0 {
+                        let byte = residual[m * c.rStride + n]
+                        r = c.residual == 2 ? Int32(Int8(bitPattern: byte)) : Int32(byte)
+                    }
+                    expected[m * c.cStride + n] = Self.requantize(
+                        acc, multiplier: multiplier[n], residual: r, residualMultiplier: residualMultiplier,
+                        min: c.bounds.0, max: c.bounds.1, outputSigned: c.outputSigned)
+                }
+            }
+
+            var packed = [UInt8](repeating: 0, count: octet_qgemm_packed_size(c.n, c.k))
+            octet_qgemm_pack(c.n, c.k, w, bias, multiplier, &packed)
+            var params = octet_qgemm_params(
+                min: c.bounds.0, max: c.bounds.1, residual_multiplier: residualMultiplier,
+                output_signed: c.outputSigned ? 1 : 0, residual_signed: c.residual == 2 ? 1 : 0, a_xor: c.aXor)
+            var out = [UInt8](repeating: 0xA5, count: c.m * c.cStride)  // 0xA5 between rows must survive
+            residual.withUnsafeBytes { r in
+                kernel(c.m, c.n, c.k, a, c.aStride, packed, &out, c.cStride,
+                       c.residual != 0 ? r.baseAddress : nil, c.rStride, &params)
+            }
+            if let i = (0..<out.count).first(where: { out[$0] != expected[$0] }) {
+                let mismatches = (0..<out.count).filter { out[$0] != expected[$0] }.count
+                Issue.record(
+                    """
+                    qgemm \(String(cString: octet_cpu_isa_name(isa))): \(mismatches) wrong bytes, first at \
+                    m=\(i / c.cStride) n=\(i % c.cStride): got \(out[i]) want \(expected[i]); \(c)
+                    """)
+            }
+        }
+    }
+
+    @Test("qgemm: the dispatching entry point and the ISA query agree with the hardware")
+    func dispatch() {
+        #expect(octet_cpu_isa() <= octet_cpu_hardware_isa())
+        #expect(String(cString: octet_cpu_isa_name(octet_cpu_hardware_isa())) != "unknown")
+        #expect(octet_qgemm_packed_size(17, 8) == 2 * (64 + 16 * 8 + 64))
+        #expect(octet_sgemm_packed_size(16, 3) == (16 + 16 * 3) * 4)
+        #expect(octet_dwconv_q_packed_size(33, 9) == 3 * (128 + 16 * 9))
+        #expect(octet_dwconv_f32_packed_size(1, 25) == (16 + 16 * 25) * 4)
+
+        var rng = SplitMix64(seed: 99)
+        let (m, n, k) = (9, 40, 44)
+        let a = rng.bytes(m * k), w = rng.int8s(k * n)
+        let multiplier = Self.multipliers(n, k: k, ties: false, rng: &rng)
+        var packed = [UInt8](repeating: 0, count: octet_qgemm_packed_size(n, k))
+        octet_qgemm_pack(n, k, w, nil, multiplier, &packed)
+        var params = octet_qgemm_params(
+            min: -128, max: 127, residual_multiplier: 0, output_signed: 1, residual_signed: 0, a_xor: 0x80)
+        var viaDispatch = [UInt8](repeating: 0, count: m * n), viaScalar = viaDispatch
+        octet_qgemm(m, n, k, a, k, packed, &viaDispatch, n, nil, 0, &params)
+        octet_qgemm_scalar(m, n, k, a, k, packed, &viaScalar, n, nil, 0, &params)
+        #expect(viaDispatch == viaScalar)
+    }
+
+    // MARK: - FP32 GEMM
+
+    @Test("sgemm within 1e-5 of sum |a||w|", arguments: isas)
+    func sgemm(isa: Int32) {
+        let kernel = Self.sgemmKernel(isa)
+        let ms = [1, 2, 3, 5, 7, 8, 9, 17]
+        let ns = [1, 3, 15, 16, 17, 31, 33, 47, 49, 64, 65]
+        let ks = [1, 3, 4, 17, 60, 128, 300]
+        for (i, m) in ms.enumerated() {
+            for (j, n) in ns.enumerated() {
+                let k = ks[(i * 2 + j) % ks.count]
+                let v = i * ns.count + j
+                let (lda, ldc) = (k + v % 3, n + (v / 3) % 2 * 7)
+                let withResidual = v % 2 == 0
+                let (lo, hi): (Float, Float) = [(-.infinity, .infinity), (0, .infinity), (-1.5, 2)][(v / 2) % 3]
+                var rng = SplitMix64(seed: UInt64(v) &+ 7000)
+                let a = rng.floats(m * lda, in: -1...1), w = rng.floats(k * n, in: -1...1)
+                let bias = rng.floats(n, in: -1...1), residual = rng.floats(m * ldc, in: -1...1)
+
+                var packed = [Float](repeating: 0, count: octet_sgemm_packed_size(n, k) / 4)
+                octet_sgemm_pack(n, k, w, bias, &packed)
+                var out = [Float](repeating: 12345, count: m * ldc)
+                residual.withUnsafeBufferPointer { r in
+                    kernel(m, n, k, a, lda, packed, &out, ldc, withResidual ? r.baseAddress : nil, lo, hi)
+                }
+                for row in 0..<m {
+                    for col in 0..<ldc {
+                        let got = out[row * ldc + col]
+                        guard col < n else {
+                            if got != 12345 {
+                                Issue.record("sgemm wrote past N at m=\(row) n=\(col); M=\(m) N=\(n) K=\(k)")
+                            }
+                            continue
+                        }
+                        var exact = Double(bias[col]), magnitude = abs(Double(bias[col]))
+                        for kk in 0..<k {
+                            let product = Double(a[row * lda + kk]) * Double(w[kk * n + col])
+                            exact += product
+                            magnitude += abs(product)
+                        }
+                        if withResidual {
+                            exact += Double(residual[row * ldc + col])
+                            magnitude += abs(Double(residual[row * ldc + col]))
+                        }
+                        let want = Swift.min(Swift.max(exact, Double(lo)), Double(hi))
+                        let tolerance = 1e-5 * magnitude + 1e-30
+                        if !(abs(Double(got) - want) <= tolerance) {
+                            Issue.record(
+                                """
+                                sgemm \(String(cString: octet_cpu_isa_name(isa))): m=\(row) n=\(col) got \(got) \
+                                want \(want) (tolerance \(tolerance)); M=\(m) N=\(n) K=\(k) lda=\(lda) ldc=\(ldc) \
+                                residual=\(withResidual) min/max=\(lo)/\(hi)
+                                """)
+                            return
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: - Depthwise convolution
+
+    struct DWCase: CustomStringConvertible {
+        var channels: Int, kernelSize: Int, pixels: Int
+        var inputSigned: Bool, outputSigned: Bool
+        var bounds: (Float, Float)
+        var seed: UInt64
+        var description: String {
+            "channels=\(channels) kernel_size=\(kernelSize) output_pixels=\(pixels) "
+                + "in=\(inputSigned ? "s8" : "u8") out=\(outputSigned ? "s8" : "u8") min/max=\(bounds.0)/\(bounds.1)"
+        }
+    }
+
+    static func dwCases() -> [DWCase] {
+        var cases: [DWCase] = []
+        for (i, channels) in [1, 3, 15, 16, 17, 33, 64].enumerated() {
+            for (j, kernelSize) in [1, 9, 25].enumerated() {
+                let v = i * 3 + j
+                let outputSigned = v % 2 == 0
+                cases.append(
+                    DWCase(
+                        channels: channels, kernelSize: kernelSize, pixels: 1 + v % 7,
+                        inputSigned: (v / 2) % 2 == 0, outputSigned: outputSigned,
+                        bounds: outputSigned ? [(-128, 127), (0, 127)][v % 4 / 2] : [(0, 255), (0, 120)][v % 4 / 2],
+                        seed: UInt64(v) &+ 500))
+            }
+        }
+        return cases
+    }
+
+    /// An input "image" of distinct pixels followed by one zero-point pixel, and an indirection buffer in
+    /// which about one tap in five points at the zero-point pixel (padding). `image` holds the distinct
+    /// pixels' bytes, `zero` the zero-point pixel's.
+    struct Indirection {
+        let base: UnsafeMutableRawPointer
+        let pointers: [UnsafeRawPointer]
+        let sources: [Int]  // per pointer: source pixel index, or -1 for the zero-point pixel
+
+        init(pixels: Int, kernelSize: Int, image: [UInt8], zero: [UInt8], rng: inout SplitMix64) {
+            let distinct = image.count / zero.count
+            let base = UnsafeMutableRawPointer.allocate(byteCount: image.count + zero.count, alignment: 64)
+            base.copyMemory(from: image, byteCount: image.count)
+            (base + image.count).copyMemory(from: zero, byteCount: zero.count)
+            let sources = (0..<(pixels * kernelSize)).map { _ in
+                rng.next() % 5 == 0 ? -1 : Int(rng.next() % UInt64(distinct))
+            }
+            self.base = base
+            self.sources = sources
+            pointers = sources.map { UnsafeRawPointer(base + (($0 < 0 ? distinct : $0) * zero.count)) }
+        }
+    }
+
+    @Test("dwconv (quantized) matches the requantization contract exactly", arguments: isas)
+    func dwconvQ(isa: Int32) {
+        let kernel = Self.dwconvQKernel(isa)
+        for c in Self.dwCases() {
+            var rng = SplitMix64(seed: c.seed)
+            let distinct = 11
+            let zeroPoint: UInt8 = c.inputSigned ? 0 : 128
+            let ties = c.seed % 2 == 0
+            let image = ties ? Self.smallBytes(distinct * c.channels, signed: c.inputSigned, rng: &rng)
+                : rng.bytes(distinct * c.channels)
+            let indirection = Indirection(
+                pixels: c.pixels, kernelSize: c.kernelSize, image: image,
+                zero: [UInt8](repeating: zeroPoint, count: c.channels), rng: &rng)
+            defer { indirection.base.deallocate() }
+            let w = ties
+                ? Self.smallBytes(c.kernelSize * c.channels, signed: true, rng: &rng).map { Int8(bitPattern: $0) }
+                : rng.int8s(c.kernelSize * c.channels)
+            let biasRange: ClosedRange<Int32> = ties ? -40...40 : -5000...5000
+            let bias = (0..<c.channels).map { _ in Int32.random(in: biasRange, using: &rng) }
+            let multiplier = Self.multipliers(c.channels, k: c.kernelSize, ties: ties, rng: &rng)
+
+            let stride = c.channels + 3
+            var expected = [UInt8](repeating: 0x5A, count: c.pixels * stride)
+            for px in 0..<c.pixels {
+                for ch in 0..<c.channels {
+                    var acc = bias[ch]
+                    for t in 0..<c.kernelSize {
+                        let source = indirection.sources[px * c.kernelSize + t]
+                        let byte = source < 0 ? zeroPoint : image[source * c.channels + ch]
+                        let x = c.inputSigned ? Int32(Int8(bitPattern: byte)) : Int32(byte)
+                        acc &+= x &* Int32(w[t * c.channels + ch])
+                    }
+                    expected[px * stride + ch] = Self.requantize(
+                        acc, multiplier: multiplier[ch], residual: nil, residualMultiplier: 0,
+                        min: c.bounds.0, max: c.bounds.1, outputSigned: c.outputSigned)
+                }
+            }
+
+            var packed = [UInt8](repeating: 0, count: octet_dwconv_q_packed_size(c.channels, c.kernelSize))
+            octet_dwconv_q_pack(c.channels, c.kernelSize, w, bias, multiplier, &packed)
+            var params = octet_dwconv_params(
+                min: c.bounds.0, max: c.bounds.1, input_signed: c.inputSigned ? 1 : 0,
+                output_signed: c.outputSigned ? 1 : 0)
+            var out = [UInt8](repeating: 0x5A, count: c.pixels * stride)
+            kernel(c.channels, c.pixels, c.kernelSize, indirection.pointers, packed, &out, stride, &params)
+            if let i = (0..<out.count).first(where: { out[$0] != expected[$0] }) {
+                Issue.record(
+                    """
+                    dwconv_q \(String(cString: octet_cpu_isa_name(isa))): pixel \(i / stride) channel \(i % stride): \
+                    got \(out[i]) want \(expected[i]); \(c)
+                    """)
+            }
+        }
+    }
+
+    @Test("dwconv (fp32) within 1e-5 of sum |x||w|", arguments: isas)
+    func dwconvF32(isa: Int32) {
+        let kernel = Self.dwconvF32Kernel(isa)
+        for c in Self.dwCases() {
+            var rng = SplitMix64(seed: c.seed &+ 1)
+            let distinct = 11
+            let image = rng.floats(distinct * c.channels, in: -2...2)
+            let indirection = Indirection(
+                pixels: c.pixels, kernelSize: c.kernelSize, image: image.withUnsafeBytes { Array($0) },
+                zero: [UInt8](repeating: 0, count: c.channels * 4), rng: &rng)
+            defer { indirection.base.deallocate() }
+            let w = rng.floats(c.kernelSize * c.channels, in: -1...1)
+            let bias = rng.floats(c.channels, in: -1...1)
+            let (lo, hi): (Float, Float) = c.outputSigned ? (-.infinity, .infinity) : (0, 6)
+
+            var packed = [Float](repeating: 0, count: octet_dwconv_f32_packed_size(c.channels, c.kernelSize) / 4)
+            octet_dwconv_f32_pack(c.channels, c.kernelSize, w, bias, &packed)
+            let stride = c.channels + 2  // in floats
+            var out = [Float](repeating: 777, count: c.pixels * stride)
+            kernel(c.channels, c.pixels, c.kernelSize, indirection.pointers, packed, &out, stride * 4, lo, hi)
+            for px in 0..<c.pixels {
+                for ch in 0..<stride {
+                    let got = out[px * stride + ch]
+                    guard ch < c.channels else {
+                        if got != 777 { Issue.record("dwconv_f32 wrote past channels at pixel \(px); \(c)") }
+                        continue
+                    }
+                    var exact = Double(bias[ch]), magnitude = abs(Double(bias[ch]))
+                    for t in 0..<c.kernelSize {
+                        let source = indirection.sources[px * c.kernelSize + t]
+                        let x = source < 0 ? 0 : Double(image[source * c.channels + ch])
+                        exact += x * Double(w[t * c.channels + ch])
+                        magnitude += abs(x * Double(w[t * c.channels + ch]))
+                    }
+                    let want = Swift.min(Swift.max(exact, Double(lo)), Double(hi))
+                    let tolerance = 1e-5 * magnitude + 1e-30
+                    if !(abs(Double(got) - want) <= tolerance) {
+                        Issue.record(
+                            """
+                            dwconv_f32 \(String(cString: octet_cpu_isa_name(isa))): pixel \(px) channel \(ch): \
+                            got \(got) want \(want) (tolerance \(tolerance)); \(c)
+                            """)
+                        return
+                    }
+                }
+            }
+        }
+    }
+}
