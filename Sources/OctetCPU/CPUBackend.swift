@@ -1,4 +1,5 @@
 import COctetCPUKernels
+import Dispatch
 import OctetCore
 import OctetQuantization
 import OctetReference
@@ -200,6 +201,11 @@ final class CPUState: ProgramState {
     private var arenaBytes = 0
     private var plannedBatch = 0
     private var offsets: [TensorID: Int] = [:]
+    /// Milliseconds spent per layer, accumulated over executions, when profiling is on.
+    private var profile: [Double]?
+
+    func enableProfiling() { profile = Array(repeating: 0, count: program.layers.count) }
+    var layerMilliseconds: [Double]? { profile }
 
     init(program: CPUProgram) {
         self.program = program
@@ -247,10 +253,12 @@ final class CPUState: ProgramState {
             buffer(id, batch: batch).store(.float(data))
             observe?(id, .float(data))
         }
-        for (layer, compiled) in zip(network.layers, program.layers) {
+        for (index, (layer, compiled)) in zip(network.layers, program.layers).enumerated() {
             let ins = layer.inputs.map { buffer($0, batch: batch) }
             let outs = layer.outputs.map { buffer($0, batch: batch) }
+            let start = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             try compiled.run(inputs: ins, outputs: outs, context: context)
+            if profile != nil { profile?[index] += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 }
             if let observe { for (id, out) in zip(layer.outputs, outs) { observe(id, out.logicalValue()) } }
         }
         var result: [String: TensorData] = [:]

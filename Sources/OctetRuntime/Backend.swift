@@ -33,6 +33,15 @@ public protocol ProgramState: AnyObject {
     /// Runs the program. `inputs` are network inputs by name, batch on axis 0. `observe`, when given, sees
     /// every tensor in logical order (used by tests and accuracy tools; slow).
     func execute(_ inputs: [String: TensorData], observe: ((TensorID, TensorValue) -> Void)?) throws -> [String: TensorData]
+    /// Starts accumulating the time spent in each layer (backends that cannot, ignore it).
+    func enableProfiling()
+    /// Milliseconds per plan layer accumulated since profiling was enabled, or nil.
+    var layerMilliseconds: [Double]? { get }
+}
+
+extension ProgramState {
+    public func enableProfiling() {}
+    public var layerMilliseconds: [Double]? { nil }
 }
 
 /// Number of active processors, without importing Foundation into every caller.

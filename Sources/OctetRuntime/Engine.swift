@@ -41,6 +41,12 @@ public final class ExecutionContext {
         try state.execute(inputs, observe: nil)
     }
 
+    /// Starts accumulating per-layer time (see `layerMilliseconds`).
+    public func enableProfiling() { state.enableProfiling() }
+
+    /// Milliseconds spent in each plan layer since `enableProfiling`, when the backend measures them.
+    public var layerMilliseconds: [Double]? { state.layerMilliseconds }
+
     /// Runs the engine and reports every tensor it computes (in logical NCHW order), for accuracy tools.
     public func execute(_ inputs: [String: TensorData], observe: (TensorID, TensorValue) -> Void) throws -> [String: TensorData] {
         try withoutActuallyEscaping(observe) { try state.execute(inputs, observe: $0) }

@@ -11,14 +11,11 @@ struct RunCommand: ParsableCommand {
         discussion: """
             Options accept the sample's spellings (--model=file.onnx). Relative file names are looked up in the
             current directory, then in each --data directory, then in data/samples/int8_api/ and data/int8_api/.
+            With --ranges the engine is INT8 unless --precision says otherwise.
             """
     )
 
-    @Option(name: .customLong("model"), help: "ONNX model file.")
-    var model = "efficientnet_lite0.onnx"
-
-    @Option(name: .customLong("ranges"), help: "Per-tensor dynamic range file (tensor_name:range per line).")
-    var ranges: String?
+    @OptionGroup var engine: EngineOptions
 
     @Option(name: .customLong("image"), help: "PPM image (P6 or P3) to classify.")
     var image = "coffee.ppm"
@@ -26,32 +23,23 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("reference"), help: "Class labels, one per line (reference_labels.txt).")
     var reference = "reference_labels.txt"
 
-    @Option(name: .customLong("data"), help: "Directory to search for input files (repeatable).")
-    var data: [String] = []
-
     @Flag(name: .customLong("write_tensors"), help: "Write the network's tensor names and exit.")
     var writeTensors = false
 
     @Option(name: .customLong("network_tensors_file"), help: "Where --write_tensors writes (default network_tensors.txt).")
     var networkTensorsFile = "network_tensors.txt"
 
-    @Flag(name: [.customShort("v"), .customLong("verbose")], help: "Print model details and the network.")
+    @Flag(name: [.customShort("v"), .customLong("verbose")], help: "Print model details and the build report.")
     var verbose = false
-
-    @Option(help: "Arithmetic precision: int8, fp32, mixed or fp16 (default: int8 with --ranges, else fp32).")
-    var precision: String?
-
-    @Flag(name: .customLong("int8"), help: "Same as --precision int8 (the sample's flag).")
-    var int8 = false
-
-    @Flag(name: .customLong("fp16"), help: "Same as --precision fp16 (the sample's flag).")
-    var fp16 = false
 
     @Option(name: .customLong("useDLACore"), help: "The sample's DLA option; DLA does not exist on Octet's targets.")
     var useDLACore: Int?
 
     @Option(help: "Input normalization: \(Normalization.allCases.map(\.rawValue).joined(separator: ", ")).")
     var normalization = Normalization.sample.rawValue
+
+    @Option(help: "Run the image this many times as one batch.")
+    var batch = 1
 
     @Option(name: .customLong("save-outputs"), help: "Write the output tensor to this NumPy .npy file (float32).")
     var saveOutputs: String?
@@ -60,35 +48,24 @@ struct RunCommand: ParsableCommand {
     var loadInputs: String?
 
     func validate() throws {
-        if int8 && fp16 { throw ValidationError("--int8 and --fp16 select different precisions; give one") }
-        if let precision, DataType(userSpelling: precision) == nil, precision.lowercased() != "mixed" {
-            throw ValidationError("--precision must be int8, fp32, mixed or fp16, not '\(precision)'")
-        }
         if Normalization(rawValue: normalization) == nil {
             throw ValidationError("--normalization must be one of \(Normalization.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-    }
-
-    /// The precision the user asked for, with the sample's flags and the range-file default resolved.
-    var requestedPrecision: String {
-        if let precision { return precision.lowercased() }
-        if int8 { return "int8" }
-        if fp16 { return "fp16" }
-        return ranges == nil ? "fp32" : "int8"
+        if batch < 1 { throw ValidationError("--batch must be at least 1") }
     }
 
     func run() throws {
         if let useDLACore {
             throw OctetError.unavailable(reason: "--useDLACore=\(useDLACore) asks for a DLA core, and there is no DLA on Octet's targets (CPUs and NVIDIA GPUs)")
         }
-        let files = SampleFiles(userDirectories: data)
+        let files = engine.files
         let log = Log(verbose: verbose)
         let commandLine = (["octet"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
         print("&&&& RUNNING Octet.sample_int8_api # \(commandLine)")
 
-        let modelPath = try files.locate(model, what: "model file")
-        let (network, info) = try ONNXImporter.importModel(path: modelPath)
         if writeTensors {
+            let modelPath = try files.locate(engine.model, what: "model file")
+            let (network, _) = try ONNXImporter.importModel(path: modelPath)
             try TensorsCommand.write(network, to: networkTensorsFile)
             log.info("Wrote \(network.executionTensorNames.count) tensor names to \(networkTensorsFile)")
             print("&&&& PASSED Octet.sample_int8_api # \(commandLine)")
@@ -97,7 +74,7 @@ struct RunCommand: ParsableCommand {
 
         let imagePath = loadInputs == nil ? try files.locate(image, what: "image file") : nil
         let referencePath = files.find(reference)
-        let rangesPath = try ranges.map { try files.locate($0, what: "dynamic range file") }
+        let (network, info, modelPath, rangesPath) = try engine.configuredNetwork(log: log)
         log.info("Validating input parameters. Using following input files for inference.")
         log.info("    Model File: \(modelPath)")
         if let loadInputs { log.info("    Input Tensor File: \(loadInputs)") }
@@ -106,57 +83,27 @@ struct RunCommand: ParsableCommand {
         log.info("    Dynamic Range File: \(rangesPath ?? "(none)")")
         log.modelInfo(info)
 
-        var configured = network
-        if let rangesPath {
-            let table = try DynamicRanges.readRangeFile(path: rangesPath)
-            let unknown = configured.apply(table)
-            log.info("Setting Per Tensor Dynamic Range: \(table.entries.count - unknown.count) of \(table.entries.count) entries match a tensor")
-            for name in unknown { log.verbose("Range for '\(name)' matches no tensor; ignored") }
-        }
-        if verbose { log.verbose(configured.summary) }
-
-        let precisionName = requestedPrecision
-        guard precisionName == "fp32" else {
-            throw OctetError.unavailable(
-                reason: "\(precisionName.uppercased()) engines are not available in this build of Octet yet; run with --precision fp32")
-        }
-
-        let inputID = configured.inputs[0]
-        let inputShape = configured[inputID].shape
-        let input: TensorData
-        if let loadInputs {
-            input = try NumPyFile.read(path: loadInputs)
-        } else if let imagePath {
-            guard inputShape.count == 4, inputShape[1] == 3 else {
-                throw OctetError.invalidInput(reason: "the model input '\(configured[inputID].name)' has shape \(inputShape), not [N, 3, H, W]; use --load-inputs")
-            }
-            let picture = try PPM.read(path: imagePath)
-            if picture.width != inputShape[3] || picture.height != inputShape[2] {
-                log.info("Resizing \(picture.width)x\(picture.height) image to \(inputShape[3])x\(inputShape[2])")
-            }
-            let preset = Normalization(rawValue: normalization) ?? .sample
-            input = picture.inputTensor(height: inputShape[2], width: inputShape[3], normalization: preset)
-        } else {
-            throw OctetError.invalidInput(reason: "no image or input tensor given")
-        }
-
-        log.info("Building and running a FP32 CPU inference engine (reference executor) for \(modelPath)")
-        let executor = ReferenceExecutor(network: configured)
-        let outputs = try executor.run([configured[inputID].name: input])
-        let outputID = configured.outputs[0]
-        guard let output = outputs[configured[outputID].name] else {
+        let input = try inputTensor(network, imagePath: imagePath, log: log)
+        let precisionName = engine.resolvedPrecision.uppercased()
+        let built = try engine.build(network, log: log)
+        log.info("Building and running a \(precisionName) \(built.backendName.uppercased()) inference engine for \(modelPath)")
+        if verbose { log.verbose(built.plan.report.text) }
+        let outputs = try built.makeContext().execute([network[network.inputs[0]].name: input])
+        let outputID = network.outputs[0]
+        guard let output = outputs[network[outputID].name] else {
             throw OctetError.invalidNetwork(reason: "the network produced no output")
         }
         if let saveOutputs { try NumPyFile.write(output, to: saveOutputs) }
 
         let labels = try referencePath.map { try Labels(path: $0) }
-        let isProbability = Classification.endsInSoftmax(configured, output: outputID)
-        let batch = output.shape.first ?? 1
-        let perSample = output.count / max(batch, 1)
-        for sample in 0..<batch {
+        let isProbability = Classification.endsInSoftmax(network, output: outputID)
+        let samples = output.shape.first ?? 1
+        let perSample = output.count / max(samples, 1)
+        let where_ = "\(precisionName), \(built.backendName.uppercased())"
+        for sample in 0..<samples {
             let top = Classification.topK(
                 output.values[sample * perSample..<(sample + 1) * perSample], k: 5, outputIsProbability: isProbability)
-            log.info(batch == 1 ? "Octet result (FP32, CPU): Detected:" : "Octet result (FP32, CPU), sample \(sample): Detected:")
+            log.info(samples == 1 ? "Octet result (\(where_)): Detected:" : "Octet result (\(where_)), sample \(sample): Detected:")
             for (rank, entry) in top.enumerated() {
                 let probability = String(format: "%.4f", entry.probability)
                 if let labels {
@@ -168,13 +115,32 @@ struct RunCommand: ParsableCommand {
         }
         print("&&&& PASSED Octet.sample_int8_api # \(commandLine)")
     }
+
+    /// The network input: the `.npy` tensor, or the image resized and normalized, repeated `--batch` times.
+    private func inputTensor(_ network: Network, imagePath: String?, log: Log) throws -> TensorData {
+        let inputID = network.inputs[0]
+        let shape = network[inputID].shape
+        if let loadInputs { return try NumPyFile.read(path: loadInputs) }
+        guard let imagePath else { throw OctetError.invalidInput(reason: "no image or input tensor given") }
+        guard shape.count == 4, shape[1] == 3 else {
+            throw OctetError.invalidInput(reason: "the model input '\(network[inputID].name)' has shape \(shape), not [N, 3, H, W]; use --load-inputs")
+        }
+        let picture = try PPM.read(path: imagePath)
+        if picture.width != shape[3] || picture.height != shape[2] {
+            log.info("Resizing \(picture.width)x\(picture.height) image to \(shape[3])x\(shape[2])")
+        }
+        let one = picture.inputTensor(height: shape[2], width: shape[3], normalization: Normalization(rawValue: normalization) ?? .sample)
+        return .batch(Array(repeating: one, count: batch))
+    }
 }
 
-/// The sample's log prefixes: `[I]` for information, `[V]` for verbose detail.
+/// The sample's log prefixes: `[I]` information, `[W]` warnings, `[V]` verbose detail.
 struct Log {
     var verbose: Bool
 
     func info(_ message: String) { print("[I] \(message)") }
+
+    func warning(_ message: String) { print("[W] \(message)") }
 
     func verbose(_ message: @autoclosure () -> String) {
         guard verbose else { return }

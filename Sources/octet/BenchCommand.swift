@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+import Octet
+
+/// `octet bench`: latency percentiles and throughput after a warm-up, per batch size, like `trtexec`.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Measure latency (p50/p90/p99) and throughput on random inputs.")
+
+    @OptionGroup var engine: EngineOptions
+
+    @Option(help: "Batch sizes, comma-separated.")
+    var batch = "1"
+
+    @Option(help: "Timed runs per batch size.")
+    var iterations = 30
+
+    @Option(help: "Untimed warm-up runs per batch size.")
+    var warmup = 5
+
+    @Flag(help: "Print one JSON object per batch size instead of a table.")
+    var json = false
+
+    @Flag(help: "After timing, print the time spent in each layer (mean per run, largest first).")
+    var profile = false
+
+    func run() throws {
+        let log = Log(verbose: false)
+        let batches = try batch.split(separator: ",").map { text -> Int in
+            guard let b = Int(text), b > 0 else { throw ValidationError("--batch takes positive integers, got '\(text)'") }
+            return b
+        }
+        let (network, _, modelPath, _) = try engine.configuredNetwork(log: log)
+        let built = try engine.build(network, log: log)
+        let context = built.makeContext()
+        if profile { context.enableProfiling() }
+        let input = network[network.inputs[0]]
+        if !json {
+            print("model \(modelPath), \(engine.resolvedPrecision.uppercased()) on \(built.backendName) (\(CPUBackend.isa)), \(ExecutionOptions(threads: engine.threads).threads) threads, \(built.plan.report.int8LayerCount)/\(built.plan.report.layers.count) layers INT8")
+            print("batch      p50 ms      p90 ms      p99 ms     mean ms   images/s")
+        }
+        for b in batches {
+            let data = TensorData.uniform([b] + input.shape.dropFirst(), seed: 1)
+            let feed = [input.name: data]
+            for _ in 0..<warmup { _ = try context.execute(feed) }
+            var times: [Double] = []
+            for _ in 0..<iterations {
+                let start = DispatchTime.now().uptimeNanoseconds
+                _ = try context.execute(feed)
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+            }
+            times.sort()
+            func percentile(_ p: Double) -> Double { times[min(times.count - 1, Int((p * Double(times.count - 1)).rounded()))] }
+            let mean = times.reduce(0, +) / Double(times.count)
+            let throughput = Double(b) / (percentile(0.5) / 1000)
+            if json {
+                let name = (modelPath as NSString).lastPathComponent
+                print("{\"model\": \"\(name)\", \"precision\": \"\(engine.resolvedPrecision)\", \"batch\": \(b), \"threads\": \(ExecutionOptions(threads: engine.threads).threads), \"p50_ms\": \(percentile(0.5)), \"p90_ms\": \(percentile(0.9)), \"p99_ms\": \(percentile(0.99)), \"mean_ms\": \(mean), \"throughput_ips\": \(throughput)}")
+            } else {
+                print(String(format: "%5d %11.3f %11.3f %11.3f %11.3f %10.1f", b, percentile(0.5), percentile(0.9), percentile(0.99), mean, throughput))
+            }
+        }
+        if profile, let times = context.layerMilliseconds {
+            let runs = Double(batches.count * (warmup + iterations))
+            let report = built.plan.report.layers
+            let total = times.reduce(0, +)
+            print("per-layer time (mean ms per run over all batch sizes, \(String(format: "%.3f", total / runs)) ms total):")
+            for index in times.indices.sorted(by: { times[$0] > times[$1] }).prefix(25) {
+                print(String(format: "%9.3f  %5.1f%%  ", times[index] / runs, 100 * times[index] / total) + "\(report[index].name)  \(report[index].kind)  \(report[index].kernel)")
+            }
+        }
+    }
+}
+
+extension TensorData {
+    /// Fixed pseudo-random values in [-1, 1] (a linear congruential sequence), so timings never run on zeros.
+    static func uniform(_ shape: [Int], seed: UInt64) -> TensorData {
+        var state = seed &* 6_364_136_223_846_793_005 &+ 1
+        let values = (0..<shape.reduce(1, *)).map { _ -> Float in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(state >> 40) / Float(1 << 23) - 1
+        }
+        return TensorData(shape: shape, values: values)
+    }
+}

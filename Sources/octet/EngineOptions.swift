@@ -1,0 +1,149 @@
+import ArgumentParser
+import Foundation
+import Octet
+
+/// Options shared by every command that builds an engine (`run`, `inspect`, `bench`): the model, its
+/// ranges, and the builder's precision settings.
+struct EngineOptions: ParsableArguments {
+    @Option(name: .customLong("model"), help: "ONNX model file.")
+    var model = "efficientnet_lite0.onnx"
+
+    @Option(name: .customLong("ranges"), help: "Per-tensor dynamic range file (tensor_name:range per line).")
+    var ranges: String?
+
+    @Option(name: .customLong("data"), help: "Directory to search for input files (repeatable).")
+    var data: [String] = []
+
+    @Option(help: "Arithmetic precision: int8, fp32, mixed or fp16 (default: int8 with --ranges, else fp32).")
+    var precision: String?
+
+    @Flag(name: .customLong("int8"), help: "Same as --precision int8 (the sample's flag).")
+    var int8 = false
+
+    @Flag(name: .customLong("fp16"), help: "Same as --precision fp16 (the sample's flag).")
+    var fp16 = false
+
+    @Option(name: .customLong("layer-precision"), help: "Per-layer precision, NAME:TYPE,... (TYPE int8 or fp32).")
+    var layerPrecision: String?
+
+    @Option(name: .customLong("layer-output-type"), help: "Per-layer output type, NAME:TYPE,... (TYPE int8 or fp32).")
+    var layerOutputType: String?
+
+    @Option(name: .customLong("precision-constraints"), help: "What an impossible per-layer precision request does: obey (error), prefer (warning) or none.")
+    var precisionConstraints = "none"
+
+    @Flag(name: .customLong("trt-compatible-ranges"), help: "Keep every activation signed with scale R/127, exactly as TensorRT does.")
+    var trtCompatibleRanges = false
+
+    @Flag(name: .customLong("no-fusion"), help: "Skip the fusion passes (BatchNorm folding, activation and residual fusion).")
+    var noFusion = false
+
+    @Option(help: "Worker threads (default: all cores).")
+    var threads: Int?
+
+    @Option(help: "Device: cpu, cuda or auto.")
+    var device = "auto"
+
+    func validate() throws {
+        if int8 && fp16 { throw ValidationError("--int8 and --fp16 select different precisions; give one") }
+        if let precision, !["int8", "fp32", "mixed", "fp16", "float", "half"].contains(precision.lowercased()) {
+            throw ValidationError("--precision must be int8, fp32, mixed or fp16, not '\(precision)'")
+        }
+        if !["obey", "prefer", "none"].contains(precisionConstraints) {
+            throw ValidationError("--precision-constraints must be obey, prefer or none")
+        }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if !["cpu", "cuda", "auto"].contains(device) { throw ValidationError("--device must be cpu, cuda or auto") }
+    }
+
+    /// `int8`, `fp32`, `mixed` or `fp16`, with the sample's flags and the range-file default resolved.
+    var resolvedPrecision: String {
+        switch precision?.lowercased() {
+        case "float"?: return "fp32"
+        case "half"?: return "fp16"
+        case let p?: return p
+        case nil: return int8 ? "int8" : fp16 ? "fp16" : ranges == nil ? "fp32" : "int8"
+        }
+    }
+
+    var files: SampleFiles { SampleFiles(userDirectories: data) }
+
+    /// Imports the model and applies ranges and per-layer requests, as the sample does before building.
+    func configuredNetwork(log: Log) throws -> (network: Network, info: ModelInfo, modelPath: String, rangesPath: String?) {
+        let modelPath = try files.locate(model, what: "model file")
+        var (network, info) = try ONNXImporter.importModel(path: modelPath)
+        let rangesPath = try ranges.map { try files.locate($0, what: "dynamic range file") }
+        if let rangesPath {
+            let table = try Self.readRanges(rangesPath)
+            let unknown = network.apply(table)
+            log.info("Setting Per Tensor Dynamic Range: \(table.entries.count - unknown.count) of \(table.entries.count) entries match a tensor")
+            for name in unknown { log.verbose("Range for '\(name)' matches no tensor; ignored") }
+        }
+        try apply(layerPrecision, option: "--layer-precision", to: &network) { layer, type in layer.precision = type }
+        try apply(layerOutputType, option: "--layer-output-type", to: &network) { layer, type in
+            for index in layer.outputs.indices { layer.setOutputType(index, type) }
+        }
+        return (network, info, modelPath, rangesPath)
+    }
+
+    /// Reads a range file, or a TensorRT calibration cache (recognized by its `TRT-` first line).
+    static func readRanges(_ path: String) throws -> DynamicRanges {
+        if let head = FileManager.default.contents(atPath: path)?.prefix(4), head.elementsEqual("TRT-".utf8) {
+            return try DynamicRanges.readCalibrationCache(path: path).ranges
+        }
+        return try DynamicRanges.readRangeFile(path: path)
+    }
+
+    private func apply(_ list: String?, option: String, to network: inout Network, _ set: (inout Layer, DataType) -> Void) throws {
+        guard let list else { return }
+        for item in list.split(separator: ",") {
+            guard let colon = item.lastIndex(of: ":") else {
+                throw OctetError.invalidInput(reason: "\(option) expects NAME:TYPE, got '\(item)'")
+            }
+            let name = String(item[..<colon]), typeText = String(item[item.index(after: colon)...])
+            guard let type = DataType(userSpelling: typeText), type == .int8 || type == .float32 else {
+                throw OctetError.invalidInput(reason: "\(option): '\(typeText)' is not int8 or fp32")
+            }
+            let matches = network.layers.indices.filter { network.layers[$0].name == name || network.layers[$0].outputs.contains { network[$0].name == name } }
+            guard !matches.isEmpty else { throw OctetError.invalidInput(reason: "\(option): no layer is named '\(name)' (octet inspect lists them)") }
+            for index in matches { set(&network.layers[index], type) }
+        }
+    }
+
+    /// The builder configuration for the resolved precision.
+    func builderConfig() throws -> BuilderConfig {
+        var config = BuilderConfig()
+        switch resolvedPrecision {
+        case "int8", "mixed": config.int8 = true
+        case "fp16": config.fp16 = true
+        default: break
+        }
+        config.obeyPrecisionConstraints = precisionConstraints == "obey"
+        config.preferPrecisionConstraints = precisionConstraints == "prefer"
+        config.trtCompatibleRanges = trtCompatibleRanges
+        config.noFusion = noFusion
+        return config
+    }
+
+    /// The backend for `--device`.
+    func backend() throws -> any Backend {
+        switch device {
+        case "cuda": throw OctetError.unavailable(reason: "the CUDA backend is not available in this build of Octet; use --device cpu")
+        default: return CPUBackend()
+        }
+    }
+
+    func build(_ network: Network, log: Log) throws -> Engine {
+        let config = try builderConfig()
+        let engine = try Builder(config: config, backend: try backend(), options: ExecutionOptions(threads: threads)).build(network)
+        if config.int8, engine.plan.report.int8LayerCount == 0 {
+            throw OctetError.precisionConstraint(
+                layer: "(all)", reason: "INT8 was requested but no layer can run in INT8: give dynamic ranges with --ranges")
+        }
+        if resolvedPrecision == "int8", !engine.plan.report.missingRanges.isEmpty {
+            log.warning("\(engine.plan.report.missingRanges.count) tensor(s) have no dynamic range; their layers run in FP32 (--verbose lists them)")
+        }
+        for warning in engine.plan.report.warnings { log.warning(warning) }
+        return engine
+    }
+}
