@@ -77,7 +77,8 @@ enum OctetBinary {
         let input = fixtures.appendingPathComponent("caffe2_style_resnet_input.npy").path
         let outPath = directory.appendingPathComponent("out.npy").path
         let arguments = ["run", "--precision", "fp32", "--model=\(caffe2Model)", "--load-inputs", input, "--save-outputs", outPath]
-        let result = try OctetBinary.run(arguments)
+        // Run away from the repository, whose data/int8_api/ would supply default labels.
+        let result = try OctetBinary.run(arguments, in: directory)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.isEmpty)
 
@@ -99,7 +100,7 @@ enum OctetBinary {
             "[I]     Input Tensor File: \(input)",
             "[I]     Reference File: (none: classes are printed by index)",
             "[I]     Dynamic Range File: (none)",
-            "[I] Building and running a FP32 CPU inference engine (reference executor) for \(caffe2Model)",
+            "[I] Building and running a FP32 CPU inference engine for \(caffe2Model)",
             "[I] Octet result (FP32, CPU): Detected:",
         ] + top + ["&&&& PASSED Octet.sample_int8_api # \(commandLine)"]
         #expect(result.stdout == expected.joined(separator: "\n") + "\n")
@@ -154,8 +155,8 @@ enum OctetBinary {
         #expect(dla.status == 1)
         #expect(dla.stderr.contains("no DLA"))
         let int8 = try OctetBinary.run(["run", "--model=\(caffe2Model)", "--int8", "--load-inputs", fixtures.appendingPathComponent("caffe2_style_resnet_input.npy").path])
-        #expect(int8.status == 1, "INT8 is requested and must not silently run FP32")
-        #expect(int8.stderr.contains("INT8"))
+        #expect(int8.status == 1, "INT8 without any range must not silently run FP32")
+        #expect(int8.stderr.contains("INT8") && int8.stderr.contains("--ranges"))
         let help = try OctetBinary.run(["run", "--help"])
         for flag in ["--model", "--ranges", "--image", "--reference", "--data", "--write_tensors", "--network_tensors_file", "--verbose", "--useDLACore", "--save-outputs", "--load-inputs"] {
             #expect(help.stdout.contains(flag), "help lists \(flag)")
