@@ -6,3 +6,4 @@
 @_exported import OctetReference
 @_exported import OctetRuntime
 @_exported import OctetBuilder
+@_exported import OctetCPU
