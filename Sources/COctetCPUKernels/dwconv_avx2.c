@@ -2,54 +2,84 @@
  * Depthwise convolution (NHWC, indirection), AVX2: dwconv_qu8_qc8w_minmax_fp32_up16__avx2 and
  * dwconv_f32_minmax_up16__fma3 in XNNPACK's naming.
  *
- * One block of 16 channels at a time (two ymm accumulators). The last, partial block of each pixel is read
- * through a zeroed 16-byte stack copy (quantized) or vmaskmovps (float), so no pointer is read past
- * `channels` elements.
+ * Quantized: 4 output pixels x one block of 16 channels (8 ymm accumulators), each tap's weights widened once
+ * for the 4 pixels. Float: one pixel x 16 channels. The last, partial block of each pixel is read through a
+ * zeroed 16-byte stack copy (quantized) or vmaskmovps (float), so no pointer is read past `channels` elements.
  *
- * Quantized products are exact with vpmaddwd: each int32 lane holds the input in its low 16 bits and ZERO in
- * its high 16 bits, and the weight sign-extended to 32 bits, so lane = x * w + 0 * (high half of w).
+ * Quantized products are exact with vpmaddwd: each int32 lane holds the input extended to 32 bits and the
+ * weight as int16 in the LOW half with ZERO in the high half, so lane = x_lo * w + x_hi * 0 = x * w.
  */
 #include "octet_x86_requant.h"
 
 #if defined(__x86_64__)
 
+#define PX 4
+
+/* 8 input bytes -> 8 int32 lanes, zero- or sign-extended. */
 OCTET_INLINE OCTET_TARGET_AVX2 __m256i widen_input(__m128i x8, int input_signed) {
-    /* 8 bytes -> 8 int32 lanes with the value in the low 16 bits and zero above. */
-    return input_signed ? _mm256_cvtepu16_epi32(_mm_cvtepi8_epi16(x8)) : _mm256_cvtepu8_epi32(x8);
+    return input_signed ? _mm256_cvtepi8_epi32(x8) : _mm256_cvtepu8_epi32(x8);
 }
 
-OCTET_INLINE OCTET_TARGET_AVX2 void dwconv_q_block(const int input_signed, size_t valid, size_t kernel_size,
-                                                   const void* const* taps, size_t c0, const uint8_t* block,
-                                                   uint8_t* out, const octet_dwconv_params* p) {
-    __m256i acc0 = _mm256_loadu_si256((const __m256i*)block);
-    __m256i acc1 = _mm256_loadu_si256((const __m256i*)(block + 32));
+/* 8 weight bytes -> 8 int32 lanes holding the int16 weight in the low half and zero in the high half. */
+OCTET_INLINE OCTET_TARGET_AVX2 __m256i widen_weight(__m128i w8) {
+    return _mm256_and_si256(_mm256_cvtepi8_epi32(w8), _mm256_set1_epi32(0xFFFF));
+}
+
+/* PX = 4 output pixels x 16 channels (8 ymm accumulators); each tap's weights are widened once for the
+ * 4 pixels. Missing pixels (npx < 4) recompute the last valid one and are not stored. */
+OCTET_INLINE OCTET_TARGET_AVX2 void dwconv_q_tile(const int input_signed, size_t npx, size_t valid,
+                                                  size_t kernel_size, const void* const* taps, size_t c0,
+                                                  const uint8_t* block, uint8_t* out, size_t out_stride,
+                                                  const octet_dwconv_params* p) {
+    const void* const* tp[PX];
+    OCTET_UNROLL for (size_t i = 0; i < PX; i++) tp[i] = taps + octet_min_size(i, npx - 1) * kernel_size;
+    __m256i acc[PX][2];
+    const __m256i bias0 = _mm256_loadu_si256((const __m256i*)block);
+    const __m256i bias1 = _mm256_loadu_si256((const __m256i*)(block + 32));
+    OCTET_UNROLL for (size_t i = 0; i < PX; i++) {
+        acc[i][0] = bias0;
+        acc[i][1] = bias1;
+    }
     const uint8_t* w = block + 64;
     for (size_t t = 0; t < kernel_size; t++) {
-        const uint8_t* in = (const uint8_t*)taps[t] + c0;
-        const __m128i x8 = valid == 16 ? _mm_loadu_si128((const __m128i*)in) : octet_load16_partial_avx2(in, valid);
-        const __m128i w8 = _mm_loadu_si128((const __m128i*)(w + 16 * t));
-        const __m256i x0 = widen_input(x8, input_signed);
-        const __m256i x1 = widen_input(_mm_unpackhi_epi64(x8, x8), input_signed);
-        const __m256i w0 = _mm256_cvtepi8_epi32(w8);
-        const __m256i w1 = _mm256_cvtepi8_epi32(_mm_unpackhi_epi64(w8, w8));
-        acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(x0, w0));
-        acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(x1, w1));
+        const __m256i w0 = widen_weight(_mm_loadl_epi64((const __m128i*)(w + 16 * t)));
+        const __m256i w1 = widen_weight(_mm_loadl_epi64((const __m128i*)(w + 16 * t + 8)));
+        OCTET_UNROLL for (size_t i = 0; i < PX; i++) {
+            const uint8_t* in = (const uint8_t*)tp[i][t] + c0;
+            __m128i lo, hi;
+            if (valid == 16) {
+                lo = _mm_loadl_epi64((const __m128i*)in);
+                hi = _mm_loadl_epi64((const __m128i*)(in + 8));
+            } else {
+                const __m128i x8 = octet_load16_partial_avx2(in, valid);
+                lo = x8;
+                hi = _mm_unpackhi_epi64(x8, x8);
+            }
+            acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(widen_input(lo, input_signed), w0));
+            acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(widen_input(hi, input_signed), w1));
+        }
     }
     const __m256 vmin = _mm256_set1_ps(p->min), vmax = _mm256_set1_ps(p->max);
-    const __m128i q = octet_requant16_avx2(acc0, acc1, (const float*)(block + 64 + 16 * kernel_size), 0,
-                                           _mm_setzero_si128(), 0, _mm256_setzero_ps(), vmin, vmax,
-                                           p->output_signed);
-    octet_store16_partial_avx2(out, q, valid);
+    const float* multiplier = (const float*)(block + 64 + 16 * kernel_size);
+    OCTET_UNROLL for (size_t i = 0; i < PX; i++) {
+        if (i < npx) {
+            const __m128i q = octet_requant16_avx2(acc[i][0], acc[i][1], multiplier, 0, _mm_setzero_si128(), 0,
+                                                   _mm256_setzero_ps(), vmin, vmax, p->output_signed);
+            octet_store16_partial_avx2(out + i * out_stride, q, valid);
+        }
+    }
 }
 
-static OCTET_TARGET_AVX2 void dwconv_q_u8(size_t valid, size_t kernel_size, const void* const* taps, size_t c0,
-                                          const uint8_t* block, uint8_t* out, const octet_dwconv_params* p) {
-    dwconv_q_block(0, valid, kernel_size, taps, c0, block, out, p);
+static OCTET_TARGET_AVX2 void dwconv_q_u8(size_t npx, size_t valid, size_t kernel_size, const void* const* taps,
+                                          size_t c0, const uint8_t* block, uint8_t* out, size_t out_stride,
+                                          const octet_dwconv_params* p) {
+    dwconv_q_tile(0, npx, valid, kernel_size, taps, c0, block, out, out_stride, p);
 }
 
-static OCTET_TARGET_AVX2 void dwconv_q_s8(size_t valid, size_t kernel_size, const void* const* taps, size_t c0,
-                                          const uint8_t* block, uint8_t* out, const octet_dwconv_params* p) {
-    dwconv_q_block(1, valid, kernel_size, taps, c0, block, out, p);
+static OCTET_TARGET_AVX2 void dwconv_q_s8(size_t npx, size_t valid, size_t kernel_size, const void* const* taps,
+                                          size_t c0, const uint8_t* block, uint8_t* out, size_t out_stride,
+                                          const octet_dwconv_params* p) {
+    dwconv_q_tile(1, npx, valid, kernel_size, taps, c0, block, out, out_stride, p);
 }
 
 void octet_dwconv_q_avx2(size_t channels, size_t output_pixels, size_t kernel_size, const void* const* indirection,
@@ -57,16 +87,17 @@ void octet_dwconv_q_avx2(size_t channels, size_t output_pixels, size_t kernel_si
                          const octet_dwconv_params* p) {
     octet_check_requant_bounds(p->min, p->max, p->output_signed);
     const size_t block_bytes = octet_dwconv_q_block_bytes(kernel_size);
-    for (size_t px = 0; px < output_pixels; px++) {
+    for (size_t px = 0; px < output_pixels; px += PX) {
+        const size_t npx = octet_min_size(PX, output_pixels - px);
         const void* const* taps = indirection + px * kernel_size;
         uint8_t* out = (uint8_t*)output + px * output_pixel_stride;
         for (size_t c0 = 0; c0 < channels; c0 += 16) {
             const size_t valid = octet_min_size(16, channels - c0);
             const uint8_t* block = (const uint8_t*)packed + c0 / 16 * block_bytes;
             if (p->input_signed) {
-                dwconv_q_s8(valid, kernel_size, taps, c0, block, out + c0, p);
+                dwconv_q_s8(npx, valid, kernel_size, taps, c0, block, out + c0, output_pixel_stride, p);
             } else {
-                dwconv_q_u8(valid, kernel_size, taps, c0, block, out + c0, p);
+                dwconv_q_u8(npx, valid, kernel_size, taps, c0, block, out + c0, output_pixel_stride, p);
             }
         }
     }

@@ -210,11 +210,11 @@ void octet_dwconv_q(size_t channels, size_t output_pixels, size_t kernel_size,
 void octet_dwconv_q_scalar(size_t channels, size_t output_pixels, size_t kernel_size,
                            const void* _Nonnull const* _Nonnull indirection, const void* packed, void* output,
                            size_t output_pixel_stride, const octet_dwconv_params* p);
-/* 16 channels (2 ymm) at a time; vpmaddwd on int32 lanes whose high halves are zero. */
+/* 4 output pixels x 16 channels (8 ymm accumulators) at a time; vpmaddwd (exact, see dwconv_avx2.c). */
 void octet_dwconv_q_avx2(size_t channels, size_t output_pixels, size_t kernel_size,
                          const void* _Nonnull const* _Nonnull indirection, const void* packed, void* output,
                          size_t output_pixel_stride, const octet_dwconv_params* p);
-/* Up to 64 channels (4 zmm) at a time; vpdpwssd on int32 lanes whose high halves are zero. */
+/* 4 output pixels x up to 64 channels (16 zmm accumulators) at a time; vpdpwssd (exact, see dwconv_avx512.c). */
 void octet_dwconv_q_avx512vnni(size_t channels, size_t output_pixels, size_t kernel_size,
                                const void* _Nonnull const* _Nonnull indirection, const void* packed, void* output,
                                size_t output_pixel_stride, const octet_dwconv_params* p);
