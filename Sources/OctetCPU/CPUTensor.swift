@@ -50,6 +50,20 @@ struct CPUBuffer {
 
     /// Writes a logical (NCHW) value into the buffer's physical layout.
     func store(_ value: TensorValue) {
+        if case let .float(t) = value, layout.isNHWC {
+            // The network input path: NCHW → NHWC, plane by plane.
+            let (c, hw) = (layout.sampleShape[0], layout.sampleShape[1] * layout.sampleShape[2])
+            t.values.withUnsafeBufferPointer { source in
+                for n in 0..<batch {
+                    for ch in 0..<c {
+                        let from = source.baseAddress! + (n * c + ch) * hw
+                        let to = floats + n * c * hw + ch
+                        for i in 0..<hw { to[i * c] = from[i] }
+                    }
+                }
+            }
+            return
+        }
         let order = logicalToPhysical()
         switch value {
         case let .float(t):

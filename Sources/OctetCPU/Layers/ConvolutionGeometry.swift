@@ -38,27 +38,40 @@ func im2col(
     let pixelsPerImage = outHeight * outWidth
     let rowBytes = rowLength * elementSize
     let copyBytes = groupChannels * elementSize
+    let pixelBytes = channels * elementSize
+    let (kh, kw) = g.kernel
+    let (sy, sx) = g.strides
+    let (dy, dx) = g.dilations
+    let (py, px) = g.padsBegin
+    let source = input.assumingMemoryBound(to: UInt8.self) + channelOffset * elementSize
     for row in rows {
         let n = batchRange.lowerBound + row / pixelsPerImage
         let pixel = row % pixelsPerImage
-        let (oy, ox) = (pixel / outWidth, pixel % outWidth)
-        let out = destination + (row - rows.lowerBound) * rowBytes
-        var column = 0
-        for ky in 0..<g.kernel.0 {
-            for kx in 0..<g.kernel.1 {
-                let (iy, ix) = g.source(oy, ox, ky, kx)
-                let target = out + column * elementSize
-                if iy >= 0, iy < height, ix >= 0, ix < width {
-                    let offset = (((n * height + iy) * width + ix) * channels + channelOffset) * elementSize
-                    target.copyMemory(from: input + offset, byteCount: copyBytes)
+        let iy0 = (pixel / outWidth) * sy - py, ix0 = (pixel % outWidth) * sx - px
+        var out = (destination + (row - rows.lowerBound) * rowBytes).assumingMemoryBound(to: UInt8.self)
+        for ky in 0..<kh {
+            let iy = iy0 + ky * dy
+            if iy < 0 || iy >= height {
+                out.initialize(repeating: 0, count: kw * copyBytes)
+                out += kw * copyBytes
+                continue
+            }
+            let line = source + (n * height + iy) * width * pixelBytes
+            for kx in 0..<kw {
+                let ix = ix0 + kx * dx
+                if ix < 0 || ix >= width {
+                    out.initialize(repeating: 0, count: copyBytes)
+                } else if copyBytes <= 16 {
+                    // A few bytes (the RGB stem): a loop beats a memcpy call.
+                    let from = line + ix * pixelBytes
+                    for b in 0..<copyBytes { out[b] = from[b] }
                 } else {
-                    target.initializeMemory(as: UInt8.self, repeating: 0, count: copyBytes)
+                    out.update(from: line + ix * pixelBytes, count: copyBytes)
                 }
-                column += groupChannels
+                out += copyBytes
             }
         }
-        if column < rowLength {
-            (out + column * elementSize).initializeMemory(as: UInt8.self, repeating: 0, count: (rowLength - column) * elementSize)
-        }
+        let written = kh * kw * copyBytes
+        if written < rowBytes { out.initialize(repeating: 0, count: rowBytes - written) }
     }
 }

@@ -16,7 +16,13 @@ struct ReformatLayer: CPULayer {
         context.pool.run(x.count, granularity: 4096) { range in
             switch (input, output) {
             case let (nil, q?):
-                for i in range { y.bytePointer[i] = UInt8(truncatingIfNeeded: QuantizationMath.quantize(x.floats[i], q)) }
+                // QuantizationMath.quantize, unrolled into locals so the loop vectorizes.
+                let (scale, lo, hi) = (q.scale, q.qmin, q.qmax)
+                let source = x.floats, target = y.bytePointer
+                for i in range {
+                    let v = min(max(source[i] / scale, lo), hi).rounded(.toNearestOrEven)
+                    target[i] = UInt8(truncatingIfNeeded: Int32(v))
+                }
             case let (q?, nil):
                 for i in range { y.floats[i] = QuantizationMath.dequantize(storedValue(x.bytePointer[i], q), q) }
             case let (qi?, qo?):

@@ -22,6 +22,37 @@ struct PoolingLayer: CPULayer {
         let multiplier = (input?.scale ?? 1) / (output?.scale ?? 1)
         let signed = input?.isSigned ?? false
         let pixels = x.batch * oh * ow
+        if isMax, let input {
+            // Max of stored bytes: no arithmetic, so compare the 8-bit values directly.
+            context.pool.run(pixels, granularity: 8) { range in
+                for pixel in range {
+                    let n = pixel / (oh * ow), oy = (pixel / ow) % oh, ox = pixel % ow
+                    let target = y.bytePointer + pixel * c
+                    var first = true
+                    for ky in 0..<kernel[0] {
+                        let iy = oy * strides[0] - padsBegin[0] + ky * dilations[0]
+                        if iy < 0 || iy >= h { continue }
+                        for kx in 0..<kernel[1] {
+                            let ix = ox * strides[1] - padsBegin[1] + kx * dilations[1]
+                            if ix < 0 || ix >= w { continue }
+                            let source = x.bytePointer + ((n * h + iy) * w + ix) * c
+                            if first {
+                                target.update(from: source, count: c)
+                                first = false
+                            } else if input.isSigned {
+                                let s = UnsafeMutableRawPointer(source).assumingMemoryBound(to: Int8.self)
+                                let t = UnsafeMutableRawPointer(target).assumingMemoryBound(to: Int8.self)
+                                for i in 0..<c { t[i] = max(t[i], s[i]) }
+                            } else {
+                                for i in 0..<c { target[i] = max(target[i], source[i]) }
+                            }
+                        }
+                    }
+                    if first { target.initialize(repeating: input.isSigned ? 0x80 : 0, count: c) }
+                }
+            }
+            return
+        }
         context.pool.run(pixels) { range in
             var accF = [Float](repeating: 0, count: c)
             var accI = [Int32](repeating: 0, count: c)

@@ -191,20 +191,23 @@ struct QuantizedGEMMLayer: CPULayer {
         guard groups == 1 else { throw OctetError.unavailable(reason: "grouped INT8 convolution with float output is not implemented") }
         let oc = e.bias.count
         let out = y.floats
+        let k = e.k
         e.weights.withUnsafeBufferPointer { w in
-            context.pool.run(oc, granularity: 8) { range in
-                var a = [Int32](repeating: 0, count: e.k)
+            let weights = UnsafeSendable(w.baseAddress!)
+            context.pool.run(oc, granularity: 16) { range in
                 for row in 0..<rows {
                     let source = patches + row * stride
-                    for i in 0..<e.k {
-                        let byte = source.load(fromByteOffset: i, as: UInt8.self)
-                        a[i] = e.inputSigned ? Int32(Int8(bitPattern: byte)) : Int32(byte)
-                    }
                     for o in range {
-                        var acc = e.bias[o]
-                        let base = o * e.k
-                        for i in 0..<e.k { acc &+= a[i] &* Int32(w[base + i]) }
-                        let value = Float(acc) * e.multipliers[o]
+                        let wo = weights.value + o * k
+                        var acc: Int32 = 0
+                        if e.inputSigned {
+                            let a = source.assumingMemoryBound(to: Int8.self)
+                            for i in 0..<k { acc &+= Int32(a[i]) &* Int32(wo[i]) }
+                        } else {
+                            let a = source.assumingMemoryBound(to: UInt8.self)
+                            for i in 0..<k { acc &+= Int32(a[i]) &* Int32(wo[i]) }
+                        }
+                        let value = Float(acc &+ e.bias[o]) * e.multipliers[o]
                         out[row * oc + o] = e.activation.map { $0(value) } ?? value
                     }
                 }
