@@ -36,16 +36,33 @@ struct CPUBuffer {
     /// Reads the buffer in logical (NCHW) order.
     func logicalValue() -> TensorValue {
         let shape = layout.logicalShape(batch: batch)
-        let order = logicalToPhysical()
         switch layout.dataType {
         case .float32:
-            return .float(TensorData(shape: shape, values: order.map { floats[$0] }))
+            return .float(TensorData(shape: shape, values: gatherLogical { floats[$0] }))
+        case .int8:
+            return .quantized(shape: shape, values: gatherLogical { Int32(Int8(bitPattern: bytePointer[$0])) }, quantizationOrDefault)
         default:
-            let values: [Int32] = layout.dataType == .int8
-                ? order.map { Int32(Int8(bitPattern: bytePointer[$0])) }
-                : order.map { Int32(bytePointer[$0]) }
-            return .quantized(shape: shape, values: values, layout.quantization ?? TensorQuantization(range: 1, unsigned: false))
+            return .quantized(shape: shape, values: gatherLogical { Int32(bytePointer[$0]) }, quantizationOrDefault)
         }
+    }
+
+    private var quantizationOrDefault: TensorQuantization {
+        layout.quantization ?? TensorQuantization(range: 1, unsigned: layout.dataType == .uint8)
+    }
+
+    /// Elements in logical order, read through `element(physicalIndex)`.
+    private func gatherLogical<T>(_ element: (Int) -> T) -> [T] {
+        guard layout.isNHWC else { return (0..<count).map(element) }
+        let (c, hw) = (layout.sampleShape[0], layout.sampleShape[1] * layout.sampleShape[2])
+        var result: [T] = []
+        result.reserveCapacity(count)
+        for n in 0..<batch {
+            for ch in 0..<c {
+                let base = n * c * hw + ch
+                for i in 0..<hw { result.append(element(base + i * c)) }
+            }
+        }
+        return result
     }
 
     /// Writes a logical (NCHW) value into the buffer's physical layout.

@@ -11,6 +11,9 @@ struct EngineOptions: ParsableArguments {
     @Option(name: .customLong("ranges"), help: "Per-tensor dynamic range file (tensor_name:range per line).")
     var ranges: String?
 
+    @Option(name: .customLong("calibration-cache"), help: "TensorRT-style calibration cache; --ranges entries override its entries.")
+    var calibrationCache: String?
+
     @Option(name: .customLong("data"), help: "Directory to search for input files (repeatable).")
     var data: [String] = []
 
@@ -62,7 +65,7 @@ struct EngineOptions: ParsableArguments {
         case "float"?: return "fp32"
         case "half"?: return "fp16"
         case let p?: return p
-        case nil: return int8 ? "int8" : fp16 ? "fp16" : ranges == nil ? "fp32" : "int8"
+        case nil: return int8 ? "int8" : fp16 ? "fp16" : (ranges == nil && calibrationCache == nil) ? "fp32" : "int8"
         }
     }
 
@@ -73,8 +76,15 @@ struct EngineOptions: ParsableArguments {
         let modelPath = try files.locate(model, what: "model file")
         var (network, info) = try ONNXImporter.importModel(path: modelPath)
         let rangesPath = try ranges.map { try files.locate($0, what: "dynamic range file") }
+        let cachePath = try calibrationCache.map { try files.locate($0, what: "calibration cache") }
+        // The sample's rule: manual ranges override calibrated ones.
+        var table: DynamicRanges?
+        if let cachePath { table = try DynamicRanges.readCalibrationCache(path: cachePath).ranges }
         if let rangesPath {
-            let table = try Self.readRanges(rangesPath)
+            let manual = try Self.readRanges(rangesPath)
+            table = table.map { $0.overriding(with: manual) } ?? manual
+        }
+        if let table {
             let unknown = network.apply(table)
             log.info("Setting Per Tensor Dynamic Range: \(table.entries.count - unknown.count) of \(table.entries.count) entries match a tensor")
             for name in unknown { log.verbose("Range for '\(name)' matches no tensor; ignored") }

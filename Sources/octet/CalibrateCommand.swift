@@ -1,0 +1,157 @@
+import ArgumentParser
+import Foundation
+import Octet
+
+/// `octet calibrate`: runs the FP32 engine over a folder of images, collects per-tensor statistics and
+/// writes the range file the sample expects users to bring (and, on request, a TensorRT calibration cache).
+struct CalibrateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "calibrate",
+        abstract: "Compute per-tensor dynamic ranges from images and write a range file (and a calibration cache).",
+        discussion: "Methods (docs/calibration.md): max, percentile (--percentile, default 99.999), entropy (TensorRT's EntropyCalibration2), mse.")
+
+    @Option(name: .customLong("model"), help: "ONNX model file.")
+    var model: String
+
+    @Option(name: .customLong("images"), help: "Folder of PPM images (sorted by name).")
+    var images: String
+
+    @Option(help: "Calibration method: max, percentile, entropy or mse.")
+    var method = "percentile"
+
+    @Option(help: "Percentile of |x| for --method percentile.")
+    var percentile = 99.999
+
+    @Option(help: "Images per FP32 batch.")
+    var batch = 8
+
+    @Option(help: "Use at most this many images (the first, by name).")
+    var limit: Int?
+
+    @Option(help: "Skip this many images first (with --limit, selects a slice for held-out evaluation).")
+    var skip = 0
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: "Range file to write.")
+    var output: String
+
+    @Option(help: "Also write a TensorRT-style calibration cache here.")
+    var cache: String?
+
+    @Option(help: "Input normalization: \(Normalization.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var normalization = Normalization.sample.rawValue
+
+    @Option(help: "Worker threads (default: all cores).")
+    var threads: Int?
+
+    var calibrationMethod: CalibrationMethod {
+        get throws {
+            switch method {
+            case "max": return .max
+            case "percentile": return .percentile(percentile)
+            case "entropy": return .entropy
+            case "mse": return .mse
+            default: throw ValidationError("--method must be max, percentile, entropy or mse, not '\(method)'")
+            }
+        }
+    }
+
+    func validate() throws {
+        _ = try calibrationMethod
+        if batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if !(0 < percentile && percentile <= 100) { throw ValidationError("--percentile must be in (0, 100]") }
+        if Normalization(rawValue: normalization) == nil { throw ValidationError("unknown --normalization '\(normalization)'") }
+    }
+
+    func run() throws {
+        let method = try calibrationMethod
+        let (network, _) = try ONNXImporter.importModel(path: model)
+        let files = try imageFiles()
+        let shape = network[network.inputs[0]].shape
+        guard shape.count == 4, shape[1] == 3 else {
+            throw OctetError.invalidInput(reason: "the model input has shape \(shape), not [N, 3, H, W]")
+        }
+        // FP32 with no fusion, so every tensor of the ONNX graph is observed under its own name.
+        var config = BuilderConfig()
+        config.noFusion = true
+        let engine = try Builder(config: config, backend: CPUBackend(), options: ExecutionOptions(threads: threads)).build(network)
+        let context = engine.makeContext()
+        var calibrator = Calibrator()
+        let progress = Progress(total: files.count, label: "calibrating")
+        for start in stride(from: 0, to: files.count, by: batch) {
+            let chunk = files[start..<min(files.count, start + batch)]
+            let inputs = try chunk.map { path in
+                try PPM.read(path: path).inputTensor(height: shape[2], width: shape[3], normalization: Normalization(rawValue: normalization) ?? .sample)
+            }
+            _ = try context.execute([network[network.inputs[0]].name: .batch(inputs)]) { id, value in
+                calibrator.observe(engine.plan.network[id].name, value.dequantized.values)
+            }
+            progress.advance(by: chunk.count)
+        }
+        progress.finish()
+        // Tensors the engine never materializes (outputs of removed Identity/Dropout) take their input's range.
+        var ranges = calibrator.ranges(method)
+        let known = Set(ranges.entries.map(\.name))
+        for layer in network.layers where layer.kind == .identity {
+            let outName = network[layer.outputs[0]].name, inName = network[layer.inputs[0]].name
+            if !known.contains(outName), let r = ranges.dictionary[inName] { ranges.entries.append((outName, r)) }
+        }
+        do {
+            try ranges.rangeFileText().write(toFile: output, atomically: true, encoding: .utf8)
+            if let cache { try ranges.calibrationCacheText(header: Self.cacheHeader(method)).write(toFile: cache, atomically: true, encoding: .utf8) }
+        } catch {
+            throw OctetError.io(path: cache ?? output, reason: "cannot write the calibration result")
+        }
+        print("Calibrated \(ranges.entries.count) tensors on \(files.count) images with \(method); wrote \(output)\(cache.map { " and \($0)" } ?? "")")
+    }
+
+    /// TensorRT names its caches by algorithm; Octet's methods map onto those names.
+    static func cacheHeader(_ method: CalibrationMethod) -> String {
+        switch method {
+        case .entropy: "TRT-8601-EntropyCalibration2"
+        case .max: "TRT-8601-MinMaxCalibration"
+        case .percentile: "TRT-8601-PercentileCalibration"
+        case .mse: "TRT-8601-MSECalibration"
+        }
+    }
+
+    private func imageFiles() throws -> [String] {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: images)
+        } catch {
+            throw OctetError.io(path: images, reason: "cannot list the image folder")
+        }
+        let ppm = names.filter { $0.lowercased().hasSuffix(".ppm") }.sorted()
+        let selected = Array(ppm.dropFirst(skip).prefix(limit ?? Int.max))
+        guard !selected.isEmpty else { throw OctetError.io(path: images, reason: "no .ppm images to calibrate on") }
+        return selected.map { (images as NSString).appendingPathComponent($0) }
+    }
+}
+
+/// A one-line progress bar with the time left, on standard error (standard output stays machine-readable).
+final class Progress {
+    let total: Int
+    let label: String
+    private var done = 0
+    private let start = Date()
+    private let interactive = isatty(STDERR_FILENO) != 0
+
+    init(total: Int, label: String) {
+        self.total = total
+        self.label = label
+    }
+
+    func advance(by count: Int) {
+        done += count
+        let fraction = Double(done) / Double(max(total, 1))
+        let elapsed = Date().timeIntervalSince(start)
+        let left = fraction > 0 ? elapsed / fraction - elapsed : 0
+        let width = 30
+        let filled = Int(fraction * Double(width))
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        let line = String(format: "%@ [%@] %d/%d, %.1fs elapsed, %.1fs left", label, bar, done, total, elapsed, left)
+        FileHandle.standardError.write(Data(((interactive ? "\r" : "") + line + (interactive ? "" : "\n")).utf8))
+    }
+
+    func finish() { if interactive { FileHandle.standardError.write(Data("\n".utf8)) } }
+}

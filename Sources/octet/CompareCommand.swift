@@ -1,0 +1,113 @@
+import ArgumentParser
+import Foundation
+import Octet
+
+/// `octet compare`: INT8 against FP32 on every tensor and on the outputs, over a folder of images, so a user
+/// can find the layers that lose accuracy and pin them to FP32 with `--layer-precision NAME:fp32`.
+struct CompareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "Compare the INT8 engine with FP32 per tensor (SNR, max error, cosine) and on top-1/top-5 over images.")
+
+    @OptionGroup var engine: EngineOptions
+
+    @Option(name: .customLong("images"), help: "Folder of PPM images (sorted by name).")
+    var images: String
+
+    @Option(help: "Use at most this many images (the first, by name).")
+    var limit: Int?
+
+    @Option(help: "Skip this many images first.")
+    var skip = 0
+
+    @Option(help: "Input normalization: \(Normalization.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var normalization = Normalization.sample.rawValue
+
+    @Option(help: "How many of the worst tensors to list.")
+    var worst = 10
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    @Flag(inversion: .prefixedNo, help: "Compare every tensor (slower), not only the outputs.")
+    var tensors = true
+
+    func run() throws {
+        let log = Log(verbose: false)
+        let (network, _, modelPath, _) = try engine.configuredNetwork(log: log)
+        var fp32Options = engine
+        fp32Options.precision = "fp32"
+        fp32Options.int8 = false
+        var int8Options = engine
+        if int8Options.resolvedPrecision == "fp32" { int8Options.precision = "int8" }
+        let int8Engine = try int8Options.build(network, log: log)
+        let fp32Engine = try fp32Options.build(network, log: Log(verbose: false))
+        let (int8Context, fp32Context) = (int8Engine.makeContext(), fp32Engine.makeContext())
+        let files = try imageFiles()
+        let inputName = network[network.inputs[0]].name
+        let shape = network[network.inputs[0]].shape
+        var stats: [String: TensorComparison] = [:]
+        var order: [String] = []
+        var top1Agree = 0, top5Overlap = 0
+        let progress = Progress(total: files.count, label: "comparing")
+        func tally(_ fp32Out: [String: TensorData], _ int8Out: [String: TensorData]) {
+            let outName = network[network.outputs[0]].name
+            if let a = fp32Out[outName]?.values, let b = int8Out[outName]?.values {
+                let topA = a.indices.sorted { a[$0] > a[$1] }.prefix(5), topB = b.indices.sorted { b[$0] > b[$1] }.prefix(5)
+                if topA.first == topB.first { top1Agree += 1 }
+                top5Overlap += Set(topA).intersection(topB).count
+            }
+        }
+        for path in files {
+            let input = try PPM.read(path: path).inputTensor(height: shape[2], width: shape[3], normalization: Normalization(rawValue: normalization) ?? .sample)
+            var reference: [String: TensorData] = [:]
+            guard tensors else {
+                let fp32Out = try fp32Context.execute([inputName: input]), int8Out = try int8Context.execute([inputName: input])
+                tally(fp32Out, int8Out)
+                progress.advance(by: 1)
+                continue
+            }
+            let fp32Out = try fp32Context.execute([inputName: input]) { id, value in
+                reference[fp32Engine.plan.network[id].name] = value.dequantized
+            }
+            let int8Out = try int8Context.execute([inputName: input]) { id, value in
+                let name = int8Engine.plan.network[id].name
+                guard let want = reference[name], want.values.count == value.shape.reduce(1, *) else { return }
+                let got = value.dequantized.values
+                if stats[name] == nil { order.append(name) }
+                stats[name, default: TensorComparison()].add(candidate: got, reference: want.values)
+            }
+            tally(fp32Out, int8Out)
+            progress.advance(by: 1)
+        }
+        progress.finish()
+        let ranked = order.sorted { (stats[$0]?.snr ?? 0) < (stats[$1]?.snr ?? 0) }.prefix(worst)
+        let overlap = Double(top5Overlap) / Double(5 * files.count)
+        if json {
+            let tensors = ranked.map { name -> String in
+                let s = stats[name] ?? TensorComparison()
+                return "{\"tensor\": \"\(name)\", \"snr_db\": \(s.snr.isFinite ? String(format: "%.3f", s.snr) : "null"), \"max_abs_error\": \(s.maxError), \"cosine\": \(String(format: "%.6f", s.cosine))}"
+            }
+            print("{\"model\": \"\((modelPath as NSString).lastPathComponent)\", \"images\": \(files.count), \"top1_agreement\": \(top1Agree), \"top5_overlap\": \(String(format: "%.4f", overlap)), \"int8_layers\": \(int8Engine.plan.report.int8LayerCount), \"layers\": \(int8Engine.plan.report.layers.count), \"worst\": [\(tensors.joined(separator: ", "))]}")
+            return
+        }
+        print("INT8 vs FP32 on \(files.count) images: top-1 agreement \(top1Agree)/\(files.count), top-5 overlap \(String(format: "%.1f", 100 * overlap))%, \(int8Engine.plan.report.int8LayerCount)/\(int8Engine.plan.report.layers.count) layers INT8")
+        print("worst tensors (lowest SNR first):")
+        print("   SNR dB   max |err|     cosine  tensor")
+        for name in ranked {
+            let s = stats[name] ?? TensorComparison()
+            print(String(format: "%9.2f %11.4f %10.6f  ", s.snr, s.maxError, s.cosine) + name)
+        }
+        print("Pin a layer to FP32 with --layer-precision NAME:fp32 and compare again to see the gain.")
+    }
+
+    private func imageFiles() throws -> [String] {
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: images) } catch {
+            throw OctetError.io(path: images, reason: "cannot list the image folder")
+        }
+        let selected = Array(names.filter { $0.lowercased().hasSuffix(".ppm") }.sorted().dropFirst(skip).prefix(limit ?? Int.max))
+        guard !selected.isEmpty else { throw OctetError.io(path: images, reason: "no .ppm images to compare on") }
+        return selected.map { (images as NSString).appendingPathComponent($0) }
+    }
+}
