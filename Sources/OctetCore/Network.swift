@@ -118,6 +118,9 @@ public struct Network: Sendable, Equatable {
         return outs
     }
 
+    /// Renames a tensor (names stay unique: the caller checks).
+    public mutating func renameTensor(_ id: TensorID, to name: String) { tensors[id.index].name = name }
+
     public mutating func markOutput(_ id: TensorID) {
         if !outputs.contains(id) { outputs.append(id) }
     }

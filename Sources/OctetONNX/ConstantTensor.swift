@@ -21,6 +21,8 @@ struct ConstantTensor: Sendable {
 
     var shape: [Int]
     var elements: Elements
+    /// The ONNX element type it was read as (nil for folded values): tells uint8 from int8 zero points.
+    var sourceType: Onnx_TensorProto.DataType?
 
     init(shape: [Int], floats: [Float]) {
         self.shape = shape

@@ -13,6 +13,8 @@ struct ImportContext {
     var values: [String: ImportedValue] = [:]
     let opset: Int
     let modelDirectory: String
+    /// Set when the model carries QuantizeLinear / DequantizeLinear nodes: its ranges come from them.
+    var explicitlyQuantized = false
 
     /// Shape of a value: the tensor's nominal shape, or the constant's.
     func shape(_ value: ImportedValue) -> [Int] {

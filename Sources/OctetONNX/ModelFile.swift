@@ -80,10 +80,14 @@ enum ModelFile {
             return ConstantTensor(shape: shape, ints: try decode(Int32.self, proto.int32Data).map { .known(Int($0)) })
         case .int8:
             let v: [Int8] = try decode(Int8.self, proto.int32Data.map { Int8(truncatingIfNeeded: $0) })
-            return ConstantTensor(shape: shape, ints: v.map { .known(Int($0)) })
+            var c = ConstantTensor(shape: shape, ints: v.map { .known(Int($0)) })
+            c.sourceType = type
+            return c
         case .uint8, .bool:
             let v: [UInt8] = try decode(UInt8.self, proto.int32Data.map { UInt8(truncatingIfNeeded: $0) })
-            return ConstantTensor(shape: shape, ints: v.map { .known(Int($0)) })
+            var c = ConstantTensor(shape: shape, ints: v.map { .known(Int($0)) })
+            c.sourceType = type
+            return c
         default:
             throw invalid(proto, "has data type \(type) which Octet does not support")
         }

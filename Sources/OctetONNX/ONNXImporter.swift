@@ -11,6 +11,8 @@ public struct ModelInfo: Sendable, Equatable {
     public var domain: String
     public var modelVersion: Int
     public var docString: String
+    /// The model carries its quantization (QuantizeLinear/DequantizeLinear); it takes no range file.
+    public var isExplicitlyQuantized: Bool
 }
 
 /// Reads ONNX image classifiers into Octet's `Network`.
@@ -115,6 +117,11 @@ public enum ONNXImporter {
             guard case let .tensor(id) = value else {
                 throw OctetError.invalidModel(reason: "graph output '\(output.name)' is a constant; Octet needs it computed")
             }
+            // A Q/DQ pair before the output makes the output an alias of an inner tensor: give it the
+            // output's name, which is what users ask for.
+            if context.network[id].name != output.name, context.network.tensorID(named: output.name) == nil {
+                context.network.renameTensor(id, to: output.name)
+            }
             context.network.markOutput(id)
         }
         try context.network.validate()
@@ -122,7 +129,7 @@ public enum ONNXImporter {
         let info = ModelInfo(
             path: path, irVersion: Int(model.irVersion), opsetVersion: opset, producerName: model.producerName,
             producerVersion: model.producerVersion, domain: model.domain, modelVersion: Int(model.modelVersion),
-            docString: model.docString)
+            docString: model.docString, isExplicitlyQuantized: context.explicitlyQuantized)
         return (context.network, info)
     }
 

@@ -51,6 +51,9 @@ let opImporters: [String: OpImporter] = [
     "Identity": importIdentity,
     "Dropout": importIdentity,
     "Cast": importCast,
+    // Explicit quantization (QDQ)
+    "QuantizeLinear": importQuantizeLinear,
+    "DequantizeLinear": importDequantizeLinear,
     // Values known at import time
     "Constant": importConstant,
     "ConstantOfShape": importConstantOfShape,
@@ -774,4 +777,66 @@ private func importShape(_ context: inout ImportContext, _ node: Onnx_NodeProto,
     let start = clamp(try node.attr("start", default: 0))
     let end = max(start, clamp(try node.attr("end", default: rank)))
     return [.constant(ConstantTensor(shape: [end - start], ints: Array(dims[start..<end])))]
+}
+
+// MARK: - Explicit quantization (QDQ)
+
+/// Scale and zero point of a QuantizeLinear / DequantizeLinear node (per tensor, or per channel along `axis`).
+private func quantizationParameters(_ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws -> (scales: [Float], zeroPoints: [Int], unsigned: Bool) {
+    let scales = try floats(try constant(inputs, 1, node, "the scale"), node, "the scale")
+    let zeroPoint = try optionalConstant(inputs, 2, node, "the zero point")
+    let zeroPoints = try zeroPoint.map { try knownInts($0, node, "the zero point") } ?? [0]
+    guard !scales.isEmpty, scales.allSatisfy({ $0 > 0 && $0.isFinite }) else { throw node.unsupported("scales must be positive") }
+    // ONNX: the zero point's element type is the quantized type (uint8 when the zero point is omitted).
+    let unsigned = zeroPoint.map { $0.sourceType == .uint8 } ?? true
+    return (scales, zeroPoints, unsigned)
+}
+
+/// QuantizeLinear on an activation saturates to its representable interval [lo, hi]; it becomes a Clip to
+/// that interval whose output carries the dynamic range the pair implies (symmetric: the larger magnitude).
+/// Quantizers commonly drop a Relu6 in favour of exactly this saturation, so it must not be ignored. The
+/// builder fuses the Clip into the producing layer and quantizes with Octet's own arithmetic.
+private func importQuantizeLinear(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let value = try input(inputs, 0, node)
+    let (scales, zeroPoints, unsigned) = try quantizationParameters(node, inputs)
+    guard case .tensor = value else {
+        throw node.unsupported("quantizing a constant is only supported through DequantizeLinear of an initializer")
+    }
+    guard scales.count == 1, zeroPoints.count == 1 else {
+        throw node.unsupported("per-channel quantization of activations is not supported")
+    }
+    let (qmin, qmax) = unsigned ? (0, 255) : (-128, 127)
+    let lo = scales[0] * Float(qmin - zeroPoints[0]), hi = scales[0] * Float(qmax - zeroPoints[0])
+    let x = try tensorInput(&context, inputs, 0, node)
+    let out = try context.addLayer(node, .activation(lo == 0 ? .clip(min: 0, max: hi) : .clip(min: lo, max: hi)), inputs: [x])
+    if case let .tensor(id) = out[0] { context.network[id].setDynamicRange(min: lo, max: hi) }
+    context.explicitlyQuantized = true
+    return out
+}
+
+/// DequantizeLinear: after a QuantizeLinear, the activation itself; on an integer initializer (weights,
+/// biases), the dequantized float constant, per tensor or per channel along `axis`.
+private func importDequantizeLinear(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let value = try input(inputs, 0, node)
+    let (scales, zeroPoints, _) = try quantizationParameters(node, inputs)
+    context.explicitlyQuantized = true
+    guard case let .constant(c) = value else { return [value] }
+    let q = try knownInts(c, node, "the quantized data")
+    if scales.count == 1 {
+        return [.constant(ConstantTensor(shape: c.shape, floats: q.map { Float($0 - zeroPoints[0]) * scales[0] }))]
+    }
+    let axis = try normalizedAxis(try node.attr("axis", default: 1), rank: c.shape.count, node)
+    guard c.shape[axis] == scales.count, zeroPoints.count == 1 || zeroPoints.count == scales.count else {
+        throw node.unsupported("\(scales.count) scales do not match axis \(axis) of \(c.shape)")
+    }
+    let inner = c.shape[(axis + 1)...].reduce(1, *)
+    let values = q.indices.map { i -> Float in
+        let channel = (i / inner) % scales.count
+        return Float(q[i] - zeroPoints[zeroPoints.count == 1 ? 0 : channel]) * scales[channel]
+    }
+    return [.constant(ConstantTensor(shape: c.shape, floats: values))]
 }

@@ -32,6 +32,9 @@ public struct AbsoluteHistogram: Sendable, Equatable {
     public private(set) var binWidth: Float
     public private(set) var maximum: Float = 0
     public private(set) var total: Double = 0
+    /// Exact zeros (the Relu spike) are counted apart: they quantize exactly, so they carry no information
+    /// about where to clip, and inside bin 0 they would dominate the entropy search.
+    public private(set) var zeros: Double = 0
 
     public init(bins: Int = AbsoluteHistogram.defaultBins) {
         counts = Array(repeating: 0, count: bins)
@@ -54,7 +57,11 @@ public struct AbsoluteHistogram: Sendable, Equatable {
         let inverse = 1 / binWidth
         let last = counts.count - 1
         for v in values where v.isFinite {
-            counts[Swift.min(last, Int(abs(v) * inverse))] += 1
+            if v == 0 {
+                zeros += 1
+            } else {
+                counts[Swift.min(last, Int(abs(v) * inverse))] += 1
+            }
         }
         total += Double(values.count)
     }
@@ -80,7 +87,7 @@ public struct AbsoluteHistogram: Sendable, Equatable {
     /// Upper edge of the bin where the cumulative count first reaches p % of the total.
     func percentile(_ p: Double) -> Float {
         let target = total * p / 100
-        var running = 0.0
+        var running = zeros
         for (i, c) in counts.enumerated() {
             running += c
             if running >= target { return Float(i + 1) * binWidth }
@@ -89,7 +96,7 @@ public struct AbsoluteHistogram: Sendable, Equatable {
     }
 
     /// TensorRT EntropyCalibration2 (after the algorithm in NVIDIA's GTC 2017 talk "8-bit Inference with
-    /// TensorRT"): for each candidate i ≥ 128 bins, P = counts[0..<i] with the outliers counts[i...] added to
+    /// TensorRT"), on the non-zero values: for each candidate i ≥ 128 bins, P = counts[0..<i] with the outliers counts[i...] added to
     /// its last bin; Q = P merged into 128 levels and spread back uniformly over each level's non-empty
     /// bins; choose the i minimizing KL(P‖Q); the threshold is the upper edge of bin i − 1.
     func entropyThreshold() -> Float {

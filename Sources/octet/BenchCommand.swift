@@ -24,7 +24,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "After timing, print the time spent in each layer (mean per run, largest first).")
     var profile = false
 
-    func run() throws {
+    mutating func run() throws {
         let log = Log(verbose: false)
         let batches = try batch.split(separator: ",").map { text -> Int in
             guard let b = Int(text), b > 0 else { throw ValidationError("--batch takes positive integers, got '\(text)'") }

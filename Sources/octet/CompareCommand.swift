@@ -32,7 +32,7 @@ struct CompareCommand: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Compare every tensor (slower), not only the outputs.")
     var tensors = true
 
-    func run() throws {
+    mutating func run() throws {
         let log = Log(verbose: false)
         let (network, _, modelPath, _) = try engine.configuredNetwork(log: log)
         var fp32Options = engine

@@ -65,16 +65,24 @@ struct EngineOptions: ParsableArguments {
         case "float"?: return "fp32"
         case "half"?: return "fp16"
         case let p?: return p
-        case nil: return int8 ? "int8" : fp16 ? "fp16" : (ranges == nil && calibrationCache == nil) ? "fp32" : "int8"
+        case nil: return int8 ? "int8" : fp16 ? "fp16" : (ranges == nil && calibrationCache == nil && !explicitlyQuantized) ? "fp32" : "int8"
         }
     }
 
     var files: SampleFiles { SampleFiles(userDirectories: data) }
 
+    /// Whether the model carries QuantizeLinear/DequantizeLinear (known after `configuredNetwork`).
+    private(set) var explicitlyQuantized = false
+
     /// Imports the model and applies ranges and per-layer requests, as the sample does before building.
-    func configuredNetwork(log: Log) throws -> (network: Network, info: ModelInfo, modelPath: String, rangesPath: String?) {
+    mutating func configuredNetwork(log: Log) throws -> (network: Network, info: ModelInfo, modelPath: String, rangesPath: String?) {
         let modelPath = try files.locate(model, what: "model file")
         var (network, info) = try ONNXImporter.importModel(path: modelPath)
+        explicitlyQuantized = info.isExplicitlyQuantized
+        if info.isExplicitlyQuantized, ranges != nil || calibrationCache != nil {
+            throw OctetError.invalidInput(
+                reason: "\(modelPath) carries its own quantization (QuantizeLinear/DequantizeLinear), so it takes no range file or calibration cache, as in TensorRT")
+        }
         let rangesPath = try ranges.map { try files.locate($0, what: "dynamic range file") }
         let cachePath = try calibrationCache.map { try files.locate($0, what: "calibration cache") }
         // The sample's rule: manual ranges override calibrated ones.

@@ -9,7 +9,7 @@ struct InspectCommand: ParsableCommand {
 
     @OptionGroup var engine: EngineOptions
 
-    func run() throws {
+    mutating func run() throws {
         let log = Log(verbose: false)
         let (network, _, _, _) = try engine.configuredNetwork(log: log)
         let built = try engine.build(network, log: log)

@@ -54,7 +54,7 @@ struct RunCommand: ParsableCommand {
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
     }
 
-    func run() throws {
+    mutating func run() throws {
         if let useDLACore {
             throw OctetError.unavailable(reason: "--useDLACore=\(useDLACore) asks for a DLA core, and there is no DLA on Octet's targets (CPUs and NVIDIA GPUs)")
         }
