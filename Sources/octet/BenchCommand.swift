@@ -31,6 +31,7 @@ struct BenchCommand: ParsableCommand {
             return b
         }
         let (network, _, modelPath, _) = try engine.configuredNetwork(log: log)
+        engine.reportRanges(log)
         let built = try engine.build(network, log: log)
         let context = built.makeContext()
         if profile { context.enableProfiling() }

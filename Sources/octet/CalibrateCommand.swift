@@ -16,8 +16,8 @@ struct CalibrateCommand: ParsableCommand {
     @Option(name: .customLong("images"), help: "Folder of PPM images (sorted by name).")
     var images: String
 
-    @Option(help: "Calibration method: max, percentile, entropy or mse.")
-    var method = "percentile"
+    @Option(help: "Calibration method: max (the default, chosen by measurement: docs/calibration.md), percentile, entropy or mse.")
+    var method = "max"
 
     @Option(help: "Percentile of |x| for --method percentile.")
     var percentile = 99.999

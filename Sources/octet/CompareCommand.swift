@@ -35,6 +35,7 @@ struct CompareCommand: ParsableCommand {
     mutating func run() throws {
         let log = Log(verbose: false)
         let (network, _, modelPath, _) = try engine.configuredNetwork(log: log)
+        engine.reportRanges(log)
         var fp32Options = engine
         fp32Options.precision = "fp32"
         fp32Options.int8 = false

@@ -5,8 +5,12 @@ import Octet
 /// Options shared by every command that builds an engine (`run`, `inspect`, `bench`): the model, its
 /// ranges, and the builder's precision settings.
 struct EngineOptions: ParsableArguments {
+    /// The bundled demo, found in the data directories like the sample's ResNet-50 files.
+    static let demoModel = "efficientnet_lite0.onnx"
+    static let demoRanges = "efficientnet_lite0_per_tensor_dynamic_range.txt"
+
     @Option(name: .customLong("model"), help: "ONNX model file.")
-    var model = "efficientnet_lite0.onnx"
+    var model = EngineOptions.demoModel
 
     @Option(name: .customLong("ranges"), help: "Per-tensor dynamic range file (tensor_name:range per line).")
     var ranges: String?
@@ -74,9 +78,28 @@ struct EngineOptions: ParsableArguments {
     /// Whether the model carries QuantizeLinear/DequantizeLinear (known after `configuredNetwork`).
     private(set) var explicitlyQuantized = false
 
+    /// How the ranges matched the network (after `configuredNetwork`).
+    private(set) var rangeSummary: RangeSummary?
+
+    struct RangeSummary: Codable {
+        var entries: Int
+        var unknown: [String]
+    }
+
+    /// Prints how the ranges matched the network, where the caller's log wants it.
+    func reportRanges(_ log: Log) {
+        guard let s = rangeSummary else { return }
+        log.info("Setting Per Tensor Dynamic Range: \(s.entries - s.unknown.count) of \(s.entries) entries match a tensor")
+        for name in s.unknown { log.verbose("Range for '\(name)' matches no tensor; ignored") }
+    }
+
     /// Imports the model and applies ranges and per-layer requests, as the sample does before building.
     mutating func configuredNetwork(log: Log) throws -> (network: Network, info: ModelInfo, modelPath: String, rangesPath: String?) {
         let modelPath = try files.locate(model, what: "model file")
+        // The demo model comes with its range file, as the sample's model does.
+        if model == Self.demoModel, ranges == nil, calibrationCache == nil, files.find(Self.demoRanges) != nil {
+            ranges = Self.demoRanges
+        }
         var (network, info) = try ONNXImporter.importModel(path: modelPath)
         explicitlyQuantized = info.isExplicitlyQuantized
         if info.isExplicitlyQuantized, ranges != nil || calibrationCache != nil {
@@ -94,8 +117,7 @@ struct EngineOptions: ParsableArguments {
         }
         if let table {
             let unknown = network.apply(table)
-            log.info("Setting Per Tensor Dynamic Range: \(table.entries.count - unknown.count) of \(table.entries.count) entries match a tensor")
-            for name in unknown { log.verbose("Range for '\(name)' matches no tensor; ignored") }
+            rangeSummary = RangeSummary(entries: table.entries.count, unknown: unknown)
         }
         try apply(layerPrecision, option: "--layer-precision", to: &network) { layer, type in layer.precision = type }
         try apply(layerOutputType, option: "--layer-output-type", to: &network) { layer, type in

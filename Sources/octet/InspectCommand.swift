@@ -12,6 +12,7 @@ struct InspectCommand: ParsableCommand {
     mutating func run() throws {
         let log = Log(verbose: false)
         let (network, _, _, _) = try engine.configuredNetwork(log: log)
+        engine.reportRanges(log)
         let built = try engine.build(network, log: log)
         print(built.plan.report.text)
     }

@@ -82,6 +82,7 @@ struct RunCommand: ParsableCommand {
         log.info("    Reference File: \(referencePath ?? "(none: classes are printed by index)")")
         log.info("    Dynamic Range File: \(rangesPath ?? "(none)")")
         log.modelInfo(info)
+        engine.reportRanges(log)
 
         let input = try inputTensor(network, imagePath: imagePath, log: log)
         let precisionName = engine.resolvedPrecision.uppercased()

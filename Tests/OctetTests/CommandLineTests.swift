@@ -163,6 +163,19 @@ enum OctetBinary {
         }
     }
 
+    /// `swift run octet` with no arguments: the bundled demo in data/int8_api, INT8 with its range file.
+    @Test func bundledDemoPrintsTheTop5() throws {
+        let result = try OctetBinary.run([], in: TestPaths.packageRoot())
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first == "&&&& RUNNING Octet.sample_int8_api # octet")
+        #expect(lines.contains("[I]     Dynamic Range File: data/int8_api/efficientnet_lite0_per_tensor_dynamic_range.txt"))
+        #expect(lines.contains("[I] Octet result (INT8, CPU): Detected:"))
+        #expect(lines.contains { $0.hasPrefix("[I] [1] espresso  (class 967, p=") })
+        #expect(lines.filter { $0.hasPrefix("[I] [") }.count == 5)
+        #expect(lines.last == "&&&& PASSED Octet.sample_int8_api # octet")
+    }
+
     @Test func missingModelIsAClearError() throws {
         let result = try OctetBinary.run(["run", "--model=does-not-exist.onnx", "--data=/nonexistent"])
         #expect(result.status == 1)
