@@ -233,6 +233,29 @@ void octet_dwconv_f32_avx512vnni(size_t channels, size_t output_pixels, size_t k
                                  const void* _Nonnull const* _Nonnull indirection, const float* packed,
                                  float* output, size_t output_pixel_stride, float min, float max);
 
+/* ---------------------------------------------------------------------------------------------------------
+ * 4. Quantized GEMM with float output (qgemm_f32out.c): the same packed panels and a_xor as octet_qgemm, with
+ * C[m][n] = clamp((float)acc * multiplier[n], min, max) written as float (ldc in elements). Used by the INT8
+ * layer that produces a network output (multiplier = s_x * s_w[n]).
+ * ------------------------------------------------------------------------------------------------------- */
+void octet_qgemm_f32out(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride, const void* packed_B,
+                        float* C, size_t ldc, float min, float max, uint8_t a_xor);
+void octet_qgemm_f32out_scalar(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride,
+                               const void* packed_B, float* C, size_t ldc, float min, float max, uint8_t a_xor);
+void octet_qgemm_f32out_avx512vnni(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride,
+                                   const void* packed_B, float* C, size_t ldc, float min, float max, uint8_t a_xor);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * 5. im2col over NHWC data: rows [first_row, first_row + rows) of the patch matrix (row = output pixel over the
+ * whole batch; columns = kernel taps x group_channels, tap-major), zero padded to row_length elements. Works on
+ * bytes: element_size 1 (quantized, 0 is the zero point) or 4 (float). Plain C; memory-bound.
+ * ------------------------------------------------------------------------------------------------------- */
+void octet_im2col(const void* input, size_t height, size_t width, size_t channels, size_t channel_offset,
+                  size_t group_channels, size_t kernel_h, size_t kernel_w, size_t stride_h, size_t stride_w,
+                  size_t dilation_h, size_t dilation_w, ptrdiff_t pad_top, ptrdiff_t pad_left, size_t out_height,
+                  size_t out_width, size_t first_row, size_t rows, size_t element_size, size_t row_length,
+                  void* destination);
+
 #if defined(__clang__)
 #pragma clang assume_nonnull end
 #endif

@@ -73,7 +73,7 @@ struct FloatGEMMLayer: CPULayer {
                     im2col(
                         input: x.base, height: x.layout.height, width: x.layout.width, channels: x.layout.channels,
                         channelOffset: g * inputChannelsPerGroup, groupChannels: inputChannelsPerGroup, geometry: geometry,
-                        outHeight: y.layout.height, outWidth: y.layout.width, batchRange: 0..<x.batch, rows: range,
+                        outHeight: y.layout.height, outWidth: y.layout.width, rows: range,
                         elementSize: 4, rowLength: k, destination: matrix + range.lowerBound * k * 4)
                 }
                 a = UnsafePointer(matrix.assumingMemoryBound(to: Float.self))

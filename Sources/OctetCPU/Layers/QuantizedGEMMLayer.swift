@@ -25,13 +25,10 @@ struct QuantizedGEMMLayer: CPULayer {
     let floatOutput: FloatOutputEpilogue?
     let kernelName: String
 
+    /// For float output, how the fused activation applies: Relu/Clip as kernel bounds, others afterwards.
     struct FloatOutputEpilogue: Sendable {
-        var weights: [Int8]
-        var bias: [Int32]
-        var multipliers: [Float]
-        var activation: Activation?
-        var inputSigned: Bool
-        var k: Int
+        var clampActivation: Activation?
+        var otherActivation: Activation?
     }
 
     init(
@@ -90,23 +87,15 @@ struct QuantizedGEMMLayer: CPULayer {
         p.a_xor = xor
         self.params = p
         if q.output == nil {
-            var flat = [Int8](repeating: 0, count: oc * k)
-            for o in 0..<oc {
-                for c in 0..<icg {
-                    for t in 0..<taps {
-                        flat[o * k + t * icg + c] = q.weights[((o * icg + c) * kernel[0] + t / kw) * kw + t % kw]
-                    }
-                }
-            }
-            floatOutput = FloatOutputEpilogue(
-                weights: flat, bias: q.bias, multipliers: q.multipliers, activation: activation, inputSigned: q.input.isSigned, k: k)
+            let isClamp: Bool = switch activation { case .relu?, .clip?: true; default: false }
+            floatOutput = FloatOutputEpilogue(clampActivation: isClamp ? activation : nil, otherActivation: isClamp ? nil : activation)
         } else {
             floatOutput = nil
         }
         let isa = String(cString: octet_cpu_isa_name(octet_cpu_isa()))
         let path = direct ? "direct" : (geometry.isPointwise && groups == 1 ? "copy" : "im2col")
         let output = q.output.map { $0.isSigned ? "s8" : "u8" } ?? "f32"
-        kernelName = "qgemm_\(q.input.isSigned ? "s8" : "u8")s8_\(output)_nhwc_\(path)\(groups > 1 ? "_g\(groups)" : "")__\(floatOutput == nil ? isa : "swift")"
+        kernelName = "qgemm_\(q.input.isSigned ? "s8" : "u8")s8_\(output)_nhwc_\(path)\(groups > 1 ? "_g\(groups)" : "")__\(isa)"
     }
 
     func run(inputs: [CPUBuffer], outputs: [CPUBuffer], context: CPURunContext) throws {
@@ -133,7 +122,7 @@ struct QuantizedGEMMLayer: CPULayer {
                     im2col(
                         input: x.base, height: height, width: width, channels: channels, channelOffset: g * inputChannelsPerGroup,
                         groupChannels: inputChannelsPerGroup, geometry: geometry, outHeight: outHeight, outWidth: outWidth,
-                        batchRange: 0..<batch, rows: range, elementSize: 1, rowLength: paddedK,
+                        rows: range, elementSize: 1, rowLength: paddedK,
                         destination: matrix + range.lowerBound * paddedK)
                 }
                 a = UnsafeRawPointer(matrix)
@@ -172,46 +161,38 @@ struct QuantizedGEMMLayer: CPULayer {
         }
     }
 
-    /// INT8 arithmetic with float output (the layer producing a network output): `y = act(Float(acc) · m)`.
+    /// INT8 arithmetic with float output (the layer producing a network output): `y = act(Float(acc) · m)`,
+    /// split over threads by 16-column panels (these layers have few rows).
     private func runFloatOutput(_ x: CPUBuffer, _ y: CPUBuffer, rows: Int, _ e: FloatOutputEpilogue, context: CPURunContext) throws {
-        let patches: UnsafeRawPointer
-        let stride: Int
-        if direct || (geometry.isPointwise && groups == 1) {
-            patches = UnsafeRawPointer(x.base)
-            stride = x.layout.channels
+        guard groups == 1 else { throw OctetError.unavailable(reason: "grouped INT8 convolution with float output is not implemented") }
+        let a: UnsafeRawPointer
+        let aStride: Int
+        if direct {
+            a = UnsafeRawPointer(x.base)
+            aStride = x.layout.channels
         } else {
             let matrix = context.scratch(bytes: rows * paddedK)
             im2col(
                 input: x.base, height: x.layout.height, width: x.layout.width, channels: x.layout.channels, channelOffset: 0,
                 groupChannels: inputChannelsPerGroup, geometry: geometry, outHeight: y.layout.height, outWidth: y.layout.width,
-                batchRange: 0..<x.batch, rows: 0..<rows, elementSize: 1, rowLength: paddedK, destination: matrix)
-            patches = UnsafeRawPointer(matrix)
-            stride = paddedK
+                rows: 0..<rows, elementSize: 1, rowLength: paddedK, destination: matrix)
+            a = UnsafeRawPointer(matrix)
+            aStride = paddedK
         }
-        guard groups == 1 else { throw OctetError.unavailable(reason: "grouped INT8 convolution with float output is not implemented") }
-        let oc = e.bias.count
+        let n = outputChannelsPerGroup, k = paddedK
+        let bounds = floatBounds(e.clampActivation)
+        let xor = params.a_xor
+        let packed = self.packed[0].pointer
+        let panelBytes = octet_qgemm_packed_size(16, k)
         let out = y.floats
-        let k = e.k
-        e.weights.withUnsafeBufferPointer { w in
-            let weights = UnsafeSendable(w.baseAddress!)
-            context.pool.run(oc, granularity: 16) { range in
-                for row in 0..<rows {
-                    let source = patches + row * stride
-                    for o in range {
-                        let wo = weights.value + o * k
-                        var acc: Int32 = 0
-                        if e.inputSigned {
-                            let a = source.assumingMemoryBound(to: Int8.self)
-                            for i in 0..<k { acc &+= Int32(a[i]) &* Int32(wo[i]) }
-                        } else {
-                            let a = source.assumingMemoryBound(to: UInt8.self)
-                            for i in 0..<k { acc &+= Int32(a[i]) &* Int32(wo[i]) }
-                        }
-                        let value = Float(acc &+ e.bias[o]) * e.multipliers[o]
-                        out[row * oc + o] = e.activation.map { $0(value) } ?? value
-                    }
-                }
-            }
+        context.pool.run((n + 15) / 16) { range in
+            let first = range.lowerBound * 16
+            octet_qgemm_f32out(
+                rows, min(n, range.upperBound * 16) - first, k, a.assumingMemoryBound(to: UInt8.self), aStride,
+                packed + range.lowerBound * panelBytes, out + first, n, bounds.min, bounds.max, xor)
+        }
+        if let activation = e.otherActivation {
+            context.pool.run(y.count, granularity: 4096) { range in for i in range { out[i] = activation(out[i]) } }
         }
     }
 }

@@ -1,0 +1,134 @@
+/*
+ * Quantized GEMM with float output: the layer that writes a network output computes in INT8 and converts its
+ * accumulators to float, y = clamp((float)acc * multiplier[n], min, max), with no rounding to 8 bits. Same
+ * packed-B panels and a_xor convention as octet_qgemm (the multiplier is s_x * s_w[n], the bias compensated
+ * the same way). C is float, row-major, ldc in elements. Scalar twin first; the VNNI kernel handles one row by
+ * up to 64 columns (4 panels) at a time: these layers have few rows (the batch) and many columns.
+ */
+#include "octet_internal.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+void octet_qgemm_f32out_scalar(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride, const void* packed_B,
+                               float* C, size_t ldc, float min, float max, uint8_t a_xor) {
+    assert(K % 4 == 0 && a_stride >= K && ldc >= N);
+    const size_t panel_bytes = octet_qgemm_panel_bytes(K);
+    for (size_t m = 0; m < M; m++) {
+        const uint8_t* a = A + m * a_stride;
+        for (size_t n0 = 0; n0 < N; n0 += 16) {
+            const uint8_t* panel = (const uint8_t*)packed_B + n0 / 16 * panel_bytes;
+            const int8_t* w = (const int8_t*)(panel + 64);
+            const size_t nr = octet_min_size(16, N - n0);
+            for (size_t j = 0; j < nr; j++) {
+                int32_t acc;
+                memcpy(&acc, panel + 4 * j, 4);
+                for (size_t k = 0; k < K; k++) {
+                    acc += (int32_t)(uint8_t)(a[k] ^ a_xor) * (int32_t)w[(k / 4 * 16 + j) * 4 + k % 4];
+                }
+                float multiplier;
+                memcpy(&multiplier, panel + 64 + 16 * K + 4 * j, 4);
+                const float y = (float)acc * multiplier;
+                C[m * ldc + n0 + j] = fminf(fmaxf(y, min), max);
+            }
+        }
+    }
+}
+
+#if defined(__x86_64__)
+OCTET_TARGET_AVX512
+void octet_qgemm_f32out_avx512vnni(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride,
+                                   const void* packed_B, float* C, size_t ldc, float min, float max, uint8_t a_xor) {
+    assert(K % 4 == 0 && a_stride >= K && ldc >= N);
+    const size_t panel_bytes = octet_qgemm_panel_bytes(K);
+    const size_t panels = (N + 15) / 16;
+    const __m512i xor_mask = _mm512_set1_epi8((char)a_xor);
+    const __m512 vmin = _mm512_set1_ps(min), vmax = _mm512_set1_ps(max);
+    for (size_t m = 0; m < M; m++) {
+        const uint8_t* a = A + m * a_stride;
+        for (size_t p0 = 0; p0 < panels; p0 += 4) {
+            const size_t count = octet_min_size(4, panels - p0);
+            const uint8_t* panel[4];
+            __m512i acc[4];
+            for (size_t i = 0; i < 4; i++) {
+                panel[i] = (const uint8_t*)packed_B + (p0 + (i < count ? i : 0)) * panel_bytes;
+                acc[i] = _mm512_loadu_si512((const void*)panel[i]);
+            }
+            for (size_t g = 0; g < K / 4; g++) {
+                int32_t quad;
+                memcpy(&quad, a + 4 * g, 4);
+                const __m512i x = _mm512_xor_si512(_mm512_set1_epi32(quad), xor_mask);
+                for (size_t i = 0; i < 4; i++) {
+                    if (i < count) {
+                        const __m512i w = _mm512_loadu_si512((const void*)(panel[i] + 64 + 64 * g));
+                        acc[i] = _mm512_dpbusd_epi32(acc[i], x, w);
+                    }
+                }
+            }
+            for (size_t i = 0; i < count; i++) {
+                const size_t n0 = (p0 + i) * 16;
+                const __m512 multiplier = _mm512_loadu_ps((const float*)(panel[i] + 64 + 16 * K));
+                __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[i]), multiplier);
+                y = _mm512_min_ps(_mm512_max_ps(y, vmin), vmax);
+                const size_t nr = octet_min_size(16, N - n0);
+                _mm512_mask_storeu_ps(C + m * ldc + n0, (__mmask16)((1u << nr) - 1u), y);
+            }
+        }
+    }
+}
+#endif
+
+void octet_qgemm_f32out(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride, const void* packed_B,
+                        float* C, size_t ldc, float min, float max, uint8_t a_xor) {
+#if defined(__x86_64__)
+    if (octet_cpu_isa() >= OCTET_ISA_AVX512VNNI) {
+        octet_qgemm_f32out_avx512vnni(M, N, K, A, a_stride, packed_B, C, ldc, min, max, a_xor);
+        return;
+    }
+#endif
+    octet_qgemm_f32out_scalar(M, N, K, A, a_stride, packed_B, C, ldc, min, max, a_xor);
+}
+
+/* ---- im2col ---------------------------------------------------------------------------------------------- */
+
+void octet_im2col(const void* input, size_t height, size_t width, size_t channels, size_t channel_offset,
+                  size_t group_channels, size_t kernel_h, size_t kernel_w, size_t stride_h, size_t stride_w,
+                  size_t dilation_h, size_t dilation_w, ptrdiff_t pad_top, ptrdiff_t pad_left, size_t out_height,
+                  size_t out_width, size_t first_row, size_t rows, size_t element_size, size_t row_length,
+                  void* destination) {
+    const size_t pixels = out_height * out_width;
+    const size_t copy = group_channels * element_size, pixel_bytes = channels * element_size;
+    const size_t row_bytes = row_length * element_size;
+    const uint8_t* in = (const uint8_t*)input + channel_offset * element_size;
+    for (size_t r = 0; r < rows; r++) {
+        const size_t row = first_row + r;
+        const size_t n = row / pixels, pixel = row % pixels;
+        const ptrdiff_t iy0 = (ptrdiff_t)(pixel / out_width * stride_h) - pad_top;
+        const ptrdiff_t ix0 = (ptrdiff_t)(pixel % out_width * stride_w) - pad_left;
+        uint8_t* out = (uint8_t*)destination + r * row_bytes;
+        for (size_t ky = 0; ky < kernel_h; ky++) {
+            const ptrdiff_t iy = iy0 + (ptrdiff_t)(ky * dilation_h);
+            if (iy < 0 || iy >= (ptrdiff_t)height) {
+                memset(out, 0, kernel_w * copy);
+                out += kernel_w * copy;
+                continue;
+            }
+            const uint8_t* line = in + (n * height + (size_t)iy) * width * pixel_bytes;
+            for (size_t kx = 0; kx < kernel_w; kx++) {
+                const ptrdiff_t ix = ix0 + (ptrdiff_t)(kx * dilation_w);
+                if (ix < 0 || ix >= (ptrdiff_t)width) {
+                    memset(out, 0, copy);
+                } else if (copy == 3) {
+                    const uint8_t* s = line + (size_t)ix * pixel_bytes;
+                    out[0] = s[0], out[1] = s[1], out[2] = s[2];
+                } else {
+                    memcpy(out, line + (size_t)ix * pixel_bytes, copy);
+                }
+                out += copy;
+            }
+        }
+        const size_t written = kernel_h * kernel_w * copy;
+        if (written < row_bytes) memset(out, 0, row_bytes - written);
+    }
+}

@@ -1,0 +1,39 @@
+import COctetCPUKernels
+import Testing
+import _OctetTestSupport
+
+/// The float-output quantized GEMM: the VNNI kernel equals its scalar twin bit for bit (same float operations),
+/// and the scalar twin equals the contract computed here from unpacked weights.
+@Suite struct FloatOutputKernelTests {
+    @Test(arguments: [(1, 1, 4), (1, 1000, 1280), (2, 17, 60), (3, 64, 124), (5, 65, 8), (8, 33, 576)], [UInt8(0), 0x80])
+    func floatOutputGEMMMatchesContract(_ shape: (Int, Int, Int), _ xor: UInt8) {
+        let (m, n, k) = shape
+        var generator = SeededGenerator(seed: UInt64(m * 1000 + n * 7 + k) &+ UInt64(xor))
+        let a = (0..<(m * (k + 3))).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let w = (0..<(k * n)).map { _ in Int8.random(in: -127...127, using: &generator) }
+        let bias = (0..<n).map { _ in Int32.random(in: -5000...5000, using: &generator) }
+        let multipliers = (0..<n).map { _ in Float.random(in: 1e-4...1e-2, using: &generator) }
+        var packed = [UInt8](repeating: 0, count: octet_qgemm_packed_size(n, k))
+        packed.withUnsafeMutableBytes { octet_qgemm_pack(n, k, w, bias, multipliers, $0.baseAddress!) }
+        let (lo, hi): (Float, Float) = (-5, 40)
+        var scalar = [Float](repeating: .nan, count: m * n), fast = scalar
+        packed.withUnsafeBytes { p in
+            octet_qgemm_f32out_scalar(m, n, k, a, k + 3, p.baseAddress!, &scalar, n, lo, hi, xor)
+            if octet_cpu_hardware_isa() >= OCTET_ISA_AVX512VNNI {
+                octet_qgemm_f32out_avx512vnni(m, n, k, a, k + 3, p.baseAddress!, &fast, n, lo, hi, xor)
+            } else {
+                fast = scalar
+            }
+        }
+        for row in 0..<m {
+            for col in 0..<n {
+                var acc = bias[col]
+                for i in 0..<k { acc &+= Int32(a[row * (k + 3) + i] ^ xor) &* Int32(w[i * n + col]) }
+                let want = min(max(Float(acc) * multipliers[col], lo), hi)
+                let index = row * n + col
+                #expect(scalar[index] == want, "scalar m \(row) n \(col) of \(m)x\(n)x\(k) xor \(xor)")
+                #expect(fast[index].bitPattern == scalar[index].bitPattern, "avx512 m \(row) n \(col) of \(m)x\(n)x\(k) xor \(xor)")
+            }
+        }
+    }
+}
