@@ -227,6 +227,7 @@ final class CPUState: ProgramState {
         let (planned, size) = MemoryPlanner.plan(requests)
         arena?.deallocate()
         arena = UnsafeMutableRawPointer.allocate(byteCount: max(size, 64), alignment: 64)
+        context.invalidateCache()
         arenaBytes = size
         offsets = Dictionary(uniqueKeysWithValues: zip(ids, planned))
         plannedBatch = batch
@@ -256,6 +257,7 @@ final class CPUState: ProgramState {
         for (index, (layer, compiled)) in zip(network.layers, program.layers).enumerated() {
             let ins = layer.inputs.map { buffer($0, batch: batch) }
             let outs = layer.outputs.map { buffer($0, batch: batch) }
+            context.currentLayer = index
             let start = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             try compiled.run(inputs: ins, outputs: outs, context: context)
             if profile != nil { profile?[index] += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 }

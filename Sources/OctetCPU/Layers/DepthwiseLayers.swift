@@ -125,13 +125,16 @@ private func runDepthwise(
     let taps = geometry.taps
     let zeroBytes = channels * elementSize
     let pointerBytes = pixels * taps * MemoryLayout<UnsafeRawPointer>.stride
-    let scratch = context.scratch(bytes: pointerBytes + zeroBytes + 64)
-    let zero = scratch + pointerBytes
-    zero.initializeMemory(as: UInt8.self, repeating: 0, count: zeroBytes)
-    let pointers = scratch.bindMemory(to: UnsafeRawPointer.self, capacity: pixels * taps)
-    depthwiseIndirection(
-        input: x.base, batch: x.batch, height: x.layout.height, width: x.layout.width, pixelBytes: channels * elementSize,
-        geometry: geometry, outHeight: y.layout.height, outWidth: y.layout.width, zero: zero, into: pointers)
+    // The table points into the arena, which stays put while the batch size does: build it once.
+    let table = context.cached(bytes: pointerBytes + zeroBytes + 64) { memory in
+        let zero = memory + pointerBytes
+        zero.initializeMemory(as: UInt8.self, repeating: 0, count: zeroBytes)
+        depthwiseIndirection(
+            input: x.base, batch: x.batch, height: x.layout.height, width: x.layout.width, pixelBytes: channels * elementSize,
+            geometry: geometry, outHeight: y.layout.height, outWidth: y.layout.width, zero: zero,
+            into: memory.bindMemory(to: UnsafeRawPointer.self, capacity: pixels * taps))
+    }
+    let pointers = table.assumingMemoryBound(to: UnsafeRawPointer.self)
     let stride = channels * elementSize
     context.pool.run(pixels, granularity: 4) { range in
         kernel(range.count, pointers + range.lowerBound * taps, y.base + range.lowerBound * stride)

@@ -20,8 +20,7 @@ struct ReformatLayer: CPULayer {
                 let (scale, lo, hi) = (q.scale, q.qmin, q.qmax)
                 let source = x.floats, target = y.bytePointer
                 for i in range {
-                    let v = min(max(source[i] / scale, lo), hi).rounded(.toNearestOrEven)
-                    target[i] = UInt8(truncatingIfNeeded: Int32(v))
+                    target[i] = roundedLowByte(min(max(source[i] / scale, lo), hi))
                 }
             case let (q?, nil):
                 for i in range { y.floats[i] = QuantizationMath.dequantize(storedValue(x.bytePointer[i], q), q) }
@@ -35,6 +34,14 @@ struct ReformatLayer: CPULayer {
             }
         }
     }
+}
+
+/// The low byte of `v` rounded half to even, for |v| ≤ 2²²: adding 1.5 · 2²³ makes the float's last mantissa
+/// bits the rounded integer (the FPU rounds half to even), with no conversion that could trap. Equal to
+/// `UInt8(truncatingIfNeeded: Int32(v.rounded(.toNearestOrEven)))` on that range, and vectorizable.
+@inline(__always)
+func roundedLowByte(_ v: Float) -> UInt8 {
+    UInt8(truncatingIfNeeded: (v + 12_582_912).bitPattern)
 }
 
 @inline(__always)
