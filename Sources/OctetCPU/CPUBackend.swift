@@ -122,7 +122,7 @@ final class CPUProgram: CompiledProgram, @unchecked Sendable {
                     weights: p.weights, kernel: p.kernel, strides: p.strides, dilations: p.dilations, padsBegin: p.padsBegin,
                     groups: p.groups, quantized: q, activation: layer.fusedActivation, inputChannels: channels)
             }
-            let isClamp: Bool = switch layer.fusedActivation { case nil, .relu?, .clip?: true; default: false }
+            let isClamp = layer.fusedActivation?.isClamp ?? true
             if isDepthwise, layer.inputs.count == 1, isClamp { return FloatDepthwiseLayer(p, activation: layer.fusedActivation) }
             return FloatGEMMLayer(
                 weights: p.weights, bias: p.bias, kernel: p.kernel, strides: p.strides, dilations: p.dilations,

@@ -161,6 +161,14 @@ public enum Activation: Sendable, Equatable {
     /// `x · max(0, min(1, x / 6 + 1/2))`.
     case hardSwish
 
+    /// True for Relu and Clip: piecewise-linear clamps a producing layer can apply as output bounds.
+    public var isClamp: Bool {
+        switch self {
+        case .relu, .clip: true
+        default: false
+        }
+    }
+
     /// True when every output is ≥ 0 whatever the input: such tensors can be stored as unsigned 8-bit.
     public var isNonNegative: Bool {
         switch self {

@@ -76,14 +76,6 @@ public enum QuantizationMath {
         return (lo, hi)
     }
 
-    /// Whether an activation can be applied as output bounds (Relu, Clip); others run as their own layer.
-    public static func isClamp(_ activation: Activation) -> Bool {
-        switch activation {
-        case .relu, .clip: true
-        default: false
-        }
-    }
-
     /// Symmetric per-output-channel weight quantization: `scale_c = max|w_c| / 127`, `q = round(w / scale_c)`
     /// in [-127, 127]. `weights` has the output channel as its first axis.
     public static func quantizeWeightsPerChannel(_ weights: Weights) -> (values: [Int8], scales: [Float]) {

@@ -102,4 +102,34 @@ import Octet
         let input = TensorData.random([1, 3, 13, 13], seed: 11)
         try Self.expectIdenticalTensors(try Self.calibrated(network, input), input, trtCompatible: false, threads: 1)
     }
+
+    /// Several execution contexts on one engine, each on its own thread with its own worker pool, give
+    /// identical results (the engine is immutable; the contexts share nothing mutable).
+    @Test func concurrentContextsAgree() throws {
+        let network = try Self.zoo(channels: 12, size: 21)
+        let input = TensorData.random([3, 3, 21, 21], seed: 21)
+        let configured = try Self.calibrated(network, input)
+        let engine = try Builder(config: BuilderConfig(int8: true), backend: CPUBackend(), options: ExecutionOptions(threads: 2)).build(configured)
+        let expected = try engine.makeContext().execute(["input": input])["logits"]
+        let results = UnsafeResults(count: 4)
+        DispatchQueue.concurrentPerform(iterations: 4) { index in
+            let context = engine.makeContext()
+            var last: TensorData?
+            for _ in 0..<5 { last = try? context.execute(["input": input])["logits"] }
+            results.set(index, last)
+        }
+        for index in 0..<4 { #expect(results.values[index] == expected, "context \(index)") }
+    }
+}
+
+/// Per-thread result slots for `concurrentContextsAgree` (each thread writes only its own slot).
+final class UnsafeResults: @unchecked Sendable {
+    private(set) var values: [TensorData?]
+    private let lock = NSLock()
+    init(count: Int) { values = Array(repeating: nil, count: count) }
+    func set(_ index: Int, _ value: TensorData?) {
+        lock.lock()
+        values[index] = value
+        lock.unlock()
+    }
 }

@@ -6,11 +6,7 @@ struct FoldBatchNormPass: GraphPass {
     let name = "fold-batchnorm"
 
     func run(_ network: inout Network) -> [String] {
-        var log: [String] = []
-        var changed = true
-        while changed {
-            changed = false
-            let producers = network.producers(), consumers = network.consumers()
+        rewriteUntilStable(&network) { network, producers, consumers in
             for (index, layer) in network.layers.enumerated() {
                 guard case let .scale(s) = layer.kind, let convIndex = producers[layer.inputs[0]] else { continue }
                 let conv = network.layers[convIndex]
@@ -28,11 +24,9 @@ struct FoldBatchNormPass: GraphPass {
                 network.layers[convIndex].origin += layer.origin
                 network.layers[convIndex].precision = conv.precision ?? layer.precision
                 network.layers.remove(at: index)
-                log.append("folded BatchNorm '\(layer.name)' into Conv '\(conv.name)'")
-                changed = true
-                break
+                return "folded BatchNorm '\(layer.name)' into Conv '\(conv.name)'"
             }
+            return nil
         }
-        return log
     }
 }

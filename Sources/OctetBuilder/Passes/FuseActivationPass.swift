@@ -6,13 +6,9 @@ struct FuseActivationPass: GraphPass {
     let name = "fuse-activation"
 
     func run(_ network: inout Network) -> [String] {
-        var log: [String] = []
-        var changed = true
-        while changed {
-            changed = false
-            let producers = network.producers(), consumers = network.consumers()
+        rewriteUntilStable(&network) { network, producers, consumers in
             for (index, layer) in network.layers.enumerated() {
-                guard case let .activation(activation) = layer.kind, Self.isClamp(activation),
+                guard case let .activation(activation) = layer.kind, activation.isClamp,
                       let producerIndex = producers[layer.inputs[0]],
                       network.isPrivate(layer.inputs[0], consumers: consumers)
                 else { continue }
@@ -23,18 +19,9 @@ struct FuseActivationPass: GraphPass {
                 network.layers[producerIndex].origin += layer.origin
                 network.layers[producerIndex].precision = producer.precision ?? layer.precision
                 network.layers.remove(at: index)
-                log.append("fused \(activation.name) '\(layer.name)' into \(producer.kind.typeName) '\(producer.name)'")
-                changed = true
-                break
+                return "fused \(activation.name) '\(layer.name)' into \(producer.kind.typeName) '\(producer.name)'"
             }
-        }
-        return log
-    }
-
-    static func isClamp(_ a: Activation) -> Bool {
-        switch a {
-        case .relu, .clip: true
-        default: false
+            return nil
         }
     }
 

@@ -7,11 +7,7 @@ struct FuseResidualAddPass: GraphPass {
     let name = "fuse-residual-add"
 
     func run(_ network: inout Network) -> [String] {
-        var log: [String] = []
-        var changed = true
-        while changed {
-            changed = false
-            let producers = network.producers(), consumers = network.consumers()
+        rewriteUntilStable(&network) { network, producers, consumers in
             for (addIndex, add) in network.layers.enumerated() {
                 guard add.kind == .elementwise(.add), add.inputs.count == 2,
                       network[add.inputs[0]].shape == network[add.inputs[1]].shape
@@ -33,11 +29,9 @@ struct FuseResidualAddPass: GraphPass {
                 conv.precision = conv.precision ?? add.precision
                 network.layers[addIndex] = conv
                 network.layers.remove(at: chosen.conv)
-                log.append("fused Add '\(add.name)' into Conv '\(conv.name)' as a residual")
-                changed = true
-                break
+                return "fused Add '\(add.name)' into Conv '\(conv.name)' as a residual"
             }
+            return nil
         }
-        return log
     }
 }

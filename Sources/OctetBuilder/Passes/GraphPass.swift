@@ -8,6 +8,18 @@ protocol GraphPass {
     func run(_ network: inout Network) -> [String]
 }
 
+extension GraphPass {
+    /// Runs `rewriteOnce` (which makes at most one change, with fresh producer and consumer maps, and
+    /// returns its log line) until it finds nothing more to change.
+    func rewriteUntilStable(
+        _ network: inout Network, _ rewriteOnce: (inout Network, [TensorID: Int], [TensorID: [Int]]) -> String?
+    ) -> [String] {
+        var log: [String] = []
+        while let line = rewriteOnce(&network, network.producers(), network.consumers()) { log.append(line) }
+        return log
+    }
+}
+
 extension Network {
     /// True when `id` is read by exactly one layer and is not a network output: it can disappear into a fusion.
     func isPrivate(_ id: TensorID, consumers: [TensorID: [Int]]) -> Bool {

@@ -50,7 +50,7 @@ struct FloatGEMMLayer: CPULayer {
             packs.append(bytes)
         }
         packed = packs
-        let isClamp: Bool = switch activation { case .relu?, .clip?: true; default: false }
+        let isClamp = activation?.isClamp ?? false
         bounds = isClamp ? floatBounds(activation) : (-.infinity, .infinity)
         self.activation = isClamp ? nil : activation
         kernelName = "sgemm_f32_nhwc_\(direct ? "direct" : "im2col")\(groups > 1 ? "_g\(groups)" : "")__\(String(cString: octet_cpu_isa_name(octet_cpu_isa())))"

@@ -87,7 +87,7 @@ struct QuantizedGEMMLayer: CPULayer {
         p.a_xor = xor
         self.params = p
         if q.output == nil {
-            let isClamp: Bool = switch activation { case .relu?, .clip?: true; default: false }
+            let isClamp = activation?.isClamp ?? false
             floatOutput = FloatOutputEpilogue(clampActivation: isClamp ? activation : nil, otherActivation: isClamp ? nil : activation)
         } else {
             floatOutput = nil
