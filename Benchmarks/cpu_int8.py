@@ -1,0 +1,481 @@
+#!/usr/bin/env python3
+"""CPU latency of Octet against onnxruntime and OpenVINO, FP32 and INT8, in one run on one machine.
+
+usage: python3 Benchmarks/cpu_int8.py [--octet .build/release/octet] [--models-dir /work/shared/data/models]
+           [--resnet50 .models/resnet50_op13.onnx] [--out docs/PERFORMANCE-raw.json] [--batches 1,8]
+           [--threads 2] [--runs 30] [--warmup 5] [--engines ort,openvino,octet] [--only mobilenet_v2 ...]
+           [--cache .bench] [--images /work/shared/data/images/224] [--ort-int8-activation uint8|int8]
+
+Models: ResNet-50 (torchvision export, random weights, ImageNet normalization), MobileNetV2 1.0 224 and
+EfficientNet-Lite0 (real weights, p*2/255-1). Engines, all with --threads threads:
+  * onnxruntime FP32: CPUExecutionProvider, ORT_ENABLE_ALL, intra_op_num_threads=T, inter_op 1, sequential.
+  * onnxruntime INT8: the same session options on onnxruntime's own static QDQ model (Scripts/int8/make_qdq.py
+    --mode ort-default: QUInt8 activations, per-channel QInt8 weights, MinMax on the photos), built once and
+    cached in --cache (default <repo>/.bench, git-ignored) as <model>_ort_qdq.onnx.
+  * OpenVINO FP32 / INT8: CPU plugin, INFERENCE_NUM_THREADS=T, PERFORMANCE_HINT=LATENCY,
+    INFERENCE_PRECISION_HINT=f32 (this CPU's default would be bf16), batch made static by reshape; INT8 runs
+    the same onnxruntime QDQ model (OpenVINO's low-precision transformations make it INT8).
+  * Octet: `OCTET bench --model M --ranges R --precision int8|fp32 --batch B --threads T --iterations RUNS
+    --warmup W --json` (one JSON object per batch size on stdout); R is the max-abs range file of
+    Scripts/int8/max_ranges.py on the photos, cached as <model>_ranges.txt. Without a working `bench`
+    subcommand Octet is recorded as missing and the rest still runs.
+Inputs are random but fixed (numpy default_rng(20240601), uniform [-1, 1)), the same for every engine. Python
+engines: WARMUP untimed runs, then RUNS timed runs (perf_counter around each run); p50 is the median. The
+whole set is measured --rounds times (default 3, interleaved); each result keeps its round with the lowest p50
+(all rounds' p50s are in the JSON), because noise on a shared machine only ever adds time.
+Another build on a 2-core machine ruins the numbers, so before each measurement it waits (up to --idle-wait s)
+for idle CPUs, measures the CPU time other processes took during it (others_cpu) and re-measures (up to
+--retries times, keeping the least disturbed) when that exceeds --max-interference. Prints a markdown table
+(with Octet/ORT-INT8 and Octet/ORT-FP32 p50 ratios) and writes all numbers, CPU model, load average, engine
+versions and settings as JSON to --out.
+"""
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "Scripts", "int8"))
+from int8common import cpu_flags, cpu_model, load_photo_inputs  # noqa: E402
+
+SEED = 20240601
+
+
+def stats(times_s, batch):
+    t = np.asarray(times_s) * 1000.0
+    p50 = float(np.percentile(t, 50))
+    return dict(p50_ms=p50, p90_ms=float(np.percentile(t, 90)), p99_ms=float(np.percentile(t, 99)),
+                mean_ms=float(t.mean()), min_ms=float(t.min()), max_ms=float(t.max()),
+                throughput_ips=batch * 1000.0 / p50)
+
+
+def time_fn(fn, warmup, runs):
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def ort_bench(path, x, threads, warmup, runs):
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    feeds = {name: x}
+    return time_fn(lambda: sess.run(None, feeds), warmup, runs)
+
+
+def ov_bench(path, x, threads, warmup, runs):
+    import openvino as ov
+    core = ov.Core()
+    model = core.read_model(path)
+    model.reshape({model.inputs[0].any_name: list(x.shape)})
+    cfg = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
+    compiled = core.compile_model(model, "CPU", cfg)
+    req = compiled.create_infer_request()
+    runtime = compiled.get_runtime_model()
+    precisions = {}
+    for op in runtime.get_ordered_ops():
+        rt = op.get_rt_info()
+        if rt["layerType"].astype(str) in ("Convolution", "FullyConnected", "MatMul"):
+            p = rt["runtimePrecision"].astype(str)
+            precisions[p] = precisions.get(p, 0) + 1
+    return time_fn(lambda: req.infer({0: x}), warmup, runs), precisions
+
+
+def cpu_busy(interval=0.5):
+    """Share of all CPUs that other processes used over interval seconds (our own threads, e.g. a runtime's
+    spinning pool, do not count); None if unknown."""
+    with Interference() as it:
+        time.sleep(interval)
+    return it.fraction
+
+
+def wait_idle(threshold, max_wait, log):
+    """Waits (up to max_wait s) until the machine is idle below threshold; -> (busy fraction, waited s)."""
+    t0 = time.time()
+    busy = cpu_busy()
+    said = False
+    while busy is not None and busy > threshold and time.time() - t0 < max_wait:
+        if not said:
+            log(f"  machine {busy:.0%} busy; waiting up to {max_wait:.0f}s for it to go below {threshold:.0%}")
+            said = True
+        time.sleep(2)
+        busy = cpu_busy()
+    return busy, round(time.time() - t0, 1)
+
+
+class Interference:
+    """CPU time other processes used while a measurement ran: /proc/stat busy time minus our own (and our
+    children's) CPU time, as a fraction of wall time x CPUs."""
+
+    def _read(self):
+        with open("/proc/stat") as f:
+            v = [int(t) for t in f.readline().split()[1:]]
+        busy = (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+        t = os.times()
+        return busy, t.user + t.system + t.children_user + t.children_system, time.time()
+
+    def __enter__(self):
+        try:
+            self.start = self._read()
+        except OSError:
+            self.start = None
+        return self
+
+    def __exit__(self, *exc):
+        self.fraction = None
+        if self.start:
+            b1, o1, w1 = self._read()
+            b0, o0, w0 = self.start
+            self.fraction = max(0.0, ((b1 - b0) - (o1 - o0)) / max((w1 - w0) * (os.cpu_count() or 1), 1e-9))
+        return False
+
+
+def octet_has_bench(octet):
+    try:
+        p = subprocess.run([octet, "bench", "--help"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return False, str(e)
+    txt = (p.stdout + p.stderr).decode(errors="replace")
+    if p.returncode != 0 or "--iterations" not in txt:
+        return False, f"`{octet} bench --help` shows no bench subcommand (exit {p.returncode}, no --iterations option)"
+    return True, ""
+
+
+def octet_bench(octet, model, ranges, precision, batch, threads, warmup, runs, timeout=600):
+    cmd = [octet, "bench", "--model", model, "--ranges", ranges, "--precision", precision, "--batch", str(batch),
+           "--threads", str(threads), "--iterations", str(runs), "--warmup", str(warmup), "--json"]
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return None, f"{' '.join(map(shlex.quote, cmd))}: {e}"
+    if p.returncode != 0:
+        return None, f"{' '.join(map(shlex.quote, cmd))}: exit {p.returncode}: " \
+                     f"{p.stderr.decode(errors='replace').strip()[-1500:]}"
+    objs = []
+    for line in p.stdout.decode(errors="replace").splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                objs.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+    hit = [o for o in objs if int(o.get("batch", -1)) == batch] or objs
+    if not hit or "p50_ms" not in hit[0]:
+        return None, f"{' '.join(map(shlex.quote, cmd))}: no JSON object with p50_ms on stdout"
+    return hit[0], ""
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def ensure_qdq(m, cache, images, activation, log):
+    """<cache>/<stem>_ort_qdq.onnx, built with make_qdq's ort-default mode when missing or stale."""
+    from make_qdq import agreement, make_ort_default
+    suffix = "" if activation == "uint8" else "_s8"
+    out = os.path.join(cache, f"{m['stem']}_ort_qdq{suffix}.onnx")
+    meta_path = out + ".json"
+    src_sha = sha256(m["path"])
+    if os.path.exists(out) and os.path.exists(meta_path):
+        meta = json.load(open(meta_path))
+        if meta.get("source_sha256") == src_sha and meta.get("activation_type") == activation:
+            log(f"  cached {out} (top-1 agreement {meta.get('top1_agreement')})")
+            return out, meta
+    log(f"  building {out} (onnxruntime quantize_static, QDQ, per-channel, {activation} activations) ...")
+    inputs = load_photo_inputs(m["path"], images, m["normalization"])
+    t0 = time.time()
+    make_ort_default(m["path"], inputs, out, activation, True, log=log)
+    agree, mincos, _ = agreement(m["path"], out, inputs, True)
+    meta = dict(source=m["path"], source_sha256=src_sha, activation_type=activation, weight_type="int8",
+                per_channel=True, calibration="MinMax", photos=len(inputs), normalization=m["normalization"],
+                top1_agreement=f"{agree}/{len(inputs)}", min_cosine=mincos, build_s=round(time.time() - t0, 1))
+    json.dump(meta, open(meta_path, "w"), indent=1)
+    log(f"  built in {meta['build_s']}s; top-1 agreement with FP32 {agree}/{len(inputs)}, min cosine {mincos:.4f}")
+    return out, meta
+
+
+def ensure_ranges(m, cache, images, log):
+    from max_ranges import compute_ranges, write_range_file
+    out = os.path.join(cache, f"{m['stem']}_ranges.txt")
+    if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(m["path"]):
+        return out
+    inputs = load_photo_inputs(m["path"], images, m["normalization"])
+    write_range_file(out, compute_ranges(m["path"], inputs, log=lambda s: None))
+    log(f"  wrote {out}")
+    return out
+
+
+def markdown_table(results):
+    """p50 table; Octet rows get p50 ratios to onnxruntime INT8 (INT8 rows only) and FP32. Missing Octet data is
+    left out; other failures show as 'error'."""
+    def p50(model, engine, prec, b):
+        for r in results:
+            if (r["model"], r["engine"], r["precision"], r["batch"]) == (model, engine, prec, b) and "p50_ms" in r:
+                return r["p50_ms"]
+        return None
+
+    lines = ["| model | batch | engine | precision | p50 ms | p90 ms | img/s | Octet / ORT-INT8 | Octet / ORT-FP32 "
+             "| others CPU | p50 per round |", "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    for r in results:
+        if "p50_ms" not in r:
+            if r["engine"] == "octet" and str(r.get("error", "")).startswith("missing"):
+                continue
+            lines.append(f"| {r['model']} | {r['batch']} | {r['engine']} | {r['precision']} | error | | | | | | |")
+            continue
+        r1 = r2 = ""
+        if r["engine"] == "octet":
+            oi = p50(r["model"], "onnxruntime", "int8", r["batch"]) if r["precision"] == "int8" else None
+            of = p50(r["model"], "onnxruntime", "fp32", r["batch"])
+            r1 = f"{r['p50_ms'] / oi:.2f}" if oi else ""
+            r2 = f"{r['p50_ms'] / of:.2f}" if of else ""
+        rounds = " / ".join(f"{v:.2f}" for v in r.get("p50_ms_rounds", []))
+        lines.append(f"| {r['model']} | {r['batch']} | {r['engine']} | {r['precision']} | {r['p50_ms']:.2f} | "
+                     f"{r.get('p90_ms', float('nan')):.2f} | {r.get('throughput_ips', float('nan')):.1f} | "
+                     f"{r1} | {r2} | {(r.get('others_cpu') or 0):.0%} | {rounds} |")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    ap.add_argument("--octet", help="octet CLI binary (omit to skip Octet)")
+    ap.add_argument("--models-dir", default="/work/shared/data/models",
+                    help="folder with mobilenet_v2_1.0_224.onnx and efficientnet_lite0.onnx")
+    ap.add_argument("--resnet50", default=os.path.join(REPO, ".models", "resnet50_op13.onnx"),
+                    help="torchvision ResNet-50 export (Scripts/export_torchvision.py)")
+    ap.add_argument("--out", default=os.path.join(REPO, "docs", "PERFORMANCE-raw.json"))
+    ap.add_argument("--batches", default="1,8")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--engines", default="ort,openvino,octet", help="comma list of ort, openvino, octet")
+    ap.add_argument("--only", nargs="+", help="model names: resnet50 mobilenet_v2 efficientnet_lite0")
+    ap.add_argument("--cache", default=os.path.join(REPO, ".bench"), help="QDQ models and range files")
+    ap.add_argument("--images", default="/work/shared/data/images/224", help="calibration photos (224x224 PPM)")
+    ap.add_argument("--idle-threshold", type=float, default=0.25,
+                    help="before each measurement wait until the CPUs are less busy than this (default 0.25)")
+    ap.add_argument("--idle-wait", type=float, default=300, help="longest wait for idle, seconds (default 300)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="measure everything this many times, interleaved, and keep each result's lowest p50 "
+                         "(default 3; noise on a shared machine only adds time)")
+    ap.add_argument("--max-interference", type=float, default=0.10,
+                    help="re-measure when other processes used more than this share of the CPUs (default 0.10)")
+    ap.add_argument("--retries", type=int, default=2, help="re-measurements allowed per result (default 2)")
+    ap.add_argument("--ort-int8-activation", choices=["uint8", "int8"], default="uint8",
+                    help="activation type of the onnxruntime QDQ model (default uint8 = QUInt8)")
+    ap.add_argument("--table-from", metavar="RAW_JSON", help="only print the markdown table of an earlier run's JSON")
+    args = ap.parse_args()
+    if args.table_from:
+        print(markdown_table(json.load(open(args.table_from))["results"]))
+        return
+    if args.warmup < 5 or args.runs < 30:
+        print("note: fewer than 5 warm-up / 30 timed runs", file=sys.stderr)
+
+    log = lambda s: print(s, flush=True)  # noqa: E731
+    batches = [int(b) for b in args.batches.split(",") if b]
+    engines = set(args.engines.split(","))
+    os.makedirs(args.cache, exist_ok=True)
+    models = [
+        dict(name="resnet50", path=args.resnet50, normalization="imagenet", weights="random (torchvision export)"),
+        dict(name="mobilenet_v2", path=os.path.join(args.models_dir, "mobilenet_v2_1.0_224.onnx"),
+             normalization="sample", weights="real"),
+        dict(name="efficientnet_lite0", path=os.path.join(args.models_dir, "efficientnet_lite0.onnx"),
+             normalization="sample", weights="real"),
+    ]
+    models = [m for m in models if not args.only or m["name"] in args.only]
+    for m in models:
+        m["stem"] = os.path.basename(m["path"])[:-5]
+
+    import onnxruntime as ort
+    versions = {"onnxruntime": ort.__version__, "numpy": np.__version__, "python": platform.python_version()}
+    try:
+        import openvino as ov
+        versions["openvino"] = ov.__version__
+    except ImportError as e:
+        if "openvino" in engines:
+            log(f"OpenVINO unavailable ({e}); pip install openvino")
+            engines.discard("openvino")
+    octet_ok, octet_why = False, "not requested (--octet not given)"
+    if args.octet and "octet" in engines:
+        octet_ok, octet_why = octet_has_bench(args.octet)
+        if not octet_ok:
+            log(f"Octet skipped: {octet_why}")
+    versions["octet"] = args.octet
+
+    flags = set(cpu_flags())
+    machine = dict(cpu_model=cpu_model(), logical_cpus=os.cpu_count(),
+                   affinity=sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+                   isa=sorted(flags & {"avx2", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16",
+                                       "amx_int8", "amx_bf16", "fma"}),
+                   kernel=platform.release(), loadavg_start=os.getloadavg())
+    log(f"{machine['cpu_model']}, {machine['logical_cpus']} CPUs, {' '.join(machine['isa'])}; load average "
+        f"{' '.join(f'{v:.2f}' for v in machine['loadavg_start'])}")
+    log(f"onnxruntime {versions['onnxruntime']}, openvino {versions.get('openvino', '-')}; threads {args.threads}, "
+        f"warm-up {args.warmup}, runs {args.runs}, batches {batches}")
+
+    model_meta, prepared = [], []
+    t_start = time.time()
+    import onnx
+    for m in models:
+        log(f"\n== {m['name']}: {m['path']}")
+        if not os.path.exists(m["path"]):
+            log("  missing; skipped")
+            model_meta.append(dict(m, missing=True))
+            continue
+        qdq, qmeta = None, {}
+        if engines & {"ort", "openvino"}:
+            qdq, qmeta = ensure_qdq(m, args.cache, args.images, args.ort_int8_activation, log)
+        ranges = ensure_ranges(m, args.cache, args.images, log) if octet_ok else None
+        model_meta.append(dict(m, ort_qdq=qdq, ort_qdq_meta=qmeta, ranges=ranges))
+        inp = onnx.load(m["path"], load_external_data=False).graph.input[0]
+        h, w = [d.dim_value for d in inp.type.tensor_type.shape.dim][2:]
+        prepared.append(dict(m, qdq=qdq, ranges=ranges, h=h, w=w))
+
+    def jobs_for(m, x, b):
+        """[(engine, precision, fn -> stats dict)]"""
+        T, W, R = args.threads, args.warmup, args.runs
+
+        def ort_job(path):
+            times = ort_bench(path, x, T, W, R)
+            return dict(stats(times, b), times_ms=[round(t * 1000, 4) for t in times])
+
+        def ov_job(path):
+            times, precisions = ov_bench(path, x, T, W, R)
+            return dict(stats(times, b), times_ms=[round(t * 1000, 4) for t in times],
+                        conv_runtime_precisions=precisions)
+
+        def octet_job(prec):
+            obj, err = octet_bench(args.octet, m["path"], m["ranges"], prec, b, T, W, R)
+            if obj is None:
+                raise RuntimeError(err)
+            keep = ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "min_ms", "max_ms", "throughput_ips")
+            return dict({k: obj[k] for k in keep if k in obj}, octet_json=obj)
+
+        jobs = []
+        if "ort" in engines:
+            jobs += [("onnxruntime", "fp32", lambda: ort_job(m["path"])),
+                     ("onnxruntime", "int8", lambda: ort_job(m["qdq"]))]
+        if "openvino" in engines:
+            jobs += [("openvino", "fp32", lambda: ov_job(m["path"])), ("openvino", "int8", lambda: ov_job(m["qdq"]))]
+        if octet_ok:
+            jobs += [("octet", "int8", lambda: octet_job("int8")), ("octet", "fp32", lambda: octet_job("fp32"))]
+        return jobs
+
+    def measure(fn, label):
+        """Runs fn (re-running when disturbed); -> the least disturbed result, or {'error': ...}."""
+        best = None
+        for attempt in range(1 + args.retries):
+            busy, waited = wait_idle(args.idle_threshold, args.idle_wait, log)
+            try:
+                with Interference() as it:
+                    res = fn()
+            except Exception as e:
+                return dict(error=f"{type(e).__name__}: {e}")
+            res.update(busy_before=busy, waited_s=waited, others_cpu=it.fraction, attempt=attempt + 1)
+            if best is None or (res["others_cpu"] or 0) < (best["others_cpu"] or 0):
+                best = res
+            if (it.fraction or 0) <= args.max_interference:
+                break
+            log(f"  {label}: other processes used {it.fraction:.0%} of the CPUs; measuring again")
+        return best
+
+    measured, order = {}, []
+    for rnd in range(args.rounds):
+        log(f"\n== round {rnd + 1}/{args.rounds}")
+        for m in prepared:
+            for b in batches:
+                x = np.random.default_rng(SEED).uniform(-1, 1, (b, 3, m["h"], m["w"])).astype(np.float32)
+                for engine, prec, fn in jobs_for(m, x, b):
+                    key = (m["name"], engine, prec, b)
+                    if key not in measured:
+                        measured[key] = []
+                        order.append(key)
+                    label = f"{m['name']} batch {b} {engine} {prec}"
+                    res = measure(fn, label)
+                    res["round"] = rnd + 1
+                    measured[key].append(res)
+                    log(f"  {label:<42} " +
+                        (f"p50 {res['p50_ms']:8.2f} ms  p90 {res.get('p90_ms', float('nan')):8.2f}  "
+                         f"others {res['others_cpu'] or 0:.0%}" if "p50_ms" in res else f"FAILED {res['error']}") +
+                        (f"  conv {res['conv_runtime_precisions']}" if "conv_runtime_precisions" in res else ""))
+
+    results = []
+    for key in order:
+        model, engine, prec, b = key
+        rec = dict(model=model, engine=engine, precision=prec, batch=b, threads=args.threads, warmup=args.warmup,
+                   runs=args.runs)
+        good = [r for r in measured[key] if "p50_ms" in r]
+        if good:
+            best = min(good, key=lambda r: r["p50_ms"])
+            rec.update(best)
+            rec["p50_ms_rounds"] = [r["p50_ms"] for r in good]
+        else:
+            rec["error"] = measured[key][-1]["error"]
+        results.append(rec)
+    if not octet_ok and "octet" in engines:
+        for m in prepared:
+            for b in batches:
+                for prec in ("int8", "fp32"):
+                    results.append(dict(model=m["name"], engine="octet", precision=prec, batch=b,
+                                        threads=args.threads, error=f"missing: {octet_why}"))
+    machine["loadavg_end"] = os.getloadavg()
+
+    table = markdown_table(results)
+    print()
+    print(table)
+    if not octet_ok:
+        print(f"\nOctet: no data ({octet_why})")
+    print(f"\nload average start {machine['loadavg_start']}, end {machine['loadavg_end']}; "
+          f"{time.time() - t_start:.0f}s")
+
+    doc = dict(date=datetime.datetime.now().astimezone().isoformat(timespec="seconds"), machine=machine,
+               versions=versions,
+               settings=dict(threads=args.threads, warmup=args.warmup, runs=args.runs, batches=batches,
+                             input=f"numpy default_rng({SEED}).uniform(-1, 1), float32 NCHW",
+                             timing="perf_counter around each run; p50 = median of the timed runs",
+                             onnxruntime="CPUExecutionProvider, ORT_ENABLE_ALL, intra_op_num_threads=threads, "
+                                         "inter_op_num_threads=1, ORT_SEQUENTIAL",
+                             openvino="CPU, INFERENCE_NUM_THREADS=threads, PERFORMANCE_HINT=LATENCY, "
+                                      "INFERENCE_PRECISION_HINT=f32, static batch via reshape; INT8 = the "
+                                      "onnxruntime QDQ model",
+                             ort_int8=f"quantize_static QDQ, per_channel, {args.ort_int8_activation} activations "
+                                      "(asymmetric), int8 weights, MinMax calibration on the photos",
+                             octet="OCTET bench --model M --ranges R --precision P --batch B --threads T "
+                                   "--iterations RUNS --warmup W --json",
+                             affinity="none set (taskset not used)",
+                             idle="before each measurement: wait until /proc/stat shows the CPUs less than "
+                                  f"{args.idle_threshold:.0%} busy over 0.5 s (at most {args.idle_wait:.0f} s); "
+                                  "busy_before/waited_s per result"),
+               octet_available=octet_ok, octet_note=None if octet_ok else octet_why,
+               models=model_meta, results=results, table_markdown=table)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(doc, f, indent=1)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
