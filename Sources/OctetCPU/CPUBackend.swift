@@ -33,10 +33,18 @@ final class CPUProgram: CompiledProgram, @unchecked Sendable {
     let plan: EnginePlan
     let threads: Int
     let layers: [any CPULayer]
-    let layouts: [TensorID: CPUTensorLayout]
-    /// Tensors whose size does not scale with the batch (constants).
-    let fixedBatch: [TensorID: Int]
-    let lifetimes: [TensorID: (first: Int, last: Int)]
+    /// Every tensor the program touches, with what the memory plan needs to know about it.
+    let tensors: [TensorID: TensorPlan]
+
+    struct TensorPlan {
+        var layout: CPUTensorLayout
+        /// First and last layer index that use it (-1: network input; layer count: network output).
+        var firstUse: Int
+        var lastUse: Int
+        /// The batch of a constant (constants do not scale with the batch); nil for activations.
+        var fixedBatch: Int?
+    }
+
 
     var kernelNames: [String] { layers.map(\.kernelName) }
 
@@ -68,9 +76,12 @@ final class CPUProgram: CompiledProgram, @unchecked Sendable {
         }
         for id in network.outputs { lifetimes[id] = (lifetimes[id]?.0 ?? -1, network.layers.count) }
         self.layers = compiled
-        self.layouts = layouts
-        self.fixedBatch = fixed
-        self.lifetimes = lifetimes.mapValues { (first: $0.0, last: $0.1) }
+        var tensors: [TensorID: TensorPlan] = [:]
+        for (id, life) in lifetimes {
+            guard let layout = layouts[id] else { continue }
+            tensors[id] = TensorPlan(layout: layout, firstUse: life.0, lastUse: life.1, fixedBatch: fixed[id])
+        }
+        self.tensors = tensors
     }
 
     func makeState() -> any ProgramState { CPUState(program: self) }
@@ -198,7 +209,6 @@ final class CPUState: ProgramState {
     let program: CPUProgram
     let context: CPURunContext
     private var arena: UnsafeMutableRawPointer?
-    private var arenaBytes = 0
     private var plannedBatch = 0
     private var offsets: [TensorID: Int] = [:]
     /// Milliseconds spent per layer, accumulated over executions, when profiling is on.
@@ -214,27 +224,26 @@ final class CPUState: ProgramState {
 
     deinit { arena?.deallocate() }
 
-    private func batch(of id: TensorID, _ batch: Int) -> Int { program.fixedBatch[id] ?? batch }
-
     private func prepare(batch: Int) {
         guard batch != plannedBatch else { return }
-        let ids = Array(program.lifetimes.keys).sorted()
-        let requests = ids.map { id -> MemoryPlanner.Request in
-            let layout = program.layouts[id]!
-            let life = program.lifetimes[id]!
-            return MemoryPlanner.Request(size: layout.bytesPerSample * self.batch(of: id, batch), firstUse: life.first, lastUse: life.last)
+        let ids = program.tensors.keys.sorted()
+        let requests = ids.compactMap { id -> MemoryPlanner.Request? in
+            guard let t = program.tensors[id] else { return nil }
+            return MemoryPlanner.Request(size: t.layout.bytesPerSample * (t.fixedBatch ?? batch), firstUse: t.firstUse, lastUse: t.lastUse)
         }
         let (planned, size) = MemoryPlanner.plan(requests)
         arena?.deallocate()
         arena = UnsafeMutableRawPointer.allocate(byteCount: max(size, 64), alignment: 64)
         context.invalidateCache()
-        arenaBytes = size
         offsets = Dictionary(uniqueKeysWithValues: zip(ids, planned))
         plannedBatch = batch
     }
 
     private func buffer(_ id: TensorID, batch: Int) -> CPUBuffer {
-        CPUBuffer(base: arena! + offsets[id]!, layout: program.layouts[id]!, batch: self.batch(of: id, batch))
+        guard let arena, let offset = offsets[id], let t = program.tensors[id] else {
+            preconditionFailure("tensor \(id) has no place in the memory plan")
+        }
+        return CPUBuffer(base: arena + offset, layout: t.layout, batch: t.fixedBatch ?? batch)
     }
 
     func execute(_ inputs: [String: TensorData], observe: ((TensorID, TensorValue) -> Void)?) throws -> [String: TensorData] {

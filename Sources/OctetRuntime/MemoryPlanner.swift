@@ -30,10 +30,8 @@ public enum MemoryPlanner {
             var candidate = 0
             var best: (offset: Int, gap: Int)?
             for interval in busy {
-                if interval.offset - candidate >= size {
-                    let gap = interval.offset - candidate
-                    if best == nil || gap < best!.gap { best = (candidate, gap) }
-                }
+                let gap = interval.offset - candidate
+                if gap >= size, gap < (best?.gap ?? Int.max) { best = (candidate, gap) }
                 candidate = max(candidate, interval.end)
             }
             let offset = best?.offset ?? candidate
