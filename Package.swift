@@ -46,8 +46,13 @@ let package = Package(
             swiftSettings: optimizedNumerics
         ),
         .target(
+            name: "OctetCUDA",
+            dependencies: ["OctetCore", "OctetQuantization", "OctetRuntime"],
+            exclude: ["Kernels"]
+        ),
+        .target(
             name: "Octet",
-            dependencies: ["OctetCore", "OctetONNX", "OctetQuantization", "OctetImage", "OctetRuntime", "OctetBuilder", "OctetReference", "OctetCPU"]
+            dependencies: ["OctetCore", "OctetONNX", "OctetQuantization", "OctetImage", "OctetRuntime", "OctetBuilder", "OctetReference", "OctetCPU", "OctetCUDA"]
         ),
         .executableTarget(
             name: "octet",

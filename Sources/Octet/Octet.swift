@@ -7,3 +7,4 @@
 @_exported import OctetRuntime
 @_exported import OctetBuilder
 @_exported import OctetCPU
+@_exported import OctetCUDA

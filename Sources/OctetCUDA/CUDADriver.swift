@@ -1,0 +1,256 @@
+import Foundation
+import OctetCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+typealias CuDeviceGetCount = @convention(c) (UnsafeMutablePointer<Int32>) -> Int32
+typealias CuLaunchKernel = @convention(c) (
+    OpaquePointer?, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, OpaquePointer?,
+    UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+) -> Int32
+typealias NVRTCCreateProgram = @convention(c) (
+    UnsafeMutablePointer<OpaquePointer?>, UnsafePointer<CChar>, UnsafePointer<CChar>, Int32,
+    UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<UnsafePointer<CChar>?>?
+) -> Int32
+
+/// The CUDA driver API (`libcuda.so.1`) and NVRTC (`libnvrtc.so*`), opened with `dlopen` so that Octet builds and
+/// runs with no CUDA installed. Every call is checked; failures become `OctetError`s with the driver's message.
+public final class CUDADriver: @unchecked Sendable {
+    typealias CUresult = Int32
+    typealias Handle = OpaquePointer
+
+    // Driver entry points.
+    private let cuInit: @convention(c) (UInt32) -> CUresult
+    private let cuDeviceGetCount: CuDeviceGetCount
+    private let cuDeviceGet: @convention(c) (UnsafeMutablePointer<Int32>, Int32) -> CUresult
+    private let cuDeviceGetName: @convention(c) (UnsafeMutablePointer<CChar>, Int32, Int32) -> CUresult
+    private let cuDeviceGetAttribute: @convention(c) (UnsafeMutablePointer<Int32>, Int32, Int32) -> CUresult
+    private let cuDeviceTotalMem: @convention(c) (UnsafeMutablePointer<Int>, Int32) -> CUresult
+    private let cuDevicePrimaryCtxRetain: @convention(c) (UnsafeMutablePointer<Handle?>, Int32) -> CUresult
+    private let cuCtxSetCurrent: @convention(c) (Handle?) -> CUresult
+    private let cuCtxSynchronize: @convention(c) () -> CUresult
+    private let cuModuleLoadData: @convention(c) (UnsafeMutablePointer<Handle?>, UnsafeRawPointer) -> CUresult
+    private let cuModuleGetFunction: @convention(c) (UnsafeMutablePointer<Handle?>, Handle?, UnsafePointer<CChar>) -> CUresult
+    private let cuLaunchKernel: CuLaunchKernel
+    private let cuMemAlloc: @convention(c) (UnsafeMutablePointer<UInt64>, Int) -> CUresult
+    private let cuMemFree: @convention(c) (UInt64) -> CUresult
+    private let cuMemcpyHtoD: @convention(c) (UInt64, UnsafeRawPointer, Int) -> CUresult
+    private let cuMemcpyDtoH: @convention(c) (UnsafeMutableRawPointer, UInt64, Int) -> CUresult
+    private let cuGetErrorString: @convention(c) (CUresult, UnsafeMutablePointer<UnsafePointer<CChar>?>) -> CUresult
+
+    // NVRTC entry points.
+    private let nvrtcCreateProgram: NVRTCCreateProgram
+    private let nvrtcCompileProgram: @convention(c) (Handle?, Int32, UnsafePointer<UnsafePointer<CChar>?>?) -> Int32
+    private let nvrtcGetProgramLogSize: @convention(c) (Handle?, UnsafeMutablePointer<Int>) -> Int32
+    private let nvrtcGetProgramLog: @convention(c) (Handle?, UnsafeMutablePointer<CChar>) -> Int32
+    private let nvrtcGetCUBINSize: @convention(c) (Handle?, UnsafeMutablePointer<Int>) -> Int32
+    private let nvrtcGetCUBIN: @convention(c) (Handle?, UnsafeMutablePointer<CChar>) -> Int32
+    private let nvrtcDestroyProgram: @convention(c) (UnsafeMutablePointer<Handle?>) -> Int32
+    private let nvrtcGetErrorString: @convention(c) (Int32) -> UnsafePointer<CChar>?
+
+    /// Where NVRTC was found (for the device report).
+    public let nvrtcPath: String
+
+    /// Opens the libraries, or says why CUDA is unavailable on this machine.
+    public init() throws {
+        guard let cuda = dlopen("libcuda.so.1", RTLD_NOW) ?? dlopen("libcuda.so", RTLD_NOW) else {
+            throw OctetError.unavailable(reason: "CUDA is not available on this machine: libcuda.so.1 cannot be opened (no NVIDIA driver)")
+        }
+        let (nvrtc, path) = try Self.openNVRTC()
+        nvrtcPath = path
+        func symbol<T>(_ library: UnsafeMutableRawPointer, _ name: String, _: T.Type) throws -> T {
+            guard let pointer = dlsym(library, name) else {
+                throw OctetError.unavailable(reason: "the CUDA library lacks \(name); the driver is too old")
+            }
+            return unsafeBitCast(pointer, to: T.self)
+        }
+        cuInit = try symbol(cuda, "cuInit", (@convention(c) (UInt32) -> CUresult).self)
+        cuDeviceGetCount = try symbol(cuda, "cuDeviceGetCount", CuDeviceGetCount.self)
+        cuDeviceGet = try symbol(cuda, "cuDeviceGet", (@convention(c) (UnsafeMutablePointer<Int32>, Int32) -> CUresult).self)
+        cuDeviceGetName = try symbol(cuda, "cuDeviceGetName", (@convention(c) (UnsafeMutablePointer<CChar>, Int32, Int32) -> CUresult).self)
+        cuDeviceGetAttribute = try symbol(cuda, "cuDeviceGetAttribute", (@convention(c) (UnsafeMutablePointer<Int32>, Int32, Int32) -> CUresult).self)
+        cuDeviceTotalMem = try symbol(cuda, "cuDeviceTotalMem_v2", (@convention(c) (UnsafeMutablePointer<Int>, Int32) -> CUresult).self)
+        cuDevicePrimaryCtxRetain = try symbol(cuda, "cuDevicePrimaryCtxRetain", (@convention(c) (UnsafeMutablePointer<Handle?>, Int32) -> CUresult).self)
+        cuCtxSetCurrent = try symbol(cuda, "cuCtxSetCurrent", (@convention(c) (Handle?) -> CUresult).self)
+        cuCtxSynchronize = try symbol(cuda, "cuCtxSynchronize", (@convention(c) () -> CUresult).self)
+        cuModuleLoadData = try symbol(cuda, "cuModuleLoadData", (@convention(c) (UnsafeMutablePointer<Handle?>, UnsafeRawPointer) -> CUresult).self)
+        cuModuleGetFunction = try symbol(cuda, "cuModuleGetFunction", (@convention(c) (UnsafeMutablePointer<Handle?>, Handle?, UnsafePointer<CChar>) -> CUresult).self)
+        cuLaunchKernel = try symbol(cuda, "cuLaunchKernel", CuLaunchKernel.self)
+        cuMemAlloc = try symbol(cuda, "cuMemAlloc_v2", (@convention(c) (UnsafeMutablePointer<UInt64>, Int) -> CUresult).self)
+        cuMemFree = try symbol(cuda, "cuMemFree_v2", (@convention(c) (UInt64) -> CUresult).self)
+        cuMemcpyHtoD = try symbol(cuda, "cuMemcpyHtoD_v2", (@convention(c) (UInt64, UnsafeRawPointer, Int) -> CUresult).self)
+        cuMemcpyDtoH = try symbol(cuda, "cuMemcpyDtoH_v2", (@convention(c) (UnsafeMutableRawPointer, UInt64, Int) -> CUresult).self)
+        cuGetErrorString = try symbol(cuda, "cuGetErrorString", (@convention(c) (CUresult, UnsafeMutablePointer<UnsafePointer<CChar>?>) -> CUresult).self)
+        nvrtcCreateProgram = try symbol(nvrtc, "nvrtcCreateProgram", NVRTCCreateProgram.self)
+        nvrtcCompileProgram = try symbol(nvrtc, "nvrtcCompileProgram", (@convention(c) (Handle?, Int32, UnsafePointer<UnsafePointer<CChar>?>?) -> Int32).self)
+        nvrtcGetProgramLogSize = try symbol(nvrtc, "nvrtcGetProgramLogSize", (@convention(c) (Handle?, UnsafeMutablePointer<Int>) -> Int32).self)
+        nvrtcGetProgramLog = try symbol(nvrtc, "nvrtcGetProgramLog", (@convention(c) (Handle?, UnsafeMutablePointer<CChar>) -> Int32).self)
+        nvrtcGetCUBINSize = try symbol(nvrtc, "nvrtcGetCUBINSize", (@convention(c) (Handle?, UnsafeMutablePointer<Int>) -> Int32).self)
+        nvrtcGetCUBIN = try symbol(nvrtc, "nvrtcGetCUBIN", (@convention(c) (Handle?, UnsafeMutablePointer<CChar>) -> Int32).self)
+        nvrtcDestroyProgram = try symbol(nvrtc, "nvrtcDestroyProgram", (@convention(c) (UnsafeMutablePointer<Handle?>) -> Int32).self)
+        nvrtcGetErrorString = try symbol(nvrtc, "nvrtcGetErrorString", (@convention(c) (Int32) -> UnsafePointer<CChar>?).self)
+        try check(cuInit(0), "cuInit")
+    }
+
+    /// NVRTC in CUDA_HOME, LD_LIBRARY_PATH and the usual CUDA locations, newest soname first.
+    private static func openNVRTC() throws -> (UnsafeMutableRawPointer, String) {
+        let environment = ProcessInfo.processInfo.environment
+        var directories: [String] = []
+        if let home = environment["CUDA_HOME"] ?? environment["CUDA_PATH"] { directories += [home + "/lib64", home + "/lib"] }
+        directories += (environment["LD_LIBRARY_PATH"] ?? "").split(separator: ":").map(String.init)
+        directories += ["/usr/local/cuda/lib64", "/usr/local/cuda/targets/x86_64-linux/lib", "/usr/lib/x86_64-linux-gnu", ""]
+        let names = ["libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2"]
+        var tried: [String] = []
+        for directory in directories {
+            for name in names {
+                let path = directory.isEmpty ? name : directory + "/" + name
+                tried.append(path)
+                if let handle = dlopen(path, RTLD_NOW) { return (handle, path) }
+            }
+        }
+        throw OctetError.unavailable(reason: "CUDA is present but NVRTC is not: libnvrtc.so was not found (set CUDA_HOME or LD_LIBRARY_PATH)")
+    }
+
+    func check(_ result: CUresult, _ call: String, file: String = #fileID, line: Int = #line) throws {
+        guard result != 0 else { return }
+        var message: UnsafePointer<CChar>?
+        _ = cuGetErrorString(result, &message)
+        let text = message.map { String(cString: $0) } ?? "unknown error"
+        throw OctetError.unavailable(reason: "CUDA call \(call) failed with \(result) (\(text)) at \(file):\(line)")
+    }
+
+    // MARK: Devices
+
+    public struct Device: Sendable, CustomStringConvertible {
+        public var ordinal: Int32
+        public var name: String
+        public var computeCapability: (major: Int32, minor: Int32)
+        public var multiprocessors: Int32
+        public var memoryBytes: Int
+        public var sharedMemoryPerBlock: Int32
+
+        public var architecture: String { "sm_\(computeCapability.major)\(computeCapability.minor)" }
+
+        public var description: String {
+            "\(name), \(architecture), \(multiprocessors) SMs, \(memoryBytes / (1 << 20)) MiB, \(sharedMemoryPerBlock / 1024) KiB shared memory per block"
+        }
+    }
+
+    public func devices() throws -> [Device] {
+        var count: Int32 = 0
+        try check(cuDeviceGetCount(&count), "cuDeviceGetCount")
+        return try (0..<count).map { ordinal in
+            var device: Int32 = 0
+            try check(cuDeviceGet(&device, ordinal), "cuDeviceGet")
+            var name = [CChar](repeating: 0, count: 256)
+            try check(cuDeviceGetName(&name, 255, device), "cuDeviceGetName")
+            func attribute(_ key: Int32) throws -> Int32 {
+                var value: Int32 = 0
+                try check(cuDeviceGetAttribute(&value, key, device), "cuDeviceGetAttribute(\(key))")
+                return value
+            }
+            var memory = 0
+            try check(cuDeviceTotalMem(&memory, device), "cuDeviceTotalMem")
+            return Device(
+                ordinal: device, name: String(cString: name), computeCapability: (try attribute(75), try attribute(76)),
+                multiprocessors: try attribute(16), memoryBytes: memory, sharedMemoryPerBlock: try attribute(8))
+        }
+    }
+
+    /// Makes the device's primary context current on this thread.
+    public func activate(_ device: Device) throws {
+        var context: Handle?
+        try check(cuDevicePrimaryCtxRetain(&context, device.ordinal), "cuDevicePrimaryCtxRetain")
+        try check(cuCtxSetCurrent(context), "cuCtxSetCurrent")
+    }
+
+    // MARK: Compilation
+
+    /// Compiles CUDA C to a cubin for `architecture` with NVRTC; compile errors carry NVRTC's log.
+    public func compile(source: String, name: String, architecture: String, options extra: [String] = []) throws -> [UInt8] {
+        var program: Handle?
+        let created = nvrtcCreateProgram(&program, source, name, 0, nil, nil)
+        guard created == 0 else { throw nvrtcError(created, "nvrtcCreateProgram") }
+        defer { _ = nvrtcDestroyProgram(&program) }
+        let options = ["--gpu-architecture=\(architecture)", "--fmad=false", "-default-device"] + extra
+        let cOptions = options.map { strdup($0) }
+        defer { cOptions.forEach { Glibc.free($0) } }
+        let result = cOptions.map { UnsafePointer($0) }.withUnsafeBufferPointer { nvrtcCompileProgram(program, Int32(options.count), $0.baseAddress) }
+        if result != 0 {
+            var size = 0
+            _ = nvrtcGetProgramLogSize(program, &size)
+            var log = [CChar](repeating: 0, count: max(size, 1))
+            _ = nvrtcGetProgramLog(program, &log)
+            throw OctetError.unavailable(reason: "NVRTC could not compile \(name) for \(architecture): \(String(cString: log).trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+        var size = 0
+        let sized = nvrtcGetCUBINSize(program, &size)
+        guard sized == 0 else { throw nvrtcError(sized, "nvrtcGetCUBINSize") }
+        var cubin = [CChar](repeating: 0, count: size)
+        let got = nvrtcGetCUBIN(program, &cubin)
+        guard got == 0 else { throw nvrtcError(got, "nvrtcGetCUBIN") }
+        return cubin.map { UInt8(bitPattern: $0) }
+    }
+
+    private func nvrtcError(_ result: Int32, _ call: String) -> OctetError {
+        .unavailable(reason: "NVRTC call \(call) failed: \(nvrtcGetErrorString(result).map { String(cString: $0) } ?? "error \(result)")")
+    }
+
+    /// Loads a cubin and returns the named kernel.
+    public func function(_ cubin: [UInt8], name: String) throws -> Kernel {
+        var module: Handle?
+        try cubin.withUnsafeBytes { try check(cuModuleLoadData(&module, $0.baseAddress!), "cuModuleLoadData") }
+        var function: Handle?
+        try check(cuModuleGetFunction(&function, module, name), "cuModuleGetFunction(\(name))")
+        return Kernel(handle: function)
+    }
+
+    public struct Kernel: @unchecked Sendable {
+        let handle: OpaquePointer?
+    }
+
+    // MARK: Memory and launches
+
+    /// A device allocation, freed with `release`.
+    public struct Buffer: Sendable {
+        public let address: UInt64
+        public let bytes: Int
+    }
+
+    public func allocate(bytes: Int) throws -> Buffer {
+        var address: UInt64 = 0
+        try check(cuMemAlloc(&address, max(bytes, 1)), "cuMemAlloc(\(bytes))")
+        return Buffer(address: address, bytes: bytes)
+    }
+
+    public func release(_ buffer: Buffer) { _ = cuMemFree(buffer.address) }
+
+    public func upload<T>(_ values: [T], to buffer: Buffer) throws {
+        try values.withUnsafeBytes { try check(cuMemcpyHtoD(buffer.address, $0.baseAddress!, min($0.count, buffer.bytes)), "cuMemcpyHtoD") }
+    }
+
+    public func download<T>(_ buffer: Buffer, count: Int, as _: T.Type, initial: T) throws -> [T] {
+        var values = [T](repeating: initial, count: count)
+        try values.withUnsafeMutableBytes { try check(cuMemcpyDtoH($0.baseAddress!, buffer.address, $0.count), "cuMemcpyDtoH") }
+        return values
+    }
+
+    /// Launches `kernel` and waits for it; `arguments` are the kernel's parameters in order (each a value whose
+    /// bytes are passed: Int32, Float, UInt64 device addresses).
+    public func launch(_ kernel: Kernel, grid: (UInt32, UInt32, UInt32), block: (UInt32, UInt32, UInt32), arguments: [any BitwiseCopyable]) throws {
+        var storage: [UnsafeMutableRawPointer] = arguments.map { argument in
+            let size = MemoryLayout.size(ofValue: argument)
+            let pointer = UnsafeMutableRawPointer.allocate(byteCount: max(size, 8), alignment: 8)
+            withUnsafeBytes(of: argument) { pointer.copyMemory(from: $0.baseAddress!, byteCount: size) }
+            return pointer
+        }
+        defer { storage.forEach { $0.deallocate() } }
+        var parameters: [UnsafeMutableRawPointer?] = storage.map { $0 }
+        try parameters.withUnsafeMutableBufferPointer { list in
+            try check(cuLaunchKernel(kernel.handle, grid.0, grid.1, grid.2, block.0, block.1, block.2, 0, nil, list.baseAddress, nil), "cuLaunchKernel")
+        }
+        try check(cuCtxSynchronize(), "cuCtxSynchronize")
+        _ = storage
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import OctetCore
+import OctetQuantization
+
+/// The CUDA kernel-versus-reference checks of `octet selftest --device cuda`: each kernel on random inputs of
+/// awkward sizes, against the reference arithmetic of OctetQuantization; integer outputs must match exactly.
+public enum CUDASelfTest {
+    /// Runs every check on the first device. - Returns: report lines and the number of failed checks.
+    public static func run(log: (String) -> Void) throws -> Int {
+        let driver = try CUDADriver()
+        let devices = try driver.devices()
+        guard let device = devices.first else {
+            throw OctetError.unavailable(reason: "the CUDA driver reports no device")
+        }
+        log("CUDA device 0: \(device)")
+        log("NVRTC: \(driver.nvrtcPath)")
+        guard device.computeCapability.major > 6 || (device.computeCapability.major == 6 && device.computeCapability.minor >= 1) else {
+            throw OctetError.unavailable(reason: "\(device.name) (\(device.architecture)) has no INT8 dot product; Octet needs compute capability 6.1 or newer")
+        }
+        try driver.activate(device)
+        let source = KernelSources.files["qgemm_dp4a.cu"] ?? ""
+        let start = Date()
+        let cubin = try driver.compile(source: source, name: "qgemm_dp4a.cu", architecture: device.architecture)
+        log(String(format: "compiled qgemm_dp4a.cu for %@ with NVRTC in %.0f ms (%d bytes)", device.architecture, Date().timeIntervalSince(start) * 1000, cubin.count))
+        let gemm = try driver.function(cubin, name: "octet_qgemm_u8s8_dp4a")
+        let quantize = try driver.function(cubin, name: "octet_quantize_f32")
+        var failures = 0
+        var generator = SystemRandomNumberGenerator()
+        for (m, n, k) in [(1, 1, 4), (3, 17, 60), (7, 33, 116), (16, 64, 576), (5, 1000, 1280), (49, 513, 4608)] {
+            let ok = try checkGEMM(driver, gemm, m: m, n: n, k: k, signedOutput: n % 2 == 1, using: &generator)
+            log("qgemm_u8s8_dp4a M=\(m) N=\(n) K=\(k): \(ok ? "exact" : "MISMATCH")")
+            if !ok { failures += 1 }
+        }
+        for count in [1, 255, 4097] {
+            let ok = try checkQuantize(driver, quantize, count: count, using: &generator)
+            log("quantize_f32 count=\(count): \(ok ? "exact" : "MISMATCH")")
+            if !ok { failures += 1 }
+        }
+        return failures
+    }
+
+    private static func checkGEMM(
+        _ driver: CUDADriver, _ kernel: CUDADriver.Kernel, m: Int, n: Int, k: Int, signedOutput: Bool,
+        using generator: inout SystemRandomNumberGenerator
+    ) throws -> Bool {
+        let a = (0..<(m * k)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let w = (0..<(n * k)).map { _ in Int8.random(in: -127...127, using: &generator) }
+        let bias = (0..<n).map { _ in Int32.random(in: -20000...20000, using: &generator) }
+        let multipliers = (0..<n).map { _ in Float.random(in: 1e-5...2e-3, using: &generator) }
+        let (lo, hi): (Float, Float) = signedOutput ? (-128, 127) : (0, 255)
+        let buffers = try [a.count, w.count, 4 * n, 4 * n, m * n].map { try driver.allocate(bytes: $0) }
+        defer { buffers.forEach(driver.release) }
+        try driver.upload(a, to: buffers[0])
+        try driver.upload(w, to: buffers[1])
+        try driver.upload(bias, to: buffers[2])
+        try driver.upload(multipliers, to: buffers[3])
+        try driver.launch(
+            kernel, grid: (UInt32((n + 127) / 128), UInt32(m), 1), block: (128, 1, 1),
+            arguments: [Int32(m), Int32(n), Int32(k / 4), buffers[0].address, buffers[1].address, buffers[2].address,
+                        buffers[3].address, lo, hi, Int32(signedOutput ? 1 : 0), buffers[4].address])
+        let got = try driver.download(buffers[4], count: m * n, as: UInt8.self, initial: 0)
+        for row in 0..<m {
+            for col in 0..<n {
+                var acc = bias[col]
+                for i in 0..<k { acc &+= Int32(a[row * k + i]) &* Int32(w[col * k + i]) }
+                let want = QuantizationMath.requantize(acc, multiplier: multipliers[col], min: lo, max: hi)
+                if got[row * n + col] != UInt8(truncatingIfNeeded: want) { return false }
+            }
+        }
+        return true
+    }
+
+    private static func checkQuantize(
+        _ driver: CUDADriver, _ kernel: CUDADriver.Kernel, count: Int, using generator: inout SystemRandomNumberGenerator
+    ) throws -> Bool {
+        let x = (0..<count).map { _ in Float.random(in: -3...3, using: &generator) }
+        let q = TensorQuantization(range: 2.5, unsigned: false)
+        let input = try driver.allocate(bytes: 4 * count), output = try driver.allocate(bytes: count)
+        defer { driver.release(input); driver.release(output) }
+        try driver.upload(x, to: input)
+        try driver.launch(
+            kernel, grid: (UInt32((count + 255) / 256), 1, 1), block: (256, 1, 1),
+            arguments: [Int32(count), input.address, q.scale, q.qmin, q.qmax, output.address])
+        let got = try driver.download(output, count: count, as: UInt8.self, initial: 0)
+        return zip(x, got).allSatisfy { UInt8(truncatingIfNeeded: QuantizationMath.quantize($0, q)) == $1 }
+    }
+}

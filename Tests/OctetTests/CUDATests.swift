@@ -1,0 +1,50 @@
+import Foundation
+import Testing
+import _OctetTestSupport
+@testable import OctetCUDA
+import Octet
+
+/// CUDA runs only where a driver is present (the GPU machine runs `octet selftest --device cuda`); elsewhere
+/// these tests skip and say why. The embedded kernel sources must match the .cu files they come from.
+@Suite struct CUDATests {
+    static let cudaMissing: String? = {
+        do {
+            _ = try CUDADriver()
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }()
+
+    @Test func embeddedKernelSourcesMatchTheCUFiles() throws {
+        let directory = TestPaths.packageRoot().appendingPathComponent("Sources/OctetCUDA/Kernels")
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".cu") }
+        #expect(Set(files) == Set(KernelSources.files.keys), "run Scripts/embed-cuda-kernels.sh")
+        for file in files {
+            let text = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
+            #expect(KernelSources.files[file].map { $0 + "\n" } == text, "\(file) changed: run Scripts/embed-cuda-kernels.sh")
+        }
+    }
+
+    @Test(.enabled(if: CUDATests.cudaMissing == nil, Comment(rawValue: "CUDA tests skipped: \(CUDATests.cudaMissing ?? "")")))
+    func kernelsMatchTheReferenceOnTheGPU() throws {
+        #expect(try CUDASelfTest.run { print($0) } == 0)
+    }
+
+    @Test func cudaWithoutADriverIsAClearError() throws {
+        guard let reason = Self.cudaMissing else { return }
+        #expect(reason.contains("libcuda") || reason.contains("NVRTC"))
+        let result = try OctetBinary.run(["run", "--device", "cuda", "--model", TestPaths.packageRoot().appendingPathComponent("data/int8_api/efficientnet_lite0.onnx").path])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("CUDA"))
+        let selftest = try OctetBinary.run(["selftest", "--device", "cuda"])
+        #expect(selftest.status == 1)
+        #expect(selftest.stderr.contains("libcuda.so.1"))
+    }
+
+    @Test func cpuSelftestPasses() throws {
+        let result = try OctetBinary.run(["selftest"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.hasSuffix("&&&& PASSED Octet.selftest\n"))
+    }
+}
