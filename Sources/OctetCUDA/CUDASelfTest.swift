@@ -27,9 +27,19 @@ public enum CUDASelfTest {
         var failures = 0
         var generator = SystemRandomNumberGenerator()
         for (m, n, k) in [(1, 1, 4), (3, 17, 60), (7, 33, 116), (16, 64, 576), (5, 1000, 1280), (49, 513, 4608)] {
-            let ok = try checkGEMM(driver, gemm, m: m, n: n, k: k, signedOutput: n % 2 == 1, using: &generator)
+            let ok = try checkGEMM(driver, gemm, m: m, n: n, k: k, signedOutput: n % 2 == 1, tensorCores: false, using: &generator)
             log("qgemm_u8s8_dp4a M=\(m) N=\(n) K=\(k): \(ok ? "exact" : "MISMATCH")")
             if !ok { failures += 1 }
+        }
+        if device.computeCapability.major >= 8 {
+            let mmaSource = KernelSources.files["qgemm_mma.cu"] ?? ""
+            let mmaCubin = try driver.compile(source: mmaSource, name: "qgemm_mma.cu", architecture: device.architecture)
+            let mma = try driver.function(mmaCubin, name: "octet_qgemm_u8s8_mma")
+            for (m, n, k) in [(1, 1, 32), (15, 9, 64), (17, 33, 128), (33, 64, 576), (5, 1000, 1280), (49, 513, 4608)] {
+                let ok = try checkGEMM(driver, mma, m: m, n: n, k: k, signedOutput: n % 2 == 0, tensorCores: true, using: &generator)
+                log("qgemm_u8s8_mma (tensor cores) M=\(m) N=\(n) K=\(k): \(ok ? "exact" : "MISMATCH")")
+                if !ok { failures += 1 }
+            }
         }
         for count in [1, 255, 4097] {
             let ok = try checkQuantize(driver, quantize, count: count, using: &generator)
@@ -40,7 +50,7 @@ public enum CUDASelfTest {
     }
 
     private static func checkGEMM(
-        _ driver: CUDADriver, _ kernel: CUDADriver.Kernel, m: Int, n: Int, k: Int, signedOutput: Bool,
+        _ driver: CUDADriver, _ kernel: CUDADriver.Kernel, m: Int, n: Int, k: Int, signedOutput: Bool, tensorCores: Bool,
         using generator: inout SystemRandomNumberGenerator
     ) throws -> Bool {
         let a = (0..<(m * k)).map { _ in UInt8.random(in: 0...255, using: &generator) }
@@ -54,10 +64,19 @@ public enum CUDASelfTest {
         try driver.upload(w, to: buffers[1])
         try driver.upload(bias, to: buffers[2])
         try driver.upload(multipliers, to: buffers[3])
-        try driver.launch(
-            kernel, grid: (UInt32((n + 127) / 128), UInt32(m), 1), block: (128, 1, 1),
-            arguments: [Int32(m), Int32(n), Int32(k / 4), buffers[0].address, buffers[1].address, buffers[2].address,
-                        buffers[3].address, lo, hi, Int32(signedOutput ? 1 : 0), buffers[4].address])
+        if tensorCores {
+            // One warp per 16x8 tile, four warps per block.
+            let warps = ((m + 15) / 16) * ((n + 7) / 8)
+            try driver.launch(
+                kernel, grid: (UInt32((warps + 3) / 4), 1, 1), block: (128, 1, 1),
+                arguments: [Int32(m), Int32(n), Int32(k), buffers[0].address, buffers[1].address, buffers[2].address,
+                            buffers[3].address, lo, hi, Int32(signedOutput ? 1 : 0), buffers[4].address])
+        } else {
+            try driver.launch(
+                kernel, grid: (UInt32((n + 127) / 128), UInt32(m), 1), block: (128, 1, 1),
+                arguments: [Int32(m), Int32(n), Int32(k / 4), buffers[0].address, buffers[1].address, buffers[2].address,
+                            buffers[3].address, lo, hi, Int32(signedOutput ? 1 : 0), buffers[4].address])
+        }
         let got = try driver.download(buffers[4], count: m * n, as: UInt8.self, initial: 0)
         for row in 0..<m {
             for col in 0..<n {
