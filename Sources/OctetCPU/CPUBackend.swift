@@ -162,6 +162,27 @@ final class CPUProgram: CompiledProgram, @unchecked Sendable {
             if int8, let xq = inQ[0], let outQ { return LookupTableLayer(a, input: xq, output: outQ) }
             return FloatActivationLayer(activation: a)
 
+        case let .scale(p) where !int8 && inShape.count == 4:
+            return FloatScaleLayer(scale: p.scale, shift: p.shift)
+
+        case .softmax(let axis, _) where !int8 && inShape.count == 2 && axis == 1:
+            return FloatSoftmaxLayer()
+
+        case let .elementwise(op) where !int8 && layer.inputs.count == 2 && layer.inputs.allSatisfy({ producesBatched($0, plan) }):
+            // A 4-D tensor with a per-sample channel vector [N, C, 1, 1] (squeeze-and-excitation).
+            let shapes = layer.inputs.map { network[$0].shape }
+            func isChannelVector(_ s: [Int], of t: [Int]) -> Bool { s.count == 4 && t.count == 4 && s[1] == t[1] && s[2] == 1 && s[3] == 1 && (t[2] > 1 || t[3] > 1) }
+            if isChannelVector(shapes[1], of: shapes[0]) {
+                return FloatChannelBroadcastLayer(operation: op, vectorFirst: false, activation: layer.fusedActivation)
+            }
+            if isChannelVector(shapes[0], of: shapes[1]) {
+                return FloatChannelBroadcastLayer(operation: op, vectorFirst: true, activation: layer.fusedActivation)
+            }
+            if shapes[0] == shapes[1] {
+                return SameShapeElementwiseLayer(operation: op, inputs: nil, output: nil, activation: layer.fusedActivation)
+            }
+            return fallback()
+
         case let .elementwise(op):
             let sameShape = layer.inputs.count == 2 && network[layer.inputs[0]].shape == network[layer.inputs[1]].shape
                 && layouts[layer.inputs[0]]?.sampleShape == layouts[layer.inputs[1]]?.sampleShape
