@@ -52,60 +52,40 @@ struct CPUBuffer {
 
     /// Elements in logical order, read through `element(physicalIndex)`.
     private func gatherLogical<T>(_ element: (Int) -> T) -> [T] {
-        guard layout.isNHWC else { return (0..<count).map(element) }
-        let (c, hw) = (layout.sampleShape[0], layout.sampleShape[1] * layout.sampleShape[2])
         var result: [T] = []
         result.reserveCapacity(count)
-        for n in 0..<batch {
-            for ch in 0..<c {
-                let base = n * c * hw + ch
-                for i in 0..<hw { result.append(element(base + i * c)) }
-            }
-        }
+        forEachElement { _, physical in result.append(element(physical)) }
         return result
     }
 
-    /// Writes a logical (NCHW) value into the buffer's physical layout.
+    /// Writes a logical (NCHW) value into the buffer's physical layout (the network input path, constants,
+    /// and layers run on logical data).
     func store(_ value: TensorValue) {
-        if case let .float(t) = value, layout.isNHWC {
-            // The network input path: NCHW → NHWC, plane by plane.
-            let (c, hw) = (layout.sampleShape[0], layout.sampleShape[1] * layout.sampleShape[2])
-            t.values.withUnsafeBufferPointer { source in
-                for n in 0..<batch {
-                    for ch in 0..<c {
-                        let from = source.baseAddress! + (n * c + ch) * hw
-                        let to = floats + n * c * hw + ch
-                        for i in 0..<hw { to[i * c] = from[i] }
-                    }
-                }
-            }
-            return
-        }
-        let order = logicalToPhysical()
         switch value {
         case let .float(t):
-            for (logical, physical) in order.enumerated() { floats[physical] = t.values[logical] }
+            t.values.withUnsafeBufferPointer { source in forEachElement { floats[$1] = source[$0] } }
         case let .quantized(_, values, _):
-            for (logical, physical) in order.enumerated() { bytePointer[physical] = UInt8(truncatingIfNeeded: values[logical]) }
+            values.withUnsafeBufferPointer { source in forEachElement { bytePointer[$1] = UInt8(truncatingIfNeeded: source[$0]) } }
         }
     }
 
-    /// For each logical (NCHW) element index, its physical element index.
-    func logicalToPhysical() -> [Int] {
-        guard layout.isNHWC else { return Array(0..<count) }
-        let (c, h, w) = (layout.sampleShape[0], layout.sampleShape[1], layout.sampleShape[2])
-        var order = [Int](repeating: 0, count: count)
-        var index = 0
+    /// Visits every element in logical (NCHW) order with its logical and physical (NHWC for rank 4) index.
+    @inline(__always)
+    private func forEachElement(_ body: (_ logical: Int, _ physical: Int) -> Void) {
+        guard layout.isNHWC else {
+            for i in 0..<count { body(i, i) }
+            return
+        }
+        let (c, hw) = (layout.sampleShape[0], layout.sampleShape[1] * layout.sampleShape[2])
+        var logical = 0
         for n in 0..<batch {
             for ch in 0..<c {
-                for y in 0..<h {
-                    for x in 0..<w {
-                        order[index] = ((n * h + y) * w + x) * c + ch
-                        index += 1
-                    }
+                let base = n * c * hw + ch
+                for i in 0..<hw {
+                    body(logical, base + i * c)
+                    logical += 1
                 }
             }
         }
-        return order
     }
 }
