@@ -17,6 +17,9 @@ public struct BuilderConfig: Sendable, Equatable {
     /// Keep every activation signed with scale R/127, exactly as TensorRT does, instead of storing
     /// provably non-negative tensors as uint8 with scale R/255.
     public var trtCompatibleRanges = false
+    /// The network came with its quantization (QuantizeLinear/DequantizeLinear): honour it as TensorRT does,
+    /// including on the network outputs — an output that carries a range is quantized, then dequantized.
+    public var explicitQuantization = false
 
     public init(int8: Bool = false) { self.int8 = int8 }
 

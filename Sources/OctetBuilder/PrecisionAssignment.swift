@@ -181,7 +181,7 @@ struct PrecisionAssignment {
 
     /// Network outputs, and tensors that only reach one through data movement, stay float.
     private func tensorsThatMustBeFloat() -> Set<TensorID> {
-        var result = Set(network.outputs)
+        var result = Set(network.outputs.filter { !(config.explicitQuantization && network[$0].dynamicRange != nil) })
         for layer in network.layers {
             for (o, out) in layer.outputs.enumerated() where layer.outputType(o) == .float32 { result.insert(out) }
         }

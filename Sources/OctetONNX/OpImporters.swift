@@ -810,7 +810,9 @@ private func importQuantizeLinear(_ context: inout ImportContext, _ node: Onnx_N
     let (qmin, qmax) = unsigned ? (0, 255) : (-128, 127)
     let lo = scales[0] * Float(qmin - zeroPoints[0]), hi = scales[0] * Float(qmax - zeroPoints[0])
     let x = try tensorInput(&context, inputs, 0, node)
-    let out = try context.addLayer(node, .activation(lo == 0 ? .clip(min: 0, max: hi) : .clip(min: lo, max: hi)), inputs: [x])
+    // The quantized tensor's producer computes in INT8 with this range too (the Clip then fuses into it).
+    if context.network[x].dynamicRange == nil { context.network[x].setDynamicRange(min: lo, max: hi) }
+    let out = try context.addLayer(node, .activation(.clip(min: lo, max: hi)), inputs: [x])
     if case let .tensor(id) = out[0] { context.network[id].setDynamicRange(min: lo, max: hi) }
     context.explicitlyQuantized = true
     return out

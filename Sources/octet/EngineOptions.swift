@@ -162,6 +162,7 @@ struct EngineOptions: ParsableArguments {
         config.preferPrecisionConstraints = precisionConstraints == "prefer"
         config.trtCompatibleRanges = trtCompatibleRanges
         config.noFusion = noFusion
+        config.explicitQuantization = explicitlyQuantized
         return config
     }
 

@@ -198,6 +198,74 @@ import Octet
         #expect { try ONNXImporter.importModel(path: path) } throws: { "\($0)".contains("weights.bin") }
     }
 
+    /// An ONNX Runtime style QDQ model: Q/DQ on activations (int8 input, uint8 after a folded Relu6),
+    /// per-channel int8 weights and int32 biases through DequantizeLinear.
+    static func qdqModel() -> ONNXModelBuilder {
+        var b = ONNXModelBuilder(shape: [nil, 2, 3, 3])
+        b.initializer("in_scale", [], [1.0 / 127])
+        b.quantized("in_zp", [], [0], type: .int8)
+        b.node("QuantizeLinear", ["input", "in_scale", "in_zp"], ["input_q"])
+        b.node("DequantizeLinear", ["input_q", "in_scale", "in_zp"], ["input_dq"])
+        b.quantized("w_q", [2, 2, 1, 1], [127, -64, 10, 127], type: .int8)
+        b.initializer("w_scale", [2], [0.5, 0.25])
+        b.quantized("w_zp", [2], [0, 0], type: .int8)
+        b.node("DequantizeLinear", ["w_q", "w_scale", "w_zp"], ["w"], ["axis": .int(0)])
+        b.quantized("b_q", [2], [254, -508], type: .int32)
+        b.initializer("b_scale", [2], [0.5 / 127, 0.25 / 127])
+        b.quantized("b_zp", [2], [0, 0], type: .int32)
+        b.node("DequantizeLinear", ["b_q", "b_scale", "b_zp"], ["b"], ["axis": .int(0)])
+        b.node("Conv", ["input_dq", "w", "b"], ["conv"])
+        b.initializer("out_scale", [], [6.0 / 255])
+        b.quantized("out_zp", [], [0], type: .uint8)
+        b.node("QuantizeLinear", ["conv", "out_scale", "out_zp"], ["conv_q"])
+        b.node("DequantizeLinear", ["conv_q", "out_scale", "out_zp"], ["y"])
+        b.output("y")
+        return b
+    }
+
+    @Test func qdqModelImportsWithItsScales() throws {
+        let path = try Self.qdqModel().write()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let (network, info) = try ONNXImporter.importModel(path: path)
+        #expect(info.isExplicitlyQuantized)
+        // Weights and biases dequantized per channel.
+        guard case let .convolution(p) = network.layers.first(where: { $0.kind.typeName == "Convolution" })?.kind else {
+            Issue.record("no convolution")
+            return
+        }
+        #expect(p.weights.values == [63.5, -32, 2.5, 31.75])
+        #expect(p.bias?.values.map { ($0 * 1000).rounded() } == [1000, -1000])
+        // The activations carry the ranges the Q/DQ pairs imply; the uint8 one is clipped at [0, 6] (a folded Relu6).
+        #expect(network[try #require(network.tensorID(named: "input"))].dynamicRange == 128.0 / 127)
+        #expect(network[try #require(network.tensorID(named: "conv"))].dynamicRange == 6)
+        #expect(network.layers.contains { $0.kind == .activation(.clip(min: 0, max: 6)) })
+        // Built with its own quantization, every compute layer runs INT8, and the output is close to FP32.
+        var config = BuilderConfig(int8: true)
+        config.explicitQuantization = true
+        let engine = try Builder(config: config, backend: CPUBackend()).build(network)
+        #expect(engine.plan.report.layers.filter { $0.kind.hasPrefix("Convolution") }.allSatisfy { $0.precision == .int8 })
+        let input = TensorData.random([2, 2, 3, 3], seed: 3)
+        let got = try #require(try engine.makeContext().execute(["input": input])["y"])
+        let want = try #require(try ReferenceExecutor(network: network).run(["input": input])["y"])
+        #expect(relativeL2(got.values, want.values) < 0.05)
+    }
+
+    @Test func qdqModelRefusesARangeFile() throws {
+        let model = try Self.qdqModel().write()
+        let ranges = FileManager.default.temporaryDirectory.appendingPathComponent("octet-qdq-\(UUID().uuidString).txt").path
+        try "input:1\n".write(toFile: ranges, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: model); try? FileManager.default.removeItem(atPath: ranges) }
+        let input = FileManager.default.temporaryDirectory.appendingPathComponent("octet-qdq-\(UUID().uuidString).npy").path
+        try NumPyFile.write(.random([1, 2, 3, 3], seed: 1), to: input)
+        defer { try? FileManager.default.removeItem(atPath: input) }
+        let refused = try OctetBinary.run(["run", "--model", model, "--ranges", ranges, "--load-inputs", input])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("carries its own quantization"))
+        let accepted = try OctetBinary.run(["run", "--model", model, "--load-inputs", input])
+        #expect(accepted.status == 0, "\(accepted.stderr)")
+        #expect(accepted.stdout.contains("Building and running a INT8 CPU inference engine"))
+    }
+
     @Test func malformedModelsFailWithOneSentence() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("octet-bad-\(UUID().uuidString).onnx").path
         defer { try? FileManager.default.removeItem(atPath: path) }

@@ -57,6 +57,22 @@ struct ONNXModelBuilder {
         return name
     }
 
+    /// An integer initializer of the given ONNX element type (int8, uint8 or int32), stored in raw_data.
+    @discardableResult
+    mutating func quantized(_ name: String, _ shape: [Int], _ values: [Int], type: Onnx_TensorProto.DataType) -> String {
+        var t = Onnx_TensorProto()
+        t.name = name
+        t.dims = shape.map { Int64($0) }
+        t.dataType = Int32(type.rawValue)
+        switch type {
+        case .int8: t.rawData = Data(values.map { UInt8(bitPattern: Int8($0)) })
+        case .uint8: t.rawData = Data(values.map { UInt8($0) })
+        default: t.int32Data = values.map { Int32($0) }
+        }
+        model.graph.initializer.append(t)
+        return name
+    }
+
     enum Attribute {
         case int(Int), float(Float), ints([Int]), string(String)
     }
