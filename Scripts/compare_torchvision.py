@@ -16,6 +16,9 @@ import argparse, datetime, glob, os, platform, re, shutil, subprocess, sys, temp
 
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "int8"))
+from int8common import cpu_model, read_ppm  # noqa: E402  (one PPM reader and machine line for all scripts)
+
 MODELS = ["resnet50", "vgg19", "mobilenet_v2", "mobilenet_v3_small", "squeezenet1_1", "googlenet",
           "densenet121", "alexnet", "shufflenet_v2_x1_0", "efficientnet_b0", "regnet_y_400mf"]
 DEFAULT_PHOTOS = ["chelsea_png", "coffee_png", "owl_jpg"]
@@ -23,37 +26,9 @@ MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
-def read_ppm(path):
-    """Binary P6 PPM (no comments) -> HxWx3 uint8."""
-    data = open(path, "rb").read()
-    parts, pos = [], 0
-    while len(parts) < 4:
-        while data[pos:pos + 1].isspace():
-            pos += 1
-        end = pos
-        while not data[end:end + 1].isspace():
-            end += 1
-        parts.append(data[pos:end]); pos = end
-    pos += 1
-    if parts[0] != b"P6" or parts[3] != b"255":
-        raise ValueError(f"{path}: not an 8-bit binary P6 PPM")
-    w, h = int(parts[1]), int(parts[2])
-    return np.frombuffer(data, np.uint8, w * h * 3, pos).reshape(h, w, 3)
-
-
 def preprocess(path):
     a = (read_ppm(path).astype(np.float32) / 255.0 - MEAN) / STD
     return np.ascontiguousarray(a.transpose(2, 0, 1)[None])  # [1,3,H,W]
-
-
-def cpu_model():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def find_models(d, only):
