@@ -18,7 +18,14 @@ public enum OctetError: Error, Sendable, CustomStringConvertible, Equatable {
     /// A requested feature or device is not available on this machine or in this build.
     case unavailable(reason: String)
 
+    /// One line whatever the file contained: names read from a malformed file may hold control characters.
     public var description: String {
+        String(String.UnicodeScalarView(rawDescription.unicodeScalars.flatMap { scalar -> [Unicode.Scalar] in
+            scalar.properties.generalCategory == .control ? Array("\\u{\(String(scalar.value, radix: 16))}".unicodeScalars) : [scalar]
+        }))
+    }
+
+    private var rawDescription: String {
         switch self {
         case let .io(path, reason):
             "\(path): \(reason)."

@@ -266,6 +266,12 @@ import Octet
         #expect(accepted.stdout.contains("Building and running a INT8 CPU inference engine"))
     }
 
+    @Test func controlCharactersInNamesStayOnOneLine() {
+        let error = OctetError.unsupportedNode(node: "bad\nname\t", opType: "Relu", reason: "input 'x\ry' is missing")
+        #expect(!error.description.contains("\n") && !error.description.contains("\r"))
+        #expect(error.description == "ONNX node 'bad\\u{a}name\\u{9}' (Relu): input 'x\\u{d}y' is missing.")
+    }
+
     @Test func malformedModelsFailWithOneSentence() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("octet-bad-\(UUID().uuidString).onnx").path
         defer { try? FileManager.default.removeItem(atPath: path) }
