@@ -41,6 +41,13 @@ public enum CUDASelfTest {
                 if !ok { failures += 1 }
             }
         }
+        let dwCubin = try driver.compile(source: KernelSources.files["dwconv.cu"] ?? "", name: "dwconv.cu", architecture: device.architecture)
+        let dwconv = try driver.function(dwCubin, name: "octet_dwconv_q_nhwc")
+        for (c, k, stride, signedInput) in [(3, 3, 1, true), (17, 3, 2, false), (64, 5, 1, false), (33, 5, 2, true)] {
+            let ok = try checkDepthwise(driver, dwconv, channels: c, kernel: k, stride: stride, signedInput: signedInput, using: &generator)
+            log("dwconv_q_nhwc C=\(c) \(k)x\(k) stride \(stride) \(signedInput ? "s8" : "u8") input: \(ok ? "exact" : "MISMATCH")")
+            if !ok { failures += 1 }
+        }
         for count in [1, 255, 4097] {
             let ok = try checkQuantize(driver, quantize, count: count, using: &generator)
             log("quantize_f32 count=\(count): \(ok ? "exact" : "MISMATCH")")
@@ -85,6 +92,51 @@ public enum CUDASelfTest {
                 let want = QuantizationMath.requantize(acc, multiplier: multipliers[col], min: lo, max: hi)
                 if got[row * n + col] != UInt8(truncatingIfNeeded: want) { return false }
             }
+        }
+        return true
+    }
+
+    /// Depthwise convolution on a 2 × 9 × 11 × C NHWC input with symmetric padding k/2.
+    private static func checkDepthwise(
+        _ driver: CUDADriver, _ kernel: CUDADriver.Kernel, channels c: Int, kernel k: Int, stride: Int, signedInput: Bool,
+        using generator: inout SystemRandomNumberGenerator
+    ) throws -> Bool {
+        let (n, h, w, pad) = (2, 9, 11, k / 2)
+        let (oh, ow) = ((h + 2 * pad - k) / stride + 1, (w + 2 * pad - k) / stride + 1)
+        let x = (0..<(n * h * w * c)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let weights = (0..<(k * k * c)).map { _ in Int8.random(in: -127...127, using: &generator) }
+        let bias = (0..<c).map { _ in Int32.random(in: -3000...3000, using: &generator) }
+        let multipliers = (0..<c).map { _ in Float.random(in: 1e-3...2e-2, using: &generator) }
+        let (lo, hi): (Float, Float) = (0, 255)
+        let count = n * oh * ow * c
+        let buffers = try [x.count, weights.count, 4 * c, 4 * c, count].map { try driver.allocate(bytes: $0) }
+        defer { buffers.forEach(driver.release) }
+        try driver.upload(x, to: buffers[0])
+        try driver.upload(weights, to: buffers[1])
+        try driver.upload(bias, to: buffers[2])
+        try driver.upload(multipliers, to: buffers[3])
+        let arguments: [any BitwiseCopyable] = [
+            Int32(n), Int32(h), Int32(w), Int32(c), Int32(oh), Int32(ow), Int32(k), Int32(k), Int32(stride), Int32(stride),
+            Int32(pad), Int32(pad), Int32(1), Int32(1), buffers[0].address, Int32(signedInput ? 1 : 0), buffers[1].address,
+            buffers[2].address, buffers[3].address, lo, hi, Int32(0), buffers[4].address,
+        ]
+        try driver.launch(kernel, grid: (UInt32((count + 255) / 256), 1, 1), block: (256, 1, 1), arguments: arguments)
+        let got = try driver.download(buffers[4], count: count, as: UInt8.self, initial: 0)
+        for index in 0..<count {
+            let channel = index % c, pixel = index / c
+            let (ox, oy, b) = (pixel % ow, (pixel / ow) % oh, pixel / (ow * oh))
+            var acc = bias[channel]
+            for ky in 0..<k {
+                for kx in 0..<k {
+                    let (iy, ix) = (oy * stride - pad + ky, ox * stride - pad + kx)
+                    guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+                    let byte = x[((b * h + iy) * w + ix) * c + channel]
+                    let v = signedInput ? Int32(Int8(bitPattern: byte)) : Int32(byte)
+                    acc &+= v &* Int32(weights[(ky * k + kx) * c + channel])
+                }
+            }
+            let want = QuantizationMath.requantize(acc, multiplier: multipliers[channel], min: lo, max: hi)
+            if got[index] != UInt8(truncatingIfNeeded: want) { return false }
         }
         return true
     }

@@ -1,0 +1,32 @@
+// INT8 depthwise convolution, NHWC, one thread per output element (pixel, channel), with Octet's requantization
+// epilogue. Input int8 or uint8 (q = 0 is zero in both, so padding taps contribute nothing); weights int8
+// [kh][kw][C]; acc = bias[c] + sum over taps of x * w (int32); y = clamp(acc * multiplier[c]); round half even.
+extern "C" __global__ void octet_dwconv_q_nhwc(
+    int N, int H, int W, int C, int OH, int OW, int KH, int KW, int strideH, int strideW, int padTop, int padLeft,
+    int dilationH, int dilationW, const unsigned char* __restrict__ x, int inputSigned,
+    const signed char* __restrict__ w, const int* __restrict__ bias, const float* __restrict__ multiplier,
+    float lo, float hi, int outputSigned, unsigned char* __restrict__ y)
+{
+    const long long index = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    const long long total = (long long)N * OH * OW * C;
+    if (index >= total) return;
+    const int c = (int)(index % C);
+    const long long pixel = index / C;
+    const int ox = (int)(pixel % OW), oy = (int)((pixel / OW) % OH), n = (int)(pixel / ((long long)OW * OH));
+    int acc = bias[c];
+    for (int ky = 0; ky < KH; ky++) {
+        const int iy = oy * strideH - padTop + ky * dilationH;
+        if (iy < 0 || iy >= H) continue;
+        for (int kx = 0; kx < KW; kx++) {
+            const int ix = ox * strideW - padLeft + kx * dilationW;
+            if (ix < 0 || ix >= W) continue;
+            const unsigned char byte = x[(((long long)n * H + iy) * W + ix) * C + c];
+            const int v = inputSigned ? (int)(signed char)byte : (int)byte;
+            acc += v * (int)w[(ky * KW + kx) * C + c];
+        }
+    }
+    float r = __fmul_rn(__int2float_rn(acc), multiplier[c]);
+    r = fminf(fmaxf(r, lo), hi);
+    const int q = __float2int_rn(r);
+    y[index] = outputSigned ? (unsigned char)(signed char)q : (unsigned char)q;
+}
