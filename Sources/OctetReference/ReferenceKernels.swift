@@ -169,17 +169,7 @@ enum ReferenceKernels {
     static func elementwise(_ a: TensorData, _ b: TensorData, _ op: ElementwiseOperation) throws -> TensorData {
         let (shape, ia, ib) = try broadcastIndices(a.shape, b.shape)
         var out = [Float](repeating: 0, count: ia.count)
-        for index in out.indices {
-            let (x, y) = (a.values[ia[index]], b.values[ib[index]])
-            switch op {
-            case .add: out[index] = x + y
-            case .sub: out[index] = x - y
-            case .mul: out[index] = x * y
-            case .div: out[index] = x / y
-            case .max: out[index] = max(x, y)
-            case .min: out[index] = min(x, y)
-            }
-        }
+        for index in out.indices { out[index] = op(a.values[ia[index]], b.values[ib[index]]) }
         return TensorData(shape: shape, values: out)
     }
 

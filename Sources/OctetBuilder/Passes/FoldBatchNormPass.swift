@@ -20,10 +20,7 @@ struct FoldBatchNormPass: GraphPass {
                 let bias = p.bias?.values ?? Array(repeating: 0, count: p.outputChannels)
                 p.bias = Weights(shape: [p.outputChannels], values: (0..<p.outputChannels).map { bias[$0] * s.scale[$0] + s.shift[$0] })
                 network.layers[convIndex].kind = .convolution(p)
-                network.layers[convIndex].outputs = layer.outputs
-                network.layers[convIndex].origin += layer.origin
-                network.layers[convIndex].precision = conv.precision ?? layer.precision
-                network.layers.remove(at: index)
+                network.absorb(index, into: convIndex)
                 return "folded BatchNorm '\(layer.name)' into Conv '\(conv.name)'"
             }
             return nil

@@ -15,10 +15,7 @@ struct FuseActivationPass: GraphPass {
                 let producer = network.layers[producerIndex]
                 guard producer.fusedActivation == nil, Self.canAbsorb(producer.kind) else { continue }
                 network.layers[producerIndex].fusedActivation = activation
-                network.layers[producerIndex].outputs = layer.outputs
-                network.layers[producerIndex].origin += layer.origin
-                network.layers[producerIndex].precision = producer.precision ?? layer.precision
-                network.layers.remove(at: index)
+                network.absorb(index, into: producerIndex)
                 return "fused \(activation.name) '\(layer.name)' into \(producer.kind.typeName) '\(producer.name)'"
             }
             return nil

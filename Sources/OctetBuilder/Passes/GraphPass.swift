@@ -26,6 +26,16 @@ extension Network {
         (consumers[id]?.count ?? 0) == 1 && !outputs.contains(id)
     }
 
+    /// Fuses layer `consumer` into layer `producer`: the producer takes over the consumer's outputs, its
+    /// ONNX origin and (when it has none) its precision request, and the consumer is removed.
+    mutating func absorb(_ consumer: Int, into producer: Int) {
+        let absorbed = layers[consumer]
+        layers[producer].outputs = absorbed.outputs
+        layers[producer].origin += absorbed.origin
+        layers[producer].precision = layers[producer].precision ?? absorbed.precision
+        layers.remove(at: consumer)
+    }
+
     /// Replaces every read of `old` by `new`.
     mutating func rewire(_ old: TensorID, to new: TensorID) {
         for index in layers.indices {

@@ -47,14 +47,7 @@ struct FloatChannelBroadcastLayer: CPULayer {
                 let n = p / pixelsPerSample
                 for i in 0..<c {
                     let (a, b) = first ? (v[n * c + i], x[p * c + i]) : (x[p * c + i], v[n * c + i])
-                    var r: Float = switch op {
-                    case .add: a + b
-                    case .sub: a - b
-                    case .mul: a * b
-                    case .div: a / b
-                    case .max: max(a, b)
-                    case .min: min(a, b)
-                    }
+                    var r = op(a, b)
                     if let activation { r = activation(r) }
                     y[p * c + i] = r
                 }

@@ -116,15 +116,7 @@ struct SameShapeElementwiseLayer: CPULayer {
         } else {
             context.pool.run(a.count, granularity: 4096) { range in
                 for i in range {
-                    let (x, z) = (a.floats[i], b.floats[i])
-                    var r: Float = switch op {
-                    case .add: x + z
-                    case .sub: x - z
-                    case .mul: x * z
-                    case .div: x / z
-                    case .max: max(x, z)
-                    case .min: min(x, z)
-                    }
+                    var r = op(a.floats[i], b.floats[i])
                     if let activation { r = activation(r) }
                     y.floats[i] = r
                 }
