@@ -47,7 +47,7 @@ let package = Package(
         ),
         .target(
             name: "OctetCUDA",
-            dependencies: ["OctetCore", "OctetQuantization", "OctetRuntime"],
+            dependencies: ["OctetCore", "OctetQuantization", "OctetRuntime", "OctetReference", "OctetBuilder"],
             exclude: ["Kernels"]
         ),
         .target(

@@ -33,54 +33,18 @@ final class CPUProgram: CompiledProgram, @unchecked Sendable {
     let plan: EnginePlan
     let threads: Int
     let layers: [any CPULayer]
-    /// Every tensor the program touches, with what the memory plan needs to know about it.
-    let tensors: [TensorID: TensorPlan]
-
-    struct TensorPlan {
-        var layout: CPUTensorLayout
-        /// First and last layer index that use it (-1: network input; layer count: network output).
-        var firstUse: Int
-        var lastUse: Int
-        /// The batch of a constant (constants do not scale with the batch); nil for activations.
-        var fixedBatch: Int?
-    }
-
+    /// Every tensor the program touches: layout and lifetime, for the memory plan.
+    let tensors: TensorPlacement
 
     var kernelNames: [String] { layers.map(\.kernelName) }
 
     init(plan: EnginePlan, threads: Int) throws {
         self.plan = plan
         self.threads = threads
-        let network = plan.network
-        var layouts: [TensorID: CPUTensorLayout] = [:]
-        var fixed: [TensorID: Int] = [:]
-        func register(_ id: TensorID, constant: Bool) {
-            let shape = network[id].shape
-            layouts[id] = CPUTensorLayout(
-                sampleShape: Array(shape.dropFirst()), dataType: network[id].dataType, quantization: plan.quantization[id])
-            if constant { fixed[id] = shape.first ?? 1 }
-        }
-        for id in network.inputs { register(id, constant: false) }
-        var lifetimes: [TensorID: (Int, Int)] = [:]
-        for id in network.inputs { lifetimes[id] = (-1, -1) }
-        var compiled: [any CPULayer] = []
+        let tensors = TensorPlacement(plan: plan)
+        let layouts = tensors.entries.mapValues(\.layout)
         let reference = QuantizedReferenceExecutor(plan: plan)
-        for (index, layer) in network.layers.enumerated() {
-            let isConstant = if case .constant = layer.kind { true } else { false }
-            for id in layer.outputs {
-                register(id, constant: isConstant)
-                lifetimes[id] = (index, index)
-            }
-            for id in layer.inputs { lifetimes[id] = (lifetimes[id]?.0 ?? -1, index) }
-            compiled.append(try Self.makeLayer(layer, plan: plan, layouts: layouts, reference: reference))
-        }
-        for id in network.outputs { lifetimes[id] = (lifetimes[id]?.0 ?? -1, network.layers.count) }
-        self.layers = compiled
-        var tensors: [TensorID: TensorPlan] = [:]
-        for (id, life) in lifetimes {
-            guard let layout = layouts[id] else { continue }
-            tensors[id] = TensorPlan(layout: layout, firstUse: life.0, lastUse: life.1, fixedBatch: fixed[id])
-        }
+        self.layers = try plan.network.layers.map { try Self.makeLayer($0, plan: plan, layouts: layouts, reference: reference) }
         self.tensors = tensors
     }
 
@@ -247,16 +211,11 @@ final class CPUState: ProgramState {
 
     private func prepare(batch: Int) {
         guard batch != plannedBatch else { return }
-        let ids = program.tensors.keys.sorted()
-        let requests = ids.compactMap { id -> MemoryPlanner.Request? in
-            guard let t = program.tensors[id] else { return nil }
-            return MemoryPlanner.Request(size: t.layout.bytesPerSample * (t.fixedBatch ?? batch), firstUse: t.firstUse, lastUse: t.lastUse)
-        }
-        let (planned, size) = MemoryPlanner.plan(requests)
+        let (planned, size) = program.tensors.arena(batch: batch)
         arena?.deallocate()
         arena = UnsafeMutableRawPointer.allocate(byteCount: max(size, 64), alignment: 64)
         context.invalidateCache()
-        offsets = Dictionary(uniqueKeysWithValues: zip(ids, planned))
+        offsets = planned
         plannedBatch = batch
     }
 

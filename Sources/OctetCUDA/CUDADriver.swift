@@ -38,6 +38,27 @@ public final class CUDADriver: @unchecked Sendable {
     private let cuMemcpyHtoD: @convention(c) (UInt64, UnsafeRawPointer, Int) -> CUresult
     private let cuMemcpyDtoH: @convention(c) (UnsafeMutableRawPointer, UInt64, Int) -> CUresult
     private let cuGetErrorString: @convention(c) (CUresult, UnsafeMutablePointer<UnsafePointer<CChar>?>) -> CUresult
+    private let cuFuncSetAttribute: @convention(c) (Handle?, Int32, Int32) -> CUresult
+    private let cuStreamCreate: @convention(c) (UnsafeMutablePointer<Handle?>, UInt32) -> CUresult
+    private let cuStreamDestroy: @convention(c) (Handle?) -> CUresult
+    private let cuStreamSynchronize: @convention(c) (Handle?) -> CUresult
+    private let cuMemcpyHtoDAsync: @convention(c) (UInt64, UnsafeRawPointer, Int, Handle?) -> CUresult
+    private let cuMemcpyDtoHAsync: @convention(c) (UnsafeMutableRawPointer, UInt64, Int, Handle?) -> CUresult
+    private let cuMemcpyDtoDAsync: @convention(c) (UInt64, UInt64, Int, Handle?) -> CUresult
+    private let cuMemAllocHost: @convention(c) (UnsafeMutablePointer<UnsafeMutableRawPointer?>, Int) -> CUresult
+    private let cuMemFreeHost: @convention(c) (UnsafeMutableRawPointer?) -> CUresult
+    private let cuStreamBeginCapture: @convention(c) (Handle?, Int32) -> CUresult
+    private let cuStreamEndCapture: @convention(c) (Handle?, UnsafeMutablePointer<Handle?>) -> CUresult
+    private let cuGraphInstantiate: @convention(c) (UnsafeMutablePointer<Handle?>, Handle?, UInt64) -> CUresult
+    private let cuGraphLaunch: @convention(c) (Handle?, Handle?) -> CUresult
+    private let cuGraphExecDestroy: @convention(c) (Handle?) -> CUresult
+    private let cuGraphDestroy: @convention(c) (Handle?) -> CUresult
+    private let cuEventCreate: @convention(c) (UnsafeMutablePointer<Handle?>, UInt32) -> CUresult
+    private let cuEventRecord: @convention(c) (Handle?, Handle?) -> CUresult
+    private let cuEventSynchronize: @convention(c) (Handle?) -> CUresult
+    private let cuEventElapsedTime: @convention(c) (UnsafeMutablePointer<Float>, Handle?, Handle?) -> CUresult
+    private let cuEventDestroy: @convention(c) (Handle?) -> CUresult
+    private let nvrtcVersion: @convention(c) (UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Int32>) -> Int32
 
     // NVRTC entry points.
     private let nvrtcCreateProgram: NVRTCCreateProgram
@@ -82,6 +103,27 @@ public final class CUDADriver: @unchecked Sendable {
         cuMemcpyHtoD = try symbol(cuda, "cuMemcpyHtoD_v2", (@convention(c) (UInt64, UnsafeRawPointer, Int) -> CUresult).self)
         cuMemcpyDtoH = try symbol(cuda, "cuMemcpyDtoH_v2", (@convention(c) (UnsafeMutableRawPointer, UInt64, Int) -> CUresult).self)
         cuGetErrorString = try symbol(cuda, "cuGetErrorString", (@convention(c) (CUresult, UnsafeMutablePointer<UnsafePointer<CChar>?>) -> CUresult).self)
+        cuFuncSetAttribute = try symbol(cuda, "cuFuncSetAttribute", (@convention(c) (Handle?, Int32, Int32) -> CUresult).self)
+        cuStreamCreate = try symbol(cuda, "cuStreamCreate", (@convention(c) (UnsafeMutablePointer<Handle?>, UInt32) -> CUresult).self)
+        cuStreamDestroy = try symbol(cuda, "cuStreamDestroy_v2", (@convention(c) (Handle?) -> CUresult).self)
+        cuStreamSynchronize = try symbol(cuda, "cuStreamSynchronize", (@convention(c) (Handle?) -> CUresult).self)
+        cuMemcpyHtoDAsync = try symbol(cuda, "cuMemcpyHtoDAsync_v2", (@convention(c) (UInt64, UnsafeRawPointer, Int, Handle?) -> CUresult).self)
+        cuMemcpyDtoHAsync = try symbol(cuda, "cuMemcpyDtoHAsync_v2", (@convention(c) (UnsafeMutableRawPointer, UInt64, Int, Handle?) -> CUresult).self)
+        cuMemcpyDtoDAsync = try symbol(cuda, "cuMemcpyDtoDAsync_v2", (@convention(c) (UInt64, UInt64, Int, Handle?) -> CUresult).self)
+        cuMemAllocHost = try symbol(cuda, "cuMemAllocHost_v2", (@convention(c) (UnsafeMutablePointer<UnsafeMutableRawPointer?>, Int) -> CUresult).self)
+        cuMemFreeHost = try symbol(cuda, "cuMemFreeHost", (@convention(c) (UnsafeMutableRawPointer?) -> CUresult).self)
+        cuStreamBeginCapture = try symbol(cuda, "cuStreamBeginCapture_v2", (@convention(c) (Handle?, Int32) -> CUresult).self)
+        cuStreamEndCapture = try symbol(cuda, "cuStreamEndCapture", (@convention(c) (Handle?, UnsafeMutablePointer<Handle?>) -> CUresult).self)
+        cuGraphInstantiate = try symbol(cuda, "cuGraphInstantiateWithFlags", (@convention(c) (UnsafeMutablePointer<Handle?>, Handle?, UInt64) -> CUresult).self)
+        cuGraphLaunch = try symbol(cuda, "cuGraphLaunch", (@convention(c) (Handle?, Handle?) -> CUresult).self)
+        cuGraphExecDestroy = try symbol(cuda, "cuGraphExecDestroy", (@convention(c) (Handle?) -> CUresult).self)
+        cuGraphDestroy = try symbol(cuda, "cuGraphDestroy", (@convention(c) (Handle?) -> CUresult).self)
+        cuEventCreate = try symbol(cuda, "cuEventCreate", (@convention(c) (UnsafeMutablePointer<Handle?>, UInt32) -> CUresult).self)
+        cuEventRecord = try symbol(cuda, "cuEventRecord", (@convention(c) (Handle?, Handle?) -> CUresult).self)
+        cuEventSynchronize = try symbol(cuda, "cuEventSynchronize", (@convention(c) (Handle?) -> CUresult).self)
+        cuEventElapsedTime = try symbol(cuda, "cuEventElapsedTime", (@convention(c) (UnsafeMutablePointer<Float>, Handle?, Handle?) -> CUresult).self)
+        cuEventDestroy = try symbol(cuda, "cuEventDestroy_v2", (@convention(c) (Handle?) -> CUresult).self)
+        nvrtcVersion = try symbol(nvrtc, "nvrtcVersion", (@convention(c) (UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Int32>) -> Int32).self)
         nvrtcCreateProgram = try symbol(nvrtc, "nvrtcCreateProgram", NVRTCCreateProgram.self)
         nvrtcCompileProgram = try symbol(nvrtc, "nvrtcCompileProgram", (@convention(c) (Handle?, Int32, UnsafePointer<UnsafePointer<CChar>?>?) -> Int32).self)
         nvrtcGetProgramLogSize = try symbol(nvrtc, "nvrtcGetProgramLogSize", (@convention(c) (Handle?, UnsafeMutablePointer<Int>) -> Int32).self)
@@ -167,13 +209,17 @@ public final class CUDADriver: @unchecked Sendable {
 
     // MARK: Compilation
 
+    /// NVRTC options of every Octet kernel: no contraction into fused multiply-adds, so float epilogues round
+    /// exactly as OctetQuantization's arithmetic does.
+    public static let compileOptions = ["--fmad=false", "-default-device", "-std=c++17"]
+
     /// Compiles CUDA C to a cubin for `architecture` with NVRTC; compile errors carry NVRTC's log.
     public func compile(source: String, name: String, architecture: String, options extra: [String] = []) throws -> [UInt8] {
         var program: Handle?
         let created = nvrtcCreateProgram(&program, source, name, 0, nil, nil)
         guard created == 0 else { throw nvrtcError(created, "nvrtcCreateProgram") }
         defer { _ = nvrtcDestroyProgram(&program) }
-        let options = ["--gpu-architecture=\(architecture)", "--fmad=false", "-default-device"] + extra
+        let options = ["--gpu-architecture=\(architecture)"] + Self.compileOptions + extra
         let cOptions = options.map { strdup($0) }
         defer { cOptions.forEach { Glibc.free($0) } }
         let result = cOptions.map { UnsafePointer($0) }.withUnsafeBufferPointer { nvrtcCompileProgram(program, Int32(options.count), $0.baseAddress) }
@@ -197,13 +243,39 @@ public final class CUDADriver: @unchecked Sendable {
         .unavailable(reason: "NVRTC call \(call) failed: \(nvrtcGetErrorString(result).map { String(cString: $0) } ?? "error \(result)")")
     }
 
+    /// NVRTC's version, part of the compiled-kernel cache key.
+    public var compilerVersion: String {
+        var major: Int32 = 0, minor: Int32 = 0
+        _ = nvrtcVersion(&major, &minor)
+        return "\(major).\(minor)"
+    }
+
     /// Loads a cubin and returns the named kernel.
     public func function(_ cubin: [UInt8], name: String) throws -> Kernel {
+        try function(try loadModule(cubin), name: name)
+    }
+
+    /// A loaded cubin; kept for the life of the process (kernels of compiled engines point into it).
+    public struct Module: @unchecked Sendable {
+        let handle: OpaquePointer?
+    }
+
+    public func loadModule(_ cubin: [UInt8]) throws -> Module {
         var module: Handle?
         try cubin.withUnsafeBytes { try check(cuModuleLoadData(&module, $0.baseAddress!), "cuModuleLoadData") }
+        return Module(handle: module)
+    }
+
+    public func function(_ module: Module, name: String) throws -> Kernel {
         var function: Handle?
-        try check(cuModuleGetFunction(&function, module, name), "cuModuleGetFunction(\(name))")
+        try check(cuModuleGetFunction(&function, module.handle, name), "cuModuleGetFunction(\(name))")
         return Kernel(handle: function)
+    }
+
+    /// Allows `kernel` to use `bytes` of dynamic shared memory (above 48 KiB needs this opt-in).
+    public func setDynamicSharedMemory(_ kernel: Kernel, bytes: Int) throws {
+        // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+        try check(cuFuncSetAttribute(kernel.handle, 8, Int32(bytes)), "cuFuncSetAttribute(max dynamic shared memory \(bytes))")
     }
 
     public struct Kernel: @unchecked Sendable {
@@ -236,6 +308,31 @@ public final class CUDADriver: @unchecked Sendable {
         return values
     }
 
+    /// Launches `kernel` on `stream` without waiting. The parameters are one packed buffer laid out as the
+    /// kernel's parameter list (`KernelArguments`), which also lets a kernel take a struct by value.
+    public func launch(
+        _ kernel: Kernel, grid: (UInt32, UInt32, UInt32), block: (UInt32, UInt32, UInt32), sharedBytes: Int = 0,
+        arguments: KernelArguments, stream: Stream
+    ) throws {
+        var bytes = arguments.bytes
+        var size = bytes.count
+        try bytes.withUnsafeMutableBytes { buffer in
+            try withUnsafeMutablePointer(to: &size) { sizePointer in
+                // CU_LAUNCH_PARAM_BUFFER_POINTER (1), CU_LAUNCH_PARAM_BUFFER_SIZE (2), CU_LAUNCH_PARAM_END (0).
+                var extra: [UnsafeMutableRawPointer?] = [
+                    UnsafeMutableRawPointer(bitPattern: 1), buffer.baseAddress,
+                    UnsafeMutableRawPointer(bitPattern: 2), UnsafeMutableRawPointer(sizePointer),
+                    nil,
+                ]
+                try extra.withUnsafeMutableBufferPointer { list in
+                    try check(
+                        cuLaunchKernel(kernel.handle, grid.0, grid.1, grid.2, block.0, block.1, block.2, UInt32(sharedBytes), stream.handle, nil, list.baseAddress),
+                        "cuLaunchKernel")
+                }
+            }
+        }
+    }
+
     /// Launches `kernel` and waits for it; `arguments` are the kernel's parameters in order (each a value whose
     /// bytes are passed: Int32, Float, UInt64 device addresses).
     public func launch(_ kernel: Kernel, grid: (UInt32, UInt32, UInt32), block: (UInt32, UInt32, UInt32), arguments: [any BitwiseCopyable]) throws {
@@ -252,5 +349,119 @@ public final class CUDADriver: @unchecked Sendable {
         }
         try check(cuCtxSynchronize(), "cuCtxSynchronize")
         _ = storage
+    }
+
+    // MARK: Streams, pinned memory, asynchronous copies, graphs, events
+
+    /// A CUDA stream: work on it runs in order; one per execution context.
+    public struct Stream: @unchecked Sendable {
+        let handle: OpaquePointer?
+    }
+
+    public func makeStream() throws -> Stream {
+        var stream: Handle?
+        try check(cuStreamCreate(&stream, 1), "cuStreamCreate") // CU_STREAM_NON_BLOCKING
+        return Stream(handle: stream)
+    }
+
+    public func destroy(_ stream: Stream) { _ = cuStreamDestroy(stream.handle) }
+
+    public func synchronize(_ stream: Stream) throws { try check(cuStreamSynchronize(stream.handle), "cuStreamSynchronize") }
+
+    /// Page-locked host memory: asynchronous copies from and to it overlap and can be captured in a graph.
+    public func allocatePinned(bytes: Int) throws -> UnsafeMutableRawPointer {
+        var pointer: UnsafeMutableRawPointer?
+        try check(cuMemAllocHost(&pointer, max(bytes, 1)), "cuMemAllocHost(\(bytes))")
+        guard let pointer else { throw OctetError.unavailable(reason: "cuMemAllocHost returned no memory") }
+        return pointer
+    }
+
+    public func freePinned(_ pointer: UnsafeMutableRawPointer) { _ = cuMemFreeHost(pointer) }
+
+    public func copyToDevice(_ address: UInt64, from host: UnsafeRawPointer, bytes: Int, stream: Stream) throws {
+        guard bytes > 0 else { return }
+        try check(cuMemcpyHtoDAsync(address, host, bytes, stream.handle), "cuMemcpyHtoDAsync")
+    }
+
+    public func copyToHost(_ host: UnsafeMutableRawPointer, from address: UInt64, bytes: Int, stream: Stream) throws {
+        guard bytes > 0 else { return }
+        try check(cuMemcpyDtoHAsync(host, address, bytes, stream.handle), "cuMemcpyDtoHAsync")
+    }
+
+    public func copyOnDevice(_ destination: UInt64, from source: UInt64, bytes: Int, stream: Stream) throws {
+        guard bytes > 0, destination != source else { return }
+        try check(cuMemcpyDtoDAsync(destination, source, bytes, stream.handle), "cuMemcpyDtoDAsync")
+    }
+
+    /// An instantiated CUDA graph: a recorded sequence of launches and copies replayed with one call.
+    public struct GraphExec: @unchecked Sendable {
+        let handle: OpaquePointer?
+    }
+
+    /// Records everything `body` issues on `stream` into a graph instead of running it.
+    public func capture(_ stream: Stream, _ body: () throws -> Void) throws -> GraphExec {
+        try check(cuStreamBeginCapture(stream.handle, 2), "cuStreamBeginCapture") // CU_STREAM_CAPTURE_MODE_RELAXED
+        var graph: Handle?
+        do {
+            try body()
+        } catch {
+            _ = cuStreamEndCapture(stream.handle, &graph)
+            if graph != nil { _ = cuGraphDestroy(graph) }
+            throw error
+        }
+        try check(cuStreamEndCapture(stream.handle, &graph), "cuStreamEndCapture")
+        defer { _ = cuGraphDestroy(graph) }
+        var exec: Handle?
+        try check(cuGraphInstantiate(&exec, graph, 0), "cuGraphInstantiateWithFlags")
+        return GraphExec(handle: exec)
+    }
+
+    public func launch(_ graph: GraphExec, stream: Stream) throws { try check(cuGraphLaunch(graph.handle, stream.handle), "cuGraphLaunch") }
+
+    public func destroy(_ graph: GraphExec) { _ = cuGraphExecDestroy(graph.handle) }
+
+    public struct Event: @unchecked Sendable {
+        let handle: OpaquePointer?
+    }
+
+    public func makeEvent() throws -> Event {
+        var event: Handle?
+        try check(cuEventCreate(&event, 0), "cuEventCreate")
+        return Event(handle: event)
+    }
+
+    public func record(_ event: Event, stream: Stream) throws { try check(cuEventRecord(event.handle, stream.handle), "cuEventRecord") }
+
+    /// Milliseconds between two recorded events (waits for the second).
+    public func elapsed(from start: Event, to end: Event) throws -> Float {
+        try check(cuEventSynchronize(end.handle), "cuEventSynchronize")
+        var ms: Float = 0
+        try check(cuEventElapsedTime(&ms, start.handle, end.handle), "cuEventElapsedTime")
+        return ms
+    }
+
+    public func destroy(_ event: Event) { _ = cuEventDestroy(event.handle) }
+}
+
+/// A kernel's parameters packed as the kernel's parameter list lays them out (each at its natural alignment),
+/// passed to `cuLaunchKernel` as one buffer. Appending a struct's fields in order passes the struct by value.
+public struct KernelArguments: Sendable {
+    public private(set) var bytes: [UInt8] = []
+
+    public init() {}
+
+    public init(_ values: [any BitwiseCopyable]) {
+        for value in values { append(value) }
+    }
+
+    public mutating func append<T: BitwiseCopyable>(_ value: T) {
+        let alignment = MemoryLayout<T>.alignment
+        while bytes.count % alignment != 0 { bytes.append(0) }
+        withUnsafeBytes(of: value) { bytes.append(contentsOf: $0) }
+    }
+
+    /// Pads to `alignment` (the end of a struct parameter).
+    public mutating func align(_ alignment: Int = 8) {
+        while bytes.count % alignment != 0 { bytes.append(0) }
     }
 }

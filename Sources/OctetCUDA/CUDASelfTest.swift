@@ -7,52 +7,40 @@ import OctetQuantization
 public enum CUDASelfTest {
     /// Runs every check on the first device. - Returns: report lines and the number of failed checks.
     public static func run(log: (String) -> Void) throws -> Int {
-        let driver = try CUDADriver()
-        let devices = try driver.devices()
-        guard let device = devices.first else {
-            throw OctetError.unavailable(reason: "the CUDA driver reports no device")
-        }
+        let library = try CUDAKernelLibrary.shared()
+        let (driver, device) = (library.driver, library.device)
         log("CUDA device 0: \(device)")
-        log("NVRTC: \(driver.nvrtcPath)")
-        guard device.computeCapability.major > 6 || (device.computeCapability.major == 6 && device.computeCapability.minor >= 1) else {
-            throw OctetError.unavailable(reason: "\(device.name) (\(device.architecture)) has no INT8 dot product; Octet needs compute capability 6.1 or newer")
-        }
-        try driver.activate(device)
-        let source = KernelSources.files["qgemm_dp4a.cu"] ?? ""
-        let start = Date()
-        let cubin = try driver.compile(source: source, name: "qgemm_dp4a.cu", architecture: device.architecture)
-        log(String(format: "compiled qgemm_dp4a.cu for %@ with NVRTC in %.0f ms (%d bytes)", device.architecture, Date().timeIntervalSince(start) * 1000, cubin.count))
-        let gemm = try driver.function(cubin, name: "octet_qgemm_u8s8_dp4a")
-        let quantize = try driver.function(cubin, name: "octet_quantize_f32")
+        log("NVRTC: \(driver.nvrtcPath) (version \(driver.compilerVersion))")
+        log("kernel library (common.cuh + every .cu) \(library.origin)")
         var failures = 0
         var generator = SystemRandomNumberGenerator()
+        let gemm = try library.kernel("octet_qgemm_u8s8_dp4a")
         for (m, n, k) in [(1, 1, 4), (3, 17, 60), (7, 33, 116), (16, 64, 576), (5, 1000, 1280), (49, 513, 4608)] {
             let ok = try checkGEMM(driver, gemm, m: m, n: n, k: k, signedOutput: n % 2 == 1, tensorCores: false, using: &generator)
             log("qgemm_u8s8_dp4a M=\(m) N=\(n) K=\(k): \(ok ? "exact" : "MISMATCH")")
             if !ok { failures += 1 }
         }
-        if device.computeCapability.major >= 8 {
-            let mmaSource = KernelSources.files["qgemm_mma.cu"] ?? ""
-            let mmaCubin = try driver.compile(source: mmaSource, name: "qgemm_mma.cu", architecture: device.architecture)
-            let mma = try driver.function(mmaCubin, name: "octet_qgemm_u8s8_mma")
+        if library.hasTensorCoreKernels {
+            let mma = try library.kernel("octet_qgemm_u8s8_mma")
             for (m, n, k) in [(1, 1, 32), (15, 9, 64), (17, 33, 128), (33, 64, 576), (5, 1000, 1280), (49, 513, 4608)] {
                 let ok = try checkGEMM(driver, mma, m: m, n: n, k: k, signedOutput: n % 2 == 0, tensorCores: true, using: &generator)
                 log("qgemm_u8s8_mma (tensor cores) M=\(m) N=\(n) K=\(k): \(ok ? "exact" : "MISMATCH")")
                 if !ok { failures += 1 }
             }
         }
-        let dwCubin = try driver.compile(source: KernelSources.files["dwconv.cu"] ?? "", name: "dwconv.cu", architecture: device.architecture)
-        let dwconv = try driver.function(dwCubin, name: "octet_dwconv_q_nhwc")
+        let dwconv = try library.kernel("octet_dwconv_q_nhwc")
         for (c, k, stride, signedInput) in [(3, 3, 1, true), (17, 3, 2, false), (64, 5, 1, false), (33, 5, 2, true)] {
             let ok = try checkDepthwise(driver, dwconv, channels: c, kernel: k, stride: stride, signedInput: signedInput, using: &generator)
             log("dwconv_q_nhwc C=\(c) \(k)x\(k) stride \(stride) \(signedInput ? "s8" : "u8") input: \(ok ? "exact" : "MISMATCH")")
             if !ok { failures += 1 }
         }
+        let quantize = try library.kernel("octet_quantize_f32")
         for count in [1, 255, 4097] {
             let ok = try checkQuantize(driver, quantize, count: count, using: &generator)
             log("quantize_f32 count=\(count): \(ok ? "exact" : "MISMATCH")")
             if !ok { failures += 1 }
         }
+        failures += try CUDAEngineSelfTest.run(log: log)
         return failures
     }
 
@@ -151,7 +139,7 @@ public enum CUDASelfTest {
         try driver.upload(x, to: input)
         try driver.launch(
             kernel, grid: (UInt32((count + 255) / 256), 1, 1), block: (256, 1, 1),
-            arguments: [Int32(count), input.address, q.scale, q.qmin, q.qmax, output.address])
+            arguments: [Int64(count), input.address, q.scale, q.qmin, q.qmax, output.address])
         let got = try driver.download(output, count: count, as: UInt8.self, initial: 0)
         return zip(x, got).allSatisfy { UInt8(truncatingIfNeeded: QuantizationMath.quantize($0, q)) == $1 }
     }

@@ -37,11 +37,15 @@ public protocol ProgramState: AnyObject {
     func enableProfiling()
     /// Milliseconds per plan layer accumulated since profiling was enabled, or nil.
     var layerMilliseconds: [Double]? { get }
+    /// Accelerators: milliseconds the device spent computing the last execution, without the transfers of
+    /// inputs and outputs (TensorRT's "GPU compute time"); nil where there is no such split.
+    var lastComputeMilliseconds: Double? { get }
 }
 
 extension ProgramState {
     public func enableProfiling() {}
     public var layerMilliseconds: [Double]? { nil }
+    public var lastComputeMilliseconds: Double? { nil }
 }
 
 /// Number of active processors, without importing Foundation into every caller.

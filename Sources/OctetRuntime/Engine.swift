@@ -47,6 +47,9 @@ public final class ExecutionContext {
     /// Milliseconds spent in each plan layer since `enableProfiling`, when the backend measures them.
     public var layerMilliseconds: [Double]? { state.layerMilliseconds }
 
+    /// On an accelerator, the device time of the last execution without input and output transfers.
+    public var lastComputeMilliseconds: Double? { state.lastComputeMilliseconds }
+
     /// Runs the engine and reports every tensor it computes (in logical NCHW order), for accuracy tools.
     public func execute(_ inputs: [String: TensorData], observe: (TensorID, TensorValue) -> Void) throws -> [String: TensorData] {
         try withoutActuallyEscaping(observe) { try state.execute(inputs, observe: $0) }

@@ -1,3 +1,5 @@
+import OctetCore
+
 /// Assigns byte offsets in one arena to buffers with known lifetimes, so tensors that are never alive at
 /// the same time share memory. Greedy best fit over buffers sorted by size (large first), the usual
 /// approach of inference runtimes.
@@ -40,5 +42,54 @@ public enum MemoryPlanner {
             arena = max(arena, offset + size)
         }
         return (offsets, arena)
+    }
+}
+
+/// Every tensor a plan's execution touches, with its physical layout and the layers that use it: what a
+/// backend's memory plan needs. Shared by the CPU and CUDA backends, which lay tensors out the same way.
+public struct TensorPlacement: Sendable {
+    public struct Entry: Sendable {
+        public var layout: TensorLayout
+        /// First and last layer index that use it (-1: network input; layer count: network output).
+        public var firstUse: Int
+        public var lastUse: Int
+        /// The batch of a constant (constants do not scale with the batch); nil for activations.
+        public var fixedBatch: Int?
+
+        public func bytes(batch: Int) -> Int { layout.bytesPerSample * (fixedBatch ?? batch) }
+    }
+
+    public let entries: [TensorID: Entry]
+
+    public init(plan: EnginePlan) {
+        let network = plan.network
+        var entries: [TensorID: Entry] = [:]
+        func register(_ id: TensorID, at index: Int, constant: Bool) {
+            let shape = network[id].shape
+            let layout = TensorLayout(sampleShape: Array(shape.dropFirst()), dataType: network[id].dataType, quantization: plan.quantization[id])
+            entries[id] = Entry(layout: layout, firstUse: index, lastUse: index, fixedBatch: constant ? (shape.first ?? 1) : nil)
+        }
+        for id in network.inputs { register(id, at: -1, constant: false) }
+        for (index, layer) in network.layers.enumerated() {
+            let isConstant = if case .constant = layer.kind { true } else { false }
+            for id in layer.inputs { entries[id]?.lastUse = index }
+            for id in layer.outputs { register(id, at: index, constant: isConstant) }
+        }
+        for id in network.outputs { entries[id]?.lastUse = network.layers.count }
+        self.entries = entries
+    }
+
+    public subscript(id: TensorID) -> Entry? { entries[id] }
+
+    /// Byte offsets of every tensor in one arena for `batch`, tensors whose lifetimes do not overlap sharing
+    /// memory, and the arena's size. Offsets are multiples of `alignment`.
+    public func arena(batch: Int, alignment: Int = 64) -> (offsets: [TensorID: Int], size: Int) {
+        let ids = entries.keys.sorted()
+        let requests = ids.map { id -> MemoryPlanner.Request in
+            let e = entries[id]!
+            return MemoryPlanner.Request(size: e.bytes(batch: batch), firstUse: e.firstUse, lastUse: e.lastUse)
+        }
+        let (planned, size) = MemoryPlanner.plan(requests, alignment: alignment)
+        return (Dictionary(uniqueKeysWithValues: zip(ids, planned)), size)
     }
 }

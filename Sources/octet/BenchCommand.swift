@@ -33,32 +33,38 @@ struct BenchCommand: ParsableCommand {
         let (network, _, modelPath, _) = try engine.configuredNetwork(log: log)
         engine.reportRanges(log)
         let built = try engine.build(network, log: log)
+        let deviceText = built.backendName == "cuda" ? EngineOptions.deviceDescription(try engine.backend()) : "\(CPUBackend.isa), \(ExecutionOptions(threads: engine.threads).threads) threads"
         let context = built.makeContext()
         if profile { context.enableProfiling() }
         let input = network[network.inputs[0]]
         if !json {
-            print("model \(modelPath), \(engine.resolvedPrecision.uppercased()) on \(built.backendName) (\(CPUBackend.isa)), \(ExecutionOptions(threads: engine.threads).threads) threads, \(built.plan.report.int8LayerCount)/\(built.plan.report.layers.count) layers INT8")
-            print("batch      p50 ms      p90 ms      p99 ms     mean ms   images/s")
+            print("model \(modelPath), \(engine.resolvedPrecision.uppercased()) on \(built.backendName) (\(deviceText)), \(built.plan.report.int8LayerCount)/\(built.plan.report.layers.count) layers INT8")
+            print("batch      p50 ms      p90 ms      p99 ms     mean ms   images/s" + (built.backendName == "cuda" ? "  compute p50 ms  compute images/s" : ""))
         }
         for b in batches {
             let data = TensorData.uniform([b] + input.shape.dropFirst(), seed: 1)
             let feed = [input.name: data]
             for _ in 0..<warmup { _ = try context.execute(feed) }
-            var times: [Double] = []
+            var times: [Double] = [], computeTimes: [Double] = []
             for _ in 0..<iterations {
                 let start = DispatchTime.now().uptimeNanoseconds
                 _ = try context.execute(feed)
                 times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+                if let compute = context.lastComputeMilliseconds { computeTimes.append(compute) }
             }
             times.sort()
-            func percentile(_ p: Double) -> Double { times[min(times.count - 1, Int((p * Double(times.count - 1)).rounded()))] }
+            computeTimes.sort()
+            func percentile(_ p: Double, _ values: [Double] = times) -> Double { values[min(values.count - 1, Int((p * Double(values.count - 1)).rounded()))] }
             let mean = times.reduce(0, +) / Double(times.count)
             let throughput = Double(b) / (percentile(0.5) / 1000)
+            // On a GPU: the device time without input and output transfers, as trtexec's "GPU Compute Time".
+            let compute = computeTimes.isEmpty ? nil : (p50: percentile(0.5, computeTimes), throughput: Double(b) / (percentile(0.5, computeTimes) / 1000))
             if json {
                 let name = (modelPath as NSString).lastPathComponent
-                print("{\"model\": \"\(name)\", \"precision\": \"\(engine.resolvedPrecision)\", \"batch\": \(b), \"threads\": \(ExecutionOptions(threads: engine.threads).threads), \"p50_ms\": \(percentile(0.5)), \"p90_ms\": \(percentile(0.9)), \"p99_ms\": \(percentile(0.99)), \"mean_ms\": \(mean), \"throughput_ips\": \(throughput)}")
+                print("{\"model\": \"\(name)\", \"precision\": \"\(engine.resolvedPrecision)\", \"batch\": \(b), \"device\": \"\(built.backendName)\", \"threads\": \(ExecutionOptions(threads: engine.threads).threads), \"p50_ms\": \(percentile(0.5)), \"p90_ms\": \(percentile(0.9)), \"p99_ms\": \(percentile(0.99)), \"mean_ms\": \(mean), \"throughput_ips\": \(throughput)\(compute.map { ", \"compute_p50_ms\": \($0.p50), \"compute_throughput_ips\": \($0.throughput)" } ?? "")}")
             } else {
-                print(String(format: "%5d %11.3f %11.3f %11.3f %11.3f %10.1f", b, percentile(0.5), percentile(0.9), percentile(0.99), mean, throughput))
+                print(String(format: "%5d %11.3f %11.3f %11.3f %11.3f %10.1f", b, percentile(0.5), percentile(0.9), percentile(0.99), mean, throughput)
+                      + (compute.map { String(format: " %15.3f %17.1f", $0.p50, $0.throughput) } ?? ""))
             }
         }
         if profile, let times = context.layerMilliseconds {

@@ -43,6 +43,9 @@ struct CalibrateCommand: ParsableCommand {
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
 
+    @Option(help: "Device for the FP32 runs: cpu, cuda or auto (cuda when present).")
+    var device = "auto"
+
     var calibrationMethod: CalibrationMethod {
         get throws {
             switch method {
@@ -58,6 +61,7 @@ struct CalibrateCommand: ParsableCommand {
     func validate() throws {
         _ = try calibrationMethod
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if !["cpu", "cuda", "auto"].contains(device) { throw ValidationError("--device must be cpu, cuda or auto") }
         if !(0 < percentile && percentile <= 100) { throw ValidationError("--percentile must be in (0, 100]") }
         if Normalization(rawValue: normalization) == nil { throw ValidationError("unknown --normalization '\(normalization)'") }
     }
@@ -73,7 +77,7 @@ struct CalibrateCommand: ParsableCommand {
         // FP32 with no fusion, so every tensor of the ONNX graph is observed under its own name.
         var config = BuilderConfig()
         config.noFusion = true
-        let engine = try Builder(config: config, backend: CPUBackend(), options: ExecutionOptions(threads: threads)).build(network)
+        let engine = try Builder(config: config, backend: try EngineOptions.backend(device), options: ExecutionOptions(threads: threads)).build(network)
         let context = engine.makeContext()
         var calibrator = Calibrator()
         let progress = Progress(total: files.count, label: "calibrating")

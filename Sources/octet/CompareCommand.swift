@@ -32,10 +32,18 @@ struct CompareCommand: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Compare every tensor (slower), not only the outputs.")
     var tensors = true
 
+    @Option(help: "The reference: fp32 (the FP32 engine, to find where INT8 loses accuracy) or cpu (the same engine on the CPU backend, to check --device cuda: integer tensors must be equal).")
+    var versus = "fp32"
+
+    func validate() throws {
+        if !["fp32", "cpu"].contains(versus) { throw ValidationError("--versus must be fp32 or cpu") }
+    }
+
     mutating func run() throws {
         let log = Log(verbose: false)
         let (network, _, modelPath, _) = try engine.configuredNetwork(log: log)
         engine.reportRanges(log)
+        if versus == "cpu" { return try compareWithCPU(network, modelPath: modelPath, log: log) }
         var fp32Options = engine
         fp32Options.precision = "fp32"
         fp32Options.int8 = false
@@ -100,6 +108,65 @@ struct CompareCommand: ParsableCommand {
             print(String(format: "%9.2f %11.4f %10.6f  ", s.snr, s.maxError, s.cosine) + name)
         }
         print("Pin a layer to FP32 with --layer-precision NAME:fp32 and compare again to see the gain.")
+    }
+
+    /// The engine on `--device` against the same engine on the CPU: integer tensors must be equal, float tensors
+    /// agree to rounding (relative L2 error reported), and top-1 must match.
+    private func compareWithCPU(_ network: Network, modelPath: String, log: Log) throws {
+        var cpuOptions = engine
+        cpuOptions.device = "cpu"
+        let candidate = try engine.build(network, log: log)
+        let reference = try cpuOptions.build(network, log: Log(verbose: false))
+        let (candidateContext, referenceContext) = (candidate.makeContext(), reference.makeContext())
+        let files = try imageFiles()
+        let input = network[network.inputs[0]]
+        var integerTensors = 0, integerMismatches: [String: Int] = [:], worstFloat = (error: 0.0, tensor: "")
+        var top1Agree = 0
+        let progress = Progress(total: files.count, label: "comparing \(candidate.backendName) with cpu")
+        for path in files {
+            let x = try PPM.read(path: path).inputTensor(height: input.shape[2], width: input.shape[3], normalization: Normalization(rawValue: normalization) ?? .sample)
+            var want: [TensorID: TensorValue] = [:]
+            let referenceOut = try referenceContext.execute([input.name: x]) { id, value in if tensors { want[id] = value } }
+            let candidateOut = try candidateContext.execute([input.name: x]) { id, value in
+                guard let expected = want[id] else { return }
+                let name = candidate.plan.network[id].name
+                if case .quantized = value {
+                    integerTensors += 1
+                    if value != expected { integerMismatches[name, default: 0] += 1 }
+                } else {
+                    let error = Self.relativeL2(value.dequantized.values, expected.dequantized.values)
+                    if error > worstFloat.error { worstFloat = (error, name) }
+                }
+            }
+            let outName = network[network.outputs[0]].name
+            if let a = referenceOut[outName]?.values, let b = candidateOut[outName]?.values {
+                let error = Self.relativeL2(b, a)
+                if error > worstFloat.error { worstFloat = (error, outName) }
+                if a.indices.max(by: { a[$0] < a[$1] }) == b.indices.max(by: { b[$0] < b[$1] }) { top1Agree += 1 }
+            }
+            progress.advance(by: 1)
+        }
+        progress.finish()
+        let name = (modelPath as NSString).lastPathComponent
+        if json {
+            print("{\"model\": \"\(name)\", \"device\": \"\(candidate.backendName)\", \"images\": \(files.count), \"integer_tensors\": \(integerTensors), \"integer_mismatches\": \(integerMismatches.values.reduce(0, +)), \"max_float_relative_l2\": \(worstFloat.error), \"top1_agreement\": \(top1Agree)}")
+        } else {
+            print("\(candidate.backendName) vs cpu on \(files.count) images, \(name): \(integerTensors - integerMismatches.values.reduce(0, +))/\(integerTensors) integer tensors identical, largest float relative L2 error \(String(format: "%.3g", worstFloat.error))\(worstFloat.tensor.isEmpty ? "" : " ('\(worstFloat.tensor)')"), top-1 agreement \(top1Agree)/\(files.count)")
+            for (tensor, count) in integerMismatches.sorted(by: { $0.key < $1.key }).prefix(worst) { print("  differs: \(tensor) on \(count) image(s)") }
+        }
+        if !integerMismatches.isEmpty {
+            throw OctetError.invalidNetwork(reason: "\(integerMismatches.count) integer tensor(s) differ between \(candidate.backendName) and cpu")
+        }
+    }
+
+    /// ‖a − b‖ / ‖b‖ (0 when both are zero).
+    static func relativeL2(_ a: [Float], _ b: [Float]) -> Double {
+        var error = 0.0, norm = 0.0
+        for (x, y) in zip(a, b) {
+            error += Double(x - y) * Double(x - y)
+            norm += Double(y) * Double(y)
+        }
+        return norm > 0 ? (error / norm).squareRoot() : error.squareRoot()
     }
 
     private func imageFiles() throws -> [String] {

@@ -167,16 +167,29 @@ struct EngineOptions: ParsableArguments {
     }
 
     /// The backend for `--device`.
-    func backend() throws -> any Backend {
+    func backend() throws -> any Backend { try Self.backend(device) }
+
+    /// `cpu`, `cuda` (an error naming the reason when there is no usable GPU), or `auto`: CUDA when a device is
+    /// present, else the CPU.
+    static func backend(_ device: String) throws -> any Backend {
         switch device {
-        case "cuda": throw OctetError.unavailable(reason: "the CUDA backend is not available in this build of Octet; use --device cpu")
+        case "cuda": return try CUDABackend()
+        case "auto": return (try? CUDABackend()) ?? CPUBackend()
         default: return CPUBackend()
         }
     }
 
+    /// What the engine runs on, for banners: the CPU's instruction set or the GPU's name.
+    static func deviceDescription(_ backend: any Backend) -> String {
+        if let cuda = backend as? CUDABackend { return cuda.deviceDescription }
+        return "\(CPUBackend.isa)"
+    }
+
     func build(_ network: Network, log: Log) throws -> Engine {
         let config = try builderConfig()
-        let engine = try Builder(config: config, backend: try backend(), options: ExecutionOptions(threads: threads)).build(network)
+        let backend = try backend()
+        log.verbose("Device: \(backend.name), \(Self.deviceDescription(backend))")
+        let engine = try Builder(config: config, backend: backend, options: ExecutionOptions(threads: threads)).build(network)
         if config.int8, engine.plan.report.int8LayerCount == 0 {
             throw OctetError.precisionConstraint(
                 layer: "(all)", reason: "INT8 was requested but no layer can run in INT8: give dynamic ranges with --ranges")

@@ -21,6 +21,7 @@ struct SelftestCommand: ParsableCommand {
         if device != "cpu" {
             do {
                 failures += try CUDASelfTest.run(log: log)
+                failures += try demoModelCheck(log: log)
             } catch let error as OctetError where device == "auto" {
                 log("CUDA checks skipped: \(error)")
             }
@@ -29,5 +30,37 @@ struct SelftestCommand: ParsableCommand {
             throw OctetError.invalidNetwork(reason: "selftest found \(failures) mismatch(es); see the lines above")
         }
         print("&&&& PASSED Octet.selftest")
+    }
+
+    /// The bundled demo (EfficientNet-Lite0 with its range file, the coffee photo) as one INT8 plan compiled for
+    /// the CPU and for CUDA: every integer tensor must be equal, the logits within 1e-5 relative L2.
+    private func demoModelCheck(log: (String) -> Void) throws -> Int {
+        let files = SampleFiles(userDirectories: [])
+        guard let model = files.find(EngineOptions.demoModel), let ranges = files.find(EngineOptions.demoRanges),
+              let image = files.find("coffee.ppm") else {
+            log("bundled demo not found (run from the repository root): end-to-end check skipped")
+            return 0
+        }
+        var (network, _) = try ONNXImporter.importModel(path: model)
+        network.apply(try DynamicRanges.readRangeFile(path: ranges))
+        var config = BuilderConfig()
+        config.int8 = true
+        let cpu = try Builder(config: config, backend: CPUBackend()).build(network)
+        let cuda = Engine(plan: cpu.plan, program: try CUDABackend().compile(cpu.plan, options: ExecutionOptions()), backendName: "cuda")
+        let input = network[network.inputs[0]]
+        let x = try PPM.read(path: image).inputTensor(height: input.shape[2], width: input.shape[3], normalization: .sample)
+        var expected: [TensorID: TensorValue] = [:]
+        let want = try cpu.makeContext().execute([input.name: x]) { id, value in expected[id] = value }
+        var integers = 0, mismatches = 0
+        let got = try cuda.makeContext().execute([input.name: x]) { id, value in
+            guard case .quantized = value else { return }
+            integers += 1
+            if expected[id] != value { mismatches += 1 }
+        }
+        let output = cpu.outputNames[0]
+        let error = CompareCommand.relativeL2(got[output]?.values ?? [], want[output]?.values ?? [1])
+        let ok = mismatches == 0 && integers > 0 && error <= 1e-5
+        log("bundled demo INT8 on cuda vs cpu: \(integers - mismatches)/\(integers) integer tensors identical, logits relative L2 \(String(format: "%.2g", error)): \(ok ? "exact" : "MISMATCH")")
+        return ok ? 0 : 1
     }
 }

@@ -18,7 +18,7 @@ import Octet
 
     @Test func embeddedKernelSourcesMatchTheCUFiles() throws {
         let directory = TestPaths.packageRoot().appendingPathComponent("Sources/OctetCUDA/Kernels")
-        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".cu") }
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".cu") || $0.hasSuffix(".cuh") }
         #expect(Set(files) == Set(KernelSources.files.keys), "run Scripts/embed-cuda-kernels.sh")
         for file in files {
             let text = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
@@ -40,6 +40,23 @@ import Octet
         let selftest = try OctetBinary.run(["selftest", "--device", "cuda"])
         #expect(selftest.status == 1)
         #expect(selftest.stderr.contains("libcuda.so.1"))
+        let calibrate = try OctetBinary.run(["calibrate", "--device", "cuda", "--model", "data/int8_api/efficientnet_lite0.onnx", "--images", "data/int8_api", "--output", "/dev/null"], in: TestPaths.packageRoot())
+        #expect(calibrate.status == 1)
+        #expect(calibrate.stderr.contains("CUDA is not available"))
+    }
+
+    /// `--device auto` runs on the CPU when there is no GPU, and `compare --versus cpu` (the check that CUDA
+    /// engines equal CPU engines) reports identical integer tensors when both sides are the CPU.
+    @Test func autoDeviceAndCompareVersusCPU() throws {
+        guard Self.cudaMissing != nil else { return }
+        let root = TestPaths.packageRoot()
+        let auto = try OctetBinary.run(["run", "--device", "auto", "--verbose"], in: root)
+        #expect(auto.status == 0, "\(auto.stderr)")
+        #expect((auto.stdout + auto.stderr).contains("Device: cpu"))
+        let compare = try OctetBinary.run(["compare", "--versus", "cpu", "--device", "cpu", "--images", "data/int8_api"], in: root)
+        #expect(compare.status == 0, "\(compare.stderr)")
+        #expect(compare.stdout.contains("integer tensors identical"))
+        #expect(compare.stdout.contains("top-1 agreement 1/1"))
     }
 
     /// OCTET_FORCE_GENERIC=1 selects the scalar kernels, and the INT8 engine's output is then identical to the

@@ -56,3 +56,7 @@ final class CPURunContext {
         return scratch
     }
 }
+
+/// The CPU backend keeps activations in host memory in the shared physical layout.
+typealias CPUTensorLayout = TensorLayout
+typealias CPUBuffer = HostTensor

@@ -24,13 +24,3 @@ extern "C" __global__ void octet_qgemm_u8s8_dp4a(
     const int q = __float2int_rn(y);
     C[(size_t)m * N + n] = outputSigned ? (unsigned char)(signed char)q : (unsigned char)q;
 }
-
-// Quantization of a float tensor: q = clamp(round-half-even(x / scale), lo, hi), stored as a byte.
-extern "C" __global__ void octet_quantize_f32(
-    int count, const float* __restrict__ x, float scale, float lo, float hi, unsigned char* __restrict__ q)
-{
-    const int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= count) return;
-    const float y = fminf(fmaxf(__fdiv_rn(x[i], scale), lo), hi);
-    q[i] = (unsigned char)__float2int_rn(y);
-}

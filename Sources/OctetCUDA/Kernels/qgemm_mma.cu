@@ -7,11 +7,12 @@
 // K is a multiple of 32 (callers pad both with zeros). Fragment layout (PTX ISA, m16n8k32 .u8/.s8): with
 // g = lane / 4 and t = lane % 4, a0 = A[g][4t..4t+3], a1 = A[g+8][4t..], a2 = A[g][16+4t..], a3 = A[g+8][16+4t..];
 // b0 = W[g][4t..4t+3], b1 = W[g][16+4t..]; c0,c1 = C[g][2t, 2t+1], c2,c3 = C[g+8][2t, 2t+1].
+#if __CUDA_ARCH__ >= 800
 __device__ __forceinline__ unsigned int load_word(const unsigned char* base, int row, int rows, int K, int k) {
     return row < rows ? *reinterpret_cast<const unsigned int*>(base + (size_t)row * K + k) : 0u;
 }
 
-__device__ __forceinline__ unsigned char requantize(int acc, float multiplier, float lo, float hi, int outputSigned) {
+__device__ __forceinline__ unsigned char requantize_mma(int acc, float multiplier, float lo, float hi, int outputSigned) {
     float y = __fmul_rn(__int2float_rn(acc), multiplier);
     y = fminf(fmaxf(y, lo), hi);
     const int q = __float2int_rn(y);
@@ -44,6 +45,7 @@ extern "C" __global__ void octet_qgemm_u8s8_mma(
     }
     for (int i = 0; i < 4; i++) {
         const int m = m0 + g + (i >= 2 ? 8 : 0), n = n0 + 2 * t + (i & 1);
-        if (m < M && n < N) C[(size_t)m * N + n] = requantize(c[i] + bias[n], multiplier[n], lo, hi, outputSigned);
+        if (m < M && n < N) C[(size_t)m * N + n] = requantize_mma(c[i] + bias[n], multiplier[n], lo, hi, outputSigned);
     }
 }
+#endif // __CUDA_ARCH__ >= 800

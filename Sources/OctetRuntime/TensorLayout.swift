@@ -1,40 +1,53 @@
 import OctetCore
 import OctetQuantization
-import OctetRuntime
 
-/// How the CPU backend stores a tensor: rank-4 activations as NHWC (channels contiguous, the layout the
-/// GEMM and depthwise kernels want); every other rank row-major. Element type from the plan.
-struct CPUTensorLayout: Sendable {
+/// How the backends store a tensor (the CPU in host memory, CUDA in device memory): rank-4 activations as NHWC
+/// (channels contiguous, the layout the GEMM and depthwise kernels want); every other rank row-major. Element
+/// type from the plan: 4 bytes for float32, 1 for int8 and uint8.
+public struct TensorLayout: Sendable {
     /// Shape per sample (the logical NCHW shape without the batch axis).
-    var sampleShape: [Int]
-    var dataType: DataType
-    var quantization: TensorQuantization?
+    public var sampleShape: [Int]
+    public var dataType: DataType
+    public var quantization: TensorQuantization?
 
-    var isNHWC: Bool { sampleShape.count == 3 }
-    var elementSize: Int { dataType == .float32 ? 4 : 1 }
-    var elementsPerSample: Int { sampleShape.reduce(1, *) }
-    var bytesPerSample: Int { elementsPerSample * elementSize }
-    var channels: Int { sampleShape.first ?? 1 }
-    var height: Int { isNHWC ? sampleShape[1] : 1 }
-    var width: Int { isNHWC ? sampleShape[2] : 1 }
+    public var isNHWC: Bool { sampleShape.count == 3 }
+    public var elementSize: Int { dataType == .float32 ? 4 : 1 }
+    public var elementsPerSample: Int { sampleShape.reduce(1, *) }
+    public var bytesPerSample: Int { elementsPerSample * elementSize }
+    public var channels: Int { sampleShape.first ?? 1 }
+    public var height: Int { isNHWC ? sampleShape[1] : 1 }
+    public var width: Int { isNHWC ? sampleShape[2] : 1 }
 
-    func logicalShape(batch: Int) -> [Int] { [batch] + sampleShape }
+    public func logicalShape(batch: Int) -> [Int] { [batch] + sampleShape }
+
+    public init(sampleShape: [Int], dataType: DataType, quantization: TensorQuantization?) {
+        self.sampleShape = sampleShape
+        self.dataType = dataType
+        self.quantization = quantization
+    }
 }
 
-/// A tensor's memory during one execution.
-struct CPUBuffer {
-    var base: UnsafeMutableRawPointer
-    var layout: CPUTensorLayout
-    var batch: Int
+/// A tensor in host memory in its physical layout: a CPU buffer during execution, or a staging copy of a
+/// device buffer. Converts to and from logical (NCHW) order.
+public struct HostTensor {
+    public var base: UnsafeMutableRawPointer
+    public var layout: TensorLayout
+    public var batch: Int
 
-    var bytes: Int { layout.bytesPerSample * batch }
-    var count: Int { layout.elementsPerSample * batch }
+    public init(base: UnsafeMutableRawPointer, layout: TensorLayout, batch: Int) {
+        self.base = base
+        self.layout = layout
+        self.batch = batch
+    }
 
-    var floats: UnsafeMutablePointer<Float> { base.assumingMemoryBound(to: Float.self) }
-    var bytePointer: UnsafeMutablePointer<UInt8> { base.assumingMemoryBound(to: UInt8.self) }
+    public var bytes: Int { layout.bytesPerSample * batch }
+    public var count: Int { layout.elementsPerSample * batch }
+
+    public var floats: UnsafeMutablePointer<Float> { base.assumingMemoryBound(to: Float.self) }
+    public var bytePointer: UnsafeMutablePointer<UInt8> { base.assumingMemoryBound(to: UInt8.self) }
 
     /// Reads the buffer in logical (NCHW) order.
-    func logicalValue() -> TensorValue {
+    public func logicalValue() -> TensorValue {
         let shape = layout.logicalShape(batch: batch)
         switch layout.dataType {
         case .float32:
@@ -60,7 +73,7 @@ struct CPUBuffer {
 
     /// Writes a logical (NCHW) value into the buffer's physical layout (the network input path, constants,
     /// and layers run on logical data).
-    func store(_ value: TensorValue) {
+    public func store(_ value: TensorValue) {
         switch value {
         case let .float(t):
             t.values.withUnsafeBufferPointer { source in forEachElement { floats[$1] = source[$0] } }

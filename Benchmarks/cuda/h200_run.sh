@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Everything Octet's CUDA backend is checked and measured with on the lent H200, in one call (the machine keeps
+# nothing between calls). Run from the repository root on the GPU machine, with .gpu/ carried there holding
+# octet.gz (the static release binary, gzipped), models/*.onnx[.gz] and images/{224,128}/*.ppm.
+#   bash Benchmarks/cuda/h200_run.sh [steps...]   steps: selftest compare resnet50 bench pytorch (default: all)
+# Logs go to $OUT (or ./h200-out); a summary is printed last.
+set -u
+OUT=${OUT:-h200-out}
+mkdir -p "$OUT" /tmp/octet-models
+M=/tmp/octet-models
+export OCTET_CACHE_DIR=/tmp/octet-cache
+steps=${*:-selftest compare resnet50 bench pytorch}
+gunzip -c .gpu/octet.gz > /tmp/octet && chmod +x /tmp/octet
+# EfficientNet-Lite0 is the bundled demo model, already in the tree.
+cp data/int8_api/efficientnet_lite0.onnx "$M" 2>/dev/null || true
+for f in .gpu/models/*; do
+  case "$f" in *.gz) gunzip -c "$f" > "/tmp/octet-models/$(basename "${f%.gz}")" ;; *) cp "$f" /tmp/octet-models/ ;; esac
+done
+I224=.gpu/images/224
+I128=.gpu/images/128
+summary() { echo "$*" | tee -a "$OUT/summary.txt"; }
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv > "$OUT/nvidia-smi.txt" 2>&1
+
+for step in $steps; do
+  case $step in
+  selftest)
+    /usr/bin/time -v /tmp/octet selftest --device cuda > "$OUT/selftest.log" 2> "$OUT/selftest.err"
+    summary "selftest rc=$? $(tail -1 "$OUT/selftest.log")"
+    ;;
+  compare)
+    # Ranges calibrated by Octet on the GPU (FP32 engine, max method), then the INT8 engine on CUDA against the
+    # same engine on the CPU over every photo.
+    for spec in "efficientnet_lite0 $I224" "mobilenet_v2_1.0_224 $I224" "mobilenet_v1_0.25_128 $I128"; do
+      set -- $spec
+      /tmp/octet calibrate --device cuda --model $M/$1.onnx --images $2 --method max --output "$OUT/$1_ranges.txt" > "$OUT/calibrate_$1.log" 2>&1
+      summary "calibrate $1 on cuda rc=$?"
+      for mode in "" "--trt-compatible-ranges"; do
+        /tmp/octet compare --versus cpu --device cuda --model $M/$1.onnx --ranges "$OUT/$1_ranges.txt" --images $2 $mode > "$OUT/compare_$1$mode.log" 2>&1
+        summary "compare $1 $mode rc=$? $(tail -1 "$OUT/compare_$1$mode.log")"
+      done
+    done
+    ;;
+  resnet50)
+    python3 Scripts/export_torchvision.py $M --models resnet50 --opsets 13 --images $I224 > "$OUT/export_resnet50.log" 2>&1
+    summary "export resnet50 rc=$?"
+    /tmp/octet calibrate --device cuda --model $M/resnet50_op13.onnx --images $I224 --normalization imagenet --method max --output "$OUT/resnet50_ranges.txt" > "$OUT/calibrate_resnet50.log" 2>&1
+    summary "calibrate resnet50 on cuda rc=$?"
+    /tmp/octet compare --versus cpu --device cuda --model $M/resnet50_op13.onnx --ranges "$OUT/resnet50_ranges.txt" --images $I224 --normalization imagenet > "$OUT/compare_resnet50.log" 2>&1
+    summary "compare resnet50 rc=$? $(tail -1 "$OUT/compare_resnet50.log")"
+    ;;
+  bench)
+    for spec in "resnet50_op13 resnet50" "efficientnet_lite0 efficientnet_lite0" "mobilenet_v2_1.0_224 mobilenet_v2_1.0_224"; do
+      set -- $spec
+      [ -f $M/$1.onnx ] || continue
+      /tmp/octet bench --device cuda --model $M/$1.onnx --ranges "$OUT/$2_ranges.txt" --batch 1,8,64,256 --iterations 50 --warmup 10 --json > "$OUT/bench_$1.json" 2> "$OUT/bench_$1.err"
+      summary "bench $1 rc=$? $(python3 -c 'import json,sys; print("; ".join("b%d e2e %.3f ms compute %.3f ms = %.0f img/s" % (r["batch"], r["p50_ms"], r.get("compute_p50_ms", 0), r.get("compute_throughput_ips", 0)) for r in map(json.loads, open(sys.argv[1]))))' "$OUT/bench_$1.json")"
+      summary "$(grep -A8 'per-layer' "$OUT/profile_$1_b256.txt" 2>/dev/null)"
+      for b in 1 256; do
+        /tmp/octet bench --device cuda --model $M/$1.onnx --ranges "$OUT/$2_ranges.txt" --batch $b --iterations 10 --warmup 3 --profile > "$OUT/profile_$1_b$b.txt" 2>&1
+      done
+    done
+    ;;
+  pytorch)
+    python3 Benchmarks/cuda/pytorch_fp16.py > "$OUT/pytorch_fp16.json" 2> "$OUT/pytorch_fp16.err"
+    summary "pytorch rc=$? $(cat "$OUT/pytorch_fp16.json" | tr '\n' ' ')"
+    ;;
+  esac
+done
+# The reply carries few files: everything in one archive, and the summary last.
+tar czf /tmp/logs.tgz -C "$OUT" . && rm -rf "$OUT"/* && mv /tmp/logs.tgz "$OUT/logs.tgz"
+echo "==== summary"; tar xzf "$OUT/logs.tgz" -O ./summary.txt

@@ -1,0 +1,310 @@
+import Foundation
+import OctetCore
+import OctetQuantization
+import OctetReference
+import OctetRuntime
+
+/// The CUDA backend: the same plan, tensor layouts (NHWC for rank-4 activations) and integer arithmetic as the
+/// CPU backend, in device memory. INT8 convolutions and fully connected layers are implicit GEMMs on tensor cores;
+/// every other common layer has a kernel; layer kinds without one run through the reference implementation on
+/// the host, and the build report names them (`host_reference_*`).
+///
+/// Execution: one stream per execution context, device buffers planned per batch size like the CPU's arena,
+/// pinned host staging for inputs and outputs, and a CUDA graph captured per context and batch size, so a small
+/// batch costs one graph launch rather than one launch per layer.
+public struct CUDABackend: Backend {
+    public let name = "cuda"
+    let library: CUDAKernelLibrary
+
+    /// Opens the first CUDA device and its kernel library (compiled with NVRTC, or read from the kernel cache).
+    public init() throws {
+        library = try CUDAKernelLibrary.shared()
+    }
+
+    /// Whether a CUDA device can be used here; `reason` says why not.
+    public static func availability() -> (available: Bool, reason: String?) {
+        do {
+            _ = try CUDAKernelLibrary.shared()
+            return (true, nil)
+        } catch {
+            return (false, "\(error)")
+        }
+    }
+
+    public var deviceDescription: String { "\(library.device) (kernels \(library.origin))" }
+
+    public func supports(_ layer: Layer, precision: DataType) -> Bool {
+        precision == .float32 || precision == .int8
+    }
+
+    public func compile(_ plan: EnginePlan, options: ExecutionOptions) throws -> any CompiledProgram {
+        try CUDAProgram(plan: plan, library: library)
+    }
+}
+
+/// A plan compiled for CUDA: one `CUDALayer` per plan layer (weights already on the device), tensor placement.
+final class CUDAProgram: CompiledProgram, @unchecked Sendable {
+    let plan: EnginePlan
+    let library: CUDAKernelLibrary
+    let layers: [any CUDALayer]
+    let tensors: TensorPlacement
+
+    var kernelNames: [String] { layers.map(\.kernelName) }
+
+    init(plan: EnginePlan, library: CUDAKernelLibrary) throws {
+        self.plan = plan
+        self.library = library
+        try library.driver.activate(library.device)
+        let tensors = TensorPlacement(plan: plan)
+        let factory = CUDALayerFactory(plan: plan, library: library, tensors: tensors)
+        self.layers = try plan.network.layers.map { try factory.makeLayer($0) }
+        self.tensors = tensors
+    }
+
+    func makeState() -> any ProgramState { CUDAState(program: self) }
+}
+
+/// A tensor in device memory during one execution.
+struct DeviceTensor {
+    var address: UInt64
+    var layout: TensorLayout
+    var batch: Int
+
+    var count: Int { layout.elementsPerSample * batch }
+    var bytes: Int { layout.bytesPerSample * batch }
+    /// Pixels (N·H·W) of an NHWC tensor, rows of any other.
+    var pixels: Int { layout.isNHWC ? batch * layout.height * layout.width : count / max(layout.channels, 1) }
+    var isSigned: Int32 { layout.dataType == .int8 ? 1 : 0 }
+}
+
+/// What one execution does, recorded once per batch size: kernel launches and copies on the context's stream,
+/// and host steps (layers run by the reference implementation), which need the stream synchronized.
+enum CUDAStep {
+    case launch(CUDADriver.Kernel, grid: (UInt32, UInt32, UInt32), block: (UInt32, UInt32, UInt32), sharedBytes: Int, KernelArguments)
+    case copy(destination: UInt64, source: UInt64, bytes: Int)
+    case host((CUDADriver.Stream) throws -> Void)
+}
+
+/// Collects the steps of one layer.
+struct CUDAEncoder {
+    let library: CUDAKernelLibrary
+    /// Device scratch memory shared by all layers (im2col columns), `workspaceBytes` large.
+    let workspace: UInt64
+    var steps: [CUDAStep] = []
+
+    mutating func launch(_ name: String, grid: (UInt32, UInt32, UInt32), block: (UInt32, UInt32, UInt32), sharedBytes: Int = 0, _ arguments: KernelArguments) throws {
+        let kernel = try library.kernel(name, dynamicSharedMemory: sharedBytes)
+        steps.append(.launch(kernel, grid: grid, block: block, sharedBytes: sharedBytes, arguments))
+    }
+
+    /// One thread per element of a flat range of `count`, 256 per block.
+    mutating func launch(_ name: String, elements count: Int, _ arguments: [any BitwiseCopyable]) throws {
+        guard count > 0 else { return }
+        try launch(name, grid: (UInt32((count + 255) / 256), 1, 1), block: (256, 1, 1), KernelArguments(arguments))
+    }
+
+    mutating func copy(to destination: DeviceTensor, from source: DeviceTensor) {
+        steps.append(.copy(destination: destination.address, source: source.address, bytes: min(destination.bytes, source.bytes)))
+    }
+}
+
+/// The buffers, stream, staging memory and captured graph of one execution context.
+final class CUDAState: ProgramState {
+    let program: CUDAProgram
+    private var driver: CUDADriver { program.library.driver }
+    private var stream: CUDADriver.Stream?
+    private var prepared: Prepared?
+    private var profile: [Double]?
+    private var computeEvents: (start: CUDADriver.Event, end: CUDADriver.Event)?
+    private(set) var lastComputeMilliseconds: Double?
+
+    /// Everything that depends on the batch size.
+    private struct Prepared {
+        var batch: Int
+        var arena: CUDADriver.Buffer
+        var workspace: CUDADriver.Buffer
+        var offsets: [TensorID: Int]
+        /// Rank-4 network inputs arrive in logical NCHW order here, and a kernel lays them out NHWC.
+        var inputStaging: [TensorID: CUDADriver.Buffer]
+        /// Pinned host memory the outputs are copied into.
+        var outputStaging: UnsafeMutableRawPointer
+        var outputOffsets: [TensorID: Int]
+        var inputSteps: [CUDAStep]
+        var layerSteps: [[CUDAStep]]
+        var graph: CUDADriver.GraphExec?
+    }
+
+    init(program: CUDAProgram) { self.program = program }
+
+    deinit {
+        release()
+        if let stream { driver.destroy(stream) }
+        if let computeEvents {
+            driver.destroy(computeEvents.start)
+            driver.destroy(computeEvents.end)
+        }
+    }
+
+    func enableProfiling() { profile = Array(repeating: 0, count: program.layers.count) }
+    var layerMilliseconds: [Double]? { profile }
+
+    private func release() {
+        guard let prepared else { return }
+        if let graph = prepared.graph { driver.destroy(graph) }
+        driver.release(prepared.arena)
+        driver.release(prepared.workspace)
+        prepared.inputStaging.values.forEach(driver.release)
+        driver.freePinned(prepared.outputStaging)
+        self.prepared = nil
+    }
+
+    private func device(_ id: TensorID, _ p: Prepared) -> DeviceTensor {
+        guard let offset = p.offsets[id], let entry = program.tensors[id] else {
+            preconditionFailure("tensor \(id) has no place in the memory plan")
+        }
+        return DeviceTensor(address: p.arena.address + UInt64(offset), layout: entry.layout, batch: entry.fixedBatch ?? p.batch)
+    }
+
+    private func stagedOutput(_ id: TensorID, _ p: Prepared) -> HostTensor {
+        let entry = program.tensors[id]!
+        return HostTensor(base: p.outputStaging + p.outputOffsets[id]!, layout: entry.layout, batch: entry.fixedBatch ?? p.batch)
+    }
+
+    private func prepare(batch: Int, stream: CUDADriver.Stream) throws -> Prepared {
+        if let prepared, prepared.batch == batch { return prepared }
+        release()
+        let network = program.plan.network
+        let (offsets, size) = program.tensors.arena(batch: batch, alignment: 256)
+        let arena = try driver.allocate(bytes: max(size, 256))
+        var workspaceBytes = 256
+        for (layer, compiled) in zip(network.layers, program.layers) {
+            let inputs = layer.inputs.map { program.tensors[$0]!.layout }
+            workspaceBytes = max(workspaceBytes, compiled.workspaceBytes(batch: batch, inputs: inputs))
+        }
+        let workspace = try driver.allocate(bytes: workspaceBytes)
+        var outputOffsets: [TensorID: Int] = [:]
+        var outputBytes = 0
+        for id in network.outputs where outputOffsets[id] == nil {
+            outputOffsets[id] = outputBytes
+            outputBytes += (program.tensors[id]!.bytes(batch: batch) + 255) / 256 * 256
+        }
+        var p = Prepared(
+            batch: batch, arena: arena, workspace: workspace, offsets: offsets, inputStaging: [:],
+            outputStaging: try driver.allocatePinned(bytes: outputBytes), outputOffsets: outputOffsets, inputSteps: [], layerSteps: [], graph: nil)
+        var encoder = CUDAEncoder(library: program.library, workspace: workspace.address)
+        for id in network.inputs {
+            let tensor = device(id, p)
+            guard tensor.layout.isNHWC else { continue }
+            let staging = try driver.allocate(bytes: tensor.bytes)
+            p.inputStaging[id] = staging
+            let pixels = tensor.layout.height * tensor.layout.width
+            try encoder.launch("octet_nchw_to_nhwc_f32", elements: tensor.count, [
+                Int64(tensor.count), Int32(tensor.layout.channels), Int32(pixels), staging.address, tensor.address,
+            ])
+        }
+        p.inputSteps = encoder.steps
+        for (layer, compiled) in zip(network.layers, program.layers) {
+            var encoder = CUDAEncoder(library: program.library, workspace: workspace.address)
+            try compiled.encode(inputs: layer.inputs.map { device($0, p) }, outputs: layer.outputs.map { device($0, p) }, into: &encoder)
+            p.layerSteps.append(encoder.steps)
+        }
+        let hostSteps = p.layerSteps.joined().contains { if case .host = $0 { true } else { false } }
+        if !hostSteps {
+            // Kernels only: the input and output copies stay outside, so the graph's time is the compute time.
+            p.graph = try driver.capture(stream) {
+                try issue(p.inputSteps, stream: stream)
+                for steps in p.layerSteps { try issue(steps, stream: stream) }
+            }
+        }
+        prepared = p
+        return p
+    }
+
+    private func issue(_ steps: [CUDAStep], stream: CUDADriver.Stream) throws {
+        for step in steps {
+            switch step {
+            case let .launch(kernel, grid, block, shared, arguments):
+                try driver.launch(kernel, grid: grid, block: block, sharedBytes: shared, arguments: arguments, stream: stream)
+            case let .copy(destination, source, bytes):
+                try driver.copyOnDevice(destination, from: source, bytes: bytes, stream: stream)
+            case let .host(body):
+                try body(stream)
+            }
+        }
+    }
+
+    func execute(_ inputs: [String: TensorData], observe: ((TensorID, TensorValue) -> Void)?) throws -> [String: TensorData] {
+        let network = program.plan.network
+        guard let firstInput = network.inputs.first, let first = inputs[network[firstInput].name] else {
+            throw OctetError.invalidInput(reason: "no data for network input '\(network.inputs.first.map { network[$0].name } ?? "?")'")
+        }
+        let batch = first.shape.first ?? 1
+        try driver.activate(program.library.device)
+        let stream = try self.stream ?? driver.makeStream()
+        self.stream = stream
+        let events = try computeEvents ?? (driver.makeEvent(), driver.makeEvent())
+        computeEvents = events
+        let p = try prepare(batch: batch, stream: stream)
+        for id in network.inputs {
+            guard let data = inputs[network[id].name] else {
+                throw OctetError.invalidInput(reason: "no data for network input '\(network[id].name)'")
+            }
+            guard data.shape == [batch] + Array(network[id].shape.dropFirst()) else {
+                throw OctetError.invalidInput(reason: "input '\(network[id].name)' has shape \(data.shape), the network expects [\(batch), \(network[id].shape.dropFirst().map(String.init).joined(separator: ", "))]")
+            }
+            // Straight from the caller's array (logical order); NHWC inputs are transposed on the device.
+            let destination = p.inputStaging[id]?.address ?? device(id, p).address
+            try data.values.withUnsafeBytes { try driver.copyToDevice(destination, from: $0.baseAddress!, bytes: $0.count, stream: stream) }
+            observe?(id, .float(data))
+        }
+        try driver.record(events.start, stream: stream)
+        if let graph = p.graph, observe == nil, profile == nil {
+            try driver.launch(graph, stream: stream)
+        } else {
+            try issue(p.inputSteps, stream: stream)
+            for (index, (layer, steps)) in zip(network.layers, p.layerSteps).enumerated() {
+                let start = profile == nil ? nil : try driver.makeEvent(), end = profile == nil ? nil : try driver.makeEvent()
+                if let start { try driver.record(start, stream: stream) }
+                try issue(steps, stream: stream)
+                if let start, let end {
+                    try driver.record(end, stream: stream)
+                    profile?[index] += Double(try driver.elapsed(from: start, to: end))
+                    driver.destroy(start)
+                    driver.destroy(end)
+                }
+                if let observe {
+                    for id in layer.outputs { observe(id, try CUDAHostTransfer.download(device(id, p), driver: driver, stream: stream)) }
+                }
+            }
+        }
+        try driver.record(events.end, stream: stream)
+        for id in network.outputs {
+            let host = stagedOutput(id, p)
+            try driver.copyToHost(host.base, from: device(id, p).address, bytes: host.bytes, stream: stream)
+        }
+        try driver.synchronize(stream)
+        lastComputeMilliseconds = Double(try driver.elapsed(from: events.start, to: events.end))
+        var result: [String: TensorData] = [:]
+        for id in network.outputs { result[network[id].name] = stagedOutput(id, p).logicalValue().dequantized }
+        return result
+    }
+}
+
+/// Moving a device tensor to and from logical host values (the host fallback and accuracy tools).
+enum CUDAHostTransfer {
+    static func download(_ tensor: DeviceTensor, driver: CUDADriver, stream: CUDADriver.Stream) throws -> TensorValue {
+        let host = UnsafeMutableRawPointer.allocate(byteCount: max(tensor.bytes, 1), alignment: 64)
+        defer { host.deallocate() }
+        try driver.copyToHost(host, from: tensor.address, bytes: tensor.bytes, stream: stream)
+        try driver.synchronize(stream)
+        return HostTensor(base: host, layout: tensor.layout, batch: tensor.batch).logicalValue()
+    }
+
+    static func upload(_ value: TensorValue, to tensor: DeviceTensor, driver: CUDADriver, stream: CUDADriver.Stream) throws {
+        let host = UnsafeMutableRawPointer.allocate(byteCount: max(tensor.bytes, 1), alignment: 64)
+        defer { host.deallocate() }
+        HostTensor(base: host, layout: tensor.layout, batch: tensor.batch).store(value)
+        try driver.copyToDevice(tensor.address, from: host, bytes: tensor.bytes, stream: stream)
+        try driver.synchronize(stream)
+    }
+}

@@ -1,0 +1,238 @@
+import OctetCore
+import OctetQuantization
+import OctetRuntime
+
+/// The geometry of a 2-D convolution per sample (the batch comes at run time); fully connected layers are the
+/// 1x1 case over a 1x1 image.
+struct ConvolutionShape: Sendable {
+    var height, width, channels, outputHeight, outputWidth, outputChannels: Int
+    var kernel: (Int, Int)
+    var strides: (Int, Int)
+    var padsBegin: (Int, Int)
+    var dilations: (Int, Int)
+    var groups: Int
+
+    init?(_ p: ConvolutionParameters, input: [Int]) {
+        guard input.count == 4, p.kernel.count == 2, let out = try? LayerKind.convolution(p).outputShapes(inputs: [input])[0] else { return nil }
+        (height, width, channels) = (input[2], input[3], input[1])
+        (outputHeight, outputWidth, outputChannels) = (out[2], out[3], out[1])
+        kernel = (p.kernel[0], p.kernel[1])
+        strides = (p.strides[0], p.strides[1])
+        padsBegin = (p.padsBegin[0], p.padsBegin[1])
+        dilations = (p.dilations[0], p.dilations[1])
+        groups = p.groups
+    }
+
+    init(fullyConnectedInputs inputs: Int, outputs: Int) {
+        (height, width, channels, outputHeight, outputWidth, outputChannels) = (1, 1, inputs, 1, 1, outputs)
+        (kernel, strides, padsBegin, dilations, groups) = ((1, 1), (1, 1), (0, 0), (1, 1), 1)
+    }
+
+    /// K of the GEMM view: taps times input channels per group.
+    var reduction: Int { kernel.0 * kernel.1 * channels / groups }
+
+    /// N, H, W, C, OH, OW, KH, KW, strides, pads, dilations: the leading integers of the kernels' argument structs.
+    func appendGeometry(batch: Int, to arguments: inout KernelArguments) {
+        for v in [batch, height, width, channels, outputHeight, outputWidth, kernel.0, kernel.1, strides.0, strides.1,
+                  padsBegin.0, padsBegin.1, dilations.0, dilations.1] { arguments.append(Int32(v)) }
+    }
+
+    /// Weights from the float layout [OC][C/groups][KH][KW] to [OC][KH][KW][C/groups] (the NHWC order of taps),
+    /// each output channel's row `rowLength` long (zeros after the last tap).
+    func packTapsMajor<T: Numeric>(_ weights: [T], rowLength: Int) -> [T] {
+        let cpg = channels / groups, (kh, kw) = kernel
+        var packed = [T](repeating: 0, count: outputChannels * rowLength)
+        for o in 0..<outputChannels {
+            for c in 0..<cpg {
+                for ky in 0..<kh {
+                    for kx in 0..<kw {
+                        packed[o * rowLength + (ky * kw + kx) * cpg + c] = weights[((o * cpg + c) * kh + ky) * kw + kx]
+                    }
+                }
+            }
+        }
+        return packed
+    }
+}
+
+/// INT8 convolution or fully connected layer (groups = 1) as an implicit GEMM on tensor cores (conv_igemm.cu),
+/// with the fused epilogue: bias, requantization or float output, Relu/Clip, residual add. Inputs whose channel
+/// count is not a multiple of 4 (the 3-channel stem) go through an explicit im2col first.
+struct ImplicitGEMMKernel: CUDALayer {
+    let geometry: ConvolutionShape
+    let weights: DeviceArray
+    let bias: DeviceArray
+    let multipliers: DeviceArray
+    let parameters: QuantizedLinearParameters
+    let bounds: (lo: Float, hi: Float)
+    let needsIm2col: Bool
+    /// Bytes per row of the im2col matrix (K rounded up to 16), or K itself when gathering directly.
+    let gemmK: Int
+    let paddedK: Int
+    let multiprocessors: Int
+
+    static let tileK = 64
+
+    init?(geometry: ConvolutionShape, _ q: QuantizedLinearParameters, activation: Activation?, library: CUDAKernelLibrary) throws {
+        if q.output != nil {
+            bounds = (q.bounds.min, q.bounds.max)
+        } else {
+            switch activation {
+            case nil: bounds = (-.infinity, .infinity)
+            case .relu?: bounds = (0, .infinity)
+            case let .clip(a, b)?: bounds = (a, b)
+            default: return nil // a float epilogue with another activation: not fused here
+            }
+        }
+        self.geometry = geometry
+        parameters = q
+        needsIm2col = geometry.channels % 4 != 0
+        let k = geometry.reduction
+        gemmK = needsIm2col ? (k + 15) / 16 * 16 : k
+        paddedK = (gemmK + Self.tileK - 1) / Self.tileK * Self.tileK
+        let driver = library.driver
+        self.weights = try DeviceArray(geometry.packTapsMajor(q.weights, rowLength: paddedK), driver: driver)
+        bias = try DeviceArray(q.bias, driver: driver)
+        multipliers = try DeviceArray(q.multipliers, driver: driver)
+        multiprocessors = Int(library.device.multiprocessors)
+    }
+
+    private var vectorBytes: Int {
+        let c = needsIm2col ? gemmK : geometry.channels
+        return c % 16 == 0 ? 16 : c % 8 == 0 ? 8 : 4
+    }
+
+    private var inputType: String { parameters.input.isSigned ? "s8" : "u8" }
+
+    var kernelName: String { "\(needsIm2col ? "im2col+" : "")conv_igemm_v\(vectorBytes)_\(inputType)__mma_m16n8k32" }
+
+    func workspaceBytes(batch: Int, inputs: [TensorLayout]) -> Int {
+        needsIm2col ? batch * geometry.outputHeight * geometry.outputWidth * gemmK : 0
+    }
+
+    /// Large tiles when they give every SM work, small ones otherwise (batch 1, late layers).
+    private func tile(rows m: Int) -> (m: Int, n: Int) {
+        let large = ((m + 127) / 128) * ((geometry.outputChannels + 127) / 128)
+        return large >= multiprocessors ? (128, 128) : (64, 64)
+    }
+
+    func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
+        let (x, y) = (inputs[0], outputs[0])
+        let batch = y.batch
+        let g = geometry
+        let m = batch * g.outputHeight * g.outputWidth
+        var source = x.address
+        var gemmGeometry = g
+        if needsIm2col {
+            var im2col = KernelArguments()
+            g.appendGeometry(batch: batch, to: &im2col)
+            for v in [g.reduction, gemmK] { im2col.append(Int32(v)) }
+            im2col.append(x.address)
+            im2col.append(encoder.workspace)
+            let count = m * gemmK
+            try encoder.launch("octet_im2col_nhwc", grid: (UInt32((count + 255) / 256), 1, 1), block: (256, 1, 1), im2col)
+            source = encoder.workspace
+            // The columns are a [batch][OH][OW][gemmK] image convolved 1x1.
+            gemmGeometry = ConvolutionShape(fullyConnectedInputs: gemmK, outputs: g.outputChannels)
+            (gemmGeometry.height, gemmGeometry.width, gemmGeometry.outputHeight, gemmGeometry.outputWidth) = (g.outputHeight, g.outputWidth, g.outputHeight, g.outputWidth)
+        }
+        var arguments = KernelArguments()
+        arguments.append(source)
+        arguments.append(weights.address)
+        arguments.append(bias.address)
+        arguments.append(multipliers.address)
+        arguments.append(inputs.count > 1 ? inputs[1].address : UInt64(0))
+        arguments.append(y.address)
+        gemmGeometry.appendGeometry(batch: batch, to: &arguments)
+        for v in [g.outputChannels, gemmGeometry.reduction, paddedK, m] { arguments.append(Int32(v)) }
+        arguments.append(bounds.lo)
+        arguments.append(bounds.hi)
+        arguments.append(parameters.residualMultiplier)
+        let outputMode: Int32 = parameters.output.map { $0.isSigned ? 0 : 1 } ?? 2
+        arguments.append(outputMode)
+        arguments.append(inputs.count > 1 ? inputs[1].isSigned : Int32(0))
+        arguments.align()
+        let tile = tile(rows: m)
+        let shared = 3 * (tile.m + tile.n) * (Self.tileK + 16)
+        let threads = tile.m == 128 ? 256 : 128
+        try encoder.launch(
+            "octet_conv_igemm_\(tile.m)x\(tile.n)_v\(vectorBytes)_\(inputType)",
+            grid: (UInt32((m + tile.m - 1) / tile.m), UInt32((g.outputChannels + tile.n - 1) / tile.n), 1),
+            block: (UInt32(threads), 1, 1), sharedBytes: shared, arguments)
+    }
+}
+
+/// INT8 depthwise convolution (dwconv.cu), one thread per output element.
+struct DepthwiseKernel: CUDALayer {
+    let convolution: ConvolutionParameters
+    let weights: DeviceArray
+    let bias: DeviceArray
+    let multipliers: DeviceArray
+    let parameters: QuantizedLinearParameters
+    var kernelName: String { "dwconv_\(parameters.input.isSigned ? "s8" : "u8")_nhwc__cuda" }
+
+    init(_ p: ConvolutionParameters, _ q: QuantizedLinearParameters, driver: CUDADriver) throws {
+        let c = p.outputChannels, (kh, kw) = (p.kernel[0], p.kernel[1])
+        var packed = [Int8](repeating: 0, count: c * kh * kw)
+        for ch in 0..<c {
+            for t in 0..<(kh * kw) { packed[t * c + ch] = q.weights[ch * kh * kw + t] }
+        }
+        convolution = p
+        weights = try DeviceArray(packed, driver: driver)
+        bias = try DeviceArray(q.bias, driver: driver)
+        multipliers = try DeviceArray(q.multipliers, driver: driver)
+        parameters = q
+    }
+
+    func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
+        let (x, y) = (inputs[0], outputs[0])
+        let p = convolution
+        var arguments = KernelArguments()
+        for v in [y.batch, x.layout.height, x.layout.width, x.layout.channels, y.layout.height, y.layout.width, p.kernel[0], p.kernel[1],
+                  p.strides[0], p.strides[1], p.padsBegin[0], p.padsBegin[1], p.dilations[0], p.dilations[1]] { arguments.append(Int32(v)) }
+        arguments.append(x.address)
+        arguments.append(x.isSigned)
+        arguments.append(weights.address)
+        arguments.append(bias.address)
+        arguments.append(multipliers.address)
+        arguments.append(parameters.bounds.min)
+        arguments.append(parameters.bounds.max)
+        arguments.append(Int32(parameters.output?.isSigned == true ? 1 : 0))
+        arguments.append(y.address)
+        try encoder.launch("octet_dwconv_q_nhwc", grid: (UInt32((y.count + 255) / 256), 1, 1), block: (256, 1, 1), arguments)
+    }
+}
+
+/// FP32 convolution or fully connected layer (conv_f32.cu): direct, any groups, bias, residual, activation.
+struct FloatConvolutionKernel: CUDALayer {
+    let geometry: ConvolutionShape
+    let weights: DeviceArray
+    let bias: DeviceArray?
+    let activation: CUDAActivation
+    let kernelName = "conv_f32_direct_nhwc__cuda"
+
+    init(geometry: ConvolutionShape, weights: Weights, bias: Weights?, activation: Activation?, driver: CUDADriver) throws {
+        self.geometry = geometry
+        self.weights = try DeviceArray(geometry.packTapsMajor(weights.values, rowLength: geometry.reduction), driver: driver)
+        self.bias = try bias.map { try DeviceArray($0.values, driver: driver) }
+        self.activation = CUDAActivation(activation)
+    }
+
+    func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
+        let y = outputs[0]
+        var arguments = KernelArguments()
+        arguments.append(inputs[0].address)
+        arguments.append(weights.address)
+        arguments.append(bias?.address ?? 0)
+        arguments.append(inputs.count > 1 ? inputs[1].address : UInt64(0))
+        arguments.append(y.address)
+        geometry.appendGeometry(batch: y.batch, to: &arguments)
+        arguments.append(Int32(geometry.outputChannels))
+        arguments.append(Int32(geometry.groups))
+        arguments.append(activation.code)
+        arguments.append(activation.p0)
+        arguments.append(activation.p1)
+        arguments.align()
+        try encoder.launch("octet_conv_f32_direct", grid: (UInt32((y.count + 255) / 256), 1, 1), block: (256, 1, 1), arguments)
+    }
+}

@@ -1,0 +1,426 @@
+import Foundation
+import OctetCore
+import OctetQuantization
+import OctetReference
+import OctetRuntime
+
+/// One compiled layer of the CUDA backend: records the steps that compute its outputs from its inputs.
+protocol CUDALayer: Sendable {
+    /// Kernel name for the build report (e.g. `conv_igemm_128x128_v16_u8__mma_sm90`).
+    var kernelName: String { get }
+    /// Device scratch memory the layer needs for `batch` (im2col columns).
+    func workspaceBytes(batch: Int, inputs: [TensorLayout]) -> Int
+    func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws
+}
+
+extension CUDALayer {
+    func workspaceBytes(batch: Int, inputs: [TensorLayout]) -> Int { 0 }
+}
+
+/// Constant data uploaded once when the engine is built (packed weights, biases, multipliers, tables).
+final class DeviceArray: @unchecked Sendable {
+    let buffer: CUDADriver.Buffer
+    private let driver: CUDADriver
+
+    init<T>(_ values: [T], driver: CUDADriver) throws {
+        self.driver = driver
+        buffer = try driver.allocate(bytes: max(values.count * MemoryLayout<T>.stride, 1))
+        if !values.isEmpty { try driver.upload(values, to: buffer) }
+    }
+
+    var address: UInt64 { buffer.address }
+
+    deinit { driver.release(buffer) }
+}
+
+/// Float activation as the kernels encode it (common.cuh: `activate`).
+struct CUDAActivation: Sendable {
+    var code: Int32
+    var p0: Float
+    var p1: Float
+
+    init(_ activation: Activation?) {
+        switch activation {
+        case nil: (code, p0, p1) = (0, 0, 0)
+        case .relu?: (code, p0, p1) = (1, 0, 0)
+        case let .clip(a, b)?: (code, p0, p1) = (2, a, b)
+        case .sigmoid?: (code, p0, p1) = (3, 0, 0)
+        case .tanh?: (code, p0, p1) = (4, 0, 0)
+        case let .leakyRelu(alpha)?: (code, p0, p1) = (5, alpha, 0)
+        case let .hardSigmoid(alpha, beta)?: (code, p0, p1) = (6, alpha, beta)
+        case .hardSwish?: (code, p0, p1) = (7, 0, 0)
+        }
+    }
+}
+
+extension ElementwiseOperation {
+    /// The operation code of the kernels (eltwise.cu: `binary`).
+    var cudaCode: Int32 {
+        switch self {
+        case .add: 0
+        case .sub: 1
+        case .mul: 2
+        case .div: 3
+        case .max: 4
+        case .min: 5
+        }
+    }
+}
+
+/// Chooses a kernel for each plan layer, mirroring the CPU backend's choices so the two agree on what runs where.
+struct CUDALayerFactory {
+    let plan: EnginePlan
+    let library: CUDAKernelLibrary
+    let tensors: TensorPlacement
+    var driver: CUDADriver { library.driver }
+
+    func makeLayer(_ layer: Layer) throws -> any CUDALayer {
+        let network = plan.network
+        let int8 = layer.precision == .int8
+        let inQ = layer.inputs.map { plan.quantization[$0] }
+        let outQ = plan.quantization[layer.outputs[0]]
+        let inShape = layer.inputs.first.map { network[$0].shape } ?? []
+        let outShape = network[layer.outputs[0]].shape
+        func fallback() -> any CUDALayer { HostReferenceLayer(layer: layer, reference: QuantizedReferenceExecutor(plan: plan), driver: driver) }
+        func physicalIsLogical(_ shape: [Int]) -> Bool { shape.count != 4 || (shape[2] == 1 && shape[3] == 1) }
+        func batched(_ id: TensorID) -> Bool { tensors[id]?.fixedBatch == nil }
+
+        switch layer.kind {
+        case .reformat:
+            return ReformatKernel(input: inQ[0], output: outQ)
+
+        case let .constant(w):
+            let value: TensorValue = if let outQ {
+                .quantized(shape: w.shape, values: w.values.map { QuantizationMath.quantize($0, outQ) }, outQ)
+            } else {
+                .float(TensorData(shape: w.shape, values: w.values))
+            }
+            return try ConstantKernel(value: value, layout: tensors[layer.outputs[0]]!.layout, driver: driver)
+
+        case let .convolution(p):
+            guard inShape.count == 4 else { return fallback() }
+            let channels = inShape[1]
+            let isDepthwise = p.groups == channels && p.groups == p.outputChannels && p.inputChannelsPerGroup == 1
+            if int8 {
+                guard let xq = inQ[0] else { return fallback() }
+                let residualQ = layer.inputs.count > 1 ? inQ[1] : nil
+                let q = QuantizedLinearParameters(
+                    weights: p.weights, bias: p.bias, input: xq, output: outQ, residual: residualQ, activation: layer.fusedActivation)
+                if isDepthwise, outQ != nil, layer.inputs.count == 1 { return try DepthwiseKernel(p, q, driver: driver) }
+                guard p.groups == 1, library.hasTensorCoreKernels else { return fallback() }
+                guard let geometry = ConvolutionShape(p, input: inShape) else { return fallback() }
+                return try ImplicitGEMMKernel(geometry: geometry, q, activation: layer.fusedActivation, library: library) ?? fallback()
+            }
+            guard let geometry = ConvolutionShape(p, input: inShape) else { return fallback() }
+            return try FloatConvolutionKernel(geometry: geometry, weights: p.weights, bias: p.bias, activation: layer.fusedActivation, driver: driver)
+
+        case let .fullyConnected(p):
+            guard inShape.count == 2 else { return fallback() }
+            let geometry = ConvolutionShape(fullyConnectedInputs: p.inputs, outputs: p.outputs)
+            let weights = Weights(shape: [p.outputs, p.inputs, 1, 1], values: p.weights.values)
+            if int8 {
+                guard let xq = inQ[0], library.hasTensorCoreKernels else { return fallback() }
+                let q = QuantizedLinearParameters(weights: p.weights, bias: p.bias, input: xq, output: outQ, residual: nil, activation: layer.fusedActivation)
+                return try ImplicitGEMMKernel(geometry: geometry, q, activation: layer.fusedActivation, library: library) ?? fallback()
+            }
+            return try FloatConvolutionKernel(geometry: geometry, weights: weights, bias: p.bias, activation: layer.fusedActivation, driver: driver)
+
+        case let .pooling(p):
+            guard inShape.count == 4 else { return fallback() }
+            if int8, p.kind == .average, outQ == nil { return fallback() }
+            return PoolingKernel(pooling: p, input: inShape, output: outShape, inputQ: int8 ? inQ[0] : nil, outputQ: int8 ? outQ : nil)
+
+        case let .activation(a):
+            if int8, let xq = inQ[0], let outQ { return try LookupTableKernel(a, input: xq, output: outQ, driver: driver) }
+            if int8 { return fallback() }
+            return FloatActivationKernel(activation: CUDAActivation(a))
+
+        case let .scale(p) where !int8 && inShape.count == 4:
+            return try FloatScaleKernel(scale: p.scale, shift: p.shift, driver: driver)
+
+        case .softmax(let axis, _) where !int8 && inShape.count == 2 && axis == 1:
+            return SoftmaxKernel()
+
+        case let .elementwise(op) where layer.inputs.count == 2 && layer.inputs.allSatisfy(batched):
+            let shapes = layer.inputs.map { network[$0].shape }
+            if int8 {
+                guard shapes[0] == shapes[1], let a = inQ[0], let b = inQ[1], let outQ, [.add, .sub, .mul].contains(op) else { return fallback() }
+                return QuantizedBinaryKernel(operation: op, a: a, b: b, output: outQ, activation: layer.fusedActivation)
+            }
+            func isChannelVector(_ s: [Int], of t: [Int]) -> Bool { s.count == 4 && t.count == 4 && s[1] == t[1] && s[2] == 1 && s[3] == 1 && (t[2] > 1 || t[3] > 1) }
+            let activation = CUDAActivation(layer.fusedActivation)
+            if isChannelVector(shapes[1], of: shapes[0]) { return FloatChannelBroadcastKernel(operation: op, vectorFirst: false, activation: activation) }
+            if isChannelVector(shapes[0], of: shapes[1]) { return FloatChannelBroadcastKernel(operation: op, vectorFirst: true, activation: activation) }
+            if shapes[0] == shapes[1] { return FloatBinaryKernel(operation: op, activation: activation) }
+            return fallback()
+
+        case let .concatenation(axis):
+            let channelAxis = (outShape.count == 4 || outShape.count == 2) && axis == 1
+            guard channelAxis, layer.inputs.allSatisfy(batched) else { return fallback() }
+            if int8 {
+                guard let outQ, inQ.allSatisfy({ $0 != nil }) else { return fallback() }
+                return ChannelConcatKernel(inputs: inQ.map { $0! }, output: outQ)
+            }
+            return ChannelConcatKernel(inputs: nil, output: nil)
+
+        case .reshape, .identity:
+            if physicalIsLogical(inShape), physicalIsLogical(outShape) { return CopyKernel() }
+            return fallback()
+
+        default:
+            return fallback()
+        }
+    }
+}
+
+// MARK: - Layers run on the host
+
+/// A layer without a CUDA kernel: its inputs come to the host, the reference implementation computes it on
+/// logical data, and the result goes back. Correct and slow; named in the build report, and it keeps the
+/// context from capturing a CUDA graph.
+struct HostReferenceLayer: CUDALayer, @unchecked Sendable {
+    let layer: Layer
+    let reference: QuantizedReferenceExecutor
+    let driver: CUDADriver
+    var kernelName: String { "host_reference_\(layer.kind.typeName.lowercased())_logical" }
+
+    func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
+        let (layer, reference, driver) = (layer, reference, driver)
+        encoder.steps.append(.host { stream in
+            let args = try inputs.map { try CUDAHostTransfer.download($0, driver: driver, stream: stream) }
+            let result = try reference.evaluate(layer, args)
+            try CUDAHostTransfer.upload(result, to: outputs[0], driver: driver, stream: stream)
+        })
+    }
+}
+
+// MARK: - Data movement and reformats
+
+struct CopyKernel: CUDALayer {
+    let kernelName = "copy__cuda"
+
+    func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
+        encoder.copy(to: outputs[0], from: inputs[0])
+    }
+}
+
+/// A constant's bytes in its physical layout, uploaded once and copied into the arena each run.
+struct ConstantKernel: CUDALayer {
+    let data: DeviceArray
+    let kernelName = "constant__cuda"
+
+    init(value: TensorValue, layout: TensorLayout, driver: CUDADriver) throws {
+        let host = UnsafeMutableRawPointer.allocate(byteCount: max(layout.bytesPerSample * (value.shape.first ?? 1), 1), alignment: 64)
+        defer { host.deallocate() }
+        let tensor = HostTensor(base: host, layout: layout, batch: value.shape.first ?? 1)
+        tensor.store(value)
+        data = try DeviceArray(Array(UnsafeBufferPointer(start: host.assumingMemoryBound(to: UInt8.self), count: tensor.bytes)), driver: driver)
+    }
+
+    func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
+        encoder.steps.append(.copy(destination: outputs[0].address, source: data.address, bytes: outputs[0].bytes))
+    }
+}
+
+/// Quantize (float → int8/uint8), dequantize, requantize, or a float copy; the layout does not change.
+struct ReformatKernel: CUDALayer {
+    let input: TensorQuantization?
+    let output: TensorQuantization?
+
+    var kernelName: String {
+        switch (input, output) {
+        case (nil, let q?): "quantize_f32_to_\(q.isSigned ? "s8" : "u8")__cuda"
+        case (let q?, nil): "dequantize_\(q.isSigned ? "s8" : "u8")_to_f32__cuda"
+        case (let a?, let b?): "requantize_\(a.isSigned ? "s8" : "u8")_to_\(b.isSigned ? "s8" : "u8")__cuda"
+        case (nil, nil): "copy__cuda"
+        }
+    }
+
+    func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
+        let (x, y) = (inputs[0], outputs[0])
+        let count = Int64(y.count)
+        switch (input, output) {
+        case (nil, let q?):
+            try encoder.launch("octet_quantize_f32", elements: y.count, [count, x.address, q.scale, q.qmin, q.qmax, y.address])
+        case (let q?, nil):
+            try encoder.launch("octet_dequantize", elements: y.count, [count, x.address, x.isSigned, q.scale, y.address])
+        case (let a?, let b?):
+            try encoder.launch("octet_requantize", elements: y.count, [count, x.address, x.isSigned, a.scale / b.scale, b.qmin, b.qmax, y.address])
+        case (nil, nil):
+            encoder.copy(to: y, from: x)
+        }
+    }
+}
+
+/// Channel concatenation: each input written into its channel range (INT8 inputs requantized to the output).
+struct ChannelConcatKernel: CUDALayer {
+    /// Input quantizations for INT8, nil for float.
+    let inputs: [TensorQuantization]?
+    let output: TensorQuantization?
+    var kernelName: String { inputs == nil ? "concat_channels_f32__cuda" : "concat_channels_q__cuda" }
+
+    func encode(inputs xs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
+        let y = outputs[0]
+        var offset: Int32 = 0
+        for (index, x) in xs.enumerated() {
+            let pixels = Int64(x.pixels), cin = Int32(x.layout.channels), cout = Int32(y.layout.channels)
+            if let inputs, let output {
+                let m = inputs[index].scale / output.scale
+                try encoder.launch("octet_concat_channels_q", elements: x.count, [pixels, cin, cout, offset, x.address, x.isSigned, m, output.qmin, output.qmax, y.address])
+            } else {
+                try encoder.launch("octet_concat_channels_f32", elements: x.count, [pixels, cin, cout, offset, x.address, y.address])
+            }
+            offset += cin
+        }
+    }
+}
+
+// MARK: - Elementwise
+
+struct LookupTableKernel: CUDALayer {
+    let table: DeviceArray
+    let kernelName = "lookup_table_q__cuda"
+
+    /// The table indexed by the stored byte: entry b is the quantized result for the value b stores.
+    init(_ activation: Activation, input: TensorQuantization, output: TensorQuantization, driver: CUDADriver) throws {
+        let byQ = QuantizationMath.lookupTable(input: input, output: output) { activation($0) }
+        let offset = Int(input.qmin)
+        let byByte = (0..<256).map { b -> UInt8 in
+            let q = input.isSigned ? Int(Int8(bitPattern: UInt8(b))) : b
+            return UInt8(truncatingIfNeeded: byQ[q - offset])
+        }
+        table = try DeviceArray(byByte, driver: driver)
+    }
+
+    func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
+        let y = outputs[0]
+        try encoder.launch("octet_lookup", elements: y.count, [Int64(y.count), inputs[0].address, table.address, y.address])
+    }
+}
+
+struct QuantizedBinaryKernel: CUDALayer {
+    let operation: ElementwiseOperation
+    let a: TensorQuantization
+    let b: TensorQuantization
+    let output: TensorQuantization
+    let activation: Activation?
+    let kernelName = "eltwise_q_same_shape__cuda"
+
+    func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
+        let (x, z, y) = (inputs[0], inputs[1], outputs[0])
+        let (lo, hi) = QuantizationMath.bounds(output, activation: activation)
+        let ma = a.scale / output.scale, mb = b.scale / output.scale, mm = a.scale * b.scale / output.scale
+        try encoder.launch("octet_binary_q", elements: y.count, [
+            Int64(y.count), x.address, x.isSigned, z.address, z.isSigned, operation.cudaCode, ma, mb, mm, lo, hi, y.address,
+        ])
+    }
+}
+
+struct FloatBinaryKernel: CUDALayer {
+    let operation: ElementwiseOperation
+    let activation: CUDAActivation
+    let kernelName = "eltwise_f32_same_shape__cuda"
+
+    func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
+        let y = outputs[0]
+        try encoder.launch("octet_binary_f32", elements: y.count, [
+            Int64(y.count), inputs[0].address, inputs[1].address, operation.cudaCode, activation.code, activation.p0, activation.p1, y.address,
+        ])
+    }
+}
+
+struct FloatChannelBroadcastKernel: CUDALayer {
+    let operation: ElementwiseOperation
+    let vectorFirst: Bool
+    let activation: CUDAActivation
+    let kernelName = "eltwise_channel_broadcast_f32_nhwc__cuda"
+
+    func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
+        let y = outputs[0]
+        let (x, v) = vectorFirst ? (inputs[1], inputs[0]) : (inputs[0], inputs[1])
+        let pixels = Int32(y.layout.height * y.layout.width)
+        try encoder.launch("octet_channel_broadcast_f32", elements: y.count, [
+            Int64(y.count), pixels, Int32(y.layout.channels), x.address, v.address, Int32(vectorFirst ? 1 : 0),
+            operation.cudaCode, activation.code, activation.p0, activation.p1, y.address,
+        ])
+    }
+}
+
+struct FloatActivationKernel: CUDALayer {
+    let activation: CUDAActivation
+    let kernelName = "activation_f32__cuda"
+
+    func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
+        let y = outputs[0]
+        try encoder.launch("octet_activation_f32", elements: y.count, [Int64(y.count), inputs[0].address, activation.code, activation.p0, activation.p1, y.address])
+    }
+}
+
+struct FloatScaleKernel: CUDALayer {
+    let scale: DeviceArray
+    let shift: DeviceArray
+    let channels: Int32
+    let kernelName = "scale_f32_nhwc__cuda"
+
+    init(scale: [Float], shift: [Float], driver: CUDADriver) throws {
+        self.scale = try DeviceArray(scale, driver: driver)
+        self.shift = try DeviceArray(shift, driver: driver)
+        channels = Int32(scale.count)
+    }
+
+    func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
+        let y = outputs[0]
+        try encoder.launch("octet_scale_f32", elements: y.count, [Int64(y.count), channels, inputs[0].address, scale.address, shift.address, y.address])
+    }
+}
+
+struct SoftmaxKernel: CUDALayer {
+    let kernelName = "softmax_rows_f32__cuda"
+
+    func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
+        let y = outputs[0]
+        let rows = y.batch, columns = y.count / max(rows, 1)
+        // One warp per row, eight rows per block.
+        try encoder.launch("octet_softmax_rows_f32", grid: (UInt32((rows + 7) / 8), 1, 1), block: (256, 1, 1), KernelArguments([
+            Int32(rows), Int32(columns), inputs[0].address, y.address,
+        ]))
+    }
+}
+
+// MARK: - Pooling
+
+struct PoolingKernel: CUDALayer {
+    let pooling: PoolingParameters
+    let input: [Int]
+    let output: [Int]
+    let inputQ: TensorQuantization?
+    let outputQ: TensorQuantization?
+
+    var kernelName: String {
+        let type = inputQ.map { $0.isSigned ? "s8" : "u8" } ?? "f32"
+        return "pool_\(pooling.kind.rawValue)\(pooling.isGlobal ? "_global" : "")_\(type)_nhwc__cuda"
+    }
+
+    func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
+        let (x, y) = (inputs[0], outputs[0])
+        let p = pooling
+        let (h, w) = (input[2], input[3])
+        let kernel = p.isGlobal ? [h, w] : p.kernel, strides = p.isGlobal ? [1, 1] : p.strides
+        let dilations = p.isGlobal ? [1, 1] : p.dilations
+        let padsBegin = p.isGlobal ? [0, 0] : p.padsBegin, padsEnd = p.isGlobal ? [0, 0] : p.padsEnd
+        var arguments = KernelArguments()
+        arguments.append(x.address)
+        arguments.append(y.address)
+        for v in [x.batch, h, w, input[1], output[2], output[3], kernel[0], kernel[1], strides[0], strides[1],
+                  padsBegin[0], padsBegin[1], padsEnd[0], padsEnd[1], dilations[0], dilations[1]] { arguments.append(Int32(v)) }
+        arguments.append(Int32(p.kind == .average ? 1 : 0))
+        arguments.append(Int32(p.countIncludePad ? 1 : 0))
+        arguments.append(Int32(inputQ.map { $0.isSigned ? 0 : 1 } ?? 2))
+        let multiplier: Float = if let inputQ, let outputQ { inputQ.scale / outputQ.scale } else { 1 }
+        arguments.append(multiplier)
+        arguments.append(outputQ?.qmin ?? 0)
+        arguments.append(outputQ?.qmax ?? 0)
+        arguments.align()
+        try encoder.launch("octet_pool_nhwc", grid: (UInt32((y.count + 255) / 256), 1, 1), block: (256, 1, 1), arguments)
+    }
+}

@@ -1,0 +1,35 @@
+// Helpers shared by every Octet kernel. The CUDA backend compiles this file followed by all the .cu files as one
+// NVRTC program (one module per device), with --fmad=false so float epilogues round as OctetQuantization does.
+
+// +inf without math.h (NVRTC has no standard headers).
+#define OCTET_INFINITY __int_as_float(0x7f800000)
+
+// A stored 8-bit value as an integer: bytes hold int8 or uint8, `isSigned` says which.
+__device__ __forceinline__ int byte_value(const unsigned char* p, long long i, int isSigned) {
+    return isSigned ? (int)(signed char)p[i] : (int)p[i];
+}
+
+// Activation codes shared with the Swift side (CUDAActivation): 0 none, 1 relu, 2 clip(a, b), 3 sigmoid, 4 tanh,
+// 5 leaky relu(a), 6 hard sigmoid(a, b), 7 hard swish. Float layers only (INT8 folds them into bounds or tables).
+__device__ __forceinline__ float activate(float v, int kind, float a, float b) {
+    switch (kind) {
+    case 1: return fmaxf(v, 0.0f);
+    case 2: return fminf(fmaxf(v, a), b);
+    case 3: return 1.0f / (1.0f + expf(-v));
+    case 4: return tanhf(v);
+    case 5: return v >= 0.0f ? v : a * v;
+    case 6: return fmaxf(0.0f, fminf(1.0f, a * v + b));
+    case 7: return v * fmaxf(0.0f, fminf(1.0f, v / 6.0f + 0.5f));
+    default: return v;
+    }
+}
+
+// Octet's requantization: round half to even after clamping to [lo, hi] (integral bounds), stored as a byte.
+__device__ __forceinline__ unsigned char saturate_round(float y, float lo, float hi) {
+    return (unsigned char)__float2int_rn(fminf(fmaxf(y, lo), hi));
+}
+
+// One thread per element of a flat range.
+#define OCTET_ELEMENT_INDEX(count)                                                  \
+    const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;           \
+    if (i >= (count)) return

@@ -1,0 +1,236 @@
+// INT8 convolution as an implicit GEMM on tensor cores (mma.sync m16n8k32, sm_80 and newer; used on sm_90).
+//
+// GEMM view of an NHWC convolution with groups = 1: M = N*OH*OW output pixels, N = OC output channels,
+// K = KH*KW*C with k = (ky*KW + kx)*C + c. The A operand (activations) is never materialised: each block gathers
+// its BM x BK tile straight from the NHWC input with cp.async (VEC bytes at a time, so C must be a multiple of
+// VEC; padding taps and k >= K are zero-filled). Weights are packed [OC][Kpad] (Kpad a multiple of BK, zeros
+// beyond K). STAGES-deep cp.async pipeline; shared rows padded to BK+16 bytes so ldmatrix is conflict-free.
+//
+// Epilogue, bit for bit OctetQuantization's (NVRTC runs with --fmad=false; __fmul_rn etc. keep the order):
+//   y = (float)(acc + bias[n]) * multiplier[n]  [+ (float)residual * residualMultiplier]
+//   int8/uint8 output: q = round-half-even(min(max(y, lo), hi))
+//   float output:      y = min(max(y, lo), hi)   (lo/hi = -inf/+inf, or the fused Relu/Clip bounds)
+// Fully connected layers are the 1x1 case with H = W = 1.
+
+#if __CUDA_ARCH__ >= 800 // cp.async, ldmatrix and int8 mma.sync
+
+struct ConvArgs {
+    const unsigned char* x;        // NHWC input, int8 or uint8
+    const signed char* w;          // [OC][Kpad]
+    const int* bias;               // [OC], in the accumulator's scale
+    const float* multiplier;       // [OC]
+    const unsigned char* residual; // NHWC like the output, or null
+    void* y;                       // NHWC output
+    int N, H, W, C, OH, OW, KH, KW, strideH, strideW, padTop, padLeft, dilationH, dilationW;
+    int OC, K, Kpad, M;
+    float lo, hi, residualMultiplier;
+    int outputMode;                // 0: int8, 1: uint8, 2: float32
+    int residualSigned;
+};
+
+__device__ __forceinline__ unsigned shared_address(const void* p) {
+    return (unsigned)__cvta_generic_to_shared(p);
+}
+
+template <int BYTES>
+__device__ __forceinline__ void copy_async(unsigned destination, const void* source, bool valid) {
+    const int size = valid ? BYTES : 0; // 0: zero-fill the destination
+    if (BYTES == 16) {
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" :: "r"(destination), "l"(source), "r"(size));
+    } else {
+        asm volatile("cp.async.ca.shared.global [%0], [%1], %2, %3;\n" :: "r"(destination), "l"(source), "n"(BYTES), "r"(size));
+    }
+}
+
+__device__ __forceinline__ void ldmatrix_x4(unsigned address, unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r3) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(address));
+}
+
+template <bool SIGNED_INPUT>
+__device__ __forceinline__ void mma_k32(int* c, const unsigned* a, unsigned b0, unsigned b1) {
+    if (SIGNED_INPUT) {
+        asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                     : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    } else {
+        asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                     : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    }
+}
+
+__device__ __forceinline__ void store_output(const ConvArgs& p, int m, int n, int acc) {
+    const long long index = (long long)m * p.OC + n;
+    float y = __fmul_rn(__int2float_rn(acc + p.bias[n]), p.multiplier[n]);
+    if (p.residual) {
+        const unsigned char byte = p.residual[index];
+        const int r = p.residualSigned ? (int)(signed char)byte : (int)byte;
+        y = __fadd_rn(y, __fmul_rn(__int2float_rn(r), p.residualMultiplier));
+    }
+    y = fminf(fmaxf(y, p.lo), p.hi);
+    if (p.outputMode == 2) {
+        ((float*)p.y)[index] = y;
+    } else {
+        const int q = __float2int_rn(y);
+        ((unsigned char*)p.y)[index] = p.outputMode == 0 ? (unsigned char)(signed char)q : (unsigned char)q;
+    }
+}
+
+constexpr int BK = 64;
+constexpr int ROW = BK + 16; // bytes per shared-memory row
+
+template <int BM, int BN, int WM, int WN, int VEC, int STAGES, bool SIGNED_INPUT>
+__device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
+    constexpr int WARPS_N = BN / WN;
+    constexpr int THREADS = (BM / WM) * WARPS_N * 32;
+    constexpr int MT = WM / 16, NT = WN / 8;
+    constexpr int A_PER_ROW = BK / VEC;               // chunks of VEC bytes per tile row
+    constexpr int A_ITERS = BM * A_PER_ROW / THREADS; // chunks each thread copies per stage
+    constexpr int A_ROW_STEP = THREADS / A_PER_ROW;
+    constexpr int B_ITERS = BN * (BK / 16) / THREADS;
+    constexpr int B_ROW_STEP = THREADS / (BK / 16);
+    static_assert(A_ITERS >= 1 && B_ITERS >= 1 && NT % 2 == 0, "tile shape");
+
+    extern __shared__ __align__(16) unsigned char shared[];
+    unsigned char* sA = shared;
+    unsigned char* sB = shared + STAGES * BM * ROW;
+
+    const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+    const int warpM = warp / WARPS_N, warpN = warp % WARPS_N;
+    const int m0 = blockIdx.x * BM, n0 = blockIdx.y * BN;
+
+    // The output pixels this thread gathers for: fixed across k tiles.
+    const int aColumn = (tid % A_PER_ROW) * VEC;
+    const int aRow0 = tid / A_PER_ROW;
+    long long imageBase[A_ITERS];
+    int iy0[A_ITERS], ix0[A_ITERS];
+    bool rowValid[A_ITERS];
+    for (int i = 0; i < A_ITERS; i++) {
+        const int m = m0 + aRow0 + i * A_ROW_STEP;
+        rowValid[i] = m < p.M;
+        const int mm = rowValid[i] ? m : 0;
+        const int ox = mm % p.OW, oy = (mm / p.OW) % p.OH, image = mm / (p.OW * p.OH);
+        imageBase[i] = (long long)image * p.H * p.W * p.C;
+        iy0[i] = oy * p.strideH - p.padTop;
+        ix0[i] = ox * p.strideW - p.padLeft;
+    }
+    const int bColumn = (tid % (BK / 16)) * 16;
+    const int bRow0 = tid / (BK / 16);
+
+    const int tiles = p.Kpad / BK;
+    auto load = [&](int stage, int tile) {
+        const int k = tile * BK + aColumn;
+        const int tap = k / p.C, c = k - tap * p.C;
+        const int ky = tap / p.KW, kx = tap - ky * p.KW;
+        const bool kValid = k < p.K;
+        unsigned char* a = sA + stage * BM * ROW;
+        for (int i = 0; i < A_ITERS; i++) {
+            const int iy = iy0[i] + ky * p.dilationH, ix = ix0[i] + kx * p.dilationW;
+            const bool valid = kValid && rowValid[i] && iy >= 0 && iy < p.H && ix >= 0 && ix < p.W;
+            const unsigned char* source = valid ? p.x + imageBase[i] + ((long long)iy * p.W + ix) * p.C + c : p.x;
+            copy_async<VEC>(shared_address(a + (aRow0 + i * A_ROW_STEP) * ROW + aColumn), source, valid);
+        }
+        unsigned char* b = sB + stage * BN * ROW;
+        for (int i = 0; i < B_ITERS; i++) {
+            const int n = n0 + bRow0 + i * B_ROW_STEP;
+            const bool valid = n < p.OC;
+            const signed char* source = valid ? p.w + (long long)n * p.Kpad + tile * BK + bColumn : p.w;
+            copy_async<16>(shared_address(b + (bRow0 + i * B_ROW_STEP) * ROW + bColumn), source, valid);
+        }
+    };
+
+    int acc[MT][NT][4];
+    for (int i = 0; i < MT; i++)
+        for (int j = 0; j < NT; j++)
+            for (int r = 0; r < 4; r++) acc[i][j][r] = 0;
+
+    for (int s = 0; s < STAGES - 1; s++) {
+        if (s < tiles) load(s, s);
+        asm volatile("cp.async.commit_group;\n" ::);
+    }
+    for (int tile = 0; tile < tiles; tile++) {
+        asm volatile("cp.async.wait_group %0;\n" :: "n"(STAGES - 2));
+        __syncthreads();
+        const int next = tile + STAGES - 1;
+        if (next < tiles) load(next % STAGES, next);
+        asm volatile("cp.async.commit_group;\n" ::);
+
+        const unsigned char* a = sA + (tile % STAGES) * BM * ROW;
+        const unsigned char* b = sB + (tile % STAGES) * BN * ROW;
+        for (int kk = 0; kk < BK; kk += 32) {
+            unsigned af[MT][4], bf[NT][2];
+            for (int i = 0; i < MT; i++) {
+                // Matrices: rows 0-7 / 8-15 of the m16 tile, bytes 0-15 / 16-31 of the k32 slice.
+                const int matrix = lane / 8;
+                const int row = warpM * WM + i * 16 + (lane % 8) + (matrix & 1) * 8;
+                const int column = kk + (matrix >> 1) * 16;
+                ldmatrix_x4(shared_address(a + row * ROW + column), af[i][0], af[i][1], af[i][2], af[i][3]);
+            }
+            for (int j = 0; j < NT; j += 2) {
+                // Matrices: n-tile j bytes 0-15 / 16-31, n-tile j+1 bytes 0-15 / 16-31.
+                const int matrix = lane / 8;
+                const int row = warpN * WN + j * 8 + (lane % 8) + (matrix >> 1) * 8;
+                const int column = kk + (matrix & 1) * 16;
+                ldmatrix_x4(shared_address(b + row * ROW + column), bf[j][0], bf[j][1], bf[j + 1][0], bf[j + 1][1]);
+            }
+            for (int i = 0; i < MT; i++)
+                for (int j = 0; j < NT; j++) mma_k32<SIGNED_INPUT>(acc[i][j], af[i], bf[j][0], bf[j][1]);
+        }
+    }
+    asm volatile("cp.async.wait_group 0;\n" ::);
+
+    const int g = lane / 4, t = lane % 4;
+    for (int i = 0; i < MT; i++) {
+        for (int j = 0; j < NT; j++) {
+            for (int r = 0; r < 4; r++) {
+                const int m = m0 + warpM * WM + i * 16 + g + (r >= 2 ? 8 : 0);
+                const int n = n0 + warpN * WN + j * 8 + 2 * t + (r & 1);
+                if (m < p.M && n < p.OC) store_output(p, m, n, acc[i][j][r]);
+            }
+        }
+    }
+}
+
+// Instantiations: <tile>_<input chunk bytes>_<s8|u8>. Large tiles for big GEMMs, small ones when the large tiles
+// would leave SMs idle (batch 1, late layers).
+#define OCTET_CONV_IGEMM(NAME, BM, BN, WM, WN, VEC, STAGES, SIGNED)                                              \
+    extern "C" __global__ void __launch_bounds__((BM / WM) * (BN / WN) * 32) NAME(const ConvArgs p) {         \
+        conv_igemm<BM, BN, WM, WN, VEC, STAGES, SIGNED>(p);                                                        \
+    }
+OCTET_CONV_IGEMM(octet_conv_igemm_128x128_v16_s8, 128, 128, 64, 32, 16, 3, true)
+OCTET_CONV_IGEMM(octet_conv_igemm_128x128_v16_u8, 128, 128, 64, 32, 16, 3, false)
+OCTET_CONV_IGEMM(octet_conv_igemm_128x128_v8_s8, 128, 128, 64, 32, 8, 3, true)
+OCTET_CONV_IGEMM(octet_conv_igemm_128x128_v8_u8, 128, 128, 64, 32, 8, 3, false)
+OCTET_CONV_IGEMM(octet_conv_igemm_128x128_v4_s8, 128, 128, 64, 32, 4, 3, true)
+OCTET_CONV_IGEMM(octet_conv_igemm_128x128_v4_u8, 128, 128, 64, 32, 4, 3, false)
+OCTET_CONV_IGEMM(octet_conv_igemm_64x64_v16_s8, 64, 64, 32, 32, 16, 3, true)
+OCTET_CONV_IGEMM(octet_conv_igemm_64x64_v16_u8, 64, 64, 32, 32, 16, 3, false)
+OCTET_CONV_IGEMM(octet_conv_igemm_64x64_v8_s8, 64, 64, 32, 32, 8, 3, true)
+OCTET_CONV_IGEMM(octet_conv_igemm_64x64_v8_u8, 64, 64, 32, 32, 8, 3, false)
+OCTET_CONV_IGEMM(octet_conv_igemm_64x64_v4_s8, 64, 64, 32, 32, 4, 3, true)
+OCTET_CONV_IGEMM(octet_conv_igemm_64x64_v4_u8, 64, 64, 32, 32, 4, 3, false)
+
+#endif // __CUDA_ARCH__ >= 800
+
+// im2col for convolutions whose channel count is not a multiple of 4 (the 3-channel stem) or that the GEMM
+// cannot gather directly: writes the [M][Kpad] matrix (zeros for padding taps and k >= K), which the GEMM then
+// reads as a 1x1 convolution over Kpad channels.
+extern "C" __global__ void octet_im2col_nhwc(
+    int N, int H, int W, int C, int OH, int OW, int KH, int KW, int strideH, int strideW, int padTop, int padLeft,
+    int dilationH, int dilationW, int K, int Kpad, const unsigned char* __restrict__ x, unsigned char* __restrict__ columns)
+{
+    const long long index = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    const long long total = (long long)N * OH * OW * Kpad;
+    if (index >= total) return;
+    const int k = (int)(index % Kpad);
+    const long long m = index / Kpad;
+    unsigned char value = 0;
+    if (k < K) {
+        const int c = k % C, tap = k / C, kx = tap % KW, ky = tap / KW;
+        const int ox = (int)(m % OW), oy = (int)((m / OW) % OH), n = (int)(m / ((long long)OW * OH));
+        const int iy = oy * strideH - padTop + ky * dilationH, ix = ox * strideW - padLeft + kx * dilationW;
+        if (iy >= 0 && iy < H && ix >= 0 && ix < W) value = x[(((long long)n * H + iy) * W + ix) * C + c];
+    }
+    columns[index] = value;
+}

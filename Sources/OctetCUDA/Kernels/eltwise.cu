@@ -1,0 +1,101 @@
+// Elementwise layers over NHWC (or row-major) data, one thread per output element.
+
+// Operation codes: 0 add, 1 sub, 2 mul, 3 div, 4 max, 5 min.
+__device__ __forceinline__ float binary(float x, float y, int op) {
+    switch (op) {
+    case 0: return x + y;
+    case 1: return x - y;
+    case 2: return x * y;
+    case 3: return x / y;
+    case 4: return fmaxf(x, y);
+    default: return fminf(x, y);
+    }
+}
+
+// INT8 add / sub / mul of two same-shape tensors, OctetQuantization's arithmetic:
+//   add: y = a*ma + b*mb, sub: y = a*ma - b*mb, mul: y = (a*b)*mm; q = round-half-even(min(max(y, lo), hi)).
+extern "C" __global__ void octet_binary_q(
+    long long count, const unsigned char* __restrict__ a, int aSigned, const unsigned char* __restrict__ b, int bSigned,
+    int op, float ma, float mb, float mm, float lo, float hi, unsigned char* __restrict__ y)
+{
+    OCTET_ELEMENT_INDEX(count);
+    const float x = __int2float_rn(byte_value(a, i, aSigned)), z = __int2float_rn(byte_value(b, i, bSigned));
+    float r;
+    if (op == 0) r = __fadd_rn(__fmul_rn(x, ma), __fmul_rn(z, mb));
+    else if (op == 1) r = __fsub_rn(__fmul_rn(x, ma), __fmul_rn(z, mb));
+    else r = __fmul_rn(__fmul_rn(x, z), mm);
+    y[i] = saturate_round(r, lo, hi);
+}
+
+extern "C" __global__ void octet_binary_f32(
+    long long count, const float* __restrict__ a, const float* __restrict__ b, int op, int activation, float p0, float p1,
+    float* __restrict__ y)
+{
+    OCTET_ELEMENT_INDEX(count);
+    y[i] = activate(binary(a[i], b[i], op), activation, p0, p1);
+}
+
+// x [N][pixels][C] op v [N][C] (or v op x when vectorFirst): squeeze-and-excitation gates.
+extern "C" __global__ void octet_channel_broadcast_f32(
+    long long count, int pixels, int C, const float* __restrict__ x, const float* __restrict__ v, int vectorFirst,
+    int op, int activation, float p0, float p1, float* __restrict__ y)
+{
+    OCTET_ELEMENT_INDEX(count);
+    const int c = (int)(i % C);
+    const long long n = i / ((long long)pixels * C);
+    const float s = v[n * C + c];
+    y[i] = activate(vectorFirst ? binary(s, x[i], op) : binary(x[i], s, op), activation, p0, p1);
+}
+
+extern "C" __global__ void octet_activation_f32(
+    long long count, const float* __restrict__ x, int activation, float p0, float p1, float* __restrict__ y)
+{
+    OCTET_ELEMENT_INDEX(count);
+    y[i] = activate(x[i], activation, p0, p1);
+}
+
+// Per-channel affine y = x * scale[c] + shift[c] over channels-last data.
+extern "C" __global__ void octet_scale_f32(
+    long long count, int C, const float* __restrict__ x, const float* __restrict__ scale, const float* __restrict__ shift,
+    float* __restrict__ y)
+{
+    OCTET_ELEMENT_INDEX(count);
+    const int c = (int)(i % C);
+    y[i] = __fadd_rn(__fmul_rn(x[i], scale[c]), shift[c]);
+}
+
+// One input of a channel concatenation: input [pixels][Cin] into output [pixels][Cout] at channel `offset`.
+// INT8: requantized to the output (an exact copy when multiplier is 1); float: copied.
+extern "C" __global__ void octet_concat_channels_q(
+    long long pixels, int Cin, int Cout, int offset, const unsigned char* __restrict__ x, int inputSigned, float multiplier,
+    float lo, float hi, unsigned char* __restrict__ y)
+{
+    OCTET_ELEMENT_INDEX(pixels * Cin);
+    const long long pixel = i / Cin;
+    const int c = (int)(i % Cin);
+    const float v = fminf(fmaxf(__fmul_rn(__int2float_rn(byte_value(x, i, inputSigned)), multiplier), lo), hi);
+    y[pixel * Cout + offset + c] = (unsigned char)__float2int_rn(v);
+}
+
+extern "C" __global__ void octet_concat_channels_f32(
+    long long pixels, int Cin, int Cout, int offset, const float* __restrict__ x, float* __restrict__ y)
+{
+    OCTET_ELEMENT_INDEX(pixels * Cin);
+    y[(i / Cin) * Cout + offset + (int)(i % Cin)] = x[i];
+}
+
+// Softmax over the last axis of a [rows][columns] float tensor, one warp per row.
+extern "C" __global__ void octet_softmax_rows_f32(int rows, int columns, const float* __restrict__ x, float* __restrict__ y)
+{
+    const int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (row >= rows) return;
+    const float* in = x + (long long)row * columns;
+    float* out = y + (long long)row * columns;
+    float largest = -OCTET_INFINITY;
+    for (int i = lane; i < columns; i += 32) largest = fmaxf(largest, in[i]);
+    for (int s = 16; s > 0; s /= 2) largest = fmaxf(largest, __shfl_xor_sync(0xffffffffu, largest, s));
+    float sum = 0.0f;
+    for (int i = lane; i < columns; i += 32) sum += expf(in[i] - largest);
+    for (int s = 16; s > 0; s /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, s);
+    for (int i = lane; i < columns; i += 32) out[i] = expf(in[i] - largest) / sum;
+}

@@ -1,0 +1,56 @@
+// Max and average pooling over NHWC data, one thread per output element (pixel, channel); global pooling is the
+// window that covers the whole image. Window semantics as ONNX and Octet's reference: padding never wins a max;
+// the average divides by the valid taps, or with countIncludePad by the window clipped to the padded input.
+
+struct PoolArgs {
+    const void* x;
+    void* y;
+    int N, H, W, C, OH, OW, KH, KW, strideH, strideW, padTop, padLeft, padBottom, padRight, dilationH, dilationW;
+    int isAverage, countIncludePad;
+    int mode;          // 0: int8 data, 1: uint8 data, 2: float32 data
+    float multiplier;  // INT8 average pooling: s_x / s_y
+    float lo, hi;      // INT8 average pooling: output bounds
+};
+
+extern "C" __global__ void octet_pool_nhwc(const PoolArgs p)
+{
+    const long long index = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    const long long total = (long long)p.N * p.OH * p.OW * p.C;
+    if (index >= total) return;
+    const int c = (int)(index % p.C);
+    const long long pixel = index / p.C;
+    const int ox = (int)(pixel % p.OW), oy = (int)((pixel / p.OW) % p.OH), n = (int)(pixel / ((long long)p.OW * p.OH));
+    const long long image = (long long)n * p.H * p.W;
+    int valid = 0, padded = 0, isum = 0, imax = -2147483647;
+    float fsum = 0.0f, fmax = -OCTET_INFINITY;
+    for (int ky = 0; ky < p.KH; ky++) {
+        const int iy = oy * p.strideH - p.padTop + ky * p.dilationH;
+        for (int kx = 0; kx < p.KW; kx++) {
+            const int ix = ox * p.strideW - p.padLeft + kx * p.dilationW;
+            if (iy < p.H + p.padBottom && ix < p.W + p.padRight) padded++;
+            if (iy < 0 || iy >= p.H || ix < 0 || ix >= p.W) continue;
+            const long long at = (image + (long long)iy * p.W + ix) * p.C + c;
+            valid++;
+            if (p.mode == 2) {
+                const float v = ((const float*)p.x)[at];
+                fsum += v;
+                fmax = fmaxf(fmax, v);
+            } else {
+                const unsigned char byte = ((const unsigned char*)p.x)[at];
+                const int v = p.mode == 0 ? (int)(signed char)byte : (int)byte;
+                isum += v;
+                imax = max(imax, v);
+            }
+        }
+    }
+    const int divisor = p.countIncludePad ? padded : valid;
+    if (p.mode == 2) {
+        ((float*)p.y)[index] = p.isAverage ? (divisor > 0 ? fsum / (float)divisor : 0.0f) : fmax;
+    } else if (!p.isAverage) {
+        ((unsigned char*)p.y)[index] = (unsigned char)imax;
+    } else {
+        // Octet's INT8 average: y = (float)sum * (s_x / s_y) / divisor, two roundings.
+        const float y = __fdiv_rn(__fmul_rn(__int2float_rn(isum), p.multiplier), __int2float_rn(max(divisor, 1)));
+        ((unsigned char*)p.y)[index] = saturate_round(y, p.lo, p.hi);
+    }
+}

@@ -1,0 +1,49 @@
+// Reformat layers between float32 and 8-bit integers, elementwise over any layout (the layout does not change).
+// Bit for bit OctetQuantization's arithmetic (NVRTC runs with --fmad=false):
+//   quantize:   q = round-half-even(min(max(x / scale, lo), hi))
+//   dequantize: x = (float)q * scale
+//   requantize: q' = round-half-even(min(max((float)q * multiplier, lo), hi))
+// Bytes hold int8 or uint8; `signed` flags say which.
+
+extern "C" __global__ void octet_quantize_f32(
+    long long count, const float* __restrict__ x, float scale, float lo, float hi, unsigned char* __restrict__ q)
+{
+    OCTET_ELEMENT_INDEX(count);
+    const float y = fminf(fmaxf(__fdiv_rn(x[i], scale), lo), hi);
+    q[i] = (unsigned char)__float2int_rn(y);
+}
+
+extern "C" __global__ void octet_dequantize(
+    long long count, const unsigned char* __restrict__ q, int inputSigned, float scale, float* __restrict__ y)
+{
+    OCTET_ELEMENT_INDEX(count);
+    y[i] = __fmul_rn(__int2float_rn(byte_value(q, i, inputSigned)), scale);
+}
+
+extern "C" __global__ void octet_requantize(
+    long long count, const unsigned char* __restrict__ x, int inputSigned, float multiplier, float lo, float hi,
+    unsigned char* __restrict__ y)
+{
+    OCTET_ELEMENT_INDEX(count);
+    const float v = fminf(fmaxf(__fmul_rn(__int2float_rn(byte_value(x, i, inputSigned)), multiplier), lo), hi);
+    y[i] = (unsigned char)__float2int_rn(v);
+}
+
+// Any unary function in INT8: a 256-entry table indexed by the stored byte (already in byte order).
+extern "C" __global__ void octet_lookup(
+    long long count, const unsigned char* __restrict__ x, const unsigned char* __restrict__ table, unsigned char* __restrict__ y)
+{
+    OCTET_ELEMENT_INDEX(count);
+    y[i] = table[x[i]];
+}
+
+// A network input arrives in logical NCHW order; the engine keeps rank-4 tensors NHWC. One thread per output
+// element: reads are strided, writes coalesced.
+extern "C" __global__ void octet_nchw_to_nhwc_f32(
+    long long count, int C, int pixels, const float* __restrict__ x, float* __restrict__ y)
+{
+    OCTET_ELEMENT_INDEX(count);
+    const int c = (int)(i % C);
+    const long long pixel = (i / C) % pixels, n = i / ((long long)C * pixels);
+    y[i] = x[(n * C + c) * pixels + pixel];
+}
