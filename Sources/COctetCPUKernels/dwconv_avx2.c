@@ -60,11 +60,13 @@ OCTET_INLINE OCTET_TARGET_AVX2 void dwconv_q_tile(const int input_signed, size_t
         }
     }
     const __m256 vmin = _mm256_set1_ps(p->min), vmax = _mm256_set1_ps(p->max);
+    const __m256i voz = _mm256_set1_epi32(p->output_zero_point);
     const float* multiplier = (const float*)(block + 64 + 16 * kernel_size);
     OCTET_UNROLL for (size_t i = 0; i < PX; i++) {
         if (i < npx) {
             const __m128i q = octet_requant16_avx2(acc[i][0], acc[i][1], multiplier, 0, _mm_setzero_si128(), 0,
-                                                   _mm256_setzero_ps(), vmin, vmax, p->output_signed);
+                                                   _mm256_setzero_si256(), _mm256_setzero_ps(), vmin, vmax, voz,
+                                                   p->output_signed);
             octet_store16_partial_avx2(out + i * out_stride, q, valid);
         }
     }
@@ -85,7 +87,7 @@ static OCTET_TARGET_AVX2 void dwconv_q_s8(size_t npx, size_t valid, size_t kerne
 void octet_dwconv_q_avx2(size_t channels, size_t output_pixels, size_t kernel_size, const void* const* indirection,
                          const void* packed, void* output, size_t output_pixel_stride,
                          const octet_dwconv_params* p) {
-    octet_check_requant_bounds(p->min, p->max, p->output_signed);
+    octet_check_requant_bounds(p->min, p->max, p->output_zero_point, p->output_signed);
     const size_t block_bytes = octet_dwconv_q_block_bytes(kernel_size);
     for (size_t px = 0; px < output_pixels; px += PX) {
         const size_t npx = octet_min_size(PX, output_pixels - px);

@@ -49,12 +49,13 @@ OCTET_INLINE OCTET_TARGET_AVX512 void dwconv_q_tile(const size_t nb, const int i
         }
     }
     const __m512 vmin = _mm512_set1_ps(p->min), vmax = _mm512_set1_ps(p->max), zero = _mm512_setzero_ps();
+    const __m512i voz = _mm512_set1_epi32(p->output_zero_point);
     OCTET_UNROLL for (size_t b = 0; b < nb; b++) {
         const __m512 multiplier = _mm512_loadu_ps(blocks + b * block_bytes + 64 + 16 * kernel_size);
         OCTET_UNROLL for (size_t i = 0; i < PX; i++) {
             if (i < npx) {
-                const __m512i q = octet_requant16_avx512(acc[i][b], multiplier, 0, _mm_setzero_si128(), 0, zero,
-                                                         vmin, vmax);
+                const __m512i q = octet_requant16_avx512(acc[i][b], multiplier, 0, _mm_setzero_si128(), 0,
+                                                         _mm512_setzero_si512(), zero, vmin, vmax, voz);
                 const __m128i bytes = octet_saturate16_avx512(q, p->output_signed);
                 _mm_mask_storeu_epi8(out + i * out_stride + 16 * b, mask[b], bytes);
             }
@@ -84,7 +85,7 @@ static const dwconv_q_fn q_tiles[2][NB] = {
 void octet_dwconv_q_avx512vnni(size_t channels, size_t output_pixels, size_t kernel_size,
                                const void* const* indirection, const void* packed, void* output,
                                size_t output_pixel_stride, const octet_dwconv_params* p) {
-    octet_check_requant_bounds(p->min, p->max, p->output_signed);
+    octet_check_requant_bounds(p->min, p->max, p->output_zero_point, p->output_signed);
     const size_t block_bytes = octet_dwconv_q_block_bytes(kernel_size);
     const dwconv_q_fn* tiles = q_tiles[p->input_signed ? 1 : 0];
     for (size_t px = 0; px < output_pixels; px += PX) {

@@ -47,7 +47,7 @@ void octet_dwconv_f32_pack(size_t channels, size_t kernel_size, const float* w, 
 void octet_dwconv_q_scalar(size_t channels, size_t output_pixels, size_t kernel_size,
                            const void* const* indirection, const void* packed, void* output,
                            size_t output_pixel_stride, const octet_dwconv_params* p) {
-    octet_check_requant_bounds(p->min, p->max, p->output_signed);
+    octet_check_requant_bounds(p->min, p->max, p->output_zero_point, p->output_signed);
     const size_t block_bytes = octet_dwconv_q_block_bytes(kernel_size);
     for (size_t px = 0; px < output_pixels; px++) {
         const void* const* taps = indirection + px * kernel_size;
@@ -62,7 +62,7 @@ void octet_dwconv_q_scalar(size_t channels, size_t output_pixels, size_t kernel_
                 acc += xi * (int32_t)(int8_t)block[64 + 16 * t + j];
             }
             const float multiplier = octet_load_f32(block + 64 + 16 * kernel_size + 4 * j);
-            const int32_t q = octet_requantize(acc, multiplier, 0, 0, 0.0f, p->min, p->max);
+            const int32_t q = octet_requantize(acc, multiplier, 0, 0, 0.0f, p->min, p->max, p->output_zero_point);
             out[c] = octet_saturate_byte(q, p->output_signed);
         }
     }

@@ -33,15 +33,18 @@ static inline size_t octet_dwconv_f32_block_floats(size_t kernel_size) { return 
 
 static inline size_t octet_min_size(size_t a, size_t b) { return a < b ? a : b; }
 
-/* The requantization clamp bounds must be integral and inside the stored type (then the final saturation
- * to int8/uint8 never changes a value, and clamping before or after rounding is the same). */
-static inline void octet_check_requant_bounds(float min, float max, int32_t output_signed) {
+/* The requantization clamp bounds (relative to the output zero point) must be integral and, shifted by the
+ * zero point, inside the stored type (then the final saturation to int8/uint8 never changes a value, and
+ * clamping before or after rounding is the same). */
+static inline void octet_check_requant_bounds(float min, float max, int32_t zero_point, int32_t output_signed) {
     (void)min;
     (void)max;
+    (void)zero_point;
     (void)output_signed;
     assert(min <= max);
     assert(min == nearbyintf(min) && max == nearbyintf(max));
-    assert(output_signed ? (min >= -128.0f && max <= 127.0f) : (min >= 0.0f && max <= 255.0f));
+    assert(output_signed ? (min + zero_point >= -128.0f && max + zero_point <= 127.0f)
+                         : (min + zero_point >= 0.0f && max + zero_point <= 255.0f));
 }
 
 /* Preconditions of every octet_qgemm_* (checked with assert, so in debug builds). */
@@ -52,7 +55,7 @@ static inline void octet_qgemm_check(size_t M, size_t N, size_t K, size_t a_stri
     assert(K <= 65536);
     assert(M <= 1 || (a_stride >= K && c_stride >= N));
     assert(M <= 1 || residual == NULL || r_stride >= N);
-    octet_check_requant_bounds(p->min, p->max, p->output_signed);
+    octet_check_requant_bounds(p->min, p->max, p->output_zero_point, p->output_signed);
 }
 
 /* Preconditions of every octet_sgemm_*. */
@@ -63,19 +66,19 @@ static inline void octet_sgemm_check(size_t M, size_t N, size_t K, size_t lda, s
 
 /*
  * The requantization every ISA reproduces bit for bit (compiled with -ffp-contract=off: the residual term is
- * a separate multiply and add, never an FMA):
+ * a separate multiply and add, never an FMA), with r the residual relative to its zero point:
  *     y = (float)acc * multiplier;  y = y + (float)r * residual_multiplier;  y = clamp(y, min, max);
- *     q = round-half-even(y).
+ *     q = round-half-even(y) + zero_point.
  */
 static inline int32_t octet_requantize(int32_t acc, float multiplier, int has_residual, int32_t r,
-                                       float residual_multiplier, float min, float max) {
+                                       float residual_multiplier, float min, float max, int32_t zero_point) {
     float y = (float)acc * multiplier;
     if (has_residual) {
         float z = (float)r * residual_multiplier;
         y = y + z;
     }
     y = fminf(fmaxf(y, min), max);
-    return (int32_t)nearbyintf(y);
+    return (int32_t)nearbyintf(y) + zero_point;
 }
 
 /* The stored byte: q saturated to int8 (output_signed) or uint8. */

@@ -47,6 +47,8 @@ OCTET_INLINE OCTET_TARGET_AVX2 void qgemm_tile(const size_t mr, size_t K, const 
     const __m256 vmin = _mm256_set1_ps(p->min);
     const __m256 vmax = _mm256_set1_ps(p->max);
     const __m256 vrm = _mm256_set1_ps(p->residual_multiplier);
+    const __m256i vrz = _mm256_set1_epi32(p->residual_zero_point);
+    const __m256i voz = _mm256_set1_epi32(p->output_zero_point);
     OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
         /* hadd(x, y) = [x01 x23 y01 y23 | x45 x67 y45 y67] = columns [0 1 4 5 | 2 3 6 7]; permute to 0..7. */
         const __m256i c0 = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[i][0], acc[i][1]), 0xD8);
@@ -54,7 +56,7 @@ OCTET_INLINE OCTET_TARGET_AVX2 void qgemm_tile(const size_t mr, size_t K, const 
         __m128i r16 = _mm_setzero_si128();
         if (res != NULL) r16 = octet_load16_partial_avx2(res + i * r_stride, ncols);
         const __m128i q = octet_requant16_avx2(_mm256_add_epi32(c0, bias0), _mm256_add_epi32(c1, bias1), multiplier,
-                                               res != NULL, r16, p->residual_signed, vrm, vmin, vmax,
+                                               res != NULL, r16, p->residual_signed, vrz, vrm, vmin, vmax, voz,
                                                p->output_signed);
         octet_store16_partial_avx2(c + i * c_stride, q, ncols);
     }

@@ -60,6 +60,8 @@ OCTET_INLINE OCTET_TARGET_AVX512 void qgemm_tile(const size_t mr, const size_t n
     const __m512 vmin = _mm512_set1_ps(p->min);
     const __m512 vmax = _mm512_set1_ps(p->max);
     const __m512 vrm = _mm512_set1_ps(p->residual_multiplier);
+    const __m512i vrz = _mm512_set1_epi32(p->residual_zero_point);
+    const __m512i voz = _mm512_set1_epi32(p->output_zero_point);
     __m512 multiplier[NP];
     OCTET_UNROLL for (size_t j = 0; j < np; j++) multiplier[j] = _mm512_loadu_ps(b + j * panel_bytes + 64 + 16 * K);
     /* ncols (1..64) bytes of each row of this tile exist in C and the residual. */
@@ -72,7 +74,7 @@ OCTET_INLINE OCTET_TARGET_AVX512 void qgemm_tile(const size_t mr, const size_t n
         __m512i q[NP];
         OCTET_UNROLL for (size_t j = 0; j < NP; j++) {
             q[j] = j < np ? octet_requant16_avx512(acc[i][j], multiplier[j], res != NULL, r16[j], p->residual_signed,
-                                                   vrm, vmin, vmax)
+                                                   vrz, vrm, vmin, vmax, voz)
                           : _mm512_setzero_si512();
         }
         const __m512i bytes = octet_saturate64_avx512(q[0], q[1], q[2], q[3], p->output_signed);

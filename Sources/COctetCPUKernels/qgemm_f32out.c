@@ -2,7 +2,7 @@
  * Quantized GEMM with float output: the layer that writes a network output computes in INT8 and converts its
  * accumulators to float, y = clamp((float)acc * multiplier[n], min, max), with no rounding to 8 bits. Same
  * packed-B panels and a_xor convention as octet_qgemm (the multiplier is s_x * s_w[n], the bias compensated
- * the same way). C is float, row-major, ldc in elements. Scalar twin first; the VNNI kernel handles one row by
+ * the same way, input zero point included, so acc needs no zero-point term here). C is float, row-major, ldc in elements. Scalar twin first; the VNNI kernel handles one row by
  * up to 64 columns (4 panels) at a time: these layers have few rows (the batch) and many columns.
  */
 #include "octet_internal.h"
@@ -96,7 +96,8 @@ void octet_im2col(const void* input, size_t height, size_t width, size_t channel
                   size_t group_channels, size_t kernel_h, size_t kernel_w, size_t stride_h, size_t stride_w,
                   size_t dilation_h, size_t dilation_w, ptrdiff_t pad_top, ptrdiff_t pad_left, size_t out_height,
                   size_t out_width, size_t first_row, size_t rows, size_t element_size, size_t row_length,
-                  void* destination) {
+                  uint8_t pad_byte, void* destination) {
+    assert(element_size == 1 || pad_byte == 0);
     const size_t pixels = out_height * out_width;
     const size_t copy = group_channels * element_size, pixel_bytes = channels * element_size;
     const size_t row_bytes = row_length * element_size;
@@ -110,7 +111,7 @@ void octet_im2col(const void* input, size_t height, size_t width, size_t channel
         for (size_t ky = 0; ky < kernel_h; ky++) {
             const ptrdiff_t iy = iy0 + (ptrdiff_t)(ky * dilation_h);
             if (iy < 0 || iy >= (ptrdiff_t)height) {
-                memset(out, 0, kernel_w * copy);
+                memset(out, pad_byte, kernel_w * copy);
                 out += kernel_w * copy;
                 continue;
             }
@@ -118,7 +119,7 @@ void octet_im2col(const void* input, size_t height, size_t width, size_t channel
             for (size_t kx = 0; kx < kernel_w; kx++) {
                 const ptrdiff_t ix = ix0 + (ptrdiff_t)(kx * dilation_w);
                 if (ix < 0 || ix >= (ptrdiff_t)width) {
-                    memset(out, 0, copy);
+                    memset(out, pad_byte, copy);
                 } else if (copy == 3) {
                     const uint8_t* s = line + (size_t)ix * pixel_bytes;
                     out[0] = s[0], out[1] = s[1], out[2] = s[2];

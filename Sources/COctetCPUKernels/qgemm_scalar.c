@@ -3,10 +3,11 @@
  * oracle for the SIMD versions. See COctetCPUKernels.h for the contract.
  *
  * Packing algebra (done by the caller before octet_qgemm_pack, noted here because this is where it matters):
- * with int8 activations q = x/s_x and a_xor = 0x80 the kernel sees u = q + 128, so
- *     sum_k q[k] W[k][n] = sum_k u[k] W[k][n] - 128 * sum_k W[k][n],
- * and the caller passes bias'[n] = bias[n] - 128 * sum_k W[k][n]. With uint8 activations a_xor = 0 and
- * bias' = bias. The multiplier is s_x * s_w[n] / s_y.
+ * with activations x = s_x (q - z_x) and, for int8 ones, a_xor = 0x80, the kernel sees u = q + 128, so
+ *     sum_k (q[k] - z_x) W[k][n] = sum_k u[k] W[k][n] - (z_x + 128) * sum_k W[k][n],
+ * and the caller passes bias'[n] = bias[n] - (z_x + 128) * sum_k W[k][n] (QuantizedLinearParameters folds
+ * the z_x part, the CPU layer the 128). With uint8 activations a_xor = 0 and bias' = bias - z_x * sum_k W.
+ * The multiplier is s_x * s_w[n] / s_y; the output zero point is added after rounding.
  */
 #include "octet_internal.h"
 
@@ -60,11 +61,11 @@ void octet_qgemm_scalar(size_t M, size_t N, size_t K, const uint8_t* A, size_t a
                 int32_t r = 0;
                 if (residual != NULL) {
                     const uint8_t* rp = (const uint8_t*)residual + m * r_stride + n0 + j;
-                    r = p->residual_signed ? (int32_t)(int8_t)*rp : (int32_t)*rp;
+                    r = (p->residual_signed ? (int32_t)(int8_t)*rp : (int32_t)*rp) - p->residual_zero_point;
                 }
                 const float multiplier = octet_load_f32(panel + 64 + 16 * K + 4 * j);
                 const int32_t q = octet_requantize(acc, multiplier, residual != NULL, r, p->residual_multiplier,
-                                                   p->min, p->max);
+                                                   p->min, p->max, p->output_zero_point);
                 uint8_t* c = (uint8_t*)C + m * c_stride + n0 + j;
                 *c = octet_saturate_byte(q, p->output_signed);
             }

@@ -7,9 +7,11 @@ import OctetRuntime
 ///
 /// Rules (DESIGN.md, "Semantics"): a layer runs INT8 when INT8 is enabled (or the user asked for it), the
 /// backend has an INT8 kernel, and its tensors have dynamic ranges; otherwise FP32, with the reason kept
-/// for the report. Constant tensors without a range get max|value|. Data-movement layers and max pooling
-/// pass their input's quantization through; network outputs are FP32 (a convolution or fully connected
-/// layer that produces one computes in INT8 and writes float).
+/// for the report. Constant tensors without a range get max|value|. A tensor with an explicit quantization
+/// (a QDQ model's QuantizeLinear) is quantized exactly so, zero point included; any other is symmetric,
+/// from its dynamic range. Data-movement layers and max pooling pass their input's quantization (zero
+/// point included) through; network outputs are FP32 (a convolution or fully connected layer that produces
+/// one computes in INT8 and writes float).
 struct PrecisionAssignment {
     let config: BuilderConfig
     let backend: any Backend
@@ -44,7 +46,12 @@ struct PrecisionAssignment {
                 if let q = quantization[layer.inputs[0]], !floatOnly.contains(out) {
                     network[out].dataType = q.dataType
                     quantization[out] = q
-                    if let r = network[layer.inputs[0]].dynamicRange { network[out].setDynamicRange(min: -r, max: r) }
+                    let source = network[layer.inputs[0]]
+                    if let e = source.explicitQuantization {
+                        network[out].setExplicitQuantization(e)
+                    } else if let r = source.dynamicRange {
+                        network[out].setDynamicRange(min: -r, max: r)
+                    }
                 } else {
                     network.layers[index].precision = .float32
                     reasons[layer.name] = "its input is float"
@@ -52,8 +59,7 @@ struct PrecisionAssignment {
                 continue
             }
             if floatOnly.contains(out), Self.writesFloat(layer.kind) { continue }
-            guard let range = network[out].dynamicRange else { continue }
-            let q = TensorQuantization(range: range, unsigned: nonNegative.contains(out) && !config.trtCompatibleRanges)
+            guard let q = rangeQuantization(out, nonNegative) else { continue }
             network[out].dataType = q.dataType
             quantization[out] = q
         }
@@ -95,8 +101,12 @@ struct PrecisionAssignment {
         return result
     }
 
-    private func inputQuantization(_ id: TensorID, _ nonNegative: Set<TensorID>) -> TensorQuantization? {
-        network[id].dynamicRange.map { TensorQuantization(range: $0, unsigned: nonNegative.contains(id) && !config.trtCompatibleRanges) }
+    /// The quantization a tensor's own range information gives: the model's explicit quantization (QDQ,
+    /// zero point included) when it has one, otherwise symmetric from the dynamic range (unsigned R/255 for a
+    /// non-negative tensor unless `trtCompatibleRanges`).
+    private func rangeQuantization(_ id: TensorID, _ nonNegative: Set<TensorID>) -> TensorQuantization? {
+        if let explicit = network[id].explicitQuantization { return TensorQuantization(explicit) }
+        return network[id].dynamicRange.map { TensorQuantization(range: $0, unsigned: nonNegative.contains(id) && !config.trtCompatibleRanges) }
     }
 
     // MARK: Precision
@@ -213,7 +223,7 @@ struct PrecisionAssignment {
                 var tensor = Tensor(name: "\(network[input].name)__\(suffix)", shape: network[input].shape)
                 if let r = network[input].dynamicRange { tensor.setDynamicRange(min: -r, max: r) }
                 if wantsQuantized {
-                    guard let q = inputQuantization(input, nonNegative) else { continue }
+                    guard let q = rangeQuantization(input, nonNegative) else { continue }
                     tensor.dataType = q.dataType
                     let id = network.addTensor(tensor)
                     quantization[id] = q

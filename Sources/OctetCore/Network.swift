@@ -15,6 +15,9 @@ public struct Tensor: Sendable, Equatable {
     public var dataType: DataType
     /// Symmetric dynamic range R: the tensor's values are taken to lie in [-R, R]. Nil when none was given.
     public private(set) var dynamicRange: Float?
+    /// The exact quantization an explicitly quantized (QDQ) model gives this tensor, zero point included.
+    /// Setting it also sets the dynamic range it implies; setting a dynamic range afterwards removes it.
+    public private(set) var explicitQuantization: ExplicitQuantization?
 
     public init(name: String, shape: [Int], dataType: DataType = .float32, dynamicRange: Float? = nil) {
         self.name = name
@@ -27,11 +30,44 @@ public struct Tensor: Sendable, Equatable {
     /// larger magnitude of the two bounds wins.
     public mutating func setDynamicRange(min: Float, max: Float) {
         dynamicRange = Swift.max(abs(min), abs(max))
+        explicitQuantization = nil
     }
 
-    public mutating func clearDynamicRange() { dynamicRange = nil }
+    public mutating func clearDynamicRange() {
+        dynamicRange = nil
+        explicitQuantization = nil
+    }
+
+    /// Gives the tensor the model's own quantization (ONNX QuantizeLinear), and the dynamic range it implies
+    /// (the larger magnitude of its representable interval).
+    public mutating func setExplicitQuantization(_ q: ExplicitQuantization) {
+        let (lo, hi) = q.representableInterval
+        setDynamicRange(min: lo, max: hi)
+        explicitQuantization = q
+    }
 
     public var elementCount: Int { shape.reduce(1, *) }
+}
+
+/// The quantization an ONNX QuantizeLinear node states for an activation: `x = scale · (q − zeroPoint)`,
+/// q stored as `dataType` (`.int8` or `.uint8`). `OctetQuantization.TensorQuantization` is built from it.
+public struct ExplicitQuantization: Sendable, Equatable {
+    public var dataType: DataType
+    public var scale: Float
+    public var zeroPoint: Int32
+
+    public init(dataType: DataType, scale: Float, zeroPoint: Int32) {
+        precondition(dataType.isQuantized)
+        self.dataType = dataType
+        self.scale = scale
+        self.zeroPoint = zeroPoint
+    }
+
+    /// The real values the stored type can represent: `[scale · (qmin − z), scale · (qmax − z)]`.
+    public var representableInterval: (min: Float, max: Float) {
+        let (qmin, qmax): (Int32, Int32) = dataType == .int8 ? (-128, 127) : (0, 255)
+        return (scale * Float(qmin - zeroPoint), scale * Float(qmax - zeroPoint))
+    }
 }
 
 /// One layer of the network definition: a primitive `LayerKind` with its inputs, outputs and the user's

@@ -793,9 +793,10 @@ private func quantizationParameters(_ node: Onnx_NodeProto, _ inputs: [ImportedV
 }
 
 /// QuantizeLinear on an activation saturates to its representable interval [lo, hi]; it becomes a Clip to
-/// that interval whose output carries the dynamic range the pair implies (symmetric: the larger magnitude).
-/// Quantizers commonly drop a Relu6 in favour of exactly this saturation, so it must not be ignored. The
-/// builder fuses the Clip into the producing layer and quantizes with Octet's own arithmetic.
+/// that interval whose output carries the node's exact quantization (scale, zero point, int8 or uint8; see
+/// `Tensor.setExplicitQuantization`). Quantizers commonly drop a Relu6 in favour of exactly this saturation,
+/// so it must not be ignored. The builder fuses the Clip into the producing layer, which then writes the
+/// tensor with that quantization, computed with Octet's own arithmetic.
 private func importQuantizeLinear(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
     -> [ImportedValue]
 {
@@ -808,12 +809,16 @@ private func importQuantizeLinear(_ context: inout ImportContext, _ node: Onnx_N
         throw node.unsupported("per-channel quantization of activations is not supported")
     }
     let (qmin, qmax) = unsigned ? (0, 255) : (-128, 127)
-    let lo = scales[0] * Float(qmin - zeroPoints[0]), hi = scales[0] * Float(qmax - zeroPoints[0])
+    guard (qmin...qmax).contains(zeroPoints[0]) else {
+        throw node.unsupported("zero point \(zeroPoints[0]) is outside [\(qmin), \(qmax)]")
+    }
+    let explicit = ExplicitQuantization(dataType: unsigned ? .uint8 : .int8, scale: scales[0], zeroPoint: Int32(zeroPoints[0]))
+    let (lo, hi) = explicit.representableInterval
     let x = try tensorInput(&context, inputs, 0, node)
-    // The quantized tensor's producer computes in INT8 with this range too (the Clip then fuses into it).
-    if context.network[x].dynamicRange == nil { context.network[x].setDynamicRange(min: lo, max: hi) }
+    // The quantized tensor's producer computes in INT8 with this quantization too (the Clip then fuses into it).
+    if context.network[x].dynamicRange == nil { context.network[x].setExplicitQuantization(explicit) }
     let out = try context.addLayer(node, .activation(.clip(min: lo, max: hi)), inputs: [x])
-    if case let .tensor(id) = out[0] { context.network[id].setDynamicRange(min: lo, max: hi) }
+    if case let .tensor(id) = out[0] { context.network[id].setExplicitQuantization(explicit) }
     context.explicitlyQuantized = true
     return out
 }

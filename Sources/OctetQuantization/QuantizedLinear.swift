@@ -3,13 +3,15 @@ import OctetCore
 /// Everything an INT8 convolution or fully connected layer needs, derived once from its float weights and
 /// the quantization of its tensors. The reference executor and every backend use this one derivation.
 ///
-/// acc[c] = bias[c] + Σ q_x · q_w[c]                      (int32; padding contributes q_x = 0)
-/// quantized output: q_y = requantize(acc, multiplier[c], residual, residualMultiplier, bounds)
+/// acc[c] = bias[c] + Σ q_x · q_w[c]              (int32; a padded position contributes q_x = z_x, real 0)
+///        = bias_float[c]/(s_x·s_w[c]) + Σ (q_x − z_x) · q_w[c]   since `bias` has −z_x · Σ q_w[c] folded in
+/// quantized output: q_y = requantize(acc, multiplier[c], residual − z_r, residualMultiplier, bounds) + z_y
 /// float output:     y = act(Float(acc) · multiplier[c])  (multiplier = s_x · s_w[c])
 public struct QuantizedLinearParameters: Sendable, Equatable {
     /// Weights per output channel in [-127, 127], in the float weights' layout (output channel first).
     public var weights: [Int8]
     public var weightScales: [Float]
+    /// Quantized bias with the input zero point folded in: `round(b / (s_x · s_w)) − z_x · Σ_k q_w[c,k]`.
     public var bias: [Int32]
     public var multipliers: [Float]
     public var input: TensorQuantization
@@ -18,7 +20,7 @@ public struct QuantizedLinearParameters: Sendable, Equatable {
     public var residual: TensorQuantization?
     /// `s_residual / s_y`.
     public var residualMultiplier: Float
-    /// Clamp bounds in the quantized output domain (Relu / Clip folded in); unused for float output.
+    /// Clamp bounds of `q_y − z_y` (Relu / Clip folded in, `QuantizationMath.bounds`); unused for float output.
     public var bounds: (min: Float, max: Float)
 
     public static func == (a: Self, b: Self) -> Bool {
@@ -34,8 +36,10 @@ public struct QuantizedLinearParameters: Sendable, Equatable {
         let (q, scales) = QuantizationMath.quantizeWeightsPerChannel(weights)
         self.weights = q
         self.weightScales = scales
-        self.bias = QuantizationMath.quantizeBias(
-            bias?.values ?? Array(repeating: 0, count: weights.shape[0]), inputScale: input.scale, weightScales: scales)
+        self.bias = QuantizationMath.compensateBias(
+            QuantizationMath.quantizeBias(
+                bias?.values ?? Array(repeating: 0, count: weights.shape[0]), inputScale: input.scale, weightScales: scales),
+            inputZeroPoint: input.zeroPoint, weights: q)
         self.multipliers = QuantizationMath.multipliers(inputScale: input.scale, weightScales: scales, outputScale: output?.scale ?? 1)
         self.input = input
         self.output = output

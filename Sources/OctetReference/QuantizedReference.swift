@@ -6,7 +6,8 @@ import OctetRuntime
 /// Plain-loop INT8 kernels: the fake-quant reference every backend must match bit for bit on integer
 /// tensors. Quantized tensors are held as `[Int32]` in logical NCHW order.
 enum QuantizedReferenceKernels {
-    /// Integer convolution: `acc = bias + Σ q_x · q_w` (padding contributes 0), then the shared epilogue.
+    /// Integer convolution: `acc = bias + Σ q_x · q_w` (padding contributes the input zero point, real 0;
+    /// `bias` has `−z_x · Σ q_w` folded in), then the shared epilogue.
     static func convolution(
         _ x: [Int32], shape: [Int], _ conv: ConvolutionParameters, _ q: QuantizedLinearParameters,
         residual: [Int32]?, activation: Activation?
@@ -16,6 +17,7 @@ enum QuantizedReferenceKernels {
         let (oc, oh, ow) = (outShape[1], outShape[2], outShape[3])
         let (kh, kw) = (conv.kernel[0], conv.kernel[1])
         let icg = conv.inputChannelsPerGroup, ocg = oc / conv.groups
+        let padValue = q.input.zeroPoint
         var acc = [Int32](repeating: 0, count: n * oc * oh * ow)
         for b in 0..<n {
             for o in 0..<oc {
@@ -26,11 +28,10 @@ enum QuantizedReferenceKernels {
                         for i in 0..<icg {
                             for ky in 0..<kh {
                                 let iy = oy * conv.strides[0] - conv.padsBegin[0] + ky * conv.dilations[0]
-                                if iy < 0 || iy >= h { continue }
                                 for kx in 0..<kw {
                                     let ix = ox * conv.strides[1] - conv.padsBegin[1] + kx * conv.dilations[1]
-                                    if ix < 0 || ix >= w { continue }
-                                    let xv = x[((b * c + g * icg + i) * h + iy) * w + ix]
+                                    let inside = iy >= 0 && iy < h && ix >= 0 && ix < w
+                                    let xv = inside ? x[((b * c + g * icg + i) * h + iy) * w + ix] : padValue
                                     let wv = Int32(q.weights[((o * icg + i) * kh + ky) * kw + kx])
                                     sum &+= xv * wv
                                 }
@@ -76,12 +77,14 @@ enum QuantizedReferenceKernels {
         let values = acc.indices.map { index in
             QuantizationMath.requantize(
                 acc[index], multiplier: q.multipliers[channelOf(index)], residual: residual?[index],
-                residualMultiplier: q.residualMultiplier, min: q.bounds.min, max: q.bounds.max)
+                residualZeroPoint: q.residual?.zeroPoint ?? 0, residualMultiplier: q.residualMultiplier,
+                min: q.bounds.min, max: q.bounds.max, zeroPoint: output.zeroPoint)
         }
         return .quantized(shape: shape, values: values, output)
     }
 
-    /// Average pooling: integer window sum, then `y = Float(sum) · (s_x / s_y) / divisor`.
+    /// Average pooling: integer window sum of `q − z_x` (padding is real 0), then
+    /// `y = Float(sum) · (s_x / s_y) / divisor`, rounded relative to the output zero point, `+ z_y`.
     static func averagePooling(_ x: [Int32], shape: [Int], _ p: PoolingParameters, input: TensorQuantization, output: TensorQuantization) throws -> TensorValue {
         let outShape = try LayerKind.pooling(p).outputShapes(inputs: [shape])[0]
         let (h, w) = (shape[2], shape[3]), (oh, ow) = (outShape[2], outShape[3])
@@ -89,6 +92,7 @@ enum QuantizedReferenceKernels {
         let dilations = p.isGlobal ? [1, 1] : p.dilations
         let padsBegin = p.isGlobal ? [0, 0] : p.padsBegin, padsEnd = p.isGlobal ? [0, 0] : p.padsEnd
         let multiplier = input.scale / output.scale
+        let (lo, hi) = output.relativeBounds
         var out = [Int32](repeating: 0, count: shape[0] * shape[1] * oh * ow)
         for plane in 0..<(shape[0] * shape[1]) {
             for oy in 0..<oh {
@@ -100,20 +104,21 @@ enum QuantizedReferenceKernels {
                             let ix = ox * strides[1] - padsBegin[1] + kx * dilations[1]
                             if iy < h + padsEnd[0], ix < w + padsEnd[1] { padded += 1 }
                             if iy < 0 || iy >= h || ix < 0 || ix >= w { continue }
-                            sum += x[(plane * h + iy) * w + ix]
+                            sum += x[(plane * h + iy) * w + ix] - input.zeroPoint
                             valid += 1
                         }
                     }
                     let divisor = Float(max(p.countIncludePad ? padded : valid, 1))
                     out[(plane * oh + oy) * ow + ox] = QuantizationMath.saturateAndRound(
-                        Float(sum) * multiplier / divisor, min: output.qmin, max: output.qmax)
+                        Float(sum) * multiplier / divisor, min: lo, max: hi) + output.zeroPoint
                 }
             }
         }
         return .quantized(shape: outShape, values: out, output)
     }
 
-    /// Add / Sub: `y = Float(a)·(s_a/s_y) ± Float(b)·(s_b/s_y)`; Mul: `y = (Float(a)·Float(b))·(s_a·s_b/s_y)`.
+    /// On `a = q_a − z_a`, `b = q_b − z_b`: Add / Sub: `y = Float(a)·(s_a/s_y) ± Float(b)·(s_b/s_y)`;
+    /// Mul: `y = (Float(a)·Float(b))·(s_a·s_b/s_y)`; rounded within the relative bounds, then `+ z_y`.
     static func elementwise(
         _ a: TensorValue, _ b: TensorValue, _ op: ElementwiseOperation, output: TensorQuantization, activation: Activation?
     ) throws -> TensorValue {
@@ -124,22 +129,21 @@ enum QuantizedReferenceKernels {
         let (lo, hi) = QuantizationMath.bounds(output, activation: activation)
         let ma = qa.scale / output.scale, mb = qb.scale / output.scale, mm = qa.scale * qb.scale / output.scale
         let values = zip(indexA, indexB).map { ia, ib -> Int32 in
-            let (x, y) = (Float(va[ia]), Float(vb[ib]))
+            let (x, y) = (Float(va[ia] - qa.zeroPoint), Float(vb[ib] - qb.zeroPoint))
             let r: Float
             switch op {
             case .add: r = x * ma + y * mb
             case .sub: r = x * ma - y * mb
             default: r = (x * y) * mm
             }
-            return QuantizationMath.saturateAndRound(r, min: lo, max: hi)
+            return QuantizationMath.saturateAndRound(r, min: lo, max: hi) + output.zeroPoint
         }
         return .quantized(shape: shape, values: values, output)
     }
 
-    /// Requantizes `value` to `output`: `y = Float(q) · (s_in / s_out)`; exact identity when they agree.
+    /// Requantizes every value to `output` (`QuantizationMath.requantize(_:from:to:)`).
     static func requantize(_ values: [Int32], from input: TensorQuantization, to output: TensorQuantization) -> [Int32] {
-        let m = input.scale / output.scale
-        return values.map { QuantizationMath.saturateAndRound(Float($0) * m, min: output.qmin, max: output.qmax) }
+        values.map { QuantizationMath.requantize($0, from: input, to: output) }
     }
 }
 

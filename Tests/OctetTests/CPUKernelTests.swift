@@ -61,19 +61,20 @@ import Testing
         }
     }
 
-    /// The requantization contract, written out: float multiply, separate residual multiply and add (no FMA),
-    /// clamp, round half to even, saturate to the stored type.
+    /// The requantization contract, written out: float multiply, separate residual multiply and add (no FMA)
+    /// on the residual minus its zero point, clamp to the bounds (relative to the output zero point), round
+    /// half to even, add the output zero point, saturate to the stored type.
     static func requantize(
-        _ acc: Int32, multiplier: Float, residual: Int32?, residualMultiplier: Float,
-        min: Float, max: Float, outputSigned: Bool
+        _ acc: Int32, multiplier: Float, residual: Int32?, residualZeroPoint: Int32 = 0, residualMultiplier: Float,
+        min: Float, max: Float, zeroPoint: Int32 = 0, outputSigned: Bool
     ) -> UInt8 {
         var y = Float(acc) * multiplier
         if let residual {
-            let z = Float(residual) * residualMultiplier
+            let z = Float(residual - residualZeroPoint) * residualMultiplier
             y = y + z
         }
         y = Swift.min(Swift.max(y, min), max)
-        let q = Int32(y.rounded(.toNearestOrEven))
+        let q = Int32(y.rounded(.toNearestOrEven)) + zeroPoint
         if outputSigned { return UInt8(bitPattern: Int8(Swift.min(Swift.max(q, -128), 127))) }
         return UInt8(Swift.min(Swift.max(q, 0), 255))
     }
@@ -86,6 +87,15 @@ import Testing
         if ties { return (0..<count).map { $0 % 2 == 0 ? 0.5 : 0.25 } }
         let spread = Float(k).squareRoot() * 74 * 74
         return (0..<count).map { _ in Float.random(in: 40...400, using: &rng) / spread }
+    }
+
+    /// Zero points to test (STYLE.md habit 7) as stored values of the type: uint8 as listed, int8 shifted by −128.
+    static let zeroPoints: [Int32] = [0, 18, 75, 128, 157, 231, 255]
+    static func zeroPoint(_ index: Int, signed: Bool) -> Int32 { zeroPoints[index % zeroPoints.count] - (signed ? 128 : 0) }
+
+    /// Σ_k W[k][n] per column of a K x N row-major matrix, for folding an input zero point into the bias.
+    static func columnSums(_ w: [Int8], k: Int, n: Int) -> [Int32] {
+        (0..<n).map { col in (0..<k).reduce(Int32(0)) { $0 &+ Int32(w[$1 * n + col]) } }
     }
 
     /// Inputs for ties mode: small magnitudes, so accumulators stay near the rounding boundaries.
@@ -103,7 +113,9 @@ import Testing
         var aXor: UInt8
         var outputSigned: Bool
         var residual: Int  // 0 none, 1 uint8, 2 int8
+        /// Clamp bounds relative to the output zero point (stored bounds minus `outputZeroPoint`).
         var bounds: (Float, Float)
+        var inputZeroPoint: Int32, outputZeroPoint: Int32, residualZeroPoint: Int32
         var ties: Bool
         var aStride: Int, cStride: Int, rStride: Int
         var seed: UInt64
@@ -111,6 +123,7 @@ import Testing
         var description: String {
             "M=\(m) N=\(n) K=\(k) a_xor=\(aXor) out=\(outputSigned ? "s8" : "u8") "
                 + "residual=\(["none", "u8", "s8"][residual]) min/max=\(bounds.0)/\(bounds.1) "
+                + "zero points in/out/residual=\(inputZeroPoint)/\(outputZeroPoint)/\(residualZeroPoint) "
                 + "ties=\(ties) a_stride=\(aStride) c_stride=\(cStride) r_stride=\(rStride)"
         }
     }
@@ -125,13 +138,21 @@ import Testing
             let outputSigned = v % 2 == 1
             let signedBounds: [(Float, Float)] = [(-128, 127), (0, 127), (-100, 90)]
             let unsignedBounds: [(Float, Float)] = [(0, 255), (0, 120), (3, 250)]
+            let aXor: UInt8 = (v / 2) % 2 == 0 ? 0x80 : 0
+            let residual = (v / 4) % 3
+            // Zero in a third of the cases (the symmetric path), one of `zeroPoints` otherwise.
+            let zp = { (salt: Int, signed: Bool) -> Int32 in (v + salt) % 3 == 0 ? 0 : zeroPoint(v / 3 + salt, signed: signed) }
+            let outputZeroPoint = zp(1, outputSigned)
+            let stored = (outputSigned ? signedBounds : unsignedBounds)[(v / 3) % 3]
             cases.append(
                 QGemmCase(
                     m: m, n: n, k: k,
-                    aXor: (v / 2) % 2 == 0 ? 0x80 : 0,
+                    aXor: aXor,
                     outputSigned: outputSigned,
-                    residual: (v / 4) % 3,
-                    bounds: (outputSigned ? signedBounds : unsignedBounds)[(v / 3) % 3],
+                    residual: residual,
+                    bounds: (stored.0 - Float(outputZeroPoint), stored.1 - Float(outputZeroPoint)),
+                    inputZeroPoint: zp(0, aXor != 0), outputZeroPoint: outputZeroPoint,
+                    residualZeroPoint: residual == 0 ? 0 : zp(2, residual == 2),
                     ties: (v / 5) % 2 == 1,
                     aStride: k + [0, 4, 13][v % 3],
                     cStride: n + [0, 5][(v / 7) % 2],
@@ -168,13 +189,16 @@ import Testing
             let residual = rng.bytes(c.m * c.rStride)
             let residualMultiplier: Float = c.ties ? 0.5 : Float.random(in: 0.3...1.5, using: &rng)
 
-            // Reference, straight from the contract on the unpacked K x N weights.
+            // Reference, straight from the contract on the unpacked K x N weights and the stored activations
+            // q (int8 when a_xor is 0x80): acc = bias + Σ (q − z_x) · W.
             var expected = [UInt8](repeating: 0xA5, count: c.m * c.cStride)
             for m in 0..<c.m {
                 for n in 0..<c.n {
                     var acc = bias[n]
                     for k in 0..<c.k {
-                        acc &+= Int32(a[m * c.aStride + k] ^ c.aXor) &* Int32(w[k * c.n + n])
+                        let byte = a[m * c.aStride + k]
+                        let q = c.aXor != 0 ? Int32(Int8(bitPattern: byte)) : Int32(byte)
+                        acc &+= (q - c.inputZeroPoint) &* Int32(w[k * c.n + n])
                     }
                     var r: Int32? = nil
                     if c.residual != 0 {
@@ -182,16 +206,21 @@ import Testing
                         r = c.residual == 2 ? Int32(Int8(bitPattern: byte)) : Int32(byte)
                     }
                     expected[m * c.cStride + n] = Self.requantize(
-                        acc, multiplier: multiplier[n], residual: r, residualMultiplier: residualMultiplier,
-                        min: c.bounds.0, max: c.bounds.1, outputSigned: c.outputSigned)
+                        acc, multiplier: multiplier[n], residual: r, residualZeroPoint: c.residualZeroPoint,
+                        residualMultiplier: residualMultiplier, min: c.bounds.0, max: c.bounds.1,
+                        zeroPoint: c.outputZeroPoint, outputSigned: c.outputSigned)
                 }
             }
 
+            // The packing algebra (qgemm_scalar.c): bias' = bias − (z_x + 128 if a_xor) · Σ_k W.
+            let shift = c.inputZeroPoint + (c.aXor != 0 ? 128 : 0)
+            let packedBias = zip(bias, Self.columnSums(w, k: c.k, n: c.n)).map { $0 &- shift &* $1 }
             var packed = [UInt8](repeating: 0, count: octet_qgemm_packed_size(c.n, c.k))
-            octet_qgemm_pack(c.n, c.k, w, bias, multiplier, &packed)
+            octet_qgemm_pack(c.n, c.k, w, packedBias, multiplier, &packed)
             var params = octet_qgemm_params(
                 min: c.bounds.0, max: c.bounds.1, residual_multiplier: residualMultiplier,
-                output_signed: c.outputSigned ? 1 : 0, residual_signed: c.residual == 2 ? 1 : 0, a_xor: c.aXor)
+                output_signed: c.outputSigned ? 1 : 0, residual_signed: c.residual == 2 ? 1 : 0, a_xor: c.aXor,
+                output_zero_point: c.outputZeroPoint, residual_zero_point: c.residualZeroPoint)
             var out = [UInt8](repeating: 0xA5, count: c.m * c.cStride)  // 0xA5 between rows must survive
             residual.withUnsafeBytes { r in
                 kernel(c.m, c.n, c.k, a, c.aStride, packed, &out, c.cStride,
@@ -224,11 +253,55 @@ import Testing
         var packed = [UInt8](repeating: 0, count: octet_qgemm_packed_size(n, k))
         octet_qgemm_pack(n, k, w, nil, multiplier, &packed)
         var params = octet_qgemm_params(
-            min: -128, max: 127, residual_multiplier: 0, output_signed: 1, residual_signed: 0, a_xor: 0x80)
+            min: -128 - 7, max: 127 - 7, residual_multiplier: 0, output_signed: 1, residual_signed: 0, a_xor: 0x80,
+            output_zero_point: 7, residual_zero_point: 0)
         var viaDispatch = [UInt8](repeating: 0, count: m * n), viaScalar = viaDispatch
         octet_qgemm(m, n, k, a, k, packed, &viaDispatch, n, nil, 0, &params)
         octet_qgemm_scalar(m, n, k, a, k, packed, &viaScalar, n, nil, 0, &params)
         #expect(viaDispatch == viaScalar)
+    }
+
+    // MARK: - im2col
+
+    @Test("im2col: tap-major patches; padding taps hold the pad byte (the input zero point), extra columns 0",
+          arguments: [(5, 7, 3, 0, 3, 3, 1, 1, 1, UInt8(0)), (6, 5, 8, 2, 5, 3, 2, 1, 1, 0x9D), (9, 9, 4, 0, 4, 3, 1, 2, 2, 0x80),
+                      (4, 6, 6, 1, 3, 5, 2, 1, 2, 0xFF), (1, 1, 2, 0, 2, 1, 1, 1, 0, 18)])
+    func im2colPadsWithPadByte(
+        _ c: (Int, Int, Int, Int, Int, Int, Int, Int, Int, UInt8)
+    ) {
+        let (h, w, channels, offset, group, k, stride, dilation, pad, padByte) = c
+        var rng = SplitMix64(seed: UInt64(h * 100 + channels) &+ UInt64(padByte))
+        let batch = 2
+        let input = rng.bytes(batch * h * w * channels)
+        let window = dilation * (k - 1) + 1
+        let (oh, ow) = ((h + 2 * pad - window) / stride + 1, (w + 2 * pad - window) / stride + 1)
+        let rowLength = k * k * group + 3
+        let rows = batch * oh * ow
+        var expected = [UInt8](repeating: 0, count: rows * rowLength)
+        for row in 0..<rows {
+            let (n, oy, ox) = (row / (oh * ow), row / ow % oh, row % ow)
+            for t in 0..<(k * k) {
+                let iy = oy * stride - pad + t / k * dilation, ix = ox * stride - pad + t % k * dilation
+                for ch in 0..<group {
+                    let inside = iy >= 0 && iy < h && ix >= 0 && ix < w
+                    expected[row * rowLength + t * group + ch] =
+                        inside ? input[((n * h + iy) * w + ix) * channels + offset + ch] : padByte
+                }
+            }
+        }
+        var out = [UInt8](repeating: 0x77, count: rows * rowLength)
+        // Two calls on disjoint row ranges, as the thread pool makes them.
+        let split = rows / 2
+        for (first, count) in [(0, split), (split, rows - split)] {
+            out.withUnsafeMutableBytes { o in
+                octet_im2col(
+                    input, h, w, channels, offset, group, k, k, stride, stride, dilation, dilation,
+                    pad, pad, oh, ow, first, count, 1, rowLength, padByte, o.baseAddress! + first * rowLength)
+            }
+        }
+        if let i = out.indices.first(where: { out[$0] != expected[$0] }) {
+            Issue.record("im2col row \(i / rowLength) column \(i % rowLength): got \(out[i]) want \(expected[i]); \(c)")
+        }
     }
 
     // MARK: - FP32 GEMM
@@ -297,11 +370,14 @@ import Testing
     struct DWCase: CustomStringConvertible {
         var channels: Int, kernelSize: Int, pixels: Int
         var inputSigned: Bool, outputSigned: Bool
+        /// Relative to the output zero point.
         var bounds: (Float, Float)
+        var inputZeroPoint: Int32, outputZeroPoint: Int32
         var seed: UInt64
         var description: String {
             "channels=\(channels) kernel_size=\(kernelSize) output_pixels=\(pixels) "
-                + "in=\(inputSigned ? "s8" : "u8") out=\(outputSigned ? "s8" : "u8") min/max=\(bounds.0)/\(bounds.1)"
+                + "in=\(inputSigned ? "s8" : "u8") out=\(outputSigned ? "s8" : "u8") min/max=\(bounds.0)/\(bounds.1) "
+                + "zero points in/out=\(inputZeroPoint)/\(outputZeroPoint)"
         }
     }
 
@@ -310,12 +386,16 @@ import Testing
         for (i, channels) in [1, 3, 15, 16, 17, 33, 64].enumerated() {
             for (j, kernelSize) in [1, 9, 25].enumerated() {
                 let v = i * 3 + j
-                let outputSigned = v % 2 == 0
+                let outputSigned = v % 2 == 0, inputSigned = (v / 2) % 2 == 0
+                let stored: (Float, Float) = outputSigned ? [(-128, 127), (0, 127)][v % 4 / 2] : [(0, 255), (0, 120)][v % 4 / 2]
+                let inputZeroPoint = v % 3 == 0 ? 0 : zeroPoint(v, signed: inputSigned)
+                let outputZeroPoint = v % 3 == 1 ? 0 : zeroPoint(v + 3, signed: outputSigned)
                 cases.append(
                     DWCase(
                         channels: channels, kernelSize: kernelSize, pixels: 1 + v % 7,
-                        inputSigned: (v / 2) % 2 == 0, outputSigned: outputSigned,
-                        bounds: outputSigned ? [(-128, 127), (0, 127)][v % 4 / 2] : [(0, 255), (0, 120)][v % 4 / 2],
+                        inputSigned: inputSigned, outputSigned: outputSigned,
+                        bounds: (stored.0 - Float(outputZeroPoint), stored.1 - Float(outputZeroPoint)),
+                        inputZeroPoint: inputZeroPoint, outputZeroPoint: outputZeroPoint,
                         seed: UInt64(v) &+ 500))
             }
         }
@@ -350,7 +430,7 @@ import Testing
         for c in Self.dwCases() {
             var rng = SplitMix64(seed: c.seed)
             let distinct = 11
-            let zeroPoint: UInt8 = c.inputSigned ? 0 : 128
+            let zeroPoint = UInt8(truncatingIfNeeded: c.inputZeroPoint)  // the padding pixel: real 0
             let ties = c.seed % 2 == 0
             let image = ties ? Self.smallBytes(distinct * c.channels, signed: c.inputSigned, rng: &rng)
                 : rng.bytes(distinct * c.channels)
@@ -369,24 +449,28 @@ import Testing
             var expected = [UInt8](repeating: 0x5A, count: c.pixels * stride)
             for px in 0..<c.pixels {
                 for ch in 0..<c.channels {
+                    // acc = bias + Σ (x − z_x) · w over the real taps only: padding is real 0.
                     var acc = bias[ch]
                     for t in 0..<c.kernelSize {
                         let source = indirection.sources[px * c.kernelSize + t]
-                        let byte = source < 0 ? zeroPoint : image[source * c.channels + ch]
+                        guard source >= 0 else { continue }
+                        let byte = image[source * c.channels + ch]
                         let x = c.inputSigned ? Int32(Int8(bitPattern: byte)) : Int32(byte)
-                        acc &+= x &* Int32(w[t * c.channels + ch])
+                        acc &+= (x - c.inputZeroPoint) &* Int32(w[t * c.channels + ch])
                     }
                     expected[px * stride + ch] = Self.requantize(
                         acc, multiplier: multiplier[ch], residual: nil, residualMultiplier: 0,
-                        min: c.bounds.0, max: c.bounds.1, outputSigned: c.outputSigned)
+                        min: c.bounds.0, max: c.bounds.1, zeroPoint: c.outputZeroPoint, outputSigned: c.outputSigned)
                 }
             }
 
+            // bias' = bias − z_x · Σ_t w (QuantizedLinearParameters), with w as a [tap][channel] matrix.
+            let packedBias = zip(bias, Self.columnSums(w, k: c.kernelSize, n: c.channels)).map { $0 &- c.inputZeroPoint &* $1 }
             var packed = [UInt8](repeating: 0, count: octet_dwconv_q_packed_size(c.channels, c.kernelSize))
-            octet_dwconv_q_pack(c.channels, c.kernelSize, w, bias, multiplier, &packed)
+            octet_dwconv_q_pack(c.channels, c.kernelSize, w, packedBias, multiplier, &packed)
             var params = octet_dwconv_params(
                 min: c.bounds.0, max: c.bounds.1, input_signed: c.inputSigned ? 1 : 0,
-                output_signed: c.outputSigned ? 1 : 0)
+                output_signed: c.outputSigned ? 1 : 0, output_zero_point: c.outputZeroPoint)
             var out = [UInt8](repeating: 0x5A, count: c.pixels * stride)
             kernel(c.channels, c.pixels, c.kernelSize, indirection.pointers, packed, &out, stride, &params)
             if let i = (0..<out.count).first(where: { out[$0] != expected[$0] }) {

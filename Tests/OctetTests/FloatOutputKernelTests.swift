@@ -3,7 +3,8 @@ import Testing
 import _OctetTestSupport
 
 /// The float-output quantized GEMM: the VNNI kernel equals its scalar twin bit for bit (same float operations),
-/// and the scalar twin equals the contract computed here from unpacked weights.
+/// and the scalar twin equals the contract computed here from unpacked weights and stored activations with a
+/// zero point, `acc = bias + Σ (q − z_x) · w`, the zero point folded into the packed bias as the CPU layer does.
 @Suite struct FloatOutputKernelTests {
     @Test(arguments: [(1, 1, 4), (1, 1000, 1280), (2, 17, 60), (3, 64, 124), (5, 65, 8), (8, 33, 576)], [UInt8(0), 0x80])
     func floatOutputGEMMMatchesContract(_ shape: (Int, Int, Int), _ xor: UInt8) {
@@ -13,8 +14,12 @@ import _OctetTestSupport
         let w = (0..<(k * n)).map { _ in Int8.random(in: -127...127, using: &generator) }
         let bias = (0..<n).map { _ in Int32.random(in: -5000...5000, using: &generator) }
         let multipliers = (0..<n).map { _ in Float.random(in: 1e-4...1e-2, using: &generator) }
+        // Stored activations: int8 when xor is 0x80 (the kernel sees q + 128), else uint8; a zero point each.
+        let zeroPoint: Int32 = xor != 0 ? [0, -53, 27][m % 3] : [0, 131, 255][m % 3]
+        let shift = zeroPoint + (xor != 0 ? 128 : 0)
+        let packedBias = (0..<n).map { col in bias[col] &- shift &* (0..<k).reduce(Int32(0)) { $0 &+ Int32(w[$1 * n + col]) } }
         var packed = [UInt8](repeating: 0, count: octet_qgemm_packed_size(n, k))
-        packed.withUnsafeMutableBytes { octet_qgemm_pack(n, k, w, bias, multipliers, $0.baseAddress!) }
+        packed.withUnsafeMutableBytes { octet_qgemm_pack(n, k, w, packedBias, multipliers, $0.baseAddress!) }
         let (lo, hi): (Float, Float) = (-5, 40)
         var scalar = [Float](repeating: .nan, count: m * n), fast = scalar
         packed.withUnsafeBytes { p in
@@ -28,10 +33,14 @@ import _OctetTestSupport
         for row in 0..<m {
             for col in 0..<n {
                 var acc = bias[col]
-                for i in 0..<k { acc &+= Int32(a[row * (k + 3) + i] ^ xor) &* Int32(w[i * n + col]) }
+                for i in 0..<k {
+                    let byte = a[row * (k + 3) + i]
+                    let q = xor != 0 ? Int32(Int8(bitPattern: byte)) : Int32(byte)
+                    acc &+= (q - zeroPoint) &* Int32(w[i * n + col])
+                }
                 let want = min(max(Float(acc) * multipliers[col], lo), hi)
                 let index = row * n + col
-                #expect(scalar[index] == want, "scalar m \(row) n \(col) of \(m)x\(n)x\(k) xor \(xor)")
+                #expect(scalar[index] == want, "scalar m \(row) n \(col) of \(m)x\(n)x\(k) xor \(xor) zero point \(zeroPoint)")
                 #expect(fast[index].bitPattern == scalar[index].bitPattern, "avx512 m \(row) n \(col) of \(m)x\(n)x\(k) xor \(xor)")
             }
         }

@@ -17,10 +17,31 @@ import Octet
         return configured
     }
 
+    /// Asymmetric explicit quantizations, as a QDQ model gives them, from the FP32 reference's minimum and
+    /// maximum of every tensor (widened to contain 0): uint8 and int8 in turn, scale (max − min) / 255, and the
+    /// zero point that puts real 0 on a stored value. Few of them come out 0.
+    static func asymmetricallyQuantized(_ network: Network, _ input: TensorData) throws -> Network {
+        var extremes: [TensorID: (Float, Float)] = [:]
+        _ = try ReferenceExecutor(network: network).run([network[network.inputs[0]].name: input]) { id, data in
+            extremes[id] = (min(data.values.min() ?? 0, 0), max(data.values.max() ?? 0, 0))
+        }
+        var configured = network
+        for (index, (id, (lo, hi))) in extremes.sorted(by: { $0.key < $1.key }).enumerated() {
+            let unsigned = index % 2 == 0
+            let scale = max(hi - lo, 1e-6) / 255
+            let zero = min(max(Int32((-lo / scale).rounded()), 0), 255) - (unsigned ? 0 : 128)
+            configured[id].setExplicitQuantization(ExplicitQuantization(dataType: unsigned ? .uint8 : .int8, scale: scale, zeroPoint: zero))
+        }
+        return configured
+    }
+
     /// Every tensor both engines computed, compared: integers exactly, floats within 1e-5 relative.
-    static func expectIdenticalTensors(_ network: Network, _ input: TensorData, trtCompatible: Bool, threads: Int = 2) throws {
+    static func expectIdenticalTensors(
+        _ network: Network, _ input: TensorData, trtCompatible: Bool, threads: Int = 2, explicitQuantization: Bool = false
+    ) throws {
         var config = BuilderConfig(int8: true)
         config.trtCompatibleRanges = trtCompatible
+        config.explicitQuantization = explicitQuantization
         let reference = try Builder(config: config, backend: ReferenceBackend()).build(network)
         let cpu = try Builder(config: config, backend: CPUBackend(), options: ExecutionOptions(threads: threads)).build(network)
         #expect(reference.plan.network == cpu.plan.network)
@@ -46,6 +67,11 @@ import Octet
             }
         }
         #expect(compared > 0)
+        if explicitQuantization {
+            // The asymmetric quantizations reached the plan: most quantized tensors have a zero point.
+            let zeroPoints = cpu.plan.quantization.values.map(\.zeroPoint)
+            #expect(zeroPoints.filter { $0 != 0 }.count * 2 > zeroPoints.count, "\(zeroPoints)")
+        }
     }
 
     /// A small network with every INT8 layer kind: convolutions 1×1/3×3/5×5/7×7, strided, dilated, grouped,
@@ -94,6 +120,16 @@ import Octet
         let input = TensorData.random([2, 3, shape.1, shape.1], seed: 7)
         let configured = try Self.calibrated(network, input)
         try Self.expectIdenticalTensors(configured, input, trtCompatible: trtCompatible)
+    }
+
+    /// Zero points everywhere (explicitly quantized, as a QDQ model): conv padding, depthwise, residual add,
+    /// pooling, concat, lookup table, float and quantized network outputs, on 1 and 2 threads.
+    @Test(arguments: [(5, 17, 1), (16, 20, 2), (12, 9, 2)], [false, true])
+    func cpuEqualsReferenceWithZeroPoints(_ shape: (Int, Int, Int), _ quantizedOutput: Bool) throws {
+        let network = try Self.zoo(channels: shape.0, size: shape.1)
+        let input = TensorData.random([2, 3, shape.1, shape.1], seed: 17)
+        let configured = try Self.asymmetricallyQuantized(network, input)
+        try Self.expectIdenticalTensors(configured, input, trtCompatible: false, threads: shape.2, explicitQuantization: quantizedOutput)
     }
 
     @Test func scalarPathEqualsReference() throws {

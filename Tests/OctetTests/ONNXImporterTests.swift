@@ -250,6 +250,56 @@ import Octet
         #expect(relativeL2(got.values, want.values) < 0.05)
     }
 
+    /// onnxruntime's asymmetric uint8 activations: the input quantized with zero point 128, a padded
+    /// convolution whose output has zero point 64. The exact scales and zero points reach the engine plan,
+    /// and the CPU engine's integers equal the reference executor's (padding counts as real 0).
+    @Test func qdqZeroPointsReachThePlan() throws {
+        var b = ONNXModelBuilder(shape: [nil, 2, 3, 3])
+        b.initializer("in_scale", [], [2.0 / 255])
+        b.quantized("in_zp", [], [128], type: .uint8)
+        b.node("QuantizeLinear", ["input", "in_scale", "in_zp"], ["input_q"])
+        b.node("DequantizeLinear", ["input_q", "in_scale", "in_zp"], ["input_dq"])
+        b.initializer("w", [2, 2, 3, 3], (0..<36).map { Float($0 % 7) / 7 - 0.4 })
+        b.initializer("bias", [2], [0.25, -0.5])
+        b.node("Conv", ["input_dq", "w", "bias"], ["conv"], ["pads": .ints([1, 1, 1, 1])])
+        b.initializer("out_scale", [], [8.0 / 255])
+        b.quantized("out_zp", [], [64], type: .uint8)
+        b.node("QuantizeLinear", ["conv", "out_scale", "out_zp"], ["conv_q"])
+        b.node("DequantizeLinear", ["conv_q", "out_scale", "out_zp"], ["y"])
+        b.output("y")
+        let path = try b.write()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let (network, _) = try ONNXImporter.importModel(path: path)
+        let inputQ = ExplicitQuantization(dataType: .uint8, scale: 2.0 / 255, zeroPoint: 128)
+        let outputQ = ExplicitQuantization(dataType: .uint8, scale: 8.0 / 255, zeroPoint: 64)
+        #expect(network[try #require(network.tensorID(named: "input"))].explicitQuantization == inputQ)
+        #expect(network[try #require(network.tensorID(named: "conv"))].explicitQuantization == outputQ)
+        // The Clip keeps the representable interval, [−64, 191] · 8/255.
+        #expect(network.layers.contains { $0.kind == .activation(.clip(min: -64 * 8.0 / 255, max: 191 * 8.0 / 255)) })
+
+        var config = BuilderConfig(int8: true)
+        config.explicitQuantization = true
+        let engine = try Builder(config: config, backend: CPUBackend()).build(network)
+        let reference = try Builder(config: config, backend: ReferenceBackend()).build(network)
+        let quantizations = Set(engine.plan.quantization.values.map(\.description))
+        #expect(quantizations.contains(TensorQuantization(inputQ).description), "\(quantizations)")
+        #expect(quantizations.contains(TensorQuantization(outputQ).description), "\(quantizations)")
+        #expect(engine.plan.report.layers.filter { $0.kind.hasPrefix("Convolution") }.allSatisfy { $0.precision == .int8 })
+        let input = TensorData.random([2, 2, 3, 3], seed: 5)
+        var expected: [TensorID: TensorValue] = [:]
+        _ = try reference.makeContext().execute(["input": input]) { id, value in expected[id] = value }
+        var compared = 0
+        _ = try engine.makeContext().execute(["input": input]) { id, value in
+            guard case .quantized = value else { return }
+            #expect(value == expected[id], "\(engine.plan.network[id].name)")
+            compared += 1
+        }
+        #expect(compared >= 2)
+        let got = try #require(try engine.makeContext().execute(["input": input])["y"])
+        let want = try #require(try ReferenceExecutor(network: network).run(["input": input])["y"])
+        #expect(relativeL2(got.values, want.values) < 0.05)
+    }
+
     @Test func qdqModelRefusesARangeFile() throws {
         let model = try Self.qdqModel().write()
         let ranges = FileManager.default.temporaryDirectory.appendingPathComponent("octet-qdq-\(UUID().uuidString).txt").path

@@ -183,6 +183,39 @@ import Octet
         #expect(try run(.transpose(permutation: [0, 2, 1]), [two]).values == [1, 4, 2, 5, 3, 6, 7, 10, 8, 11, 9, 12])
         #expect(try run(.slice(slice), [two]).values == [4, 6, 10, 12])
     }
+
+    /// The INT8 arithmetic with zero points, against values worked out by hand.
+    @Test func quantizationWithZeroPointsByHand() {
+        let u8 = TensorQuantization(dataType: .uint8, scale: 0.5, zeroPoint: 10)  // reals [-5, 122.5]
+        let s8 = TensorQuantization(dataType: .int8, scale: 0.25, zeroPoint: -3)  // reals [-31.25, 32.5]
+        // quantize: round(x / s) clamped to [qmin − z, qmax − z], + z.
+        #expect([3, -10, 200, 1.25, 1.75, 0].map { QuantizationMath.quantize($0, u8) } == [16, 0, 255, 12, 14, 10])
+        #expect([1, -40, 40, 0].map { QuantizationMath.quantize($0, s8) } == [1, -128, 127, -3])
+        // dequantize: (q − z) · s.
+        #expect([16, 0, 10, 255].map { QuantizationMath.dequantize($0, u8) } == [3, -5, 0, 122.5])
+        #expect(QuantizationMath.dequantize(-128, s8) == -31.25)
+        // requantize between quantizations: (16 − 10) · 0.5 / 0.25 = 12 → 12 − 3 = 9; 245 · 2 saturates at 130 − 3.
+        #expect(QuantizationMath.requantize(16, from: u8, to: s8) == 9)
+        #expect(QuantizationMath.requantize(255, from: u8, to: s8) == 127)
+        #expect(QuantizationMath.requantize(0, from: u8, to: s8) == -23)  // −5 → −20 relative
+        #expect(QuantizationMath.requantize(77, from: u8, to: u8) == 77)
+        // Bounds are relative to the zero point; Relu raises the floor to real 0, Clip rounds a / s and b / s.
+        #expect(QuantizationMath.bounds(u8, activation: nil) == (-10, 245))
+        #expect(QuantizationMath.bounds(u8, activation: .relu) == (0, 245))
+        #expect(QuantizationMath.bounds(s8, activation: .clip(min: -1, max: 2)) == (-4, 8))
+        // The epilogue: y = 100 · 0.1 + (20 − 10) · 0.5 = 15 → 15 + z 10 = 25; y = −5 is clamped at real 0 (Relu).
+        let (lo, hi) = QuantizationMath.bounds(u8, activation: .relu)
+        #expect(QuantizationMath.requantize(100, multiplier: 0.1, residual: 20, residualZeroPoint: 10, residualMultiplier: 0.5, min: lo, max: hi, zeroPoint: 10) == 25)
+        #expect(QuantizationMath.requantize(-100, multiplier: 0.1, residual: 20, residualZeroPoint: 10, residualMultiplier: 0.5, min: lo, max: hi, zeroPoint: 10) == 10)
+        // Input zero point folded into the bias: bias − z_x · Σ_k w.
+        #expect(QuantizationMath.compensateBias([100, -7], inputZeroPoint: 5, weights: [1, 2, 3, -4, 0, 1]) == [70, 8])
+        #expect(QuantizationMath.compensateBias([100, -7], inputZeroPoint: 0, weights: [1, 2, 3, -4, 0, 1]) == [100, -7])
+        // A lookup table through dequantize / quantize: Relu from u8 to itself is the identity above z.
+        let relu = QuantizationMath.lookupTable(input: u8, output: u8) { max($0, 0) }
+        #expect(relu[0] == 10 && relu[9] == 10 && relu[10] == 10 && relu[11] == 11 && relu[255] == 255)
+        // Symmetric quantization is unchanged: zero point 0.
+        #expect(TensorQuantization(range: 2.54, unsigned: false).zeroPoint == 0)
+    }
 }
 
 extension TensorData {

@@ -68,14 +68,17 @@ const char* octet_cpu_isa_name(int32_t isa);
  *
  *   acc[m][n] = bias[n] + sum_{k<K} (A[m][k] ^ a_xor) * W[k][n]        (exact int32)
  *   y = (float)acc * multiplier[n]                                        (round-to-nearest-even convert)
- *   if residual: y = y + (float)r * residual_multiplier                   (r = residual[m][n], s8 or u8;
+ *   if residual: y = y + (float)(r - residual_zero_point) * residual_multiplier
+ *                                                                         (r = residual[m][n], s8 or u8;
  *                                                                          a separate multiply then add, no FMA)
- *   y = fminf(fmaxf(y, min), max)
- *   q = (int32) nearbyint(y)                                              (round half to even)
+ *   y = fminf(fmaxf(y, min), max)                                         (bounds relative to the zero point)
+ *   q = (int32) nearbyint(y) + output_zero_point                          (round half to even)
  *   C[m][n] = q saturated to int8 (output_signed) or uint8                (a no-op given the bounds below)
  *
- * a_xor = 0x80 turns int8 activations q into uint8 q + 128 for vpdpbusd; the packer's caller then folds
- * -128 * sum_k W[k][n] into bias[n] (the kernel itself does not care). a_xor = 0 for uint8 activations.
+ * a_xor = 0x80 turns int8 activations q into uint8 q + 128 for vpdpbusd. The input zero point z_x is not the
+ * kernel's business either: with u = (q ^ a_xor), sum_k (q - z_x) W = sum_k u W - (z_x + c) sum_k W, c = 128
+ * if a_xor else 0, and the packer's caller folds -(z_x + c) * sum_k W[k][n] into bias[n]. Padding (im2col)
+ * must hold the stored byte of z_x, so that it contributes real 0. a_xor = 0 for uint8 activations.
  *
  * Packed B: ceil(N/16) panels of NR = 16 columns, contiguous, the same for every ISA. Panel p holds
  * columns 16p..16p+15 (zero-padded past N):
@@ -85,8 +88,8 @@ const char* octet_cpu_isa_name(int32_t isa);
  * so a panel is 128 + 16*K bytes (a multiple of 64).
  *
  * Preconditions (asserted): K % 4 == 0 (callers zero-pad A columns and W rows); K <= 65536 (no int32
- * overflow); a_stride >= K, c_stride >= N, r_stride >= N; min <= max, both integral and within the output
- * type's range ([-128,127] or [0,255]).
+ * overflow); a_stride >= K, c_stride >= N, r_stride >= N; min <= max, both integral, and
+ * [min + output_zero_point, max + output_zero_point] within the output type's range ([-128,127] or [0,255]).
  * Reads exactly M rows of K bytes of A and of N residual bytes, and writes exactly M rows of N bytes of C
  * (bytes between rows are untouched).
  * ------------------------------------------------------------------------------------------------------- */
@@ -94,11 +97,13 @@ const char* octet_cpu_isa_name(int32_t isa);
 #define OCTET_QGEMM_NR 16
 
 typedef struct {
-    float min, max;             /* clamp bounds, integral, inside the output type's range */
-    float residual_multiplier;  /* scale_residual / scale_out */
-    int32_t output_signed;      /* 1: C is int8; 0: C is uint8 */
-    int32_t residual_signed;    /* 1: residual is int8; 0: uint8 */
-    uint8_t a_xor;              /* 0x00 (A is uint8) or 0x80 (A is int8, shifted to uint8 by the kernel) */
+    float min, max;               /* clamp bounds of q - output_zero_point, integral */
+    float residual_multiplier;    /* scale_residual / scale_out */
+    int32_t output_signed;        /* 1: C is int8; 0: C is uint8 */
+    int32_t residual_signed;      /* 1: residual is int8; 0: uint8 */
+    uint8_t a_xor;                /* 0x00 (A is uint8) or 0x80 (A is int8, shifted to uint8 by the kernel) */
+    int32_t output_zero_point;    /* added to the rounded result; 0 for symmetric quantization */
+    int32_t residual_zero_point;  /* subtracted from the residual before its multiply */
 } octet_qgemm_params;
 
 /* Bytes of the packed B for an N x K weight matrix: ceil(N/16) * (128 + 16*K). */
@@ -171,7 +176,9 @@ void octet_sgemm_avx512vnni(size_t M, size_t N, size_t K, const float* A, size_t
  * (char*)output + px * output_pixel_stride (bytes), `channels` elements.
  *
  * Quantized:  acc[c] = bias[c] + sum_t in[t][c] * w[t][c]   (in: int8 if input_signed else uint8; exact int32)
- *             then the qgemm epilogue without residual (multiplier per channel, clamp, round half even).
+ *             then the qgemm epilogue without residual (multiplier per channel, clamp to [min, max], round
+ *             half even, + output_zero_point). The input zero point z_x is the caller's: padding taps point
+ *             at z_x and the bias holds -z_x * sum_t w[t][c].
  *   packed, per block of 16 channels (the last zero-padded): int32 bias[16], int8 w[kernel_size][16],
  *   float multiplier[16]: 128 + 16*kernel_size bytes per block.
  * Float:      out[c] = clamp(bias[c] + sum_t in[t][c] * w[t][c], min, max)
@@ -179,9 +186,10 @@ void octet_sgemm_avx512vnni(size_t M, size_t N, size_t K, const float* A, size_t
  * ------------------------------------------------------------------------------------------------------- */
 
 typedef struct {
-    float min, max;         /* integral, inside the output type's range */
-    int32_t input_signed;   /* 1: inputs are int8; 0: uint8 */
-    int32_t output_signed;  /* 1: outputs are int8; 0: uint8 */
+    float min, max;             /* integral; [min, max] + output_zero_point inside the output type's range */
+    int32_t input_signed;       /* 1: inputs are int8; 0: uint8 */
+    int32_t output_signed;      /* 1: outputs are int8; 0: uint8 */
+    int32_t output_zero_point;  /* added to the rounded result; 0 for symmetric quantization */
 } octet_dwconv_params;
 
 /* Bytes: ceil(channels/16) * (128 + 16*kernel_size). */
@@ -236,7 +244,7 @@ void octet_dwconv_f32_avx512vnni(size_t channels, size_t output_pixels, size_t k
 /* ---------------------------------------------------------------------------------------------------------
  * 4. Quantized GEMM with float output (qgemm_f32out.c): the same packed panels and a_xor as octet_qgemm, with
  * C[m][n] = clamp((float)acc * multiplier[n], min, max) written as float (ldc in elements). Used by the INT8
- * layer that produces a network output (multiplier = s_x * s_w[n]).
+ * layer that produces a network output (multiplier = s_x * s_w[n]; the input zero point is in the bias).
  * ------------------------------------------------------------------------------------------------------- */
 void octet_qgemm_f32out(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride, const void* packed_B,
                         float* C, size_t ldc, float min, float max, uint8_t a_xor);
@@ -247,14 +255,16 @@ void octet_qgemm_f32out_avx512vnni(size_t M, size_t N, size_t K, const uint8_t* 
 
 /* ---------------------------------------------------------------------------------------------------------
  * 5. im2col over NHWC data: rows [first_row, first_row + rows) of the patch matrix (row = output pixel over the
- * whole batch; columns = kernel taps x group_channels, tap-major), zero padded to row_length elements. Works on
- * bytes: element_size 1 (quantized, 0 is the zero point) or 4 (float). Plain C; memory-bound.
+ * whole batch; columns = kernel taps x group_channels, tap-major). Taps in the spatial padding are filled with
+ * bytes of pad_byte (quantized: the stored input zero point, so they are real 0; float: 0); columns past the
+ * taps, up to row_length elements, are zero. Works on bytes: element_size 1 (quantized) or 4 (float, pad_byte
+ * must be 0). Plain C; memory-bound.
  * ------------------------------------------------------------------------------------------------------- */
 void octet_im2col(const void* input, size_t height, size_t width, size_t channels, size_t channel_offset,
                   size_t group_channels, size_t kernel_h, size_t kernel_w, size_t stride_h, size_t stride_w,
                   size_t dilation_h, size_t dilation_w, ptrdiff_t pad_top, ptrdiff_t pad_left, size_t out_height,
                   size_t out_width, size_t first_row, size_t rows, size_t element_size, size_t row_length,
-                  void* destination);
+                  uint8_t pad_byte, void* destination);
 
 #if defined(__clang__)
 #pragma clang assume_nonnull end

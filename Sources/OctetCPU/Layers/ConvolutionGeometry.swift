@@ -30,14 +30,15 @@ struct WindowGeometry: Sendable {
 
 /// Gathers convolution patches into rows of a matrix (im2col) for the GEMM kernels: row = output pixel,
 /// columns = taps × channels of one group (tap-major, channels contiguous), padded with zeros to `rowLength`.
-/// Works on bytes: `elementSize` is 1 for quantized data (0 is the zero point) and 4 for float.
+/// Works on bytes: `elementSize` is 1 for quantized data (taps in the padding hold `padByte`, the stored
+/// input zero point) and 4 for float (`padByte` 0).
 func im2col(
     input: UnsafeRawPointer, height: Int, width: Int, channels: Int, channelOffset: Int, groupChannels: Int,
     geometry g: WindowGeometry, outHeight: Int, outWidth: Int, rows: Range<Int>,
-    elementSize: Int, rowLength: Int, destination: UnsafeMutableRawPointer
+    elementSize: Int, rowLength: Int, padByte: UInt8, destination: UnsafeMutableRawPointer
 ) {
     octet_im2col(
         input, height, width, channels, channelOffset, groupChannels, g.kernel.0, g.kernel.1, g.strides.0, g.strides.1,
         g.dilations.0, g.dilations.1, g.padsBegin.0, g.padsBegin.1, outHeight, outWidth, rows.lowerBound, rows.count,
-        elementSize, rowLength, destination)
+        elementSize, rowLength, padByte, destination)
 }

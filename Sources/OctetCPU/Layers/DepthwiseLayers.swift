@@ -27,10 +27,12 @@ func depthwiseIndirection(
 }
 
 /// INT8 depthwise convolution (one input channel per group, multiplier 1), NHWC, through an indirection
-/// buffer; the kernels handle every kernel size.
+/// buffer; the kernels handle every kernel size. Padding taps point at a pixel of the input zero point
+/// (real 0), whose `−z_x · Σ w` the bias already holds.
 struct QuantizedDepthwiseLayer: CPULayer {
     let geometry: WindowGeometry
     let packed: PackedBytes
+    let padByte: UInt8
     let params: octet_dwconv_params
     let kernelName: String
 
@@ -54,14 +56,16 @@ struct QuantizedDepthwiseLayer: CPULayer {
         p.max = q.bounds.max
         p.input_signed = q.input.isSigned ? 1 : 0
         p.output_signed = (q.output?.isSigned ?? true) ? 1 : 0
+        p.output_zero_point = q.output?.zeroPoint ?? 0
         params = p
+        padByte = UInt8(truncatingIfNeeded: q.input.zeroPoint)
         kernelName = "dwconv_\(q.input.isSigned ? "s8" : "u8")s8_\(p.output_signed == 1 ? "s8" : "u8")_\(conv.kernel[0])x\(conv.kernel[1])_nhwc__\(String(cString: octet_cpu_isa_name(octet_cpu_isa())))"
     }
 
     func run(inputs: [CPUBuffer], outputs: [CPUBuffer], context: CPURunContext) throws {
         let (params, packed, taps) = (self.params, self.packed, geometry.taps)
         let channels = inputs[0].layout.channels
-        try runDepthwise(inputs[0], outputs[0], geometry: geometry, elementSize: 1, context: context) { count, pointers, out in
+        try runDepthwise(inputs[0], outputs[0], geometry: geometry, elementSize: 1, padByte: padByte, context: context) { count, pointers, out in
             var p = params
             octet_dwconv_q(channels, count, taps, pointers, packed.pointer, out, channels, &p)
         }
@@ -98,7 +102,7 @@ struct FloatDepthwiseLayer: CPULayer {
     func run(inputs: [CPUBuffer], outputs: [CPUBuffer], context: CPURunContext) throws {
         let (bounds, packed, taps) = (self.bounds, self.packed, geometry.taps)
         let channels = inputs[0].layout.channels
-        try runDepthwise(inputs[0], outputs[0], geometry: geometry, elementSize: 4, context: context) { count, pointers, out in
+        try runDepthwise(inputs[0], outputs[0], geometry: geometry, elementSize: 4, padByte: 0, context: context) { count, pointers, out in
             octet_dwconv_f32(
                 channels, count, taps, pointers, packed.pointer.assumingMemoryBound(to: Float.self),
                 out.assumingMemoryBound(to: Float.self), channels * 4, bounds.min, bounds.max)
@@ -115,9 +119,10 @@ func floatBounds(_ activation: Activation?) -> (min: Float, max: Float) {
     }
 }
 
-/// Shared driver: indirection in scratch memory, then the kernel over output pixels on all threads.
+/// Shared driver: indirection in scratch memory (padding taps point at a pixel of `padByte` bytes), then the
+/// kernel over output pixels on all threads.
 private func runDepthwise(
-    _ x: CPUBuffer, _ y: CPUBuffer, geometry: WindowGeometry, elementSize: Int, context: CPURunContext,
+    _ x: CPUBuffer, _ y: CPUBuffer, geometry: WindowGeometry, elementSize: Int, padByte: UInt8, context: CPURunContext,
     kernel: (Int, UnsafePointer<UnsafeRawPointer>, UnsafeMutableRawPointer) -> Void
 ) throws {
     let channels = x.layout.channels
@@ -128,7 +133,7 @@ private func runDepthwise(
     // The table points into the arena, which stays put while the batch size does: build it once.
     let table = context.cached(bytes: pointerBytes + zeroBytes + 64) { memory in
         let zero = memory + pointerBytes
-        zero.initializeMemory(as: UInt8.self, repeating: 0, count: zeroBytes)
+        zero.initializeMemory(as: UInt8.self, repeating: padByte, count: zeroBytes)
         depthwiseIndirection(
             input: x.base, batch: x.batch, height: x.layout.height, width: x.layout.width, pixelBytes: channels * elementSize,
             geometry: geometry, outHeight: y.layout.height, outWidth: y.layout.width, zero: zero,

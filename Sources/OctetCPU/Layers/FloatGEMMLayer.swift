@@ -74,7 +74,7 @@ struct FloatGEMMLayer: CPULayer {
                         input: x.base, height: x.layout.height, width: x.layout.width, channels: x.layout.channels,
                         channelOffset: g * inputChannelsPerGroup, groupChannels: inputChannelsPerGroup, geometry: geometry,
                         outHeight: y.layout.height, outWidth: y.layout.width, rows: range,
-                        elementSize: 4, rowLength: k, destination: matrix + range.lowerBound * k * 4)
+                        elementSize: 4, rowLength: k, padByte: 0, destination: matrix + range.lowerBound * k * 4)
                 }
                 a = UnsafePointer(matrix.assumingMemoryBound(to: Float.self))
                 lda = k

@@ -17,17 +17,16 @@ struct ReformatLayer: CPULayer {
             switch (input, output) {
             case let (nil, q?):
                 // QuantizationMath.quantize, unrolled into locals so the loop vectorizes.
-                let (scale, lo, hi) = (q.scale, q.qmin, q.qmax)
+                let (scale, (lo, hi), zero) = (q.scale, q.relativeBounds, UInt8(truncatingIfNeeded: q.zeroPoint))
                 let source = x.floats, target = y.bytePointer
                 for i in range {
-                    target[i] = roundedLowByte(min(max(source[i] / scale, lo), hi))
+                    target[i] = roundedLowByte(min(max(source[i] / scale, lo), hi)) &+ zero
                 }
             case let (q?, nil):
                 for i in range { y.floats[i] = QuantizationMath.dequantize(storedValue(x.bytePointer[i], q), q) }
             case let (qi?, qo?):
-                let m = qi.scale / qo.scale
                 for i in range {
-                    y.bytePointer[i] = UInt8(truncatingIfNeeded: QuantizationMath.saturateAndRound(Float(storedValue(x.bytePointer[i], qi)) * m, min: qo.qmin, max: qo.qmax))
+                    y.bytePointer[i] = UInt8(truncatingIfNeeded: QuantizationMath.requantize(storedValue(x.bytePointer[i], qi), from: qi, to: qo))
                 }
             case (nil, nil):
                 for i in range { y.floats[i] = x.floats[i] }
@@ -104,13 +103,14 @@ struct SameShapeElementwiseLayer: CPULayer {
             let ma = qa.scale / output.scale, mb = qb.scale / output.scale, mm = qa.scale * qb.scale / output.scale
             context.pool.run(a.count, granularity: 4096) { range in
                 for i in range {
-                    let (x, z) = (Float(storedValue(a.bytePointer[i], qa)), Float(storedValue(b.bytePointer[i], qb)))
+                    let x = Float(storedValue(a.bytePointer[i], qa) - qa.zeroPoint)
+                    let z = Float(storedValue(b.bytePointer[i], qb) - qb.zeroPoint)
                     let r: Float = switch op {
                     case .add: x * ma + z * mb
                     case .sub: x * ma - z * mb
                     default: (x * z) * mm
                     }
-                    y.bytePointer[i] = UInt8(truncatingIfNeeded: QuantizationMath.saturateAndRound(r, min: lo, max: hi))
+                    y.bytePointer[i] = UInt8(truncatingIfNeeded: QuantizationMath.saturateAndRound(r, min: lo, max: hi) + output.zeroPoint)
                 }
             }
         } else {
@@ -143,10 +143,9 @@ struct ChannelConcatLayer: CPULayer {
                 for (index, x) in inputs.enumerated() {
                     let c = x.count / pixels
                     if let output, let q = qs[index] {
-                        let m = q.scale / output.scale
                         for i in 0..<c {
-                            let v = Float(storedValue(x.bytePointer[pixel * c + i], q)) * m
-                            y.bytePointer[pixel * outChannels + offset + i] = UInt8(truncatingIfNeeded: QuantizationMath.saturateAndRound(v, min: output.qmin, max: output.qmax))
+                            let v = QuantizationMath.requantize(storedValue(x.bytePointer[pixel * c + i], q), from: q, to: output)
+                            y.bytePointer[pixel * outChannels + offset + i] = UInt8(truncatingIfNeeded: v)
                         }
                     } else {
                         for i in 0..<c { y.floats[pixel * outChannels + offset + i] = x.floats[pixel * c + i] }

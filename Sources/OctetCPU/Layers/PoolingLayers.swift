@@ -3,7 +3,8 @@ import OctetQuantization
 import OctetRuntime
 
 /// Max and average pooling over NHWC data, in float or on stored 8-bit values (same arithmetic as the
-/// reference: max of stored values; average as `Float(sum) · (s_x/s_y) / divisor`, rounded half to even).
+/// reference: max of stored values, input and output sharing one quantization; average as
+/// `Float(Σ (q − z_x)) · (s_x/s_y) / divisor`, rounded half to even relative to z_y, then `+ z_y`).
 struct PoolingLayer: CPULayer {
     let pooling: PoolingParameters
     let input: TensorQuantization?
@@ -21,6 +22,8 @@ struct PoolingLayer: CPULayer {
         let isMax = p.kind == .max
         let multiplier = (input?.scale ?? 1) / (output?.scale ?? 1)
         let signed = input?.isSigned ?? false
+        let inputZero = input?.zeroPoint ?? 0
+        let (lo, hi) = output?.relativeBounds ?? (0, 0)
         let pixels = x.batch * oh * ow
         if isMax, let input {
             // Max of stored bytes: no arithmetic, so compare the 8-bit values directly.
@@ -79,7 +82,7 @@ struct PoolingLayer: CPULayer {
                             let source = x.bytePointer + offset
                             for i in 0..<c {
                                 let v = signed ? Int32(Int8(bitPattern: source[i])) : Int32(source[i])
-                                accI[i] = isMax ? max(accI[i], v) : accI[i] + v
+                                accI[i] = isMax ? max(accI[i], v) : accI[i] + (v - inputZero)
                             }
                         }
                     }
@@ -90,7 +93,7 @@ struct PoolingLayer: CPULayer {
                     for i in 0..<c {
                         let q: Int32 = isMax
                             ? accI[i]
-                            : QuantizationMath.saturateAndRound(Float(accI[i]) * multiplier / Float(divisor), min: output.qmin, max: output.qmax)
+                            : QuantizationMath.saturateAndRound(Float(accI[i]) * multiplier / Float(divisor), min: lo, max: hi) + output.zeroPoint
                         y.bytePointer[target + i] = UInt8(truncatingIfNeeded: q)
                     }
                 } else {

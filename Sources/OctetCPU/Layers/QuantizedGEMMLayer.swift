@@ -8,7 +8,8 @@ import OctetRuntime
 /// convolutions and fully connected layers, or an im2col patch matrix otherwise.
 ///
 /// Packing folds the quantization bookkeeping in (STYLE.md habit 10): an int8 input is fed to `vpdpbusd`
-/// as `q + 128` (`a_xor = 0x80`), so `bias' = bias − 128 · Σ_k W[k][oc]`.
+/// as `q + 128` (`a_xor = 0x80`), so `bias' = bias − 128 · Σ_k W[k][oc]`, on top of the input zero point's
+/// `−z_x · Σ_k W[k][oc]` that `QuantizedLinearParameters.bias` already holds. im2col pads with z_x's byte.
 struct QuantizedGEMMLayer: CPULayer {
     let geometry: WindowGeometry
     let groups: Int
@@ -18,6 +19,8 @@ struct QuantizedGEMMLayer: CPULayer {
     let paddedK: Int
     /// True when the input rows can be used as `A` directly (pointwise, stride 1, K = channels, one group).
     let direct: Bool
+    /// The stored input zero point: what im2col writes for taps in the padding (real 0).
+    let padByte: UInt8
     /// One packed weight matrix per group.
     let packed: [PackedBytes]
     let params: octet_qgemm_params
@@ -45,6 +48,7 @@ struct QuantizedGEMMLayer: CPULayer {
         let paddedK = (k + 3) / 4 * 4
         self.paddedK = paddedK
         self.direct = geometry.isPointwise && groups == 1 && icg % 4 == 0
+        self.padByte = UInt8(truncatingIfNeeded: q.input.zeroPoint)
         let xor: UInt8 = q.input.isSigned ? 0x80 : 0
         let ocg = oc / groups
         let taps = geometry.taps, kw = kernel[1]
@@ -85,6 +89,8 @@ struct QuantizedGEMMLayer: CPULayer {
         p.output_signed = (q.output?.isSigned ?? true) ? 1 : 0
         p.residual_signed = (q.residual?.isSigned ?? true) ? 1 : 0
         p.a_xor = xor
+        p.output_zero_point = q.output?.zeroPoint ?? 0
+        p.residual_zero_point = q.residual?.zeroPoint ?? 0
         self.params = p
         if q.output == nil {
             let isClamp = activation?.isClamp ?? false
@@ -122,7 +128,7 @@ struct QuantizedGEMMLayer: CPULayer {
                     im2col(
                         input: x.base, height: height, width: width, channels: channels, channelOffset: g * inputChannelsPerGroup,
                         groupChannels: inputChannelsPerGroup, geometry: geometry, outHeight: outHeight, outWidth: outWidth,
-                        rows: range, elementSize: 1, rowLength: paddedK,
+                        rows: range, elementSize: 1, rowLength: paddedK, padByte: padByte,
                         destination: matrix + range.lowerBound * paddedK)
                 }
                 a = UnsafeRawPointer(matrix)
@@ -175,7 +181,7 @@ struct QuantizedGEMMLayer: CPULayer {
             im2col(
                 input: x.base, height: x.layout.height, width: x.layout.width, channels: x.layout.channels, channelOffset: 0,
                 groupChannels: inputChannelsPerGroup, geometry: geometry, outHeight: y.layout.height, outWidth: y.layout.width,
-                rows: 0..<rows, elementSize: 1, rowLength: paddedK, destination: matrix)
+                rows: 0..<rows, elementSize: 1, rowLength: paddedK, padByte: padByte, destination: matrix)
             a = UnsafeRawPointer(matrix)
             aStride = paddedK
         }
