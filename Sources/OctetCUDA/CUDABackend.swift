@@ -90,6 +90,8 @@ struct CUDAEncoder {
     let library: CUDAKernelLibrary
     /// Device scratch memory shared by all layers (im2col columns), `workspaceBytes` large.
     let workspace: UInt64
+    /// Zeroed int32 accumulators shared by all layers (split-K sums); each layer leaves them zeroed.
+    let accumulators: UInt64
     var steps: [CUDAStep] = []
 
     mutating func launch(_ name: String, grid: (UInt32, UInt32, UInt32), block: (UInt32, UInt32, UInt32), sharedBytes: Int = 0, _ arguments: KernelArguments) throws {
@@ -123,6 +125,7 @@ final class CUDAState: ProgramState {
         var batch: Int
         var arena: CUDADriver.Buffer
         var workspace: CUDADriver.Buffer
+        var accumulators: CUDADriver.Buffer
         var offsets: [TensorID: Int]
         /// Rank-4 network inputs arrive in logical NCHW order here, and a kernel lays them out NHWC.
         var inputStaging: [TensorID: CUDADriver.Buffer]
@@ -153,6 +156,7 @@ final class CUDAState: ProgramState {
         if let graph = prepared.graph { driver.destroy(graph) }
         driver.release(prepared.arena)
         driver.release(prepared.workspace)
+        driver.release(prepared.accumulators)
         prepared.inputStaging.values.forEach(driver.release)
         driver.freePinned(prepared.outputStaging)
         self.prepared = nil
@@ -176,12 +180,15 @@ final class CUDAState: ProgramState {
         let network = program.plan.network
         let (offsets, size) = program.tensors.arena(batch: batch, alignment: 256)
         let arena = try driver.allocate(bytes: max(size, 256))
-        var workspaceBytes = 256
+        var workspaceBytes = 256, accumulatorBytes = 256
         for (layer, compiled) in zip(network.layers, program.layers) {
             let inputs = layer.inputs.map { program.tensors[$0]!.layout }
             workspaceBytes = max(workspaceBytes, compiled.workspaceBytes(batch: batch, inputs: inputs))
+            accumulatorBytes = max(accumulatorBytes, compiled.accumulatorBytes(batch: batch))
         }
         let workspace = try driver.allocate(bytes: workspaceBytes)
+        let accumulators = try driver.allocate(bytes: accumulatorBytes)
+        try driver.zero(accumulators)
         var outputOffsets: [TensorID: Int] = [:]
         var outputBytes = 0
         for id in network.outputs where outputOffsets[id] == nil {
@@ -189,9 +196,9 @@ final class CUDAState: ProgramState {
             outputBytes += (program.tensors[id]!.bytes(batch: batch) + 255) / 256 * 256
         }
         var p = Prepared(
-            batch: batch, arena: arena, workspace: workspace, offsets: offsets, inputStaging: [:],
+            batch: batch, arena: arena, workspace: workspace, accumulators: accumulators, offsets: offsets, inputStaging: [:],
             outputStaging: try driver.allocatePinned(bytes: outputBytes), outputOffsets: outputOffsets, inputSteps: [], layerSteps: [], graph: nil)
-        var encoder = CUDAEncoder(library: program.library, workspace: workspace.address)
+        var encoder = CUDAEncoder(library: program.library, workspace: workspace.address, accumulators: accumulators.address)
         for id in network.inputs {
             let tensor = device(id, p)
             guard tensor.layout.isNHWC else { continue }
@@ -204,7 +211,7 @@ final class CUDAState: ProgramState {
         }
         p.inputSteps = encoder.steps
         for (layer, compiled) in zip(network.layers, program.layers) {
-            var encoder = CUDAEncoder(library: program.library, workspace: workspace.address)
+            var encoder = CUDAEncoder(library: program.library, workspace: workspace.address, accumulators: accumulators.address)
             try compiled.encode(inputs: layer.inputs.map { device($0, p) }, outputs: layer.outputs.map { device($0, p) }, into: &encoder)
             p.layerSteps.append(encoder.steps)
         }

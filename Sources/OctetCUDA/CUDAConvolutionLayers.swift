@@ -110,10 +110,31 @@ struct ImplicitGEMMKernel: CUDALayer {
         needsIm2col ? batch * geometry.outputHeight * geometry.outputWidth * gemmK : 0
     }
 
-    /// Large tiles when they give every SM work, small ones otherwise (batch 1, late layers).
-    private func tile(rows m: Int) -> (m: Int, n: Int) {
-        let large = ((m + 127) / 128) * ((geometry.outputChannels + 127) / 128)
-        return large >= multiprocessors ? (128, 128) : (64, 64)
+    /// How one GEMM is cut into blocks: large tiles when they give every SM work, small ones otherwise (batch 1,
+    /// late layers), and when even those leave SMs idle, the K dimension split across blocks (`splits` > 1)
+    /// whose int32 partial sums are added atomically (exact in any order) and finished by a second kernel.
+    struct Schedule {
+        var tileM: Int
+        var tileN: Int
+        var splits: Int
+        var tilesPerSplit: Int
+    }
+
+    func schedule(rows m: Int) -> Schedule {
+        let kTiles = paddedK / Self.tileK
+        let blocks = { (tm: Int, tn: Int) in ((m + tm - 1) / tm) * ((geometry.outputChannels + tn - 1) / tn) }
+        if blocks(128, 128) >= multiprocessors { return Schedule(tileM: 128, tileN: 128, splits: 1, tilesPerSplit: kTiles) }
+        let small = blocks(64, 64)
+        guard small < multiprocessors, kTiles >= 4 else { return Schedule(tileM: 64, tileN: 64, splits: 1, tilesPerSplit: kTiles) }
+        // Enough splits to fill the SMs, each at least two k tiles long.
+        let wanted = min((multiprocessors + small - 1) / small, kTiles / 2, 16)
+        let perSplit = (kTiles + wanted - 1) / wanted
+        return Schedule(tileM: 64, tileN: 64, splits: (kTiles + perSplit - 1) / perSplit, tilesPerSplit: perSplit)
+    }
+
+    func accumulatorBytes(batch: Int) -> Int {
+        let m = batch * geometry.outputHeight * geometry.outputWidth
+        return schedule(rows: m).splits > 1 ? 4 * m * geometry.outputChannels : 0
     }
 
     func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
@@ -151,14 +172,20 @@ struct ImplicitGEMMKernel: CUDALayer {
         let outputMode: Int32 = parameters.output.map { $0.isSigned ? 0 : 1 } ?? 2
         arguments.append(outputMode)
         arguments.append(inputs.count > 1 ? inputs[1].isSigned : Int32(0))
+        let plan = schedule(rows: m)
+        arguments.append(plan.splits > 1 ? encoder.accumulators : UInt64(0))
+        arguments.append(Int32(plan.tilesPerSplit))
         arguments.align()
-        let tile = tile(rows: m)
-        let shared = 3 * (tile.m + tile.n) * (Self.tileK + 16)
-        let threads = tile.m == 128 ? 256 : 128
+        let shared = 3 * (plan.tileM + plan.tileN) * (Self.tileK + 16)
+        let threads = plan.tileM == 128 ? 256 : 128
         try encoder.launch(
-            "octet_conv_igemm_\(tile.m)x\(tile.n)_v\(vectorBytes)_\(inputType)",
-            grid: (UInt32((m + tile.m - 1) / tile.m), UInt32((g.outputChannels + tile.n - 1) / tile.n), 1),
+            "octet_conv_igemm_\(plan.tileM)x\(plan.tileN)_v\(vectorBytes)_\(inputType)",
+            grid: (UInt32((m + plan.tileM - 1) / plan.tileM), UInt32((g.outputChannels + plan.tileN - 1) / plan.tileN), UInt32(plan.splits)),
             block: (UInt32(threads), 1, 1), sharedBytes: shared, arguments)
+        if plan.splits > 1 {
+            let count = m * g.outputChannels
+            try encoder.launch("octet_conv_split_epilogue", grid: (UInt32((count + 255) / 256), 1, 1), block: (256, 1, 1), arguments)
+        }
     }
 }
 
@@ -169,7 +196,7 @@ struct DepthwiseKernel: CUDALayer {
     let bias: DeviceArray
     let multipliers: DeviceArray
     let parameters: QuantizedLinearParameters
-    var kernelName: String { "dwconv_\(parameters.input.isSigned ? "s8" : "u8")_nhwc__cuda" }
+    var kernelName: String { "dwconv_\(parameters.input.isSigned ? "s8" : "u8")_nhwc\(convolution.outputChannels % 4 == 0 ? "_x4" : "")__cuda" }
 
     init(_ p: ConvolutionParameters, _ q: QuantizedLinearParameters, driver: CUDADriver) throws {
         let c = p.outputChannels, (kh, kw) = (p.kernel[0], p.kernel[1])
@@ -199,7 +226,11 @@ struct DepthwiseKernel: CUDALayer {
         arguments.append(parameters.bounds.max)
         arguments.append(Int32(parameters.output?.isSigned == true ? 1 : 0))
         arguments.append(y.address)
-        try encoder.launch("octet_dwconv_q_nhwc", grid: (UInt32((y.count + 255) / 256), 1, 1), block: (256, 1, 1), arguments)
+        if convolution.outputChannels % 4 == 0 {
+            try encoder.launch("octet_dwconv_q_nhwc_x4", grid: (UInt32((y.count / 4 + 255) / 256), 1, 1), block: (256, 1, 1), arguments)
+        } else {
+            try encoder.launch("octet_dwconv_q_nhwc", grid: (UInt32((y.count + 255) / 256), 1, 1), block: (256, 1, 1), arguments)
+        }
     }
 }
 

@@ -38,6 +38,7 @@ public final class CUDADriver: @unchecked Sendable {
     private let cuMemcpyHtoD: @convention(c) (UInt64, UnsafeRawPointer, Int) -> CUresult
     private let cuMemcpyDtoH: @convention(c) (UnsafeMutableRawPointer, UInt64, Int) -> CUresult
     private let cuGetErrorString: @convention(c) (CUresult, UnsafeMutablePointer<UnsafePointer<CChar>?>) -> CUresult
+    private let cuMemsetD8: @convention(c) (UInt64, UInt8, Int) -> CUresult
     private let cuFuncSetAttribute: @convention(c) (Handle?, Int32, Int32) -> CUresult
     private let cuStreamCreate: @convention(c) (UnsafeMutablePointer<Handle?>, UInt32) -> CUresult
     private let cuStreamDestroy: @convention(c) (Handle?) -> CUresult
@@ -103,6 +104,7 @@ public final class CUDADriver: @unchecked Sendable {
         cuMemcpyHtoD = try symbol(cuda, "cuMemcpyHtoD_v2", (@convention(c) (UInt64, UnsafeRawPointer, Int) -> CUresult).self)
         cuMemcpyDtoH = try symbol(cuda, "cuMemcpyDtoH_v2", (@convention(c) (UnsafeMutableRawPointer, UInt64, Int) -> CUresult).self)
         cuGetErrorString = try symbol(cuda, "cuGetErrorString", (@convention(c) (CUresult, UnsafeMutablePointer<UnsafePointer<CChar>?>) -> CUresult).self)
+        cuMemsetD8 = try symbol(cuda, "cuMemsetD8_v2", (@convention(c) (UInt64, UInt8, Int) -> CUresult).self)
         cuFuncSetAttribute = try symbol(cuda, "cuFuncSetAttribute", (@convention(c) (Handle?, Int32, Int32) -> CUresult).self)
         cuStreamCreate = try symbol(cuda, "cuStreamCreate", (@convention(c) (UnsafeMutablePointer<Handle?>, UInt32) -> CUresult).self)
         cuStreamDestroy = try symbol(cuda, "cuStreamDestroy_v2", (@convention(c) (Handle?) -> CUresult).self)
@@ -297,6 +299,9 @@ public final class CUDADriver: @unchecked Sendable {
     }
 
     public func release(_ buffer: Buffer) { _ = cuMemFree(buffer.address) }
+
+    /// Sets every byte of the buffer to zero (waits for it).
+    public func zero(_ buffer: Buffer) throws { try check(cuMemsetD8(buffer.address, 0, buffer.bytes), "cuMemsetD8") }
 
     public func upload<T>(_ values: [T], to buffer: Buffer) throws {
         try values.withUnsafeBytes { try check(cuMemcpyHtoD(buffer.address, $0.baseAddress!, min($0.count, buffer.bytes)), "cuMemcpyHtoD") }

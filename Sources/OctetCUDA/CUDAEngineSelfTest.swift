@@ -92,18 +92,19 @@ enum CUDAEngineSelfTest {
         }
     }
 
-    /// Stem with 3 channels (im2col), 24/40 channels (8-byte gathers), depthwise, a residual add, max and average
-    /// pooling, concat, sigmoid (lookup table), INT8 multiply, 16-byte gathers, global pooling, fully connected
-    /// with float output, softmax.
+    /// Stem with 3 channels (im2col), 24 channels (8-byte gathers), depthwise, a residual add (vectorized
+    /// epilogue), max and average pooling, concat, sigmoid (lookup table), INT8 multiply, 16-byte gathers, a
+    /// split-K convolution (136 channels, scalar epilogue), global pooling, fully connected with float output,
+    /// softmax.
     private static func everyKind() throws -> Network {
         var m = NetworkMaker()
         let x = m.network.addInput(name: "input", shape: [1, 3, 37, 37])
         var t = try m.conv(x, "stem", out: 24, kernel: 3, stride: 2)
         t = try m.layer("stem_relu", .activation(.relu), [t])
-        t = try m.conv(t, "c2", out: 40, kernel: 3)
+        t = try m.conv(t, "c2", out: 48, kernel: 3)
         t = try m.layer("c2_clip", .activation(.clip(min: 0, max: 6)), [t])
-        let dw = try m.layer("dw_relu", .activation(.relu), [try m.conv(t, "dw", out: 40, kernel: 5, groups: 40)])
-        let c3 = try m.conv(dw, "c3", out: 40, kernel: 1)
+        let dw = try m.layer("dw_relu", .activation(.relu), [try m.conv(t, "dw", out: 48, kernel: 5, groups: 48)])
+        let c3 = try m.conv(dw, "c3", out: 48, kernel: 1)
         t = try m.layer("residual", .elementwise(.add), [c3, dw])
         t = try m.layer("residual_relu", .activation(.relu), [t])
         let mp = try m.layer("maxpool", .pooling(PoolingParameters(kind: .max, kernel: [3, 3], strides: [2, 2], padsBegin: [1, 1], padsEnd: [1, 1])), [t])
@@ -121,13 +122,13 @@ enum CUDAEngineSelfTest {
         return m.network
     }
 
-    /// Convolutions large enough for the 128x128 tiles, 200 channels (8-byte gathers), float output.
+    /// Convolutions large enough for the 128x128 tiles, 200 channels (8-byte gathers), vectorized float output.
     private static func largeConvolutions() throws -> Network {
         var m = NetworkMaker()
         let x = m.network.addInput(name: "input", shape: [1, 32, 66, 66])
         var t = try m.conv(x, "wide", out: 200, kernel: 3)
         t = try m.layer("wide_relu", .activation(.relu), [t])
-        t = try m.conv(t, "narrow", out: 72, kernel: 1)
+        t = try m.conv(t, "narrow", out: 80, kernel: 1)
         m.network.markOutput(t)
         return m.network
     }

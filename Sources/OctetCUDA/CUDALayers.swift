@@ -10,11 +10,14 @@ protocol CUDALayer: Sendable {
     var kernelName: String { get }
     /// Device scratch memory the layer needs for `batch` (im2col columns).
     func workspaceBytes(batch: Int, inputs: [TensorLayout]) -> Int
+    /// Zeroed int32 accumulators the layer needs for `batch` (split-K sums), which it leaves zeroed.
+    func accumulatorBytes(batch: Int) -> Int
     func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws
 }
 
 extension CUDALayer {
     func workspaceBytes(batch: Int, inputs: [TensorLayout]) -> Int { 0 }
+    func accumulatorBytes(batch: Int) -> Int { 0 }
 }
 
 /// Constant data uploaded once when the engine is built (packed weights, biases, multipliers, tables).
@@ -84,6 +87,8 @@ struct CUDALayerFactory {
         func fallback() -> any CUDALayer { HostReferenceLayer(layer: layer, reference: QuantizedReferenceExecutor(plan: plan), driver: driver) }
         func physicalIsLogical(_ shape: [Int]) -> Bool { shape.count != 4 || (shape[2] == 1 && shape[3] == 1) }
         func batched(_ id: TensorID) -> Bool { tensors[id]?.fixedBatch == nil }
+        // Asymmetric (zero-point) quantization, from explicitly quantized models, has no CUDA kernels yet.
+        if (inQ + [outQ]).contains(where: { ($0?.zeroPoint ?? 0) != 0 }) { return fallback() }
 
         switch layer.kind {
         case .reformat:
@@ -398,6 +403,7 @@ struct PoolingKernel: CUDALayer {
 
     var kernelName: String {
         let type = inputQ.map { $0.isSigned ? "s8" : "u8" } ?? "f32"
+        if inputQ != nil, pooling.kind == .max, input[1] % 4 == 0 { return "maxpool_\(type)_nhwc_x4__cuda" }
         return "pool_\(pooling.kind.rawValue)\(pooling.isGlobal ? "_global" : "")_\(type)_nhwc__cuda"
     }
 
@@ -421,6 +427,11 @@ struct PoolingKernel: CUDALayer {
         arguments.append(outputQ?.qmin ?? 0)
         arguments.append(outputQ?.qmax ?? 0)
         arguments.align()
-        try encoder.launch("octet_pool_nhwc", grid: (UInt32((y.count + 255) / 256), 1, 1), block: (256, 1, 1), arguments)
+        if inputQ != nil, p.kind == .max, input[1] % 4 == 0 {
+            let words = y.count / 4
+            try encoder.launch("octet_maxpool_q_nhwc_x4", grid: (UInt32((words + 255) / 256), 1, 1), block: (256, 1, 1), arguments)
+        } else {
+            try encoder.launch("octet_pool_nhwc", grid: (UInt32((y.count + 255) / 256), 1, 1), block: (256, 1, 1), arguments)
+        }
     }
 }

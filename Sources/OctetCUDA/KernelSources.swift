@@ -73,6 +73,8 @@ struct ConvArgs {
     float lo, hi, residualMultiplier;
     int outputMode;                // 0: int8, 1: uint8, 2: float32
     int residualSigned;
+    int* partial;                  // split-K: [M][OC] int32 sums, zero between layers; null otherwise
+    int tilesPerSplit;             // k tiles per blockIdx.z
 };
 
 __device__ __forceinline__ unsigned shared_address(const void* p) {
@@ -107,20 +109,48 @@ __device__ __forceinline__ void mma_k32(int* c, const unsigned* a, unsigned b0, 
     }
 }
 
+// The epilogue of one output before rounding: bias, multiplier, residual, clamp.
+__device__ __forceinline__ float epilogue_value(const ConvArgs& p, int acc, int bias, float multiplier, int residual) {
+    float y = __fmul_rn(__int2float_rn(acc + bias), multiplier);
+    if (p.residual) y = __fadd_rn(y, __fmul_rn(__int2float_rn(residual), p.residualMultiplier));
+    return fminf(fmaxf(y, p.lo), p.hi);
+}
+
 __device__ __forceinline__ void store_output(const ConvArgs& p, int m, int n, int acc) {
     const long long index = (long long)m * p.OC + n;
-    float y = __fmul_rn(__int2float_rn(acc + p.bias[n]), p.multiplier[n]);
-    if (p.residual) {
-        const unsigned char byte = p.residual[index];
-        const int r = p.residualSigned ? (int)(signed char)byte : (int)byte;
-        y = __fadd_rn(y, __fmul_rn(__int2float_rn(r), p.residualMultiplier));
+    const int r = p.residual ? byte_value(p.residual, index, p.residualSigned) : 0;
+    const float y = epilogue_value(p, acc, p.bias[n], p.multiplier[n], r);
+    if (p.outputMode == 2) ((float*)p.y)[index] = y;
+    else ((unsigned char*)p.y)[index] = (unsigned char)__float2int_rn(y);
+}
+
+// Sixteen consecutive channels of one pixel, with 16-byte loads and stores (OC % 16 == 0).
+__device__ __forceinline__ void store_output16(const ConvArgs& p, int m, int n, const int* acc) {
+    const long long index = (long long)m * p.OC + n;
+    __align__(16) int bias[16];
+    __align__(16) float multiplier[16];
+    __align__(16) unsigned char residual[16];
+    *(int4*)&bias[0] = *(const int4*)&p.bias[n];
+    *(int4*)&bias[4] = *(const int4*)&p.bias[n + 4];
+    *(int4*)&bias[8] = *(const int4*)&p.bias[n + 8];
+    *(int4*)&bias[12] = *(const int4*)&p.bias[n + 12];
+    *(float4*)&multiplier[0] = *(const float4*)&p.multiplier[n];
+    *(float4*)&multiplier[4] = *(const float4*)&p.multiplier[n + 4];
+    *(float4*)&multiplier[8] = *(const float4*)&p.multiplier[n + 8];
+    *(float4*)&multiplier[12] = *(const float4*)&p.multiplier[n + 12];
+    if (p.residual) *(uint4*)residual = *(const uint4*)&p.residual[index];
+    float y[16];
+    for (int i = 0; i < 16; i++) {
+        const int r = p.residualSigned ? (int)(signed char)residual[i] : (int)residual[i];
+        y[i] = epilogue_value(p, acc[i], bias[i], multiplier[i], r);
     }
-    y = fminf(fmaxf(y, p.lo), p.hi);
     if (p.outputMode == 2) {
-        ((float*)p.y)[index] = y;
+        float4* out = (float4*)((float*)p.y + index);
+        for (int i = 0; i < 4; i++) out[i] = make_float4(y[4 * i], y[4 * i + 1], y[4 * i + 2], y[4 * i + 3]);
     } else {
-        const int q = __float2int_rn(y);
-        ((unsigned char*)p.y)[index] = p.outputMode == 0 ? (unsigned char)(signed char)q : (unsigned char)q;
+        __align__(16) unsigned char bytes[16];
+        for (int i = 0; i < 16; i++) bytes[i] = (unsigned char)__float2int_rn(y[i]);
+        *(uint4*)((unsigned char*)p.y + index) = *(const uint4*)bytes;
     }
 }
 
@@ -165,8 +195,10 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
     const int bColumn = (tid % (BK / 16)) * 16;
     const int bRow0 = tid / (BK / 16);
 
-    const int tiles = p.Kpad / BK;
-    auto load = [&](int stage, int tile) {
+    const int tileBegin = blockIdx.z * p.tilesPerSplit;
+    const int tiles = min(p.Kpad / BK - tileBegin, p.tilesPerSplit);
+    auto load = [&](int stage, int localTile) {
+        const int tile = tileBegin + localTile;
         const int k = tile * BK + aColumn;
         const int tap = k / p.C, c = k - tap * p.C;
         const int ky = tap / p.KW, kx = tap - ky * p.KW;
@@ -226,14 +258,45 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
         }
     }
     asm volatile("cp.async.wait_group 0;\n" ::);
-
     const int g = lane / 4, t = lane % 4;
-    for (int i = 0; i < MT; i++) {
-        for (int j = 0; j < NT; j++) {
-            for (int r = 0; r < 4; r++) {
-                const int m = m0 + warpM * WM + i * 16 + g + (r >= 2 ? 8 : 0);
-                const int n = n0 + warpN * WN + j * 8 + 2 * t + (r & 1);
-                if (m < p.M && n < p.OC) store_output(p, m, n, acc[i][j][r]);
+
+    if (p.partial) {
+        // Split K: add this block's share of the sums; octet_conv_split_epilogue finishes the layer.
+        for (int i = 0; i < MT; i++)
+            for (int j = 0; j < NT; j++)
+                for (int r = 0; r < 4; r++) {
+                    const int m = m0 + warpM * WM + i * 16 + g + (r >= 2 ? 8 : 0);
+                    const int n = n0 + warpN * WN + j * 8 + 2 * t + (r & 1);
+                    if (m < p.M && n < p.OC) atomicAdd(&p.partial[(long long)m * p.OC + n], acc[i][j][r]);
+                }
+        return;
+    }
+
+    // The accumulators go through shared memory (now free), half the tile's rows at a time, so that each thread
+    // finishes sixteen consecutive channels of a pixel with 16-byte loads and stores.
+    constexpr int PASS_ROWS = WM;                  // one row of warps per pass
+    constexpr int STAGE_ROW = BN + 8;              // ints per staged row (padding against bank conflicts)
+    static_assert(PASS_ROWS * STAGE_ROW * 4 <= STAGES * (BM + BN) * ROW, "staging fits in the pipeline's memory");
+    int* staged = (int*)shared;
+    const bool vectorized = p.OC % 16 == 0;
+    for (int pass = 0; pass < BM / WM; pass++) {
+        __syncthreads();
+        if (warpM == pass) {
+            for (int i = 0; i < MT; i++)
+                for (int j = 0; j < NT; j++)
+                    for (int r = 0; r < 4; r++)
+                        staged[(i * 16 + g + (r >= 2 ? 8 : 0)) * STAGE_ROW + warpN * WN + j * 8 + 2 * t + (r & 1)] = acc[i][j][r];
+        }
+        __syncthreads();
+        for (int v = tid; v < PASS_ROWS * (BN / 16); v += THREADS) {
+            const int row = v / (BN / 16), column = (v % (BN / 16)) * 16;
+            const int m = m0 + pass * PASS_ROWS + row, n = n0 + column;
+            if (m >= p.M || n >= p.OC) continue;
+            const int* sums = staged + row * STAGE_ROW + column;
+            if (vectorized) {
+                store_output16(p, m, n, sums);
+            } else {
+                for (int i = 0; i < 16 && n + i < p.OC; i++) store_output(p, m, n + i, sums[i]);
             }
         }
     }
@@ -258,28 +321,45 @@ OCTET_CONV_IGEMM(octet_conv_igemm_64x64_v8_u8, 64, 64, 32, 32, 8, 3, false)
 OCTET_CONV_IGEMM(octet_conv_igemm_64x64_v4_s8, 64, 64, 32, 32, 4, 3, true)
 OCTET_CONV_IGEMM(octet_conv_igemm_64x64_v4_u8, 64, 64, 32, 32, 4, 3, false)
 
+
+// The end of a split-K convolution: the epilogue on the summed accumulators, which it sets back to zero for the
+// next layer that uses the workspace.
+extern "C" __global__ void octet_conv_split_epilogue(const ConvArgs p)
+{
+    OCTET_ELEMENT_INDEX((long long)p.M * p.OC);
+    const int acc = p.partial[i];
+    p.partial[i] = 0;
+    store_output(p, (int)(i / p.OC), (int)(i % p.OC), acc);
+}
+
 #endif // __CUDA_ARCH__ >= 800
 
 // im2col for convolutions whose channel count is not a multiple of 4 (the 3-channel stem) or that the GEMM
 // cannot gather directly: writes the [M][Kpad] matrix (zeros for padding taps and k >= K), which the GEMM then
-// reads as a 1x1 convolution over Kpad channels.
+// reads as a 1x1 convolution over Kpad channels. One thread per (output pixel, kernel row): the KW*C bytes of a
+// kernel row are contiguous in NHWC input when the dilation is 1.
 extern "C" __global__ void octet_im2col_nhwc(
     int N, int H, int W, int C, int OH, int OW, int KH, int KW, int strideH, int strideW, int padTop, int padLeft,
     int dilationH, int dilationW, int K, int Kpad, const unsigned char* __restrict__ x, unsigned char* __restrict__ columns)
 {
     const long long index = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    const long long total = (long long)N * OH * OW * Kpad;
+    const long long total = (long long)N * OH * OW * KH;
     if (index >= total) return;
-    const int k = (int)(index % Kpad);
-    const long long m = index / Kpad;
-    unsigned char value = 0;
-    if (k < K) {
-        const int c = k % C, tap = k / C, kx = tap % KW, ky = tap / KW;
-        const int ox = (int)(m % OW), oy = (int)((m / OW) % OH), n = (int)(m / ((long long)OW * OH));
-        const int iy = oy * strideH - padTop + ky * dilationH, ix = ox * strideW - padLeft + kx * dilationW;
-        if (iy >= 0 && iy < H && ix >= 0 && ix < W) value = x[(((long long)n * H + iy) * W + ix) * C + c];
+    const int ky = (int)(index % KH);
+    const long long m = index / KH;
+    const int ox = (int)(m % OW), oy = (int)((m / OW) % OH), n = (int)(m / ((long long)OW * OH));
+    const int iy = oy * strideH - padTop + ky * dilationH;
+    unsigned char* row = columns + m * Kpad + ky * KW * C;
+    const bool rowValid = iy >= 0 && iy < H;
+    const unsigned char* source = x + (((long long)n * H + (rowValid ? iy : 0)) * W) * C;
+    for (int kx = 0; kx < KW; kx++) {
+        const int ix = ox * strideW - padLeft + kx * dilationW;
+        const bool valid = rowValid && ix >= 0 && ix < W;
+        for (int c = 0; c < C; c++) row[kx * C + c] = valid ? source[(long long)ix * C + c] : 0;
     }
-    columns[index] = value;
+    if (ky == KH - 1) {
+        for (int k = K; k < Kpad; k++) columns[m * Kpad + k] = 0;
+    }
 }
 """#,
         "dwconv.cu": #"""
@@ -314,6 +394,44 @@ extern "C" __global__ void octet_dwconv_q_nhwc(
     r = fminf(fmaxf(r, lo), hi);
     const int q = __float2int_rn(r);
     y[index] = outputSigned ? (unsigned char)(signed char)q : (unsigned char)q;
+}
+
+// The same convolution four channels at a time (C % 4 == 0): one 32-bit load of input and of weights per tap,
+// four accumulators, one 32-bit store. Integer results identical to octet_dwconv_q_nhwc.
+extern "C" __global__ void octet_dwconv_q_nhwc_x4(
+    int N, int H, int W, int C, int OH, int OW, int KH, int KW, int strideH, int strideW, int padTop, int padLeft,
+    int dilationH, int dilationW, const unsigned char* __restrict__ x, int inputSigned,
+    const signed char* __restrict__ w, const int* __restrict__ bias, const float* __restrict__ multiplier,
+    float lo, float hi, int outputSigned, unsigned char* __restrict__ y)
+{
+    const int words = C / 4;
+    const long long index = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    const long long total = (long long)N * OH * OW * words;
+    if (index >= total) return;
+    const int c = (int)(index % words) * 4;
+    const long long pixel = index / words;
+    const int ox = (int)(pixel % OW), oy = (int)((pixel / OW) % OH), n = (int)(pixel / ((long long)OW * OH));
+    int acc[4] = {bias[c], bias[c + 1], bias[c + 2], bias[c + 3]};
+    for (int ky = 0; ky < KH; ky++) {
+        const int iy = oy * strideH - padTop + ky * dilationH;
+        if (iy < 0 || iy >= H) continue;
+        for (int kx = 0; kx < KW; kx++) {
+            const int ix = ox * strideW - padLeft + kx * dilationW;
+            if (ix < 0 || ix >= W) continue;
+            const unsigned xv = *(const unsigned*)(x + (((long long)n * H + iy) * W + ix) * C + c);
+            const unsigned wv = *(const unsigned*)(w + (ky * KW + kx) * C + c);
+            for (int b = 0; b < 4; b++) {
+                const int xb = inputSigned ? (int)(signed char)(xv >> (8 * b)) : (int)((xv >> (8 * b)) & 0xffu);
+                acc[b] += xb * (int)(signed char)(wv >> (8 * b));
+            }
+        }
+    }
+    unsigned packed = 0;
+    for (int b = 0; b < 4; b++) {
+        const float r = fminf(fmaxf(__fmul_rn(__int2float_rn(acc[b]), multiplier[c + b]), lo), hi);
+        packed |= ((unsigned)__float2int_rn(r) & 0xffu) << (8 * b);
+    }
+    *(unsigned*)(y + pixel * C + c) = packed;
 }
 """#,
         "eltwise.cu": #"""
@@ -475,6 +593,32 @@ extern "C" __global__ void octet_pool_nhwc(const PoolArgs p)
         const float y = __fdiv_rn(__fmul_rn(__int2float_rn(isum), p.multiplier), __int2float_rn(max(divisor, 1)));
         ((unsigned char*)p.y)[index] = saturate_round(y, p.lo, p.hi);
     }
+}
+
+// INT8 max pooling four channels at a time (C % 4 == 0): one 32-bit word per tap, compared bytewise with the
+// SIMD video instructions. Same window semantics as octet_pool_nhwc.
+extern "C" __global__ void octet_maxpool_q_nhwc_x4(const PoolArgs p)
+{
+    const int words = p.C / 4;
+    const long long index = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    const long long total = (long long)p.N * p.OH * p.OW * words;
+    if (index >= total) return;
+    const int word = (int)(index % words);
+    const long long pixel = index / words;
+    const int ox = (int)(pixel % p.OW), oy = (int)((pixel / p.OW) % p.OH), n = (int)(pixel / ((long long)p.OW * p.OH));
+    const unsigned* x = (const unsigned*)p.x + (long long)n * p.H * p.W * words + word;
+    unsigned best = p.mode == 0 ? 0x80808080u : 0u;
+    for (int ky = 0; ky < p.KH; ky++) {
+        const int iy = oy * p.strideH - p.padTop + ky * p.dilationH;
+        if (iy < 0 || iy >= p.H) continue;
+        for (int kx = 0; kx < p.KW; kx++) {
+            const int ix = ox * p.strideW - p.padLeft + kx * p.dilationW;
+            if (ix < 0 || ix >= p.W) continue;
+            const unsigned v = x[((long long)iy * p.W + ix) * words];
+            best = p.mode == 0 ? __vmaxs4(best, v) : __vmaxu4(best, v);
+        }
+    }
+    ((unsigned*)p.y)[index] = best;
 }
 """#,
         "qgemm_dp4a.cu": #"""

@@ -54,3 +54,29 @@ extern "C" __global__ void octet_pool_nhwc(const PoolArgs p)
         ((unsigned char*)p.y)[index] = saturate_round(y, p.lo, p.hi);
     }
 }
+
+// INT8 max pooling four channels at a time (C % 4 == 0): one 32-bit word per tap, compared bytewise with the
+// SIMD video instructions. Same window semantics as octet_pool_nhwc.
+extern "C" __global__ void octet_maxpool_q_nhwc_x4(const PoolArgs p)
+{
+    const int words = p.C / 4;
+    const long long index = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    const long long total = (long long)p.N * p.OH * p.OW * words;
+    if (index >= total) return;
+    const int word = (int)(index % words);
+    const long long pixel = index / words;
+    const int ox = (int)(pixel % p.OW), oy = (int)((pixel / p.OW) % p.OH), n = (int)(pixel / ((long long)p.OW * p.OH));
+    const unsigned* x = (const unsigned*)p.x + (long long)n * p.H * p.W * words + word;
+    unsigned best = p.mode == 0 ? 0x80808080u : 0u;
+    for (int ky = 0; ky < p.KH; ky++) {
+        const int iy = oy * p.strideH - p.padTop + ky * p.dilationH;
+        if (iy < 0 || iy >= p.H) continue;
+        for (int kx = 0; kx < p.KW; kx++) {
+            const int ix = ox * p.strideW - p.padLeft + kx * p.dilationW;
+            if (ix < 0 || ix >= p.W) continue;
+            const unsigned v = x[((long long)iy * p.W + ix) * words];
+            best = p.mode == 0 ? __vmaxs4(best, v) : __vmaxu4(best, v);
+        }
+    }
+    ((unsigned*)p.y)[index] = best;
+}
