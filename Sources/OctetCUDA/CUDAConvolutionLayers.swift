@@ -123,7 +123,9 @@ struct ImplicitGEMMKernel: CUDALayer {
     func schedule(rows m: Int) -> Schedule {
         let kTiles = paddedK / Self.tileK
         let blocks = { (tm: Int, tn: Int) in ((m + tm - 1) / tm) * ((geometry.outputChannels + tn - 1) / tn) }
-        if blocks(128, 128) >= multiprocessors { return Schedule(tileM: 128, tileN: 128, splits: 1, tilesPerSplit: kTiles) }
+        // Narrow layers (64 output channels or fewer) waste half of a 128-wide tile.
+        let wideN = geometry.outputChannels <= 64 ? 64 : 128
+        if blocks(128, wideN) >= multiprocessors { return Schedule(tileM: 128, tileN: wideN, splits: 1, tilesPerSplit: kTiles) }
         let small = blocks(64, 64)
         guard small < multiprocessors, kTiles >= 4 else { return Schedule(tileM: 64, tileN: 64, splits: 1, tilesPerSplit: kTiles) }
         // Enough splits to fill the SMs, each at least two k tiles long.
@@ -150,8 +152,8 @@ struct ImplicitGEMMKernel: CUDALayer {
             for v in [g.reduction, gemmK] { im2col.append(Int32(v)) }
             im2col.append(x.address)
             im2col.append(encoder.workspace)
-            let count = m * gemmK
-            try encoder.launch("octet_im2col_nhwc", grid: (UInt32((count + 255) / 256), 1, 1), block: (256, 1, 1), im2col)
+            let words = m * gemmK / 4
+            try encoder.launch("octet_im2col_nhwc", grid: (UInt32((words + 255) / 256), 1, 1), block: (256, 1, 1), im2col)
             source = encoder.workspace
             // The columns are a [batch][OH][OW][gemmK] image convolved 1x1.
             gemmGeometry = ConvolutionShape(fullyConnectedInputs: gemmK, outputs: g.outputChannels)
@@ -177,7 +179,8 @@ struct ImplicitGEMMKernel: CUDALayer {
         arguments.append(Int32(plan.tilesPerSplit))
         arguments.align()
         let shared = 3 * (plan.tileM + plan.tileN) * (Self.tileK + 16)
-        let threads = plan.tileM == 128 ? 256 : 128
+        // Warp tiles of 64x32 (128-row tiles) or 32x32 (64-row tiles).
+        let threads = 32 * (plan.tileM / (plan.tileM == 128 ? 64 : 32)) * (plan.tileN / 32)
         try encoder.launch(
             "octet_conv_igemm_\(plan.tileM)x\(plan.tileN)_v\(vectorBytes)_\(inputType)",
             grid: (UInt32((m + plan.tileM - 1) / plan.tileM), UInt32((g.outputChannels + plan.tileN - 1) / plan.tileN), UInt32(plan.splits)),

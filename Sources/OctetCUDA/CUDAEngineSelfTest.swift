@@ -11,7 +11,7 @@ import OctetRuntime
 enum CUDAEngineSelfTest {
     static func run(log: (String) -> Void) throws -> Int {
         var failures = 0
-        for (name, network, batch) in [("every layer kind", try everyKind(), 3), ("large convolutions (128x128 tiles)", try largeConvolutions(), 2)] {
+        for (name, network, batch) in [("every layer kind", try everyKind(), 3), ("large convolutions (128x128 and 128x64 tiles)", try largeConvolutions(), 4)] {
             for trt in [false, true] {
                 failures += try check(name: name + (trt ? ", TensorRT ranges" : ""), network, batch: batch, trtRanges: trt, log: log)
             }
@@ -122,13 +122,14 @@ enum CUDAEngineSelfTest {
         return m.network
     }
 
-    /// Convolutions large enough for the 128x128 tiles, 200 channels (8-byte gathers), vectorized float output.
+    /// Convolutions large enough for 128-row tiles at batch 4: 200 channels (128x128 tiles, 8-byte gathers into
+    /// the next layer), then 48 (128x64 tiles, vectorized float output).
     private static func largeConvolutions() throws -> Network {
         var m = NetworkMaker()
         let x = m.network.addInput(name: "input", shape: [1, 32, 66, 66])
         var t = try m.conv(x, "wide", out: 200, kernel: 3)
         t = try m.layer("wide_relu", .activation(.relu), [t])
-        t = try m.conv(t, "narrow", out: 80, kernel: 1)
+        t = try m.conv(t, "narrow", out: 48, kernel: 1)
         m.network.markOutput(t)
         return m.network
     }

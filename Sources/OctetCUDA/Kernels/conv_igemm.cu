@@ -267,6 +267,12 @@ OCTET_CONV_IGEMM(octet_conv_igemm_128x128_v8_s8, 128, 128, 64, 32, 8, 3, true)
 OCTET_CONV_IGEMM(octet_conv_igemm_128x128_v8_u8, 128, 128, 64, 32, 8, 3, false)
 OCTET_CONV_IGEMM(octet_conv_igemm_128x128_v4_s8, 128, 128, 64, 32, 4, 3, true)
 OCTET_CONV_IGEMM(octet_conv_igemm_128x128_v4_u8, 128, 128, 64, 32, 4, 3, false)
+OCTET_CONV_IGEMM(octet_conv_igemm_128x64_v16_s8, 128, 64, 64, 32, 16, 3, true)
+OCTET_CONV_IGEMM(octet_conv_igemm_128x64_v16_u8, 128, 64, 64, 32, 16, 3, false)
+OCTET_CONV_IGEMM(octet_conv_igemm_128x64_v8_s8, 128, 64, 64, 32, 8, 3, true)
+OCTET_CONV_IGEMM(octet_conv_igemm_128x64_v8_u8, 128, 64, 64, 32, 8, 3, false)
+OCTET_CONV_IGEMM(octet_conv_igemm_128x64_v4_s8, 128, 64, 64, 32, 4, 3, true)
+OCTET_CONV_IGEMM(octet_conv_igemm_128x64_v4_u8, 128, 64, 64, 32, 4, 3, false)
 OCTET_CONV_IGEMM(octet_conv_igemm_64x64_v16_s8, 64, 64, 32, 32, 16, 3, true)
 OCTET_CONV_IGEMM(octet_conv_igemm_64x64_v16_u8, 64, 64, 32, 32, 16, 3, false)
 OCTET_CONV_IGEMM(octet_conv_igemm_64x64_v8_s8, 64, 64, 32, 32, 8, 3, true)
@@ -289,28 +295,27 @@ extern "C" __global__ void octet_conv_split_epilogue(const ConvArgs p)
 
 // im2col for convolutions whose channel count is not a multiple of 4 (the 3-channel stem) or that the GEMM
 // cannot gather directly: writes the [M][Kpad] matrix (zeros for padding taps and k >= K), which the GEMM then
-// reads as a 1x1 convolution over Kpad channels. One thread per (output pixel, kernel row): the KW*C bytes of a
-// kernel row are contiguous in NHWC input when the dilation is 1.
+// reads as a 1x1 convolution over Kpad channels. One thread per 4-byte word of a row (Kpad % 4 == 0), so a warp
+// writes 128 contiguous bytes; the bytes it gathers are few and cached.
 extern "C" __global__ void octet_im2col_nhwc(
     int N, int H, int W, int C, int OH, int OW, int KH, int KW, int strideH, int strideW, int padTop, int padLeft,
     int dilationH, int dilationW, int K, int Kpad, const unsigned char* __restrict__ x, unsigned char* __restrict__ columns)
 {
+    const int words = Kpad / 4;
     const long long index = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    const long long total = (long long)N * OH * OW * KH;
+    const long long total = (long long)N * OH * OW * words;
     if (index >= total) return;
-    const int ky = (int)(index % KH);
-    const long long m = index / KH;
+    const int word = (int)(index % words);
+    const long long m = index / words;
     const int ox = (int)(m % OW), oy = (int)((m / OW) % OH), n = (int)(m / ((long long)OW * OH));
-    const int iy = oy * strideH - padTop + ky * dilationH;
-    unsigned char* row = columns + m * Kpad + ky * KW * C;
-    const bool rowValid = iy >= 0 && iy < H;
-    const unsigned char* source = x + (((long long)n * H + (rowValid ? iy : 0)) * W) * C;
-    for (int kx = 0; kx < KW; kx++) {
-        const int ix = ox * strideW - padLeft + kx * dilationW;
-        const bool valid = rowValid && ix >= 0 && ix < W;
-        for (int c = 0; c < C; c++) row[kx * C + c] = valid ? source[(long long)ix * C + c] : 0;
+    const unsigned char* image = x + (long long)n * H * W * C;
+    unsigned packed = 0;
+    for (int b = 0; b < 4; b++) {
+        const int k = word * 4 + b;
+        if (k >= K) break;
+        const int tap = k / C, c = k - tap * C, ky = tap / KW, kx = tap - ky * KW;
+        const int iy = oy * strideH - padTop + ky * dilationH, ix = ox * strideW - padLeft + kx * dilationW;
+        if (iy >= 0 && iy < H && ix >= 0 && ix < W) packed |= (unsigned)image[((long long)iy * W + ix) * C + c] << (8 * b);
     }
-    if (ky == KH - 1) {
-        for (int k = K; k < Kpad; k++) columns[m * Kpad + k] = 0;
-    }
+    ((unsigned*)columns)[index] = packed;
 }
