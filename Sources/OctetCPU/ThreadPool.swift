@@ -86,6 +86,11 @@ final class PoolState: @unchecked Sendable {
             wake()
             takeChunks()
             while unfinished.load(ordering: .acquiring) > 0 {}
+            // A worker still leaving this job may yet add to `nextChunk`: park the counter far beyond any chunk
+            // count, so such a late claim can never be read as a chunk of the next job once its count is stored
+            // (seen with 16 threads: a chunk ran twice, `unfinished` went negative, and `run` returned while a
+            // worker still held the closure).
+            nextChunk.store(Int.max / 2, ordering: .releasing)
             job = nil
         }
     }

@@ -153,6 +153,9 @@ struct ImplicitGEMMKernel: CUDALayer {
             im2col.append(x.address)
             im2col.append(encoder.workspace)
             let words = m * gemmK / 4
+            guard words < Int(Int32.max) else {
+                throw OctetError.invalidInput(reason: "batch \(batch) is too large for the CUDA backend's im2col (\(words) words; the limit is 2^31); split the batch")
+            }
             try encoder.launch("octet_im2col_nhwc", grid: (UInt32((words + 255) / 256), 1, 1), block: (256, 1, 1), im2col)
             source = encoder.workspace
             // The columns are a [batch][OH][OW][gemmK] image convolved 1x1.

@@ -349,12 +349,12 @@ extern "C" __global__ void octet_im2col_nhwc(
     int dilationH, int dilationW, int K, int Kpad, const unsigned char* __restrict__ x, unsigned char* __restrict__ columns)
 {
     const int words = Kpad / 4;
-    const long long index = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    const int index = blockIdx.x * blockDim.x + threadIdx.x;
     const long long total = (long long)N * OH * OW * words;
     if (index >= total) return;
     const int word = (int)(index % words);
-    const long long m = index / words;
-    const int ox = (int)(m % OW), oy = (int)((m / OW) % OH), n = (int)(m / ((long long)OW * OH));
+    const int m = index / words;
+    const int ox = (int)(m % OW), oy = (int)((m / OW) % OH), n = m / (OW * OH);
     const unsigned char* image = x + (long long)n * H * W * C;
     unsigned packed = 0;
     for (int b = 0; b < 4; b++) {
@@ -377,12 +377,12 @@ extern "C" __global__ void octet_dwconv_q_nhwc(
     const signed char* __restrict__ w, const int* __restrict__ bias, const float* __restrict__ multiplier,
     float lo, float hi, int outputSigned, unsigned char* __restrict__ y)
 {
-    const long long index = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    const int index = blockIdx.x * blockDim.x + threadIdx.x;
     const long long total = (long long)N * OH * OW * C;
     if (index >= total) return;
     const int c = (int)(index % C);
-    const long long pixel = index / C;
-    const int ox = (int)(pixel % OW), oy = (int)((pixel / OW) % OH), n = (int)(pixel / ((long long)OW * OH));
+    const int pixel = index / C;
+    const int ox = (int)(pixel % OW), oy = (int)((pixel / OW) % OH), n = pixel / (OW * OH);
     int acc = bias[c];
     for (int ky = 0; ky < KH; ky++) {
         const int iy = oy * strideH - padTop + ky * dilationH;
@@ -410,12 +410,12 @@ extern "C" __global__ void octet_dwconv_q_nhwc_x4(
     float lo, float hi, int outputSigned, unsigned char* __restrict__ y)
 {
     const int words = C / 4;
-    const long long index = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    const int index = blockIdx.x * blockDim.x + threadIdx.x;
     const long long total = (long long)N * OH * OW * words;
     if (index >= total) return;
     const int c = (int)(index % words) * 4;
-    const long long pixel = index / words;
-    const int ox = (int)(pixel % OW), oy = (int)((pixel / OW) % OH), n = (int)(pixel / ((long long)OW * OH));
+    const int pixel = index / words;
+    const int ox = (int)(pixel % OW), oy = (int)((pixel / OW) % OH), n = pixel / (OW * OH);
     int acc[4] = {bias[c], bias[c + 1], bias[c + 2], bias[c + 3]};
     for (int ky = 0; ky < KH; ky++) {
         const int iy = oy * strideH - padTop + ky * dilationH;
@@ -484,7 +484,7 @@ extern "C" __global__ void octet_channel_broadcast_f32(
 {
     OCTET_ELEMENT_INDEX(count);
     const int c = (int)(i % C);
-    const long long n = i / ((long long)pixels * C);
+    const int n = i / (pixels * C);
     const float s = v[n * C + c];
     y[i] = activate(vectorFirst ? binary(s, x[i], op) : binary(x[i], s, op), activation, p0, p1);
 }
@@ -513,7 +513,7 @@ extern "C" __global__ void octet_concat_channels_q(
     float lo, float hi, unsigned char* __restrict__ y)
 {
     OCTET_ELEMENT_INDEX(pixels * Cin);
-    const long long pixel = i / Cin;
+    const int pixel = i / Cin;
     const int c = (int)(i % Cin);
     const float v = fminf(fmaxf(__fmul_rn(__int2float_rn(byte_value(x, i, inputSigned)), multiplier), lo), hi);
     y[pixel * Cout + offset + c] = (unsigned char)__float2int_rn(v);
@@ -559,12 +559,12 @@ struct PoolArgs {
 
 extern "C" __global__ void octet_pool_nhwc(const PoolArgs p)
 {
-    const long long index = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    const int index = blockIdx.x * blockDim.x + threadIdx.x;
     const long long total = (long long)p.N * p.OH * p.OW * p.C;
     if (index >= total) return;
     const int c = (int)(index % p.C);
-    const long long pixel = index / p.C;
-    const int ox = (int)(pixel % p.OW), oy = (int)((pixel / p.OW) % p.OH), n = (int)(pixel / ((long long)p.OW * p.OH));
+    const int pixel = index / p.C;
+    const int ox = (int)(pixel % p.OW), oy = (int)((pixel / p.OW) % p.OH), n = pixel / (p.OW * p.OH);
     const long long image = (long long)n * p.H * p.W;
     int valid = 0, padded = 0, isum = 0, imax = -2147483647;
     float fsum = 0.0f, fmax = -OCTET_INFINITY;
@@ -605,12 +605,12 @@ extern "C" __global__ void octet_pool_nhwc(const PoolArgs p)
 extern "C" __global__ void octet_maxpool_q_nhwc_x4(const PoolArgs p)
 {
     const int words = p.C / 4;
-    const long long index = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    const int index = blockIdx.x * blockDim.x + threadIdx.x;
     const long long total = (long long)p.N * p.OH * p.OW * words;
     if (index >= total) return;
     const int word = (int)(index % words);
-    const long long pixel = index / words;
-    const int ox = (int)(pixel % p.OW), oy = (int)((pixel / p.OW) % p.OH), n = (int)(pixel / ((long long)p.OW * p.OH));
+    const int pixel = index / words;
+    const int ox = (int)(pixel % p.OW), oy = (int)((pixel / p.OW) % p.OH), n = pixel / (p.OW * p.OH);
     const unsigned* x = (const unsigned*)p.x + (long long)n * p.H * p.W * words + word;
     unsigned best = p.mode == 0 ? 0x80808080u : 0u;
     for (int ky = 0; ky < p.KH; ky++) {
@@ -754,7 +754,7 @@ extern "C" __global__ void octet_nchw_to_nhwc_f32(
 {
     OCTET_ELEMENT_INDEX(count);
     const int c = (int)(i % C);
-    const long long pixel = (i / C) % pixels, n = i / ((long long)C * pixels);
+    const int pixel = (i / C) % pixels, n = i / (C * pixels);
     y[i] = x[(n * C + c) * pixels + pixel];
 }
 """#,
@@ -790,9 +790,10 @@ __device__ __forceinline__ unsigned char saturate_round(float y, float lo, float
     return (unsigned char)__float2int_rn(fminf(fmaxf(y, lo), hi));
 }
 
-// One thread per element of a flat range.
+// One thread per element of a flat range. Index arithmetic is 32-bit (64-bit division is emulated and slow);
+// the CUDA backend refuses batches whose tensors reach 2^31 elements.
 #define OCTET_ELEMENT_INDEX(count)                                                  \
-    const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;           \
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;                            \
     if (i >= (count)) return
 """#,
     ]

@@ -29,7 +29,8 @@ __device__ __forceinline__ unsigned char saturate_round(float y, float lo, float
     return (unsigned char)__float2int_rn(fminf(fmaxf(y, lo), hi));
 }
 
-// One thread per element of a flat range.
+// One thread per element of a flat range. Index arithmetic is 32-bit (64-bit division is emulated and slow);
+// the CUDA backend refuses batches whose tensors reach 2^31 elements.
 #define OCTET_ELEMENT_INDEX(count)                                                  \
-    const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;           \
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;                            \
     if (i >= (count)) return

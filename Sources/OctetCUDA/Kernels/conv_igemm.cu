@@ -302,12 +302,12 @@ extern "C" __global__ void octet_im2col_nhwc(
     int dilationH, int dilationW, int K, int Kpad, const unsigned char* __restrict__ x, unsigned char* __restrict__ columns)
 {
     const int words = Kpad / 4;
-    const long long index = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    const int index = blockIdx.x * blockDim.x + threadIdx.x;
     const long long total = (long long)N * OH * OW * words;
     if (index >= total) return;
     const int word = (int)(index % words);
-    const long long m = index / words;
-    const int ox = (int)(m % OW), oy = (int)((m / OW) % OH), n = (int)(m / ((long long)OW * OH));
+    const int m = index / words;
+    const int ox = (int)(m % OW), oy = (int)((m / OW) % OH), n = m / (OW * OH);
     const unsigned char* image = x + (long long)n * H * W * C;
     unsigned packed = 0;
     for (int b = 0; b < 4; b++) {

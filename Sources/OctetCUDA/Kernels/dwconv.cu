@@ -7,12 +7,12 @@ extern "C" __global__ void octet_dwconv_q_nhwc(
     const signed char* __restrict__ w, const int* __restrict__ bias, const float* __restrict__ multiplier,
     float lo, float hi, int outputSigned, unsigned char* __restrict__ y)
 {
-    const long long index = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    const int index = blockIdx.x * blockDim.x + threadIdx.x;
     const long long total = (long long)N * OH * OW * C;
     if (index >= total) return;
     const int c = (int)(index % C);
-    const long long pixel = index / C;
-    const int ox = (int)(pixel % OW), oy = (int)((pixel / OW) % OH), n = (int)(pixel / ((long long)OW * OH));
+    const int pixel = index / C;
+    const int ox = (int)(pixel % OW), oy = (int)((pixel / OW) % OH), n = pixel / (OW * OH);
     int acc = bias[c];
     for (int ky = 0; ky < KH; ky++) {
         const int iy = oy * strideH - padTop + ky * dilationH;
@@ -40,12 +40,12 @@ extern "C" __global__ void octet_dwconv_q_nhwc_x4(
     float lo, float hi, int outputSigned, unsigned char* __restrict__ y)
 {
     const int words = C / 4;
-    const long long index = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    const int index = blockIdx.x * blockDim.x + threadIdx.x;
     const long long total = (long long)N * OH * OW * words;
     if (index >= total) return;
     const int c = (int)(index % words) * 4;
-    const long long pixel = index / words;
-    const int ox = (int)(pixel % OW), oy = (int)((pixel / OW) % OH), n = (int)(pixel / ((long long)OW * OH));
+    const int pixel = index / words;
+    const int ox = (int)(pixel % OW), oy = (int)((pixel / OW) % OH), n = pixel / (OW * OH);
     int acc[4] = {bias[c], bias[c + 1], bias[c + 2], bias[c + 3]};
     for (int ky = 0; ky < KH; ky++) {
         const int iy = oy * strideH - padTop + ky * dilationH;

@@ -42,7 +42,7 @@ extern "C" __global__ void octet_channel_broadcast_f32(
 {
     OCTET_ELEMENT_INDEX(count);
     const int c = (int)(i % C);
-    const long long n = i / ((long long)pixels * C);
+    const int n = i / (pixels * C);
     const float s = v[n * C + c];
     y[i] = activate(vectorFirst ? binary(s, x[i], op) : binary(x[i], s, op), activation, p0, p1);
 }
@@ -71,7 +71,7 @@ extern "C" __global__ void octet_concat_channels_q(
     float lo, float hi, unsigned char* __restrict__ y)
 {
     OCTET_ELEMENT_INDEX(pixels * Cin);
-    const long long pixel = i / Cin;
+    const int pixel = i / Cin;
     const int c = (int)(i % Cin);
     const float v = fminf(fmaxf(__fmul_rn(__int2float_rn(byte_value(x, i, inputSigned)), multiplier), lo), hi);
     y[pixel * Cout + offset + c] = (unsigned char)__float2int_rn(v);

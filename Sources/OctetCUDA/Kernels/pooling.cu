@@ -14,12 +14,12 @@ struct PoolArgs {
 
 extern "C" __global__ void octet_pool_nhwc(const PoolArgs p)
 {
-    const long long index = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    const int index = blockIdx.x * blockDim.x + threadIdx.x;
     const long long total = (long long)p.N * p.OH * p.OW * p.C;
     if (index >= total) return;
     const int c = (int)(index % p.C);
-    const long long pixel = index / p.C;
-    const int ox = (int)(pixel % p.OW), oy = (int)((pixel / p.OW) % p.OH), n = (int)(pixel / ((long long)p.OW * p.OH));
+    const int pixel = index / p.C;
+    const int ox = (int)(pixel % p.OW), oy = (int)((pixel / p.OW) % p.OH), n = pixel / (p.OW * p.OH);
     const long long image = (long long)n * p.H * p.W;
     int valid = 0, padded = 0, isum = 0, imax = -2147483647;
     float fsum = 0.0f, fmax = -OCTET_INFINITY;
@@ -60,12 +60,12 @@ extern "C" __global__ void octet_pool_nhwc(const PoolArgs p)
 extern "C" __global__ void octet_maxpool_q_nhwc_x4(const PoolArgs p)
 {
     const int words = p.C / 4;
-    const long long index = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    const int index = blockIdx.x * blockDim.x + threadIdx.x;
     const long long total = (long long)p.N * p.OH * p.OW * words;
     if (index >= total) return;
     const int word = (int)(index % words);
-    const long long pixel = index / words;
-    const int ox = (int)(pixel % p.OW), oy = (int)((pixel / p.OW) % p.OH), n = (int)(pixel / ((long long)p.OW * p.OH));
+    const int pixel = index / words;
+    const int ox = (int)(pixel % p.OW), oy = (int)((pixel / p.OW) % p.OH), n = pixel / (p.OW * p.OH);
     const unsigned* x = (const unsigned*)p.x + (long long)n * p.H * p.W * words + word;
     unsigned best = p.mode == 0 ? 0x80808080u : 0u;
     for (int ky = 0; ky < p.KH; ky++) {

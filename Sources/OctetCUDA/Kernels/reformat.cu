@@ -44,6 +44,6 @@ extern "C" __global__ void octet_nchw_to_nhwc_f32(
 {
     OCTET_ELEMENT_INDEX(count);
     const int c = (int)(i % C);
-    const long long pixel = (i / C) % pixels, n = i / ((long long)C * pixels);
+    const int pixel = (i / C) % pixels, n = i / (C * pixels);
     y[i] = x[(n * C + c) * pixels + pixel];
 }
