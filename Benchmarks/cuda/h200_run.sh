@@ -60,6 +60,15 @@ for step in $steps; do
       done
     done
     ;;
+  diagnose)
+    # Kernel resources (ptxas) and hardware counters for the first kernels of ResNet-50.
+    OCTET_CUDA_PTXAS_VERBOSE=1 /tmp/octet bench --device cuda --model $M/efficientnet_lite0.onnx --iterations 1 --warmup 0 > /dev/null 2> "$OUT/ptxas.log"
+    summary "$(grep -A1 'igemm_128x128_v16_u8\|igemm_128x64_v16_u8\|im2col\|dwconv_q_nhwc_x4' "$OUT/ptxas.log" | grep -o 'Function properties for [a-z0-9_]*\|Used [0-9]* registers.*' | paste - - | head -20)"
+    timeout 240 ncu --clock-control none --launch-count 14 --section SpeedOfLight --section Occupancy --section LaunchStats \
+      /tmp/octet bench --device cuda --model $M/resnet50_op13.onnx --ranges "$OUT/resnet50_ranges.txt" --batch 256 --iterations 1 --warmup 0 --profile > "$OUT/ncu.txt" 2>&1
+    summary "ncu rc=$?"
+    summary "$(grep -E '^  [a-z_0-9]+.*\(|Duration|Registers Per Thread|Achieved Occupancy|Memory Throughput|Compute \(SM\) Throughput|Dynamic Shared' "$OUT/ncu.txt" | head -120)"
+    ;;
   pytorch)
     python3 Benchmarks/cuda/pytorch_fp16.py > "$OUT/pytorch_fp16.json" 2> "$OUT/pytorch_fp16.err"
     summary "pytorch rc=$? $(cat "$OUT/pytorch_fp16.json" | tr '\n' ' ')"

@@ -70,6 +70,8 @@ struct ImplicitGEMMKernel: CUDALayer {
     let gemmK: Int
     let paddedK: Int
     let multiprocessors: Int
+    /// For the im2col path: each k's tap and channel, `ky << 24 | kx << 16 | c` (all ones beyond K).
+    let im2colTaps: DeviceArray?
 
     static let tileK = 64
 
@@ -87,14 +89,25 @@ struct ImplicitGEMMKernel: CUDALayer {
         self.geometry = geometry
         parameters = q
         needsIm2col = geometry.channels % 4 != 0
-        let k = geometry.reduction
-        gemmK = needsIm2col ? (k + 15) / 16 * 16 : k
+        let k0 = geometry.reduction
+        gemmK = needsIm2col ? (k0 + 15) / 16 * 16 : k0
         paddedK = (gemmK + Self.tileK - 1) / Self.tileK * Self.tileK
         let driver = library.driver
         self.weights = try DeviceArray(geometry.packTapsMajor(q.weights, rowLength: paddedK), driver: driver)
         bias = try DeviceArray(q.bias, driver: driver)
         multipliers = try DeviceArray(q.multipliers, driver: driver)
         multiprocessors = Int(library.device.multiprocessors)
+        if needsIm2col {
+            let (c, kw) = (geometry.channels, geometry.kernel.1)
+            let taps = (0..<gemmK).map { k -> UInt32 in
+                guard k < k0 else { return .max }
+                let tap = k / c
+                return UInt32(tap / kw) << 24 | UInt32(tap % kw) << 16 | UInt32(k % c)
+            }
+            im2colTaps = try DeviceArray(taps, driver: driver)
+        } else {
+            im2colTaps = nil
+        }
     }
 
     private var vectorBytes: Int {
@@ -150,13 +163,14 @@ struct ImplicitGEMMKernel: CUDALayer {
             var im2col = KernelArguments()
             g.appendGeometry(batch: batch, to: &im2col)
             for v in [g.reduction, gemmK] { im2col.append(Int32(v)) }
+            im2col.append(im2colTaps?.address ?? 0)
             im2col.append(x.address)
             im2col.append(encoder.workspace)
-            let words = m * gemmK / 4
-            guard words < Int(Int32.max) else {
-                throw OctetError.invalidInput(reason: "batch \(batch) is too large for the CUDA backend's im2col (\(words) words; the limit is 2^31); split the batch")
+            let chunks = m * gemmK / 16
+            guard chunks < Int(Int32.max) else {
+                throw OctetError.invalidInput(reason: "batch \(batch) is too large for the CUDA backend's im2col (\(chunks) chunks; the limit is 2^31); split the batch")
             }
-            try encoder.launch("octet_im2col_nhwc", grid: (UInt32((words + 255) / 256), 1, 1), block: (256, 1, 1), im2col)
+            try encoder.launch("octet_im2col_nhwc", grid: (UInt32((chunks + 255) / 256), 1, 1), block: (256, 1, 1), im2col)
             source = encoder.workspace
             // The columns are a [batch][OH][OW][gemmK] image convolved 1x1.
             gemmGeometry = ConvolutionShape(fullyConnectedInputs: gemmK, outputs: g.outputChannels)

@@ -225,13 +225,18 @@ public final class CUDADriver: @unchecked Sendable {
         let cOptions = options.map { strdup($0) }
         defer { cOptions.forEach { Glibc.free($0) } }
         let result = cOptions.map { UnsafePointer($0) }.withUnsafeBufferPointer { nvrtcCompileProgram(program, Int32(options.count), $0.baseAddress) }
-        if result != 0 {
+        func log() -> String {
             var size = 0
             _ = nvrtcGetProgramLogSize(program, &size)
             var log = [CChar](repeating: 0, count: max(size, 1))
             _ = nvrtcGetProgramLog(program, &log)
-            throw OctetError.unavailable(reason: "NVRTC could not compile \(name) for \(architecture): \(String(cString: log).trimmingCharacters(in: .whitespacesAndNewlines))")
+            return String(cString: log).trimmingCharacters(in: .whitespacesAndNewlines)
         }
+        if result != 0 {
+            throw OctetError.unavailable(reason: "NVRTC could not compile \(name) for \(architecture): \(log())")
+        }
+        // OCTET_CUDA_PTXAS_VERBOSE=1 passes --ptxas-options=-v: registers, shared memory and spills per kernel.
+        if extra.contains("--ptxas-options=-v") { FileHandle.standardError.write(Data((log() + "\n").utf8)) }
         var size = 0
         let sized = nvrtcGetCUBINSize(program, &size)
         guard sized == 0 else { throw nvrtcError(sized, "nvrtcGetCUBINSize") }

@@ -39,12 +39,13 @@ public final class CUDAKernelLibrary: @unchecked Sendable {
         let key = Self.fnv1a("\(source)\u{0}\(options.joined(separator: " "))\u{0}\(device.architecture)\u{0}\(driver.compilerVersion)")
         let cacheFile = Self.cacheDirectory.map { $0.appendingPathComponent(String(format: "octet-kernels-%016llx-%@.cubin", key, device.architecture)) }
         let cubin: [UInt8]
-        if let cacheFile, let data = try? Data(contentsOf: cacheFile), !data.isEmpty {
+        if let cacheFile, ProcessInfo.processInfo.environment["OCTET_CUDA_PTXAS_VERBOSE"] != "1", let data = try? Data(contentsOf: cacheFile), !data.isEmpty {
             cubin = [UInt8](data)
             origin = "from the kernel cache \(cacheFile.path)"
         } else {
             let start = Date()
-            cubin = try driver.compile(source: source, name: "octet_kernels.cu", architecture: device.architecture)
+            let verbose = ProcessInfo.processInfo.environment["OCTET_CUDA_PTXAS_VERBOSE"] == "1" ? ["--ptxas-options=-v"] : []
+            cubin = try driver.compile(source: source, name: "octet_kernels.cu", architecture: device.architecture, options: verbose)
             origin = String(format: "compiled with NVRTC in %.1f s", Date().timeIntervalSince(start))
             if let cacheFile { Self.store(cubin, at: cacheFile) }
         }

@@ -255,31 +255,24 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
     }
 }
 
-// Instantiations: <tile>_<input chunk bytes>_<s8|u8>. Large tiles for big GEMMs, small ones when the large tiles
-// would leave SMs idle (batch 1, late layers).
-#define OCTET_CONV_IGEMM(NAME, BM, BN, WM, WN, VEC, STAGES, SIGNED)                                              \
-    extern "C" __global__ void __launch_bounds__((BM / WM) * (BN / WN) * 32) NAME(const ConvArgs p) {         \
-        conv_igemm<BM, BN, WM, WN, VEC, STAGES, SIGNED>(p);                                                        \
+// Instantiations: <tile>_<input chunk bytes>_<s8|u8>. Large tiles for big GEMMs, 128x64 for layers of at most
+// 64 channels, 64x64 when larger tiles would leave SMs idle (batch 1, late layers). The launch bounds ask for
+// 2, 3 and 4 resident blocks per SM (at most 128 registers a thread): measured on the H200 with ResNet-50 at batch
+// 256, 13.1 ms against 16.3 ms with the compiler's own choice (156-164 registers, one block per SM).
+#define OCTET_CONV_IGEMM(NAME, BM, BN, WM, WN, VEC, SIGNED, MINBLOCKS)                                           \
+    extern "C" __global__ void __launch_bounds__((BM / WM) * (BN / WN) * 32, MINBLOCKS) NAME(const ConvArgs p) { \
+        conv_igemm<BM, BN, WM, WN, VEC, 3, SIGNED>(p);                                                             \
     }
-OCTET_CONV_IGEMM(octet_conv_igemm_128x128_v16_s8, 128, 128, 64, 32, 16, 3, true)
-OCTET_CONV_IGEMM(octet_conv_igemm_128x128_v16_u8, 128, 128, 64, 32, 16, 3, false)
-OCTET_CONV_IGEMM(octet_conv_igemm_128x128_v8_s8, 128, 128, 64, 32, 8, 3, true)
-OCTET_CONV_IGEMM(octet_conv_igemm_128x128_v8_u8, 128, 128, 64, 32, 8, 3, false)
-OCTET_CONV_IGEMM(octet_conv_igemm_128x128_v4_s8, 128, 128, 64, 32, 4, 3, true)
-OCTET_CONV_IGEMM(octet_conv_igemm_128x128_v4_u8, 128, 128, 64, 32, 4, 3, false)
-OCTET_CONV_IGEMM(octet_conv_igemm_128x64_v16_s8, 128, 64, 64, 32, 16, 3, true)
-OCTET_CONV_IGEMM(octet_conv_igemm_128x64_v16_u8, 128, 64, 64, 32, 16, 3, false)
-OCTET_CONV_IGEMM(octet_conv_igemm_128x64_v8_s8, 128, 64, 64, 32, 8, 3, true)
-OCTET_CONV_IGEMM(octet_conv_igemm_128x64_v8_u8, 128, 64, 64, 32, 8, 3, false)
-OCTET_CONV_IGEMM(octet_conv_igemm_128x64_v4_s8, 128, 64, 64, 32, 4, 3, true)
-OCTET_CONV_IGEMM(octet_conv_igemm_128x64_v4_u8, 128, 64, 64, 32, 4, 3, false)
-OCTET_CONV_IGEMM(octet_conv_igemm_64x64_v16_s8, 64, 64, 32, 32, 16, 3, true)
-OCTET_CONV_IGEMM(octet_conv_igemm_64x64_v16_u8, 64, 64, 32, 32, 16, 3, false)
-OCTET_CONV_IGEMM(octet_conv_igemm_64x64_v8_s8, 64, 64, 32, 32, 8, 3, true)
-OCTET_CONV_IGEMM(octet_conv_igemm_64x64_v8_u8, 64, 64, 32, 32, 8, 3, false)
-OCTET_CONV_IGEMM(octet_conv_igemm_64x64_v4_s8, 64, 64, 32, 32, 4, 3, true)
-OCTET_CONV_IGEMM(octet_conv_igemm_64x64_v4_u8, 64, 64, 32, 32, 4, 3, false)
-
+#define OCTET_CONV_IGEMM_TILE(TILE, BM, BN, WM, WN, MINBLOCKS, SUFFIX)                                             \
+    OCTET_CONV_IGEMM(octet_conv_igemm_##TILE##_v16_s8##SUFFIX, BM, BN, WM, WN, 16, true, MINBLOCKS)                 \
+    OCTET_CONV_IGEMM(octet_conv_igemm_##TILE##_v16_u8##SUFFIX, BM, BN, WM, WN, 16, false, MINBLOCKS)                \
+    OCTET_CONV_IGEMM(octet_conv_igemm_##TILE##_v8_s8##SUFFIX, BM, BN, WM, WN, 8, true, MINBLOCKS)                   \
+    OCTET_CONV_IGEMM(octet_conv_igemm_##TILE##_v8_u8##SUFFIX, BM, BN, WM, WN, 8, false, MINBLOCKS)                  \
+    OCTET_CONV_IGEMM(octet_conv_igemm_##TILE##_v4_s8##SUFFIX, BM, BN, WM, WN, 4, true, MINBLOCKS)                   \
+    OCTET_CONV_IGEMM(octet_conv_igemm_##TILE##_v4_u8##SUFFIX, BM, BN, WM, WN, 4, false, MINBLOCKS)
+OCTET_CONV_IGEMM_TILE(128x128, 128, 128, 64, 32, 2, )
+OCTET_CONV_IGEMM_TILE(128x64, 128, 64, 64, 32, 3, )
+OCTET_CONV_IGEMM_TILE(64x64, 64, 64, 32, 32, 4, )
 
 // The end of a split-K convolution: the epilogue on the summed accumulators, which it sets back to zero for the
 // next layer that uses the workspace.
@@ -293,29 +286,28 @@ extern "C" __global__ void octet_conv_split_epilogue(const ConvArgs p)
 
 #endif // __CUDA_ARCH__ >= 800
 
-// im2col for convolutions whose channel count is not a multiple of 4 (the 3-channel stem) or that the GEMM
-// cannot gather directly: writes the [M][Kpad] matrix (zeros for padding taps and k >= K), which the GEMM then
-// reads as a 1x1 convolution over Kpad channels. One thread per 4-byte word of a row (Kpad % 4 == 0), so a warp
-// writes 128 contiguous bytes; the bytes it gathers are few and cached.
+// im2col for convolutions whose channel count is not a multiple of 4 (the 3-channel stem): writes the [M][Kpad]
+// matrix (zeros for padding taps and k >= K), which the GEMM then reads as a 1x1 convolution over Kpad channels.
+// One thread per 16 bytes of a row (Kpad % 16 == 0), one 16-byte store; `taps` gives each k its (ky, kx, c) as
+// ky << 24 | kx << 16 | c (0xffffffff beyond K), so the loop divides nothing.
 extern "C" __global__ void octet_im2col_nhwc(
     int N, int H, int W, int C, int OH, int OW, int KH, int KW, int strideH, int strideW, int padTop, int padLeft,
-    int dilationH, int dilationW, int K, int Kpad, const unsigned char* __restrict__ x, unsigned char* __restrict__ columns)
+    int dilationH, int dilationW, int K, int Kpad, const unsigned* __restrict__ taps, const unsigned char* __restrict__ x,
+    unsigned char* __restrict__ columns)
 {
-    const int words = Kpad / 4;
+    const int chunks = Kpad / 16;
     const int index = blockIdx.x * blockDim.x + threadIdx.x;
-    const long long total = (long long)N * OH * OW * words;
-    if (index >= total) return;
-    const int word = (int)(index % words);
-    const int m = index / words;
-    const int ox = (int)(m % OW), oy = (int)((m / OW) % OH), n = m / (OW * OH);
+    if (index >= N * OH * OW * chunks) return;
+    const int chunk = index % chunks, m = index / chunks;
+    const int ox = m % OW, oy = (m / OW) % OH, n = m / (OW * OH);
+    const int iy0 = oy * strideH - padTop, ix0 = ox * strideW - padLeft;
     const unsigned char* image = x + (long long)n * H * W * C;
-    unsigned packed = 0;
-    for (int b = 0; b < 4; b++) {
-        const int k = word * 4 + b;
-        if (k >= K) break;
-        const int tap = k / C, c = k - tap * C, ky = tap / KW, kx = tap - ky * KW;
-        const int iy = oy * strideH - padTop + ky * dilationH, ix = ox * strideW - padLeft + kx * dilationW;
-        if (iy >= 0 && iy < H && ix >= 0 && ix < W) packed |= (unsigned)image[((long long)iy * W + ix) * C + c] << (8 * b);
+    __align__(16) unsigned char bytes[16];
+    for (int b = 0; b < 16; b++) {
+        const unsigned tap = taps[chunk * 16 + b];
+        const int iy = iy0 + (int)(tap >> 24) * dilationH, ix = ix0 + (int)((tap >> 16) & 0xffu) * dilationW;
+        const bool valid = tap != 0xffffffffu && iy >= 0 && iy < H && ix >= 0 && ix < W;
+        bytes[b] = valid ? image[(iy * W + ix) * C + (int)(tap & 0xffffu)] : 0;
     }
-    ((unsigned*)columns)[index] = packed;
+    ((uint4*)columns)[index] = *(const uint4*)bytes;
 }
