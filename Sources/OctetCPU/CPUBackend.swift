@@ -73,19 +73,12 @@ final class CPUProgram: CompiledProgram, @unchecked Sendable {
             return ReformatLayer(input: inQ[0], output: outQ)
 
         case .constant:
-            let value: TensorValue
-            if case let .constant(w) = layer.kind, let outQ {
-                value = .quantized(shape: w.shape, values: w.values.map { QuantizationMath.quantize($0, outQ) }, outQ)
-            } else if case let .constant(w) = layer.kind {
-                value = .float(TensorData(shape: w.shape, values: w.values))
-            } else {
-                return fallback()
-            }
+            guard let value = plan.constantValue(layer) else { return fallback() }
             return ConstantFallback(value: value)
 
         case let .convolution(p):
             let channels = inShape[1]
-            let isDepthwise = p.groups == channels && p.groups == p.outputChannels && p.inputChannelsPerGroup == 1
+            let isDepthwise = p.isDepthwise
             if int8 {
                 guard let xq = inQ[0] else { return fallback() }
                 let residualQ = layer.inputs.count > 1 ? inQ[1] : nil

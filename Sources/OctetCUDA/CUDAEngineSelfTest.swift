@@ -40,7 +40,7 @@ enum CUDAEngineSelfTest {
                 integers += 1
                 if value != want { mismatches.append(engine.plan.network[id].name) }
             } else {
-                worstFloat = max(worstFloat, relativeL2(value.dequantized.values, want.dequantized.values))
+                worstFloat = max(worstFloat, TensorComparison.relativeL2(value.dequantized.values, want.dequantized.values))
             }
         }
         // The graph path (no observer) must give the same outputs as the step-by-step path.
@@ -50,15 +50,6 @@ enum CUDAEngineSelfTest {
         let ok = mismatches.isEmpty && worstFloat <= 1e-5 && graphAgrees
         log("engine \(name), batch \(batch): \(integers) integer tensors \(mismatches.isEmpty ? "exact" : "MISMATCH in \(mismatches.joined(separator: ", "))"), float relative L2 \(String(format: "%.2g", worstFloat)), graph replay \(graphAgrees ? "identical" : "DIFFERS") [\(kernels)]")
         return ok ? 0 : 1
-    }
-
-    static func relativeL2(_ a: [Float], _ b: [Float]) -> Double {
-        var error = 0.0, norm = 0.0
-        for (x, y) in zip(a, b) {
-            error += Double(x - y) * Double(x - y)
-            norm += Double(y) * Double(y)
-        }
-        return norm > 0 ? (error / norm).squareRoot() : error.squareRoot()
     }
 
     private static func random(_ shape: [Int], seed: UInt64) -> TensorData {

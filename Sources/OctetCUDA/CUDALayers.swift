@@ -94,18 +94,13 @@ struct CUDALayerFactory {
         case .reformat:
             return ReformatKernel(input: inQ[0], output: outQ)
 
-        case let .constant(w):
-            let value: TensorValue = if let outQ {
-                .quantized(shape: w.shape, values: w.values.map { QuantizationMath.quantize($0, outQ) }, outQ)
-            } else {
-                .float(TensorData(shape: w.shape, values: w.values))
-            }
+        case .constant:
+            guard let value = plan.constantValue(layer) else { return fallback() }
             return try ConstantKernel(value: value, layout: tensors[layer.outputs[0]]!.layout, driver: driver)
 
         case let .convolution(p):
             guard inShape.count == 4 else { return fallback() }
-            let channels = inShape[1]
-            let isDepthwise = p.groups == channels && p.groups == p.outputChannels && p.inputChannelsPerGroup == 1
+            let isDepthwise = p.isDepthwise
             if int8 {
                 guard let xq = inQ[0] else { return fallback() }
                 let residualQ = layer.inputs.count > 1 ? inQ[1] : nil

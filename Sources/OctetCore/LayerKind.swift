@@ -95,6 +95,8 @@ public struct ConvolutionParameters: Sendable, Equatable {
     public var outputChannels: Int { weights.shape[0] }
     public var inputChannelsPerGroup: Int { weights.shape[1] }
     public var kernel: [Int] { [weights.shape[2], weights.shape[3]] }
+    /// One filter per channel (groups = input channels = output channels).
+    public var isDepthwise: Bool { groups == outputChannels && inputChannelsPerGroup == 1 }
 }
 
 public struct FullyConnectedParameters: Sendable, Equatable {

@@ -19,6 +19,13 @@ public struct EnginePlan: Sendable {
     }
 
     public func quantization(of id: TensorID) -> TensorQuantization? { quantization[id] }
+
+    /// The value a constant layer produces: its weights, quantized when its output is an integer tensor.
+    public func constantValue(_ layer: Layer) -> TensorValue? {
+        guard case let .constant(w) = layer.kind else { return nil }
+        guard let q = quantization[layer.outputs[0]] else { return .float(TensorData(shape: w.shape, values: w.values)) }
+        return .quantized(shape: w.shape, values: w.values.map { QuantizationMath.quantize($0, q) }, q)
+    }
 }
 
 /// A tensor's value in host memory, in logical (row-major, NCHW) order: float, or stored 8-bit integers

@@ -28,6 +28,16 @@ public struct TensorComparison: Sendable, Equatable {
     /// 10 · log10(Σ reference² / Σ error²), infinite when identical.
     public var snr: Double { noise > 0 ? 10 * log10(max(signal, 1e-30) / noise) : .infinity }
 
+    /// ‖a − b‖ / ‖b‖ (the absolute error when b is zero): how backends' float outputs are compared.
+    public static func relativeL2(_ a: [Float], _ b: [Float]) -> Double {
+        var error = 0.0, norm = 0.0
+        for (x, y) in zip(a, b) {
+            error += Double(x - y) * Double(x - y)
+            norm += Double(y) * Double(y)
+        }
+        return norm > 0 ? (error / norm).squareRoot() : error.squareRoot()
+    }
+
     public var cosine: Double {
         signal > 0 && candidateNorm > 0 ? dot / (signal.squareRoot() * candidateNorm.squareRoot()) : 1
     }

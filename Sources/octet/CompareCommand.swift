@@ -134,13 +134,13 @@ struct CompareCommand: ParsableCommand {
                     integerTensors += 1
                     if value != expected { integerMismatches[name, default: 0] += 1 }
                 } else {
-                    let error = Self.relativeL2(value.dequantized.values, expected.dequantized.values)
+                    let error = TensorComparison.relativeL2(value.dequantized.values, expected.dequantized.values)
                     if error > worstFloat.error { worstFloat = (error, name) }
                 }
             }
             let outName = network[network.outputs[0]].name
             if let a = referenceOut[outName]?.values, let b = candidateOut[outName]?.values {
-                let error = Self.relativeL2(b, a)
+                let error = TensorComparison.relativeL2(b, a)
                 if error > worstFloat.error { worstFloat = (error, outName) }
                 if a.indices.max(by: { a[$0] < a[$1] }) == b.indices.max(by: { b[$0] < b[$1] }) { top1Agree += 1 }
             }
@@ -157,16 +157,6 @@ struct CompareCommand: ParsableCommand {
         if !integerMismatches.isEmpty {
             throw OctetError.invalidNetwork(reason: "\(integerMismatches.count) integer tensor(s) differ between \(candidate.backendName) and cpu")
         }
-    }
-
-    /// ‖a − b‖ / ‖b‖ (0 when both are zero).
-    static func relativeL2(_ a: [Float], _ b: [Float]) -> Double {
-        var error = 0.0, norm = 0.0
-        for (x, y) in zip(a, b) {
-            error += Double(x - y) * Double(x - y)
-            norm += Double(y) * Double(y)
-        }
-        return norm > 0 ? (error / norm).squareRoot() : error.squareRoot()
     }
 
     private func imageFiles() throws -> [String] {

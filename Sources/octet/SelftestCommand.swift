@@ -58,7 +58,7 @@ struct SelftestCommand: ParsableCommand {
             if expected[id] != value { mismatches += 1 }
         }
         let output = cpu.outputNames[0]
-        let error = CompareCommand.relativeL2(got[output]?.values ?? [], want[output]?.values ?? [1])
+        let error = TensorComparison.relativeL2(got[output]?.values ?? [], want[output]?.values ?? [1])
         let ok = mismatches == 0 && integers > 0 && error <= 1e-5
         log("bundled demo INT8 on cuda vs cpu: \(integers - mismatches)/\(integers) integer tensors identical, logits relative L2 \(String(format: "%.2g", error)): \(ok ? "exact" : "MISMATCH")")
         return ok ? 0 : 1
