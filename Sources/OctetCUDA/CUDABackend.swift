@@ -15,10 +15,20 @@ import OctetRuntime
 public struct CUDABackend: Backend {
     public let name = "cuda"
     let library: CUDAKernelLibrary
+    let convolutions: ConvolutionPath
+
+    /// How INT8 convolutions use the GPU's integer units.
+    public enum ConvolutionPath: Sendable {
+        /// Tensor cores (`mma.sync`) on sm_80 and newer, `dp4a` before.
+        case automatic
+        /// `dp4a` everywhere: the path of sm_61–sm_75 GPUs, selectable on newer ones so it can be checked there.
+        case dp4a
+    }
 
     /// Opens the first CUDA device and its kernel library (compiled with NVRTC, or read from the kernel cache).
-    public init() throws {
+    public init(convolutions: ConvolutionPath = .automatic) throws {
         library = try CUDAKernelLibrary.shared()
+        self.convolutions = convolutions
     }
 
     /// Whether a CUDA device can be used here; `reason` says why not.
@@ -38,7 +48,7 @@ public struct CUDABackend: Backend {
     }
 
     public func compile(_ plan: EnginePlan, options: ExecutionOptions) throws -> any CompiledProgram {
-        try CUDAProgram(plan: plan, library: library)
+        try CUDAProgram(plan: plan, library: library, tensorCores: library.hasTensorCoreKernels && convolutions == .automatic)
     }
 }
 
@@ -51,12 +61,12 @@ final class CUDAProgram: CompiledProgram, @unchecked Sendable {
 
     var kernelNames: [String] { layers.map(\.kernelName) }
 
-    init(plan: EnginePlan, library: CUDAKernelLibrary) throws {
+    init(plan: EnginePlan, library: CUDAKernelLibrary, tensorCores: Bool) throws {
         self.plan = plan
         self.library = library
         try library.driver.activate(library.device)
         let tensors = TensorPlacement(plan: plan)
-        let factory = CUDALayerFactory(plan: plan, library: library, tensors: tensors)
+        let factory = CUDALayerFactory(plan: plan, library: library, tensors: tensors, tensorCores: tensorCores)
         self.layers = try plan.network.layers.map { try factory.makeLayer($0) }
         self.tensors = tensors
     }

@@ -56,8 +56,9 @@ struct ConvolutionShape: Sendable {
 }
 
 /// INT8 convolution or fully connected layer (groups = 1) as an implicit GEMM on tensor cores (conv_igemm.cu),
-/// with the fused epilogue: bias, requantization or float output, Relu/Clip, residual add. Inputs whose channel
-/// count is not a multiple of 4 (the 3-channel stem) go through an explicit im2col first.
+/// or with `dp4a` where there are none, with the fused epilogue: bias, requantization or float output, Relu/Clip,
+/// residual add. Inputs whose channel count is not a multiple of 4 (the 3-channel stem) go through an explicit
+/// im2col first.
 struct ImplicitGEMMKernel: CUDALayer {
     let geometry: ConvolutionShape
     let weights: DeviceArray
@@ -70,12 +71,13 @@ struct ImplicitGEMMKernel: CUDALayer {
     let gemmK: Int
     let paddedK: Int
     let multiprocessors: Int
+    let tensorCores: Bool
     /// For the im2col path: each k's tap and channel, `ky << 24 | kx << 16 | c` (all ones beyond K).
     let im2colTaps: DeviceArray?
 
     static let tileK = 64
 
-    init?(geometry: ConvolutionShape, _ q: QuantizedLinearParameters, activation: Activation?, library: CUDAKernelLibrary) throws {
+    init?(geometry: ConvolutionShape, _ q: QuantizedLinearParameters, activation: Activation?, tensorCores: Bool, library: CUDAKernelLibrary) throws {
         if q.output != nil {
             bounds = (q.bounds.min, q.bounds.max)
         } else {
@@ -97,6 +99,7 @@ struct ImplicitGEMMKernel: CUDALayer {
         bias = try DeviceArray(q.bias, driver: driver)
         multipliers = try DeviceArray(q.multipliers, driver: driver)
         multiprocessors = Int(library.device.multiprocessors)
+        self.tensorCores = tensorCores
         if needsIm2col {
             let (c, kw) = (geometry.channels, geometry.kernel.1)
             let taps = (0..<gemmK).map { k -> UInt32 in
@@ -117,7 +120,10 @@ struct ImplicitGEMMKernel: CUDALayer {
 
     private var inputType: String { parameters.input.isSigned ? "s8" : "u8" }
 
-    var kernelName: String { "\(needsIm2col ? "im2col+" : "")conv_igemm_v\(vectorBytes)_\(inputType)__mma_m16n8k32" }
+    var kernelName: String {
+        let gemm = tensorCores ? "conv_igemm_v\(vectorBytes)_\(inputType)__mma_m16n8k32" : "conv_\(inputType)__dp4a"
+        return (needsIm2col ? "im2col+" : "") + gemm
+    }
 
     func workspaceBytes(batch: Int, inputs: [TensorLayout]) -> Int {
         needsIm2col ? batch * geometry.outputHeight * geometry.outputWidth * gemmK : 0
@@ -149,7 +155,7 @@ struct ImplicitGEMMKernel: CUDALayer {
 
     func accumulatorBytes(batch: Int) -> Int {
         let m = batch * geometry.outputHeight * geometry.outputWidth
-        return schedule(rows: m).splits > 1 ? 4 * m * geometry.outputChannels : 0
+        return tensorCores && schedule(rows: m).splits > 1 ? 4 * m * geometry.outputChannels : 0
     }
 
     func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
@@ -191,10 +197,15 @@ struct ImplicitGEMMKernel: CUDALayer {
         let outputMode: Int32 = parameters.output.map { $0.isSigned ? 0 : 1 } ?? 2
         arguments.append(outputMode)
         arguments.append(inputs.count > 1 ? inputs[1].isSigned : Int32(0))
-        let plan = schedule(rows: m)
+        let plan = tensorCores ? schedule(rows: m) : Schedule(tileM: 0, tileN: 0, splits: 1, tilesPerSplit: 0)
         arguments.append(plan.splits > 1 ? encoder.accumulators : UInt64(0))
         arguments.append(Int32(plan.tilesPerSplit))
         arguments.align()
+        guard tensorCores else {
+            let count = m * g.outputChannels
+            try encoder.launch("octet_conv_dp4a_\(inputType)", grid: (UInt32((count + 255) / 256), 1, 1), block: (256, 1, 1), arguments)
+            return
+        }
         let shared = 3 * (plan.tileM + plan.tileN) * (Self.tileK + 16)
         // Warp tiles of 64x32 (128-row tiles) or 32x32 (64-row tiles).
         let threads = 32 * (plan.tileM / (plan.tileM == 128 ? 64 : 32)) * (plan.tileN / 32)

@@ -13,13 +13,15 @@ enum CUDAEngineSelfTest {
         var failures = 0
         for (name, network, batch) in [("every layer kind", try everyKind(), 3), ("large convolutions (128x128 and 128x64 tiles)", try largeConvolutions(), 4)] {
             for trt in [false, true] {
-                failures += try check(name: name + (trt ? ", TensorRT ranges" : ""), network, batch: batch, trtRanges: trt, log: log)
+                failures += try check(name: name + (trt ? ", TensorRT ranges" : ""), network, batch: batch, trtRanges: trt, backend: CUDABackend(), log: log)
             }
         }
+        // The dp4a convolutions of GPUs without INT8 tensor cores, run here too.
+        failures += try check(name: "every layer kind, dp4a convolutions", try everyKind(), batch: 3, trtRanges: false, backend: CUDABackend(convolutions: .dp4a), log: log)
         return failures
     }
 
-    private static func check(name: String, _ network: Network, batch: Int, trtRanges: Bool, log: (String) -> Void) throws -> Int {
+    private static func check(name: String, _ network: Network, batch: Int, trtRanges: Bool, backend: CUDABackend, log: (String) -> Void) throws -> Int {
         let inputTensor = network[network.inputs[0]]
         let input = random([batch] + inputTensor.shape.dropFirst(), seed: 11)
         var ranged = network
@@ -29,7 +31,7 @@ enum CUDAEngineSelfTest {
         var config = BuilderConfig()
         config.int8 = true
         config.trtCompatibleRanges = trtRanges
-        let engine = try Builder(config: config, backend: CUDABackend()).build(ranged)
+        let engine = try Builder(config: config, backend: backend).build(ranged)
         var expected: [TensorID: TensorValue] = [:]
         _ = try QuantizedReferenceExecutor(plan: engine.plan).run([inputTensor.name: input]) { id, value in expected[id] = value }
         var mismatches: [String] = [], worstFloat = 0.0, integers = 0

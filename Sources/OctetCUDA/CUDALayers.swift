@@ -75,6 +75,8 @@ struct CUDALayerFactory {
     let plan: EnginePlan
     let library: CUDAKernelLibrary
     let tensors: TensorPlacement
+    /// INT8 convolutions on tensor cores (`mma.sync`), or with `dp4a`.
+    let tensorCores: Bool
     var driver: CUDADriver { library.driver }
 
     func makeLayer(_ layer: Layer) throws -> any CUDALayer {
@@ -107,9 +109,8 @@ struct CUDALayerFactory {
                 let q = QuantizedLinearParameters(
                     weights: p.weights, bias: p.bias, input: xq, output: outQ, residual: residualQ, activation: layer.fusedActivation)
                 if isDepthwise, outQ != nil, layer.inputs.count == 1 { return try DepthwiseKernel(p, q, driver: driver) }
-                guard p.groups == 1, library.hasTensorCoreKernels else { return fallback() }
-                guard let geometry = ConvolutionShape(p, input: inShape) else { return fallback() }
-                return try ImplicitGEMMKernel(geometry: geometry, q, activation: layer.fusedActivation, library: library) ?? fallback()
+                guard p.groups == 1, let geometry = ConvolutionShape(p, input: inShape) else { return fallback() }
+                return try ImplicitGEMMKernel(geometry: geometry, q, activation: layer.fusedActivation, tensorCores: tensorCores, library: library) ?? fallback()
             }
             guard let geometry = ConvolutionShape(p, input: inShape) else { return fallback() }
             return try FloatConvolutionKernel(geometry: geometry, weights: p.weights, bias: p.bias, activation: layer.fusedActivation, driver: driver)
@@ -119,9 +120,9 @@ struct CUDALayerFactory {
             let geometry = ConvolutionShape(fullyConnectedInputs: p.inputs, outputs: p.outputs)
             let weights = Weights(shape: [p.outputs, p.inputs, 1, 1], values: p.weights.values)
             if int8 {
-                guard let xq = inQ[0], library.hasTensorCoreKernels else { return fallback() }
+                guard let xq = inQ[0] else { return fallback() }
                 let q = QuantizedLinearParameters(weights: p.weights, bias: p.bias, input: xq, output: outQ, residual: nil, activation: layer.fusedActivation)
-                return try ImplicitGEMMKernel(geometry: geometry, q, activation: layer.fusedActivation, library: library) ?? fallback()
+                return try ImplicitGEMMKernel(geometry: geometry, q, activation: layer.fusedActivation, tensorCores: tensorCores, library: library) ?? fallback()
             }
             return try FloatConvolutionKernel(geometry: geometry, weights: weights, bias: p.bias, activation: layer.fusedActivation, driver: driver)
 

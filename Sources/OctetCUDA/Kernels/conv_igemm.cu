@@ -12,8 +12,6 @@
 //   float output:      y = min(max(y, lo), hi)   (lo/hi = -inf/+inf, or the fused Relu/Clip bounds)
 // Fully connected layers are the 1x1 case with H = W = 1.
 
-#if __CUDA_ARCH__ >= 800 // cp.async, ldmatrix and int8 mma.sync
-
 struct ConvArgs {
     const unsigned char* x;        // NHWC input, int8 or uint8
     const signed char* w;          // [OC][Kpad]
@@ -29,38 +27,6 @@ struct ConvArgs {
     int* partial;                  // split-K: [M][OC] int32 sums, zero between layers; null otherwise
     int tilesPerSplit;             // k tiles per blockIdx.z
 };
-
-__device__ __forceinline__ unsigned shared_address(const void* p) {
-    return (unsigned)__cvta_generic_to_shared(p);
-}
-
-template <int BYTES>
-__device__ __forceinline__ void copy_async(unsigned destination, const void* source, bool valid) {
-    const int size = valid ? BYTES : 0; // 0: zero-fill the destination
-    if (BYTES == 16) {
-        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" :: "r"(destination), "l"(source), "r"(size));
-    } else {
-        asm volatile("cp.async.ca.shared.global [%0], [%1], %2, %3;\n" :: "r"(destination), "l"(source), "n"(BYTES), "r"(size));
-    }
-}
-
-__device__ __forceinline__ void ldmatrix_x4(unsigned address, unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r3) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(address));
-}
-
-template <bool SIGNED_INPUT>
-__device__ __forceinline__ void mma_k32(int* c, const unsigned* a, unsigned b0, unsigned b1) {
-    if (SIGNED_INPUT) {
-        asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                     : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
-                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-    } else {
-        asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                     : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
-                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-    }
-}
 
 // The epilogue of one output before rounding: bias, multiplier, residual, clamp.
 __device__ __forceinline__ float epilogue_value(const ConvArgs& p, int acc, int bias, float multiplier, int residual) {
@@ -104,6 +70,41 @@ __device__ __forceinline__ void store_output16(const ConvArgs& p, int m, int n, 
         __align__(16) unsigned char bytes[16];
         for (int i = 0; i < 16; i++) bytes[i] = (unsigned char)__float2int_rn(y[i]);
         *(uint4*)((unsigned char*)p.y + index) = *(const uint4*)bytes;
+    }
+}
+
+#if __CUDA_ARCH__ >= 800 // cp.async, ldmatrix and int8 mma.sync
+
+
+__device__ __forceinline__ unsigned shared_address(const void* p) {
+    return (unsigned)__cvta_generic_to_shared(p);
+}
+
+template <int BYTES>
+__device__ __forceinline__ void copy_async(unsigned destination, const void* source, bool valid) {
+    const int size = valid ? BYTES : 0; // 0: zero-fill the destination
+    if (BYTES == 16) {
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" :: "r"(destination), "l"(source), "r"(size));
+    } else {
+        asm volatile("cp.async.ca.shared.global [%0], [%1], %2, %3;\n" :: "r"(destination), "l"(source), "n"(BYTES), "r"(size));
+    }
+}
+
+__device__ __forceinline__ void ldmatrix_x4(unsigned address, unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r3) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(address));
+}
+
+template <bool SIGNED_INPUT>
+__device__ __forceinline__ void mma_k32(int* c, const unsigned* a, unsigned b0, unsigned b1) {
+    if (SIGNED_INPUT) {
+        asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                     : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    } else {
+        asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                     : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
     }
 }
 
@@ -285,6 +286,38 @@ extern "C" __global__ void octet_conv_split_epilogue(const ConvArgs p)
 }
 
 #endif // __CUDA_ARCH__ >= 800
+
+// The same convolution for GPUs without int8 tensor cores (sm_61 to sm_75; also run on newer ones by the
+// selftest): one thread per output, dp4a over four channels at a time (C % 4 == 0, the im2col path otherwise),
+// padding taps skipped, the same epilogue. Weights in the same [OC][Kpad] packing.
+template <bool SIGNED_INPUT>
+__device__ __forceinline__ void conv_dp4a(const ConvArgs& p) {
+    OCTET_ELEMENT_INDEX((long long)p.M * p.OC);
+    const int n = i % p.OC, m = i / p.OC;
+    const int ox = m % p.OW, oy = (m / p.OW) % p.OH, image = m / (p.OW * p.OH);
+    const int words = p.C / 4;
+    const unsigned char* x = p.x + (long long)image * p.H * p.W * p.C;
+    const int* w = (const int*)(p.w + (long long)n * p.Kpad);
+    int acc = 0;
+    for (int ky = 0; ky < p.KH; ky++) {
+        const int iy = oy * p.strideH - p.padTop + ky * p.dilationH;
+        if (iy < 0 || iy >= p.H) continue;
+        for (int kx = 0; kx < p.KW; kx++) {
+            const int ix = ox * p.strideW - p.padLeft + kx * p.dilationW;
+            if (ix < 0 || ix >= p.W) continue;
+            const unsigned* a = (const unsigned*)(x + (iy * p.W + ix) * p.C);
+            const int* b = w + (ky * p.KW + kx) * words;
+            for (int k = 0; k < words; k++) {
+                if (SIGNED_INPUT) asm("dp4a.s32.s32 %0, %1, %2, %0;" : "+r"(acc) : "r"(a[k]), "r"(b[k]));
+                else asm("dp4a.u32.s32 %0, %1, %2, %0;" : "+r"(acc) : "r"(a[k]), "r"(b[k]));
+            }
+        }
+    }
+    store_output(p, m, n, acc);
+}
+
+extern "C" __global__ void octet_conv_dp4a_s8(const ConvArgs p) { conv_dp4a<true>(p); }
+extern "C" __global__ void octet_conv_dp4a_u8(const ConvArgs p) { conv_dp4a<false>(p); }
 
 // im2col for convolutions whose channel count is not a multiple of 4 (the 3-channel stem): writes the [M][Kpad]
 // matrix (zeros for padding taps and k >= K), which the GEMM then reads as a 1x1 convolution over Kpad channels.
