@@ -156,6 +156,11 @@ public final class CUDADriver: @unchecked Sendable {
         throw OctetError.unavailable(reason: "CUDA is present but NVRTC is not: libnvrtc.so was not found (set CUDA_HOME or LD_LIBRARY_PATH)")
     }
 
+    /// A NUL-terminated C buffer as a string.
+    private static func string(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     func check(_ result: CUresult, _ call: String, file: String = #fileID, line: Int = #line) throws {
         guard result != 0 else { return }
         var message: UnsafePointer<CChar>?
@@ -197,7 +202,7 @@ public final class CUDADriver: @unchecked Sendable {
             var memory = 0
             try check(cuDeviceTotalMem(&memory, device), "cuDeviceTotalMem")
             return Device(
-                ordinal: device, name: String(cString: name), computeCapability: (try attribute(75), try attribute(76)),
+                ordinal: device, name: Self.string(name), computeCapability: (try attribute(75), try attribute(76)),
                 multiprocessors: try attribute(16), memoryBytes: memory, sharedMemoryPerBlock: try attribute(8))
         }
     }
@@ -230,7 +235,7 @@ public final class CUDADriver: @unchecked Sendable {
             _ = nvrtcGetProgramLogSize(program, &size)
             var log = [CChar](repeating: 0, count: max(size, 1))
             _ = nvrtcGetProgramLog(program, &log)
-            return String(cString: log).trimmingCharacters(in: .whitespacesAndNewlines)
+            return Self.string(log).trimmingCharacters(in: .whitespacesAndNewlines)
         }
         if result != 0 {
             throw OctetError.unavailable(reason: "NVRTC could not compile \(name) for \(architecture): \(log())")
@@ -343,22 +348,11 @@ public final class CUDADriver: @unchecked Sendable {
         }
     }
 
-    /// Launches `kernel` and waits for it; `arguments` are the kernel's parameters in order (each a value whose
-    /// bytes are passed: Int32, Float, UInt64 device addresses).
+    /// Launches `kernel` on the default stream and waits for it; `arguments` are the kernel's parameters in order
+    /// (Int32, Int64, Float, UInt64 device addresses). For the selftest's one-off checks.
     public func launch(_ kernel: Kernel, grid: (UInt32, UInt32, UInt32), block: (UInt32, UInt32, UInt32), arguments: [any BitwiseCopyable]) throws {
-        var storage: [UnsafeMutableRawPointer] = arguments.map { argument in
-            let size = MemoryLayout.size(ofValue: argument)
-            let pointer = UnsafeMutableRawPointer.allocate(byteCount: max(size, 8), alignment: 8)
-            withUnsafeBytes(of: argument) { pointer.copyMemory(from: $0.baseAddress!, byteCount: size) }
-            return pointer
-        }
-        defer { storage.forEach { $0.deallocate() } }
-        var parameters: [UnsafeMutableRawPointer?] = storage.map { $0 }
-        try parameters.withUnsafeMutableBufferPointer { list in
-            try check(cuLaunchKernel(kernel.handle, grid.0, grid.1, grid.2, block.0, block.1, block.2, 0, nil, list.baseAddress, nil), "cuLaunchKernel")
-        }
+        try launch(kernel, grid: grid, block: block, arguments: KernelArguments(arguments), stream: Stream(handle: nil))
         try check(cuCtxSynchronize(), "cuCtxSynchronize")
-        _ = storage
     }
 
     // MARK: Streams, pinned memory, asynchronous copies, graphs, events
