@@ -75,6 +75,17 @@ struct BenchCommand: ParsableCommand {
             for index in times.indices.sorted(by: { times[$0] > times[$1] }).prefix(25) {
                 print(String(format: "%9.3f  %5.1f%%  ", times[index] / runs, 100 * times[index] / total) + "\(report[index].name)  \(report[index].kind)  \(report[index].kernel)")
             }
+            // Totals per layer type (the first word of the kind), e.g. how much of the time convolutions take.
+            var byType: [String: (ms: Double, layers: Int)] = [:]
+            for index in times.indices {
+                let type = String(report[index].kind.split(separator: " ").first ?? "?")
+                byType[type, default: (0, 0)].ms += times[index] / runs
+                byType[type, default: (0, 0)].layers += 1
+            }
+            print("per layer type:")
+            for (type, entry) in byType.sorted(by: { $0.value.ms > $1.value.ms }) {
+                print(String(format: "%9.3f  %5.1f%%  ", entry.ms, 100 * entry.ms * runs / total) + "\(type) (\(entry.layers) layers)")
+            }
         }
     }
 }
