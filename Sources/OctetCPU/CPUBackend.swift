@@ -56,11 +56,7 @@ final class CPUProgram: CompiledProgram, @unchecked Sendable {
         _ layer: Layer, plan: EnginePlan, layouts: [TensorID: CPUTensorLayout], reference: QuantizedReferenceExecutor
     ) throws -> any CPULayer {
         let network = plan.network
-        let int8 = layer.precision == .int8
-        let inQ = layer.inputs.map { plan.quantization[$0] }
-        let outQ = plan.quantization[layer.outputs[0]]
-        let inShape = layer.inputs.first.map { network[$0].shape } ?? []
-        let outShape = network[layer.outputs[0]].shape
+        let (int8, inQ, outQ, inShape, outShape) = plan.signature(of: layer)
         func fallback() -> any CPULayer {
             LogicalFallbackLayer(kernelName: "reference_\(layer.kind.typeName.lowercased())_logical") { args in
                 try reference.evaluate(layer, args)

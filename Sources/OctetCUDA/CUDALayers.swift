@@ -81,11 +81,7 @@ struct CUDALayerFactory {
 
     func makeLayer(_ layer: Layer) throws -> any CUDALayer {
         let network = plan.network
-        let int8 = layer.precision == .int8
-        let inQ = layer.inputs.map { plan.quantization[$0] }
-        let outQ = plan.quantization[layer.outputs[0]]
-        let inShape = layer.inputs.first.map { network[$0].shape } ?? []
-        let outShape = network[layer.outputs[0]].shape
+        let (int8, inQ, outQ, inShape, outShape) = plan.signature(of: layer)
         func fallback() -> any CUDALayer { HostReferenceLayer(layer: layer, reference: QuantizedReferenceExecutor(plan: plan), driver: driver) }
         func physicalIsLogical(_ shape: [Int]) -> Bool { shape.count != 4 || (shape[2] == 1 && shape[3] == 1) }
         func batched(_ id: TensorID) -> Bool { tensors[id]?.fixedBatch == nil }

@@ -20,6 +20,15 @@ public struct EnginePlan: Sendable {
 
     public func quantization(of id: TensorID) -> TensorQuantization? { quantization[id] }
 
+    /// What a backend looks at first when it chooses a kernel for a layer: whether it computes in INT8, its inputs'
+    /// and its output's quantizations (nil for float tensors), its first input's and its output's logical shapes.
+    public func signature(of layer: Layer) -> (
+        int8: Bool, inputs: [TensorQuantization?], output: TensorQuantization?, inputShape: [Int], outputShape: [Int]
+    ) {
+        (layer.precision == .int8, layer.inputs.map { quantization[$0] }, quantization[layer.outputs[0]],
+         layer.inputs.first.map { network[$0].shape } ?? [], network[layer.outputs[0]].shape)
+    }
+
     /// The value a constant layer produces: its weights, quantized when its output is an integer tensor.
     public func constantValue(_ layer: Layer) -> TensorValue? {
         guard case let .constant(w) = layer.kind else { return nil }
