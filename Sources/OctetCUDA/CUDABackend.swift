@@ -110,9 +110,13 @@ struct CUDAEncoder {
     }
 
     /// One thread per element of a flat range of `count`, 256 per block.
-    mutating func launch(_ name: String, elements count: Int, _ arguments: [any BitwiseCopyable]) throws {
+    mutating func launch(_ name: String, elements count: Int, _ arguments: KernelArguments) throws {
         guard count > 0 else { return }
-        try launch(name, grid: (UInt32((count + 255) / 256), 1, 1), block: (256, 1, 1), KernelArguments(arguments))
+        try launch(name, grid: (UInt32((count + 255) / 256), 1, 1), block: (256, 1, 1), arguments)
+    }
+
+    mutating func launch(_ name: String, elements count: Int, _ arguments: [any BitwiseCopyable]) throws {
+        try launch(name, elements: count, KernelArguments(arguments))
     }
 
     mutating func copy(to destination: DeviceTensor, from source: DeviceTensor) {

@@ -176,7 +176,7 @@ struct ImplicitGEMMKernel: CUDALayer {
             guard chunks < Int(Int32.max) else {
                 throw OctetError.invalidInput(reason: "batch \(batch) is too large for the CUDA backend's im2col (\(chunks) chunks; the limit is 2^31); split the batch")
             }
-            try encoder.launch("octet_im2col_nhwc", grid: (UInt32((chunks + 255) / 256), 1, 1), block: (256, 1, 1), im2col)
+            try encoder.launch("octet_im2col_nhwc", elements: chunks, im2col)
             source = encoder.workspace
             // The columns are a [batch][OH][OW][gemmK] image convolved 1x1.
             gemmGeometry = ConvolutionShape(fullyConnectedInputs: gemmK, outputs: g.outputChannels)
@@ -203,7 +203,7 @@ struct ImplicitGEMMKernel: CUDALayer {
         arguments.align()
         guard tensorCores else {
             let count = m * g.outputChannels
-            try encoder.launch("octet_conv_dp4a_\(inputType)", grid: (UInt32((count + 255) / 256), 1, 1), block: (256, 1, 1), arguments)
+            try encoder.launch("octet_conv_dp4a_\(inputType)", elements: count, arguments)
             return
         }
         let shared = 3 * (plan.tileM + plan.tileN) * (Self.tileK + 16)
@@ -215,7 +215,7 @@ struct ImplicitGEMMKernel: CUDALayer {
             block: (UInt32(threads), 1, 1), sharedBytes: shared, arguments)
         if plan.splits > 1 {
             let count = m * g.outputChannels
-            try encoder.launch("octet_conv_split_epilogue", grid: (UInt32((count + 255) / 256), 1, 1), block: (256, 1, 1), arguments)
+            try encoder.launch("octet_conv_split_epilogue", elements: count, arguments)
         }
     }
 }
@@ -258,9 +258,9 @@ struct DepthwiseKernel: CUDALayer {
         arguments.append(Int32(parameters.output?.isSigned == true ? 1 : 0))
         arguments.append(y.address)
         if convolution.outputChannels % 4 == 0 {
-            try encoder.launch("octet_dwconv_q_nhwc_x4", grid: (UInt32((y.count / 4 + 255) / 256), 1, 1), block: (256, 1, 1), arguments)
+            try encoder.launch("octet_dwconv_q_nhwc_x4", elements: y.count / 4, arguments)
         } else {
-            try encoder.launch("octet_dwconv_q_nhwc", grid: (UInt32((y.count + 255) / 256), 1, 1), block: (256, 1, 1), arguments)
+            try encoder.launch("octet_dwconv_q_nhwc", elements: y.count, arguments)
         }
     }
 }
@@ -295,6 +295,6 @@ struct FloatConvolutionKernel: CUDALayer {
         arguments.append(activation.p0)
         arguments.append(activation.p1)
         arguments.align()
-        try encoder.launch("octet_conv_f32_direct", grid: (UInt32((y.count + 255) / 256), 1, 1), block: (256, 1, 1), arguments)
+        try encoder.launch("octet_conv_f32_direct", elements: y.count, arguments)
     }
 }

@@ -262,11 +262,6 @@ public final class CUDADriver: @unchecked Sendable {
         return "\(major).\(minor)"
     }
 
-    /// Loads a cubin and returns the named kernel.
-    public func function(_ cubin: [UInt8], name: String) throws -> Kernel {
-        try function(try loadModule(cubin), name: name)
-    }
-
     /// A loaded cubin; kept for the life of the process (kernels of compiled engines point into it).
     public struct Module: @unchecked Sendable {
         let handle: OpaquePointer?

@@ -421,9 +421,9 @@ struct PoolingKernel: CUDALayer {
         arguments.align()
         if inputQ != nil, p.kind == .max, input[1] % 4 == 0 {
             let words = y.count / 4
-            try encoder.launch("octet_maxpool_q_nhwc_x4", grid: (UInt32((words + 255) / 256), 1, 1), block: (256, 1, 1), arguments)
+            try encoder.launch("octet_maxpool_q_nhwc_x4", elements: words, arguments)
         } else {
-            try encoder.launch("octet_pool_nhwc", grid: (UInt32((y.count + 255) / 256), 1, 1), block: (256, 1, 1), arguments)
+            try encoder.launch("octet_pool_nhwc", elements: y.count, arguments)
         }
     }
 }
