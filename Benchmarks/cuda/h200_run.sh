@@ -2,7 +2,8 @@
 # Everything Octet's CUDA backend is checked and measured with on the lent H200, in one call (the machine keeps
 # nothing between calls). Run from the repository root on the GPU machine, with .gpu/ carried there holding
 # octet.gz (the static release binary, gzipped), models/*.onnx[.gz] and images/{224,128}/*.ppm.
-#   bash Benchmarks/cuda/h200_run.sh [steps...]   steps: selftest compare resnet50 bench pytorch (default: all)
+#   bash Benchmarks/cuda/h200_run.sh [steps...]   steps: selftest compare resnet50 bench pytorch (default: all),
+#   ptxas (registers and spills), diagnose (Nsight Compute), heuristic (ResNet-50 without timing the convolution tiles)
 # Logs go to $OUT (or ./h200-out); a summary is printed last.
 set -u
 OUT=${OUT:-h200-out}
@@ -45,6 +46,7 @@ for step in $steps; do
     summary "export resnet50 rc=$?"
     /tmp/octet calibrate --device cuda --model $M/resnet50_op13.onnx --images $I224 --normalization imagenet --method max --output "$OUT/resnet50_ranges.txt" > "$OUT/calibrate_resnet50.log" 2>&1
     summary "calibrate resnet50 on cuda rc=$?"
+    [ "${RESNET50_COMPARE:-1}" = 0 ] && continue # ranges only (for bench or diagnose)
     /tmp/octet compare --versus cpu --device cuda --model $M/resnet50_op13.onnx --ranges "$OUT/resnet50_ranges.txt" --images $I224 --normalization imagenet > "$OUT/compare_resnet50.log" 2>&1
     summary "compare resnet50 rc=$? $(tail -1 "$OUT/compare_resnet50.log")"
     ;;
@@ -54,20 +56,29 @@ for step in $steps; do
       [ -f $M/$1.onnx ] || continue
       /tmp/octet bench --device cuda --model $M/$1.onnx --ranges "$OUT/$2_ranges.txt" --batch 1,8,64,256 --iterations 50 --warmup 10 --json > "$OUT/bench_$1.json" 2> "$OUT/bench_$1.err"
       summary "bench $1 rc=$? $(python3 -c 'import json,sys; print("; ".join("b%d e2e %.3f ms compute %.3f ms = %.0f img/s" % (r["batch"], r["p50_ms"], r.get("compute_p50_ms", 0), r.get("compute_throughput_ips", 0)) for r in map(json.loads, open(sys.argv[1]))))' "$OUT/bench_$1.json")"
-      summary "$(grep -A8 'per-layer' "$OUT/profile_$1_b256.txt" 2>/dev/null)"
       for b in 1 256; do
         /tmp/octet bench --device cuda --model $M/$1.onnx --ranges "$OUT/$2_ranges.txt" --batch $b --iterations 10 --warmup 3 --profile > "$OUT/profile_$1_b$b.txt" 2>&1
       done
+      summary "$(grep -A12 'per-layer' "$OUT/profile_$1_b256.txt" 2>/dev/null; grep -A8 'per layer type' "$OUT/profile_$1_b256.txt" 2>/dev/null)"
     done
     ;;
+  ptxas)
+    # Registers and spills of the convolution kernels.
+    OCTET_CACHE_DIR=/tmp/octet-ptxas OCTET_CUDA_PTXAS_VERBOSE=1 /tmp/octet bench --device cuda --model $M/efficientnet_lite0.onnx --iterations 1 --warmup 0 > /dev/null 2> "$OUT/ptxas.log"
+    summary "$(grep -A2 "Function properties for octet_conv_igemm_.*_v16_u8\|Function properties for octet_maxpool" "$OUT/ptxas.log" | grep -o 'for octet_[a-z0-9_]*\|[0-9]* bytes spill stores\|Used [0-9]* registers' | paste - - - | head -20)"
+    ;;
   diagnose)
-    # Kernel resources (ptxas) and hardware counters for the first kernels of ResNet-50.
-    OCTET_CUDA_PTXAS_VERBOSE=1 /tmp/octet bench --device cuda --model $M/efficientnet_lite0.onnx --iterations 1 --warmup 0 > /dev/null 2> "$OUT/ptxas.log"
-    summary "$(grep -A1 'igemm_128x128_v16_u8\|igemm_128x64_v16_u8\|im2col\|dwconv_q_nhwc_x4' "$OUT/ptxas.log" | grep -o 'Function properties for [a-z0-9_]*\|Used [0-9]* registers.*' | paste - - | head -20)"
-    timeout 240 ncu --clock-control none --launch-count 14 --section SpeedOfLight --section Occupancy --section LaunchStats \
-      /tmp/octet bench --device cuda --model $M/resnet50_op13.onnx --ranges "$OUT/resnet50_ranges.txt" --batch 256 --iterations 1 --warmup 0 --profile > "$OUT/ncu.txt" 2>&1
+    # Hardware counters (Nsight Compute, full set) for ResNet-50's first eight convolutions at batch 256 with one
+    # tile shape (OCTET_CUDA_CONV_TILE, default 128x64_w64x32_s3), whole report in ncu.txt.
+    OCTET_CUDA_CONV_TILE=${OCTET_CUDA_CONV_TILE:-128x64_w64x32_s3} timeout 300 ncu --clock-control none --kernel-name regex:octet_conv_igemm --launch-count 8 --set full \
+      /tmp/octet bench --device cuda --model $M/resnet50_op13.onnx --ranges "$OUT/resnet50_ranges.txt" --batch 256 --iterations 1 --warmup 0 > "$OUT/ncu.txt" 2>&1
     summary "ncu rc=$?"
-    summary "$(grep -E '^  [a-z_0-9]+.*\(|Duration|Registers Per Thread|Achieved Occupancy|Memory Throughput|Compute \(SM\) Throughput|Dynamic Shared' "$OUT/ncu.txt" | head -120)"
+    summary "$(grep -E '^  [a-z_0-9]+.*\(|  Duration|DRAM Throughput|Registers Per Thread|Achieved Occupancy|Warp Cycles Per Issued|Issue Slots Busy|L2 Hit Rate  ' "$OUT/ncu.txt" | head -80)"
+    ;;
+  heuristic)
+    # The tile heuristic alone (OCTET_CUDA_TUNING=0) against the timed choice of the bench step.
+    OCTET_CUDA_TUNING=0 /tmp/octet bench --device cuda --model $M/resnet50_op13.onnx --ranges "$OUT/resnet50_ranges.txt" --batch 1,256 --iterations 50 --warmup 10 > "$OUT/heuristic_resnet50.txt" 2>&1
+    summary "heuristic resnet50 rc=$? $(grep -E '^ +(1|256) ' "$OUT/heuristic_resnet50.txt" | tr -s ' ' | tr '\n' ';')"
     ;;
   pytorch)
     python3 Benchmarks/cuda/pytorch_fp16.py > "$OUT/pytorch_fp16.json" 2> "$OUT/pytorch_fp16.err"

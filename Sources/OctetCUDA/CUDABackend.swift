@@ -18,11 +18,14 @@ public struct CUDABackend: Backend {
     let convolutions: ConvolutionPath
 
     /// How INT8 convolutions use the GPU's integer units.
-    public enum ConvolutionPath: Sendable {
+    public enum ConvolutionPath: Sendable, Equatable {
         /// Tensor cores (`mma.sync`) on sm_80 and newer, `dp4a` before.
         case automatic
         /// `dp4a` everywhere: the path of sm_61–sm_75 GPUs, selectable on newer ones so it can be checked there.
         case dp4a
+        /// Tensor cores with one tile shape (`128x128x64_w64x32_s3`, ...) wherever it applies instead of the
+        /// fastest, so the self-test can check every tile.
+        case tile(String)
     }
 
     /// Opens the first CUDA device and its kernel library (compiled with NVRTC, or read from the kernel cache).
@@ -48,7 +51,7 @@ public struct CUDABackend: Backend {
     }
 
     public func compile(_ plan: EnginePlan, options: ExecutionOptions) throws -> any CompiledProgram {
-        try CUDAProgram(plan: plan, library: library, tensorCores: library.hasTensorCoreKernels && convolutions == .automatic)
+        try CUDAProgram(plan: plan, library: library, convolutions: library.hasTensorCoreKernels ? convolutions : .dp4a)
     }
 }
 
@@ -61,12 +64,12 @@ final class CUDAProgram: CompiledProgram, @unchecked Sendable {
 
     var kernelNames: [String] { layers.map(\.kernelName) }
 
-    init(plan: EnginePlan, library: CUDAKernelLibrary, tensorCores: Bool) throws {
+    init(plan: EnginePlan, library: CUDAKernelLibrary, convolutions: CUDABackend.ConvolutionPath) throws {
         self.plan = plan
         self.library = library
         try library.driver.activate(library.device)
         let tensors = TensorPlacement(plan: plan)
-        let factory = CUDALayerFactory(plan: plan, library: library, tensors: tensors, tensorCores: tensorCores)
+        let factory = CUDALayerFactory(plan: plan, library: library, tensors: tensors, convolutions: convolutions)
         self.layers = try plan.network.layers.map { try factory.makeLayer($0) }
         self.tensors = tensors
     }
@@ -98,10 +101,12 @@ enum CUDAStep {
 /// Collects the steps of one layer.
 struct CUDAEncoder {
     let library: CUDAKernelLibrary
-    /// Device scratch memory shared by all layers (im2col columns), `workspaceBytes` large.
+    /// Device scratch memory shared by all layers (channel-padded inputs), `workspaceBytes` large.
     let workspace: UInt64
     /// Zeroed int32 accumulators shared by all layers (split-K sums); each layer leaves them zeroed.
     let accumulators: UInt64
+    /// Which of the layer's `tactics` to encode.
+    var tactic = 0
     var steps: [CUDAStep] = []
 
     mutating func launch(_ name: String, grid: (UInt32, UInt32, UInt32), block: (UInt32, UInt32, UInt32), sharedBytes: Int = 0, _ arguments: KernelArguments) throws {
@@ -133,6 +138,7 @@ final class CUDAState: ProgramState {
     private var profile: [Double]?
     private var computeEvents: (start: CUDADriver.Event, end: CUDADriver.Event)?
     private(set) var lastComputeMilliseconds: Double?
+    var layerTactics: [String?]? { prepared?.layerTactics }
 
     /// Everything that depends on the batch size.
     private struct Prepared {
@@ -148,6 +154,8 @@ final class CUDAState: ProgramState {
         var outputOffsets: [TensorID: Int]
         var inputSteps: [CUDAStep]
         var layerSteps: [[CUDAStep]]
+        /// The tactic each layer runs at this batch size (nil: the layer has no choice).
+        var layerTactics: [String?]
         var graph: CUDADriver.GraphExec?
     }
 
@@ -215,7 +223,7 @@ final class CUDAState: ProgramState {
         }
         var p = Prepared(
             batch: batch, arena: arena, workspace: workspace, accumulators: accumulators, offsets: offsets, inputStaging: [:],
-            outputStaging: try driver.allocatePinned(bytes: outputBytes), outputOffsets: outputOffsets, inputSteps: [], layerSteps: [], graph: nil)
+            outputStaging: try driver.allocatePinned(bytes: outputBytes), outputOffsets: outputOffsets, inputSteps: [], layerSteps: [], layerTactics: [], graph: nil)
         var encoder = CUDAEncoder(library: program.library, workspace: workspace.address, accumulators: accumulators.address)
         for id in network.inputs {
             let tensor = device(id, p)
@@ -228,10 +236,24 @@ final class CUDAState: ProgramState {
             ])
         }
         p.inputSteps = encoder.steps
-        for (layer, compiled) in zip(network.layers, program.layers) {
+        func encode(_ index: Int, tactic: Int) throws -> [CUDAStep] {
+            let layer = network.layers[index]
             var encoder = CUDAEncoder(library: program.library, workspace: workspace.address, accumulators: accumulators.address)
-            try compiled.encode(inputs: layer.inputs.map { device($0, p) }, outputs: layer.outputs.map { device($0, p) }, into: &encoder)
-            p.layerSteps.append(encoder.steps)
+            encoder.tactic = tactic
+            try program.layers[index].encode(inputs: layer.inputs.map { device($0, p) }, outputs: layer.outputs.map { device($0, p) }, into: &encoder)
+            return encoder.steps
+        }
+        let tactics = program.layers.map { $0.tactics(batch: batch) }
+        p.layerSteps = try tactics.indices.map { try encode($0, tactic: 0) }
+        p.layerTactics = tactics.map(\.first)
+        if ProcessInfo.processInfo.environment["OCTET_CUDA_TUNING"] != "0", tactics.contains(where: { $0.count > 1 }) {
+            // One run of the whole network first, so the timings below start from a GPU at full clock.
+            try issue(p.inputSteps + p.layerSteps.joined(), stream: stream)
+            for index in tactics.indices where tactics[index].count > 1 {
+                let chosen = try fastest(of: tactics[index].count, { try encode(index, tactic: $0) }, stream: stream)
+                p.layerSteps[index] = try encode(index, tactic: chosen)
+                p.layerTactics[index] = tactics[index][chosen]
+            }
         }
         let hostSteps = p.layerSteps.joined().contains { if case .host = $0 { true } else { false } }
         if !hostSteps {
@@ -243,6 +265,32 @@ final class CUDAState: ProgramState {
         }
         prepared = p
         return p
+    }
+
+    /// Times each of a layer's tactics on the arena as it is (only the time matters: the results are the same
+    /// and later layers overwrite them) and returns the index of the fastest. Each runs often enough to take about
+    /// a millisecond, so short kernels are not judged by one launch, in two interleaved rounds whose better time
+    /// counts, so a momentary disturbance does not decide.
+    private func fastest(of count: Int, _ encode: (Int) throws -> [CUDAStep], stream: CUDADriver.Stream) throws -> Int {
+        let (start, end) = (try driver.makeEvent(), try driver.makeEvent())
+        defer {
+            driver.destroy(start)
+            driver.destroy(end)
+        }
+        func time(_ steps: [CUDAStep], runs: Int) throws -> Double {
+            try driver.record(start, stream: stream)
+            for _ in 0..<runs { try issue(steps, stream: stream) }
+            try driver.record(end, stream: stream)
+            try driver.synchronize(stream)
+            return Double(try driver.elapsed(from: start, to: end)) / Double(runs)
+        }
+        let steps = try (0..<count).map(encode)
+        let runs = try steps.map { max(3, min(50, Int(1 / max(try time($0, runs: 1), 1e-3)))) }
+        var best = [Double](repeating: .infinity, count: count)
+        for _ in 0..<2 {
+            for tactic in 0..<count { best[tactic] = min(best[tactic], try time(steps[tactic], runs: runs[tactic])) }
+        }
+        return best.indices.min { best[$0] < best[$1] }!
     }
 
     private func issue(_ steps: [CUDAStep], stream: CUDADriver.Stream) throws {

@@ -1,3 +1,4 @@
+import Foundation
 import OctetCore
 import OctetQuantization
 import OctetRuntime
@@ -38,15 +39,17 @@ struct ConvolutionShape: Sendable {
     }
 
     /// Weights from the float layout [OC][C/groups][KH][KW] to [OC][KH][KW][C/groups] (the NHWC order of taps),
-    /// each output channel's row `rowLength` long (zeros after the last tap).
-    func packTapsMajor<T: Numeric>(_ weights: [T], rowLength: Int) -> [T] {
+    /// each output channel's row `rowLength` long (zeros after the last tap), each tap `channelStride` long
+    /// (zeros after the group's channels; by default exactly them).
+    func packTapsMajor<T: Numeric>(_ weights: [T], rowLength: Int, channelStride: Int? = nil) -> [T] {
         let cpg = channels / groups, (kh, kw) = kernel
+        let stride = channelStride ?? cpg
         var packed = [T](repeating: 0, count: outputChannels * rowLength)
         for o in 0..<outputChannels {
             for c in 0..<cpg {
                 for ky in 0..<kh {
                     for kx in 0..<kw {
-                        packed[o * rowLength + (ky * kw + kx) * cpg + c] = weights[((o * cpg + c) * kh + ky) * kw + kx]
+                        packed[o * rowLength + (ky * kw + kx) * stride + c] = weights[((o * cpg + c) * kh + ky) * kw + kx]
                     }
                 }
             }
@@ -55,10 +58,41 @@ struct ConvolutionShape: Sendable {
     }
 }
 
+/// A tensor-core tile of conv_igemm.cu: each block computes `m` x `n` outputs with warps of `warpM` x `warpN`,
+/// taking `k` bytes of the reduction per step through a `stages`-deep copy pipeline. `all` lists the
+/// instantiated kernels (keep it in step with the file).
+struct ConvolutionTile: Hashable, Sendable, CustomStringConvertible {
+    let m: Int, n: Int, k: Int, warpM: Int, warpN: Int, stages: Int
+    /// Instantiated for 8- and 4-byte gathers too, not only 16-byte ones.
+    var anyGather = false
+
+    var threads: Int { 32 * (m / warpM) * (n / warpN) }
+    var description: String { "\(m)x\(n)x\(k)_w\(warpM)x\(warpN)_s\(stages)" }
+
+    /// Dynamic shared memory of a block (conv_igemm.cu's layout): the pipeline, the biases and multipliers, the
+    /// residual tile.
+    func sharedBytes(residual: Bool) -> Int {
+        stages * (m + n) * (k + 16) + 8 * n + (residual ? m * n : 0)
+    }
+
+    static let large = ConvolutionTile(m: 128, n: 128, k: 64, warpM: 64, warpN: 32, stages: 3, anyGather: true)
+    static let narrow = ConvolutionTile(m: 128, n: 64, k: 64, warpM: 64, warpN: 32, stages: 3, anyGather: true)
+    static let small = ConvolutionTile(m: 64, n: 64, k: 64, warpM: 32, warpN: 32, stages: 3, anyGather: true)
+    static let all: [ConvolutionTile] = [
+        large, narrow, small,
+        ConvolutionTile(m: 128, n: 64, k: 64, warpM: 64, warpN: 32, stages: 4),
+        ConvolutionTile(m: 128, n: 128, k: 64, warpM: 64, warpN: 64, stages: 3),
+        ConvolutionTile(m: 256, n: 64, k: 64, warpM: 64, warpN: 32, stages: 3),
+        ConvolutionTile(m: 128, n: 128, k: 128, warpM: 64, warpN: 64, stages: 2),
+        ConvolutionTile(m: 128, n: 64, k: 128, warpM: 64, warpN: 32, stages: 3),
+        ConvolutionTile(m: 256, n: 64, k: 128, warpM: 64, warpN: 32, stages: 2),
+    ]
+}
+
 /// INT8 convolution or fully connected layer (groups = 1) as an implicit GEMM on tensor cores (conv_igemm.cu),
 /// or with `dp4a` where there are none, with the fused epilogue: bias, requantization or float output, Relu/Clip,
-/// residual add. Inputs whose channel count is not a multiple of 4 (the 3-channel stem) go through an explicit
-/// im2col first.
+/// residual add. Inputs whose channel count is not a multiple of 4 (the 3-channel stem) are first copied with
+/// their channels padded to a multiple of 4, so every gather moves whole 4-byte words.
 struct ImplicitGEMMKernel: CUDALayer {
     let geometry: ConvolutionShape
     let weights: DeviceArray
@@ -66,18 +100,27 @@ struct ImplicitGEMMKernel: CUDALayer {
     let multipliers: DeviceArray
     let parameters: QuantizedLinearParameters
     let bounds: (lo: Float, hi: Float)
-    let needsIm2col: Bool
-    /// Bytes per row of the im2col matrix (K rounded up to 16), or K itself when gathering directly.
+    /// The channels the GEMM gathers: the input's, or rounded up to 4 (`padsChannels`).
+    let gatherChannels: Int
+    /// K of the GEMM: taps times `gatherChannels`.
     let gemmK: Int
+    /// K rounded up to whole k steps of every tile: the length of each packed weight row.
     let paddedK: Int
-    let multiprocessors: Int
+    let device: CUDADriver.Device
     let tensorCores: Bool
-    /// For the im2col path: each k's tap and channel, `ky << 24 | kx << 16 | c` (all ones beyond K).
-    let im2colTaps: DeviceArray?
+    let hasResidual: Bool
+    /// The only tile to use where it applies (`ConvolutionTile.description`).
+    let pinnedTile: String?
+    /// Each 4-byte word of k: its element offset from the window's corner and its tap's (dy, dx), for the gather.
+    let taps: DeviceArray
+    /// Whether every accumulator plus bias stays below 2^22 in magnitude for any input (Σ|w|·max|x| + |bias| per
+    /// output channel), so the epilogue may convert it to float with FP32 adds instead of the conversion unit.
+    let smallSums: Bool
 
-    static let tileK = 64
+    /// Every tile's k step divides this.
+    static let rowAlignment = 128
 
-    init?(geometry: ConvolutionShape, _ q: QuantizedLinearParameters, activation: Activation?, tensorCores: Bool, library: CUDAKernelLibrary) throws {
+    init?(geometry: ConvolutionShape, _ q: QuantizedLinearParameters, activation: Activation?, residual: Bool, tensorCores: Bool, pinnedTile: String?, library: CUDAKernelLibrary) throws {
         if q.output != nil {
             bounds = (q.bounds.min, q.bounds.max)
         } else {
@@ -88,74 +131,100 @@ struct ImplicitGEMMKernel: CUDALayer {
             default: return nil // a float epilogue with another activation: not fused here
             }
         }
+        // The bounds test of the gather marks k beyond K with dy = 0x7fff.
+        guard max(geometry.height, geometry.width) < 16384 else { return nil }
         self.geometry = geometry
         parameters = q
-        needsIm2col = geometry.channels % 4 != 0
-        let k0 = geometry.reduction
-        gemmK = needsIm2col ? (k0 + 15) / 16 * 16 : k0
-        paddedK = (gemmK + Self.tileK - 1) / Self.tileK * Self.tileK
+        hasResidual = residual
+        self.pinnedTile = pinnedTile
+        gatherChannels = (geometry.channels + 3) / 4 * 4
+        gemmK = geometry.kernel.0 * geometry.kernel.1 * gatherChannels
+        paddedK = (gemmK + Self.rowAlignment - 1) / Self.rowAlignment * Self.rowAlignment
         let driver = library.driver
-        self.weights = try DeviceArray(geometry.packTapsMajor(q.weights, rowLength: paddedK), driver: driver)
+        self.weights = try DeviceArray(geometry.packTapsMajor(q.weights, rowLength: paddedK, channelStride: gatherChannels), driver: driver)
         bias = try DeviceArray(q.bias, driver: driver)
         multipliers = try DeviceArray(q.multipliers, driver: driver)
-        multiprocessors = Int(library.device.multiprocessors)
+        device = library.device
         self.tensorCores = tensorCores
-        if needsIm2col {
-            let (c, kw) = (geometry.channels, geometry.kernel.1)
-            let taps = (0..<gemmK).map { k -> UInt32 in
-                guard k < k0 else { return .max }
-                let tap = k / c
-                return UInt32(tap / kw) << 24 | UInt32(tap % kw) << 16 | UInt32(k % c)
-            }
-            im2colTaps = try DeviceArray(taps, driver: driver)
-        } else {
-            im2colTaps = nil
+        let (c, w, kw) = (gatherChannels, geometry.width, geometry.kernel.1)
+        var table = [Int32]()
+        for word in 0..<(paddedK / 4) {
+            let k = word * 4, tap = k / c
+            guard k < geometry.kernel.0 * kw * c else { table += [0, 0x7fff << 16]; continue }
+            let dy = (tap / kw) * geometry.dilations.0, dx = (tap % kw) * geometry.dilations.1
+            table += [Int32((dy * w + dx) * c + k % c), Int32(dy << 16 | dx)]
+        }
+        taps = try DeviceArray(table, driver: driver)
+        let reduction = q.weights.count / max(geometry.outputChannels, 1)
+        let largestInput = q.input.isSigned ? 128 : 255
+        smallSums = (0..<geometry.outputChannels).allSatisfy { o in
+            let weightSum = q.weights[(o * reduction)..<((o + 1) * reduction)].reduce(0) { $0 + abs(Int($1)) }
+            return weightSum * largestInput + abs(Int(q.bias[o])) < 1 << 22
         }
     }
 
-    private var vectorBytes: Int {
-        let c = needsIm2col ? gemmK : geometry.channels
-        return c % 16 == 0 ? 16 : c % 8 == 0 ? 8 : 4
-    }
-
+    private var padsChannels: Bool { gatherChannels != geometry.channels }
+    private var vectorBytes: Int { gatherChannels % 16 == 0 ? 16 : gatherChannels % 8 == 0 ? 8 : 4 }
     private var inputType: String { parameters.input.isSigned ? "s8" : "u8" }
 
     var kernelName: String {
         let gemm = tensorCores ? "conv_igemm_v\(vectorBytes)_\(inputType)__mma_m16n8k32" : "conv_\(inputType)__dp4a"
-        return (needsIm2col ? "im2col+" : "") + gemm
+        return (padsChannels ? "pad_channels+" : "") + gemm
     }
 
     func workspaceBytes(batch: Int, inputs: [TensorLayout]) -> Int {
-        needsIm2col ? batch * geometry.outputHeight * geometry.outputWidth * gemmK : 0
+        padsChannels ? batch * geometry.height * geometry.width * gatherChannels : 0
     }
 
-    /// How one GEMM is cut into blocks: large tiles when they give every SM work, small ones otherwise (batch 1,
-    /// late layers), and when even those leave SMs idle, the K dimension split across blocks (`splits` > 1)
-    /// whose int32 partial sums are added atomically (exact in any order) and finished by a second kernel.
-    struct Schedule {
-        var tileM: Int
-        var tileN: Int
+    /// How one GEMM is cut into blocks: a tile, and when even small tiles leave SMs idle, the K dimension split
+    /// across blocks (`splits` > 1) whose int32 partial sums are added atomically (exact in any order) and
+    /// finished by a second kernel.
+    struct Schedule: CustomStringConvertible {
+        var tile: ConvolutionTile
         var splits: Int
         var tilesPerSplit: Int
+        var description: String { "\(tile)" + (splits > 1 ? "_splitk\(splits)" : "") }
     }
 
-    func schedule(rows m: Int) -> Schedule {
-        let kTiles = paddedK / Self.tileK
-        let blocks = { (tm: Int, tn: Int) in ((m + tm - 1) / tm) * ((geometry.outputChannels + tn - 1) / tn) }
+    /// The schedules worth timing for `m` output pixels, the heuristic's first: large tiles when they give every
+    /// SM work, small ones otherwise (batch 1, late layers), with split K when even those leave SMs idle; then
+    /// every other tile this gather width has that fits the device's shared memory. A pinned tile
+    /// (`OCTET_CUDA_CONV_TILE=<tile>`, or the self-test's) is the only schedule where it applies.
+    func schedules(rows m: Int) -> [Schedule] {
+        let sms = Int(device.multiprocessors)
+        let blocks = { (tile: ConvolutionTile) in ((m + tile.m - 1) / tile.m) * ((geometry.outputChannels + tile.n - 1) / tile.n) }
+        let whole = { (tile: ConvolutionTile) in Schedule(tile: tile, splits: 1, tilesPerSplit: Int(Int32.max)) }
+        // Split K works in the small tile's k steps.
+        let kTiles = (gemmK + ConvolutionTile.small.k - 1) / ConvolutionTile.small.k
+        var heuristic: Schedule
         // Narrow layers (64 output channels or fewer) waste half of a 128-wide tile.
-        let wideN = geometry.outputChannels <= 64 ? 64 : 128
-        if blocks(128, wideN) >= multiprocessors { return Schedule(tileM: 128, tileN: wideN, splits: 1, tilesPerSplit: kTiles) }
-        let small = blocks(64, 64)
-        guard small < multiprocessors, kTiles >= 4 else { return Schedule(tileM: 64, tileN: 64, splits: 1, tilesPerSplit: kTiles) }
-        // Enough splits to fill the SMs, each at least two k tiles long.
-        let wanted = min((multiprocessors + small - 1) / small, kTiles / 2, 16)
-        let perSplit = (kTiles + wanted - 1) / wanted
-        return Schedule(tileM: 64, tileN: 64, splits: (kTiles + perSplit - 1) / perSplit, tilesPerSplit: perSplit)
+        let wide = geometry.outputChannels <= 64 ? ConvolutionTile.narrow : .large
+        if blocks(wide) >= sms {
+            heuristic = whole(wide)
+        } else if blocks(.small) >= sms || kTiles < 4 {
+            heuristic = whole(.small)
+        } else {
+            // Enough splits to fill the SMs, each at least two k tiles long.
+            let wanted = min((sms + blocks(.small) - 1) / blocks(.small), kTiles / 2, 16)
+            let perSplit = (kTiles + wanted - 1) / wanted
+            heuristic = Schedule(tile: .small, splits: (kTiles + perSplit - 1) / perSplit, tilesPerSplit: perSplit)
+        }
+        let fits = { (tile: ConvolutionTile) in
+            (tile.anyGather || vectorBytes == 16) && tile.sharedBytes(residual: hasResidual) <= Int(device.sharedMemoryPerBlockOptIn)
+        }
+        if let pinnedTile, let tile = ConvolutionTile.all.first(where: { $0.description == pinnedTile }), fits(tile) {
+            return [whole(tile)]
+        }
+        return [heuristic] + ConvolutionTile.all.filter { fits($0) && $0 != heuristic.tile }.map(whole)
+    }
+
+    func tactics(batch: Int) -> [String] {
+        tensorCores ? schedules(rows: batch * geometry.outputHeight * geometry.outputWidth).map(\.description) : []
     }
 
     func accumulatorBytes(batch: Int) -> Int {
         let m = batch * geometry.outputHeight * geometry.outputWidth
-        return tensorCores && schedule(rows: m).splits > 1 ? 4 * m * geometry.outputChannels : 0
+        return tensorCores && schedules(rows: m).contains(where: { $0.splits > 1 }) ? 4 * m * geometry.outputChannels : 0
     }
 
     func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
@@ -165,22 +234,13 @@ struct ImplicitGEMMKernel: CUDALayer {
         let m = batch * g.outputHeight * g.outputWidth
         var source = x.address
         var gemmGeometry = g
-        if needsIm2col {
-            var im2col = KernelArguments()
-            g.appendGeometry(batch: batch, to: &im2col)
-            for v in [g.reduction, gemmK] { im2col.append(Int32(v)) }
-            im2col.append(im2colTaps?.address ?? 0)
-            im2col.append(x.address)
-            im2col.append(encoder.workspace)
-            let chunks = m * gemmK / 16
-            guard chunks < Int(Int32.max) else {
-                throw OctetError.invalidInput(reason: "batch \(batch) is too large for the CUDA backend's im2col (\(chunks) chunks; the limit is 2^31); split the batch")
-            }
-            try encoder.launch("octet_im2col_nhwc", elements: chunks, im2col)
+        if padsChannels {
+            let pixels = batch * g.height * g.width
+            try encoder.launch("octet_pad_channels_nhwc", elements: pixels * gatherChannels / 4, [
+                Int32(pixels), Int32(g.channels), Int32(gatherChannels), x.address, encoder.workspace,
+            ])
             source = encoder.workspace
-            // The columns are a [batch][OH][OW][gemmK] image convolved 1x1.
-            gemmGeometry = ConvolutionShape(fullyConnectedInputs: gemmK, outputs: g.outputChannels)
-            (gemmGeometry.height, gemmGeometry.width, gemmGeometry.outputHeight, gemmGeometry.outputWidth) = (g.outputHeight, g.outputWidth, g.outputHeight, g.outputWidth)
+            gemmGeometry.channels = gatherChannels
         }
         var arguments = KernelArguments()
         arguments.append(source)
@@ -189,6 +249,7 @@ struct ImplicitGEMMKernel: CUDALayer {
         arguments.append(multipliers.address)
         arguments.append(inputs.count > 1 ? inputs[1].address : UInt64(0))
         arguments.append(y.address)
+        arguments.append(taps.address)
         gemmGeometry.appendGeometry(batch: batch, to: &arguments)
         for v in [g.outputChannels, gemmGeometry.reduction, paddedK, m] { arguments.append(Int32(v)) }
         arguments.append(bounds.lo)
@@ -197,25 +258,27 @@ struct ImplicitGEMMKernel: CUDALayer {
         let outputMode: Int32 = parameters.output.map { $0.isSigned ? 0 : 1 } ?? 2
         arguments.append(outputMode)
         arguments.append(inputs.count > 1 ? inputs[1].isSigned : Int32(0))
-        let plan = tensorCores ? schedule(rows: m) : Schedule(tileM: 0, tileN: 0, splits: 1, tilesPerSplit: 0)
-        arguments.append(plan.splits > 1 ? encoder.accumulators : UInt64(0))
-        arguments.append(Int32(plan.tilesPerSplit))
-        arguments.align()
         guard tensorCores else {
-            let count = m * g.outputChannels
-            try encoder.launch("octet_conv_dp4a_\(inputType)", elements: count, arguments)
+            arguments.append(UInt64(0))
+            arguments.append(Int32(0))
+            arguments.append(Int32(smallSums ? 1 : 0))
+            arguments.align()
+            try encoder.launch("octet_conv_dp4a_\(inputType)", elements: m * g.outputChannels, arguments)
             return
         }
-        let shared = 3 * (plan.tileM + plan.tileN) * (Self.tileK + 16)
-        // Warp tiles of 64x32 (128-row tiles) or 32x32 (64-row tiles).
-        let threads = 32 * (plan.tileM / (plan.tileM == 128 ? 64 : 32)) * (plan.tileN / 32)
+        let choices = schedules(rows: m)
+        let plan = choices[min(encoder.tactic, choices.count - 1)]
+        arguments.append(plan.splits > 1 ? encoder.accumulators : UInt64(0))
+        arguments.append(Int32(plan.tilesPerSplit))
+        arguments.append(Int32(smallSums ? 1 : 0))
+        arguments.align()
+        let tile = plan.tile
         try encoder.launch(
-            "octet_conv_igemm_\(plan.tileM)x\(plan.tileN)_v\(vectorBytes)_\(inputType)",
-            grid: (UInt32((m + plan.tileM - 1) / plan.tileM), UInt32((g.outputChannels + plan.tileN - 1) / plan.tileN), UInt32(plan.splits)),
-            block: (UInt32(threads), 1, 1), sharedBytes: shared, arguments)
+            "octet_conv_igemm_\(tile)_v\(vectorBytes)_\(inputType)",
+            grid: (UInt32(((m + tile.m - 1) / tile.m) * ((g.outputChannels + tile.n - 1) / tile.n)), 1, UInt32(plan.splits)),
+            block: (UInt32(tile.threads), 1, 1), sharedBytes: tile.sharedBytes(residual: hasResidual), arguments)
         if plan.splits > 1 {
-            let count = m * g.outputChannels
-            try encoder.launch("octet_conv_split_epilogue", elements: count, arguments)
+            try encoder.launch("octet_conv_split_epilogue", elements: m * g.outputChannels, arguments)
         }
     }
 }

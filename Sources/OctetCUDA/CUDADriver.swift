@@ -178,6 +178,8 @@ public final class CUDADriver: @unchecked Sendable {
         public var multiprocessors: Int32
         public var memoryBytes: Int
         public var sharedMemoryPerBlock: Int32
+        /// The most dynamic shared memory a kernel may opt into (more than `sharedMemoryPerBlock` on sm_70+).
+        public var sharedMemoryPerBlockOptIn: Int32
 
         public var architecture: String { "sm_\(computeCapability.major)\(computeCapability.minor)" }
 
@@ -203,7 +205,8 @@ public final class CUDADriver: @unchecked Sendable {
             try check(cuDeviceTotalMem(&memory, device), "cuDeviceTotalMem")
             return Device(
                 ordinal: device, name: Self.string(name), computeCapability: (try attribute(75), try attribute(76)),
-                multiprocessors: try attribute(16), memoryBytes: memory, sharedMemoryPerBlock: try attribute(8))
+                multiprocessors: try attribute(16), memoryBytes: memory, sharedMemoryPerBlock: try attribute(8),
+                sharedMemoryPerBlockOptIn: max(try attribute(97), try attribute(8)))
         }
     }
 

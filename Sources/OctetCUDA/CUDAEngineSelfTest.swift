@@ -11,50 +11,80 @@ import OctetRuntime
 enum CUDAEngineSelfTest {
     static func run(log: (String) -> Void) throws -> Int {
         var failures = 0
-        for (name, network, batch) in [("every layer kind", try everyKind(), 3), ("large convolutions (128x128 and 128x64 tiles)", try largeConvolutions(), 4)] {
-            for trt in [false, true] {
-                failures += try check(name: name + (trt ? ", TensorRT ranges" : ""), network, batch: batch, trtRanges: trt, backend: CUDABackend(), log: log)
-            }
+        let every = try Fixture(name: "every layer kind", everyKind(), batch: 3)
+        let large = try Fixture(name: "large convolutions", largeConvolutions(), batch: 4)
+        for fixture in [every, large] {
+            for trt in [false, true] { failures += try fixture.check(trtRanges: trt, backend: CUDABackend(), log: log) }
+        }
+        // Every tile shape, not only the ones timing picks on this GPU.
+        for tile in ConvolutionTile.all {
+            let backend = try CUDABackend(convolutions: .tile(tile.description))
+            failures += try large.check(trtRanges: false, backend: backend, variant: "\(tile) tiles", log: log)
+            if tile.anyGather { failures += try every.check(trtRanges: true, backend: backend, variant: "\(tile) tiles", log: log) }
         }
         // The dp4a convolutions of GPUs without INT8 tensor cores, run here too.
-        failures += try check(name: "every layer kind, dp4a convolutions", try everyKind(), batch: 3, trtRanges: false, backend: CUDABackend(convolutions: .dp4a), log: log)
+        failures += try every.check(trtRanges: false, backend: CUDABackend(convolutions: .dp4a), variant: "dp4a convolutions", log: log)
         return failures
     }
 
-    private static func check(name: String, _ network: Network, batch: Int, trtRanges: Bool, backend: CUDABackend, log: (String) -> Void) throws -> Int {
-        let inputTensor = network[network.inputs[0]]
-        let input = random([batch] + inputTensor.shape.dropFirst(), seed: 11)
-        var ranged = network
-        var ranges = RangeCollector()
-        _ = try ReferenceExecutor(network: network).run([inputTensor.name: input]) { id, data in ranges.observe(network[id].name, data.values) }
-        ranged.apply(ranges.ranges)
-        var config = BuilderConfig()
-        config.int8 = true
-        config.trtCompatibleRanges = trtRanges
-        let engine = try Builder(config: config, backend: backend).build(ranged)
-        var expected: [TensorID: TensorValue] = [:]
-        _ = try QuantizedReferenceExecutor(plan: engine.plan).run([inputTensor.name: input]) { id, value in expected[id] = value }
-        var mismatches: [String] = [], worstFloat = 0.0, integers = 0
-        let context = engine.makeContext()
-        let observed = try context.execute([inputTensor.name: input]) { id, value in
-            guard let want = expected[id] else { return }
-            if case .quantized = value {
-                integers += 1
-                if value != want { mismatches.append(engine.plan.network[id].name) }
-            } else {
-                worstFloat = max(worstFloat, TensorComparison.relativeL2(value.dequantized.values, want.dequantized.values))
-            }
+    /// A network with its ranges and input, and the reference's tensors per range mode, computed once for all the
+    /// backends checked on it (the builder's plan depends on the network and the configuration only).
+    private final class Fixture {
+        let name: String
+        let input: (name: String, data: TensorData)
+        let ranged: Network
+        let batch: Int
+        private var expected: [Bool: [TensorID: TensorValue]] = [:]
+
+        init(name: String, _ network: Network, batch: Int) throws {
+            self.name = name
+            self.batch = batch
+            let inputTensor = network[network.inputs[0]]
+            input = (inputTensor.name, random([batch] + inputTensor.shape.dropFirst(), seed: 11))
+            var ranges = RangeCollector()
+            _ = try ReferenceExecutor(network: network).run([input.name: input.data]) { id, data in ranges.observe(network[id].name, data.values) }
+            var ranged = network
+            ranged.apply(ranges.ranges)
+            self.ranged = ranged
         }
-        // The graph path (no observer) must give the same outputs as the step-by-step path.
-        let replayed = try context.execute([inputTensor.name: input])
-        let graphAgrees = replayed == observed
-        let kernels = Set(engine.plan.report.layers.map(\.kernel)).sorted().joined(separator: ", ")
-        let ok = mismatches.isEmpty && worstFloat <= 1e-5 && graphAgrees
-        log("engine \(name), batch \(batch): \(integers) integer tensors \(mismatches.isEmpty ? "exact" : "MISMATCH in \(mismatches.joined(separator: ", "))"), float relative L2 \(String(format: "%.2g", worstFloat)), graph replay \(graphAgrees ? "identical" : "DIFFERS") [\(kernels)]")
-        return ok ? 0 : 1
+
+        func check(trtRanges: Bool, backend: CUDABackend, variant: String? = nil, log: (String) -> Void) throws -> Int {
+            var config = BuilderConfig()
+            config.int8 = true
+            config.trtCompatibleRanges = trtRanges
+            let engine = try Builder(config: config, backend: backend).build(ranged)
+            if expected[trtRanges] == nil {
+                var values: [TensorID: TensorValue] = [:]
+                _ = try QuantizedReferenceExecutor(plan: engine.plan).run([input.name: input.data]) { id, value in values[id] = value }
+                expected[trtRanges] = values
+            }
+            let expected = self.expected[trtRanges]!
+            var mismatches: [String] = [], worstFloat = 0.0, integers = 0
+            let context = engine.makeContext()
+            let observed = try context.execute([input.name: input.data]) { id, value in
+                guard let want = expected[id] else { return }
+                if case .quantized = value {
+                    integers += 1
+                    if value != want { mismatches.append(engine.plan.network[id].name) }
+                } else {
+                    worstFloat = max(worstFloat, TensorComparison.relativeL2(value.dequantized.values, want.dequantized.values))
+                }
+            }
+            // The graph path (no observer) must give the same outputs as the step-by-step path.
+            let replayed = try context.execute([input.name: input.data])
+            let graphAgrees = replayed == observed
+            let tactics = context.layerTactics ?? []
+            let kernels = Set(engine.plan.report.layers.enumerated().map { index, layer in
+                layer.kernel + ((index < tactics.count ? tactics[index] : nil).map { " [\($0)]" } ?? "")
+            }).sorted().joined(separator: ", ")
+            let ok = mismatches.isEmpty && worstFloat <= 1e-5 && graphAgrees
+            let title = [name, variant, trtRanges ? "TensorRT ranges" : nil].compactMap { $0 }.joined(separator: ", ")
+            log("engine \(title), batch \(batch): \(integers) integer tensors \(mismatches.isEmpty ? "exact" : "MISMATCH in \(mismatches.joined(separator: ", "))"), float relative L2 \(String(format: "%.2g", worstFloat)), graph replay \(graphAgrees ? "identical" : "DIFFERS") [\(kernels)]")
+            return ok ? 0 : 1
+        }
     }
 
-    private static func random(_ shape: [Int], seed: UInt64) -> TensorData {
+    fileprivate static func random(_ shape: [Int], seed: UInt64) -> TensorData {
         var state = seed
         return TensorData(shape: shape, values: (0..<shape.reduce(1, *)).map { _ in
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
@@ -85,7 +115,7 @@ enum CUDAEngineSelfTest {
         }
     }
 
-    /// Stem with 3 channels (im2col), 24 channels (8-byte gathers), depthwise, a residual add (vectorized
+    /// Stem with 3 channels (padded to 4), 24 channels (8-byte gathers), depthwise, a residual add (vectorized
     /// epilogue), max and average pooling, concat, sigmoid (lookup table), INT8 multiply, 16-byte gathers, a
     /// split-K convolution (136 channels, scalar epilogue), global pooling, fully connected with float output,
     /// softmax.
@@ -115,14 +145,19 @@ enum CUDAEngineSelfTest {
         return m.network
     }
 
-    /// Convolutions large enough for 128-row tiles at batch 4: 200 channels (128x128 tiles, 8-byte gathers into
-    /// the next layer), then 48 (128x64 tiles, vectorized float output).
+    /// Convolutions large enough for the big tiles at batch 4: 200 channels (partial tiles, 8-byte gathers into
+    /// the next layer, scalar epilogue), a residual add fused into a 48-channel one (the epilogue's operands
+    /// staged in shared memory), then 64 channels with float output.
     private static func largeConvolutions() throws -> Network {
         var m = NetworkMaker()
         let x = m.network.addInput(name: "input", shape: [1, 32, 66, 66])
         var t = try m.conv(x, "wide", out: 200, kernel: 3)
         t = try m.layer("wide_relu", .activation(.relu), [t])
-        t = try m.conv(t, "narrow", out: 48, kernel: 1)
+        let narrow = try m.conv(t, "narrow", out: 48, kernel: 1)
+        let side = try m.conv(x, "side", out: 48, kernel: 1)
+        t = try m.layer("residual", .elementwise(.add), [narrow, side])
+        t = try m.layer("residual_relu", .activation(.relu), [t])
+        t = try m.conv(t, "head", out: 64, kernel: 1)
         m.network.markOutput(t)
         return m.network
     }

@@ -10,7 +10,8 @@ public final class CUDAKernelLibrary: @unchecked Sendable {
     let module: CUDADriver.Module
     /// How the cubin was obtained, for logs: "compiled in 4.2 s" or "from cache".
     public let origin: String
-    private var kernels: [String: CUDADriver.Kernel] = [:]
+    /// Loaded kernels and the dynamic shared memory each is allowed so far.
+    private var kernels: [String: (kernel: CUDADriver.Kernel, sharedBytes: Int)] = [:]
     private let lock = NSLock()
 
     /// The library for the first CUDA device, built once per process.
@@ -52,14 +53,14 @@ public final class CUDAKernelLibrary: @unchecked Sendable {
         module = try driver.loadModule(cubin)
     }
 
-    /// The kernel named `name` (an `extern "C"` function of the library).
+    /// The kernel named `name` (an `extern "C"` function of the library), allowed `dynamicSharedMemory` bytes.
     public func kernel(_ name: String, dynamicSharedMemory: Int = 0) throws -> CUDADriver.Kernel {
         lock.lock()
         defer { lock.unlock() }
-        if let kernel = kernels[name] { return kernel }
-        let kernel = try driver.function(module, name: name)
+        if let entry = kernels[name], entry.sharedBytes >= dynamicSharedMemory { return entry.kernel }
+        let kernel = try kernels[name]?.kernel ?? driver.function(module, name: name)
         if dynamicSharedMemory > 48 * 1024 { try driver.setDynamicSharedMemory(kernel, bytes: dynamicSharedMemory) }
-        kernels[name] = kernel
+        kernels[name] = (kernel, max(dynamicSharedMemory, 48 * 1024))
         return kernel
     }
 

@@ -8,16 +8,22 @@ import OctetRuntime
 protocol CUDALayer: Sendable {
     /// Kernel name for the build report (e.g. `conv_igemm_128x128_v16_u8__mma_sm90`).
     var kernelName: String { get }
-    /// Device scratch memory the layer needs for `batch` (im2col columns).
+    /// Device scratch memory the layer needs for `batch` (a channel-padded copy of the input).
     func workspaceBytes(batch: Int, inputs: [TensorLayout]) -> Int
-    /// Zeroed int32 accumulators the layer needs for `batch` (split-K sums), which it leaves zeroed.
+    /// Zeroed int32 accumulators the layer needs for `batch` under any of its tactics (split-K sums), which it
+    /// leaves zeroed.
     func accumulatorBytes(batch: Int) -> Int
+    /// Interchangeable ways to run the layer at `batch` (same results, different speed), by name, the default
+    /// first. An execution context times them when it first runs a batch size and encodes the fastest
+    /// (`CUDAEncoder.tactic`), as TensorRT times tactics and cuDNN's benchmark mode algorithms. Empty: no choice.
+    func tactics(batch: Int) -> [String]
     func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws
 }
 
 extension CUDALayer {
     func workspaceBytes(batch: Int, inputs: [TensorLayout]) -> Int { 0 }
     func accumulatorBytes(batch: Int) -> Int { 0 }
+    func tactics(batch: Int) -> [String] { [] }
 }
 
 /// Constant data uploaded once when the engine is built (packed weights, biases, multipliers, tables).
@@ -76,8 +82,14 @@ struct CUDALayerFactory {
     let library: CUDAKernelLibrary
     let tensors: TensorPlacement
     /// INT8 convolutions on tensor cores (`mma.sync`), or with `dp4a`.
-    let tensorCores: Bool
+    let convolutions: CUDABackend.ConvolutionPath
     var driver: CUDADriver { library.driver }
+    var tensorCores: Bool { convolutions != .dp4a }
+    /// A tile every convolution that can use it must use (the self-test's), else `OCTET_CUDA_CONV_TILE`.
+    var pinnedTile: String? {
+        if case let .tile(name) = convolutions { return name }
+        return ProcessInfo.processInfo.environment["OCTET_CUDA_CONV_TILE"]
+    }
 
     func makeLayer(_ layer: Layer) throws -> any CUDALayer {
         let network = plan.network
@@ -106,7 +118,8 @@ struct CUDALayerFactory {
                     weights: p.weights, bias: p.bias, input: xq, output: outQ, residual: residualQ, activation: layer.fusedActivation)
                 if isDepthwise, outQ != nil, layer.inputs.count == 1 { return try DepthwiseKernel(p, q, driver: driver) }
                 guard p.groups == 1, let geometry = ConvolutionShape(p, input: inShape) else { return fallback() }
-                return try ImplicitGEMMKernel(geometry: geometry, q, activation: layer.fusedActivation, tensorCores: tensorCores, library: library) ?? fallback()
+                return try ImplicitGEMMKernel(
+                    geometry: geometry, q, activation: layer.fusedActivation, residual: layer.inputs.count > 1, tensorCores: tensorCores, pinnedTile: pinnedTile, library: library) ?? fallback()
             }
             guard let geometry = ConvolutionShape(p, input: inShape) else { return fallback() }
             return try FloatConvolutionKernel(geometry: geometry, weights: p.weights, bias: p.bias, activation: layer.fusedActivation, driver: driver)
@@ -118,7 +131,8 @@ struct CUDALayerFactory {
             if int8 {
                 guard let xq = inQ[0] else { return fallback() }
                 let q = QuantizedLinearParameters(weights: p.weights, bias: p.bias, input: xq, output: outQ, residual: nil, activation: layer.fusedActivation)
-                return try ImplicitGEMMKernel(geometry: geometry, q, activation: layer.fusedActivation, tensorCores: tensorCores, library: library) ?? fallback()
+                return try ImplicitGEMMKernel(
+                    geometry: geometry, q, activation: layer.fusedActivation, residual: false, tensorCores: tensorCores, pinnedTile: pinnedTile, library: library) ?? fallback()
             }
             return try FloatConvolutionKernel(geometry: geometry, weights: weights, bias: p.bias, activation: layer.fusedActivation, driver: driver)
 
@@ -395,8 +409,14 @@ struct PoolingKernel: CUDALayer {
 
     var kernelName: String {
         let type = inputQ.map { $0.isSigned ? "s8" : "u8" } ?? "f32"
-        if inputQ != nil, pooling.kind == .max, input[1] % 4 == 0 { return "maxpool_\(type)_nhwc_x4__cuda" }
+        if let bytes = maxPoolVector { return "maxpool_\(type)_nhwc_x\(bytes)__cuda" }
         return "pool_\(pooling.kind.rawValue)\(pooling.isGlobal ? "_global" : "")_\(type)_nhwc__cuda"
+    }
+
+    /// INT8 max pooling compares 16 or 4 channels per load where the channel count allows.
+    private var maxPoolVector: Int? {
+        guard inputQ != nil, pooling.kind == .max else { return nil }
+        return input[1] % 16 == 0 ? 16 : input[1] % 4 == 0 ? 4 : nil
     }
 
     func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
@@ -419,9 +439,8 @@ struct PoolingKernel: CUDALayer {
         arguments.append(outputQ?.qmin ?? 0)
         arguments.append(outputQ?.qmax ?? 0)
         arguments.align()
-        if inputQ != nil, p.kind == .max, input[1] % 4 == 0 {
-            let words = y.count / 4
-            try encoder.launch("octet_maxpool_q_nhwc_x4", elements: words, arguments)
+        if let bytes = maxPoolVector {
+            try encoder.launch("octet_maxpool_q_nhwc_x\(bytes)", elements: y.count / bytes, arguments)
         } else {
             try encoder.launch("octet_pool_nhwc", elements: y.count, arguments)
         }

@@ -40,12 +40,16 @@ public protocol ProgramState: AnyObject {
     /// Accelerators: milliseconds the device spent computing the last execution, without the transfers of
     /// inputs and outputs (TensorRT's "GPU compute time"); nil where there is no such split.
     var lastComputeMilliseconds: Double? { get }
+    /// Per plan layer, the variant the backend chose at run time for the last batch size (a GPU's tile shape,
+    /// found by timing the candidates), or nil where it chose none; nil for backends that choose at build time.
+    var layerTactics: [String?]? { get }
 }
 
 extension ProgramState {
     public func enableProfiling() {}
     public var layerMilliseconds: [Double]? { nil }
     public var lastComputeMilliseconds: Double? { nil }
+    public var layerTactics: [String?]? { nil }
 }
 
 /// Number of active processors, without importing Foundation into every caller.

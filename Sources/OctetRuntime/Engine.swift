@@ -50,6 +50,9 @@ public final class ExecutionContext {
     /// On an accelerator, the device time of the last execution without input and output transfers.
     public var lastComputeMilliseconds: Double? { state.lastComputeMilliseconds }
 
+    /// Per plan layer, the variant chosen at run time for the last batch size, where the backend chooses so.
+    public var layerTactics: [String?]? { state.layerTactics }
+
     /// Runs the engine and reports every tensor it computes (in logical NCHW order), for accuracy tools.
     public func execute(_ inputs: [String: TensorData], observe: (TensorID, TensorValue) -> Void) throws -> [String: TensorData] {
         try withoutActuallyEscaping(observe) { try state.execute(inputs, observe: $0) }

@@ -72,8 +72,10 @@ struct BenchCommand: ParsableCommand {
             let report = built.plan.report.layers
             let total = times.reduce(0, +)
             print("per-layer time (mean ms per run over all batch sizes, \(String(format: "%.3f", total / runs)) ms total):")
+            let tactics = context.layerTactics
             for index in times.indices.sorted(by: { times[$0] > times[$1] }).prefix(25) {
-                print(String(format: "%9.3f  %5.1f%%  ", times[index] / runs, 100 * times[index] / total) + "\(report[index].name)  \(report[index].kind)  \(report[index].kernel)")
+                let tactic = tactics?[index].map { " [\($0)]" } ?? ""
+                print(String(format: "%9.3f  %5.1f%%  ", times[index] / runs, 100 * times[index] / total) + "\(report[index].name)  \(report[index].kind)  \(report[index].kernel)\(tactic)")
             }
             // Totals per layer type (the first word of the kind), e.g. how much of the time convolutions take.
             var byType: [String: (ms: Double, layers: Int)] = [:]

@@ -3,8 +3,11 @@
 // GEMM view of an NHWC convolution with groups = 1: M = N*OH*OW output pixels, N = OC output channels,
 // K = KH*KW*C with k = (ky*KW + kx)*C + c. The A operand (activations) is never materialised: each block gathers
 // its BM x BK tile straight from the NHWC input with cp.async (VEC bytes at a time, so C must be a multiple of
-// VEC; padding taps and k >= K are zero-filled). Weights are packed [OC][Kpad] (Kpad a multiple of BK, zeros
-// beyond K). STAGES-deep cp.async pipeline; shared rows padded to BK+16 bytes so ldmatrix is conflict-free.
+// VEC; padding taps and k >= K are zero-filled). Where each k lies comes from a per-layer table (`taps`), so the
+// gather divides nothing. Weights are packed [OC][Kpad] (Kpad a multiple of every BK, zeros beyond K). A block
+// takes BK = 64 or 128 bytes of k per step through a STAGES-deep cp.async pipeline; shared rows are padded to
+// BK+16 bytes so ldmatrix is conflict-free. The bias, multipliers and
+// residual tile of the block are fetched with the first stage, so the epilogue waits on no global load.
 //
 // Epilogue, bit for bit OctetQuantization's (NVRTC runs with --fmad=false; __fmul_rn etc. keep the order):
 //   y = (float)(acc + bias[n]) * multiplier[n]  [+ (float)residual * residualMultiplier]
@@ -19,6 +22,8 @@ struct ConvArgs {
     const float* multiplier;       // [OC]
     const unsigned char* residual; // NHWC like the output, or null
     void* y;                       // NHWC output
+    const int2* taps;              // per 4 bytes of k: {element offset from the window's corner, dy << 16 | dx};
+                                   // dy = 0x7fff beyond K, so the bounds test rejects it
     int N, H, W, C, OH, OW, KH, KW, strideH, strideW, padTop, padLeft, dilationH, dilationW;
     int OC, K, Kpad, M;
     float lo, hi, residualMultiplier;
@@ -26,6 +31,7 @@ struct ConvArgs {
     int residualSigned;
     int* partial;                  // split-K: [M][OC] int32 sums, zero between layers; null otherwise
     int tilesPerSplit;             // k tiles per blockIdx.z
+    int smallSums;                 // every |acc + bias| < 2^22, whatever the input (the host proves it from the weights)
 };
 
 // The epilogue of one output before rounding: bias, multiplier, residual, clamp.
@@ -43,33 +49,61 @@ __device__ __forceinline__ void store_output(const ConvArgs& p, int m, int n, in
     else ((unsigned char*)p.y)[index] = (unsigned char)__float2int_rn(y);
 }
 
-// Sixteen consecutive channels of one pixel, with 16-byte loads and stores (OC % 16 == 0).
-__device__ __forceinline__ void store_output16(const ConvArgs& p, int m, int n, const int* acc) {
-    const long long index = (long long)m * p.OC + n;
-    __align__(16) int bias[16];
-    __align__(16) float multiplier[16];
-    __align__(16) unsigned char residual[16];
-    *(int4*)&bias[0] = *(const int4*)&p.bias[n];
-    *(int4*)&bias[4] = *(const int4*)&p.bias[n + 4];
-    *(int4*)&bias[8] = *(const int4*)&p.bias[n + 8];
-    *(int4*)&bias[12] = *(const int4*)&p.bias[n + 12];
-    *(float4*)&multiplier[0] = *(const float4*)&p.multiplier[n];
-    *(float4*)&multiplier[4] = *(const float4*)&p.multiplier[n + 4];
-    *(float4*)&multiplier[8] = *(const float4*)&p.multiplier[n + 8];
-    *(float4*)&multiplier[12] = *(const float4*)&p.multiplier[n + 12];
-    if (p.residual) *(uint4*)residual = *(const uint4*)&p.residual[index];
-    float y[16];
-    for (int i = 0; i < 16; i++) {
-        const int r = p.residualSigned ? (int)(signed char)residual[i] : (int)residual[i];
-        y[i] = epilogue_value(p, acc[i], bias[i], multiplier[i], r);
+// Exact conversions on the FP32 and integer pipes rather than the conversion unit, which retires 16 results per
+// clock per SM against 64-128 for the others and bounds the epilogue of layers with few input channels. Adding
+// 1.5 * 2^23 puts an integer of magnitude below 2^22 in the mantissa (the float spacing there is 1):
+// small_int_to_float(v) == (float)v exactly, and the low byte of rounded_bits(y) is round-half-even(y) modulo 256
+// for |y| < 2^22 (--fmad=false keeps the additions unfused).
+__device__ __forceinline__ float small_int_to_float(int v) {
+    return __fsub_rn(__int_as_float(0x4B400000 + v), 12582912.0f);
+}
+__device__ __forceinline__ unsigned rounded_bits(float y) {
+    return (unsigned)__float_as_int(__fadd_rn(y, 12582912.0f));
+}
+
+// Sixteen consecutive channels of one pixel (OC % 16 == 0): `acc`, `bias` and `multiplier` point at sixteen
+// 16-byte-aligned values in shared memory, `residual` at sixteen bytes there (null: none). The same arithmetic as
+// epilogue_value, with the layer-wide choices taken once rather than per value.
+__device__ __forceinline__ void store_output16(
+    const ConvArgs& p, int m, int n, const int* acc, const int* bias, const float* multiplier, const unsigned char* residual) {
+    int sums[16];
+    float scales[16], y[16];
+    for (int q = 0; q < 4; q++) {
+        const int4 a = ((const int4*)acc)[q], b = ((const int4*)bias)[q];
+        const float4 s = ((const float4*)multiplier)[q];
+        sums[4 * q] = a.x + b.x, sums[4 * q + 1] = a.y + b.y, sums[4 * q + 2] = a.z + b.z, sums[4 * q + 3] = a.w + b.w;
+        scales[4 * q] = s.x, scales[4 * q + 1] = s.y, scales[4 * q + 2] = s.z, scales[4 * q + 3] = s.w;
     }
+    if (p.smallSums) {
+        for (int i = 0; i < 16; i++) y[i] = __fmul_rn(small_int_to_float(sums[i]), scales[i]);
+    } else {
+        for (int i = 0; i < 16; i++) y[i] = __fmul_rn(__int2float_rn(sums[i]), scales[i]);
+    }
+    if (residual) {
+        // Each byte as a float in two instructions: placed under the exponent of 1.5 * 2^23 by a byte permute, then
+        // the offset subtracted. Signed bytes are flipped to b + 128 first and the offset is 128 larger.
+        const uint4 r = *(const uint4*)residual;
+        const unsigned flip = p.residualSigned ? 0x80808080u : 0u;
+        const float offset = p.residualSigned ? 12583040.0f : 12582912.0f;
+        const unsigned words[4] = {r.x ^ flip, r.y ^ flip, r.z ^ flip, r.w ^ flip};
+        for (int i = 0; i < 16; i++) {
+            const float value = __fsub_rn(__int_as_float(__byte_perm(words[i / 4], 0x4B400000u, 0x7650 | (i % 4))), offset);
+            y[i] = __fadd_rn(y[i], __fmul_rn(value, p.residualMultiplier));
+        }
+    }
+    for (int i = 0; i < 16; i++) y[i] = fminf(fmaxf(y[i], p.lo), p.hi);
+    const long long index = (long long)m * p.OC + n;
     if (p.outputMode == 2) {
         float4* out = (float4*)((float*)p.y + index);
         for (int i = 0; i < 4; i++) out[i] = make_float4(y[4 * i], y[4 * i + 1], y[4 * i + 2], y[4 * i + 3]);
     } else {
-        __align__(16) unsigned char bytes[16];
-        for (int i = 0; i < 16; i++) bytes[i] = (unsigned char)__float2int_rn(y[i]);
-        *(uint4*)((unsigned char*)p.y + index) = *(const uint4*)bytes;
+        unsigned words[4];
+        for (int i = 0; i < 4; i++) {
+            const unsigned low = __byte_perm(rounded_bits(y[4 * i]), rounded_bits(y[4 * i + 1]), 0x0040);
+            const unsigned high = __byte_perm(rounded_bits(y[4 * i + 2]), rounded_bits(y[4 * i + 3]), 0x0040);
+            words[i] = __byte_perm(low, high, 0x5410);
+        }
+        *(uint4*)((unsigned char*)p.y + index) = make_uint4(words[0], words[1], words[2], words[3]);
     }
 }
 
@@ -108,11 +142,12 @@ __device__ __forceinline__ void mma_k32(int* c, const unsigned* a, unsigned b0, 
     }
 }
 
-constexpr int BK = 64;
-constexpr int ROW = BK + 16; // bytes per shared-memory row
-
-template <int BM, int BN, int WM, int WN, int VEC, int STAGES, bool SIGNED_INPUT>
+// Shared memory of one block: the pipeline's STAGES x (BM + BN) rows, then the block's BN biases and
+// multipliers, then (layers with a residual) its BM x BN residual bytes. The host sizes it the same way
+// (ConvolutionTile.sharedBytes).
+template <int BM, int BN, int BK, int WM, int WN, int VEC, int STAGES, bool SIGNED_INPUT>
 __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
+    constexpr int ROW = BK + 16; // bytes per shared-memory row
     constexpr int WARPS_N = BN / WN;
     constexpr int THREADS = (BM / WM) * WARPS_N * 32;
     constexpr int MT = WM / 16, NT = WN / 8;
@@ -121,57 +156,77 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
     constexpr int A_ROW_STEP = THREADS / A_PER_ROW;
     constexpr int B_ITERS = BN * (BK / 16) / THREADS;
     constexpr int B_ROW_STEP = THREADS / (BK / 16);
+    constexpr int PIPELINE_BYTES = STAGES * (BM + BN) * ROW;
     static_assert(A_ITERS >= 1 && B_ITERS >= 1 && NT % 2 == 0, "tile shape");
 
     extern __shared__ __align__(16) unsigned char shared[];
     unsigned char* sA = shared;
     unsigned char* sB = shared + STAGES * BM * ROW;
+    int* sBias = (int*)(shared + PIPELINE_BYTES);
+    float* sMultiplier = (float*)(sBias + BN);
+    unsigned char* sResidual = (unsigned char*)(sMultiplier + BN);
 
     const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
     const int warpM = warp / WARPS_N, warpN = warp % WARPS_N;
-    const int m0 = blockIdx.x * BM, n0 = blockIdx.y * BN;
+    // Blocks walk the output tiles with N fastest, so the blocks that share a tile row of A run together and
+    // read it from DRAM once.
+    const int nTiles = (p.OC + BN - 1) / BN;
+    const int m0 = (blockIdx.x / nTiles) * BM, n0 = (blockIdx.x % nTiles) * BN;
+    // Split-K blocks leave the epilogue to octet_conv_split_epilogue; the 16-channel epilogue reads its operands
+    // from shared memory.
+    const bool vectorized = p.OC % 16 == 0 && p.partial == nullptr;
 
-    // The output pixels this thread gathers for: fixed across k tiles.
+    // The output pixels this thread gathers for, fixed across k steps: the window's top-left corner (iy0, ix0) and
+    // its element offset. Rows beyond M get a corner no tap can bring inside the image.
     const int aColumn = (tid % A_PER_ROW) * VEC;
     const int aRow0 = tid / A_PER_ROW;
-    long long imageBase[A_ITERS];
-    int iy0[A_ITERS], ix0[A_ITERS];
-    bool rowValid[A_ITERS];
+    int corner[A_ITERS], iy0[A_ITERS], ix0[A_ITERS];
     for (int i = 0; i < A_ITERS; i++) {
         const int m = m0 + aRow0 + i * A_ROW_STEP;
-        rowValid[i] = m < p.M;
-        const int mm = rowValid[i] ? m : 0;
-        const int ox = mm % p.OW, oy = (mm / p.OW) % p.OH, image = mm / (p.OW * p.OH);
-        imageBase[i] = (long long)image * p.H * p.W * p.C;
-        iy0[i] = oy * p.strideH - p.padTop;
+        const int ox = m % p.OW, oy = (m / p.OW) % p.OH, image = m / (p.OW * p.OH);
+        iy0[i] = m < p.M ? oy * p.strideH - p.padTop : -0x40000000;
         ix0[i] = ox * p.strideW - p.padLeft;
+        corner[i] = m < p.M ? ((image * p.H + iy0[i]) * p.W + ix0[i]) * p.C : 0;
     }
     const int bColumn = (tid % (BK / 16)) * 16;
     const int bRow0 = tid / (BK / 16);
 
     const int tileBegin = blockIdx.z * p.tilesPerSplit;
-    const int tiles = min(p.Kpad / BK - tileBegin, p.tilesPerSplit);
+    const int tiles = min((p.K + BK - 1) / BK - tileBegin, p.tilesPerSplit);
     auto load = [&](int stage, int localTile) {
         const int tile = tileBegin + localTile;
-        const int k = tile * BK + aColumn;
-        const int tap = k / p.C, c = k - tap * p.C;
-        const int ky = tap / p.KW, kx = tap - ky * p.KW;
-        const bool kValid = k < p.K;
-        unsigned char* a = sA + stage * BM * ROW;
+        const int2 tap = p.taps[(tile * BK + aColumn) / 4];
+        const int dy = tap.y >> 16, dx = tap.y & 0xffff;
+        unsigned char* a = sA + stage * BM * ROW + aRow0 * ROW + aColumn;
         for (int i = 0; i < A_ITERS; i++) {
-            const int iy = iy0[i] + ky * p.dilationH, ix = ix0[i] + kx * p.dilationW;
-            const bool valid = kValid && rowValid[i] && iy >= 0 && iy < p.H && ix >= 0 && ix < p.W;
-            const unsigned char* source = valid ? p.x + imageBase[i] + ((long long)iy * p.W + ix) * p.C + c : p.x;
-            copy_async<VEC>(shared_address(a + (aRow0 + i * A_ROW_STEP) * ROW + aColumn), source, valid);
+            const bool valid = (unsigned)(iy0[i] + dy) < (unsigned)p.H && (unsigned)(ix0[i] + dx) < (unsigned)p.W;
+            copy_async<VEC>(shared_address(a + i * A_ROW_STEP * ROW), p.x + (valid ? corner[i] + tap.x : 0), valid);
         }
-        unsigned char* b = sB + stage * BN * ROW;
+        unsigned char* b = sB + stage * BN * ROW + bRow0 * ROW + bColumn;
         for (int i = 0; i < B_ITERS; i++) {
             const int n = n0 + bRow0 + i * B_ROW_STEP;
             const bool valid = n < p.OC;
-            const signed char* source = valid ? p.w + (long long)n * p.Kpad + tile * BK + bColumn : p.w;
-            copy_async<16>(shared_address(b + (bRow0 + i * B_ROW_STEP) * ROW + bColumn), source, valid);
+            copy_async<16>(shared_address(b + i * B_ROW_STEP * ROW), p.w + (valid ? n * p.Kpad + tile * BK + bColumn : 0), valid);
         }
     };
+
+    // The epilogue's operands join the first stage's copy group.
+    if (vectorized) {
+        for (int v = tid; v < BN / 2; v += THREADS) {
+            const int chunk = v % (BN / 4), n = n0 + chunk * 4;
+            const bool valid = n < p.OC, isBias = v < BN / 4;
+            const void* source = isBias ? (const void*)(p.bias + (valid ? n : 0)) : (const void*)(p.multiplier + (valid ? n : 0));
+            copy_async<16>(shared_address(isBias ? (void*)(sBias + chunk * 4) : (void*)(sMultiplier + chunk * 4)), source, valid);
+        }
+        if (p.residual) {
+            for (int v = tid; v < BM * (BN / 16); v += THREADS) {
+                const int row = v / (BN / 16), column = (v % (BN / 16)) * 16;
+                const int m = m0 + row, n = n0 + column;
+                const bool valid = m < p.M && n < p.OC;
+                copy_async<16>(shared_address(sResidual + row * BN + column), p.residual + (valid ? m * p.OC + n : 0), valid);
+            }
+        }
+    }
 
     int acc[MT][NT][4];
     for (int i = 0; i < MT; i++)
@@ -221,25 +276,26 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
                 for (int r = 0; r < 4; r++) {
                     const int m = m0 + warpM * WM + i * 16 + g + (r >= 2 ? 8 : 0);
                     const int n = n0 + warpN * WN + j * 8 + 2 * t + (r & 1);
-                    if (m < p.M && n < p.OC) atomicAdd(&p.partial[(long long)m * p.OC + n], acc[i][j][r]);
+                    if (m < p.M && n < p.OC) atomicAdd(&p.partial[m * p.OC + n], acc[i][j][r]);
                 }
         return;
     }
 
-    // The accumulators go through shared memory (now free), half the tile's rows at a time, so that each thread
-    // finishes sixteen consecutive channels of a pixel with 16-byte loads and stores.
-    constexpr int PASS_ROWS = WM;                  // one row of warps per pass
+    // The accumulators go through shared memory (the pipeline's, now free), one row of warps at a time, so that
+    // each thread finishes sixteen consecutive channels of a pixel with 16-byte loads and stores.
+    constexpr int PASS_ROWS = WM;
     constexpr int STAGE_ROW = BN + 8;              // ints per staged row (padding against bank conflicts)
-    static_assert(PASS_ROWS * STAGE_ROW * 4 <= STAGES * (BM + BN) * ROW, "staging fits in the pipeline's memory");
+    static_assert(PASS_ROWS * STAGE_ROW * 4 <= PIPELINE_BYTES, "staging fits in the pipeline's memory");
     int* staged = (int*)shared;
-    const bool vectorized = p.OC % 16 == 0;
     for (int pass = 0; pass < BM / WM; pass++) {
         __syncthreads();
         if (warpM == pass) {
+            // Two adjacent channels per store; rows STAGE_ROW apart land on distinct banks.
             for (int i = 0; i < MT; i++)
                 for (int j = 0; j < NT; j++)
-                    for (int r = 0; r < 4; r++)
-                        staged[(i * 16 + g + (r >= 2 ? 8 : 0)) * STAGE_ROW + warpN * WN + j * 8 + 2 * t + (r & 1)] = acc[i][j][r];
+                    for (int half = 0; half < 2; half++)
+                        *(int2*)&staged[(i * 16 + g + half * 8) * STAGE_ROW + warpN * WN + j * 8 + 2 * t] =
+                            make_int2(acc[i][j][2 * half], acc[i][j][2 * half + 1]);
         }
         __syncthreads();
         for (int v = tid; v < PASS_ROWS * (BN / 16); v += THREADS) {
@@ -248,7 +304,8 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
             if (m >= p.M || n >= p.OC) continue;
             const int* sums = staged + row * STAGE_ROW + column;
             if (vectorized) {
-                store_output16(p, m, n, sums);
+                const unsigned char* residual = p.residual ? sResidual + (pass * PASS_ROWS + row) * BN + column : nullptr;
+                store_output16(p, m, n, sums, sBias + column, sMultiplier + column, residual);
             } else {
                 for (int i = 0; i < 16 && n + i < p.OC; i++) store_output(p, m, n + i, sums[i]);
             }
@@ -256,24 +313,38 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
     }
 }
 
-// Instantiations: <tile>_<input chunk bytes>_<s8|u8>. Large tiles for big GEMMs, 128x64 for layers of at most
-// 64 channels, 64x64 when larger tiles would leave SMs idle (batch 1, late layers). The launch bounds ask for
-// 2, 3 and 4 resident blocks per SM (at most 128 registers a thread): measured on the H200 with ResNet-50 at batch
-// 256, 13.1 ms against 16.3 ms with the compiler's own choice (156-164 registers, one block per SM).
-#define OCTET_CONV_IGEMM(NAME, BM, BN, WM, WN, VEC, SIGNED, MINBLOCKS)                                           \
-    extern "C" __global__ void __launch_bounds__((BM / WM) * (BN / WN) * 32, MINBLOCKS) NAME(const ConvArgs p) { \
-        conv_igemm<BM, BN, WM, WN, VEC, 3, SIGNED>(p);                                                             \
+// Instantiations: octet_conv_igemm_<BM>x<BN>x<BK>_w<WM>x<WN>_s<STAGES>_v<gather bytes>_<s8|u8>. The CUDA backend
+// times the tiles on each layer when it first runs a batch size and keeps the fastest (ConvolutionTile in
+// CUDAConvolutionLayers.swift lists them; keep the two in step). These are the ones that won on some layer of
+// ResNet-50 at batch 1 or 256 on the H200 (others tried and dropped: 128x64x64 with 32x32 warps, 128x128x64 with
+// four stages, 256x128x64, 128x256x64, 128x128x128 with 64x32 warps). The launch bounds cap registers so that MINBLOCKS
+// blocks fit on an SM: on the H200, ResNet-50 at batch 256 ran in 13.1 ms with them and 16.3 ms with the
+// compiler's own choice (156-164 registers, one block per SM).
+#define OCTET_CONV_IGEMM(BM, BN, BK, WM, WN, STAGES, MINBLOCKS, VEC, TYPE, SIGNED)                                      \
+    extern "C" __global__ void __launch_bounds__((BM / WM) * (BN / WN) * 32, MINBLOCKS)                                  \
+        octet_conv_igemm_##BM##x##BN##x##BK##_w##WM##x##WN##_s##STAGES##_v##VEC##_##TYPE(const ConvArgs p) {            \
+        conv_igemm<BM, BN, BK, WM, WN, VEC, STAGES, SIGNED>(p);                                                          \
     }
-#define OCTET_CONV_IGEMM_TILE(TILE, BM, BN, WM, WN, MINBLOCKS, SUFFIX)                                             \
-    OCTET_CONV_IGEMM(octet_conv_igemm_##TILE##_v16_s8##SUFFIX, BM, BN, WM, WN, 16, true, MINBLOCKS)                 \
-    OCTET_CONV_IGEMM(octet_conv_igemm_##TILE##_v16_u8##SUFFIX, BM, BN, WM, WN, 16, false, MINBLOCKS)                \
-    OCTET_CONV_IGEMM(octet_conv_igemm_##TILE##_v8_s8##SUFFIX, BM, BN, WM, WN, 8, true, MINBLOCKS)                   \
-    OCTET_CONV_IGEMM(octet_conv_igemm_##TILE##_v8_u8##SUFFIX, BM, BN, WM, WN, 8, false, MINBLOCKS)                  \
-    OCTET_CONV_IGEMM(octet_conv_igemm_##TILE##_v4_s8##SUFFIX, BM, BN, WM, WN, 4, true, MINBLOCKS)                   \
-    OCTET_CONV_IGEMM(octet_conv_igemm_##TILE##_v4_u8##SUFFIX, BM, BN, WM, WN, 4, false, MINBLOCKS)
-OCTET_CONV_IGEMM_TILE(128x128, 128, 128, 64, 32, 2, )
-OCTET_CONV_IGEMM_TILE(128x64, 128, 64, 64, 32, 3, )
-OCTET_CONV_IGEMM_TILE(64x64, 64, 64, 32, 32, 4, )
+// Tiles for inputs whose channels are a multiple of 16 (16-byte gathers).
+#define OCTET_CONV_IGEMM_WIDE(BM, BN, BK, WM, WN, STAGES, MINBLOCKS)            \
+    OCTET_CONV_IGEMM(BM, BN, BK, WM, WN, STAGES, MINBLOCKS, 16, s8, true)       \
+    OCTET_CONV_IGEMM(BM, BN, BK, WM, WN, STAGES, MINBLOCKS, 16, u8, false)
+// Tiles for every input (also 8- and 4-byte gathers).
+#define OCTET_CONV_IGEMM_ANY(BM, BN, BK, WM, WN, STAGES, MINBLOCKS)             \
+    OCTET_CONV_IGEMM_WIDE(BM, BN, BK, WM, WN, STAGES, MINBLOCKS)                \
+    OCTET_CONV_IGEMM(BM, BN, BK, WM, WN, STAGES, MINBLOCKS, 8, s8, true)        \
+    OCTET_CONV_IGEMM(BM, BN, BK, WM, WN, STAGES, MINBLOCKS, 8, u8, false)       \
+    OCTET_CONV_IGEMM(BM, BN, BK, WM, WN, STAGES, MINBLOCKS, 4, s8, true)        \
+    OCTET_CONV_IGEMM(BM, BN, BK, WM, WN, STAGES, MINBLOCKS, 4, u8, false)
+OCTET_CONV_IGEMM_ANY(128, 128, 64, 64, 32, 3, 2)
+OCTET_CONV_IGEMM_ANY(128, 64, 64, 64, 32, 3, 3)
+OCTET_CONV_IGEMM_ANY(64, 64, 64, 32, 32, 3, 4)
+OCTET_CONV_IGEMM_WIDE(128, 64, 64, 64, 32, 4, 3)
+OCTET_CONV_IGEMM_WIDE(128, 128, 64, 64, 64, 3, 2)
+OCTET_CONV_IGEMM_WIDE(256, 64, 64, 64, 32, 3, 2)
+OCTET_CONV_IGEMM_WIDE(128, 128, 128, 64, 64, 2, 2)
+OCTET_CONV_IGEMM_WIDE(128, 64, 128, 64, 32, 3, 2)
+OCTET_CONV_IGEMM_WIDE(256, 64, 128, 64, 32, 2, 2)
 
 // The end of a split-K convolution: the epilogue on the summed accumulators, which it sets back to zero for the
 // next layer that uses the workspace.
@@ -288,7 +359,7 @@ extern "C" __global__ void octet_conv_split_epilogue(const ConvArgs p)
 #endif // __CUDA_ARCH__ >= 800
 
 // The same convolution for GPUs without int8 tensor cores (sm_61 to sm_75; also run on newer ones by the
-// selftest): one thread per output, dp4a over four channels at a time (C % 4 == 0, the im2col path otherwise),
+// selftest): one thread per output, dp4a over four channels at a time (C % 4 == 0: other inputs are padded first),
 // padding taps skipped, the same epilogue. Weights in the same [OC][Kpad] packing.
 template <bool SIGNED_INPUT>
 __device__ __forceinline__ void conv_dp4a(const ConvArgs& p) {
@@ -319,28 +390,17 @@ __device__ __forceinline__ void conv_dp4a(const ConvArgs& p) {
 extern "C" __global__ void octet_conv_dp4a_s8(const ConvArgs p) { conv_dp4a<true>(p); }
 extern "C" __global__ void octet_conv_dp4a_u8(const ConvArgs p) { conv_dp4a<false>(p); }
 
-// im2col for convolutions whose channel count is not a multiple of 4 (the 3-channel stem): writes the [M][Kpad]
-// matrix (zeros for padding taps and k >= K), which the GEMM then reads as a 1x1 convolution over Kpad channels.
-// One thread per 16 bytes of a row (Kpad % 16 == 0), one 16-byte store; `taps` gives each k its (ky, kx, c) as
-// ky << 24 | kx << 16 | c (0xffffffff beyond K), so the loop divides nothing.
-extern "C" __global__ void octet_im2col_nhwc(
-    int N, int H, int W, int C, int OH, int OW, int KH, int KW, int strideH, int strideW, int padTop, int padLeft,
-    int dilationH, int dilationW, int K, int Kpad, const unsigned* __restrict__ taps, const unsigned char* __restrict__ x,
-    unsigned char* __restrict__ columns)
+// Inputs whose channel count is not a multiple of 4 (the 3-channel stem) are first copied with their channels
+// padded to C4 (a multiple of 4, zeros beyond C; the weights of those channels are zero too), so the GEMM can
+// gather them 4 bytes at a time. One thread per 4 output bytes.
+extern "C" __global__ void octet_pad_channels_nhwc(
+    int pixels, int C, int C4, const unsigned char* __restrict__ x, unsigned* __restrict__ padded)
 {
-    const int chunks = Kpad / 16;
-    const int index = blockIdx.x * blockDim.x + threadIdx.x;
-    if (index >= N * OH * OW * chunks) return;
-    const int chunk = index % chunks, m = index / chunks;
-    const int ox = m % OW, oy = (m / OW) % OH, n = m / (OW * OH);
-    const int iy0 = oy * strideH - padTop, ix0 = ox * strideW - padLeft;
-    const unsigned char* image = x + (long long)n * H * W * C;
-    __align__(16) unsigned char bytes[16];
-    for (int b = 0; b < 16; b++) {
-        const unsigned tap = taps[chunk * 16 + b];
-        const int iy = iy0 + (int)(tap >> 24) * dilationH, ix = ix0 + (int)((tap >> 16) & 0xffu) * dilationW;
-        const bool valid = tap != 0xffffffffu && iy >= 0 && iy < H && ix >= 0 && ix < W;
-        bytes[b] = valid ? image[(iy * W + ix) * C + (int)(tap & 0xffffu)] : 0;
+    OCTET_ELEMENT_INDEX(pixels * (C4 / 4));
+    const int pixel = i / (C4 / 4), c0 = (i % (C4 / 4)) * 4;
+    unsigned word = 0;
+    for (int b = 0; b < 4; b++) {
+        if (c0 + b < C) word |= (unsigned)x[pixel * C + c0 + b] << (8 * b);
     }
-    ((uint4*)columns)[index] = *(const uint4*)bytes;
+    padded[i] = word;
 }

@@ -55,28 +55,34 @@ extern "C" __global__ void octet_pool_nhwc(const PoolArgs p)
     }
 }
 
-// INT8 max pooling four channels at a time (C % 4 == 0): one 32-bit word per tap, compared bytewise with the
-// SIMD video instructions. Same window semantics as octet_pool_nhwc.
-extern "C" __global__ void octet_maxpool_q_nhwc_x4(const PoolArgs p)
-{
-    const int words = p.C / 4;
+// INT8 max pooling VECTOR bytes of channels at a time (C % VECTOR == 0): one 4- or 16-byte load per tap, compared
+// bytewise with the SIMD video instructions. Same window semantics as octet_pool_nhwc.
+template <typename VECTOR>
+__device__ __forceinline__ void maxpool_q_nhwc(const PoolArgs& p) {
+    constexpr int WORDS = sizeof(VECTOR) / 4;
+    const int vectors = p.C / (4 * WORDS);
     const int index = blockIdx.x * blockDim.x + threadIdx.x;
-    const long long total = (long long)p.N * p.OH * p.OW * words;
-    if (index >= total) return;
-    const int word = (int)(index % words);
-    const int pixel = index / words;
-    const int ox = (int)(pixel % p.OW), oy = (int)((pixel / p.OW) % p.OH), n = pixel / (p.OW * p.OH);
-    const unsigned* x = (const unsigned*)p.x + (long long)n * p.H * p.W * words + word;
-    unsigned best = p.mode == 0 ? 0x80808080u : 0u;
+    if (index >= p.N * p.OH * p.OW * vectors) return;
+    const int vector = index % vectors;
+    const int pixel = index / vectors;
+    const int ox = pixel % p.OW, oy = (pixel / p.OW) % p.OH, n = pixel / (p.OW * p.OH);
+    const VECTOR* x = (const VECTOR*)p.x + n * p.H * p.W * vectors + vector;
+    const unsigned floor = p.mode == 0 ? 0x80808080u : 0u;
+    __align__(16) unsigned best[WORDS];
+    for (int w = 0; w < WORDS; w++) best[w] = floor;
     for (int ky = 0; ky < p.KH; ky++) {
         const int iy = oy * p.strideH - p.padTop + ky * p.dilationH;
         if (iy < 0 || iy >= p.H) continue;
         for (int kx = 0; kx < p.KW; kx++) {
             const int ix = ox * p.strideW - p.padLeft + kx * p.dilationW;
             if (ix < 0 || ix >= p.W) continue;
-            const unsigned v = x[((long long)iy * p.W + ix) * words];
-            best = p.mode == 0 ? __vmaxs4(best, v) : __vmaxu4(best, v);
+            const VECTOR v = x[(iy * p.W + ix) * vectors];
+            const unsigned* words = (const unsigned*)&v;
+            for (int w = 0; w < WORDS; w++) best[w] = p.mode == 0 ? __vmaxs4(best[w], words[w]) : __vmaxu4(best[w], words[w]);
         }
     }
-    ((unsigned*)p.y)[index] = best;
+    ((VECTOR*)p.y)[index] = *(const VECTOR*)best;
 }
+
+extern "C" __global__ void octet_maxpool_q_nhwc_x4(const PoolArgs p) { maxpool_q_nhwc<unsigned>(p); }
+extern "C" __global__ void octet_maxpool_q_nhwc_x16(const PoolArgs p) { maxpool_q_nhwc<uint4>(p); }
