@@ -283,14 +283,19 @@ struct ImplicitGEMMKernel: CUDALayer {
     }
 }
 
-/// INT8 depthwise convolution (dwconv.cu), one thread per output element.
+/// INT8 depthwise convolution (dwconv.cu): one thread per output element, or per 8 or 4 channels of a pixel.
 struct DepthwiseKernel: CUDALayer {
     let convolution: ConvolutionParameters
     let weights: DeviceArray
     let bias: DeviceArray
     let multipliers: DeviceArray
     let parameters: QuantizedLinearParameters
-    var kernelName: String { "dwconv_\(parameters.input.isSigned ? "s8" : "u8")_nhwc\(convolution.outputChannels % 4 == 0 ? "_x4" : "")__cuda" }
+    /// Every |acc| < 2^22 for any input (Σ|w|·max|x| + |bias| per channel): the epilogue may convert with FP32 adds.
+    let smallSums: Bool
+
+    /// Channels per thread: 8, 4 or 1.
+    private var lanes: Int { convolution.outputChannels % 8 == 0 ? 8 : convolution.outputChannels % 4 == 0 ? 4 : 1 }
+    var kernelName: String { "dwconv_\(parameters.input.isSigned ? "s8" : "u8")_nhwc\(lanes > 1 ? "_x\(lanes)" : "")__cuda" }
 
     init(_ p: ConvolutionParameters, _ q: QuantizedLinearParameters, driver: CUDADriver) throws {
         let c = p.outputChannels, (kh, kw) = (p.kernel[0], p.kernel[1])
@@ -303,6 +308,11 @@ struct DepthwiseKernel: CUDALayer {
         bias = try DeviceArray(q.bias, driver: driver)
         multipliers = try DeviceArray(q.multipliers, driver: driver)
         parameters = q
+        let largestInput = q.input.isSigned ? 128 : 255
+        smallSums = (0..<c).allSatisfy { ch in
+            let weightSum = q.weights[(ch * kh * kw)..<((ch + 1) * kh * kw)].reduce(0) { $0 + abs(Int($1)) }
+            return weightSum * largestInput + abs(Int(q.bias[ch])) < 1 << 22
+        }
     }
 
     func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
@@ -318,11 +328,13 @@ struct DepthwiseKernel: CUDALayer {
         arguments.append(multipliers.address)
         arguments.append(parameters.bounds.min)
         arguments.append(parameters.bounds.max)
-        arguments.append(Int32(parameters.output?.isSigned == true ? 1 : 0))
-        arguments.append(y.address)
-        if convolution.outputChannels % 4 == 0 {
-            try encoder.launch("octet_dwconv_q_nhwc_x4", elements: y.count / 4, arguments)
+        if lanes > 1 {
+            arguments.append(Int32(smallSums ? 1 : 0))
+            arguments.append(y.address)
+            try encoder.launch("octet_dwconv_q_nhwc_x\(lanes)", elements: y.count / lanes, arguments)
         } else {
+            arguments.append(Int32(parameters.output?.isSigned == true ? 1 : 0))
+            arguments.append(y.address)
             try encoder.launch("octet_dwconv_q_nhwc", elements: y.count, arguments)
         }
     }

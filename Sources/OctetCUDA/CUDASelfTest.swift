@@ -28,10 +28,16 @@ public enum CUDASelfTest {
                 if !ok { failures += 1 }
             }
         }
-        let dwconv = try library.kernel("octet_dwconv_q_nhwc")
-        for (c, k, stride, signedInput) in [(3, 3, 1, true), (17, 3, 2, false), (64, 5, 1, false), (33, 5, 2, true)] {
-            let ok = try checkDepthwise(driver, dwconv, channels: c, kernel: k, stride: stride, signedInput: signedInput, using: &generator)
-            log("dwconv_q_nhwc C=\(c) \(k)x\(k) stride \(stride) \(signedInput ? "s8" : "u8") input: \(ok ? "exact" : "MISMATCH")")
+        // One channel a thread, then 4 and 8 (with the FP32-pipe conversions on and off).
+        for (c, k, stride, signedInput, lanes, smallSums) in [
+            (3, 3, 1, true, 1, false), (17, 3, 2, false, 1, false), (64, 5, 1, false, 1, false), (33, 5, 2, true, 1, false),
+            (36, 3, 1, false, 4, true), (20, 5, 2, true, 4, false), (64, 3, 2, false, 8, true), (24, 5, 1, true, 8, false),
+        ] {
+            let name = "octet_dwconv_q_nhwc" + (lanes > 1 ? "_x\(lanes)" : "")
+            let ok = try checkDepthwise(
+                driver, try library.kernel(name), channels: c, kernel: k, stride: stride, signedInput: signedInput, lanes: lanes,
+                smallSums: smallSums, using: &generator)
+            log("\(name) C=\(c) \(k)x\(k) stride \(stride) \(signedInput ? "s8" : "u8") input: \(ok ? "exact" : "MISMATCH")")
             if !ok { failures += 1 }
         }
         let quantize = try library.kernel("octet_quantize_f32")
@@ -84,10 +90,11 @@ public enum CUDASelfTest {
         return true
     }
 
-    /// Depthwise convolution on a 2 × 9 × 11 × C NHWC input with symmetric padding k/2.
+    /// Depthwise convolution on a 2 × 9 × 11 × C NHWC input with symmetric padding k/2, `lanes` channels a thread
+    /// (`smallSums`: the vector kernels' FP32-pipe conversion, valid here since |acc| < 25·127·255 + 3000 < 2^22).
     private static func checkDepthwise(
         _ driver: CUDADriver, _ kernel: CUDADriver.Kernel, channels c: Int, kernel k: Int, stride: Int, signedInput: Bool,
-        using generator: inout SystemRandomNumberGenerator
+        lanes: Int, smallSums: Bool, using generator: inout SystemRandomNumberGenerator
     ) throws -> Bool {
         let (n, h, w, pad) = (2, 9, 11, k / 2)
         let (oh, ow) = ((h + 2 * pad - k) / stride + 1, (w + 2 * pad - k) / stride + 1)
@@ -106,9 +113,10 @@ public enum CUDASelfTest {
         let arguments: [any BitwiseCopyable] = [
             Int32(n), Int32(h), Int32(w), Int32(c), Int32(oh), Int32(ow), Int32(k), Int32(k), Int32(stride), Int32(stride),
             Int32(pad), Int32(pad), Int32(1), Int32(1), buffers[0].address, Int32(signedInput ? 1 : 0), buffers[1].address,
-            buffers[2].address, buffers[3].address, lo, hi, Int32(0), buffers[4].address,
+            buffers[2].address, buffers[3].address, lo, hi, Int32(lanes > 1 && smallSums ? 1 : 0), buffers[4].address,
         ]
-        try driver.launch(kernel, grid: (UInt32((count + 255) / 256), 1, 1), block: (256, 1, 1), arguments: arguments)
+        let threads = count / lanes
+        try driver.launch(kernel, grid: (UInt32((threads + 255) / 256), 1, 1), block: (256, 1, 1), arguments: arguments)
         let got = try driver.download(buffers[4], count: count, as: UInt8.self, initial: 0)
         for index in 0..<count {
             let channel = index % c, pixel = index / c

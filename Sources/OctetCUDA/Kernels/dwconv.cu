@@ -31,40 +31,71 @@ extern "C" __global__ void octet_dwconv_q_nhwc(
     y[index] = outputSigned ? (unsigned char)(signed char)q : (unsigned char)q;
 }
 
-// The same convolution four channels at a time (C % 4 == 0): one 32-bit load of input and of weights per tap,
-// four accumulators, one 32-bit store. Integer results identical to octet_dwconv_q_nhwc.
-extern "C" __global__ void octet_dwconv_q_nhwc_x4(
+// The same convolution 4 * WORDS channels at a time (C % (4 * WORDS) == 0): one 4- or 8-byte load of input and
+// of weights per tap, 32-bit index arithmetic (the backend keeps tensors below 2^31 elements), and the epilogue's
+// conversions on the FP32 pipe where exact (common.cuh: small_int_to_float, rounded_bits; `smallSums` says
+// the host proved every |acc| < 2^22). Integer results identical to octet_dwconv_q_nhwc.
+template <int WORDS>
+__device__ __forceinline__ void dwconv_q_nhwc_vector(
     int N, int H, int W, int C, int OH, int OW, int KH, int KW, int strideH, int strideW, int padTop, int padLeft,
     int dilationH, int dilationW, const unsigned char* __restrict__ x, int inputSigned,
     const signed char* __restrict__ w, const int* __restrict__ bias, const float* __restrict__ multiplier,
-    float lo, float hi, int outputSigned, unsigned char* __restrict__ y)
+    float lo, float hi, int smallSums, unsigned char* __restrict__ y)
 {
-    const int words = C / 4;
+    constexpr int LANES = 4 * WORDS;
+    const int groups = C / LANES;
     const int index = blockIdx.x * blockDim.x + threadIdx.x;
-    const long long total = (long long)N * OH * OW * words;
-    if (index >= total) return;
-    const int c = (int)(index % words) * 4;
-    const int pixel = index / words;
-    const int ox = (int)(pixel % OW), oy = (int)((pixel / OW) % OH), n = pixel / (OW * OH);
-    int acc[4] = {bias[c], bias[c + 1], bias[c + 2], bias[c + 3]};
+    if (index >= N * OH * OW * groups) return;
+    const int c = (index % groups) * LANES;
+    const int pixel = index / groups;
+    const int ox = pixel % OW, oy = (pixel / OW) % OH, n = pixel / (OW * OH);
+    const int iy0 = oy * strideH - padTop, ix0 = ox * strideW - padLeft;
+    const unsigned char* image = x + n * H * W * C + c;
+    int acc[LANES];
+    for (int b = 0; b < LANES; b++) acc[b] = bias[c + b];
     for (int ky = 0; ky < KH; ky++) {
-        const int iy = oy * strideH - padTop + ky * dilationH;
-        if (iy < 0 || iy >= H) continue;
+        const int iy = iy0 + ky * dilationH;
+        if ((unsigned)iy >= (unsigned)H) continue;
         for (int kx = 0; kx < KW; kx++) {
-            const int ix = ox * strideW - padLeft + kx * dilationW;
-            if (ix < 0 || ix >= W) continue;
-            const unsigned xv = *(const unsigned*)(x + (((long long)n * H + iy) * W + ix) * C + c);
-            const unsigned wv = *(const unsigned*)(w + (ky * KW + kx) * C + c);
-            for (int b = 0; b < 4; b++) {
-                const int xb = inputSigned ? (int)(signed char)(xv >> (8 * b)) : (int)((xv >> (8 * b)) & 0xffu);
-                acc[b] += xb * (int)(signed char)(wv >> (8 * b));
+            const int ix = ix0 + kx * dilationW;
+            if ((unsigned)ix >= (unsigned)W) continue;
+            unsigned xv[WORDS], wv[WORDS];
+            if (WORDS == 2) {
+                const uint2 xs = *(const uint2*)(image + (iy * W + ix) * C), ws = *(const uint2*)(w + (ky * KW + kx) * C + c);
+                xv[0] = xs.x, xv[WORDS - 1] = xs.y, wv[0] = ws.x, wv[WORDS - 1] = ws.y;
+            } else {
+                xv[0] = *(const unsigned*)(image + (iy * W + ix) * C);
+                wv[0] = *(const unsigned*)(w + (ky * KW + kx) * C + c);
+            }
+            for (int b = 0; b < LANES; b++) {
+                const unsigned xw = xv[b / 4] >> (8 * (b % 4));
+                const int xb = inputSigned ? (int)(signed char)xw : (int)(xw & 0xffu);
+                acc[b] += xb * (int)(signed char)(wv[b / 4] >> (8 * (b % 4)));
             }
         }
     }
-    unsigned packed = 0;
-    for (int b = 0; b < 4; b++) {
-        const float r = fminf(fmaxf(__fmul_rn(__int2float_rn(acc[b]), multiplier[c + b]), lo), hi);
-        packed |= ((unsigned)__float2int_rn(r) & 0xffu) << (8 * b);
+    unsigned packed[WORDS];
+    for (int q = 0; q < WORDS; q++) {
+        unsigned bits[4];
+        for (int b = 0; b < 4; b++) {
+            const int sum = acc[4 * q + b];
+            const float value = smallSums ? small_int_to_float(sum) : __int2float_rn(sum);
+            bits[b] = rounded_bits(fminf(fmaxf(__fmul_rn(value, multiplier[c + 4 * q + b]), lo), hi));
+        }
+        packed[q] = __byte_perm(__byte_perm(bits[0], bits[1], 0x0040), __byte_perm(bits[2], bits[3], 0x0040), 0x5410);
     }
-    *(unsigned*)(y + pixel * C + c) = packed;
+    if (WORDS == 2) *(uint2*)(y + pixel * C + c) = make_uint2(packed[0], packed[WORDS - 1]);
+    else *(unsigned*)(y + pixel * C + c) = packed[0];
 }
+
+#define OCTET_DWCONV_VECTOR(NAME, WORDS)                                                                               \
+    extern "C" __global__ void NAME(                                                                                   \
+        int N, int H, int W, int C, int OH, int OW, int KH, int KW, int strideH, int strideW, int padTop, int padLeft, \
+        int dilationH, int dilationW, const unsigned char* __restrict__ x, int inputSigned,                            \
+        const signed char* __restrict__ w, const int* __restrict__ bias, const float* __restrict__ multiplier,         \
+        float lo, float hi, int smallSums, unsigned char* __restrict__ y) {                                             \
+        dwconv_q_nhwc_vector<WORDS>(N, H, W, C, OH, OW, KH, KW, strideH, strideW, padTop, padLeft, dilationH,          \
+                                    dilationW, x, inputSigned, w, bias, multiplier, lo, hi, smallSums, y);             \
+    }
+OCTET_DWCONV_VECTOR(octet_dwconv_q_nhwc_x4, 1)
+OCTET_DWCONV_VECTOR(octet_dwconv_q_nhwc_x8, 2)
