@@ -38,6 +38,24 @@ struct ConvolutionShape: Sendable {
                   padsBegin.0, padsBegin.1, dilations.0, dilations.1] { arguments.append(Int32(v)) }
     }
 
+    /// Where each 4-byte word of k lies for conv_igemm.cu's gather, over an input of `channels` channels (groups
+    /// = 1): pairs of (element offset from the window's top-left corner, dy << 16 | dx with the dilated tap
+    /// offsets), `rowLength / 4` of them; words beyond K get dy = 0x7fff, which the gather's bounds test rejects.
+    func gatherTable(channels c: Int, rowLength: Int) -> [Int32] {
+        let kw = kernel.1
+        var table = [Int32]()
+        for word in 0..<(rowLength / 4) {
+            let k = word * 4, tap = k / c
+            guard k < kernel.0 * kw * c else {
+                table += [0, 0x7fff << 16]
+                continue
+            }
+            let dy = (tap / kw) * dilations.0, dx = (tap % kw) * dilations.1
+            table += [Int32((dy * width + dx) * c + k % c), Int32(dy << 16 | dx)]
+        }
+        return table
+    }
+
     /// Weights from the float layout [OC][C/groups][KH][KW] to [OC][KH][KW][C/groups] (the NHWC order of taps),
     /// each output channel's row `rowLength` long (zeros after the last tap), each tap `channelStride` long
     /// (zeros after the group's channels; by default exactly them).
@@ -146,21 +164,8 @@ struct ImplicitGEMMKernel: CUDALayer {
         multipliers = try DeviceArray(q.multipliers, driver: driver)
         device = library.device
         self.tensorCores = tensorCores
-        let (c, w, kw) = (gatherChannels, geometry.width, geometry.kernel.1)
-        var table = [Int32]()
-        for word in 0..<(paddedK / 4) {
-            let k = word * 4, tap = k / c
-            guard k < geometry.kernel.0 * kw * c else { table += [0, 0x7fff << 16]; continue }
-            let dy = (tap / kw) * geometry.dilations.0, dx = (tap % kw) * geometry.dilations.1
-            table += [Int32((dy * w + dx) * c + k % c), Int32(dy << 16 | dx)]
-        }
-        taps = try DeviceArray(table, driver: driver)
-        let reduction = q.weights.count / max(geometry.outputChannels, 1)
-        let largestInput = q.input.isSigned ? 128 : 255
-        smallSums = (0..<geometry.outputChannels).allSatisfy { o in
-            let weightSum = q.weights[(o * reduction)..<((o + 1) * reduction)].reduce(0) { $0 + abs(Int($1)) }
-            return weightSum * largestInput + abs(Int(q.bias[o])) < 1 << 22
-        }
+        taps = try DeviceArray(geometry.gatherTable(channels: gatherChannels, rowLength: paddedK), driver: driver)
+        smallSums = q.sumsBelow2To22
     }
 
     private var padsChannels: Bool { gatherChannels != geometry.channels }
@@ -308,11 +313,7 @@ struct DepthwiseKernel: CUDALayer {
         bias = try DeviceArray(q.bias, driver: driver)
         multipliers = try DeviceArray(q.multipliers, driver: driver)
         parameters = q
-        let largestInput = q.input.isSigned ? 128 : 255
-        smallSums = (0..<c).allSatisfy { ch in
-            let weightSum = q.weights[(ch * kh * kw)..<((ch + 1) * kh * kw)].reduce(0) { $0 + abs(Int($1)) }
-            return weightSum * largestInput + abs(Int(q.bias[ch])) < 1 << 22
-        }
+        smallSums = q.sumsBelow2To22
     }
 
     func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
@@ -371,5 +372,18 @@ struct FloatConvolutionKernel: CUDALayer {
         arguments.append(activation.p1)
         arguments.align()
         try encoder.launch("octet_conv_f32_direct", elements: y.count, arguments)
+    }
+}
+
+extension QuantizedLinearParameters {
+    /// Whether |Σ w·x + bias| < 2^22 for every output channel and every possible input (Σ|w| · max|x| + |bias|),
+    /// so the CUDA epilogues may convert the sums to float with exact FP32 adds instead of the conversion unit.
+    var sumsBelow2To22: Bool {
+        let outputs = bias.count, reduction = weights.count / max(outputs, 1)
+        let largestInput = input.isSigned ? 128 : 255
+        return (0..<outputs).allSatisfy { o in
+            let weightSum = weights[(o * reduction)..<((o + 1) * reduction)].reduce(0) { $0 + abs(Int($1)) }
+            return weightSum * largestInput + abs(Int(bias[o])) < 1 << 22
+        }
     }
 }

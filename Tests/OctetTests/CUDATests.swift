@@ -3,6 +3,8 @@ import Testing
 import _OctetTestSupport
 @testable import OctetCUDA
 import Octet
+import OctetCore
+import OctetQuantization
 
 /// CUDA runs only where a driver is present (the GPU machine runs `octet selftest --device cuda`); elsewhere
 /// these tests skip and say why. The embedded kernel sources must match the .cu files they come from.
@@ -81,6 +83,59 @@ import Octet
             outputs.append(try Data(contentsOf: URL(fileURLWithPath: out)))
         }
         #expect(outputs[0] == outputs[1])
+    }
+
+    /// The host half of conv_igemm.cu's gather, simulated on the CPU: for every output pixel, the bytes the kernel
+    /// would copy (window corner + table offset where the bounds test passes, else zero) equal the textbook
+    /// im2col row, for strides, padding, dilation, partial tables and channel counts of 4, 8 and 16.
+    @Test(arguments: [(5, 7, 4, 3, 3, 2, 1, 1), (6, 5, 8, 3, 2, 1, 2, 1), (4, 9, 16, 1, 1, 1, 0, 1), (7, 6, 12, 5, 3, 2, 2, 2)])
+    func gatherTableMatchesIm2col(_ h: Int, _ w: Int, _ c: Int, _ kh: Int, _ kw: Int, _ stride: Int, _ pad: Int, _ dilation: Int) throws {
+        let p = ConvolutionParameters(
+            weights: Weights(shape: [1, c, kh, kw], values: [Float](repeating: 0, count: c * kh * kw)), bias: nil,
+            strides: [stride, stride], dilations: [dilation, dilation], padsBegin: [pad, pad], padsEnd: [pad, pad])
+        let g = try #require(ConvolutionShape(p, input: [1, c, h, w]))
+        let k = kh * kw * c, rowLength = (k + 127) / 128 * 128
+        let table = g.gatherTable(channels: c, rowLength: rowLength)
+        #expect(table.count == rowLength / 2)
+        let x = (0..<(h * w * c)).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+        for oy in 0..<g.outputHeight {
+            for ox in 0..<g.outputWidth {
+                let (iy0, ix0) = (oy * stride - pad, ox * stride - pad)
+                let corner = (iy0 * w + ix0) * c
+                for word in 0..<(rowLength / 4) {
+                    let (offset, packed) = (Int(table[2 * word]), Int(table[2 * word + 1]))
+                    let (dy, dx) = (packed >> 16, packed & 0xffff)
+                    let valid = (0..<h).contains(iy0 + dy) && (0..<w).contains(ix0 + dx)
+                    for byte in 0..<4 {
+                        let got = valid ? x[corner + offset + byte] : 0
+                        let kk = word * 4 + byte
+                        var want: UInt8 = 0
+                        if kk < k {
+                            let (tap, channel) = (kk / c, kk % c)
+                            let (iy, ix) = (iy0 + (tap / kw) * dilation, ix0 + (tap % kw) * dilation)
+                            if (0..<h).contains(iy), (0..<w).contains(ix) { want = x[(iy * w + ix) * c + channel] }
+                        }
+                        #expect(got == want, "pixel (\(oy), \(ox)) k \(kk)")
+                        if got != want { return }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The bound that lets the CUDA epilogues convert sums with FP32 adds: Σ|w| · max|x| + |bias| < 2^22 per
+    /// output channel, with 255 for uint8 inputs and 128 for int8.
+    @Test func sumsBelow2To22IsTheWorstCaseBound() {
+        var q = QuantizedLinearParameters(
+            weights: Weights(shape: [2, 129], values: [Float](repeating: 1, count: 258)), bias: nil,
+            input: TensorQuantization(range: 1, unsigned: true), output: nil, residual: nil, activation: nil)
+        #expect(q.weights.allSatisfy { $0 == 127 })
+        q.bias = [0, 16638] // 129 · 127 · 255 = 4 177 665; + 16 638 = 2^22 − 1
+        #expect(q.sumsBelow2To22)
+        q.bias = [0, -16639]
+        #expect(!q.sumsBelow2To22)
+        q.input = TensorQuantization(range: 1, unsigned: false)
+        #expect(q.sumsBelow2To22) // 129 · 127 · 128 + 16 639 is far below
     }
 
     @Test func cpuSelftestPasses() throws {
