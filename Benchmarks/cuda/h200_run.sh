@@ -69,8 +69,8 @@ for step in $steps; do
     ;;
   diagnose)
     # Hardware counters (Nsight Compute, full set) for ResNet-50's first eight convolutions at batch 256 with one
-    # tile shape (OCTET_CUDA_CONV_TILE, default 128x64_w64x32_s3), whole report in ncu.txt.
-    OCTET_CUDA_CONV_TILE=${OCTET_CUDA_CONV_TILE:-128x64_w64x32_s3} timeout 300 ncu --clock-control none --kernel-name regex:octet_conv_igemm --launch-count 8 --set full \
+    # tile shape (OCTET_CUDA_CONV_TILE, default 128x64x64_w64x32_s3), whole report in ncu.txt.
+    OCTET_CUDA_CONV_TILE=${OCTET_CUDA_CONV_TILE:-128x64x64_w64x32_s3} timeout 300 ncu --clock-control none --kernel-name regex:octet_conv_igemm --launch-count 8 --set full \
       /tmp/octet bench --device cuda --model $M/resnet50_op13.onnx --ranges "$OUT/resnet50_ranges.txt" --batch 256 --iterations 1 --warmup 0 > "$OUT/ncu.txt" 2>&1
     summary "ncu rc=$?"
     summary "$(grep -E '^  [a-z_0-9]+.*\(|  Duration|DRAM Throughput|Registers Per Thread|Achieved Occupancy|Warp Cycles Per Issued|Issue Slots Busy|L2 Hit Rate  ' "$OUT/ncu.txt" | head -80)"
