@@ -1,4 +1,3 @@
-import Foundation
 import OctetCore
 import OctetQuantization
 import OctetRuntime

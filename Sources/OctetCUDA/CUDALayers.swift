@@ -6,7 +6,7 @@ import OctetRuntime
 
 /// One compiled layer of the CUDA backend: records the steps that compute its outputs from its inputs.
 protocol CUDALayer: Sendable {
-    /// Kernel name for the build report (e.g. `conv_igemm_128x128_v16_u8__mma_sm90`).
+    /// Kernel name for the build report (e.g. `conv_igemm_v16_u8__mma_m16n8k32`; the tile is a run-time tactic).
     var kernelName: String { get }
     /// Device scratch memory the layer needs for `batch` (a channel-padded copy of the input).
     func workspaceBytes(batch: Int, inputs: [TensorLayout]) -> Int
