@@ -110,10 +110,13 @@ public enum CUDASelfTest {
         try driver.upload(weights, to: buffers[1])
         try driver.upload(bias, to: buffers[2])
         try driver.upload(multipliers, to: buffers[3])
+        // The argument before the output: `smallSums` for the vector kernels, `outputSigned` (0: uint8, as
+        // [lo, hi] = [0, 255] here) for the one-channel kernel.
+        let flag = lanes > 1 ? smallSums : false
         let arguments: [any BitwiseCopyable] = [
             Int32(n), Int32(h), Int32(w), Int32(c), Int32(oh), Int32(ow), Int32(k), Int32(k), Int32(stride), Int32(stride),
             Int32(pad), Int32(pad), Int32(1), Int32(1), buffers[0].address, Int32(signedInput ? 1 : 0), buffers[1].address,
-            buffers[2].address, buffers[3].address, lo, hi, Int32(lanes > 1 && smallSums ? 1 : 0), buffers[4].address,
+            buffers[2].address, buffers[3].address, lo, hi, Int32(flag ? 1 : 0), buffers[4].address,
         ]
         let threads = count / lanes
         try driver.launch(kernel, grid: (UInt32((threads + 255) / 256), 1, 1), block: (256, 1, 1), arguments: arguments)
