@@ -24,6 +24,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "After timing, print the time spent in each layer (mean per run, largest first).")
     var profile = false
 
+    @Option(help: "With --profile, how many layers to list (the slowest first).")
+    var profileLayers = 25
+
     mutating func run() throws {
         let log = Log(verbose: false)
         let batches = try batch.split(separator: ",").map { text -> Int in
@@ -73,7 +76,7 @@ struct BenchCommand: ParsableCommand {
             let total = times.reduce(0, +)
             print("per-layer time (mean ms per run over all batch sizes, \(String(format: "%.3f", total / runs)) ms total):")
             let tactics = context.layerTactics
-            for index in times.indices.sorted(by: { times[$0] > times[$1] }).prefix(25) {
+            for index in times.indices.sorted(by: { times[$0] > times[$1] }).prefix(max(profileLayers, 0)) {
                 let tactic = tactics?[index].map { " [\($0)]" } ?? ""
                 print(String(format: "%9.3f  %5.1f%%  ", times[index] / runs, 100 * times[index] / total) + "\(report[index].name)  \(report[index].kind)  \(report[index].kernel)\(tactic)")
             }
