@@ -55,18 +55,60 @@ struct ConvolutionShape: Sendable {
         return table
     }
 
+    /// The stride by which the GEMM folds the input space-to-depth: `s` for a strided convolution (groups 1, no
+    /// dilation, equal strides `s`) over so few channels that s·s·C fit one 16-byte gather (the 3-channel stems),
+    /// else 1 (the input's own pixels).
+    var foldStride: Int {
+        let s = strides.0
+        return s > 1 && strides.1 == s && dilations == (1, 1) && groups == 1 && channels % 16 != 0 && channels * s * s <= 16 ? s : 1
+    }
+
+    /// The convolution the GEMM runs over the input rearranged by `rearrangeInput` (conv_igemm.cu's
+    /// octet_fold_input_nhwc) into `foldedChannels` channels: with `stride` 1 the same convolution over the input's
+    /// pixels with zero channels added; with `stride` s > 1, each s x s block of input pixels (counted from the
+    /// padded corner) becomes one pixel of s·s·C channels, in order (dy, dx, c), and the convolution a stride-1
+    /// one without padding over ceil(KH/s) x ceil(KW/s) taps. Both sum the same products as the original, so the
+    /// accumulators are identical; the stem's gather moves 16 bytes at a time instead of 4.
+    func folded(stride s: Int, channels foldedChannels: Int) -> ConvolutionShape {
+        var f = self
+        f.channels = foldedChannels
+        guard s > 1 else { return f }
+        f.kernel = ((kernel.0 + s - 1) / s, (kernel.1 + s - 1) / s)
+        (f.height, f.width) = (outputHeight + f.kernel.0 - 1, outputWidth + f.kernel.1 - 1)
+        (f.strides, f.padsBegin) = ((1, 1), (0, 0))
+        return f
+    }
+
+    /// Weights [OC][C][KH][KW] of this convolution as those of `folded(stride:channels:)`, in the same layout:
+    /// tap (ty, tx) of folded channel (dy·s + dx)·C + c is tap (s·ty + dy, s·tx + dx) of channel c; zeros where
+    /// that tap or channel does not exist.
+    func foldWeights<T: Numeric>(_ weights: [T], stride s: Int, channels foldedChannels: Int) -> [T] {
+        let f = folded(stride: s, channels: foldedChannels)
+        let (kh, kw) = kernel, (fh, fw) = f.kernel
+        var result = [T](repeating: 0, count: outputChannels * foldedChannels * fh * fw)
+        for o in 0..<outputChannels {
+            for c in 0..<channels {
+                for ky in 0..<kh {
+                    for kx in 0..<kw {
+                        let folded = ((ky % s) * s + kx % s) * channels + c
+                        result[((o * foldedChannels + folded) * fh + ky / s) * fw + kx / s] = weights[((o * channels + c) * kh + ky) * kw + kx]
+                    }
+                }
+            }
+        }
+        return result
+    }
+
     /// Weights from the float layout [OC][C/groups][KH][KW] to [OC][KH][KW][C/groups] (the NHWC order of taps),
-    /// each output channel's row `rowLength` long (zeros after the last tap), each tap `channelStride` long
-    /// (zeros after the group's channels; by default exactly them).
-    func packTapsMajor<T: Numeric>(_ weights: [T], rowLength: Int, channelStride: Int? = nil) -> [T] {
+    /// each output channel's row `rowLength` long (zeros after the last tap).
+    func packTapsMajor<T: Numeric>(_ weights: [T], rowLength: Int) -> [T] {
         let cpg = channels / groups, (kh, kw) = kernel
-        let stride = channelStride ?? cpg
         var packed = [T](repeating: 0, count: outputChannels * rowLength)
         for o in 0..<outputChannels {
             for c in 0..<cpg {
                 for ky in 0..<kh {
                     for kx in 0..<kw {
-                        packed[o * rowLength + (ky * kw + kx) * stride + c] = weights[((o * cpg + c) * kh + ky) * kw + kx]
+                        packed[o * rowLength + (ky * kw + kx) * cpg + c] = weights[((o * cpg + c) * kh + ky) * kw + kx]
                     }
                 }
             }
@@ -87,9 +129,9 @@ struct ConvolutionTile: Hashable, Sendable, CustomStringConvertible {
     var description: String { "\(m)x\(n)x\(k)_w\(warpM)x\(warpN)_s\(stages)" }
 
     /// Dynamic shared memory of a block (conv_igemm.cu's layout): the pipeline, the biases and multipliers, the
-    /// residual tile.
+    /// residual tile (rows padded by 16 bytes).
     func sharedBytes(residual: Bool) -> Int {
-        stages * (m + n) * (k + 16) + 8 * n + (residual ? m * n : 0)
+        stages * (m + n) * (k + 16) + 8 * n + (residual ? m * (n + 16) : 0)
     }
 
     static let large = ConvolutionTile(m: 128, n: 128, k: 64, warpM: 64, warpN: 32, stages: 3, anyGather: true)
@@ -109,16 +151,21 @@ struct ConvolutionTile: Hashable, Sendable, CustomStringConvertible {
 
 /// INT8 convolution or fully connected layer (groups = 1) as an implicit GEMM on tensor cores (conv_igemm.cu),
 /// or with `dp4a` where there are none, with the fused epilogue: bias, requantization or float output, Relu/Clip,
-/// residual add. Inputs whose channel count is not a multiple of 4 (the 3-channel stem) are first copied with
-/// their channels padded to a multiple of 4, so every gather moves whole 4-byte words.
+/// residual add. Inputs whose channel count is not a multiple of 4 (the 3-channel stem) are first rearranged
+/// (`ConvolutionShape.folded`): space-to-depth where the convolution is strided and s·s·C ≤ 16, else with their
+/// channels padded to a multiple of 4, so every gather moves whole 4-byte words, 16 where folded.
 struct ImplicitGEMMKernel: CUDALayer {
     let geometry: ConvolutionShape
+    /// The convolution the GEMM runs: `geometry`, or its folded form over the rearranged input.
+    let gemmShape: ConvolutionShape
+    /// 1, or the stride s of the space-to-depth rearrangement.
+    let foldStride: Int
     let weights: DeviceArray
     let bias: DeviceArray
     let multipliers: DeviceArray
     let parameters: QuantizedLinearParameters
     let bounds: (lo: Float, hi: Float)
-    /// The channels the GEMM gathers: the input's, or rounded up to 4 (`padsChannels`).
+    /// The channels the GEMM gathers: the input's, rounded up to 4, or 16 where folded space-to-depth.
     let gatherChannels: Int
     /// K of the GEMM: taps times `gatherChannels`.
     let gemmK: Int
@@ -155,30 +202,34 @@ struct ImplicitGEMMKernel: CUDALayer {
         parameters = q
         hasResidual = residual
         self.pinnedTile = pinnedTile
-        gatherChannels = (geometry.channels + 3) / 4 * 4
-        gemmK = geometry.kernel.0 * geometry.kernel.1 * gatherChannels
+        foldStride = geometry.foldStride
+        gatherChannels = foldStride > 1 ? 16 : (geometry.channels + 3) / 4 * 4
+        gemmShape = geometry.folded(stride: foldStride, channels: gatherChannels)
+        gemmK = gemmShape.reduction
         paddedK = (gemmK + Self.rowAlignment - 1) / Self.rowAlignment * Self.rowAlignment
         let driver = library.driver
-        self.weights = try DeviceArray(geometry.packTapsMajor(q.weights, rowLength: paddedK, channelStride: gatherChannels), driver: driver)
+        let foldedWeights = geometry.foldWeights(q.weights, stride: foldStride, channels: gatherChannels)
+        self.weights = try DeviceArray(gemmShape.packTapsMajor(foldedWeights, rowLength: paddedK), driver: driver)
         bias = try DeviceArray(q.bias, driver: driver)
         multipliers = try DeviceArray(q.multipliers, driver: driver)
         device = library.device
         self.tensorCores = tensorCores
-        taps = try DeviceArray(geometry.gatherTable(channels: gatherChannels, rowLength: paddedK), driver: driver)
+        taps = try DeviceArray(gemmShape.gatherTable(channels: gatherChannels, rowLength: paddedK), driver: driver)
         smallSums = q.sumsBelow2To22
     }
 
-    private var padsChannels: Bool { gatherChannels != geometry.channels }
+    /// Whether the input is rearranged first (into the workspace).
+    private var rearrangesInput: Bool { gatherChannels != geometry.channels || foldStride > 1 }
     private var vectorBytes: Int { gatherChannels % 16 == 0 ? 16 : gatherChannels % 8 == 0 ? 8 : 4 }
     private var inputType: String { parameters.input.isSigned ? "s8" : "u8" }
 
     var kernelName: String {
         let gemm = tensorCores ? "conv_igemm_v\(vectorBytes)_\(inputType)__mma_m16n8k32" : "conv_\(inputType)__dp4a"
-        return (padsChannels ? "pad_channels+" : "") + gemm
+        return (foldStride > 1 ? "space_to_depth\(foldStride)+" : rearrangesInput ? "pad_channels+" : "") + gemm
     }
 
     func workspaceBytes(batch: Int, inputs: [TensorLayout]) -> Int {
-        padsChannels ? batch * geometry.height * geometry.width * gatherChannels : 0
+        rearrangesInput ? batch * gemmShape.height * gemmShape.width * gatherChannels : 0
     }
 
     /// How one GEMM is cut into blocks: a tile, and when even small tiles leave SMs idle, the K dimension split
@@ -238,14 +289,14 @@ struct ImplicitGEMMKernel: CUDALayer {
         let g = geometry
         let m = batch * g.outputHeight * g.outputWidth
         var source = x.address
-        var gemmGeometry = g
-        if padsChannels {
-            let pixels = batch * g.height * g.width
-            try encoder.launch("octet_pad_channels_nhwc", elements: pixels * gatherChannels / 4, [
-                Int32(pixels), Int32(g.channels), Int32(gatherChannels), x.address, encoder.workspace,
+        if rearrangesInput {
+            // Stride 1: channels padded, pixels as they are (the GEMM pads); else space-to-depth from the padded corner.
+            let (padTop, padLeft) = foldStride > 1 ? g.padsBegin : (0, 0)
+            try encoder.launch("octet_fold_input_nhwc", elements: batch * gemmShape.height * gemmShape.width, [
+                Int32(batch), Int32(g.height), Int32(g.width), Int32(g.channels), Int32(foldStride), Int32(padTop), Int32(padLeft),
+                Int32(gemmShape.height), Int32(gemmShape.width), Int32(gatherChannels), x.address, encoder.workspace,
             ])
             source = encoder.workspace
-            gemmGeometry.channels = gatherChannels
         }
         var arguments = KernelArguments()
         arguments.append(source)
@@ -255,8 +306,8 @@ struct ImplicitGEMMKernel: CUDALayer {
         arguments.append(inputs.count > 1 ? inputs[1].address : UInt64(0))
         arguments.append(y.address)
         arguments.append(taps.address)
-        gemmGeometry.appendGeometry(batch: batch, to: &arguments)
-        for v in [g.outputChannels, gemmGeometry.reduction, paddedK, m] { arguments.append(Int32(v)) }
+        gemmShape.appendGeometry(batch: batch, to: &arguments)
+        for v in [g.outputChannels, gemmK, paddedK, m] { arguments.append(Int32(v)) }
         arguments.append(bounds.lo)
         arguments.append(bounds.hi)
         arguments.append(parameters.residualMultiplier)

@@ -115,7 +115,7 @@ enum CUDAEngineSelfTest {
         }
     }
 
-    /// Stem with 3 channels (padded to 4), 24 channels (8-byte gathers), depthwise, a residual add (vectorized
+    /// Stems over 3 channels (strided: folded space-to-depth; stride 1: padded to 4), 24 channels (8-byte gathers), depthwise, a residual add (vectorized
     /// epilogue), max and average pooling, concat, sigmoid (lookup table), INT8 multiply, 16-byte gathers, a
     /// split-K convolution (136 channels, scalar epilogue), global pooling, fully connected with float output,
     /// softmax.
@@ -123,6 +123,11 @@ enum CUDAEngineSelfTest {
         var m = NetworkMaker()
         let x = m.network.addInput(name: "input", shape: [1, 3, 37, 37])
         var t = try m.conv(x, "stem", out: 24, kernel: 3, stride: 2)
+        // The same input through a stride-1 convolution (channels padded, not folded space-to-depth), pooled to
+        // the stem's size and added.
+        let fine = try m.conv(x, "stem_fine", out: 24, kernel: 3)
+        let finePooled = try m.layer("stem_fine_pool", .pooling(PoolingParameters(kind: .max, kernel: [3, 3], strides: [2, 2], padsBegin: [1, 1], padsEnd: [1, 1])), [fine])
+        t = try m.layer("stem_sum", .elementwise(.add), [t, finePooled])
         t = try m.layer("stem_relu", .activation(.relu), [t])
         t = try m.conv(t, "c2", out: 48, kernel: 3)
         t = try m.layer("c2_clip", .activation(.clip(min: 0, max: 6)), [t])

@@ -123,6 +123,65 @@ import OctetQuantization
         }
     }
 
+    /// The stem's rearrangement (`ConvolutionShape.folded`, conv_igemm.cu's octet_fold_input_nhwc, mirrored here
+    /// from its formula): the folded convolution with the folded weights over the folded input gives exactly the
+    /// original convolution's integer sums, for space-to-depth strides 2 to 4, odd and even kernels, asymmetric
+    /// padding and the channel-padding case (stride 1).
+    @Test(arguments: [(11, 13, 3, 7, 7, 2, 3, 3), (9, 8, 3, 3, 3, 2, 1, 0), (10, 7, 1, 4, 5, 3, 1, 2), (12, 12, 1, 3, 3, 4, 0, 1), (7, 9, 3, 3, 3, 1, 1, 1)])
+    func foldedConvolutionSumsTheSameProducts(_ h: Int, _ w: Int, _ c: Int, _ kh: Int, _ kw: Int, _ stride: Int, _ padTop: Int, _ padLeft: Int) throws {
+        let oc = 5
+        let p = ConvolutionParameters(
+            weights: Weights(shape: [oc, c, kh, kw], values: [Float](repeating: 0, count: oc * c * kh * kw)), bias: nil,
+            strides: [stride, stride], padsBegin: [padTop, padLeft], padsEnd: [1, 2])
+        let g = try #require(ConvolutionShape(p, input: [1, c, h, w]))
+        #expect(g.foldStride == stride)
+        let channels = stride > 1 ? 16 : 4
+        let f = g.folded(stride: stride, channels: channels)
+        let weights = (0..<(oc * c * kh * kw)).map { Int(Int8(truncatingIfNeeded: $0 &* 29 &+ 7)) }
+        let x = (0..<(h * w * c)).map { Int(UInt8(truncatingIfNeeded: $0 &* 37 &+ 11)) }
+        // The rearrangement: stride 1 pads channels only (the GEMM keeps the padding); else space-to-depth.
+        let (top, left) = stride > 1 ? (padTop, padLeft) : (0, 0)
+        var folded = [Int](repeating: 0, count: f.height * f.width * channels)
+        for y in 0..<f.height {
+            for xx in 0..<f.width {
+                for channel in 0..<channels {
+                    let (tap, ch) = (channel / c, channel % c)
+                    let (iy, ix) = (stride * y + tap / stride - top, stride * xx + tap % stride - left)
+                    if tap < stride * stride, (0..<h).contains(iy), (0..<w).contains(ix) { folded[(y * f.width + xx) * channels + channel] = x[(iy * w + ix) * c + ch] }
+                }
+            }
+        }
+        let direct = Self.convolve(x, g, weights)
+        let viaFold = Self.convolve(folded, f, g.foldWeights(weights, stride: stride, channels: channels))
+        #expect(f.outputHeight == g.outputHeight && f.outputWidth == g.outputWidth)
+        #expect(direct == viaFold)
+        #expect(direct.contains { $0 != 0 })
+    }
+
+    /// A textbook integer convolution: NHWC input of one image, weights [OC][C][KH][KW], sums [OH][OW][OC].
+    static func convolve(_ x: [Int], _ g: ConvolutionShape, _ weights: [Int]) -> [Int] {
+        var sums = [Int](repeating: 0, count: g.outputHeight * g.outputWidth * g.outputChannels)
+        for oy in 0..<g.outputHeight {
+            for ox in 0..<g.outputWidth {
+                for o in 0..<g.outputChannels {
+                    var sum = 0
+                    for c in 0..<g.channels {
+                        for ky in 0..<g.kernel.0 {
+                            for kx in 0..<g.kernel.1 {
+                                let iy = oy * g.strides.0 - g.padsBegin.0 + ky * g.dilations.0
+                                let ix = ox * g.strides.1 - g.padsBegin.1 + kx * g.dilations.1
+                                guard (0..<g.height).contains(iy), (0..<g.width).contains(ix) else { continue }
+                                sum += x[(iy * g.width + ix) * g.channels + c] * weights[((o * g.channels + c) * g.kernel.0 + ky) * g.kernel.1 + kx]
+                            }
+                        }
+                    }
+                    sums[(oy * g.outputWidth + ox) * g.outputChannels + o] = sum
+                }
+            }
+        }
+        return sums
+    }
+
     /// The bound that lets the CUDA epilogues convert sums with FP32 adds: Σ|w| · max|x| + |bias| < 2^22 per
     /// output channel, with 255 for uint8 inputs and 128 for int8.
     @Test func sumsBelow2To22IsTheWorstCaseBound() {

@@ -34,49 +34,47 @@ struct ConvArgs {
     int smallSums;                 // every |acc + bias| < 2^22, whatever the input (the host proves it from the weights)
 };
 
-// The epilogue of one output before rounding: bias, multiplier, residual, clamp.
-__device__ __forceinline__ float epilogue_value(const ConvArgs& p, int acc, int bias, float multiplier, int residual) {
-    float y = __fmul_rn(__int2float_rn(acc + bias), multiplier);
-    if (p.residual) y = __fadd_rn(y, __fmul_rn(__int2float_rn(residual), p.residualMultiplier));
-    return fminf(fmaxf(y, p.lo), p.hi);
+// The epilogue in two halves. The first, applied as the accumulators leave the registers: the sum with the bias,
+// as a float, times the multiplier. Where the host proved |acc + bias| < 2^22 the conversion runs on the FP32 pipe
+// (small_int_to_float), its integer add folded into the bias: `offset` is bias_offset(p, bias).
+__device__ __forceinline__ int bias_offset(const ConvArgs& p, int bias) {
+    return p.smallSums ? bias + 0x4B400000 : bias;
+}
+__device__ __forceinline__ float scaled_sum(const ConvArgs& p, int acc, int offset, float multiplier) {
+    const int sum = acc + offset;
+    return __fmul_rn(p.smallSums ? __fsub_rn(__int_as_float(sum), 12582912.0f) : __int2float_rn(sum), multiplier);
 }
 
-__device__ __forceinline__ void store_output(const ConvArgs& p, int m, int n, int acc) {
-    const long long index = (long long)m * p.OC + n;
-    const int r = p.residual ? byte_value(p.residual, index, p.residualSigned) : 0;
-    const float y = epilogue_value(p, acc, p.bias[n], p.multiplier[n], r);
+// The second half for one output: residual, clamp, rounding, store.
+__device__ __forceinline__ void store_scaled(const ConvArgs& p, long long index, float y) {
+    if (p.residual) y = __fadd_rn(y, __fmul_rn(__int2float_rn(byte_value(p.residual, index, p.residualSigned)), p.residualMultiplier));
+    y = fminf(fmaxf(y, p.lo), p.hi);
     if (p.outputMode == 2) ((float*)p.y)[index] = y;
     else ((unsigned char*)p.y)[index] = (unsigned char)__float2int_rn(y);
 }
 
-// Sixteen consecutive channels of one pixel (OC % 16 == 0): `acc`, `bias` and `multiplier` point at sixteen
-// 16-byte-aligned values in shared memory, `residual` at sixteen bytes there (null: none). The same arithmetic as
-// epilogue_value, with the layer-wide choices taken once rather than per value.
-__device__ __forceinline__ void store_output16(
-    const ConvArgs& p, int m, int n, const int* acc, const int* bias, const float* multiplier, const unsigned char* residual) {
-    int sums[16];
-    float scales[16], y[16];
-    for (int q = 0; q < 4; q++) {
-        const int4 a = ((const int4*)acc)[q], b = ((const int4*)bias)[q];
-        const float4 s = ((const float4*)multiplier)[q];
-        sums[4 * q] = a.x + b.x, sums[4 * q + 1] = a.y + b.y, sums[4 * q + 2] = a.z + b.z, sums[4 * q + 3] = a.w + b.w;
-        scales[4 * q] = s.x, scales[4 * q + 1] = s.y, scales[4 * q + 2] = s.z, scales[4 * q + 3] = s.w;
-    }
-    if (p.smallSums) {
-        for (int i = 0; i < 16; i++) y[i] = __fmul_rn(small_int_to_float(sums[i]), scales[i]);
-    } else {
-        for (int i = 0; i < 16; i++) y[i] = __fmul_rn(__int2float_rn(sums[i]), scales[i]);
-    }
+__device__ __forceinline__ void store_output(const ConvArgs& p, int m, int n, int acc) {
+    store_scaled(p, (long long)m * p.OC + n, __fmul_rn(__int2float_rn(acc + p.bias[n]), p.multiplier[n]));
+}
+
+// The second half for sixteen consecutive channels of one pixel (OC % 16 == 0), `residual` pointing at their
+// sixteen bytes in shared memory (null: none), with the layer-wide choices taken once rather than per value.
+__device__ __forceinline__ void store_scaled16(const ConvArgs& p, int m, int n, float (&y)[16], const unsigned char* residual) {
     if (residual) {
-        // Each byte as a float in two instructions: placed under the exponent of 1.5 * 2^23 by a byte permute, then
-        // the offset subtracted. Signed bytes are flipped to b + 128 first and the offset is 128 larger.
+        // Each byte b placed under the exponent of 2^23 by a byte permute: F = 2^23 + b. Unsigned: one fused
+        // multiply-add gives round(b * m) = round(F * m - 2^23 * m), exact because 2^23 * m is. Signed bytes are
+        // flipped to b + 128 first, and (F - 2^23 - 128) * m rounded in two steps.
         const uint4 r = *(const uint4*)residual;
-        const unsigned flip = p.residualSigned ? 0x80808080u : 0u;
-        const float offset = p.residualSigned ? 12583040.0f : 12582912.0f;
-        const unsigned words[4] = {r.x ^ flip, r.y ^ flip, r.z ^ flip, r.w ^ flip};
-        for (int i = 0; i < 16; i++) {
-            const float value = __fsub_rn(__int_as_float(__byte_perm(words[i / 4], 0x4B400000u, 0x7650 | (i % 4))), offset);
-            y[i] = __fadd_rn(y[i], __fmul_rn(value, p.residualMultiplier));
+        const unsigned words[4] = {r.x, r.y, r.z, r.w};
+        const float m = p.residualMultiplier;
+        if (p.residualSigned) {
+            for (int i = 0; i < 16; i++) {
+                const float value = __fsub_rn(__int_as_float(__byte_perm(words[i / 4] ^ 0x80808080u, 0x4B000000u, 0x7650 | (i % 4))), 8388736.0f);
+                y[i] = __fadd_rn(y[i], __fmul_rn(value, m));
+            }
+        } else {
+            const float shift = -8388608.0f * m;
+            for (int i = 0; i < 16; i++) y[i] = __fadd_rn(y[i], __fmaf_rn(__int_as_float(__byte_perm(words[i / 4], 0x4B000000u, 0x7650 | (i % 4))), m, shift));
         }
     }
     for (int i = 0; i < 16; i++) y[i] = fminf(fmaxf(y[i], p.lo), p.hi);
@@ -93,6 +91,13 @@ __device__ __forceinline__ void store_output16(
         }
         *(uint4*)((unsigned char*)p.y + index) = make_uint4(words[0], words[1], words[2], words[3]);
     }
+}
+
+// Where the epilogue stages a row's 16-byte quads of floats: quad q of row r at quad q ^ staged_swizzle(r) of the
+// row (rows unpadded, BN floats). The swizzle makes both sides free of bank conflicts: a half warp's 8-byte
+// accumulator writes (4 rows x 8 quads' worth) and eight threads' 16-byte reads of one quad of 8 consecutive rows.
+__device__ __forceinline__ int staged_swizzle(int row) {
+    return ((row & 3) << 1) | ((row >> 2) & 1);
 }
 
 #if __CUDA_ARCH__ >= 800 // cp.async, ldmatrix and int8 mma.sync
@@ -131,7 +136,8 @@ __device__ __forceinline__ void mma_k32(int* c, const unsigned* a, unsigned b0, 
 }
 
 // Shared memory of one block: the pipeline's STAGES x (BM + BN) rows, then the block's BN biases and
-// multipliers, then (layers with a residual) its BM x BN residual bytes. The host sizes it the same way
+// multipliers, then (layers with a residual) its BM rows of BN residual bytes, each padded by 16 bytes so that
+// eight consecutive rows' 16-byte reads meet no bank conflict. The host sizes it the same way
 // (ConvolutionTile.sharedBytes).
 template <int BM, int BN, int BK, int WM, int WN, int VEC, int STAGES, bool SIGNED_INPUT>
 __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
@@ -211,7 +217,7 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
                 const int row = v / (BN / 16), column = (v % (BN / 16)) * 16;
                 const int m = m0 + row, n = n0 + column;
                 const bool valid = m < p.M && n < p.OC;
-                copy_async<16>(shared_address(sResidual + row * BN + column), p.residual + (valid ? m * p.OC + n : 0), valid);
+                copy_async<16>(shared_address(sResidual + row * (BN + 16) + column), p.residual + (valid ? m * p.OC + n : 0), valid);
             }
         }
     }
@@ -269,33 +275,56 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
         return;
     }
 
-    // The accumulators go through shared memory (the pipeline's, now free), one row of warps at a time, so that
-    // each thread finishes sixteen consecutive channels of a pixel with 16-byte loads and stores.
+    // The accumulators leave the registers through shared memory (the pipeline's, now free) as scaled sums, one
+    // row of warps at a time, so that each thread finishes sixteen consecutive channels of a pixel with 16-byte
+    // loads and stores; eight consecutive threads take one 16-channel quad of eight consecutive rows.
     constexpr int PASS_ROWS = WM;
-    constexpr int STAGE_ROW = BN + 8;              // ints per staged row (padding against bank conflicts)
-    static_assert(PASS_ROWS * STAGE_ROW * 4 <= PIPELINE_BYTES, "staging fits in the pipeline's memory");
-    int* staged = (int*)shared;
+    constexpr int CHUNKS = BN / 16;                // 16-channel chunks per row
+    static_assert(PASS_ROWS * BN * 4 <= PIPELINE_BYTES && (PASS_ROWS * CHUNKS) % THREADS == 0, "staging fits");
+    float* staged = (float*)shared;
     for (int pass = 0; pass < BM / WM; pass++) {
         __syncthreads();
         if (warpM == pass) {
-            // Two adjacent channels per store; rows STAGE_ROW apart land on distinct banks.
+            // This thread's two columns of each n-tile: their biases and multipliers.
+            int2 offset[NT];
+            float2 scale[NT];
+            for (int j = 0; j < NT; j++) {
+                const int column = warpN * WN + j * 8 + 2 * t, n = n0 + column;
+                int2 bias;
+                if (vectorized) {
+                    bias = *(const int2*)&sBias[column];
+                    scale[j] = *(const float2*)&sMultiplier[column];
+                } else {
+                    bias = make_int2(n < p.OC ? p.bias[n] : 0, n + 1 < p.OC ? p.bias[n + 1] : 0);
+                    scale[j] = make_float2(n < p.OC ? p.multiplier[n] : 0.0f, n + 1 < p.OC ? p.multiplier[n + 1] : 0.0f);
+                }
+                offset[j] = make_int2(bias_offset(p, bias.x), bias_offset(p, bias.y));
+            }
             for (int i = 0; i < MT; i++)
                 for (int j = 0; j < NT; j++)
-                    for (int half = 0; half < 2; half++)
-                        *(int2*)&staged[(i * 16 + g + half * 8) * STAGE_ROW + warpN * WN + j * 8 + 2 * t] =
-                            make_int2(acc[i][j][2 * half], acc[i][j][2 * half + 1]);
+                    for (int half = 0; half < 2; half++) {
+                        const int row = i * 16 + g + half * 8, column = warpN * WN + j * 8 + 2 * t;
+                        const int quad = (column >> 2) ^ staged_swizzle(row);
+                        *(float2*)&staged[row * BN + quad * 4 + (column & 3)] = make_float2(
+                            scaled_sum(p, acc[i][j][2 * half], offset[j].x, scale[j].x),
+                            scaled_sum(p, acc[i][j][2 * half + 1], offset[j].y, scale[j].y));
+                    }
         }
         __syncthreads();
-        for (int v = tid; v < PASS_ROWS * (BN / 16); v += THREADS) {
-            const int row = v / (BN / 16), column = (v % (BN / 16)) * 16;
-            const int m = m0 + pass * PASS_ROWS + row, n = n0 + column;
+        for (int v = tid; v < PASS_ROWS * CHUNKS; v += THREADS) {
+            const int row = (v / (8 * CHUNKS)) * 8 + v % 8, chunk = (v / 8) % CHUNKS;
+            const int m = m0 + pass * PASS_ROWS + row, n = n0 + chunk * 16;
             if (m >= p.M || n >= p.OC) continue;
-            const int* sums = staged + row * STAGE_ROW + column;
+            float y[16];
+            for (int q = 0; q < 4; q++) {
+                const float4 value = *(const float4*)&staged[row * BN + ((chunk * 4 + q) ^ staged_swizzle(row)) * 4];
+                y[4 * q] = value.x, y[4 * q + 1] = value.y, y[4 * q + 2] = value.z, y[4 * q + 3] = value.w;
+            }
             if (vectorized) {
-                const unsigned char* residual = p.residual ? sResidual + (pass * PASS_ROWS + row) * BN + column : nullptr;
-                store_output16(p, m, n, sums, sBias + column, sMultiplier + column, residual);
+                const unsigned char* residual = p.residual ? sResidual + (pass * PASS_ROWS + row) * (BN + 16) + chunk * 16 : nullptr;
+                store_scaled16(p, m, n, y, residual);
             } else {
-                for (int i = 0; i < 16 && n + i < p.OC; i++) store_output(p, m, n + i, sums[i]);
+                for (int i = 0; i < 16 && n + i < p.OC; i++) store_scaled(p, (long long)m * p.OC + n + i, y[i]);
             }
         }
     }
@@ -379,17 +408,30 @@ __device__ __forceinline__ void conv_dp4a(const ConvArgs& p) {
 extern "C" __global__ void octet_conv_dp4a_s8(const ConvArgs p) { conv_dp4a<true>(p); }
 extern "C" __global__ void octet_conv_dp4a_u8(const ConvArgs p) { conv_dp4a<false>(p); }
 
-// Inputs whose channel count is not a multiple of 4 (the 3-channel stem) are first copied with their channels
-// padded to C4 (a multiple of 4, zeros beyond C; the weights of those channels are zero too), so the GEMM can
-// gather them 4 bytes at a time. One thread per 4 output bytes.
-extern "C" __global__ void octet_pad_channels_nhwc(
-    int pixels, int C, int C4, const unsigned char* __restrict__ x, unsigned* __restrict__ padded)
+// Inputs whose channel count is not a multiple of 4 (the 3-channel stem) are first rearranged so that the GEMM
+// gathers whole words (ConvolutionShape.folded): pixel (Y, X) of the result has FC channels (a multiple of 4),
+// channel (dy * S + dx) * C + c being input channel c at (S * Y + dy - padTop, S * X + dx - padLeft); zero where
+// that lies outside the image or beyond S * S * C. S = 1 (pads 0) only pads the channels; S > 1 folds space to
+// depth. One thread per output pixel, counting (dy, dx, c) along rather than dividing.
+extern "C" __global__ void octet_fold_input_nhwc(
+    int N, int H, int W, int C, int S, int padTop, int padLeft, int FH, int FW, int FC,
+    const unsigned char* __restrict__ x, unsigned* __restrict__ folded)
 {
-    OCTET_ELEMENT_INDEX(pixels * (C4 / 4));
-    const int pixel = i / (C4 / 4), c0 = (i % (C4 / 4)) * 4;
+    OCTET_ELEMENT_INDEX(N * FH * FW);
+    const int X = i % FW, Y = (i / FW) % FH, image = i / (FW * FH);
+    unsigned* out = folded + (long long)i * (FC / 4);
     unsigned word = 0;
-    for (int b = 0; b < 4; b++) {
-        if (c0 + b < C) word |= (unsigned)x[pixel * C + c0 + b] << (8 * b);
+    int dy = 0, dx = 0, c = 0;
+    for (int channel = 0; channel < FC; channel++) {
+        const int iy = S * Y + dy - padTop, ix = S * X + dx - padLeft;
+        if (dy < S && iy >= 0 && iy < H && ix >= 0 && ix < W) word |= (unsigned)x[((image * H + iy) * W + ix) * C + c] << (8 * (channel % 4));
+        if (channel % 4 == 3) {
+            out[channel / 4] = word;
+            word = 0;
+        }
+        if (++c == C) {
+            c = 0;
+            if (++dx == S) dx = 0, dy++;
+        }
     }
-    padded[i] = word;
 }
