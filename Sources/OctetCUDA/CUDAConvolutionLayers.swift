@@ -141,6 +141,8 @@ struct ConvolutionTile: Hashable, Sendable, CustomStringConvertible {
         large, narrow, small,
         ConvolutionTile(m: 128, n: 64, k: 64, warpM: 64, warpN: 32, stages: 4),
         ConvolutionTile(m: 128, n: 64, k: 64, warpM: 64, warpN: 32, stages: 2),
+        ConvolutionTile(m: 64, n: 64, k: 64, warpM: 32, warpN: 32, stages: 2),
+        ConvolutionTile(m: 128, n: 64, k: 64, warpM: 32, warpN: 32, stages: 2),
         ConvolutionTile(m: 128, n: 128, k: 64, warpM: 64, warpN: 64, stages: 3),
         ConvolutionTile(m: 256, n: 64, k: 64, warpM: 64, warpN: 32, stages: 3),
         ConvolutionTile(m: 128, n: 128, k: 128, warpM: 64, warpN: 64, stages: 2),

@@ -252,7 +252,7 @@ struct ReformatKernel: CUDALayer {
         let count = Int64(y.count)
         switch (input, output) {
         case (nil, let q?):
-            try encoder.launch("octet_quantize_f32", elements: y.count, [count, x.address, q.scale, q.qmin, q.qmax, y.address])
+            try encoder.launch("octet_quantize_f32", elements: (y.count + 3) / 4, [count, x.address, q.scale, q.qmin, q.qmax, y.address])
         case (let q?, nil):
             try encoder.launch("octet_dequantize", elements: y.count, [count, x.address, x.isSigned, q.scale, y.address])
         case (let a?, let b?):

@@ -41,7 +41,7 @@ public enum CUDASelfTest {
             if !ok { failures += 1 }
         }
         let quantize = try library.kernel("octet_quantize_f32")
-        for count in [1, 255, 4097] {
+        for count in [1, 255, 4097, 4100] {
             let ok = try checkQuantize(driver, quantize, count: count, using: &generator)
             log("quantize_f32 count=\(count): \(ok ? "exact" : "MISMATCH")")
             if !ok { failures += 1 }
@@ -149,7 +149,7 @@ public enum CUDASelfTest {
         defer { driver.release(input); driver.release(output) }
         try driver.upload(x, to: input)
         try driver.launch(
-            kernel, grid: (UInt32((count + 255) / 256), 1, 1), block: (256, 1, 1),
+            kernel, grid: (UInt32((count + 1023) / 1024), 1, 1), block: (256, 1, 1), // four values a thread
             arguments: [Int64(count), input.address, q.scale, q.qmin, q.qmax, output.address])
         let got = try driver.download(output, count: count, as: UInt8.self, initial: 0)
         return zip(x, got).allSatisfy { UInt8(truncatingIfNeeded: QuantizationMath.quantize($0, q)) == $1 }

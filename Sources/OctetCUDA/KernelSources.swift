@@ -87,9 +87,10 @@ struct ConvArgs {
 __device__ __forceinline__ int bias_offset(const ConvArgs& p, int bias) {
     return p.smallSums ? bias + 0x4B400000 : bias;
 }
-__device__ __forceinline__ float scaled_sum(const ConvArgs& p, int acc, int offset, float multiplier) {
+template <bool SMALL_SUMS>
+__device__ __forceinline__ float scaled_sum(int acc, int offset, float multiplier) {
     const int sum = acc + offset;
-    return __fmul_rn(p.smallSums ? __fsub_rn(__int_as_float(sum), 12582912.0f) : __int2float_rn(sum), multiplier);
+    return __fmul_rn(SMALL_SUMS ? __fsub_rn(__int_as_float(sum), 12582912.0f) : __int2float_rn(sum), multiplier);
 }
 
 // The second half for one output: residual, clamp, rounding, store.
@@ -106,7 +107,7 @@ __device__ __forceinline__ void store_output(const ConvArgs& p, int m, int n, in
 
 // The second half for sixteen consecutive channels of one pixel (OC % 16 == 0), `residual` pointing at their
 // sixteen bytes in shared memory (null: none), with the layer-wide choices taken once rather than per value.
-__device__ __forceinline__ void store_scaled16(const ConvArgs& p, int m, int n, float (&y)[16], const unsigned char* residual) {
+__device__ __forceinline__ void store_scaled16(const ConvArgs& p, long long index, float (&y)[16], const unsigned char* residual) {
     if (residual) {
         // Each byte b placed under the exponent of 2^23 by a byte permute: F = 2^23 + b. Unsigned: one fused
         // multiply-add gives round(b * m) = round(F * m - 2^23 * m), exact because 2^23 * m is. Signed bytes are
@@ -125,7 +126,6 @@ __device__ __forceinline__ void store_scaled16(const ConvArgs& p, int m, int n, 
         }
     }
     for (int i = 0; i < 16; i++) y[i] = fminf(fmaxf(y[i], p.lo), p.hi);
-    const long long index = (long long)m * p.OC + n;
     if (p.outputMode == 2) {
         float4* out = (float4*)((float*)p.y + index);
         for (int i = 0; i < 4; i++) out[i] = make_float4(y[4 * i], y[4 * i + 1], y[4 * i + 2], y[4 * i + 3]);
@@ -221,13 +221,24 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
     // its element offset. Rows beyond M get a corner no tap can bring inside the image.
     const int aColumn = (tid % A_PER_ROW) * VEC;
     const int aRow0 = tid / A_PER_ROW;
+    // Divisions by the output size only for the first row where the rows A_ROW_STEP apart can be counted along
+    // (at most one carry each when OW >= A_ROW_STEP): for short-K layers they were a tenth of the instructions.
     int corner[A_ITERS], iy0[A_ITERS], ix0[A_ITERS];
-    for (int i = 0; i < A_ITERS; i++) {
-        const int m = m0 + aRow0 + i * A_ROW_STEP;
-        const int ox = m % p.OW, oy = (m / p.OW) % p.OH, image = m / (p.OW * p.OH);
-        iy0[i] = m < p.M ? oy * p.strideH - p.padTop : -0x40000000;
-        ix0[i] = ox * p.strideW - p.padLeft;
-        corner[i] = m < p.M ? ((image * p.H + iy0[i]) * p.W + ix0[i]) * p.C : 0;
+    {
+        const bool counted = p.OW >= A_ROW_STEP;
+        int ox = 0, oy = 0, image = 0;
+        for (int i = 0; i < A_ITERS; i++) {
+            const int m = m0 + aRow0 + i * A_ROW_STEP;
+            if (i == 0 || !counted) {
+                ox = m % p.OW, oy = (m / p.OW) % p.OH, image = m / (p.OW * p.OH);
+            } else if ((ox += A_ROW_STEP) >= p.OW) {
+                ox -= p.OW;
+                if (++oy == p.OH) oy = 0, image++;
+            }
+            iy0[i] = m < p.M ? oy * p.strideH - p.padTop : -0x40000000;
+            ix0[i] = ox * p.strideW - p.padLeft;
+            corner[i] = m < p.M ? ((image * p.H + iy0[i]) * p.W + ix0[i]) * p.C : 0;
+        }
     }
     const int bColumn = (tid % (BK / 16)) * 16;
     const int bRow0 = tid / (BK / 16);
@@ -324,17 +335,25 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
 
     // The accumulators leave the registers through shared memory (the pipeline's, now free) as scaled sums, one
     // row of warps at a time, so that each thread finishes sixteen consecutive channels of a pixel with 16-byte
-    // loads and stores; eight consecutive threads take one 16-channel quad of eight consecutive rows.
+    // loads and stores; eight consecutive threads take one 16-channel quad of eight consecutive rows. Every
+    // accumulator of a thread lies in a row r with r % 8 == g and every item it finishes in one with
+    // r % 8 == tid % 8, so each side needs one swizzle, computed once.
     constexpr int PASS_ROWS = WM;
-    constexpr int CHUNKS = BN / 16;                // 16-channel chunks per row
-    static_assert(PASS_ROWS * BN * 4 <= PIPELINE_BYTES && (PASS_ROWS * CHUNKS) % THREADS == 0, "staging fits");
+    constexpr int CHUNKS = BN / 16;                        // 16-channel chunks per row
+    constexpr int ITEM_ROWS = THREADS / CHUNKS;            // rows between one thread's items
+    constexpr int ITEMS = (PASS_ROWS + ITEM_ROWS - 1) / ITEM_ROWS;
+    static_assert(PASS_ROWS * BN * 4 <= PIPELINE_BYTES && PASS_ROWS % 8 == 0 && THREADS % (8 * CHUNKS) == 0, "staging layout");
     float* staged = (float*)shared;
+    const int itemChunk = (tid / 8) % CHUNKS, itemRow = (tid / (8 * CHUNKS)) * 8 + tid % 8, itemN = n0 + itemChunk * 16;
+    int readQuad[4];
+    for (int q = 0; q < 4; q++) readQuad[q] = (itemChunk * 4 + q) ^ staged_swizzle(tid % 8);
     for (int pass = 0; pass < BM / WM; pass++) {
         __syncthreads();
         if (warpM == pass) {
-            // This thread's two columns of each n-tile: their biases and multipliers.
+            // This thread's two columns of each n-tile: their biases and multipliers, and where they are staged.
             int2 offset[NT];
             float2 scale[NT];
+            int writeQuad[NT];
             for (int j = 0; j < NT; j++) {
                 const int column = warpN * WN + j * 8 + 2 * t, n = n0 + column;
                 int2 bias;
@@ -346,32 +365,36 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
                     scale[j] = make_float2(n < p.OC ? p.multiplier[n] : 0.0f, n + 1 < p.OC ? p.multiplier[n + 1] : 0.0f);
                 }
                 offset[j] = make_int2(bias_offset(p, bias.x), bias_offset(p, bias.y));
+                writeQuad[j] = (column >> 2) ^ staged_swizzle(g);
             }
-            for (int i = 0; i < MT; i++)
-                for (int j = 0; j < NT; j++)
-                    for (int half = 0; half < 2; half++) {
-                        const int row = i * 16 + g + half * 8, column = warpN * WN + j * 8 + 2 * t;
-                        const int quad = (column >> 2) ^ staged_swizzle(row);
-                        *(float2*)&staged[row * BN + quad * 4 + (column & 3)] = make_float2(
-                            scaled_sum(p, acc[i][j][2 * half], offset[j].x, scale[j].x),
-                            scaled_sum(p, acc[i][j][2 * half + 1], offset[j].y, scale[j].y));
-                    }
+            float* rowBase = staged + g * BN + 2 * (t & 1);
+            auto stage = [&](auto smallSums) {
+                for (int i = 0; i < MT; i++)
+                    for (int j = 0; j < NT; j++)
+                        for (int half = 0; half < 2; half++)
+                            *(float2*)(rowBase + (i * 16 + half * 8) * BN + writeQuad[j] * 4) = make_float2(
+                                scaled_sum<decltype(smallSums)::value>(acc[i][j][2 * half], offset[j].x, scale[j].x),
+                                scaled_sum<decltype(smallSums)::value>(acc[i][j][2 * half + 1], offset[j].y, scale[j].y));
+            };
+            if (p.smallSums) stage(BoolConstant<true>());
+            else stage(BoolConstant<false>());
         }
         __syncthreads();
-        for (int v = tid; v < PASS_ROWS * CHUNKS; v += THREADS) {
-            const int row = (v / (8 * CHUNKS)) * 8 + v % 8, chunk = (v / 8) % CHUNKS;
-            const int m = m0 + pass * PASS_ROWS + row, n = n0 + chunk * 16;
-            if (m >= p.M || n >= p.OC) continue;
+        for (int item = 0; item < ITEMS; item++) {
+            const int row = itemRow + item * ITEM_ROWS;
+            const int m = m0 + pass * PASS_ROWS + row;
+            if ((ITEMS * ITEM_ROWS > PASS_ROWS && row >= PASS_ROWS) || m >= p.M || itemN >= p.OC) continue;
             float y[16];
             for (int q = 0; q < 4; q++) {
-                const float4 value = *(const float4*)&staged[row * BN + ((chunk * 4 + q) ^ staged_swizzle(row)) * 4];
+                const float4 value = *(const float4*)&staged[row * BN + readQuad[q] * 4];
                 y[4 * q] = value.x, y[4 * q + 1] = value.y, y[4 * q + 2] = value.z, y[4 * q + 3] = value.w;
             }
+            const long long index = (long long)m * p.OC + itemN;
             if (vectorized) {
-                const unsigned char* residual = p.residual ? sResidual + (pass * PASS_ROWS + row) * (BN + 16) + chunk * 16 : nullptr;
-                store_scaled16(p, m, n, y, residual);
+                const unsigned char* residual = p.residual ? sResidual + (pass * PASS_ROWS + row) * (BN + 16) + itemChunk * 16 : nullptr;
+                store_scaled16(p, index, y, residual);
             } else {
-                for (int i = 0; i < 16 && n + i < p.OC; i++) store_scaled(p, (long long)m * p.OC + n + i, y[i]);
+                for (int i = 0; i < 16 && itemN + i < p.OC; i++) store_scaled(p, index + i, y[i]);
             }
         }
     }
@@ -405,6 +428,8 @@ OCTET_CONV_IGEMM_ANY(128, 64, 64, 64, 32, 3, 3)
 OCTET_CONV_IGEMM_ANY(64, 64, 64, 32, 32, 3, 4)
 OCTET_CONV_IGEMM_WIDE(128, 64, 64, 64, 32, 4, 3)
 OCTET_CONV_IGEMM_WIDE(128, 64, 64, 64, 32, 2, 4)
+OCTET_CONV_IGEMM_WIDE(64, 64, 64, 32, 32, 2, 6)
+OCTET_CONV_IGEMM_WIDE(128, 64, 64, 32, 32, 2, 3)
 OCTET_CONV_IGEMM_WIDE(128, 128, 64, 64, 64, 3, 2)
 OCTET_CONV_IGEMM_WIDE(256, 64, 64, 64, 32, 3, 2)
 OCTET_CONV_IGEMM_WIDE(128, 128, 128, 64, 64, 2, 2)
@@ -868,12 +893,22 @@ extern "C" __global__ void octet_qgemm_u8s8_mma(
 //   requantize: q' = round-half-even(min(max((float)q * multiplier, lo), hi))
 // Bytes hold int8 or uint8; `signed` flags say which.
 
+// Four values a thread, read as one float4 and written as one word where aligned, rounded on the FP32 pipe
+// (rounded_bits: exact for the clamped |y| <= 255).
 extern "C" __global__ void octet_quantize_f32(
     long long count, const float* __restrict__ x, float scale, float lo, float hi, unsigned char* __restrict__ q)
 {
-    OCTET_ELEMENT_INDEX(count);
-    const float y = fminf(fmaxf(__fdiv_rn(x[i], scale), lo), hi);
-    q[i] = (unsigned char)__float2int_rn(y);
+    const long long i = 4 * ((long long)blockIdx.x * blockDim.x + threadIdx.x);
+    if (i >= count) return;
+    if (i + 4 <= count && ((unsigned long long)x & 15) == 0 && ((unsigned long long)q & 3) == 0) {
+        const float4 v = *(const float4*)(x + i);
+        const float values[4] = {v.x, v.y, v.z, v.w};
+        unsigned bits[4];
+        for (int k = 0; k < 4; k++) bits[k] = rounded_bits(fminf(fmaxf(__fdiv_rn(values[k], scale), lo), hi));
+        *(unsigned*)(q + i) = __byte_perm(__byte_perm(bits[0], bits[1], 0x0040), __byte_perm(bits[2], bits[3], 0x0040), 0x5410);
+    } else {
+        for (long long k = i; k < i + 4 && k < count; k++) q[k] = (unsigned char)__float2int_rn(fminf(fmaxf(__fdiv_rn(x[k], scale), lo), hi));
+    }
 }
 
 extern "C" __global__ void octet_dequantize(
@@ -949,6 +984,12 @@ __device__ __forceinline__ float small_int_to_float(int v) {
 __device__ __forceinline__ unsigned rounded_bits(float y) {
     return (unsigned)__float_as_int(__fadd_rn(y, 12582912.0f));
 }
+
+// A compile-time flag passed as a value (generic lambdas instantiate per flag; NVRTC has no <type_traits>).
+template <bool VALUE>
+struct BoolConstant {
+    static constexpr bool value = VALUE;
+};
 
 // Octet's requantization: round half to even after clamping to [lo, hi] (integral bounds), stored as a byte.
 __device__ __forceinline__ unsigned char saturate_round(float y, float lo, float hi) {

@@ -36,6 +36,12 @@ __device__ __forceinline__ unsigned rounded_bits(float y) {
     return (unsigned)__float_as_int(__fadd_rn(y, 12582912.0f));
 }
 
+// A compile-time flag passed as a value (generic lambdas instantiate per flag; NVRTC has no <type_traits>).
+template <bool VALUE>
+struct BoolConstant {
+    static constexpr bool value = VALUE;
+};
+
 // Octet's requantization: round half to even after clamping to [lo, hi] (integral bounds), stored as a byte.
 __device__ __forceinline__ unsigned char saturate_round(float y, float lo, float hi) {
     return (unsigned char)__float2int_rn(fminf(fmaxf(y, lo), hi));
