@@ -93,7 +93,8 @@ struct DeviceTensor {
 /// What one execution does, recorded once per batch size: kernel launches and copies on the context's stream,
 /// and host steps (layers run by the reference implementation), which need the stream synchronized.
 enum CUDAStep {
-    case launch(CUDADriver.Kernel, grid: (UInt32, UInt32, UInt32), block: (UInt32, UInt32, UInt32), sharedBytes: Int, KernelArguments)
+    /// `overlapsPrevious`: a programmatic dependent launch (`CUDADriver.launch`).
+    case launch(CUDADriver.Kernel, grid: (UInt32, UInt32, UInt32), block: (UInt32, UInt32, UInt32), sharedBytes: Int, KernelArguments, overlapsPrevious: Bool)
     case copy(destination: UInt64, source: UInt64, bytes: Int)
     case host((CUDADriver.Stream) throws -> Void)
 }
@@ -109,9 +110,15 @@ struct CUDAEncoder {
     var tactic = 0
     var steps: [CUDAStep] = []
 
-    mutating func launch(_ name: String, grid: (UInt32, UInt32, UInt32), block: (UInt32, UInt32, UInt32), sharedBytes: Int = 0, _ arguments: KernelArguments) throws {
+    /// `overlapsPrevious` asks for a programmatic dependent launch where the device has it: the kernel must wait
+    /// (`griddepcontrol.wait`) before it touches what earlier kernels write or read.
+    mutating func launch(
+        _ name: String, grid: (UInt32, UInt32, UInt32), block: (UInt32, UInt32, UInt32), sharedBytes: Int = 0, _ arguments: KernelArguments,
+        overlapsPrevious: Bool = false
+    ) throws {
         let kernel = try library.kernel(name, dynamicSharedMemory: sharedBytes)
-        steps.append(.launch(kernel, grid: grid, block: block, sharedBytes: sharedBytes, arguments))
+        let overlaps = overlapsPrevious && library.driver.supportsOverlappedLaunch(library.device)
+        steps.append(.launch(kernel, grid: grid, block: block, sharedBytes: sharedBytes, arguments, overlapsPrevious: overlaps))
     }
 
     /// One thread per element of a flat range of `count`, 256 per block.
@@ -296,8 +303,8 @@ final class CUDAState: ProgramState {
     private func issue(_ steps: [CUDAStep], stream: CUDADriver.Stream) throws {
         for step in steps {
             switch step {
-            case let .launch(kernel, grid, block, shared, arguments):
-                try driver.launch(kernel, grid: grid, block: block, sharedBytes: shared, arguments: arguments, stream: stream)
+            case let .launch(kernel, grid, block, shared, arguments, overlapsPrevious):
+                try driver.launch(kernel, grid: grid, block: block, sharedBytes: shared, arguments: arguments, stream: stream, overlapsPrevious: overlapsPrevious)
             case let .copy(destination, source, bytes):
                 try driver.copyOnDevice(destination, from: source, bytes: bytes, stream: stream)
             case let .host(body):

@@ -334,7 +334,7 @@ struct ImplicitGEMMKernel: CUDALayer {
         try encoder.launch(
             "octet_conv_igemm_\(tile)_v\(vectorBytes)_\(inputType)",
             grid: (UInt32(((m + tile.m - 1) / tile.m) * ((g.outputChannels + tile.n - 1) / tile.n)), 1, UInt32(plan.splits)),
-            block: (UInt32(tile.threads), 1, 1), sharedBytes: tile.sharedBytes(residual: hasResidual), arguments)
+            block: (UInt32(tile.threads), 1, 1), sharedBytes: tile.sharedBytes(residual: hasResidual), arguments, overlapsPrevious: true)
         if plan.splits > 1 {
             try encoder.launch("octet_conv_split_epilogue", elements: m * g.outputChannels, arguments)
         }

@@ -9,6 +9,10 @@ typealias CuLaunchKernel = @convention(c) (
     OpaquePointer?, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, OpaquePointer?,
     UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?
 ) -> Int32
+/// cuLaunchKernelEx(config, function, kernelParams, extra); `config` is a CUlaunchConfig (`launchConfig`).
+typealias CuLaunchKernelEx = @convention(c) (
+    UnsafeRawPointer, OpaquePointer?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+) -> Int32
 typealias NVRTCCreateProgram = @convention(c) (
     UnsafeMutablePointer<OpaquePointer?>, UnsafePointer<CChar>, UnsafePointer<CChar>, Int32,
     UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<UnsafePointer<CChar>?>?
@@ -33,6 +37,8 @@ public final class CUDADriver: @unchecked Sendable {
     private let cuModuleLoadData: @convention(c) (UnsafeMutablePointer<Handle?>, UnsafeRawPointer) -> CUresult
     private let cuModuleGetFunction: @convention(c) (UnsafeMutablePointer<Handle?>, Handle?, UnsafePointer<CChar>) -> CUresult
     private let cuLaunchKernel: CuLaunchKernel
+    /// Absent from drivers older than CUDA 12.0; launches then go without programmatic dependence.
+    private let cuLaunchKernelEx: CuLaunchKernelEx?
     private let cuMemAlloc: @convention(c) (UnsafeMutablePointer<UInt64>, Int) -> CUresult
     private let cuMemFree: @convention(c) (UInt64) -> CUresult
     private let cuMemcpyHtoD: @convention(c) (UInt64, UnsafeRawPointer, Int) -> CUresult
@@ -99,6 +105,7 @@ public final class CUDADriver: @unchecked Sendable {
         cuModuleLoadData = try symbol(cuda, "cuModuleLoadData", (@convention(c) (UnsafeMutablePointer<Handle?>, UnsafeRawPointer) -> CUresult).self)
         cuModuleGetFunction = try symbol(cuda, "cuModuleGetFunction", (@convention(c) (UnsafeMutablePointer<Handle?>, Handle?, UnsafePointer<CChar>) -> CUresult).self)
         cuLaunchKernel = try symbol(cuda, "cuLaunchKernel", CuLaunchKernel.self)
+        cuLaunchKernelEx = dlsym(cuda, "cuLaunchKernelEx").map { unsafeBitCast($0, to: CuLaunchKernelEx.self) }
         cuMemAlloc = try symbol(cuda, "cuMemAlloc_v2", (@convention(c) (UnsafeMutablePointer<UInt64>, Int) -> CUresult).self)
         cuMemFree = try symbol(cuda, "cuMemFree_v2", (@convention(c) (UInt64) -> CUresult).self)
         cuMemcpyHtoD = try symbol(cuda, "cuMemcpyHtoD_v2", (@convention(c) (UInt64, UnsafeRawPointer, Int) -> CUresult).self)
@@ -321,11 +328,20 @@ public final class CUDADriver: @unchecked Sendable {
         return values
     }
 
+    /// Whether launches can overlap the previous kernel on the stream (programmatic dependent launch: Hopper and
+    /// newer, CUDA 12 drivers).
+    public func supportsOverlappedLaunch(_ device: Device) -> Bool {
+        cuLaunchKernelEx != nil && device.computeCapability.major >= 9
+    }
+
     /// Launches `kernel` on `stream` without waiting. The parameters are one packed buffer laid out as the
     /// kernel's parameter list (`KernelArguments`), which also lets a kernel take a struct by value.
+    /// `overlapsPrevious`: the kernel's blocks may start once every block of the previous kernel has started or
+    /// signalled (`griddepcontrol.launch_dependents`); the kernel must execute `griddepcontrol.wait` before it
+    /// touches memory the previous kernels write or read. Where unsupported, an ordinary launch.
     public func launch(
         _ kernel: Kernel, grid: (UInt32, UInt32, UInt32), block: (UInt32, UInt32, UInt32), sharedBytes: Int = 0,
-        arguments: KernelArguments, stream: Stream
+        arguments: KernelArguments, stream: Stream, overlapsPrevious: Bool = false
     ) throws {
         var bytes = arguments.bytes
         var size = bytes.count
@@ -338,9 +354,34 @@ public final class CUDADriver: @unchecked Sendable {
                     nil,
                 ]
                 try extra.withUnsafeMutableBufferPointer { list in
-                    try check(
-                        cuLaunchKernel(kernel.handle, grid.0, grid.1, grid.2, block.0, block.1, block.2, UInt32(sharedBytes), stream.handle, nil, list.baseAddress),
-                        "cuLaunchKernel")
+                    if overlapsPrevious, let cuLaunchKernelEx {
+                        // CUlaunchAttribute {id: CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION (6), 4 bytes of
+                        // padding, value: 64-byte union whose first int is 1}; CUlaunchConfig {grid x, y, z, block x,
+                        // y, z, shared bytes (7 x UInt32), padding, hStream, attrs, numAttrs}.
+                        var attribute = [UInt8](repeating: 0, count: 72)
+                        attribute.withUnsafeMutableBytes {
+                            $0.storeBytes(of: UInt32(6), toByteOffset: 0, as: UInt32.self)
+                            $0.storeBytes(of: Int32(1), toByteOffset: 8, as: Int32.self)
+                        }
+                        try attribute.withUnsafeMutableBytes { attributeBytes in
+                            var config = [UInt8](repeating: 0, count: 56)
+                            config.withUnsafeMutableBytes {
+                                for (i, v) in [grid.0, grid.1, grid.2, block.0, block.1, block.2, UInt32(sharedBytes)].enumerated() {
+                                    $0.storeBytes(of: v, toByteOffset: 4 * i, as: UInt32.self)
+                                }
+                                $0.storeBytes(of: UInt(bitPattern: stream.handle.map(UnsafeRawPointer.init)), toByteOffset: 32, as: UInt.self)
+                                $0.storeBytes(of: UInt(bitPattern: attributeBytes.baseAddress), toByteOffset: 40, as: UInt.self)
+                                $0.storeBytes(of: UInt32(1), toByteOffset: 48, as: UInt32.self)
+                            }
+                            try config.withUnsafeBytes { configBytes in
+                                try check(cuLaunchKernelEx(configBytes.baseAddress!, kernel.handle, nil, list.baseAddress), "cuLaunchKernelEx")
+                            }
+                        }
+                    } else {
+                        try check(
+                            cuLaunchKernel(kernel.handle, grid.0, grid.1, grid.2, block.0, block.1, block.2, UInt32(sharedBytes), stream.handle, nil, list.baseAddress),
+                            "cuLaunchKernel")
+                    }
                 }
             }
         }

@@ -160,6 +160,11 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
     float* sMultiplier = (float*)(sBias + BN);
     unsigned char* sResidual = (unsigned char*)(sMultiplier + BN);
 
+#if __CUDA_ARCH__ >= 900
+    // Programmatic dependent launch (the host launches these kernels so): the next kernel's blocks may start
+    // once all of this one's have, taking the SMs this one's last wave frees and setting up, and wait below.
+    asm volatile("griddepcontrol.launch_dependents;\n" ::);
+#endif
     const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
     const int warpM = warp / WARPS_N, warpN = warp % WARPS_N;
     // Blocks walk the output tiles with N fastest, so the blocks that share a tile row of A run together and
@@ -198,14 +203,26 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
 
     const int tileBegin = blockIdx.z * p.tilesPerSplit;
     const int tiles = min((p.K + BK - 1) / BK - tileBegin, p.tilesPerSplit);
+    // A 1x1 convolution without padding reads each row's pixel whole: k is the channel, and a row is in bounds
+    // exactly when it is an output pixel (iy0 >= 0), so the gather needs neither the tap table nor bounds tests.
+    const bool pointwise = p.KH == 1 && p.KW == 1 && p.padTop == 0 && p.padLeft == 0;
     auto load = [&](int stage, int localTile) {
         const int tile = tileBegin + localTile;
-        const int2 tap = p.taps[(tile * BK + aColumn) / 4];
-        const int dy = tap.y >> 16, dx = tap.y & 0xffff;
+        const int k = tile * BK + aColumn;
         unsigned char* a = sA + stage * BM * ROW + aRow0 * ROW + aColumn;
-        for (int i = 0; i < A_ITERS; i++) {
-            const bool valid = (unsigned)(iy0[i] + dy) < (unsigned)p.H && (unsigned)(ix0[i] + dx) < (unsigned)p.W;
-            copy_async<VEC>(shared_address(a + i * A_ROW_STEP * ROW), p.x + (valid ? corner[i] + tap.x : 0), valid);
+        if (pointwise) {
+            const bool inK = k < p.K;
+            for (int i = 0; i < A_ITERS; i++) {
+                const bool valid = inK && iy0[i] >= 0;
+                copy_async<VEC>(shared_address(a + i * A_ROW_STEP * ROW), p.x + (valid ? corner[i] + k : 0), valid);
+            }
+        } else {
+            const int2 tap = p.taps[k / 4];
+            const int dy = tap.y >> 16, dx = tap.y & 0xffff;
+            for (int i = 0; i < A_ITERS; i++) {
+                const bool valid = (unsigned)(iy0[i] + dy) < (unsigned)p.H && (unsigned)(ix0[i] + dx) < (unsigned)p.W;
+                copy_async<VEC>(shared_address(a + i * A_ROW_STEP * ROW), p.x + (valid ? corner[i] + tap.x : 0), valid);
+            }
         }
         unsigned char* b = sB + stage * BN * ROW + bRow0 * ROW + bColumn;
         for (int i = 0; i < B_ITERS; i++) {
@@ -215,6 +232,11 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
         }
     };
 
+#if __CUDA_ARCH__ >= 900
+    // Everything above read only this layer's constants; from here on, memory the previous kernels write or read
+    // (their completion and memory are awaited; a no-op for an ordinary launch).
+    asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
     // The epilogue's operands join the first stage's copy group.
     if (vectorized) {
         for (int v = tid; v < BN / 2; v += THREADS) {
