@@ -102,7 +102,7 @@ enum CUDAStep {
 /// Collects the steps of one layer.
 struct CUDAEncoder {
     let library: CUDAKernelLibrary
-    /// Device scratch memory shared by all layers (channel-padded inputs), `workspaceBytes` large.
+    /// Device scratch memory shared by all layers (rearranged stem inputs), `workspaceBytes` large.
     let workspace: UInt64
     /// Zeroed int32 accumulators shared by all layers (split-K sums); each layer leaves them zeroed.
     let accumulators: UInt64

@@ -8,7 +8,7 @@ import OctetRuntime
 protocol CUDALayer: Sendable {
     /// Kernel name for the build report (e.g. `conv_igemm_v16_u8__mma_m16n8k32`; the tile is a run-time tactic).
     var kernelName: String { get }
-    /// Device scratch memory the layer needs for `batch` (a channel-padded copy of the input).
+    /// Device scratch memory the layer needs for `batch` (a rearranged copy of the input: space-to-depth or channel-padded).
     func workspaceBytes(batch: Int, inputs: [TensorLayout]) -> Int
     /// Zeroed int32 accumulators the layer needs for `batch` under any of its tactics (split-K sums), which it
     /// leaves zeroed.

@@ -378,8 +378,9 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
 // Instantiations: octet_conv_igemm_<BM>x<BN>x<BK>_w<WM>x<WN>_s<STAGES>_v<gather bytes>_<s8|u8>. The CUDA backend
 // times the tiles on each layer when it first runs a batch size and keeps the fastest (ConvolutionTile in
 // CUDAConvolutionLayers.swift lists them; keep the two in step). These are the ones that won on some layer of
-// ResNet-50 at batch 1 or 256 on the H200 (others tried and dropped: 128x64x64 with 32x32 warps, 128x128x64 with
-// four stages, 256x128x64, 128x256x64, 128x128x128 with 64x32 warps). The launch bounds cap registers so that MINBLOCKS
+// ResNet-50, MobileNetV2 or EfficientNet-Lite0 at batch 1 or 256 on the H200 (others tried and dropped: 128x64x64
+// with 32x32 warps and three stages, 128x128x64 with four stages, 256x128x64, 128x256x64, 128x128x128 with 64x32
+// warps; warpgroup-MMA tiles on the branch wgmma-conv). The launch bounds cap registers so that MINBLOCKS
 // blocks fit on an SM: on the H200, ResNet-50 at batch 256 ran in 13.1 ms with them and 16.3 ms with the
 // compiler's own choice (156-164 registers, one block per SM).
 #define OCTET_CONV_IGEMM(BM, BN, BK, WM, WN, STAGES, MINBLOCKS, VEC, TYPE, SIGNED)                                      \
