@@ -63,8 +63,8 @@ struct ConvolutionShape: Sendable {
         return s > 1 && strides.1 == s && dilations == (1, 1) && groups == 1 && channels % 16 != 0 && channels * s * s <= 16 ? s : 1
     }
 
-    /// The convolution the GEMM runs over the input rearranged by `rearrangeInput` (conv_igemm.cu's
-    /// octet_fold_input_nhwc) into `foldedChannels` channels: with `stride` 1 the same convolution over the input's
+    /// The convolution the GEMM runs over the input rearranged by conv_igemm.cu's octet_fold_input_nhwc into
+    /// `foldedChannels` channels: with `stride` 1 the same convolution over the input's
     /// pixels with zero channels added; with `stride` s > 1, each s x s block of input pixels (counted from the
     /// padded corner) becomes one pixel of s·s·C channels, in order (dy, dx, c), and the convolution a stride-1
     /// one without padding over ceil(KH/s) x ceil(KW/s) taps. Both sum the same products as the original, so the
