@@ -37,11 +37,11 @@ struct ConvolutionShape: Sendable {
                   padsBegin.0, padsBegin.1, dilations.0, dilations.1] { arguments.append(Int32(v)) }
     }
 
-    /// Where each 4-byte word of k lies for conv_igemm.cu's gather, over an input of `channels` channels (groups
-    /// = 1): pairs of (element offset from the window's top-left corner, dy << 16 | dx with the dilated tap
-    /// offsets), `rowLength / 4` of them; words beyond K get dy = 0x7fff, which the gather's bounds test rejects.
-    func gatherTable(channels c: Int, rowLength: Int) -> [Int32] {
-        let kw = kernel.1
+    /// Where each 4-byte word of k lies for conv_igemm.cu's gather (groups = 1): pairs of (element offset from
+    /// the window's top-left corner, dy << 16 | dx with the dilated tap offsets), `rowLength / 4` of them; words
+    /// beyond K get dy = 0x7fff, which the gather's bounds test rejects.
+    func gatherTable(rowLength: Int) -> [Int32] {
+        let (kw, c) = (kernel.1, channels)
         var table = [Int32]()
         for word in 0..<(rowLength / 4) {
             let k = word * 4, tap = k / c
@@ -160,17 +160,11 @@ struct ImplicitGEMMKernel: CUDALayer {
     let geometry: ConvolutionShape
     /// The convolution the GEMM runs: `geometry`, or its folded form over the rearranged input.
     let gemmShape: ConvolutionShape
-    /// 1, or the stride s of the space-to-depth rearrangement.
-    let foldStride: Int
     let weights: DeviceArray
     let bias: DeviceArray
     let multipliers: DeviceArray
     let parameters: QuantizedLinearParameters
     let bounds: (lo: Float, hi: Float)
-    /// The channels the GEMM gathers: the input's, rounded up to 4, or 16 where folded space-to-depth.
-    let gatherChannels: Int
-    /// K of the GEMM: taps times `gatherChannels`.
-    let gemmK: Int
     /// K rounded up to whole k steps of every tile: the length of each packed weight row.
     let paddedK: Int
     let device: CUDADriver.Device
@@ -204,11 +198,10 @@ struct ImplicitGEMMKernel: CUDALayer {
         parameters = q
         hasResidual = residual
         self.pinnedTile = pinnedTile
-        foldStride = geometry.foldStride
-        gatherChannels = foldStride > 1 ? 16 : (geometry.channels + 3) / 4 * 4
+        let foldStride = geometry.foldStride
+        let gatherChannels = foldStride > 1 ? 16 : (geometry.channels + 3) / 4 * 4
         gemmShape = geometry.folded(stride: foldStride, channels: gatherChannels)
-        gemmK = gemmShape.reduction
-        paddedK = (gemmK + Self.rowAlignment - 1) / Self.rowAlignment * Self.rowAlignment
+        paddedK = (gemmShape.reduction + Self.rowAlignment - 1) / Self.rowAlignment * Self.rowAlignment
         let driver = library.driver
         let foldedWeights = geometry.foldWeights(q.weights, stride: foldStride, channels: gatherChannels)
         self.weights = try DeviceArray(gemmShape.packTapsMajor(foldedWeights, rowLength: paddedK), driver: driver)
@@ -216,10 +209,16 @@ struct ImplicitGEMMKernel: CUDALayer {
         multipliers = try DeviceArray(q.multipliers, driver: driver)
         device = library.device
         self.tensorCores = tensorCores
-        taps = try DeviceArray(gemmShape.gatherTable(channels: gatherChannels, rowLength: paddedK), driver: driver)
+        taps = try DeviceArray(gemmShape.gatherTable(rowLength: paddedK), driver: driver)
         smallSums = q.sumsBelow2To22
     }
 
+    /// 1, or the stride s of the space-to-depth rearrangement.
+    private var foldStride: Int { geometry.foldStride }
+    /// The channels the GEMM gathers: the input's, rounded up to 4, or 16 where folded space-to-depth.
+    private var gatherChannels: Int { gemmShape.channels }
+    /// K of the GEMM: taps times `gatherChannels`.
+    private var gemmK: Int { gemmShape.reduction }
     /// Whether the input is rearranged first (into the workspace).
     private var rearrangesInput: Bool { gatherChannels != geometry.channels || foldStride > 1 }
     private var vectorBytes: Int { gatherChannels % 16 == 0 ? 16 : gatherChannels % 8 == 0 ? 8 : 4 }

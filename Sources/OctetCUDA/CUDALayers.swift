@@ -238,6 +238,9 @@ struct ReformatKernel: CUDALayer {
     let input: TensorQuantization?
     let output: TensorQuantization?
 
+    /// octet_quantize_f32 (reformat.cu) converts this many consecutive values a thread.
+    static let quantizeValuesPerThread = 4
+
     var kernelName: String {
         switch (input, output) {
         case (nil, let q?): "quantize_f32_to_\(q.isSigned ? "s8" : "u8")__cuda"
@@ -252,7 +255,7 @@ struct ReformatKernel: CUDALayer {
         let count = Int64(y.count)
         switch (input, output) {
         case (nil, let q?):
-            try encoder.launch("octet_quantize_f32", elements: (y.count + 3) / 4, [count, x.address, q.scale, q.qmin, q.qmax, y.address])
+            try encoder.launch("octet_quantize_f32", elements: (y.count + Self.quantizeValuesPerThread - 1) / Self.quantizeValuesPerThread, [count, x.address, q.scale, q.qmin, q.qmax, y.address])
         case (let q?, nil):
             try encoder.launch("octet_dequantize", elements: y.count, [count, x.address, x.isSigned, q.scale, y.address])
         case (let a?, let b?):

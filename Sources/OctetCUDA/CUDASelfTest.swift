@@ -149,7 +149,7 @@ public enum CUDASelfTest {
         defer { driver.release(input); driver.release(output) }
         try driver.upload(x, to: input)
         try driver.launch(
-            kernel, grid: (UInt32((count + 1023) / 1024), 1, 1), block: (256, 1, 1), // four values a thread
+            kernel, grid: (UInt32((count + 256 * ReformatKernel.quantizeValuesPerThread - 1) / (256 * ReformatKernel.quantizeValuesPerThread)), 1, 1), block: (256, 1, 1),
             arguments: [Int64(count), input.address, q.scale, q.qmin, q.qmax, output.address])
         let got = try driver.download(output, count: count, as: UInt8.self, initial: 0)
         return zip(x, got).allSatisfy { UInt8(truncatingIfNeeded: QuantizationMath.quantize($0, q)) == $1 }

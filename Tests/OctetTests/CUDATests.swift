@@ -95,7 +95,7 @@ import OctetQuantization
             strides: [stride, stride], dilations: [dilation, dilation], padsBegin: [pad, pad], padsEnd: [pad, pad])
         let g = try #require(ConvolutionShape(p, input: [1, c, h, w]))
         let k = kh * kw * c, rowLength = (k + 127) / 128 * 128
-        let table = g.gatherTable(channels: c, rowLength: rowLength)
+        let table = g.gatherTable(rowLength: rowLength)
         #expect(table.count == rowLength / 2)
         let x = (0..<(h * w * c)).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
         for oy in 0..<g.outputHeight {
