@@ -63,6 +63,7 @@ struct PrecisionAssignment {
             network[out].dataType = q.dataType
             quantization[out] = q
         }
+        try checkRequestedOutputTypes(floatOnly)
         insertReformats(nonNegative)
         fillReport()
         return EnginePlan(network: network, quantization: quantization, report: report)
@@ -200,6 +201,22 @@ struct PrecisionAssignment {
             if result.contains(layer.outputs[0]), consumers[layer.inputs[0]]?.count == 1 { result.insert(layer.inputs[0]) }
         }
         return result
+    }
+
+    /// An INT8 output type (TensorRT's `setOutputType`) holds when the layer runs INT8 and its output has a
+    /// range; otherwise `obey` refuses the build and the other modes warn: a request is never silently dropped.
+    private mutating func checkRequestedOutputTypes(_ floatOnly: Set<TensorID>) throws {
+        for layer in network.layers {
+            for (o, out) in layer.outputs.enumerated() where layer.outputType(o) == .int8 && !network[out].dataType.isQuantized {
+                let why =
+                    if layer.precision != .int8 { "the layer runs in FP32 (\(reasons[layer.name] ?? "its precision is FP32"))" }
+                    else if floatOnly.contains(out) { "'\(network[out].name)' is or feeds a network output, and those are float32" }
+                    else { "'\(network[out].name)' has no dynamic range" }
+                let reason = "INT8 output was requested but it writes float32: \(why)"
+                if config.obey { throw OctetError.precisionConstraint(layer: layer.name, reason: reason) }
+                report.warnings.append("layer '\(layer.name)': \(reason)")
+            }
+        }
     }
 
     // MARK: Reformats

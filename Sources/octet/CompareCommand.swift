@@ -116,6 +116,11 @@ struct CompareCommand: ParsableCommand {
         var cpuOptions = engine
         cpuOptions.device = "cpu"
         let candidate = try engine.build(network, log: log)
+        guard candidate.backendName != "cpu" else {
+            // Comparing the CPU with itself would report a success that checks nothing.
+            throw OctetError.invalidInput(
+                reason: "--versus cpu checks another device against the CPU, but --device \(engine.device) runs this engine on the CPU; use --device cuda on a machine with a GPU")
+        }
         let reference = try cpuOptions.build(network, log: Log(verbose: false))
         let (candidateContext, referenceContext) = (candidate.makeContext(), reference.makeContext())
         let files = try imageFiles()

@@ -20,8 +20,10 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("image"), help: "PPM image (P6 or P3) to classify.")
     var image = "coffee.ppm"
 
-    @Option(name: .customLong("reference"), help: "Class labels, one per line (reference_labels.txt).")
-    var reference = "reference_labels.txt"
+    @Option(name: .customLong("reference"), help: "Class labels, one per line, line number - 1 = class index (default: reference_labels.txt where found).")
+    var reference: String?
+
+    static let defaultReference = "reference_labels.txt"
 
     @Flag(name: .customLong("write_tensors"), help: "Write the network's tensor names and exit.")
     var writeTensors = false
@@ -60,20 +62,20 @@ struct RunCommand: ParsableCommand {
         }
         let files = engine.files
         let log = Log(verbose: verbose)
-        let commandLine = (["octet"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
-        print("&&&& RUNNING Octet.sample_int8_api # \(commandLine)")
+        TestBanner.start("Octet.sample_int8_api")
 
         if writeTensors {
             let modelPath = try files.locate(engine.model, what: "model file")
             let (network, _) = try ONNXImporter.importModel(path: modelPath)
             try TensorsCommand.write(network, to: networkTensorsFile)
             log.info("Wrote \(network.executionTensorNames.count) tensor names to \(networkTensorsFile)")
-            print("&&&& PASSED Octet.sample_int8_api # \(commandLine)")
+            TestBanner.passed()
             return
         }
 
         let imagePath = loadInputs == nil ? try files.locate(image, what: "image file") : nil
-        let referencePath = files.find(reference)
+        // A label file the user names must exist; the sample's default name is used only where it is found.
+        let referencePath = try reference.map { try files.locate($0, what: "reference labels file") } ?? files.find(Self.defaultReference)
         let (network, info, modelPath, rangesPath) = try engine.configuredNetwork(log: log)
         log.info("Validating input parameters. Using following input files for inference.")
         log.info("    Model File: \(modelPath)")
@@ -96,10 +98,12 @@ struct RunCommand: ParsableCommand {
         }
         if let saveOutputs { try NumPyFile.write(output, to: saveOutputs) }
 
-        let labels = try referencePath.map { try Labels(path: $0) }
         let isProbability = Classification.endsInSoftmax(network, output: outputID)
         let samples = output.shape.first ?? 1
         let perSample = output.count / max(samples, 1)
+        let labels = try referencePath.flatMap { path in
+            try Labels.forOutput(path: path, classes: perSample, output: network[outputID].name, explicitlyGiven: reference != nil, log: log)
+        }
         let where_ = "\(precisionName), \(built.backendName.uppercased())"
         for sample in 0..<samples {
             let top = Classification.topK(
@@ -114,7 +118,7 @@ struct RunCommand: ParsableCommand {
                 }
             }
         }
-        print("&&&& PASSED Octet.sample_int8_api # \(commandLine)")
+        TestBanner.passed()
     }
 
     /// The network input: the `.npy` tensor, or the image resized and normalized, repeated `--batch` times.
