@@ -126,8 +126,6 @@ struct PrecisionAssignment {
             var reason: String?
             if !Self.hasInt8Semantics(layer) {
                 reason = "\(layer.kind.typeName) has no INT8 implementation"
-            } else if !backend.supports(layer, precision: .int8) {
-                reason = "the \(backend.name) backend has no INT8 kernel for \(layer.kind.typeName)"
             } else {
                 let needed = rangeTensors(layer)
                 let lacking = needed.filter { network[$0].dynamicRange == nil }
@@ -168,11 +166,11 @@ struct PrecisionAssignment {
         switch layer.kind {
         case .convolution, .fullyConnected, .pooling, .concatenation, .constant, .reshape, .transpose, .slice, .identity:
             return true
-        case .elementwise(.add), .elementwise(.sub), .elementwise(.mul):
-            return true
+        case let .elementwise(op):
+            return QuantizationMath.hasInt8Arithmetic(op)
         case .activation:
             return true  // a 256-entry lookup table
-        case .scale, .softmax, .elementwise, .reformat:
+        case .scale, .softmax, .reformat:
             return false
         }
     }

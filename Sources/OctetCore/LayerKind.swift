@@ -204,7 +204,7 @@ public struct ScaleParameters: Sendable, Equatable {
     }
 }
 
-public enum ElementwiseOperation: String, Sendable, Equatable {
+public enum ElementwiseOperation: String, Sendable, Equatable, CaseIterable {
     case add, sub, mul, div, max, min
 }
 
