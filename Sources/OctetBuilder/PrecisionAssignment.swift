@@ -94,7 +94,7 @@ struct PrecisionAssignment {
                     case .reshape, .transpose, .slice, .identity, .pooling, .concatenation, .reformat:
                         layer.inputs.allSatisfy { result.contains($0) }
                     case let .constant(w): w.values.allSatisfy { $0 >= 0 }
-                    default: false
+                    case .convolution, .fullyConnected, .scale, .elementwise: false
                     }
                 }
             if isNonNegative { result.formUnion(layer.outputs) }
@@ -182,9 +182,9 @@ struct PrecisionAssignment {
     /// INT8 layers that can write float output directly from their accumulators.
     static func writesFloat(_ kind: LayerKind) -> Bool {
         switch kind {
-        case .convolution: true
-        case .fullyConnected: true
-        default: false
+        case .convolution, .fullyConnected: true
+        case .constant, .pooling, .activation, .scale, .elementwise, .concatenation, .softmax, .reshape, .transpose, .slice, .identity, .reformat:
+            false
         }
     }
 

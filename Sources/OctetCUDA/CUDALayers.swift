@@ -200,7 +200,8 @@ extension CUDABackend {
                 return "an input of \(inShape[2])x\(inShape[3]) is beyond the CUDA convolution's \(ImplicitGEMMKernel.maximumSide) pixels a side"
             }
             return nil
-        default:
+        case .reformat, .constant, .depthwiseConvolution, .pooling, .lookupTable, .activation, .channelScale, .softmaxRows,
+             .sameShapeBinary, .channelBroadcast, .channelConcatenation, .view, .hostReference:
             return nil
         }
     }

@@ -103,7 +103,8 @@ public enum QuantizationMath {
         case let .clip(a, b)?:
             lo = Swift.max(lo, Swift.min(hi, (a / out.scale).rounded(.toNearestOrEven)))
             hi = Swift.min(hi, Swift.max(lo, (b / out.scale).rounded(.toNearestOrEven)))
-        default: break
+        case nil, .sigmoid?, .tanh?, .leakyRelu?, .hardSigmoid?, .hardSwish?:
+            break  // not a clamp: it narrows nothing
         }
         return (lo, hi)
     }

@@ -25,7 +25,9 @@ struct FuseActivationPass: GraphPass {
     static func canAbsorb(_ kind: LayerKind) -> Bool {
         switch kind {
         case .convolution, .fullyConnected, .elementwise(.add): true
-        default: false
+        case .elementwise(.sub), .elementwise(.mul), .elementwise(.div), .elementwise(.max), .elementwise(.min): false
+        case .constant, .pooling, .activation, .scale, .concatenation, .softmax, .reshape, .transpose, .slice, .identity, .reformat:
+            false
         }
     }
 }
