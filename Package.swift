@@ -47,21 +47,23 @@ let package = Package(
         ),
         .target(
             name: "OctetCUDA",
-            dependencies: ["OctetCore", "OctetQuantization", "OctetRuntime", "OctetReference", "OctetBuilder"],
+            dependencies: ["OctetCore", "OctetQuantization", "OctetRuntime", "OctetReference"],
             exclude: ["Kernels"]
         ),
         .target(
             name: "Octet",
             dependencies: ["OctetCore", "OctetONNX", "OctetQuantization", "OctetImage", "OctetRuntime", "OctetBuilder", "OctetReference", "OctetCPU", "OctetCUDA"]
         ),
+        // The seeded table of cases every backend must pass (swift test on the CPU, octet selftest everywhere).
+        .target(name: "OctetConformance", dependencies: ["OctetCore", "OctetQuantization", "OctetRuntime", "OctetBuilder", "OctetReference"]),
         .executableTarget(
             name: "octet",
-            dependencies: ["Octet", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Octet", "OctetConformance", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(name: "_OctetTestSupport", dependencies: ["Octet"], path: "Tests/_OctetTestSupport"),
         .testTarget(
             name: "OctetTests",
-            dependencies: ["Octet", "_OctetTestSupport", "octet"],
+            dependencies: ["Octet", "OctetConformance", "_OctetTestSupport", "octet"],
             resources: [.copy("Fixtures")]
         ),
     ]
