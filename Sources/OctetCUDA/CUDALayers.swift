@@ -62,19 +62,6 @@ struct CUDAActivation: Sendable {
     }
 }
 
-extension ElementwiseOperation {
-    /// The operation code of the kernels (eltwise.cu: `binary`).
-    var cudaCode: Int32 {
-        switch self {
-        case .add: 0
-        case .sub: 1
-        case .mul: 2
-        case .div: 3
-        case .max: 4
-        case .min: 5
-        }
-    }
-}
 
 /// Chooses a kernel for each plan layer, mirroring the CPU backend's choices so the two agree on what runs where.
 struct CUDALayerFactory {
@@ -354,7 +341,7 @@ struct QuantizedBinaryKernel: CUDALayer {
         let (x, z, y) = (inputs[0], inputs[1], outputs[0])
         let m = arithmetic
         try encoder.launch("octet_binary_q", elements: y.count, [
-            Int64(y.count), x.address, x.isSigned, z.address, z.isSigned, m.operation.elementwise.cudaCode,
+            Int64(y.count), x.address, x.isSigned, z.address, z.isSigned, m.operation.elementwise.code,
             m.multiplierA, m.multiplierB, m.productMultiplier, m.bounds.min, m.bounds.max, y.address,
         ])
     }
@@ -368,7 +355,7 @@ struct FloatBinaryKernel: CUDALayer {
     func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
         let y = outputs[0]
         try encoder.launch("octet_binary_f32", elements: y.count, [
-            Int64(y.count), inputs[0].address, inputs[1].address, operation.cudaCode, activation.code, activation.p0, activation.p1, y.address,
+            Int64(y.count), inputs[0].address, inputs[1].address, operation.code, activation.code, activation.p0, activation.p1, y.address,
         ])
     }
 }
@@ -385,7 +372,7 @@ struct FloatChannelBroadcastKernel: CUDALayer {
         let pixels = Int32(y.layout.height * y.layout.width)
         try encoder.launch("octet_channel_broadcast_f32", elements: y.count, [
             Int64(y.count), pixels, Int32(y.layout.channels), x.address, v.address, Int32(vectorFirst ? 1 : 0),
-            operation.cudaCode, activation.code, activation.p0, activation.p1, y.address,
+            operation.code, activation.code, activation.p0, activation.p1, y.address,
         ])
     }
 }

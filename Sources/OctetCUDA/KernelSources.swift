@@ -637,7 +637,7 @@ OCTET_DWCONV_VECTOR(octet_dwconv_q_nhwc_x8, 2)
         "eltwise.cu": #"""
 // Elementwise layers over NHWC (or row-major) data, one thread per output element.
 
-// Operation codes (ElementwiseOperation.cudaCode): 0 add, 1 sub, 2 mul, 3 div, 4 max, 5 min. An unknown code gives
+// Operation codes (ElementwiseOperation.code): 0 add, 1 sub, 2 mul, 3 div, 4 max, 5 min, 6 pow. An unknown code gives
 // NaN, never another operation; a test checks that every Swift code has its case here.
 __device__ __forceinline__ float binary(float x, float y, int op) {
     switch (op) {
@@ -647,6 +647,7 @@ __device__ __forceinline__ float binary(float x, float y, int op) {
     case 3: return x / y;
     case 4: return fmaxf(x, y);
     case 5: return fminf(x, y);
+    case 6: return powf(x, y);
     default: return __int_as_float(0x7fc00000);
     }
 }

@@ -104,13 +104,17 @@ extension ConformanceSuite {
         }
 
         // Elementwise: same shape (with a fused relu on add), and the squeeze-and-excitation channel broadcast.
+        // Every operation on operands in [0.5, 2], where each is defined; total ones on signed operands too.
         for operation in ElementwiseOperation.allCases {
-            add("elementwise \(operation.rawValue), same shape", batch: 3) { m in
-                let x = m.input(channels: 4, height: 5, width: 3)
-                let a = try m.conv(x, "a", out: 6, kernel: 3)
-                let b = try m.conv(x, "b", out: 6, kernel: 1, fused: operation == .div ? .clip(min: 1, max: 3) : nil)
-                let y = try m.layer("op", .elementwise(operation), [a, b], fused: operation == .add ? .relu : nil)
-                m.output(try m.conv(y, "head", out: 4, kernel: 1))
+            for signed in operation.isTotal ? [false, true] : [false] {
+                add("elementwise \(operation.rawValue), same shape, \(signed ? "signed" : "positive") operands", batch: 3) { m in
+                    let x = m.input(channels: 4, height: 5, width: 3)
+                    let domain: Activation? = signed ? nil : .clip(min: 0.5, max: 2)
+                    let a = try m.conv(x, "a", out: 6, kernel: 3, fused: domain)
+                    let b = try m.conv(x, "b", out: 6, kernel: 1, fused: domain)
+                    let y = try m.layer("op", .elementwise(operation), [a, b], fused: operation == .add ? .relu : nil)
+                    m.output(try m.conv(y, "head", out: 4, kernel: 1))
+                }
             }
         }
         add("elementwise mul, channel vector broadcast (squeeze-and-excitation)") { m in

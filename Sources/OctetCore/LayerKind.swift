@@ -204,9 +204,6 @@ public struct ScaleParameters: Sendable, Equatable {
     }
 }
 
-public enum ElementwiseOperation: String, Sendable, Equatable, CaseIterable {
-    case add, sub, mul, div, max, min
-}
 
 public struct SliceParameters: Sendable, Equatable {
     /// Per axis of the full shape (entry 0, the batch axis, is always the whole axis).

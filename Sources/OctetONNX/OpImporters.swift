@@ -35,6 +35,7 @@ let opImporters: [String: OpImporter] = [
     "Sub": { try importBinary(&$0, $1, $2, .sub) },
     "Mul": { try importBinary(&$0, $1, $2, .mul) },
     "Div": { try importBinary(&$0, $1, $2, .div) },
+    "Pow": { try importBinary(&$0, $1, $2, .pow) },
     "Sum": { try importVariadic(&$0, $1, $2, .add) },
     "Max": { try importVariadic(&$0, $1, $2, .max) },
     "Min": { try importVariadic(&$0, $1, $2, .min) },
@@ -368,6 +369,15 @@ private func foldInts(_ a: ConstantTensor, _ b: ConstantTensor, _ op: Elementwis
             return .known(l / r)
         case .max: return .known(max(l, r))
         case .min: return .known(min(l, r))
+        case .pow:
+            guard r >= 0 else { throw node.unsupported("integer Pow with the negative exponent \(r)") }
+            var power = 1
+            for _ in 0..<r {
+                let (product, overflow) = power.multipliedReportingOverflow(by: l)
+                guard !overflow else { throw node.unsupported("integer Pow \(l)^\(r) overflows 64 bits") }
+                power = product
+            }
+            return .known(power)
         }
     }
     return ConstantTensor(shape: shape, ints: values)

@@ -6,18 +6,11 @@ import OctetCore
 /// then `q_y = saturateAndRound(y)` within the output's bounds (narrowed by a fused Relu/Clip) `+ z_y`.
 public struct QuantizedBinaryArithmetic: Sendable, Equatable {
     /// The operations that have INT8 arithmetic.
-    public enum Operation: Sendable, Equatable {
+    public enum Operation: String, Sendable, Equatable {
         case add, sub, mul
 
-        /// Nil for an operation without INT8 arithmetic. Exhaustive: a new `ElementwiseOperation` must say.
-        public init?(_ operation: ElementwiseOperation) {
-            switch operation {
-            case .add: self = .add
-            case .sub: self = .sub
-            case .mul: self = .mul
-            case .div, .max, .min: return nil
-            }
-        }
+        /// Nil for an operation without INT8 arithmetic (one whose name is not a case here).
+        public init?(_ operation: ElementwiseOperation) { self.init(rawValue: operation.rawValue) }
 
         /// The elementwise operation it is.
         public var elementwise: ElementwiseOperation {

@@ -102,13 +102,41 @@ import Octet
             })
         }
         let binaryCases = try cases(in: "eltwise.cu", function: "float binary(float x, float y, int op)")
-        #expect(Set(ElementwiseOperation.allCases.map(\.cudaCode)) == binaryCases)
+        #expect(Set(ElementwiseOperation.allCases.map(\.code)) == binaryCases)
         let quantizedCases = try cases(in: "eltwise.cu", function: "octet_binary_q(")
         let int8Operations = ElementwiseOperation.allCases.compactMap(QuantizedBinaryArithmetic.Operation.init)
-        #expect(Set(int8Operations.map(\.elementwise.cudaCode)) == quantizedCases)
+        #expect(Set(int8Operations.map(\.elementwise.code)) == quantizedCases)
         // One of each `Activation` case (and none): a new case must be added here and to `activate`.
         let activations: [Activation?] = [nil, .relu, .clip(min: 0, max: 6), .sigmoid, .tanh, .leakyRelu(alpha: 0.1), .hardSigmoid(alpha: 0.2, beta: 0.5), .hardSwish]
         #expect(Set(activations.map { CUDAActivation($0).code }) == (try cases(in: "common.cuh", function: "float activate(float v, int kind, float a, float b)")))
         #expect(Set(activations.map { CUDAActivation($0).code }).count == activations.count)
+    }
+}
+
+/// ONNX Pow, added by the recipe of docs/adding-an-op.md: imported, run natively between two activations, on
+/// the host (and reported) with a constant exponent, equal to powf.
+@Suite struct PowOperatorTests {
+    @Test func powBetweenActivationsIsNativeAndAConstantExponentIsReported() throws {
+        var b = ONNXModelBuilder(shape: [nil, 2, 3, 3])
+        b.node("Sigmoid", ["input"], ["base"])
+        b.node("Tanh", ["input"], ["exponent"])
+        b.node("Pow", ["base", "exponent"], ["power"])
+        b.initializer("two", [], [2])
+        b.node("Pow", ["power", "two"], ["y"])
+        b.output("y")
+        let path = try b.write()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let (network, _) = try ONNXImporter.importModel(path: path)
+        let engine = try Builder(config: BuilderConfig(), backend: CPUBackend()).build(network)
+        let hostLayers = engine.plan.report.hostLayers
+        #expect(hostLayers.count == 1 && hostLayers[0].reason == "pow with a constant operand", "\(engine.plan.report.text)")
+        #expect(engine.plan.report.layers.contains { $0.kernel == "eltwise_pow_f32__swift" })
+        let input = TensorData.random([2, 2, 3, 3], seed: 4)
+        let got = try #require(try engine.makeContext().execute(["input": input])["y"])
+        let want = input.values.map { x -> Float in
+            let p = powf(1 / (1 + expf(-x)), tanhf(x))
+            return p * p
+        }
+        #expect(worstTolerance(got.values, want, atol: 1e-6, rtol: 1e-5).ratio <= 1)
     }
 }

@@ -24,8 +24,8 @@ struct FuseActivationPass: GraphPass {
 
     static func canAbsorb(_ kind: LayerKind) -> Bool {
         switch kind {
-        case .convolution, .fullyConnected, .elementwise(.add): true
-        case .elementwise(.sub), .elementwise(.mul), .elementwise(.div), .elementwise(.max), .elementwise(.min): false
+        case .convolution, .fullyConnected: true
+        case let .elementwise(operation): operation == .add
         case .constant, .pooling, .activation, .scale, .concatenation, .softmax, .reshape, .transpose, .slice, .identity, .reformat:
             false
         }
