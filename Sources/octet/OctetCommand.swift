@@ -9,7 +9,7 @@ struct OctetCommand: ParsableCommand {
         discussion: """
             With no subcommand, `octet` runs the bundled demo from data/int8_api/ and prints the top-5 classes.
             """,
-        subcommands: [RunCommand.self, TensorsCommand.self, CalibrateCommand.self, CompareCommand.self, InspectCommand.self, BenchCommand.self, SelftestCommand.self],
+        subcommands: [RunCommand.self, TensorsCommand.self, CalibrateCommand.self, CompareCommand.self, InspectCommand.self, BenchCommand.self, SelftestCommand.self, PreprocessCommand.self],
         defaultSubcommand: RunCommand.self
     )
 }
