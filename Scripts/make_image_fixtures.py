@@ -91,6 +91,8 @@ def main():
     for w, h in RESIZES:
         (OUT / f"resize_{w}x{h}.rgb").write_bytes(np.asarray(rgb.resize((w, h), Image.BILINEAR), dtype=np.uint8).tobytes())
     (OUT / "source_67x45.rgb").write_bytes(base.tobytes())
+    # A non-square photo for the command-line tests (octet run classifies it: espresso).
+    coffee.crop((0, 37, 224, 187)).resize((300, 201), Image.LANCZOS).save(OUT / "coffee_300x201.jpg", quality=90)
     total = sum(p.stat().st_size for p in OUT.iterdir())
     print(f"wrote {len(list(OUT.iterdir()))} files, {total} bytes, to {OUT}")
 
