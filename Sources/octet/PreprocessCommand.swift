@@ -27,6 +27,9 @@ struct PreprocessCommand: ParsableCommand {
     @Option(help: "Decode and preprocess this many times and print the median and fastest times.")
     var iterations = 1
 
+    @Flag(help: "Also print every run's decode and preprocess milliseconds (for Scripts/bench_preprocessing.py).")
+    var printTimes = false
+
     func validate() throws {
         if iterations < 1 { throw ValidationError("--iterations must be at least 1") }
         if output == nil && iterations == 1 { throw ValidationError("give --output, --iterations, or both") }
@@ -74,6 +77,9 @@ struct PreprocessCommand: ParsableCommand {
             }
             let total = zip(decodeTimes, preprocessTimes).map { $0 + $1 }
             print("decode: \(stats(decodeTimes)); preprocess: \(stats(preprocessTimes)); both: \(stats(total)) over \(iterations) runs")
+        }
+        if printTimes {
+            print("times " + zip(decodeTimes, preprocessTimes).map { String(format: "%.3f,%.3f", $0, $1) }.joined(separator: " "))
         }
     }
 }
