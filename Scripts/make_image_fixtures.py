@@ -27,13 +27,20 @@ OUT = ROOT / "Tests/OctetTests/Fixtures/images"
 RESIZES = [(29, 19), (101, 70), (67, 20), (40, 45)]  # down, up, one axis only each way
 
 
-def png_bytes(array, bit_depth, color_type):
-    """A minimal PNG writer, for layouts Pillow cannot write (16-bit RGB)."""
+ADAM7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+
+
+def png_bytes(array, bit_depth, color_type, interlaced=False):
+    """A minimal PNG writer, for layouts Pillow cannot write (16-bit RGB, Adam7 interlacing)."""
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
     h, w = array.shape[:2]
-    raw = b"".join(b"\x00" + array[y].tobytes() for y in range(h))
-    header = struct.pack(">IIBBBBB", w, h, bit_depth, color_type, 0, 0, 0)
+    if interlaced:  # seven passes, each a small image of its own rows (filter type 0); empty passes are skipped
+        passes = [array[y0::dy, x0::dx] for x0, y0, dx, dy in ADAM7]
+        raw = b"".join(b"\x00" + p[y].tobytes() for p in passes if p.shape[0] and p.shape[1] for y in range(p.shape[0]))
+    else:
+        raw = b"".join(b"\x00" + array[y].tobytes() for y in range(h))
+    header = struct.pack(">IIBBBBB", w, h, bit_depth, color_type, 0, 0, 1 if interlaced else 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
 
 
@@ -77,6 +84,7 @@ def main():
     files["png_rgb16.png"] = png_bytes(rgb16, 16, 2)
     gray16 = (np.asarray(gray, dtype=np.uint16) << 8 | low[..., 0]).astype(">u2")
     files["png_gray16.png"] = png_bytes(gray16, 16, 0)
+    files["png_interlaced.png"] = png_bytes(base, 8, 2, interlaced=True)
 
     for old in OUT.glob("*"):
         old.unlink()

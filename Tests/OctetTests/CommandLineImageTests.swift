@@ -67,6 +67,34 @@ import Octet
         #expect(result.stdout.contains("recipe torchvision with --resize --mean --std: shorter side to 30"))
     }
 
+    /// `--normalization` (older command lines) still picks its formula, now on top of the recipe's geometry.
+    @Test func normalizationOptionStillWorks() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let jpeg = images.appendingPathComponent("jpeg_422.jpg").path
+        let out = directory.appendingPathComponent("x.npy").path
+        let result = try OctetBinary.run(["preprocess", "--image", jpeg, "--size", "16x20", "--normalization", "imagenet", "-o", out])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("recipe sample with --normalization: bilinear stretch to 20x16, (x/255-mean)/std (ImageNet)"))
+        let expected = try ImageFile.read(path: jpeg).floatImage.inputTensor(height: 16, width: 20, normalization: .imagenet)
+        #expect(try NumPyFile.read(path: out) == expected)
+    }
+
+    /// Option mistakes are refused with a sentence saying which option and why.
+    @Test(arguments: [
+        (["--recipe", "pytorch"], "--recipe must be one of torchvision, inception, sample, tf, none"),
+        (["--normalization", "imagenet", "--mean", "0.5"], "--normalization and --mean/--std both set the normalization"),
+        (["--mean", "0.1,0.2"], "--mean takes one number or three"),
+        (["--std", "0"], "--std must not be 0"),
+        (["--crop", "10x"], "--crop takes N or HxW"),
+        (["--crop", "30"], "--crop 30 gives 30x30 inputs, but the model's input is 32x32"),
+    ])
+    func badPreprocessingOptionsAreRefused(_ options: [String], _ message: String) throws {
+        let result = try OctetBinary.run(["run", "--precision", "fp32", "--model", caffe2Model, "--image", images.appendingPathComponent("png_rgb8.png").path] + options)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains(message), "stderr: \(result.stderr)")
+    }
+
     /// `--help` prints every recipe's formula.
     @Test func helpPrintsTheFormulas() throws {
         let help = try OctetBinary.run(["run", "--help"])

@@ -14,7 +14,7 @@ import Octet
         ("jpeg_progressive.jpg", .jpeg), ("jpeg_gray.jpg", .jpeg),
         ("png_rgb8.png", .png), ("png_rgb16.png", .png), ("png_gray8.png", .png), ("png_gray16.png", .png),
         ("png_gray1.png", .png), ("png_gray_alpha.png", .png), ("png_palette.png", .png),
-        ("png_palette_trns.png", .png), ("png_rgba.png", .png),
+        ("png_palette_trns.png", .png), ("png_rgba.png", .png), ("png_interlaced.png", .png),
     ])
     func decodedRGBEqualsPillow(_ name: String, _ format: DecodedImage.Format) throws {
         let path = Self.directory.appendingPathComponent(name).path
