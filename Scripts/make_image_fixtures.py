@@ -62,6 +62,9 @@ def main():
     jpeg("jpeg_444.jpg", rgb, subsampling=0)
     jpeg("jpeg_progressive.jpg", rgb, subsampling=2, progressive=True)
     jpeg("jpeg_gray.jpg", gray)
+    # CMYK with real black (Pillow's own RGB -> CMYK leaves K = 0): 255 - RGB for C, M, Y and a K gradient.
+    cmyk = np.concatenate([255 - base, np.tile((np.arange(67, dtype=np.uint16) * 255 // 66).astype(np.uint8), (45, 1))[..., None]], axis=2)
+    jpeg("jpeg_cmyk.jpg", Image.fromarray(cmyk, "CMYK"))  # Pillow writes an Adobe marker and inverted samples
 
     def png(name, image, **options):
         buffer = io.BytesIO()

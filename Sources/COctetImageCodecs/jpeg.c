@@ -3,6 +3,7 @@
 
 #include <setjmp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jpeglib.h>
@@ -50,9 +51,27 @@ static void octet_jpeg_progress(j_common_ptr cinfo) {
     }
 }
 
+/// Pillow's CMYK JPEG path, step by step: it always assumes Adobe's inverted CMYK (rawmode "CMYK;I": every
+/// sample v becomes 255 − v), then `convert("RGB")` computes nk = 255 − k and each channel as
+/// nk − MULDIV255(c, nk) (Convert.c `cmyk2rgb`).
+static void octet_cmyk_row_to_rgb(const uint8_t *in, uint8_t *out, size_t width) {
+    for (size_t x = 0; x < width; x++) {
+        int nk = 255 - (255 - in[3]);
+        for (int c = 0; c < 3; c++) {
+            int tmp = (255 - in[c]) * nk + 128;
+            int v = nk - (((tmp >> 8) + tmp) >> 8);
+            out[c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+        in += 4;
+        out += 3;
+    }
+}
+
 int octet_jpeg_decode(const uint8_t *data, size_t size, uint8_t *rgb, size_t rgb_size,
                       uint32_t *width, uint32_t *height, char *message, size_t message_size) {
     struct jpeg_decompress_struct cinfo;
+    // CMYK rows are decoded here first (4 bytes a pixel); freed on the error path, so volatile.
+    uint8_t *volatile cmyk_row = NULL;
     struct octet_jpeg_error error;
     struct jpeg_progress_mgr progress;
     memset(&cinfo, 0, sizeof cinfo);
@@ -62,6 +81,7 @@ int octet_jpeg_decode(const uint8_t *data, size_t size, uint8_t *rgb, size_t rgb
     error.message = message;
     error.message_size = message_size;
     if (setjmp(error.jump)) {
+        free(cmyk_row);
         jpeg_destroy_decompress(&cinfo);
         return 1;
     }
@@ -76,7 +96,7 @@ int octet_jpeg_decode(const uint8_t *data, size_t size, uint8_t *rgb, size_t rgb
         jpeg_destroy_decompress(&cinfo);
         return 0;
     }
-    int gray;
+    int gray = 0, cmyk = 0;
     switch (cinfo.jpeg_color_space) {
     case JCS_GRAYSCALE:
         gray = 1;
@@ -84,11 +104,15 @@ int octet_jpeg_decode(const uint8_t *data, size_t size, uint8_t *rgb, size_t rgb
         break;
     case JCS_YCbCr:
     case JCS_RGB:
-        gray = 0;
         cinfo.out_color_space = JCS_RGB;
         break;
+    case JCS_CMYK:
+    case JCS_YCCK:
+        cmyk = 1;
+        cinfo.out_color_space = JCS_CMYK;
+        break;
     default:
-        snprintf(message, message_size, "CMYK and YCCK JPEG images are not supported (only grayscale, YCbCr and RGB)");
+        snprintf(message, message_size, "the JPEG's colour space (%d) is not grayscale, YCbCr, RGB, CMYK or YCCK", (int)cinfo.jpeg_color_space);
         jpeg_destroy_decompress(&cinfo);
         return 1;
     }
@@ -101,6 +125,21 @@ int octet_jpeg_decode(const uint8_t *data, size_t size, uint8_t *rgb, size_t rgb
         snprintf(message, message_size, "internal error: the output buffer does not fit %ux%u", cinfo.output_width, cinfo.output_height);
         jpeg_destroy_decompress(&cinfo);
         return 1;
+    }
+    if (cmyk) {
+        cmyk_row = malloc((size_t)cinfo.output_width * 4);
+        if (cmyk_row == NULL) {
+            snprintf(message, message_size, "out of memory for a %u-pixel row", cinfo.output_width);
+            jpeg_destroy_decompress(&cinfo);
+            return 1;
+        }
+        while (cinfo.output_scanline < cinfo.output_height) {
+            uint8_t *out = rgb + (size_t)cinfo.output_scanline * row_bytes;
+            JSAMPROW row = cmyk_row;
+            if (jpeg_read_scanlines(&cinfo, &row, 1) == 1) octet_cmyk_row_to_rgb(cmyk_row, out, cinfo.output_width);
+        }
+        free(cmyk_row);
+        cmyk_row = NULL;
     }
     while (cinfo.output_scanline < cinfo.output_height) {
         JSAMPROW rows[16];

@@ -11,7 +11,7 @@ import Octet
 
     @Test(arguments: [
         ("jpeg_420.jpg", DecodedImage.Format.jpeg), ("jpeg_422.jpg", .jpeg), ("jpeg_444.jpg", .jpeg),
-        ("jpeg_progressive.jpg", .jpeg), ("jpeg_gray.jpg", .jpeg),
+        ("jpeg_progressive.jpg", .jpeg), ("jpeg_gray.jpg", .jpeg), ("jpeg_cmyk.jpg", .jpeg),
         ("png_rgb8.png", .png), ("png_rgb16.png", .png), ("png_gray8.png", .png), ("png_gray16.png", .png),
         ("png_gray1.png", .png), ("png_gray_alpha.png", .png), ("png_palette.png", .png),
         ("png_palette_trns.png", .png), ("png_rgba.png", .png), ("png_interlaced.png", .png),

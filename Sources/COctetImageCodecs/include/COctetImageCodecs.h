@@ -24,7 +24,8 @@ extern "C" {
 #endif
 
 /// libjpeg-turbo, with Pillow's settings: accurate integer IDCT (JDCT_ISLOW), fancy upsampling on.
-/// Grayscale is replicated to R = G = B. CMYK/YCCK files are refused. Warnings that mean pixel data was lost
+/// Grayscale is replicated to R = G = B; CMYK and YCCK are converted as Pillow does (Adobe-inverted samples,
+/// then its cmyk2rgb formula). Warnings that mean pixel data was lost
 /// or invented (premature end of file, corrupt entropy data) are errors: libjpeg would pad with gray.
 int octet_jpeg_decode(const uint8_t *data, size_t size, uint8_t *rgb, size_t rgb_size,
                       uint32_t *width, uint32_t *height, char *error, size_t error_size);
