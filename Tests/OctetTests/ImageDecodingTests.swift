@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Octet
+import _OctetTestSupport
 
 /// Decoding against Pillow: every fixture's RGB equals `Image.open(f).convert("RGB")` byte for byte
 /// (Scripts/make_image_fixtures.py wrote both), and broken files are one-sentence errors naming the file.
@@ -114,6 +115,39 @@ import Octet
             #expect(sentence.contains(expectedPhrase), "\(label): \(sentence)")
             #expect(sentence.hasSuffix(".") && !sentence.contains("\n"), "\(label): \(sentence)")
         }
+    }
+
+    /// Seeded mutations (flipped bytes, cut tails, overwritten runs) of every fixture: each decodes or throws an
+    /// OctetError naming the file; none may crash, hang or exit (the C error handlers' longjmp paths).
+    @Test(arguments: ["jpeg_420.jpg", "jpeg_progressive.jpg", "jpeg_gray.jpg", "jpeg_cmyk.jpg", "png_rgb8.png", "png_palette_trns.png", "png_interlaced.png", "png_rgb16.png"])
+    func mutatedFilesNeverCrash(_ name: String) throws {
+        let original = [UInt8](try Self.fixture(name))
+        var generator = SeededGenerator(seed: UInt64(original.count))
+        var decoded = 0, refused = 0
+        for _ in 0..<150 {
+            var bytes = original
+            switch Int.random(in: 0..<3, using: &generator) {
+            case 0:
+                for _ in 0..<Int.random(in: 1...8, using: &generator) {
+                    bytes[Int.random(in: 2..<bytes.count, using: &generator)] ^= UInt8.random(in: 1...255, using: &generator)
+                }
+            case 1: bytes = Array(bytes.prefix(Int.random(in: 3..<bytes.count, using: &generator)))
+            default:
+                let start = Int.random(in: 2..<bytes.count - 1, using: &generator)
+                let value = UInt8.random(in: 0...255, using: &generator)
+                for i in start..<min(bytes.count, start + Int.random(in: 1...40, using: &generator)) { bytes[i] = value }
+            }
+            do {
+                let image = try ImageFile.decode(Data(bytes), path: "mutant-\(name)")
+                #expect(image.pixels.count == image.width * image.height * 3)
+                decoded += 1
+            } catch let error as OctetError {
+                #expect(error.description.hasPrefix("mutant-\(name): "), "\(error)")
+                refused += 1
+            }
+        }
+        #expect(decoded + refused == 150)
+        #expect(refused > 0, "\(name): no mutation was refused; the corruption checks never fired")
     }
 
     @Test func unreadableFileIsAnError() throws {
