@@ -93,11 +93,12 @@ struct PreprocessingOptions: ParsableArguments {
         return result
     }
 
-    /// The recipe for `network`'s first input, which must be `[N, 3, H, W]`.
-    func resolved(for network: Network) throws -> PreprocessingRecipe {
+    /// The recipe for `network`'s first input, which must be `[N, 3, H, W]`; `alternative` is added to the error.
+    func resolved(for network: Network, alternative: String? = nil) throws -> PreprocessingRecipe {
         let input = network[network.inputs[0]]
         guard input.shape.count == 4, input.shape[1] == 3, input.shape[2] > 0, input.shape[3] > 0 else {
-            throw OctetError.invalidInput(reason: "the model input '\(input.name)' has shape \(input.shape), not [N, 3, H, W]; use --load-inputs")
+            throw OctetError.invalidInput(
+                reason: "the model input '\(input.name)' has shape \(input.shape), not [N, 3, H, W], so an image cannot feed it\(alternative.map { "; \($0)" } ?? "")")
         }
         return try resolved(height: input.shape[2], width: input.shape[3])
     }

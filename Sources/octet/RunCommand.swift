@@ -117,7 +117,7 @@ struct RunCommand: ParsableCommand {
     private func inputTensor(_ network: Network, imagePath: String?, log: Log) throws -> TensorData {
         if let loadInputs { return try NumPyFile.read(path: loadInputs) }
         guard let imagePath else { throw OctetError.invalidInput(reason: "no image or input tensor given") }
-        let recipe = try preprocessing.resolved(for: network)
+        let recipe = try preprocessing.resolved(for: network, alternative: "use --load-inputs")
         let picture = try ImageFile.read(path: imagePath)
         log.info("Preprocessing a \(picture.width)x\(picture.height) \(picture.format.rawValue) image with recipe \(recipe.summary)")
         let one = try recipe.inputTensor(picture, path: imagePath == "-" ? ImageFile.standardInputName : imagePath)
