@@ -26,7 +26,12 @@ let package = Package(
             swiftSettings: optimizedNumerics
         ),
         .target(name: "OctetQuantization", dependencies: ["OctetCore"], swiftSettings: optimizedNumerics),
-        .target(name: "OctetImage", dependencies: ["OctetCore"], swiftSettings: optimizedNumerics),
+        // The field's own decoders (Pillow decodes with the same libraries): system libraries found by pkg-config,
+        // and a small C target that owns their setjmp/longjmp error handling, which Swift cannot do.
+        .systemLibrary(name: "CJPEGTurbo", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"]), .brew(["jpeg-turbo"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
+        .target(name: "COctetImageCodecs", dependencies: ["CJPEGTurbo", "CPNG"]),
+        .target(name: "OctetImage", dependencies: ["OctetCore", "COctetImageCodecs"], swiftSettings: optimizedNumerics),
         .target(name: "OctetRuntime", dependencies: ["OctetCore", "OctetQuantization"], swiftSettings: optimizedNumerics),
         .target(name: "OctetBuilder", dependencies: ["OctetCore", "OctetQuantization", "OctetRuntime"]),
         .target(
