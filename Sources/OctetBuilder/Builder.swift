@@ -68,7 +68,7 @@ public struct Builder: Sendable {
             changed = false
             for pass in passes {
                 let log = pass.run(&optimized)
-                report.passLog += log
+                report.passLog += log.map { "\(pass.name): \($0)" }
                 changed = changed || !log.isEmpty
             }
         }

@@ -2,8 +2,9 @@ import Foundation
 import OctetCore
 import OctetQuantization
 
-/// The CUDA kernel-versus-reference checks of `octet selftest --device cuda`: each kernel on random inputs of
-/// awkward sizes, against the reference arithmetic of OctetQuantization; integer outputs must match exactly.
+/// The CUDA kernel-versus-reference checks of `octet selftest --device cuda`: the depthwise and quantize kernels on
+/// random inputs of awkward sizes, against the reference arithmetic of OctetQuantization (integer outputs exactly
+/// equal); the convolutions are checked end to end by the conformance suite on every `backendVariants()` entry.
 public enum CUDASelfTest {
     /// Runs every check on the first device. - Returns: report lines and the number of failed checks.
     public static func run(log: (String) -> Void) throws -> Int {
@@ -14,20 +15,6 @@ public enum CUDASelfTest {
         log("kernel library (common.cuh + every .cu) \(library.origin)")
         var failures = 0
         var generator = SystemRandomNumberGenerator()
-        let gemm = try library.kernel("octet_qgemm_u8s8_dp4a")
-        for (m, n, k) in [(1, 1, 4), (3, 17, 60), (7, 33, 116), (16, 64, 576), (5, 1000, 1280), (49, 513, 4608)] {
-            let ok = try checkGEMM(driver, gemm, m: m, n: n, k: k, signedOutput: n % 2 == 1, tensorCores: false, using: &generator)
-            log("qgemm_u8s8_dp4a M=\(m) N=\(n) K=\(k): \(ok ? "exact" : "MISMATCH")")
-            if !ok { failures += 1 }
-        }
-        if library.hasTensorCoreKernels {
-            let mma = try library.kernel("octet_qgemm_u8s8_mma")
-            for (m, n, k) in [(1, 1, 32), (15, 9, 64), (17, 33, 128), (33, 64, 576), (5, 1000, 1280), (49, 513, 4608)] {
-                let ok = try checkGEMM(driver, mma, m: m, n: n, k: k, signedOutput: n % 2 == 0, tensorCores: true, using: &generator)
-                log("qgemm_u8s8_mma (tensor cores) M=\(m) N=\(n) K=\(k): \(ok ? "exact" : "MISMATCH")")
-                if !ok { failures += 1 }
-            }
-        }
         // One channel a thread, then 4 and 8 (with the FP32-pipe conversions on and off).
         for (c, k, stride, signedInput, lanes, smallSums) in [
             (3, 3, 1, true, 1, false), (17, 3, 2, false, 1, false), (64, 5, 1, false, 1, false), (33, 5, 2, true, 1, false),
@@ -63,46 +50,6 @@ public enum CUDASelfTest {
         }
         variants.append(("cuda dp4a convolutions", try CUDABackend(convolutions: .dp4a), { int8, large, trt in int8 && !large && !trt }))
         return variants
-    }
-
-    private static func checkGEMM(
-        _ driver: CUDADriver, _ kernel: CUDADriver.Kernel, m: Int, n: Int, k: Int, signedOutput: Bool, tensorCores: Bool,
-        using generator: inout SystemRandomNumberGenerator
-    ) throws -> Bool {
-        let a = (0..<(m * k)).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        let w = (0..<(n * k)).map { _ in Int8.random(in: -127...127, using: &generator) }
-        let bias = (0..<n).map { _ in Int32.random(in: -20000...20000, using: &generator) }
-        let multipliers = (0..<n).map { _ in Float.random(in: 1e-5...2e-3, using: &generator) }
-        let (lo, hi): (Float, Float) = signedOutput ? (-128, 127) : (0, 255)
-        let buffers = try [a.count, w.count, 4 * n, 4 * n, m * n].map { try driver.allocate(bytes: $0) }
-        defer { buffers.forEach(driver.release) }
-        try driver.upload(a, to: buffers[0])
-        try driver.upload(w, to: buffers[1])
-        try driver.upload(bias, to: buffers[2])
-        try driver.upload(multipliers, to: buffers[3])
-        if tensorCores {
-            // One warp per 16x8 tile, four warps per block.
-            let warps = ((m + 15) / 16) * ((n + 7) / 8)
-            try driver.launch(
-                kernel, grid: (UInt32((warps + 3) / 4), 1, 1), block: (128, 1, 1),
-                arguments: [Int32(m), Int32(n), Int32(k), buffers[0].address, buffers[1].address, buffers[2].address,
-                            buffers[3].address, lo, hi, Int32(signedOutput ? 1 : 0), buffers[4].address])
-        } else {
-            try driver.launch(
-                kernel, grid: (UInt32((n + 127) / 128), UInt32(m), 1), block: (128, 1, 1),
-                arguments: [Int32(m), Int32(n), Int32(k / 4), buffers[0].address, buffers[1].address, buffers[2].address,
-                            buffers[3].address, lo, hi, Int32(signedOutput ? 1 : 0), buffers[4].address])
-        }
-        let got = try driver.download(buffers[4], count: m * n, as: UInt8.self, initial: 0)
-        for row in 0..<m {
-            for col in 0..<n {
-                var acc = bias[col]
-                for i in 0..<k { acc &+= Int32(a[row * k + i]) &* Int32(w[col * k + i]) }
-                let want = QuantizationMath.requantize(acc, multiplier: multipliers[col], min: lo, max: hi)
-                if got[row * n + col] != UInt8(truncatingIfNeeded: want) { return false }
-            }
-        }
-        return true
     }
 
     /// Depthwise convolution on a 2 × 9 × 11 × C NHWC input with symmetric padding k/2, `lanes` channels a thread

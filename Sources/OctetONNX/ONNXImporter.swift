@@ -40,24 +40,6 @@ public enum ONNXImporter {
         }
     }
 
-    /// Lists the problems that would stop `importModel` without building anything: unknown op types,
-    /// foreign domains, unsupported opsets. An empty result does not guarantee success (attributes and
-    /// shapes are checked while importing), but a non-empty one guarantees failure.
-    public static func unsupportedNodes(path: String) throws -> [String] {
-        let model = try ModelFile.load(path: path)
-        var problems: [String] = []
-        let opset = defaultOpset(model)
-        if !supportedOpsets.contains(opset) { problems.append("opset \(opset) is outside \(supportedOpsets)") }
-        for node in model.graph.node {
-            if !node.domain.isEmpty, node.domain != "ai.onnx" {
-                problems.append("node '\(node.displayName)': domain '\(node.domain)' is not supported")
-            } else if opImporters[node.opType] == nil {
-                problems.append("node '\(node.displayName)': op type \(node.opType) is not supported")
-            }
-        }
-        return problems
-    }
-
     static func defaultOpset(_ model: Onnx_ModelProto) -> Int {
         model.opsetImport.first { $0.domain.isEmpty || $0.domain == "ai.onnx" }.map { Int($0.version) } ?? 1
     }

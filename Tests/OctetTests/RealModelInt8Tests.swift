@@ -20,12 +20,12 @@ struct RealModelInt8Tests {
         let photos = TensorData.batch(try rows.map {
             try PPM.read(path: TestPaths.sharedData.appendingPathComponent("images/224/\($0.file)").path).inputTensor(height: 224, width: 224)
         })
-        var collector = RangeCollector()
+        var collector = Calibrator()
         let outputs = try ReferenceExecutor(network: network).run(["input": photos]) { id, data in
             collector.observe(network[id].name, data.values)
         }
         var configured = network
-        configured.apply(collector.ranges)
+        configured.apply(collector.ranges(.max))
         return Calibrated(network: configured, photos: photos, fp32Top1: try top1(#require(outputs["logits"])))
     }
 
