@@ -172,10 +172,11 @@ extension CUDABackend {
     static func hostReason(_ layer: Layer, form: LayerForm, plan: EnginePlan) -> String? {
         if let reason = form.hostReason { return reason }
         let (int8, inQ, outQ, inShape, _) = plan.signature(of: layer)
-        guard int8 else { return nil }
+        // Any layer that reads or writes a zero-point tensor, whatever its precision: a dequantize reformat too.
         if (inQ + [outQ]).contains(where: { ($0?.zeroPoint ?? 0) != 0 }) {
             return "asymmetric INT8 (a non-zero zero point, as in onnxruntime's QDQ models) has no CUDA kernels yet"
         }
+        guard int8 else { return nil }
         switch form {
         case .convolution(grouped: true):
             return "a grouped INT8 convolution has no CUDA kernel"

@@ -223,6 +223,10 @@ struct EngineOptions: ParsableArguments {
         if resolvedPrecision == "int8", !engine.plan.report.missingRanges.isEmpty {
             log.warning("\(engine.plan.report.missingRanges.count) tensor(s) have no dynamic range; their layers run in FP32 (--verbose lists them)")
         }
+        let hostLayers = engine.plan.report.hostLayers
+        if !hostLayers.isEmpty {
+            log.warning("\(hostLayers.count) layer(s) have no \(backend.name) kernel and run on the host reference implementation, slowly: \(hostLayers.prefix(3).map { "'\($0.name)' (\($0.reason))" }.joined(separator: ", "))\(hostLayers.count > 3 ? ", ..." : "") (--verbose lists them)")
+        }
         for warning in engine.plan.report.warnings { log.warning(warning) }
         return engine
     }

@@ -44,10 +44,11 @@ import Octet
         #expect(cpu.report.hostLayers.isEmpty, "\(cpu.report.text)")
 
         let cuda = try plan(network, explicitInt8, CUDAClassification())
+        // Every layer that reads or writes a zero-point tensor, the float dequantize at the output included.
         let zeroPointLayers = cuda.network.layers.filter { layer in
-            guard layer.precision == .int8 else { return false }
-            return (layer.inputs + layer.outputs).contains { (cuda.quantization[$0]?.zeroPoint ?? 0) != 0 }
+            (layer.inputs + layer.outputs).contains { (cuda.quantization[$0]?.zeroPoint ?? 0) != 0 }
         }
+        #expect(zeroPointLayers.contains { $0.kind == .reformat && $0.precision == .float32 })
         #expect(!zeroPointLayers.isEmpty)
         let hostNames = Set(cuda.report.hostLayers.map(\.name))
         #expect(hostNames == Set(zeroPointLayers.map(\.name)), "\(cuda.report.text)")
