@@ -138,7 +138,7 @@ struct EvalCommand: ParsableCommand {
 
     private func printText(_ result: EvalJSON, candidate: String?, names: Labels?) {
         func name(_ index: Int) -> String { names.map { "\(index) \($0[index])" } ?? "\(index)" }
-        func share(_ count: Int) -> String { String(format: "%d/%d %6.2f%%", count, result.images, 100 * Double(count) / Double(result.images)) }
+        func share(_ count: Int) -> String { String(format: "%d/%d (%.2f%%)", count, result.images, 100 * Double(count) / Double(result.images)) }
         print("Evaluated \(result.model) on \(result.images) images of \(images), recipe \(result.recipe)")
         print("precision  top-1                top-5                images/s")
         for run in result.results {
@@ -152,7 +152,7 @@ struct EvalCommand: ParsableCommand {
             return
         }
         let upper = candidate.uppercased()
-        print("\(upper) vs FP32 top-1 agreement: \(share(agreeing).replacingOccurrences(of: "  ", with: " "))")
+        print("\(upper) vs FP32 top-1 agreement: \(share(agreeing))")
         if !disagreements.isEmpty {
             print("\(upper) and FP32 disagree on \(disagreements.count) image(s):")
             for d in disagreements {
