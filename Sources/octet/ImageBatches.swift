@@ -117,7 +117,7 @@ enum JSONOutput {
 
     static func line(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]  // the same bytes on every run
         encoder.keyEncodingStrategy = .convertToSnakeCase
         do {
             return String(decoding: try encoder.encode(value), as: UTF8.self)
