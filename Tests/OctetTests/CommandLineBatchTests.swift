@@ -78,6 +78,10 @@ import Octet
         }
         #expect(!result.stdout.contains("[I]") && !result.stdout.contains("&&&&"))
         #expect(result.stderr.contains("&&&& RUNNING") && result.stderr.contains("&&&& PASSED") && result.stderr.contains("[I] Setting") == false)
+        // A folder without images is one sentence naming it, and the failed banner stays off standard output.
+        let empty = try OctetBinary.run(["run", "--model", model, "--image", directory.path, "--json"])
+        #expect(empty.status == 1 && empty.stderr.contains("\(directory.path): the folder holds no"), "\(empty.stderr)")
+        #expect(empty.stdout.isEmpty && empty.stderr.contains("&&&& FAILED"))
     }
 
     /// `--load-inputs` still feeds a tensor, and giving it with images is a usage error.
