@@ -115,7 +115,7 @@ struct RunCommand: ParsableCommand {
         var labels: Labels?, labelsRead = false  // read once the first output tells the number of classes
         var saved: [TensorData] = []
 
-        /// Runs one input and reports each of its samples, named by `name(sample)`.
+        /// Runs one input and reports each of its samples, named by `names(sample)`.
         func classify(_ input: TensorData, names: (Int) -> (file: String, sample: Int?)) throws {
             let outputs = try context.execute([network[network.inputs[0]].name: input])
             guard let output = outputs[network[outputID].name] else {
