@@ -9,11 +9,11 @@ struct EvalCommand: ParsableCommand {
         commandName: "eval",
         abstract: "Measure top-1/top-5 accuracy of INT8 and FP32 side by side on labelled images.",
         discussion: """
-            Labels come either from --labels FILE, lines of `file<TAB>class` (class index, 0-based; a header line
-            and --label-column select one column of a wider table such as ../shared/data/images/expected.tsv),
-            or from an ImageNet-style folder with one subfolder per synset and --synsets FILE (line i = the
-            synset id of class i, e.g. n01440764; anything after the id on a line is ignored). INT8 runs when
-            --ranges, --calibration-cache or a QuantizeLinear/DequantizeLinear model makes it possible (or
+            Labels come either from --labels FILE, lines of `file<TAB>class` (class index, 0-based; a header line \
+            and --label-column select one column of a wider table such as ../shared/data/images/expected.tsv), \
+            or from an ImageNet-style folder with one subfolder per synset and --synsets FILE (line i = the \
+            synset id of class i, e.g. n01440764; anything after the id on a line is ignored). INT8 runs when \
+            --ranges, --calibration-cache or a QuantizeLinear/DequantizeLinear model makes it possible (or \
             --precision asks for it); otherwise FP32 only. See docs/evaluation.md.
             """)
 

@@ -9,13 +9,13 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Classify images with an ONNX model (the sampleINT8API workflow).",
         discussion: """
-            Options accept the sample's spellings (--model=file.onnx). Relative file names are looked up in the
-            current directory, then in each --data directory, then in data/samples/int8_api/ and data/int8_api/.
+            Options accept the sample's spellings (--model=file.onnx). Relative file names are looked up in the \
+            current directory, then in each --data directory, then in data/samples/int8_api/ and data/int8_api/. \
             With --ranges the engine is INT8 unless --precision says otherwise.
 
-            Images: --image (repeatable) and the positional arguments name image files, folders (their
-            .jpg/.jpeg/.png/.ppm/.pnm images, sorted by name) or - (standard input); all are classified, --batch
-            at a time. With no image, the sample's coffee.ppm. With --json, standard output holds one JSON
+            Images: --image (repeatable) and the positional arguments name image files, folders (their \
+            .jpg/.jpeg/.png/.ppm/.pnm images, sorted by name) or - (standard input); all are classified, --batch \
+            at a time. With no image, the sample's coffee.ppm. With --json, standard output holds one JSON \
             object per image and every log line, banner included, goes to standard error.
             """
     )
