@@ -69,6 +69,37 @@ public struct DynamicRanges: Sendable, Equatable {
         entries.map { "\($0.name):\($0.range)\n" }.joined()
     }
 
+    // MARK: Recipe comment
+
+    /// The comment line `octet calibrate` writes first in a range file: the preprocessing recipe the ranges
+    /// were measured with (`# octet-recipe: tf: central crop 0.875, ...`), so that a run with another recipe
+    /// can warn. Readers skip it as any `#` line. Calibration caches have no comment syntax (TensorRT reads
+    /// every line after the header as an entry), so they carry no recipe.
+    public static let recipeCommentPrefix = "# octet-recipe: "
+
+    /// The recipe recorded in a range file's text, or nil when it has none.
+    public static func recordedRecipe(inRangeFileText text: String) -> String? {
+        for line in text.split(separator: "\n") {
+            let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+            if trimmed.hasPrefix(recipeCommentPrefix) {
+                return String(trimmed.dropFirst(recipeCommentPrefix.count)).trimmingCharacters(in: .whitespaces)
+            }
+            if !trimmed.isEmpty, !trimmed.hasPrefix("#") { return nil }  // only the leading comments count
+        }
+        return nil
+    }
+
+    /// The recipe recorded in the range file at `path`; nil when it has none or cannot be read (the range
+    /// reader reports unreadable files).
+    public static func recordedRecipe(path: String) -> String? {
+        (try? readText(path)).flatMap { recordedRecipe(inRangeFileText: $0) }
+    }
+
+    /// The range file text preceded by the recipe comment.
+    public func rangeFileText(recipe: String) -> String {
+        Self.recipeCommentPrefix + recipe.replacingOccurrences(of: "\n", with: " ") + "\n" + rangeFileText()
+    }
+
     // MARK: TensorRT calibration cache
 
     /// Reads a TensorRT calibration cache: a `TRT-<version>-<algorithm>` line, then `name: <8 hex digits>` per

@@ -18,7 +18,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Untimed warm-up runs per batch size.")
     var warmup = 5
 
-    @Flag(help: "Print one JSON object per batch size instead of a table.")
+    @Flag(help: "Print one JSON object per batch size instead of a table; logs go to standard error.")
     var json = false
 
     @Flag(help: "After timing, print the time spent in each layer (mean per run, largest first).")
@@ -28,7 +28,7 @@ struct BenchCommand: ParsableCommand {
     var profileLayers = 25
 
     mutating func run() throws {
-        let log = Log(verbose: false)
+        let log = Log(verbose: false, toStandardError: json)
         let batches = try batch.split(separator: ",").map { text -> Int in
             guard let b = Int(text), b > 0 else { throw ValidationError("--batch takes positive integers, got '\(text)'") }
             return b
@@ -63,8 +63,10 @@ struct BenchCommand: ParsableCommand {
             // On a GPU: the device time without input and output transfers, as trtexec's "GPU Compute Time".
             let compute = computeTimes.isEmpty ? nil : (p50: percentile(0.5, computeTimes), throughput: Double(b) / (percentile(0.5, computeTimes) / 1000))
             if json {
-                let name = (modelPath as NSString).lastPathComponent
-                print("{\"model\": \"\(name)\", \"precision\": \"\(engine.resolvedPrecision)\", \"batch\": \(b), \"device\": \"\(built.backendName)\", \"threads\": \(ExecutionOptions(threads: engine.threads).threads), \"p50_ms\": \(percentile(0.5)), \"p90_ms\": \(percentile(0.9)), \"p99_ms\": \(percentile(0.99)), \"mean_ms\": \(mean), \"throughput_ips\": \(throughput)\(compute.map { ", \"compute_p50_ms\": \($0.p50), \"compute_throughput_ips\": \($0.throughput)" } ?? "")}")
+                try JSONOutput.printLine(BenchJSON(
+                    model: (modelPath as NSString).lastPathComponent, precision: engine.resolvedPrecision, batch: b, device: built.backendName,
+                    threads: ExecutionOptions(threads: engine.threads).threads, p50Ms: percentile(0.5), p90Ms: percentile(0.9), p99Ms: percentile(0.99),
+                    meanMs: mean, throughputIps: throughput, computeP50Ms: compute?.p50, computeThroughputIps: compute?.throughput))
             } else {
                 print(String(format: "%5d %11.3f %11.3f %11.3f %11.3f %10.1f", b, percentile(0.5), percentile(0.9), percentile(0.99), mean, throughput)
                       + (compute.map { String(format: " %15.3f %17.1f", $0.p50, $0.throughput) } ?? ""))
@@ -93,6 +95,22 @@ struct BenchCommand: ParsableCommand {
             }
         }
     }
+}
+
+/// `bench --json`: one object per batch size.
+struct BenchJSON: Encodable {
+    var model: String
+    var precision: String
+    var batch: Int
+    var device: String
+    var threads: Int
+    var p50Ms: Double
+    var p90Ms: Double
+    var p99Ms: Double
+    var meanMs: Double
+    var throughputIps: Double
+    var computeP50Ms: Double?
+    var computeThroughputIps: Double?
 }
 
 extension TensorData {

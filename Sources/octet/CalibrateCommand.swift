@@ -76,12 +76,8 @@ struct CalibrateCommand: ParsableCommand {
         let context = engine.makeContext()
         var calibrator = Calibrator()
         let progress = Progress(total: files.count, label: "calibrating")
-        for start in stride(from: 0, to: files.count, by: batch) {
-            let chunk = files[start..<min(files.count, start + batch)]
-            let inputs = try chunk.map { path in
-                try recipe.inputTensor(try ImageFile.read(path: path), path: path)
-            }
-            _ = try context.execute([network[network.inputs[0]].name: .batch(inputs)]) { id, value in
+        for chunk in ImageList.batches(files, size: batch) {
+            _ = try context.execute([network[network.inputs[0]].name: try ImageList.batchTensor(chunk, recipe: recipe)]) { id, value in
                 calibrator.observe(engine.plan.network[id].name, value.dequantized.values)
             }
             progress.advance(by: chunk.count)
@@ -95,7 +91,9 @@ struct CalibrateCommand: ParsableCommand {
             if !known.contains(outName), let r = ranges.dictionary[inName] { ranges.entries.append((outName, r)) }
         }
         do {
-            try ranges.rangeFileText().write(toFile: output, atomically: true, encoding: .utf8)
+            // The recipe goes into the range file as a comment, for run/compare/eval to check; a calibration
+            // cache has no comment syntax, so it carries none.
+            try ranges.rangeFileText(recipe: recipe.summary).write(toFile: output, atomically: true, encoding: .utf8)
             if let cache { try ranges.calibrationCacheText(header: Self.cacheHeader(method)).write(toFile: cache, atomically: true, encoding: .utf8) }
         } catch {
             throw OctetError.io(path: cache ?? output, reason: "cannot write the calibration result")
@@ -113,11 +111,7 @@ struct CalibrateCommand: ParsableCommand {
         }
     }
 
-    private func imageFiles() throws -> [String] {
-        let selected = Array(try PreprocessingOptions.imageFiles(in: images).dropFirst(skip).prefix(limit ?? Int.max))
-        guard !selected.isEmpty else { throw OctetError.io(path: images, reason: "no .jpg, .jpeg, .png, .ppm or .pnm images to calibrate on") }
-        return selected.map { (images as NSString).appendingPathComponent($0) }
-    }
+    private func imageFiles() throws -> [String] { try ImageList.folder(images, skip: skip, limit: limit) }
 }
 
 /// A one-line progress bar with the time left, on standard error (standard output stays machine-readable).
@@ -127,14 +121,18 @@ final class Progress {
     private var done = 0
     private let start = Date()
     private let interactive = isatty(STDERR_FILENO) != 0
+    private let silent: Bool
 
-    init(total: Int, label: String) {
+    /// `onlyOnTerminal`: draw nothing when standard error is not a terminal (no progress lines in CI logs).
+    init(total: Int, label: String, onlyOnTerminal: Bool = false) {
         self.total = total
         self.label = label
+        silent = onlyOnTerminal && !interactive
     }
 
     func advance(by count: Int) {
         done += count
+        guard !silent else { return }
         let fraction = Double(done) / Double(max(total, 1))
         let elapsed = Date().timeIntervalSince(start)
         let left = fraction > 0 ? elapsed / fraction - elapsed : 0
@@ -145,5 +143,5 @@ final class Progress {
         FileHandle.standardError.write(Data(((interactive ? "\r" : "") + line + (interactive ? "" : "\n")).utf8))
     }
 
-    func finish() { if interactive { FileHandle.standardError.write(Data("\n".utf8)) } }
+    func finish() { if interactive, !silent { FileHandle.standardError.write(Data("\n".utf8)) } }
 }

@@ -25,8 +25,11 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "How many of the worst tensors to list.")
     var worst = 10
 
-    @Flag(help: "Print the result as JSON.")
+    @Flag(help: "Print the result as one JSON object on standard output; logs go to standard error.")
     var json = false
+
+    @Option(name: .customLong("min-top1-agreement"), help: ArgumentHelp(MinimumAgreement.help, valueName: "fraction"))
+    var minTop1Agreement: Double?
 
     @Flag(inversion: .prefixedNo, help: "Compare every tensor (slower), not only the outputs.")
     var tensors = true
@@ -36,10 +39,14 @@ struct CompareCommand: ParsableCommand {
 
     func validate() throws {
         if !["fp32", "cpu"].contains(versus) { throw ValidationError("--versus must be fp32 or cpu") }
+        try MinimumAgreement.validate(minTop1Agreement)
+        if versus == "cpu", minTop1Agreement != nil {
+            throw ValidationError("--min-top1-agreement checks INT8 against FP32 (--versus fp32); --versus cpu already fails on any integer mismatch")
+        }
     }
 
     mutating func run() throws {
-        let log = Log(verbose: false)
+        let log = Log(verbose: false, toStandardError: json)
         let (network, _, modelPath, _) = try engine.configuredNetwork(log: log)
         engine.reportRanges(log)
         if versus == "cpu" { return try compareWithCPU(network, modelPath: modelPath, log: log) }
@@ -49,19 +56,20 @@ struct CompareCommand: ParsableCommand {
         var int8Options = engine
         if int8Options.resolvedPrecision == "fp32" { int8Options.precision = "int8" }
         let int8Engine = try int8Options.build(network, log: log)
-        let fp32Engine = try fp32Options.build(network, log: Log(verbose: false))
+        let fp32Engine = try fp32Options.build(network, log: Log(verbose: false, toStandardError: json))
         let (int8Context, fp32Context) = (int8Engine.makeContext(), fp32Engine.makeContext())
         let files = try imageFiles()
         let inputName = network[network.inputs[0]].name
         let recipe = try preprocessing.resolved(for: network)
+        engine.warnIfCalibratedWithAnotherRecipe(recipe, log: log)
         var stats: [String: TensorComparison] = [:]
         var order: [String] = []
         var top1Agree = 0, top5Overlap = 0
         let progress = Progress(total: files.count, label: "comparing")
         func tally(_ fp32Out: [String: TensorData], _ int8Out: [String: TensorData]) {
             let outName = network[network.outputs[0]].name
-            if let a = fp32Out[outName]?.values, let b = int8Out[outName]?.values {
-                let topA = a.indices.sorted { a[$0] > a[$1] }.prefix(5), topB = b.indices.sorted { b[$0] > b[$1] }.prefix(5)
+            if let a = fp32Out[outName], let b = int8Out[outName] {
+                let topA = ClassifierOutput(a, probabilities: false).top[0].map(\.index), topB = ClassifierOutput(b, probabilities: false).top[0].map(\.index)
                 if topA.first == topB.first { top1Agree += 1 }
                 top5Overlap += Set(topA).intersection(topB).count
             }
@@ -92,11 +100,14 @@ struct CompareCommand: ParsableCommand {
         let ranked = order.sorted { (stats[$0]?.snr ?? 0) < (stats[$1]?.snr ?? 0) }.prefix(worst)
         let overlap = Double(top5Overlap) / Double(5 * files.count)
         if json {
-            let tensors = ranked.map { name -> String in
+            let worstTensors = ranked.map { name in
                 let s = stats[name] ?? TensorComparison()
-                return "{\"tensor\": \"\(name)\", \"snr_db\": \(s.snr.isFinite ? String(format: "%.3f", s.snr) : "null"), \"max_abs_error\": \(s.maxError), \"cosine\": \(String(format: "%.6f", s.cosine))}"
+                return ComparisonJSON.Tensor(tensor: name, snrDb: JSONOutput.finite(Double(s.snr)), maxAbsError: JSONOutput.finite(Double(s.maxError)), cosine: JSONOutput.finite(Double(s.cosine)))
             }
-            print("{\"model\": \"\((modelPath as NSString).lastPathComponent)\", \"images\": \(files.count), \"top1_agreement\": \(top1Agree), \"top5_overlap\": \(String(format: "%.4f", overlap)), \"int8_layers\": \(int8Engine.plan.report.int8LayerCount), \"layers\": \(int8Engine.plan.report.layers.count), \"worst\": [\(tensors.joined(separator: ", "))]}")
+            try JSONOutput.printLine(ComparisonJSON(
+                model: (modelPath as NSString).lastPathComponent, images: files.count, top1Agreement: top1Agree, top5Overlap: overlap,
+                int8Layers: int8Engine.plan.report.int8LayerCount, layers: int8Engine.plan.report.layers.count, worst: worstTensors))
+            try MinimumAgreement.check(minTop1Agreement, agreeing: top1Agree, total: files.count)
             return
         }
         print("INT8 vs FP32 on \(files.count) images: top-1 agreement \(top1Agree)/\(files.count), top-5 overlap \(String(format: "%.1f", 100 * overlap))%, \(int8Engine.plan.report.int8LayerCount)/\(int8Engine.plan.report.layers.count) layers INT8")
@@ -107,6 +118,7 @@ struct CompareCommand: ParsableCommand {
             print(String(format: "%9.2f %11.4f %10.6f  ", s.snr, s.maxError, s.cosine) + name)
         }
         print("Pin a layer to FP32 with --layer-precision NAME:fp32 and compare again to see the gain.")
+        try MinimumAgreement.check(minTop1Agreement, agreeing: top1Agree, total: files.count)
     }
 
     /// The engine on `--device` against the same engine on the CPU: integer tensors must be equal, float tensors
@@ -120,7 +132,7 @@ struct CompareCommand: ParsableCommand {
             throw OctetError.invalidInput(
                 reason: "--versus cpu checks another device against the CPU, but --device \(engine.device) runs this engine on the CPU; use --device cuda on a machine with a GPU")
         }
-        let reference = try cpuOptions.build(network, log: Log(verbose: false))
+        let reference = try cpuOptions.build(network, log: Log(verbose: false, toStandardError: json))
         let (candidateContext, referenceContext) = (candidate.makeContext(), reference.makeContext())
         let files = try imageFiles()
         let input = network[network.inputs[0]]
@@ -154,7 +166,9 @@ struct CompareCommand: ParsableCommand {
         progress.finish()
         let name = (modelPath as NSString).lastPathComponent
         if json {
-            print("{\"model\": \"\(name)\", \"device\": \"\(candidate.backendName)\", \"images\": \(files.count), \"integer_tensors\": \(integerTensors), \"integer_mismatches\": \(integerMismatches.values.reduce(0, +)), \"max_float_relative_l2\": \(worstFloat.error), \"top1_agreement\": \(top1Agree)}")
+            try JSONOutput.printLine(DeviceComparisonJSON(
+                model: name, device: candidate.backendName, images: files.count, integerTensors: integerTensors,
+                integerMismatches: integerMismatches.values.reduce(0, +), maxFloatRelativeL2: JSONOutput.finite(worstFloat.error), top1Agreement: top1Agree))
         } else {
             print("\(candidate.backendName) vs cpu on \(files.count) images, \(name): \(integerTensors - integerMismatches.values.reduce(0, +))/\(integerTensors) integer tensors identical, largest float relative L2 error \(String(format: "%.3g", worstFloat.error))\(worstFloat.tensor.isEmpty ? "" : " ('\(worstFloat.tensor)')"), top-1 agreement \(top1Agree)/\(files.count)")
             for (tensor, count) in integerMismatches.sorted(by: { $0.key < $1.key }).prefix(worst) { print("  differs: \(tensor) on \(count) image(s)") }
@@ -164,9 +178,34 @@ struct CompareCommand: ParsableCommand {
         }
     }
 
-    private func imageFiles() throws -> [String] {
-        let selected = Array(try PreprocessingOptions.imageFiles(in: images).dropFirst(skip).prefix(limit ?? Int.max))
-        guard !selected.isEmpty else { throw OctetError.io(path: images, reason: "no .jpg, .jpeg, .png, .ppm or .pnm images to compare on") }
-        return selected.map { (images as NSString).appendingPathComponent($0) }
+    private func imageFiles() throws -> [String] { try ImageList.folder(images, skip: skip, limit: limit) }
+}
+
+/// `compare --json` (against FP32): one object.
+struct ComparisonJSON: Encodable {
+    struct Tensor: Encodable {
+        var tensor: String
+        var snrDb: Double?
+        var maxAbsError: Double?
+        var cosine: Double?
     }
+
+    var model: String
+    var images: Int
+    var top1Agreement: Int
+    var top5Overlap: Double
+    var int8Layers: Int
+    var layers: Int
+    var worst: [Tensor]
+}
+
+/// `compare --versus cpu --json`: one object.
+struct DeviceComparisonJSON: Encodable {
+    var model: String
+    var device: String
+    var images: Int
+    var integerTensors: Int
+    var integerMismatches: Int
+    var maxFloatRelativeL2: Double?
+    var top1Agreement: Int
 }

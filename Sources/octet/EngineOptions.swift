@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import Octet
 
-/// Options shared by every command that builds an engine (`run`, `inspect`, `bench`): the model, its
+/// Options shared by every command that builds an engine (`run`, `eval`, `compare`, `inspect`, `bench`): the model, its
 /// ranges, and the builder's precision settings.
 struct EngineOptions: ParsableArguments {
     /// The bundled demo, found in the data directories like the sample's ResNet-50 files.
@@ -81,6 +81,9 @@ struct EngineOptions: ParsableArguments {
     /// How the ranges matched the network (after `configuredNetwork`).
     private(set) var rangeSummary: RangeSummary?
 
+    /// The range file found for `--ranges` (after `configuredNetwork`), which may record its recipe.
+    private(set) var rangeFilePath: String?
+
     struct RangeSummary: Codable {
         var entries: Int
         var unknown: [String]
@@ -113,6 +116,7 @@ struct EngineOptions: ParsableArguments {
                 reason: "\(modelPath) carries its own quantization (QuantizeLinear/DequantizeLinear), so it takes no range file or calibration cache, as in TensorRT")
         }
         let rangesPath = try ranges.map { try files.locate($0, what: "dynamic range file") }
+        rangeFilePath = rangesPath
         let cachePath = try calibrationCache.map { try files.locate($0, what: "calibration cache") }
         // The sample's rule: manual ranges override calibrated ones.
         var table: DynamicRanges?

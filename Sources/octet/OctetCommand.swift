@@ -15,7 +15,7 @@ struct OctetCommand: ParsableCommand {
             prints `&&&& FAILED` as TensorRT's samples do.
             """,
         version: "octet \(OctetVersion.current)",
-        subcommands: [RunCommand.self, TensorsCommand.self, CalibrateCommand.self, CompareCommand.self, InspectCommand.self, BenchCommand.self, SelftestCommand.self, PreprocessCommand.self],
+        subcommands: [RunCommand.self, TensorsCommand.self, CalibrateCommand.self, CompareCommand.self, EvalCommand.self, InspectCommand.self, BenchCommand.self, SelftestCommand.self, PreprocessCommand.self],
         defaultSubcommand: RunCommand.self
     )
 
@@ -38,24 +38,34 @@ struct OctetCommand: ParsableCommand {
 }
 
 /// TensorRT samples' `&&&& RUNNING` / `PASSED` / `FAILED` lines on standard output, which test harnesses grep.
+/// With `--json` they go to standard error (`toStandardError`), so standard output is JSON only.
 enum TestBanner {
     nonisolated(unsafe) private static var started: String?
+    nonisolated(unsafe) static var toStandardError = false
+
+    private static func write(_ line: String) {
+        if toStandardError {
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        } else {
+            print(line)
+        }
+    }
 
     /// Prints `&&&& RUNNING name # command line` and remembers it for `passed()` or a failure.
     static func start(_ name: String) {
         started = "\(name) # \((["octet"] + CommandLine.arguments.dropFirst()).joined(separator: " "))"
-        print("&&&& RUNNING \(started ?? name)")
+        write("&&&& RUNNING \(started ?? name)")
     }
 
     static func passed() {
         guard let started else { return }
-        print("&&&& PASSED \(started)")
+        write("&&&& PASSED \(started)")
         Self.started = nil
     }
 
     static func failIfStarted() {
         guard let started else { return }
-        print("&&&& FAILED \(started)")
+        write("&&&& FAILED \(started)")
         Self.started = nil
     }
 }

@@ -3,22 +3,32 @@ import Foundation
 import Octet
 
 /// `octet run`: TensorRT sampleINT8API's workflow — import an ONNX classifier, apply per-tensor dynamic
-/// ranges, build an engine, classify one image and print the top-5.
+/// ranges, build an engine, classify images and print the top-5 of each.
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Classify an image with an ONNX model (the sampleINT8API workflow).",
+        abstract: "Classify images with an ONNX model (the sampleINT8API workflow).",
         discussion: """
-            Options accept the sample's spellings (--model=file.onnx). Relative file names are looked up in the
-            current directory, then in each --data directory, then in data/samples/int8_api/ and data/int8_api/.
+            Options accept the sample's spellings (--model=file.onnx). Relative file names are looked up in the \
+            current directory, then in each --data directory, then in data/samples/int8_api/ and data/int8_api/. \
             With --ranges the engine is INT8 unless --precision says otherwise.
+
+            Images: --image (repeatable) and the positional arguments name image files, folders (their \
+            .jpg/.jpeg/.png/.ppm/.pnm images, sorted by name) or - (standard input); all are classified, --batch \
+            at a time. With no image, the sample's coffee.ppm. With --json, standard output holds one JSON \
+            object per image and every log line, banner included, goes to standard error.
             """
     )
 
     @OptionGroup var engine: EngineOptions
 
-    @Option(name: .customLong("image"), help: "Image to classify: JPEG, PNG or PPM (told by its first bytes); - reads standard input.")
-    var image = "coffee.ppm"
+    @Option(name: .customLong("image"), help: "Image to classify: JPEG, PNG or PPM (told by its first bytes), a folder of images, or - for standard input (repeatable).")
+    var image: [String] = []
+
+    @Argument(help: "More images or folders, as --image.")
+    var imageArguments: [String] = []
+
+    static let defaultImage = "coffee.ppm"
 
     @Option(name: .customLong("reference"), help: "Class labels, one per line, line number - 1 = class index (default: reference_labels.txt where found).")
     var reference: String?
@@ -39,17 +49,26 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup(title: "Preprocessing") var preprocessing: PreprocessingOptions
 
-    @Option(help: "Run the image this many times as one batch.")
+    @Option(help: "Images per engine execution; the last batch holds the rest. With a single image, the image is repeated N times in one batch (a throughput check, as before).")
     var batch = 1
 
-    @Option(name: .customLong("save-outputs"), help: "Write the output tensor to this NumPy .npy file (float32).")
+    @Flag(help: "Print one JSON object per image on standard output (file, top5 with class, label and probability, precision, device); logs go to standard error.")
+    var json = false
+
+    @Option(name: .customLong("save-outputs"), help: "Write the output tensor (every image's row, in order) to this NumPy .npy file (float32).")
     var saveOutputs: String?
 
-    @Option(name: .customLong("load-inputs"), help: "Feed this NumPy .npy tensor instead of an image.")
+    @Option(name: .customLong("load-inputs"), help: "Feed this NumPy .npy tensor instead of images.")
     var loadInputs: String?
 
     func validate() throws {
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if loadInputs != nil, !(image + imageArguments).isEmpty {
+            throw ValidationError("--load-inputs feeds a tensor instead of images; give it or images, not both")
+        }
+        if (image + imageArguments).filter({ $0 == "-" }).count > 1 {
+            throw ValidationError("standard input (-) can be read once; name it once")
+        }
     }
 
     mutating func run() throws {
@@ -57,7 +76,8 @@ struct RunCommand: ParsableCommand {
             throw OctetError.unavailable(reason: "--useDLACore=\(useDLACore) asks for a DLA core, and there is no DLA on Octet's targets (CPUs and NVIDIA GPUs)")
         }
         let files = engine.files
-        let log = Log(verbose: verbose)
+        let log = Log(verbose: verbose, toStandardError: json)
+        TestBanner.toStandardError = json
         TestBanner.start("Octet.sample_int8_api")
 
         if writeTensors {
@@ -69,77 +89,103 @@ struct RunCommand: ParsableCommand {
             return
         }
 
-        let imagePath = loadInputs == nil ? (image == "-" ? image : try files.locate(image, what: "image file")) : nil
+        let requested = image + imageArguments
+        let imagePaths = loadInputs == nil ? try ImageList.collect(requested.isEmpty ? [Self.defaultImage] : requested, files: files) : []
         // A label file the user names must exist; the sample's default name is used only where it is found.
         let referencePath = try reference.map { try files.locate($0, what: "reference labels file") } ?? files.find(Self.defaultReference)
         let (network, info, modelPath, rangesPath) = try engine.configuredNetwork(log: log)
         log.info("Validating input parameters. Using following input files for inference.")
         log.info("    Model File: \(modelPath)")
         if let loadInputs { log.info("    Input Tensor File: \(loadInputs)") }
-        if let imagePath { log.info("    Image File: \(imagePath)") }
+        for path in imagePaths { log.info("    Image File: \(path)") }
         log.info("    Reference File: \(referencePath ?? "(none: classes are printed by index)")")
         log.info("    Dynamic Range File: \(rangesPath ?? "(none)")")
         log.modelInfo(info)
         engine.reportRanges(log)
 
-        let input = try inputTensor(network, imagePath: imagePath, log: log)
+        let recipe = loadInputs == nil ? try preprocessing.resolved(for: network, alternative: "use --load-inputs") : nil
+        if let recipe { engine.warnIfCalibratedWithAnotherRecipe(recipe, log: log) }
         let precisionName = engine.resolvedPrecision.uppercased()
         let built = try engine.build(network, log: log)
         log.info("Building and running a \(precisionName) \(built.backendName.uppercased()) inference engine for \(modelPath)")
         if verbose { log.verbose(built.plan.report.text) }
-        let outputs = try built.makeContext().execute([network[network.inputs[0]].name: input])
+        let context = built.makeContext()
         let outputID = network.outputs[0]
-        guard let output = outputs[network[outputID].name] else {
-            throw OctetError.invalidNetwork(reason: "the network produced no output")
-        }
-        if let saveOutputs { try NumPyFile.write(output, to: saveOutputs) }
-
         let isProbability = Classification.endsInSoftmax(network, output: outputID)
-        let samples = output.shape.first ?? 1
-        let perSample = output.count / max(samples, 1)
-        let labels = try referencePath.flatMap { path in
-            try Labels.forOutput(path: path, classes: perSample, output: network[outputID].name, explicitlyGiven: reference != nil, log: log)
-        }
-        let where_ = "\(precisionName), \(built.backendName.uppercased())"
-        for sample in 0..<samples {
-            let top = Classification.topK(
-                output.values[sample * perSample..<(sample + 1) * perSample], k: 5, outputIsProbability: isProbability)
-            log.info(samples == 1 ? "Octet result (\(where_)): Detected:" : "Octet result (\(where_)), sample \(sample): Detected:")
-            for (rank, entry) in top.enumerated() {
-                let probability = String(format: "%.4f", entry.probability)
-                if let labels {
-                    log.info("[\(rank + 1)] \(labels[entry.index])  (class \(entry.index), p=\(probability))")
-                } else {
-                    log.info("[\(rank + 1)] class \(entry.index)  (p=\(probability))")
+        var labels: Labels?, labelsRead = false  // read once the first output tells the number of classes
+        var saved: [TensorData] = []
+
+        /// Runs one input and reports each of its samples, named by `names(sample)`.
+        func classify(_ input: TensorData, names: (Int) -> (file: String, sample: Int?)) throws {
+            let outputs = try context.execute([network[network.inputs[0]].name: input])
+            guard let output = outputs[network[outputID].name] else {
+                throw OctetError.invalidNetwork(reason: "the network produced no output")
+            }
+            if saveOutputs != nil { saved.append(output) }
+            if !labelsRead {
+                labels = try referencePath.flatMap { path in
+                    try Labels.forOutput(path: path, classes: ClassifierOutput.classes(of: output), output: network[outputID].name, explicitlyGiven: reference != nil, log: log)
                 }
+                labelsRead = true
+            }
+            for (sample, top) in ClassifierOutput(output, probabilities: isProbability).top.enumerated() {
+                let (file, index) = names(sample)
+                let result = ClassifiedImage(file: file, sample: index, precision: engine.resolvedPrecision, device: built.backendName, top: top, labels: labels)
+                if json {
+                    try JSONOutput.printLine(result)
+                    continue
+                }
+                let where_ = "\(precisionName), \(built.backendName.uppercased())"
+                log.info(imagePaths.count > 1 ? "Octet result (\(where_)), \(file): Detected:"
+                    : index == nil ? "Octet result (\(where_)): Detected:" : "Octet result (\(where_)), sample \(sample): Detected:")
+                for line in result.textLines { log.info(line) }
             }
         }
-        TestBanner.passed()
-    }
 
-    /// The network input: the `.npy` tensor, or the image resized and normalized, repeated `--batch` times.
-    private func inputTensor(_ network: Network, imagePath: String?, log: Log) throws -> TensorData {
-        if let loadInputs { return try NumPyFile.read(path: loadInputs) }
-        guard let imagePath else { throw OctetError.invalidInput(reason: "no image or input tensor given") }
-        let recipe = try preprocessing.resolved(for: network, alternative: "use --load-inputs")
-        let picture = try ImageFile.read(path: imagePath)
-        log.info("Preprocessing a \(picture.width)x\(picture.height) \(picture.format.rawValue) image with recipe \(recipe.summary)")
-        let one = try recipe.inputTensor(picture, path: imagePath == "-" ? ImageFile.standardInputName : imagePath)
-        return .batch(Array(repeating: one, count: batch))
+        if let loadInputs {
+            let input = try NumPyFile.read(path: loadInputs)
+            let samples = input.shape.first ?? 1
+            try classify(input) { (loadInputs, samples == 1 ? nil : $0) }
+        } else if let recipe, imagePaths.count == 1 {
+            // One image: repeated --batch times, as the sample's batch option always did.
+            let path = imagePaths[0], name = ImageList.displayName(path)
+            let picture = try ImageFile.read(path: path)
+            log.info("Preprocessing a \(picture.width)x\(picture.height) \(picture.format.rawValue) image with recipe \(recipe.summary)")
+            let one = try recipe.inputTensor(picture, path: name)
+            try classify(.batch(Array(repeating: one, count: batch))) { (name, batch == 1 ? nil : $0) }
+        } else if let recipe {
+            log.info("Preprocessing \(imagePaths.count) images with recipe \(recipe.summary), \(batch) per batch")
+            for chunk in ImageList.batches(imagePaths, size: batch) {
+                let input = try ImageList.batchTensor(chunk, recipe: recipe)
+                try classify(input) { (ImageList.displayName(chunk[chunk.startIndex + $0]), nil) }
+            }
+        }
+        if let saveOutputs { try NumPyFile.write(.batch(saved), to: saveOutputs) }
+        TestBanner.passed()
     }
 }
 
-/// The sample's log prefixes: `[I]` information, `[W]` warnings, `[V]` verbose detail.
+/// The sample's log prefixes: `[I]` information, `[W]` warnings, `[V]` verbose detail. On standard output,
+/// as the sample prints them, or on standard error when standard output carries JSON.
 struct Log {
     var verbose: Bool
+    var toStandardError = false
 
-    func info(_ message: String) { print("[I] \(message)") }
+    func info(_ message: String) { write("[I] \(message)") }
 
-    func warning(_ message: String) { print("[W] \(message)") }
+    func warning(_ message: String) { write("[W] \(message)") }
 
     func verbose(_ message: @autoclosure () -> String) {
         guard verbose else { return }
-        for line in message().split(separator: "\n", omittingEmptySubsequences: false) { print("[V] \(line)") }
+        for line in message().split(separator: "\n", omittingEmptySubsequences: false) { write("[V] \(line)") }
+    }
+
+    private func write(_ line: String) {
+        if toStandardError {
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        } else {
+            print(line)
+        }
     }
 
     func modelInfo(_ info: ModelInfo) {
