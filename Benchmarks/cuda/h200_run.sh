@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything Octet's CUDA backend is checked and measured with on the lent H200, in one call (the machine keeps
 # nothing between calls). Run from the repository root on the GPU machine, with .gpu/ carried there holding
-# octet.gz (the static release binary, gzipped), models/*.onnx[.gz] and images/{224,128}/*.ppm.
+# octet.gz (the static release binary, gzipped), lib/ (libjpeg.so.62, libpng16.so.16), models/*.onnx[.gz] and
+# images/{224,128}/*.ppm.
 #   bash Benchmarks/cuda/h200_run.sh [steps...]   steps: selftest compare resnet50 bench pytorch (default: all),
 #   ptxas (registers and spills), diagnose (Nsight Compute), heuristic (ResNet-50 without timing the convolution tiles)
 # Logs go to $OUT (or ./h200-out); a summary is printed last.
@@ -12,6 +13,8 @@ M=/tmp/octet-models
 export OCTET_CACHE_DIR=/tmp/octet-cache
 steps=${*:-selftest compare resnet50 bench pytorch}
 gunzip -c .gpu/octet.gz > /tmp/octet && chmod +x /tmp/octet
+# libjpeg-turbo and libpng, which the binary links dynamically, travel in .gpu/lib (docs/cuda.md).
+[ -d .gpu/lib ] && export LD_LIBRARY_PATH="$PWD/.gpu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 # EfficientNet-Lite0 is the bundled demo model, already in the tree.
 cp data/int8_api/efficientnet_lite0.onnx "$M" 2>/dev/null || true
 for f in .gpu/models/*; do
