@@ -149,6 +149,7 @@ public struct Network: Sendable, Equatable {
         guard shapes.count == outputNames.count else {
             throw OctetError.invalidNetwork(reason: "layer '\(name)' produces \(shapes.count) outputs, \(outputNames.count) named")
         }
+        for (outputName, shape) in zip(outputNames, shapes) { try Limits.checkShape(shape, of: "tensor '\(outputName)'") }
         let outs = zip(outputNames, shapes).map { addTensor(Tensor(name: $0, shape: $1)) }
         layers.append(Layer(name: name, kind: kind, inputs: inputs, outputs: outs, origin: origin))
         return outs
@@ -207,8 +208,9 @@ public struct Network: Sendable, Equatable {
     }
 
     /// Checks that the graph is well formed: layers are topologically ordered, every tensor is produced once,
-    /// and every output is produced.
+    /// every output is produced, and every tensor's shape is within `Limits`.
     public func validate() throws {
+        for tensor in tensors { try Limits.checkShape(tensor.shape, of: "tensor '\(tensor.name)'") }
         var available = Set(inputs)
         for layer in layers {
             for input in layer.inputs where !available.contains(input) {

@@ -24,13 +24,7 @@ public enum PPM {
     public static let maxPixels = 1 << 28
 
     public static func read(path: String) throws -> RGBImage {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw OctetError.io(path: path, reason: "cannot read the image file")
-        }
-        return try decode(data, path: path)
+        try decode(try FileReading.contents(of: path, what: "a PPM image file"), path: path)
     }
 
     /// Decodes PPM bytes; `path` only names the source in errors.
