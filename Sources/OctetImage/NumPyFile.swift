@@ -55,7 +55,9 @@ public enum NumPyFile {
         if descr.hasPrefix("'<f4'") { elementSize = 4 } else if descr.hasPrefix("'<f8'") { elementSize = 8 } else {
             throw fail("element type \(descr.prefix(6)) is not supported (float32 or float64 expected)")
         }
-        guard let open = shapeField.firstIndex(of: "("), let close = shapeField.firstIndex(of: ")") else {
+        guard let open = shapeField.firstIndex(of: "("),
+              let close = shapeField[open...].firstIndex(of: ")")
+        else {
             throw fail("the shape is malformed")
         }
         let shape = try shapeField[shapeField.index(after: open)..<close].split(separator: ",")

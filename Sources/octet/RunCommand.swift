@@ -130,6 +130,7 @@ struct RunCommand: ParsableCommand {
         if picture.width != shape[3] || picture.height != shape[2] {
             log.info("Resizing \(picture.width)x\(picture.height) image to \(shape[3])x\(shape[2])")
         }
+        try network.checkBatch(batch)  // before the batch of copies is allocated
         let one = picture.inputTensor(height: shape[2], width: shape[3], normalization: Normalization(rawValue: normalization) ?? .sample)
         return .batch(Array(repeating: one, count: batch))
     }

@@ -186,6 +186,24 @@ import Octet
         #expect { try engine.checkBatch(0) } throws: { "\($0)".contains("at least 1") }
     }
 
+    /// `octet run --batch N` copies the image N times: N is checked against the network before the copies exist.
+    @Test func hugeBatchOnTheCommandLineIsRefused() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var b = ONNXModelBuilder(shape: [nil, 3, 64, 64])
+        b.node("Relu", ["input"], ["y"])
+        b.output("y")
+        let model = try b.write(to: directory.appendingPathComponent("model.onnx").path)
+        let image = directory.appendingPathComponent("image.ppm").path
+        try PPM.encode(RGBImage(width: 8, height: 8, pixels: Array(repeating: 100, count: 8 * 8 * 3))).write(to: URL(fileURLWithPath: image))
+        let network = try b.importNetwork()
+        try network.checkBatch(4)
+        #expect { try network.checkBatch(1 << 30) } throws: { "\($0)".contains("tensor 'input'") }
+        let result = try OctetBinary.run(["run", "--model", model, "--image", image, "--batch", "1000000000"], in: directory)
+        #expect(result.status == 1, "stderr: \(result.stderr)")
+        #expect(result.stderr == "Error: Invalid input: batch 1000000000 is too large: tensor 'input' would hold more than 2^31 elements, Octet's limit for one tensor; split the batch.\n")
+    }
+
     /// Nine tensors of almost 2^31 float32 elements alive at once: each is within the tensor limit, the
     /// arena (72 GiB) is not.
     @Test func arenaAboveItsLimitIsRefused() throws {
