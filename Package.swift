@@ -1,10 +1,19 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-/// Numeric modules are compiled with optimization even in debug builds: the reference executor is the
-/// oracle that the tests run on real models, and unoptimized Swift loops are tens of times too slow for that.
-/// Root packages may use unsafe flags; this affects only code generation, never semantics.
-let optimizedNumerics: [SwiftSetting] = [.unsafeFlags(["-O"])]
+import Foundation
+
+/// Octet's own debug builds (its tests) compile the numeric modules and the C kernels with optimization: the
+/// reference executor is the oracle the tests run on real models, and unoptimized loops make `swift test` four
+/// times slower and more. Those flags are `unsafeFlags`, which SwiftPM refuses in a package that is a
+/// dependency, so they apply only where Octet is the root package; a package that depends on Octet (by URL, as
+/// `Scripts/check-library-dependency.sh` checks) builds it with its own configuration like any dependency.
+/// They change code generation only: the C kernels' rounding is pinned in their sources
+/// (`#pragma STDC FP_CONTRACT OFF` in octet_internal.h), not by a flag.
+let isRootPackage = !Context.packageDirectory.contains("/checkouts/")
+    && ProcessInfo.processInfo.environment["OCTET_AS_DEPENDENCY"] == nil
+let optimizedNumerics: [SwiftSetting] = isRootPackage ? [.unsafeFlags(["-O"])] : []
+let optimizedKernels: [CSetting] = isRootPackage ? [.unsafeFlags(["-O3"])] : []
 
 let package = Package(
     name: "Octet",
@@ -26,7 +35,12 @@ let package = Package(
             swiftSettings: optimizedNumerics
         ),
         .target(name: "OctetQuantization", dependencies: ["OctetCore"], swiftSettings: optimizedNumerics),
-        .target(name: "OctetImage", dependencies: ["OctetCore"], swiftSettings: optimizedNumerics),
+        // The field's own decoders (Pillow decodes with the same libraries): system libraries found by pkg-config,
+        // and a small C target that owns their setjmp/longjmp error handling, which Swift cannot do.
+        .systemLibrary(name: "CJPEGTurbo", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"]), .brew(["jpeg-turbo"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
+        .target(name: "COctetImageCodecs", dependencies: ["CJPEGTurbo", "CPNG"]),
+        .target(name: "OctetImage", dependencies: ["OctetCore", "COctetImageCodecs"], swiftSettings: optimizedNumerics),
         .target(name: "OctetRuntime", dependencies: ["OctetCore", "OctetQuantization"], swiftSettings: optimizedNumerics),
         .target(name: "OctetBuilder", dependencies: ["OctetCore", "OctetQuantization", "OctetRuntime"]),
         .target(
@@ -38,7 +52,7 @@ let package = Package(
             name: "COctetCPUKernels",
             exclude: ["bench"],
             // -ffp-contract=off: a fused multiply-add would round differently from the reference epilogue.
-            cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]
+            cSettings: optimizedKernels
         ),
         .target(
             name: "OctetCPU",
@@ -47,21 +61,23 @@ let package = Package(
         ),
         .target(
             name: "OctetCUDA",
-            dependencies: ["OctetCore", "OctetQuantization", "OctetRuntime", "OctetReference", "OctetBuilder"],
+            dependencies: ["OctetCore", "OctetQuantization", "OctetRuntime", "OctetReference"],
             exclude: ["Kernels"]
         ),
         .target(
             name: "Octet",
             dependencies: ["OctetCore", "OctetONNX", "OctetQuantization", "OctetImage", "OctetRuntime", "OctetBuilder", "OctetReference", "OctetCPU", "OctetCUDA"]
         ),
+        // The seeded table of cases every backend must pass (swift test on the CPU, octet selftest everywhere).
+        .target(name: "OctetConformance", dependencies: ["OctetCore", "OctetQuantization", "OctetRuntime", "OctetBuilder", "OctetReference"]),
         .executableTarget(
             name: "octet",
-            dependencies: ["Octet", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Octet", "OctetConformance", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(name: "_OctetTestSupport", dependencies: ["Octet"], path: "Tests/_OctetTestSupport"),
         .testTarget(
             name: "OctetTests",
-            dependencies: ["Octet", "_OctetTestSupport", "octet"],
+            dependencies: ["Octet", "OctetConformance", "_OctetTestSupport", "octet"],
             resources: [.copy("Fixtures")]
         ),
     ]

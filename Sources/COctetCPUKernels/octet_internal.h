@@ -13,6 +13,11 @@
 
 #include "COctetCPUKernels.h"
 
+/* No fused multiply-add anywhere in the kernels, whatever flags a build passes: an FMA rounds once where the
+ * reference epilogue rounds twice, and integer results must match it exactly. Every kernel file includes this
+ * header (directly or through octet_x86_requant.h) before its code. */
+#pragma STDC FP_CONTRACT OFF
+
 #if defined(__x86_64__)
 #define OCTET_TARGET_AVX2 __attribute__((target("avx2,fma")))
 #define OCTET_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")))
@@ -65,7 +70,7 @@ static inline void octet_sgemm_check(size_t M, size_t N, size_t K, size_t lda, s
 }
 
 /*
- * The requantization every ISA reproduces bit for bit (compiled with -ffp-contract=off: the residual term is
+ * The requantization every ISA reproduces bit for bit (FP_CONTRACT OFF above: the residual term is
  * a separate multiply and add, never an FMA), with r the residual relative to its zero point:
  *     y = (float)acc * multiplier;  y = y + (float)r * residual_multiplier;  y = clamp(y, min, max);
  *     q = round-half-even(y) + zero_point.

@@ -24,11 +24,32 @@ public struct Builder: Sendable {
     /// Builds an engine. The network is not modified.
     public func build(_ network: Network) throws -> Engine {
         var plan = try makePlan(network)
+        try askBackend(&plan)
         let program = try backend.compile(plan, options: options)
         for (index, kernel) in program.kernelNames.enumerated() where index < plan.report.layers.count {
             plan.report.layers[index].kernel = kernel
         }
         return Engine(plan: plan, program: program, backendName: backend.name)
+    }
+
+    /// Records in the report which layers the backend runs on the host reference implementation and why.
+    /// `obey` refuses them (a layer that would silently run elsewhere than asked), and a layer the backend
+    /// cannot run at all is always an error.
+    public func askBackend(_ plan: inout EnginePlan) throws {
+        for (index, layer) in plan.network.layers.enumerated() {
+            switch backend.support(for: layer, in: plan) {
+            case .native:
+                continue
+            case let .hostReference(reason):
+                if config.obey {
+                    throw OctetError.precisionConstraint(
+                        layer: layer.name, reason: "the \(backend.name) backend has no kernel for it (\(reason)), and obey refuses the host reference implementation")
+                }
+                if index < plan.report.layers.count { plan.report.layers[index].hostReason = reason }
+            case let .unsupported(reason):
+                throw OctetError.invalidNetwork(reason: "the \(backend.name) backend cannot run layer '\(layer.name)': \(reason)")
+            }
+        }
     }
 
     /// The plan without compiling it: passes, precisions, tensor types, reformat layers, report.

@@ -63,6 +63,7 @@ struct PrecisionAssignment {
             network[out].dataType = q.dataType
             quantization[out] = q
         }
+        try checkRequestedOutputTypes(floatOnly)
         insertReformats(nonNegative)
         fillReport()
         return EnginePlan(network: network, quantization: quantization, report: report)
@@ -93,7 +94,7 @@ struct PrecisionAssignment {
                     case .reshape, .transpose, .slice, .identity, .pooling, .concatenation, .reformat:
                         layer.inputs.allSatisfy { result.contains($0) }
                     case let .constant(w): w.values.allSatisfy { $0 >= 0 }
-                    default: false
+                    case .convolution, .fullyConnected, .scale, .elementwise: false
                     }
                 }
             if isNonNegative { result.formUnion(layer.outputs) }
@@ -125,8 +126,6 @@ struct PrecisionAssignment {
             var reason: String?
             if !Self.hasInt8Semantics(layer) {
                 reason = "\(layer.kind.typeName) has no INT8 implementation"
-            } else if !backend.supports(layer, precision: .int8) {
-                reason = "the \(backend.name) backend has no INT8 kernel for \(layer.kind.typeName)"
             } else {
                 let needed = rangeTensors(layer)
                 let lacking = needed.filter { network[$0].dynamicRange == nil }
@@ -167,11 +166,11 @@ struct PrecisionAssignment {
         switch layer.kind {
         case .convolution, .fullyConnected, .pooling, .concatenation, .constant, .reshape, .transpose, .slice, .identity:
             return true
-        case .elementwise(.add), .elementwise(.sub), .elementwise(.mul):
-            return true
+        case let .elementwise(op):
+            return QuantizationMath.hasInt8Arithmetic(op)
         case .activation:
             return true  // a 256-entry lookup table
-        case .scale, .softmax, .elementwise, .reformat:
+        case .scale, .softmax, .reformat:
             return false
         }
     }
@@ -183,9 +182,9 @@ struct PrecisionAssignment {
     /// INT8 layers that can write float output directly from their accumulators.
     static func writesFloat(_ kind: LayerKind) -> Bool {
         switch kind {
-        case .convolution: true
-        case .fullyConnected: true
-        default: false
+        case .convolution, .fullyConnected: true
+        case .constant, .pooling, .activation, .scale, .elementwise, .concatenation, .softmax, .reshape, .transpose, .slice, .identity, .reformat:
+            false
         }
     }
 
@@ -200,6 +199,22 @@ struct PrecisionAssignment {
             if result.contains(layer.outputs[0]), consumers[layer.inputs[0]]?.count == 1 { result.insert(layer.inputs[0]) }
         }
         return result
+    }
+
+    /// An INT8 output type (TensorRT's `setOutputType`) holds when the layer runs INT8 and its output has a
+    /// range; otherwise `obey` refuses the build and the other modes warn: a request is never silently dropped.
+    private mutating func checkRequestedOutputTypes(_ floatOnly: Set<TensorID>) throws {
+        for layer in network.layers {
+            for (o, out) in layer.outputs.enumerated() where layer.outputType(o) == .int8 && !network[out].dataType.isQuantized {
+                let why =
+                    if layer.precision != .int8 { "the layer runs in FP32 (\(reasons[layer.name] ?? "its precision is FP32"))" }
+                    else if floatOnly.contains(out) { "'\(network[out].name)' is or feeds a network output, and those are float32" }
+                    else { "'\(network[out].name)' has no dynamic range" }
+                let reason = "INT8 output was requested but it writes float32: \(why)"
+                if config.obey { throw OctetError.precisionConstraint(layer: layer.name, reason: reason) }
+                report.warnings.append("layer '\(layer.name)': \(reason)")
+            }
+        }
     }
 
     // MARK: Reformats

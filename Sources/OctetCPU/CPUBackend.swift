@@ -19,9 +19,8 @@ public struct CPUBackend: Backend {
     /// The instruction set the kernels use on this machine.
     public static var isa: String { String(cString: octet_cpu_isa_name(octet_cpu_isa())) }
 
-    public func supports(_ layer: Layer, precision: DataType) -> Bool {
-        precision == .float32 || precision == .int8
-    }
+    /// Every native form of `LayerForm` has a CPU kernel; the rest run on the reference implementation.
+    public func support(for layer: Layer, in plan: EnginePlan) -> LayerSupport { LayerSupport(plan.form(of: layer)) }
 
     public func compile(_ plan: EnginePlan, options: ExecutionOptions) throws -> any CompiledProgram {
         try CPUProgram(plan: plan, threads: options.threads)
@@ -55,49 +54,43 @@ final class CPUProgram: CompiledProgram, @unchecked Sendable {
     static func makeLayer(
         _ layer: Layer, plan: EnginePlan, layouts: [TensorID: CPUTensorLayout], reference: QuantizedReferenceExecutor
     ) throws -> any CPULayer {
-        let network = plan.network
-        let (int8, inQ, outQ, inShape, outShape) = plan.signature(of: layer)
-        func fallback() -> any CPULayer {
-            LogicalFallbackLayer(kernelName: "reference_\(layer.kind.typeName.lowercased())_logical") { args in
-                try reference.evaluate(layer, args)
-            }
+        let (int8, inQ, outQ, inShape, _) = plan.signature(of: layer)
+        // The form has checked that INT8 layers have the quantizations they read and write.
+        func linear(_ weights: Weights, _ bias: Weights?, residual: TensorQuantization? = nil) -> QuantizedLinearParameters? {
+            inQ[0].map { QuantizedLinearParameters(weights: weights, bias: bias, input: $0, output: outQ, residual: residual, activation: layer.fusedActivation) }
         }
-        func physicalIsLogical(_ shape: [Int]) -> Bool { shape.count != 4 || (shape[2] == 1 && shape[3] == 1) }
+        let hostLayer = LogicalFallbackLayer(kernelName: "reference_\(layer.kind.typeName.lowercased())_logical") { args in
+            try reference.evaluate(layer, args)
+        }
 
-        switch layer.kind {
-        case .reformat:
+        switch (plan.form(of: layer), layer.kind) {
+        case (.hostReference, _):
+            return hostLayer
+
+        case (.reformat, _):
             return ReformatLayer(input: inQ[0], output: outQ)
 
-        case .constant:
-            guard let value = plan.constantValue(layer) else { return fallback() }
+        case (.constant, _):
+            guard let value = plan.constantValue(layer) else { return hostLayer }
             return ConstantFallback(value: value)
 
-        case let .convolution(p):
-            let channels = inShape[1]
-            let isDepthwise = p.isDepthwise
-            if int8 {
-                guard let xq = inQ[0] else { return fallback() }
-                let residualQ = layer.inputs.count > 1 ? inQ[1] : nil
-                let q = QuantizedLinearParameters(
-                    weights: p.weights, bias: p.bias, input: xq, output: outQ, residual: residualQ, activation: layer.fusedActivation)
-                if isDepthwise, outQ != nil, layer.inputs.count == 1 { return QuantizedDepthwiseLayer(p, q) }
-                if outQ == nil, p.groups != 1 { return fallback() }
+        case let (.depthwiseConvolution, .convolution(p)):
+            if int8, let q = linear(p.weights, p.bias) { return QuantizedDepthwiseLayer(p, q) }
+            return FloatDepthwiseLayer(p, activation: layer.fusedActivation)
+
+        case let (.convolution, .convolution(p)):
+            if int8, let q = linear(p.weights, p.bias, residual: layer.inputs.count > 1 ? inQ[1] : nil) {
                 return QuantizedGEMMLayer(
                     weights: p.weights, kernel: p.kernel, strides: p.strides, dilations: p.dilations, padsBegin: p.padsBegin,
-                    groups: p.groups, quantized: q, activation: layer.fusedActivation, inputChannels: channels)
+                    groups: p.groups, quantized: q, activation: layer.fusedActivation, inputChannels: inShape[1])
             }
-            let isClamp = layer.fusedActivation?.isClamp ?? true
-            if isDepthwise, layer.inputs.count == 1, isClamp { return FloatDepthwiseLayer(p, activation: layer.fusedActivation) }
             return FloatGEMMLayer(
                 weights: p.weights, bias: p.bias, kernel: p.kernel, strides: p.strides, dilations: p.dilations,
-                padsBegin: p.padsBegin, groups: p.groups, activation: layer.fusedActivation, inputChannels: channels)
+                padsBegin: p.padsBegin, groups: p.groups, activation: layer.fusedActivation, inputChannels: inShape[1])
 
-        case let .fullyConnected(p):
-            guard inShape.count == 2 else { return fallback() }
+        case let (.fullyConnected, .fullyConnected(p)):
             let weights = Weights(shape: [p.outputs, p.inputs, 1, 1], values: p.weights.values)
-            if int8 {
-                guard let xq = inQ[0] else { return fallback() }
-                let q = QuantizedLinearParameters(weights: p.weights, bias: p.bias, input: xq, output: outQ, residual: nil, activation: layer.fusedActivation)
+            if int8, let q = linear(p.weights, p.bias) {
                 return QuantizedGEMMLayer(
                     weights: weights, kernel: [1, 1], strides: [1, 1], dilations: [1, 1], padsBegin: [0, 0], groups: 1,
                     quantized: q, activation: layer.fusedActivation, inputChannels: p.inputs)
@@ -106,66 +99,44 @@ final class CPUProgram: CompiledProgram, @unchecked Sendable {
                 weights: weights, bias: p.bias, kernel: [1, 1], strides: [1, 1], dilations: [1, 1], padsBegin: [0, 0],
                 groups: 1, activation: layer.fusedActivation, inputChannels: p.inputs)
 
-        case let .pooling(p):
-            guard inShape.count == 4 else { return fallback() }
-            if int8, p.kind == .average, outQ == nil { return fallback() }
+        case let (.pooling, .pooling(p)):
             return PoolingLayer(pooling: p, input: int8 ? inQ[0] : nil, output: int8 ? (p.kind == .max ? inQ[0] : outQ) : nil)
 
-        case let .activation(a):
-            if int8, let xq = inQ[0], let outQ { return LookupTableLayer(a, input: xq, output: outQ) }
+        case let (.lookupTable, .activation(a)):
+            guard let xq = inQ[0], let outQ else { return hostLayer }
+            return LookupTableLayer(a, input: xq, output: outQ)
+
+        case let (.activation, .activation(a)):
             return FloatActivationLayer(activation: a)
 
-        case let .scale(p) where !int8 && inShape.count == 4:
+        case let (.channelScale, .scale(p)):
             return FloatScaleLayer(scale: p.scale, shift: p.shift)
 
-        case .softmax(let axis, _) where !int8 && inShape.count == 2 && axis == 1:
+        case (.softmaxRows, _):
             return FloatSoftmaxLayer()
 
-        case let .elementwise(op) where !int8 && layer.inputs.count == 2 && layer.inputs.allSatisfy({ producesBatched($0, plan) }):
-            // A 4-D tensor with a per-sample channel vector [N, C, 1, 1] (squeeze-and-excitation).
-            let shapes = layer.inputs.map { network[$0].shape }
-            func isChannelVector(_ s: [Int], of t: [Int]) -> Bool { s.count == 4 && t.count == 4 && s[1] == t[1] && s[2] == 1 && s[3] == 1 && (t[2] > 1 || t[3] > 1) }
-            if isChannelVector(shapes[1], of: shapes[0]) {
-                return FloatChannelBroadcastLayer(operation: op, vectorFirst: false, activation: layer.fusedActivation)
-            }
-            if isChannelVector(shapes[0], of: shapes[1]) {
-                return FloatChannelBroadcastLayer(operation: op, vectorFirst: true, activation: layer.fusedActivation)
-            }
-            if shapes[0] == shapes[1] {
-                return SameShapeElementwiseLayer(operation: op, inputs: nil, output: nil, activation: layer.fusedActivation)
-            }
-            return fallback()
+        case let (.channelBroadcast(op, vectorFirst), _):
+            return FloatChannelBroadcastLayer(operation: op, vectorFirst: vectorFirst, activation: layer.fusedActivation)
 
-        case let .elementwise(op):
-            let sameShape = layer.inputs.count == 2 && network[layer.inputs[0]].shape == network[layer.inputs[1]].shape
-                && layouts[layer.inputs[0]]?.sampleShape == layouts[layer.inputs[1]]?.sampleShape
-                && layer.inputs.allSatisfy { producesBatched($0, plan) }
-            guard sameShape else { return fallback() }
+        case let (.sameShapeBinary(op), _):
+            var arithmetic: QuantizedBinaryArithmetic?
             if int8 {
-                guard let a = inQ[0], let b = inQ[1], [.add, .sub, .mul].contains(op) else { return fallback() }
-                return SameShapeElementwiseLayer(operation: op, inputs: (a, b), output: outQ, activation: layer.fusedActivation)
+                guard let a = inQ[0], let b = inQ[1], let outQ,
+                      let int8Arithmetic = QuantizedBinaryArithmetic(op, a: a, b: b, output: outQ, activation: layer.fusedActivation)
+                else { return hostLayer }
+                arithmetic = int8Arithmetic
             }
-            return SameShapeElementwiseLayer(operation: op, inputs: nil, output: nil, activation: layer.fusedActivation)
+            return SameShapeElementwiseLayer(operation: op, arithmetic: arithmetic, activation: layer.fusedActivation)
 
-        case let .concatenation(axis):
-            let channelAxis = (outShape.count == 4 && axis == 1) || (outShape.count == 2 && axis == 1)
-            guard channelAxis, layer.inputs.allSatisfy({ producesBatched($0, plan) }) else { return fallback() }
+        case (.channelConcatenation, _):
             return ChannelConcatLayer(inputQuantizations: int8 ? inQ : layer.inputs.map { _ in nil }, output: int8 ? outQ : nil)
 
-        case .reshape, .identity:
-            if physicalIsLogical(inShape), physicalIsLogical(outShape) { return CopyLayer() }
-            return fallback()
+        case (.view, _):
+            return CopyLayer()
 
-        default:
-            return fallback()
-        }
-    }
-
-    /// True unless the tensor comes from a constant layer (constants are not batched).
-    static func producesBatched(_ id: TensorID, _ plan: EnginePlan) -> Bool {
-        !plan.network.layers.contains { layer in
-            if case .constant = layer.kind { return layer.outputs.contains(id) }
-            return false
+        case (.depthwiseConvolution, _), (.convolution, _), (.fullyConnected, _), (.pooling, _), (.lookupTable, _),
+             (.activation, _), (.channelScale, _):
+            throw OctetError.invalidNetwork(reason: "layer '\(layer.name)': form \(plan.form(of: layer)) does not fit \(layer.kind.typeName)")
         }
     }
 }

@@ -46,9 +46,7 @@ public struct CUDABackend: Backend {
 
     public var deviceDescription: String { "\(library.device) (kernels \(library.origin))" }
 
-    public func supports(_ layer: Layer, precision: DataType) -> Bool {
-        precision == .float32 || precision == .int8
-    }
+    public func support(for layer: Layer, in plan: EnginePlan) -> LayerSupport { Self.support(for: layer, in: plan) }
 
     public func compile(_ plan: EnginePlan, options: ExecutionOptions) throws -> any CompiledProgram {
         try CUDAProgram(plan: plan, library: library, convolutions: library.hasTensorCoreKernels ? convolutions : .dp4a)

@@ -181,6 +181,9 @@ struct ImplicitGEMMKernel: CUDALayer {
     /// Every tile's k step divides this.
     static let rowAlignment = 128
 
+    /// The bounds test of the gather marks k beyond K with dy = 0x7fff, so input sides stay below 2^14.
+    static let maximumSide = 16384
+
     init?(geometry: ConvolutionShape, _ q: QuantizedLinearParameters, activation: Activation?, residual: Bool, tensorCores: Bool, pinnedTile: String?, library: CUDAKernelLibrary) throws {
         if q.output != nil {
             bounds = (q.bounds.min, q.bounds.max)
@@ -193,7 +196,7 @@ struct ImplicitGEMMKernel: CUDALayer {
             }
         }
         // The bounds test of the gather marks k beyond K with dy = 0x7fff.
-        guard max(geometry.height, geometry.width) < 16384 else { return nil }
+        guard max(geometry.height, geometry.width) < Self.maximumSide else { return nil }
         self.geometry = geometry
         parameters = q
         hasResidual = residual

@@ -80,6 +80,14 @@ public final class CUDADriver: @unchecked Sendable {
     /// Where NVRTC was found (for the device report).
     public let nvrtcPath: String
 
+    /// Whether an NVIDIA driver library is installed at all: without one, falling back to the CPU is the
+    /// expected case; with one, a failure to start CUDA is worth a warning.
+    public static var driverLibraryInstalled: Bool {
+        guard let handle = dlopen("libcuda.so.1", RTLD_LAZY) ?? dlopen("libcuda.so", RTLD_LAZY) else { return false }
+        dlclose(handle)
+        return true
+    }
+
     /// Opens the libraries, or says why CUDA is unavailable on this machine.
     public init() throws {
         guard let cuda = dlopen("libcuda.so.1", RTLD_NOW) ?? dlopen("libcuda.so", RTLD_NOW) else {

@@ -62,19 +62,6 @@ struct CUDAActivation: Sendable {
     }
 }
 
-extension ElementwiseOperation {
-    /// The operation code of the kernels (eltwise.cu: `binary`).
-    var cudaCode: Int32 {
-        switch self {
-        case .add: 0
-        case .sub: 1
-        case .mul: 2
-        case .div: 3
-        case .max: 4
-        case .min: 5
-        }
-    }
-}
 
 /// Chooses a kernel for each plan layer, mirroring the CPU backend's choices so the two agree on what runs where.
 struct CUDALayerFactory {
@@ -92,95 +79,125 @@ struct CUDALayerFactory {
     }
 
     func makeLayer(_ layer: Layer) throws -> any CUDALayer {
-        let network = plan.network
         let (int8, inQ, outQ, inShape, outShape) = plan.signature(of: layer)
-        func fallback() -> any CUDALayer { HostReferenceLayer(layer: layer, reference: QuantizedReferenceExecutor(plan: plan), driver: driver) }
-        func physicalIsLogical(_ shape: [Int]) -> Bool { shape.count != 4 || (shape[2] == 1 && shape[3] == 1) }
-        func batched(_ id: TensorID) -> Bool { tensors[id]?.fixedBatch == nil }
-        // Asymmetric (zero-point) quantization, from explicitly quantized models, has no CUDA kernels yet.
-        if (inQ + [outQ]).contains(where: { ($0?.zeroPoint ?? 0) != 0 }) { return fallback() }
+        let form = plan.form(of: layer)
+        if let reason = CUDABackend.hostReason(layer, form: form, plan: plan) {
+            return HostReferenceLayer(layer: layer, reason: reason, reference: QuantizedReferenceExecutor(plan: plan), driver: driver)
+        }
+        // `hostReason` has checked what each kernel needs; a kernel refusing here is a disagreement with it.
+        func disagreement() -> OctetError {
+            .invalidNetwork(reason: "layer '\(layer.name)': the CUDA kernel for \(form) refused a layer CUDABackend.support accepted")
+        }
+        func linear(_ weights: Weights, _ bias: Weights?, residual: TensorQuantization? = nil) throws -> QuantizedLinearParameters {
+            guard let xq = inQ[0] else { throw disagreement() }
+            return QuantizedLinearParameters(weights: weights, bias: bias, input: xq, output: outQ, residual: residual, activation: layer.fusedActivation)
+        }
+        func implicitGEMM(_ geometry: ConvolutionShape, _ q: QuantizedLinearParameters, residual: Bool) throws -> any CUDALayer {
+            guard let kernel = try ImplicitGEMMKernel(
+                geometry: geometry, q, activation: layer.fusedActivation, residual: residual, tensorCores: tensorCores, pinnedTile: pinnedTile, library: library)
+            else { throw disagreement() }
+            return kernel
+        }
 
-        switch layer.kind {
-        case .reformat:
+        switch (form, layer.kind) {
+        case (.reformat, _):
             return ReformatKernel(input: inQ[0], output: outQ)
 
-        case .constant:
-            guard let value = plan.constantValue(layer) else { return fallback() }
-            return try ConstantKernel(value: value, layout: tensors[layer.outputs[0]]!.layout, driver: driver)
+        case (.constant, _):
+            guard let value = plan.constantValue(layer), let layout = tensors[layer.outputs[0]]?.layout else { throw disagreement() }
+            return try ConstantKernel(value: value, layout: layout, driver: driver)
 
-        case let .convolution(p):
-            guard inShape.count == 4 else { return fallback() }
-            let isDepthwise = p.isDepthwise
-            if int8 {
-                guard let xq = inQ[0] else { return fallback() }
-                let residualQ = layer.inputs.count > 1 ? inQ[1] : nil
-                let q = QuantizedLinearParameters(
-                    weights: p.weights, bias: p.bias, input: xq, output: outQ, residual: residualQ, activation: layer.fusedActivation)
-                if isDepthwise, outQ != nil, layer.inputs.count == 1 { return try DepthwiseKernel(p, q, driver: driver) }
-                guard p.groups == 1, let geometry = ConvolutionShape(p, input: inShape) else { return fallback() }
-                return try ImplicitGEMMKernel(
-                    geometry: geometry, q, activation: layer.fusedActivation, residual: layer.inputs.count > 1, tensorCores: tensorCores, pinnedTile: pinnedTile, library: library) ?? fallback()
-            }
-            guard let geometry = ConvolutionShape(p, input: inShape) else { return fallback() }
+        case let (.depthwiseConvolution, .convolution(p)) where int8:
+            return try DepthwiseKernel(p, try linear(p.weights, p.bias), driver: driver)
+
+        case let (.convolution, .convolution(p)) where int8:
+            guard let geometry = ConvolutionShape(p, input: inShape) else { throw disagreement() }
+            return try implicitGEMM(geometry, try linear(p.weights, p.bias, residual: layer.inputs.count > 1 ? inQ[1] : nil), residual: layer.inputs.count > 1)
+
+        case let (.depthwiseConvolution, .convolution(p)), let (.convolution, .convolution(p)):
+            guard let geometry = ConvolutionShape(p, input: inShape) else { throw disagreement() }
             return try FloatConvolutionKernel(geometry: geometry, weights: p.weights, bias: p.bias, activation: layer.fusedActivation, driver: driver)
 
-        case let .fullyConnected(p):
-            guard inShape.count == 2 else { return fallback() }
+        case let (.fullyConnected, .fullyConnected(p)):
             let geometry = ConvolutionShape(fullyConnectedInputs: p.inputs, outputs: p.outputs)
+            if int8 { return try implicitGEMM(geometry, try linear(p.weights, p.bias), residual: false) }
             let weights = Weights(shape: [p.outputs, p.inputs, 1, 1], values: p.weights.values)
-            if int8 {
-                guard let xq = inQ[0] else { return fallback() }
-                let q = QuantizedLinearParameters(weights: p.weights, bias: p.bias, input: xq, output: outQ, residual: nil, activation: layer.fusedActivation)
-                return try ImplicitGEMMKernel(
-                    geometry: geometry, q, activation: layer.fusedActivation, residual: false, tensorCores: tensorCores, pinnedTile: pinnedTile, library: library) ?? fallback()
-            }
             return try FloatConvolutionKernel(geometry: geometry, weights: weights, bias: p.bias, activation: layer.fusedActivation, driver: driver)
 
-        case let .pooling(p):
-            guard inShape.count == 4 else { return fallback() }
-            if int8, p.kind == .average, outQ == nil { return fallback() }
+        case let (.pooling, .pooling(p)):
             return PoolingKernel(pooling: p, input: inShape, output: outShape, inputQ: int8 ? inQ[0] : nil, outputQ: int8 ? outQ : nil)
 
-        case let .activation(a):
-            if int8, let xq = inQ[0], let outQ { return try LookupTableKernel(a, input: xq, output: outQ, driver: driver) }
-            if int8 { return fallback() }
+        case let (.lookupTable, .activation(a)):
+            guard let xq = inQ[0], let outQ else { throw disagreement() }
+            return try LookupTableKernel(a, input: xq, output: outQ, driver: driver)
+
+        case let (.activation, .activation(a)):
             return FloatActivationKernel(activation: CUDAActivation(a))
 
-        case let .scale(p) where !int8 && inShape.count == 4:
+        case let (.channelScale, .scale(p)):
             return try FloatScaleKernel(scale: p.scale, shift: p.shift, driver: driver)
 
-        case .softmax(let axis, _) where !int8 && inShape.count == 2 && axis == 1:
+        case (.softmaxRows, _):
             return SoftmaxKernel()
 
-        case let .elementwise(op) where layer.inputs.count == 2 && layer.inputs.allSatisfy(batched):
-            let shapes = layer.inputs.map { network[$0].shape }
-            if int8 {
-                guard shapes[0] == shapes[1], let a = inQ[0], let b = inQ[1], let outQ, [.add, .sub, .mul].contains(op) else { return fallback() }
-                return QuantizedBinaryKernel(operation: op, a: a, b: b, output: outQ, activation: layer.fusedActivation)
-            }
-            func isChannelVector(_ s: [Int], of t: [Int]) -> Bool { s.count == 4 && t.count == 4 && s[1] == t[1] && s[2] == 1 && s[3] == 1 && (t[2] > 1 || t[3] > 1) }
-            let activation = CUDAActivation(layer.fusedActivation)
-            if isChannelVector(shapes[1], of: shapes[0]) { return FloatChannelBroadcastKernel(operation: op, vectorFirst: false, activation: activation) }
-            if isChannelVector(shapes[0], of: shapes[1]) { return FloatChannelBroadcastKernel(operation: op, vectorFirst: true, activation: activation) }
-            if shapes[0] == shapes[1] { return FloatBinaryKernel(operation: op, activation: activation) }
-            return fallback()
+        case let (.sameShapeBinary(op), _):
+            guard int8 else { return FloatBinaryKernel(operation: op, activation: CUDAActivation(layer.fusedActivation)) }
+            guard let a = inQ[0], let b = inQ[1], let outQ,
+                  let arithmetic = QuantizedBinaryArithmetic(op, a: a, b: b, output: outQ, activation: layer.fusedActivation)
+            else { throw disagreement() }
+            return QuantizedBinaryKernel(arithmetic: arithmetic)
 
-        case let .concatenation(axis):
-            let channelAxis = (outShape.count == 4 || outShape.count == 2) && axis == 1
-            guard channelAxis, layer.inputs.allSatisfy(batched) else { return fallback() }
-            if int8 {
-                guard let outQ, inQ.allSatisfy({ $0 != nil }) else { return fallback() }
-                return ChannelConcatKernel(inputs: inQ.map { $0! }, output: outQ)
-            }
-            return ChannelConcatKernel(inputs: nil, output: nil)
+        case let (.channelBroadcast(op, vectorFirst), _):
+            return FloatChannelBroadcastKernel(operation: op, vectorFirst: vectorFirst, activation: CUDAActivation(layer.fusedActivation))
 
-        case .reshape, .identity:
-            if physicalIsLogical(inShape), physicalIsLogical(outShape) { return CopyKernel() }
-            return fallback()
+        case (.channelConcatenation, _):
+            guard int8 else { return ChannelConcatKernel(inputs: nil, output: nil) }
+            let inputs = inQ.compactMap { $0 }
+            guard let outQ, inputs.count == inQ.count else { throw disagreement() }
+            return ChannelConcatKernel(inputs: inputs, output: outQ)
 
-        default:
-            return fallback()
+        case (.view, _):
+            return CopyKernel()
+
+        case (.hostReference, _), (.depthwiseConvolution, _), (.convolution, _), (.fullyConnected, _), (.pooling, _),
+             (.lookupTable, _), (.activation, _), (.channelScale, _):
+            throw disagreement()
         }
+    }
+}
+
+extension CUDABackend {
+    /// Why a planned layer runs on the host under CUDA, or nil when a CUDA kernel runs it: the shared form's
+    /// reason, or what the CUDA kernels lack beyond it. Decided without a device, so it can be tested anywhere.
+    static func hostReason(_ layer: Layer, form: LayerForm, plan: EnginePlan) -> String? {
+        if let reason = form.hostReason { return reason }
+        let (int8, inQ, outQ, inShape, _) = plan.signature(of: layer)
+        guard int8 else { return nil }
+        if (inQ + [outQ]).contains(where: { ($0?.zeroPoint ?? 0) != 0 }) {
+            return "asymmetric INT8 (a non-zero zero point, as in onnxruntime's QDQ models) has no CUDA kernels yet"
+        }
+        switch form {
+        case .convolution(grouped: true):
+            return "a grouped INT8 convolution has no CUDA kernel"
+        case .convolution, .fullyConnected:
+            if outQ == nil, let activation = layer.fusedActivation, !activation.isClamp {
+                return "an INT8 GEMM with float output cannot fuse \(activation.name) on CUDA"
+            }
+            if inShape.count == 4, max(inShape[2], inShape[3]) >= ImplicitGEMMKernel.maximumSide {
+                return "an input of \(inShape[2])x\(inShape[3]) is beyond the CUDA convolution's \(ImplicitGEMMKernel.maximumSide) pixels a side"
+            }
+            return nil
+        case .reformat, .constant, .depthwiseConvolution, .pooling, .lookupTable, .activation, .channelScale, .softmaxRows,
+             .sameShapeBinary, .channelBroadcast, .channelConcatenation, .view, .hostReference:
+            return nil
+        }
+    }
+
+    /// The CUDA backend's answer for a planned layer (see `hostReason`).
+    public static func support(for layer: Layer, in plan: EnginePlan) -> LayerSupport {
+        let form = plan.form(of: layer)
+        if let reason = hostReason(layer, form: form, plan: plan) { return .hostReference(reason: reason) }
+        return LayerSupport(form)
     }
 }
 
@@ -191,6 +208,8 @@ struct CUDALayerFactory {
 /// context from capturing a CUDA graph.
 struct HostReferenceLayer: CUDALayer, @unchecked Sendable {
     let layer: Layer
+    /// Why no CUDA kernel runs it (the build report shows it).
+    let reason: String
     let reference: QuantizedReferenceExecutor
     let driver: CUDADriver
     var kernelName: String { "host_reference_\(layer.kind.typeName.lowercased())_logical" }
@@ -312,20 +331,18 @@ struct LookupTableKernel: CUDALayer {
     }
 }
 
+/// INT8 Add / Sub / Mul of two tensors of the same shape (`QuantizedBinaryArithmetic`; symmetric only: the
+/// backend runs zero-point layers on the host).
 struct QuantizedBinaryKernel: CUDALayer {
-    let operation: ElementwiseOperation
-    let a: TensorQuantization
-    let b: TensorQuantization
-    let output: TensorQuantization
-    let activation: Activation?
+    let arithmetic: QuantizedBinaryArithmetic
     let kernelName = "eltwise_q_same_shape__cuda"
 
     func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
         let (x, z, y) = (inputs[0], inputs[1], outputs[0])
-        let (lo, hi) = QuantizationMath.bounds(output, activation: activation)
-        let ma = a.scale / output.scale, mb = b.scale / output.scale, mm = a.scale * b.scale / output.scale
+        let m = arithmetic
         try encoder.launch("octet_binary_q", elements: y.count, [
-            Int64(y.count), x.address, x.isSigned, z.address, z.isSigned, operation.cudaCode, ma, mb, mm, lo, hi, y.address,
+            Int64(y.count), x.address, x.isSigned, z.address, z.isSigned, m.operation.elementwise.code,
+            m.multiplierA, m.multiplierB, m.productMultiplier, m.bounds.min, m.bounds.max, y.address,
         ])
     }
 }
@@ -338,7 +355,7 @@ struct FloatBinaryKernel: CUDALayer {
     func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
         let y = outputs[0]
         try encoder.launch("octet_binary_f32", elements: y.count, [
-            Int64(y.count), inputs[0].address, inputs[1].address, operation.cudaCode, activation.code, activation.p0, activation.p1, y.address,
+            Int64(y.count), inputs[0].address, inputs[1].address, operation.code, activation.code, activation.p0, activation.p1, y.address,
         ])
     }
 }
@@ -355,7 +372,7 @@ struct FloatChannelBroadcastKernel: CUDALayer {
         let pixels = Int32(y.layout.height * y.layout.width)
         try encoder.launch("octet_channel_broadcast_f32", elements: y.count, [
             Int64(y.count), pixels, Int32(y.layout.channels), x.address, v.address, Int32(vectorFirst ? 1 : 0),
-            operation.cudaCode, activation.code, activation.p0, activation.p1, y.address,
+            operation.code, activation.code, activation.p0, activation.p1, y.address,
         ])
     }
 }

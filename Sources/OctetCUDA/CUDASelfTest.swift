@@ -46,8 +46,23 @@ public enum CUDASelfTest {
             log("quantize_f32 count=\(count): \(ok ? "exact" : "MISMATCH")")
             if !ok { failures += 1 }
         }
-        failures += try CUDAEngineSelfTest.run(log: log)
         return failures
+    }
+
+    /// The CUDA backends engine-level checks must run on (the conformance suite): the default, which picks each
+    /// convolution's tile by timing; each tile shape pinned, so every tile is checked and not only the ones
+    /// timing picks on this GPU; and the dp4a convolutions of GPUs without INT8 tensor cores. `cases` says which
+    /// conformance cases a variant needs (the pinned tiles only change convolutions).
+    public static func backendVariants() throws -> [(name: String, backend: CUDABackend, cases: @Sendable (_ int8: Bool, _ large: Bool, _ trtRanges: Bool) -> Bool)] {
+        var variants: [(name: String, backend: CUDABackend, cases: @Sendable (Bool, Bool, Bool) -> Bool)] = [("cuda", try CUDABackend(), { _, _, _ in true })]
+        for tile in ConvolutionTile.all {
+            let anyGather = tile.anyGather
+            variants.append(("cuda \(tile) tiles", try CUDABackend(convolutions: .tile(tile.description)), { int8, large, trt in
+                int8 && (large ? !trt : anyGather && trt)
+            }))
+        }
+        variants.append(("cuda dp4a convolutions", try CUDABackend(convolutions: .dp4a), { int8, large, trt in int8 && !large && !trt }))
+        return variants
     }
 
     private static func checkGEMM(

@@ -637,7 +637,8 @@ OCTET_DWCONV_VECTOR(octet_dwconv_q_nhwc_x8, 2)
         "eltwise.cu": #"""
 // Elementwise layers over NHWC (or row-major) data, one thread per output element.
 
-// Operation codes: 0 add, 1 sub, 2 mul, 3 div, 4 max, 5 min.
+// Operation codes (ElementwiseOperation.code): 0 add, 1 sub, 2 mul, 3 div, 4 max, 5 min, 6 pow. An unknown code gives
+// NaN, never another operation; a test checks that every Swift code has its case here.
 __device__ __forceinline__ float binary(float x, float y, int op) {
     switch (op) {
     case 0: return x + y;
@@ -645,7 +646,9 @@ __device__ __forceinline__ float binary(float x, float y, int op) {
     case 2: return x * y;
     case 3: return x / y;
     case 4: return fmaxf(x, y);
-    default: return fminf(x, y);
+    case 5: return fminf(x, y);
+    case 6: return powf(x, y);
+    default: return __int_as_float(0x7fc00000);
     }
 }
 
@@ -658,9 +661,12 @@ extern "C" __global__ void octet_binary_q(
     OCTET_ELEMENT_INDEX(count);
     const float x = __int2float_rn(byte_value(a, i, aSigned)), z = __int2float_rn(byte_value(b, i, bSigned));
     float r;
-    if (op == 0) r = __fadd_rn(__fmul_rn(x, ma), __fmul_rn(z, mb));
-    else if (op == 1) r = __fsub_rn(__fmul_rn(x, ma), __fmul_rn(z, mb));
-    else r = __fmul_rn(__fmul_rn(x, z), mm);
+    switch (op) {
+    case 0: r = __fadd_rn(__fmul_rn(x, ma), __fmul_rn(z, mb)); break;
+    case 1: r = __fsub_rn(__fmul_rn(x, ma), __fmul_rn(z, mb)); break;
+    case 2: r = __fmul_rn(__fmul_rn(x, z), mm); break;
+    default: return; // no INT8 arithmetic: QuantizedBinaryArithmetic never passes another code
+    }
     y[i] = saturate_round(r, lo, hi);
 }
 
@@ -981,10 +987,11 @@ __device__ __forceinline__ int byte_value(const unsigned char* p, long long i, i
     return isSigned ? (int)(signed char)p[i] : (int)p[i];
 }
 
-// Activation codes shared with the Swift side (CUDAActivation): 0 none, 1 relu, 2 clip(a, b), 3 sigmoid, 4 tanh,
+// Activation codes shared with the Swift side (CUDAActivation; a test checks each has its case): 0 none, 1 relu, 2 clip(a, b), 3 sigmoid, 4 tanh,
 // 5 leaky relu(a), 6 hard sigmoid(a, b), 7 hard swish. Float layers only (INT8 folds them into bounds or tables).
 __device__ __forceinline__ float activate(float v, int kind, float a, float b) {
     switch (kind) {
+    case 0: return v;
     case 1: return fmaxf(v, 0.0f);
     case 2: return fminf(fmaxf(v, a), b);
     case 3: return 1.0f / (1.0f + expf(-v));
@@ -992,7 +999,7 @@ __device__ __forceinline__ float activate(float v, int kind, float a, float b) {
     case 5: return v >= 0.0f ? v : a * v;
     case 6: return fmaxf(0.0f, fminf(1.0f, a * v + b));
     case 7: return v * fmaxf(0.0f, fminf(1.0f, v / 6.0f + 0.5f));
-    default: return v;
+    default: return __int_as_float(0x7fc00000); // an unknown code is NaN, never another activation
     }
 }
 

@@ -15,18 +15,3 @@ extension Activation {
         }
     }
 }
-
-extension ElementwiseOperation {
-    /// The operation on two values. The reference executor and every FP32 kernel use this.
-    @inline(__always)
-    public func callAsFunction(_ x: Float, _ y: Float) -> Float {
-        switch self {
-        case .add: x + y
-        case .sub: x - y
-        case .mul: x * y
-        case .div: x / y
-        case .max: Swift.max(x, y)
-        case .min: Swift.min(x, y)
-        }
-    }
-}

@@ -61,7 +61,7 @@ public enum LayerKind: Sendable, Equatable {
     public var isDataMovement: Bool {
         switch self {
         case .reshape, .transpose, .slice, .identity: true
-        default: false
+        case .constant, .convolution, .fullyConnected, .pooling, .activation, .scale, .elementwise, .concatenation, .softmax, .reformat: false
         }
     }
 }
@@ -167,7 +167,7 @@ public enum Activation: Sendable, Equatable {
     public var isClamp: Bool {
         switch self {
         case .relu, .clip: true
-        default: false
+        case .sigmoid, .tanh, .leakyRelu, .hardSigmoid, .hardSwish: false
         }
     }
 
@@ -204,9 +204,6 @@ public struct ScaleParameters: Sendable, Equatable {
     }
 }
 
-public enum ElementwiseOperation: String, Sendable, Equatable {
-    case add, sub, mul, div, max, min
-}
 
 public struct SliceParameters: Sendable, Equatable {
     /// Per axis of the full shape (entry 0, the batch axis, is always the whole axis).

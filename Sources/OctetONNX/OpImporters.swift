@@ -35,6 +35,7 @@ let opImporters: [String: OpImporter] = [
     "Sub": { try importBinary(&$0, $1, $2, .sub) },
     "Mul": { try importBinary(&$0, $1, $2, .mul) },
     "Div": { try importBinary(&$0, $1, $2, .div) },
+    "Pow": { try importBinary(&$0, $1, $2, .pow) },
     "Sum": { try importVariadic(&$0, $1, $2, .add) },
     "Max": { try importVariadic(&$0, $1, $2, .max) },
     "Min": { try importVariadic(&$0, $1, $2, .min) },
@@ -382,6 +383,20 @@ private func foldInts(_ a: ConstantTensor, _ b: ConstantTensor, _ op: Elementwis
             result = l.dividedReportingOverflow(by: r)
         case .max: result = (max(l, r), false)
         case .min: result = (min(l, r), false)
+        case .pow:
+            guard r >= 0 else { throw node.unsupported("integer Pow with the negative exponent \(r)") }
+            // 0, 1 and -1 never overflow: answer them directly, or a huge exponent would loop for ages.
+            if l == 0 || l == 1 || l == -1 {
+                result = (r == 0 ? 1 : (l == -1 && r % 2 == 0 ? 1 : l), false)
+            } else {
+                // |l| >= 2 overflows within 63 factors, so this loop is short whatever r is.
+                var power = 1, overflow = false, remaining = r
+                while remaining > 0, !overflow {
+                    (power, overflow) = power.multipliedReportingOverflow(by: l)
+                    remaining -= 1
+                }
+                result = (power, overflow)
+            }
         }
         guard !result.overflow else { throw node.unsupported("integer \(op) of \(l) and \(r) overflows 64 bits") }
         return .known(result.partialValue)

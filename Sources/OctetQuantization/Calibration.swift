@@ -75,7 +75,8 @@ public struct AbsoluteHistogram: Sendable, Equatable {
 
     /// The range for `method`.
     public func range(_ method: CalibrationMethod) -> Float {
-        guard total > 0, maximum > 0 else { return 0 }
+        // Written to range files, which refuse 0: an always-zero tensor gets the scale a 0 range would get.
+        guard total > 0, maximum > 0 else { return DynamicRanges.alwaysZeroRange }
         switch method {
         case .max: return maximum
         case let .percentile(p): return Swift.min(maximum, percentile(p))

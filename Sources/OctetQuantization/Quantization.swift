@@ -29,7 +29,7 @@ public struct TensorQuantization: Sendable, Equatable, CustomStringConvertible {
     /// a tensor known to be non-negative, unsigned with scale R/255 (twice the resolution).
     public init(range: Float, unsigned: Bool) {
         // A zero range (a tensor that is always 0) still needs a usable, non-zero scale.
-        let r = range > 0 ? range : 1e-8
+        let r = range > 0 ? range : DynamicRanges.alwaysZeroRange
         self.init(dataType: unsigned ? .uint8 : .int8, scale: unsigned ? r / 255 : r / 127)
     }
 
@@ -103,7 +103,8 @@ public enum QuantizationMath {
         case let .clip(a, b)?:
             lo = Swift.max(lo, Swift.min(hi, (a / out.scale).rounded(.toNearestOrEven)))
             hi = Swift.min(hi, Swift.max(lo, (b / out.scale).rounded(.toNearestOrEven)))
-        default: break
+        case nil, .sigmoid?, .tanh?, .leakyRelu?, .hardSigmoid?, .hardSwish?:
+            break  // not a clamp: it narrows nothing
         }
         return (lo, hi)
     }

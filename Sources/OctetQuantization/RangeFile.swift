@@ -16,6 +16,14 @@ public struct DynamicRanges: Sendable, Equatable {
         a.entries.count == b.entries.count && zip(a.entries, b.entries).allSatisfy { $0.name == $1.name && $0.range == $1.range }
     }
 
+    /// Ranges a range file may give: positive and within 2^±40, so that the requantization multiplier (input
+    /// scale × weight scale ÷ output scale, three such factors) stays inside float32's normal numbers
+    /// (2^±126). A range outside it is a mistake (0 quantizes everything to 0, 1e30 everything to 0 too).
+    public static let acceptedRanges: ClosedRange<Float> = 0x1p-40...0x1p40
+
+    /// The range of a tensor that was always 0 during calibration: any positive scale represents it exactly.
+    public static let alwaysZeroRange: Float = 1e-8
+
     public var dictionary: [String: Float] { Dictionary(entries, uniquingKeysWith: { _, last in last }) }
 
     /// Entries of `other` replace ours with the same name; new names are appended.
@@ -46,9 +54,10 @@ public struct DynamicRanges: Sendable, Equatable {
             guard !name.isEmpty else {
                 throw OctetError.malformedFile(path: path, line: index + 1, reason: "the tensor name is empty")
             }
-            guard let value = Float(valueText), value.isFinite, value >= 0 else {
+            guard let value = Float(valueText), Self.acceptedRanges.contains(value) else {
                 throw OctetError.malformedFile(
-                    path: path, line: index + 1, reason: "'\(valueText)' is not a non-negative finite range for tensor '\(name)'")
+                    path: path, line: index + 1,
+                    reason: "'\(valueText)' is not a usable range for tensor '\(name)': a range is a number from 2^-40 to 2^40 (9.1e-13 to 1.1e12)")
             }
             entries.append((name, value))
         }
@@ -86,8 +95,11 @@ public struct DynamicRanges: Sendable, Equatable {
                 throw OctetError.malformedFile(path: path, line: index + 1, reason: "'\(hex)' is not an 8-digit hex float32 scale")
             }
             let scale = Float(bitPattern: bits)
-            guard scale.isFinite, scale >= 0 else {
-                throw OctetError.malformedFile(path: path, line: index + 1, reason: "scale \(scale) for tensor '\(name)' is not a finite non-negative number")
+            // TensorRT writes scale 0 for a tensor that was always 0; any other scale must give a usable range.
+            guard scale == 0 || Self.acceptedRanges.contains(scale * 127) else {
+                throw OctetError.malformedFile(
+                    path: path, line: index + 1,
+                    reason: "scale \(scale) for tensor '\(name)' is not usable: a scale is 0 or gives a range (scale × 127) from 2^-40 to 2^40")
             }
             entries.append((name, scale * 127))
         }

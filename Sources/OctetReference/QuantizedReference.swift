@@ -108,9 +108,8 @@ enum QuantizedReferenceKernels {
                             valid += 1
                         }
                     }
-                    let divisor = Float(max(p.countIncludePad ? padded : valid, 1))
-                    out[(plane * oh + oy) * ow + ox] = QuantizationMath.saturateAndRound(
-                        Float(sum) * multiplier / divisor, min: lo, max: hi) + output.zeroPoint
+                    out[(plane * oh + oy) * ow + ox] = QuantizationMath.averagePoolingOutput(
+                        sum: sum, divisor: p.countIncludePad ? padded : valid, multiplier: multiplier, bounds: (lo, hi), zeroPoint: output.zeroPoint)
                 }
             }
         }
@@ -125,19 +124,11 @@ enum QuantizedReferenceKernels {
         guard case let .quantized(sa, va, qa) = a, case let .quantized(sb, vb, qb) = b else {
             throw OctetError.invalidNetwork(reason: "an INT8 elementwise layer received a float input")
         }
-        let (shape, indexA, indexB) = try ReferenceKernels.broadcastIndices(sa, sb)
-        let (lo, hi) = QuantizationMath.bounds(output, activation: activation)
-        let ma = qa.scale / output.scale, mb = qb.scale / output.scale, mm = qa.scale * qb.scale / output.scale
-        let values = zip(indexA, indexB).map { ia, ib -> Int32 in
-            let (x, y) = (Float(va[ia] - qa.zeroPoint), Float(vb[ib] - qb.zeroPoint))
-            let r: Float
-            switch op {
-            case .add: r = x * ma + y * mb
-            case .sub: r = x * ma - y * mb
-            default: r = (x * y) * mm
-            }
-            return QuantizationMath.saturateAndRound(r, min: lo, max: hi) + output.zeroPoint
+        guard let arithmetic = QuantizedBinaryArithmetic(op, a: qa, b: qb, output: output, activation: activation) else {
+            throw OctetError.invalidNetwork(reason: "\(op) has no INT8 arithmetic")
         }
+        let (shape, indexA, indexB) = try ReferenceKernels.broadcastIndices(sa, sb)
+        let values = zip(indexA, indexB).map { ia, ib in arithmetic.apply(va[ia], vb[ib]) }
         return .quantized(shape: shape, values: values, output)
     }
 
@@ -241,7 +232,9 @@ public struct QuantizedReferenceExecutor: Sendable {
             let table = QuantizationMath.lookupTable(input: x.q, output: q) { ReferenceKernels.apply(a, $0) }
             let offset = Int32(x.q.qmin)
             return .quantized(shape: x.shape, values: x.values.map { table[Int($0 - offset)] }, q)
-        default:
+        case .scale, .softmax, .reformat:
+            throw OctetError.invalidNetwork(reason: "INT8 layer '\(layer.name)': \(layer.kind.typeName) has no INT8 arithmetic")
+        case .pooling, .reshape, .transpose, .slice, .identity:
             // Data movement and max pooling: the same element moves, so run the float kernel on the exactly
             // representable integer values and keep the input's quantization.
             let x = try quantizedInput(0)
@@ -258,7 +251,8 @@ public struct ReferenceBackend: Backend {
 
     public init() {}
 
-    public func supports(_ layer: Layer, precision: DataType) -> Bool { true }
+    /// The reference implementation is this backend's native code.
+    public func support(for layer: Layer, in plan: EnginePlan) -> LayerSupport { .native }
 
     public func compile(_ plan: EnginePlan, options: ExecutionOptions) throws -> any CompiledProgram {
         ReferenceProgram(executor: QuantizedReferenceExecutor(plan: plan))

@@ -1,12 +1,13 @@
 import OctetCore
 
-/// A device that runs engine plans. The builder asks `supports` before assigning a layer a precision, and
-/// `compile` turns a plan into something executable.
+/// A device that runs engine plans. The builder asks `support` for every planned layer (the build report names
+/// the layers that run on the host and why; `obey` refuses them), and `compile` turns a plan into something
+/// executable, choosing kernels from the same answer (`LayerForm`).
 public protocol Backend: Sendable {
     /// Short name for reports (`cpu`, `cuda`, `reference`).
     var name: String { get }
-    /// Whether this backend has a kernel for `layer` computing in `precision`.
-    func supports(_ layer: Layer, precision: DataType) -> Bool
+    /// How this backend runs a planned layer: a native kernel, the host reference implementation, or not at all.
+    func support(for layer: Layer, in plan: EnginePlan) -> LayerSupport
     /// Prepares the plan for execution (weight packing, kernel choice).
     func compile(_ plan: EnginePlan, options: ExecutionOptions) throws -> any CompiledProgram
 }

@@ -71,6 +71,8 @@ public struct BuildReport: Sendable, Equatable {
         public var kernel: String
         /// Why the layer is not INT8, when INT8 was enabled and it runs in FP32.
         public var reason: String?
+        /// Why the backend runs the layer through the reference implementation on the host, when it does.
+        public var hostReason: String?
 
         public init(name: String, kind: String, origin: [String], precision: DataType, inputTypes: [String], outputTypes: [String], kernel: String, reason: String?) {
             self.name = name
@@ -96,6 +98,9 @@ public struct BuildReport: Sendable, Equatable {
 
     public var int8LayerCount: Int { layers.filter { $0.precision == .int8 }.count }
 
+    /// The layers the backend runs on the host reference implementation, with the reason.
+    public var hostLayers: [(name: String, reason: String)] { layers.compactMap { l in l.hostReason.map { (l.name, $0) } } }
+
     /// The report as text, one line per engine layer.
     public var text: String {
         var lines: [String] = []
@@ -105,6 +110,7 @@ public struct BuildReport: Sendable, Equatable {
             var line = "  [\(index)] \(layer.name) \(layer.kind) \(layer.precision) in=\(layer.inputTypes.joined(separator: ",")) out=\(layer.outputTypes.joined(separator: ",")) kernel=\(layer.kernel)"
             if layer.origin != [layer.name] { line += " from=\(layer.origin.joined(separator: ","))" }
             if let reason = layer.reason { line += "  (not INT8: \(reason))" }
+            if let hostReason = layer.hostReason { line += "  (host reference: \(hostReason))" }
             lines.append(line)
         }
         if !missingRanges.isEmpty { lines.append("Tensors without a dynamic range: \(missingRanges.joined(separator: ", "))") }

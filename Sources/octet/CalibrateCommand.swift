@@ -13,7 +13,7 @@ struct CalibrateCommand: ParsableCommand {
     @Option(name: .customLong("model"), help: "ONNX model file.")
     var model: String
 
-    @Option(name: .customLong("images"), help: "Folder of PPM images (sorted by name).")
+    @Option(name: .customLong("images"), help: "Folder of JPEG, PNG and PPM images (.jpg .jpeg .png .ppm .pnm, sorted by name).")
     var images: String
 
     @Option(help: "Calibration method: max (the default, chosen by measurement: docs/calibration.md), percentile, entropy or mse.")
@@ -37,8 +37,7 @@ struct CalibrateCommand: ParsableCommand {
     @Option(help: "Also write a TensorRT-style calibration cache here.")
     var cache: String?
 
-    @Option(help: "Input normalization: \(Normalization.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var normalization = Normalization.sample.rawValue
+    @OptionGroup(title: "Preprocessing") var preprocessing: PreprocessingOptions
 
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
@@ -63,17 +62,13 @@ struct CalibrateCommand: ParsableCommand {
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
         if !["cpu", "cuda", "auto"].contains(device) { throw ValidationError("--device must be cpu, cuda or auto") }
         if !(0 < percentile && percentile <= 100) { throw ValidationError("--percentile must be in (0, 100]") }
-        if Normalization(rawValue: normalization) == nil { throw ValidationError("unknown --normalization '\(normalization)'") }
     }
 
     func run() throws {
         let method = try calibrationMethod
         let (network, _) = try ONNXImporter.importModel(path: model)
         let files = try imageFiles()
-        let shape = network[network.inputs[0]].shape
-        guard shape.count == 4, shape[1] == 3 else {
-            throw OctetError.invalidInput(reason: "the model input has shape \(shape), not [N, 3, H, W]")
-        }
+        let recipe = try preprocessing.resolved(for: network)
         // FP32 with no fusion, so every tensor of the ONNX graph is observed under its own name.
         var config = BuilderConfig()
         config.noFusion = true
@@ -84,7 +79,7 @@ struct CalibrateCommand: ParsableCommand {
         for start in stride(from: 0, to: files.count, by: batch) {
             let chunk = files[start..<min(files.count, start + batch)]
             let inputs = try chunk.map { path in
-                try PPM.read(path: path).inputTensor(height: shape[2], width: shape[3], normalization: Normalization(rawValue: normalization) ?? .sample)
+                try recipe.inputTensor(try ImageFile.read(path: path), path: path)
             }
             _ = try context.execute([network[network.inputs[0]].name: .batch(inputs)]) { id, value in
                 calibrator.observe(engine.plan.network[id].name, value.dequantized.values)
@@ -119,15 +114,8 @@ struct CalibrateCommand: ParsableCommand {
     }
 
     private func imageFiles() throws -> [String] {
-        let names: [String]
-        do {
-            names = try FileManager.default.contentsOfDirectory(atPath: images)
-        } catch {
-            throw OctetError.io(path: images, reason: "cannot list the image folder")
-        }
-        let ppm = names.filter { $0.lowercased().hasSuffix(".ppm") }.sorted()
-        let selected = Array(ppm.dropFirst(skip).prefix(limit ?? Int.max))
-        guard !selected.isEmpty else { throw OctetError.io(path: images, reason: "no .ppm images to calibrate on") }
+        let selected = Array(try PreprocessingOptions.imageFiles(in: images).dropFirst(skip).prefix(limit ?? Int.max))
+        guard !selected.isEmpty else { throw OctetError.io(path: images, reason: "no .jpg, .jpeg, .png, .ppm or .pnm images to calibrate on") }
         return selected.map { (images as NSString).appendingPathComponent($0) }
     }
 }

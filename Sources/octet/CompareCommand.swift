@@ -11,7 +11,7 @@ struct CompareCommand: ParsableCommand {
 
     @OptionGroup var engine: EngineOptions
 
-    @Option(name: .customLong("images"), help: "Folder of PPM images (sorted by name).")
+    @Option(name: .customLong("images"), help: "Folder of JPEG, PNG and PPM images (.jpg .jpeg .png .ppm .pnm, sorted by name).")
     var images: String
 
     @Option(help: "Use at most this many images (the first, by name).")
@@ -20,8 +20,7 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "Skip this many images first.")
     var skip = 0
 
-    @Option(help: "Input normalization: \(Normalization.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var normalization = Normalization.sample.rawValue
+    @OptionGroup(title: "Preprocessing") var preprocessing: PreprocessingOptions
 
     @Option(help: "How many of the worst tensors to list.")
     var worst = 10
@@ -54,7 +53,7 @@ struct CompareCommand: ParsableCommand {
         let (int8Context, fp32Context) = (int8Engine.makeContext(), fp32Engine.makeContext())
         let files = try imageFiles()
         let inputName = network[network.inputs[0]].name
-        let shape = network[network.inputs[0]].shape
+        let recipe = try preprocessing.resolved(for: network)
         var stats: [String: TensorComparison] = [:]
         var order: [String] = []
         var top1Agree = 0, top5Overlap = 0
@@ -68,7 +67,7 @@ struct CompareCommand: ParsableCommand {
             }
         }
         for path in files {
-            let input = try PPM.read(path: path).inputTensor(height: shape[2], width: shape[3], normalization: Normalization(rawValue: normalization) ?? .sample)
+            let input = try recipe.inputTensor(try ImageFile.read(path: path), path: path)
             var reference: [String: TensorData] = [:]
             guard tensors else {
                 let fp32Out = try fp32Context.execute([inputName: input]), int8Out = try int8Context.execute([inputName: input])
@@ -116,15 +115,21 @@ struct CompareCommand: ParsableCommand {
         var cpuOptions = engine
         cpuOptions.device = "cpu"
         let candidate = try engine.build(network, log: log)
+        guard candidate.backendName != "cpu" else {
+            // Comparing the CPU with itself would report a success that checks nothing.
+            throw OctetError.invalidInput(
+                reason: "--versus cpu checks another device against the CPU, but --device \(engine.device) runs this engine on the CPU; use --device cuda on a machine with a GPU")
+        }
         let reference = try cpuOptions.build(network, log: Log(verbose: false))
         let (candidateContext, referenceContext) = (candidate.makeContext(), reference.makeContext())
         let files = try imageFiles()
         let input = network[network.inputs[0]]
+        let recipe = try preprocessing.resolved(for: network)
         var integerTensors = 0, integerMismatches: [String: Int] = [:], worstFloat = (error: 0.0, tensor: "")
         var top1Agree = 0
         let progress = Progress(total: files.count, label: "comparing \(candidate.backendName) with cpu")
         for path in files {
-            let x = try PPM.read(path: path).inputTensor(height: input.shape[2], width: input.shape[3], normalization: Normalization(rawValue: normalization) ?? .sample)
+            let x = try recipe.inputTensor(try ImageFile.read(path: path), path: path)
             var want: [TensorID: TensorValue] = [:]
             let referenceOut = try referenceContext.execute([input.name: x]) { id, value in if tensors { want[id] = value } }
             let candidateOut = try candidateContext.execute([input.name: x]) { id, value in
@@ -160,12 +165,8 @@ struct CompareCommand: ParsableCommand {
     }
 
     private func imageFiles() throws -> [String] {
-        let names: [String]
-        do { names = try FileManager.default.contentsOfDirectory(atPath: images) } catch {
-            throw OctetError.io(path: images, reason: "cannot list the image folder")
-        }
-        let selected = Array(names.filter { $0.lowercased().hasSuffix(".ppm") }.sorted().dropFirst(skip).prefix(limit ?? Int.max))
-        guard !selected.isEmpty else { throw OctetError.io(path: images, reason: "no .ppm images to compare on") }
+        let selected = Array(try PreprocessingOptions.imageFiles(in: images).dropFirst(skip).prefix(limit ?? Int.max))
+        guard !selected.isEmpty else { throw OctetError.io(path: images, reason: "no .jpg, .jpeg, .png, .ppm or .pnm images to compare on") }
         return selected.map { (images as NSString).appendingPathComponent($0) }
     }
 }

@@ -84,12 +84,18 @@ struct EngineOptions: ParsableArguments {
     struct RangeSummary: Codable {
         var entries: Int
         var unknown: [String]
+        /// The range file or calibration cache the entries came from (both, joined by " and ").
+        var source: String
     }
 
-    /// Prints how the ranges matched the network, where the caller's log wants it.
+    /// Prints how the ranges matched the network, where the caller's log wants it. Entries that match no
+    /// tensor are legal (TensorRT-internal names) but often a typo or another model's file: a warning.
     func reportRanges(_ log: Log) {
         guard let s = rangeSummary else { return }
         log.info("Setting Per Tensor Dynamic Range: \(s.entries - s.unknown.count) of \(s.entries) entries match a tensor")
+        guard !s.unknown.isEmpty else { return }
+        let shown = s.unknown.prefix(3).map { "'\($0)'" }.joined(separator: ", ") + (s.unknown.count > 3 ? ", ..." : "")
+        log.warning("\(s.unknown.count) range(s) in \(s.source) match no tensor of the model and are ignored: \(shown) (--verbose lists them all)")
         for name in s.unknown { log.verbose("Range for '\(name)' matches no tensor; ignored") }
     }
 
@@ -116,8 +122,16 @@ struct EngineOptions: ParsableArguments {
             table = table.map { $0.overriding(with: manual) } ?? manual
         }
         if let table {
+            let source = [cachePath, rangesPath].compactMap { $0 }.joined(separator: " and ")
+            guard !table.entries.isEmpty else {
+                throw OctetError.malformedFile(path: source, reason: "the file holds no 'tensor_name:range' entries")
+            }
             let unknown = network.apply(table)
-            rangeSummary = RangeSummary(entries: table.entries.count, unknown: unknown)
+            if unknown.count == table.entries.count {
+                throw OctetError.invalidInput(
+                    reason: "none of the \(table.entries.count) ranges in \(source) names a tensor of \(modelPath) (the first is '\(unknown[0])'); was the file written for another model? `octet tensors --model \(modelPath)` lists the names")
+            }
+            rangeSummary = RangeSummary(entries: table.entries.count, unknown: unknown, source: source)
         }
         try apply(layerPrecision, option: "--layer-precision", to: &network) { layer, type in layer.precision = type }
         try apply(layerOutputType, option: "--layer-output-type", to: &network) { layer, type in
@@ -167,14 +181,24 @@ struct EngineOptions: ParsableArguments {
     }
 
     /// The backend for `--device`.
-    func backend() throws -> any Backend { try Self.backend(device) }
+    func backend(log: Log? = nil) throws -> any Backend { try Self.backend(device, log: log) }
 
     /// `cpu`, `cuda` (an error naming the reason when there is no usable GPU), or `auto`: CUDA when a device is
-    /// present, else the CPU.
-    static func backend(_ device: String) throws -> any Backend {
+    /// present, else the CPU, saying why (a warning where a driver is installed but CUDA did not start).
+    static func backend(_ device: String, log: Log? = nil) throws -> any Backend {
         switch device {
         case "cuda": return try CUDABackend()
-        case "auto": return (try? CUDABackend()) ?? CPUBackend()
+        case "auto":
+            do {
+                return try CUDABackend()
+            } catch {
+                if CUDADriver.driverLibraryInstalled {
+                    log?.warning("--device auto runs on the CPU: \(error)")
+                } else {
+                    log?.verbose("--device auto runs on the CPU: \(error)")
+                }
+                return CPUBackend()
+            }
         default: return CPUBackend()
         }
     }
@@ -187,12 +211,14 @@ struct EngineOptions: ParsableArguments {
 
     func build(_ network: Network, log: Log) throws -> Engine {
         let config = try builderConfig()
-        let backend = try backend()
+        let backend = try backend(log: log)
         log.verbose("Device: \(backend.name), \(Self.deviceDescription(backend))")
         let engine = try Builder(config: config, backend: backend, options: ExecutionOptions(threads: threads)).build(network)
         if config.int8, engine.plan.report.int8LayerCount == 0 {
-            throw OctetError.precisionConstraint(
-                layer: "(all)", reason: "INT8 was requested but no layer can run in INT8: give dynamic ranges with --ranges")
+            let remedy = rangeSummary == nil
+                ? "give dynamic ranges with --ranges"
+                : "the ranges given leave \(engine.plan.report.missingRanges.count) tensor(s) without one (`octet inspect` lists the layers and why)"
+            throw OctetError.precisionConstraint(layer: "(all)", reason: "INT8 was requested but no layer can run in INT8: \(remedy)")
         }
         if resolvedPrecision == "int8", !engine.plan.report.missingRanges.isEmpty {
             log.warning("\(engine.plan.report.missingRanges.count) tensor(s) have no dynamic range; their layers run in FP32 (--verbose lists them)")

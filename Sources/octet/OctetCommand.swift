@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Octet
 
 @main
@@ -8,8 +9,53 @@ struct OctetCommand: ParsableCommand {
         abstract: "INT8 inference for ONNX image classifiers, driven like TensorRT's sampleINT8API.",
         discussion: """
             With no subcommand, `octet` runs the bundled demo from data/int8_api/ and prints the top-5 classes.
+
+            Exit status: 0 on success, 1 on any error (a malformed file, an impossible request, a usage error);
+            the error is one sentence on standard error. A `run` that fails after printing `&&&& RUNNING`
+            prints `&&&& FAILED` as TensorRT's samples do.
             """,
-        subcommands: [RunCommand.self, TensorsCommand.self, CalibrateCommand.self, CompareCommand.self, InspectCommand.self, BenchCommand.self, SelftestCommand.self],
+        version: "octet \(OctetVersion.current)",
+        subcommands: [RunCommand.self, TensorsCommand.self, CalibrateCommand.self, CompareCommand.self, InspectCommand.self, BenchCommand.self, SelftestCommand.self, PreprocessCommand.self],
         defaultSubcommand: RunCommand.self
     )
+
+    /// ArgumentParser's `main`, except that every failure exits 1 (usage errors too, where ArgumentParser
+    /// uses 64) and a test banner that was started ends in `&&&& FAILED`.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                exit(withError: error)  // --help, --version: ArgumentParser prints them and exits 0
+            }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            TestBanner.failIfStarted()
+            Foundation.exit(1)
+        }
+    }
+}
+
+/// TensorRT samples' `&&&& RUNNING` / `PASSED` / `FAILED` lines on standard output, which test harnesses grep.
+enum TestBanner {
+    nonisolated(unsafe) private static var started: String?
+
+    /// Prints `&&&& RUNNING name # command line` and remembers it for `passed()` or a failure.
+    static func start(_ name: String) {
+        started = "\(name) # \((["octet"] + CommandLine.arguments.dropFirst()).joined(separator: " "))"
+        print("&&&& RUNNING \(started ?? name)")
+    }
+
+    static func passed() {
+        guard let started else { return }
+        print("&&&& PASSED \(started)")
+        Self.started = nil
+    }
+
+    static func failIfStarted() {
+        guard let started else { return }
+        print("&&&& FAILED \(started)")
+        Self.started = nil
+    }
 }

@@ -17,11 +17,13 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var engine: EngineOptions
 
-    @Option(name: .customLong("image"), help: "PPM image (P6 or P3) to classify.")
+    @Option(name: .customLong("image"), help: "Image to classify: JPEG, PNG or PPM (told by its first bytes); - reads standard input.")
     var image = "coffee.ppm"
 
-    @Option(name: .customLong("reference"), help: "Class labels, one per line (reference_labels.txt).")
-    var reference = "reference_labels.txt"
+    @Option(name: .customLong("reference"), help: "Class labels, one per line, line number - 1 = class index (default: reference_labels.txt where found).")
+    var reference: String?
+
+    static let defaultReference = "reference_labels.txt"
 
     @Flag(name: .customLong("write_tensors"), help: "Write the network's tensor names and exit.")
     var writeTensors = false
@@ -35,8 +37,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("useDLACore"), help: "The sample's DLA option; DLA does not exist on Octet's targets.")
     var useDLACore: Int?
 
-    @Option(help: "Input normalization: \(Normalization.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var normalization = Normalization.sample.rawValue
+    @OptionGroup(title: "Preprocessing") var preprocessing: PreprocessingOptions
 
     @Option(help: "Run the image this many times as one batch.")
     var batch = 1
@@ -48,9 +49,6 @@ struct RunCommand: ParsableCommand {
     var loadInputs: String?
 
     func validate() throws {
-        if Normalization(rawValue: normalization) == nil {
-            throw ValidationError("--normalization must be one of \(Normalization.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
     }
 
@@ -60,20 +58,20 @@ struct RunCommand: ParsableCommand {
         }
         let files = engine.files
         let log = Log(verbose: verbose)
-        let commandLine = (["octet"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
-        print("&&&& RUNNING Octet.sample_int8_api # \(commandLine)")
+        TestBanner.start("Octet.sample_int8_api")
 
         if writeTensors {
             let modelPath = try files.locate(engine.model, what: "model file")
             let (network, _) = try ONNXImporter.importModel(path: modelPath)
             try TensorsCommand.write(network, to: networkTensorsFile)
             log.info("Wrote \(network.executionTensorNames.count) tensor names to \(networkTensorsFile)")
-            print("&&&& PASSED Octet.sample_int8_api # \(commandLine)")
+            TestBanner.passed()
             return
         }
 
-        let imagePath = loadInputs == nil ? try files.locate(image, what: "image file") : nil
-        let referencePath = files.find(reference)
+        let imagePath = loadInputs == nil ? (image == "-" ? image : try files.locate(image, what: "image file")) : nil
+        // A label file the user names must exist; the sample's default name is used only where it is found.
+        let referencePath = try reference.map { try files.locate($0, what: "reference labels file") } ?? files.find(Self.defaultReference)
         let (network, info, modelPath, rangesPath) = try engine.configuredNetwork(log: log)
         log.info("Validating input parameters. Using following input files for inference.")
         log.info("    Model File: \(modelPath)")
@@ -96,10 +94,12 @@ struct RunCommand: ParsableCommand {
         }
         if let saveOutputs { try NumPyFile.write(output, to: saveOutputs) }
 
-        let labels = try referencePath.map { try Labels(path: $0) }
         let isProbability = Classification.endsInSoftmax(network, output: outputID)
         let samples = output.shape.first ?? 1
         let perSample = output.count / max(samples, 1)
+        let labels = try referencePath.flatMap { path in
+            try Labels.forOutput(path: path, classes: perSample, output: network[outputID].name, explicitlyGiven: reference != nil, log: log)
+        }
         let where_ = "\(precisionName), \(built.backendName.uppercased())"
         for sample in 0..<samples {
             let top = Classification.topK(
@@ -114,24 +114,18 @@ struct RunCommand: ParsableCommand {
                 }
             }
         }
-        print("&&&& PASSED Octet.sample_int8_api # \(commandLine)")
+        TestBanner.passed()
     }
 
     /// The network input: the `.npy` tensor, or the image resized and normalized, repeated `--batch` times.
     private func inputTensor(_ network: Network, imagePath: String?, log: Log) throws -> TensorData {
-        let inputID = network.inputs[0]
-        let shape = network[inputID].shape
         if let loadInputs { return try NumPyFile.read(path: loadInputs) }
         guard let imagePath else { throw OctetError.invalidInput(reason: "no image or input tensor given") }
-        guard shape.count == 4, shape[1] == 3 else {
-            throw OctetError.invalidInput(reason: "the model input '\(network[inputID].name)' has shape \(shape), not [N, 3, H, W]; use --load-inputs")
-        }
-        let picture = try PPM.read(path: imagePath)
-        if picture.width != shape[3] || picture.height != shape[2] {
-            log.info("Resizing \(picture.width)x\(picture.height) image to \(shape[3])x\(shape[2])")
-        }
+        let recipe = try preprocessing.resolved(for: network, alternative: "use --load-inputs")
+        let picture = try ImageFile.read(path: imagePath)
+        log.info("Preprocessing a \(picture.width)x\(picture.height) \(picture.format.rawValue) image with recipe \(recipe.summary)")
         try network.checkBatch(batch)  // before the batch of copies is allocated
-        let one = picture.inputTensor(height: shape[2], width: shape[3], normalization: Normalization(rawValue: normalization) ?? .sample)
+        let one = try recipe.inputTensor(picture, path: imagePath == "-" ? ImageFile.standardInputName : imagePath)
         return .batch(Array(repeating: one, count: batch))
     }
 }

@@ -47,4 +47,16 @@ struct Labels {
     }
 
     subscript(index: Int) -> String { index < names.count ? names[index] : "class \(index)" }
+
+    /// The labels for an output of `classes` values. A file of another length would name every class wrongly
+    /// (a 1001-class model with background shifts all names by one): an error for a file the user named, a
+    /// warning (and no labels) for the sample's default file found in a data directory.
+    static func forOutput(path: String, classes: Int, output: String, explicitlyGiven: Bool, log: Log) throws -> Labels? {
+        let labels = try Labels(path: path)
+        guard labels.names.count != classes else { return labels }
+        let problem = "has \(labels.names.count) labels but the model's output '\(output)' has \(classes) classes; the file needs one line per class"
+        if explicitlyGiven { throw OctetError.malformedFile(path: path, reason: problem) }
+        log.warning("\(path) \(problem); printing class indexes instead")
+        return nil
+    }
 }

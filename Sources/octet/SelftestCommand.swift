@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Octet
+import OctetConformance
 
 /// `octet selftest`: the kernel-versus-reference checks, runnable wherever the binary runs (a release binary
 /// built with --static-swift-stdlib runs on a GPU machine without a Swift toolchain).
@@ -15,12 +16,17 @@ struct SelftestCommand: ParsableCommand {
         if !["cpu", "cuda", "auto"].contains(device) { throw ValidationError("--device must be cpu, cuda or auto") }
     }
 
+    @Flag(name: .customLong("verbose"), help: "Print every conformance case, not only failures and totals.")
+    var verbose = false
+
     func run() throws {
         let log: (String) -> Void = { print("[I] \($0)") }
         var failures = try CPUSelfTest.run(log: log)
+        failures += try conformance(on: [("cpu", CPUBackend(), { _, _, _ in true })], log: log)
         if device != "cpu" {
             do {
                 failures += try CUDASelfTest.run(log: log)
+                failures += try conformance(on: try CUDASelfTest.backendVariants().map { ($0.name, $0.backend, $0.cases) }, log: log)
                 failures += try demoModelCheck(log: log)
             } catch let error as OctetError where device == "auto" {
                 log("CUDA checks skipped: \(error)")
@@ -30,6 +36,27 @@ struct SelftestCommand: ParsableCommand {
             throw OctetError.invalidNetwork(reason: "selftest found \(failures) mismatch(es); see the lines above")
         }
         print("&&&& PASSED Octet.selftest")
+    }
+
+    /// The conformance suite on each backend (every case the variant needs): one line per failure (with the
+    /// case's seed), a total per backend.
+    private func conformance(
+        on backends: [(name: String, backend: any Backend, cases: (_ int8: Bool, _ large: Bool, _ trtRanges: Bool) -> Bool)], log: (String) -> Void
+    ) throws -> Int {
+        var failures = 0
+        for (name, backend, wanted) in backends {
+            let cases = ConformanceSuite.cases.filter { wanted($0.arithmetic != .fp32, $0.isLarge, $0.arithmetic == .int8TensorRT) }
+            var failed = 0, integers = 0
+            for testCase in cases {
+                let outcome = try ConformanceSuite.check(testCase, on: backend)
+                integers += outcome.integerTensors
+                if !outcome.passed { failed += 1 }
+                if !outcome.passed || verbose { log(outcome.summary) }
+            }
+            log("conformance on \(name): \(cases.count - failed)/\(cases.count) cases passed, \(integers) integer tensors compared")
+            failures += failed
+        }
+        return failures
     }
 
     /// The bundled demo (EfficientNet-Lite0 with its range file, the coffee photo) as one INT8 plan compiled for

@@ -382,6 +382,9 @@ import Octet
         #expect(throws: OctetError.io(path: directory.path, reason: "is a directory, not a PPM image file")) {
             try PPM.read(path: directory.path)
         }
+        #expect(throws: OctetError.io(path: directory.path, reason: "is a directory, not an image file")) {
+            try ImageFile.read(path: directory.path)
+        }
         #expect(throws: OctetError.io(path: directory.path, reason: "is a directory, not a NumPy .npy file")) {
             try NumPyFile.read(path: directory.path)
         }

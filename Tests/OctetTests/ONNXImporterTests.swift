@@ -250,10 +250,8 @@ import Octet
         #expect(relativeL2(got.values, want.values) < 0.05)
     }
 
-    /// onnxruntime's asymmetric uint8 activations: the input quantized with zero point 128, a padded
-    /// convolution whose output has zero point 64. The exact scales and zero points reach the engine plan,
-    /// and the CPU engine's integers equal the reference executor's (padding counts as real 0).
-    @Test func qdqZeroPointsReachThePlan() throws {
+    /// A QDQ convolution with onnxruntime's asymmetric uint8 activations (zero points 128 and 64), padded.
+    static func qdqZeroPointModel() -> ONNXModelBuilder {
         var b = ONNXModelBuilder(shape: [nil, 2, 3, 3])
         b.initializer("in_scale", [], [2.0 / 255])
         b.quantized("in_zp", [], [128], type: .uint8)
@@ -267,7 +265,14 @@ import Octet
         b.node("QuantizeLinear", ["conv", "out_scale", "out_zp"], ["conv_q"])
         b.node("DequantizeLinear", ["conv_q", "out_scale", "out_zp"], ["y"])
         b.output("y")
-        let path = try b.write()
+        return b
+    }
+
+    /// onnxruntime's asymmetric uint8 activations: the input quantized with zero point 128, a padded
+    /// convolution whose output has zero point 64. The exact scales and zero points reach the engine plan,
+    /// and the CPU engine's integers equal the reference executor's (padding counts as real 0).
+    @Test func qdqZeroPointsReachThePlan() throws {
+        let path = try Self.qdqZeroPointModel().write()
         defer { try? FileManager.default.removeItem(atPath: path) }
         let (network, _) = try ONNXImporter.importModel(path: path)
         let inputQ = ExplicitQuantization(dataType: .uint8, scale: 2.0 / 255, zeroPoint: 128)

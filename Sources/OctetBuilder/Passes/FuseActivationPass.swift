@@ -24,8 +24,10 @@ struct FuseActivationPass: GraphPass {
 
     static func canAbsorb(_ kind: LayerKind) -> Bool {
         switch kind {
-        case .convolution, .fullyConnected, .elementwise(.add): true
-        default: false
+        case .convolution, .fullyConnected: true
+        case let .elementwise(operation): operation == .add
+        case .constant, .pooling, .activation, .scale, .concatenation, .softmax, .reshape, .transpose, .slice, .identity, .reformat:
+            false
         }
     }
 }

@@ -90,27 +90,20 @@ struct FloatActivationLayer: CPULayer {
 /// reference arithmetic; an optional fused Relu/Clip.
 struct SameShapeElementwiseLayer: CPULayer {
     let operation: ElementwiseOperation
-    let inputs: (TensorQuantization, TensorQuantization)?
-    let output: TensorQuantization?
+    /// The INT8 arithmetic, or nil for float tensors.
+    let arithmetic: QuantizedBinaryArithmetic?
     let activation: Activation?
-    var kernelName: String { "eltwise_\(operation.rawValue)_\(output == nil ? "f32" : "q8")__swift" }
+    var kernelName: String { "eltwise_\(operation.rawValue)_\(arithmetic == nil ? "f32" : "q8")__swift" }
 
     func run(inputs buffers: [CPUBuffer], outputs: [CPUBuffer], context: CPURunContext) throws {
         let a = buffers[0], b = buffers[1], y = outputs[0]
-        let op = operation, activation = self.activation
-        if let (qa, qb) = inputs, let output {
-            let (lo, hi) = QuantizationMath.bounds(output, activation: activation)
-            let ma = qa.scale / output.scale, mb = qb.scale / output.scale, mm = qa.scale * qb.scale / output.scale
+        let op = operation, activation = self.activation, arithmetic = self.arithmetic
+        if let arithmetic {
+            let (qa, qb) = (arithmetic.a, arithmetic.b)
             context.pool.run(a.count, granularity: 4096) { range in
                 for i in range {
-                    let x = Float(storedValue(a.bytePointer[i], qa) - qa.zeroPoint)
-                    let z = Float(storedValue(b.bytePointer[i], qb) - qb.zeroPoint)
-                    let r: Float = switch op {
-                    case .add: x * ma + z * mb
-                    case .sub: x * ma - z * mb
-                    default: (x * z) * mm
-                    }
-                    y.bytePointer[i] = UInt8(truncatingIfNeeded: QuantizationMath.saturateAndRound(r, min: lo, max: hi) + output.zeroPoint)
+                    let q = arithmetic.apply(storedValue(a.bytePointer[i], qa), storedValue(b.bytePointer[i], qb))
+                    y.bytePointer[i] = UInt8(truncatingIfNeeded: q)
                 }
             }
         } else {

@@ -93,7 +93,7 @@ struct PoolingLayer: CPULayer {
                     for i in 0..<c {
                         let q: Int32 = isMax
                             ? accI[i]
-                            : QuantizationMath.saturateAndRound(Float(accI[i]) * multiplier / Float(divisor), min: lo, max: hi) + output.zeroPoint
+                            : QuantizationMath.averagePoolingOutput(sum: accI[i], divisor: divisor, multiplier: multiplier, bounds: (lo, hi), zeroPoint: output.zeroPoint)
                         y.bytePointer[target + i] = UInt8(truncatingIfNeeded: q)
                     }
                 } else {

@@ -9,10 +9,11 @@ __device__ __forceinline__ int byte_value(const unsigned char* p, long long i, i
     return isSigned ? (int)(signed char)p[i] : (int)p[i];
 }
 
-// Activation codes shared with the Swift side (CUDAActivation): 0 none, 1 relu, 2 clip(a, b), 3 sigmoid, 4 tanh,
+// Activation codes shared with the Swift side (CUDAActivation; a test checks each has its case): 0 none, 1 relu, 2 clip(a, b), 3 sigmoid, 4 tanh,
 // 5 leaky relu(a), 6 hard sigmoid(a, b), 7 hard swish. Float layers only (INT8 folds them into bounds or tables).
 __device__ __forceinline__ float activate(float v, int kind, float a, float b) {
     switch (kind) {
+    case 0: return v;
     case 1: return fmaxf(v, 0.0f);
     case 2: return fminf(fmaxf(v, a), b);
     case 3: return 1.0f / (1.0f + expf(-v));
@@ -20,7 +21,7 @@ __device__ __forceinline__ float activate(float v, int kind, float a, float b) {
     case 5: return v >= 0.0f ? v : a * v;
     case 6: return fmaxf(0.0f, fminf(1.0f, a * v + b));
     case 7: return v * fmaxf(0.0f, fminf(1.0f, v / 6.0f + 0.5f));
-    default: return v;
+    default: return __int_as_float(0x7fc00000); // an unknown code is NaN, never another activation
     }
 }
 

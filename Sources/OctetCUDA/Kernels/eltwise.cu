@@ -1,6 +1,7 @@
 // Elementwise layers over NHWC (or row-major) data, one thread per output element.
 
-// Operation codes: 0 add, 1 sub, 2 mul, 3 div, 4 max, 5 min.
+// Operation codes (ElementwiseOperation.code): 0 add, 1 sub, 2 mul, 3 div, 4 max, 5 min, 6 pow. An unknown code gives
+// NaN, never another operation; a test checks that every Swift code has its case here.
 __device__ __forceinline__ float binary(float x, float y, int op) {
     switch (op) {
     case 0: return x + y;
@@ -8,7 +9,9 @@ __device__ __forceinline__ float binary(float x, float y, int op) {
     case 2: return x * y;
     case 3: return x / y;
     case 4: return fmaxf(x, y);
-    default: return fminf(x, y);
+    case 5: return fminf(x, y);
+    case 6: return powf(x, y);
+    default: return __int_as_float(0x7fc00000);
     }
 }
 
@@ -21,9 +24,12 @@ extern "C" __global__ void octet_binary_q(
     OCTET_ELEMENT_INDEX(count);
     const float x = __int2float_rn(byte_value(a, i, aSigned)), z = __int2float_rn(byte_value(b, i, bSigned));
     float r;
-    if (op == 0) r = __fadd_rn(__fmul_rn(x, ma), __fmul_rn(z, mb));
-    else if (op == 1) r = __fsub_rn(__fmul_rn(x, ma), __fmul_rn(z, mb));
-    else r = __fmul_rn(__fmul_rn(x, z), mm);
+    switch (op) {
+    case 0: r = __fadd_rn(__fmul_rn(x, ma), __fmul_rn(z, mb)); break;
+    case 1: r = __fsub_rn(__fmul_rn(x, ma), __fmul_rn(z, mb)); break;
+    case 2: r = __fmul_rn(__fmul_rn(x, z), mm); break;
+    default: return; // no INT8 arithmetic: QuantizedBinaryArithmetic never passes another code
+    }
     y[i] = saturate_round(r, lo, hi);
 }
 

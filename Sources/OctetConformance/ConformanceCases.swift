@@ -1,0 +1,181 @@
+import OctetCore
+
+extension ConformanceSuite {
+    /// Every layer form × arithmetic, at awkward sizes: 1, odd, and around the kernels' tiles (16 output
+    /// channels on the CPU, 64 on the GPU; 4-channel groups of the INT8 dot products), batches 1 to 3.
+    /// Adding a layer form or an op means adding its cases here; every backend then runs them.
+    public static let cases: [ConformanceCase] = {
+        var cases: [ConformanceCase] = []
+        var seed: UInt64 = 1000
+        func add(_ name: String, batch: Int = 2, large: Bool = false, arithmetics: [ConformanceCase.Arithmetic] = ConformanceCase.Arithmetic.allCases,
+                 _ build: @escaping @Sendable (inout NetworkMaker) throws -> Void) {
+            for arithmetic in arithmetics {
+                seed += 1
+                cases.append(ConformanceCase(name: name, arithmetic: arithmetic, seed: seed, batch: batch, isLarge: large, build: build))
+            }
+        }
+        let relu = Activation.relu, relu6 = Activation.clip(min: 0, max: 6)
+
+        // Convolutions as GEMMs: kernel sizes, strides, dilation, groups, asymmetric padding, channel counts around
+        // the tiles, a fused activation, a fused residual, float output (a network output).
+        for (c, oc, size, k, stride) in [(3, 16, 9, 3, 2), (1, 1, 1, 1, 1), (5, 17, 7, 1, 1), (16, 15, 11, 3, 1), (7, 33, 6, 5, 2), (3, 8, 13, 7, 2), (17, 65, 5, 3, 1)] {
+            add("convolution \(k)x\(k) s\(stride) \(c)->\(oc) \(size)x\(size)") { m in
+                let x = m.input(channels: c, height: size, width: size)
+                let y = try m.conv(x, "conv", out: oc, kernel: k, stride: stride, fused: relu)
+                m.output(try m.conv(y, "head", out: 4, kernel: 1))
+            }
+        }
+        add("convolution dilated 3x3 d2, asymmetric pads") { m in
+            let x = m.input(channels: 6, height: 10, width: 9)
+            let y = try m.conv(x, "dilated", out: 12, kernel: 3, dilation: 2, pads: (1, 3), fused: relu6)
+            m.output(try m.conv(y, "head", out: 4, kernel: 1))
+        }
+        add("convolution grouped (2 groups) 3x3") { m in
+            let x = m.input(channels: 8, height: 7, width: 7)
+            let y = try m.conv(x, "grouped", out: 10, kernel: 3, groups: 2, fused: relu)
+            m.output(try m.conv(y, "head", out: 4, kernel: 1))
+        }
+        add("convolution with fused residual add and relu", batch: 3) { m in
+            let x = m.input(channels: 12, height: 6, width: 5)
+            let side = try m.conv(x, "side", out: 17, kernel: 1)
+            let y = try m.conv(x, "conv", out: 17, kernel: 3, residual: side, fused: relu)
+            m.output(try m.conv(y, "head", out: 4, kernel: 1))
+        }
+        add("convolution writing the float network output") { m in
+            let x = m.input(channels: 9, height: 5, width: 5)
+            let y = try m.conv(x, "stem", out: 16, kernel: 3, fused: relu)
+            m.output(try m.conv(y, "out", out: 33, kernel: 3, stride: 2))
+        }
+
+        // Depthwise convolutions.
+        for (c, size, k, stride) in [(1, 5, 3, 1), (8, 9, 3, 2), (17, 7, 5, 1), (33, 6, 3, 1)] {
+            add("depthwise \(k)x\(k) s\(stride) \(c) channels \(size)x\(size)") { m in
+                let x = m.input(channels: c, height: size, width: size)
+                let y = try m.conv(x, "pw", out: c, kernel: 1, fused: relu6)
+                let d = try m.conv(y, "dw", out: c, kernel: k, stride: stride, groups: c, fused: relu6)
+                m.output(try m.conv(d, "head", out: 4, kernel: 1))
+            }
+        }
+
+        // Fully connected over a flattened pooled tensor, and softmax rows after it.
+        for (c, outputs) in [(1, 1), (17, 10), (64, 33)] {
+            add("global average pooling, flatten, fully connected \(c)->\(outputs), softmax") { m in
+                let x = m.input(channels: c, height: 3, width: 4)
+                let y = try m.conv(x, "conv", out: c, kernel: 1, fused: relu)
+                let g = try m.layer("gap", .pooling(.global(.average)), [y])
+                let f = try m.layer("flatten", .reshape(sampleShape: [c]), [g])
+                let fc = try m.fullyConnected(f, "fc", outputs: outputs)
+                m.output(try m.layer("softmax", .softmax(axis: 1, coerced2D: false), [fc]))
+            }
+        }
+        add("fully connected on a rank-2 input, fused relu, then another") { m in
+            let x = m.input(features: 19)
+            let h = try m.fullyConnected(x, "fc1", outputs: 17, fused: relu)
+            m.output(try m.fullyConnected(h, "fc2", outputs: 5))
+        }
+
+        // Pooling.
+        let poolings: [(String, PoolingParameters)] = [
+            ("max 3x3 s2 pad 1", PoolingParameters(kind: .max, kernel: [3, 3], strides: [2, 2], padsBegin: [1, 1], padsEnd: [1, 1])),
+            ("max 2x2 s2 ceil", PoolingParameters(kind: .max, kernel: [2, 2], strides: [2, 2], ceilMode: true)),
+            ("average 3x3 s1 pad 1 excluding pad", PoolingParameters(kind: .average, kernel: [3, 3], strides: [1, 1], padsBegin: [1, 1], padsEnd: [1, 1])),
+            ("average 2x2 s1 pad end, including pad", PoolingParameters(kind: .average, kernel: [2, 2], strides: [1, 1], padsEnd: [1, 1], countIncludePad: true)),
+            ("global max", .global(.max)),
+            ("global average", .global(.average)),
+        ]
+        for (label, pooling) in poolings {
+            add("pooling \(label)") { m in
+                let x = m.input(channels: 5, height: 7, width: 6)
+                let y = try m.conv(x, "conv", out: 17, kernel: 3)
+                let p = try m.layer("pool", .pooling(pooling), [y])
+                m.output(try m.conv(p, "head", out: 4, kernel: 1))
+            }
+        }
+
+        // Activations: lookup tables in INT8, element by element in FP32.
+        let activations: [Activation] = [.relu, .clip(min: -1, max: 2), .sigmoid, .tanh, .leakyRelu(alpha: 0.1), .hardSigmoid(alpha: 0.2, beta: 0.5), .hardSwish]
+        for activation in activations {
+            add("activation \(activation.name)") { m in
+                let x = m.input(channels: 3, height: 5, width: 7)
+                let y = try m.conv(x, "conv", out: 9, kernel: 3)
+                let a = try m.layer("act", .activation(activation), [y])
+                m.output(try m.conv(a, "head", out: 4, kernel: 1))
+            }
+        }
+
+        // Elementwise: same shape (with a fused relu on add), and the squeeze-and-excitation channel broadcast.
+        // Every operation on operands in [0.5, 2], where each is defined; total ones on signed operands too.
+        for operation in ElementwiseOperation.allCases {
+            for signed in operation.isTotal ? [false, true] : [false] {
+                add("elementwise \(operation.rawValue), same shape, \(signed ? "signed" : "positive") operands", batch: 3) { m in
+                    let x = m.input(channels: 4, height: 5, width: 3)
+                    let domain: Activation? = signed ? nil : .clip(min: 0.5, max: 2)
+                    let a = try m.conv(x, "a", out: 6, kernel: 3, fused: domain)
+                    let b = try m.conv(x, "b", out: 6, kernel: 1, fused: domain)
+                    let y = try m.layer("op", .elementwise(operation), [a, b], fused: operation == .add ? .relu : nil)
+                    m.output(try m.conv(y, "head", out: 4, kernel: 1))
+                }
+            }
+        }
+        add("elementwise mul, channel vector broadcast (squeeze-and-excitation)") { m in
+            let x = m.input(channels: 5, height: 6, width: 6)
+            let y = try m.conv(x, "conv", out: 12, kernel: 3, fused: relu)
+            let g = try m.layer("gap", .pooling(.global(.average)), [y])
+            let s = try m.layer("gate", .activation(.sigmoid), [try m.conv(g, "squeeze", out: 12, kernel: 1)])
+            let scaled = try m.layer("excite", .elementwise(.mul), [y, s])
+            m.output(try m.conv(scaled, "head", out: 4, kernel: 1))
+        }
+
+        // Concatenation along channels of differently ranged inputs, two and three of them.
+        for parts in [2, 3] {
+            add("concatenation of \(parts) along channels") { m in
+                let x = m.input(channels: 3, height: 5, width: 5)
+                var inputs: [TensorID] = []
+                for index in 0..<parts { inputs.append(try m.conv(x, "part\(index)", out: 5 + 4 * index, kernel: 3, fused: index == 0 ? relu : nil)) }
+                let c = try m.layer("concat", .concatenation(axis: 1), inputs)
+                m.output(try m.conv(c, "head", out: 4, kernel: 1))
+            }
+        }
+
+        // Per-channel affine (a BatchNormalization the builder cannot fold: after an add), FP32 in every mode.
+        add("scale after an add") { m in
+            let x = m.input(channels: 3, height: 4, width: 4)
+            let a = try m.conv(x, "a", out: 6, kernel: 3)
+            let b = try m.conv(x, "b", out: 6, kernel: 1)
+            let s = try m.layer("sum", .elementwise(.add), [a, b])
+            let scale = ScaleParameters(scale: m.weights([6]).values, shift: m.weights([6]).values)
+            let y = try m.layer("scale", .scale(scale), [s])
+            m.output(try m.conv(y, "head", out: 4, kernel: 1))
+        }
+
+        // Data movement: reshapes that are views, transpose and slice (host reference on the CPU and GPU today).
+        add("reshape, transpose and slice") { m in
+            let x = m.input(channels: 4, height: 3, width: 5)
+            let y = try m.conv(x, "conv", out: 6, kernel: 1)
+            let t = try m.layer("transpose", .transpose(permutation: [0, 2, 3, 1]), [y])
+            let s = try m.layer("slice", .slice(SliceParameters(starts: [0, 0, 1, 0], ends: [1, 3, 5, 6], steps: [1, 1, 2, 1])), [t])
+            let r = try m.layer("flatten", .reshape(sampleShape: [3 * 2 * 6]), [s])
+            m.output(try m.fullyConnected(r, "fc", outputs: 7))
+        }
+
+        // The GPU's large tiles: 200 channels (partial tiles), a residual add staged in shared memory, float output.
+        add("large convolutions (GPU tiles)", batch: 4, large: true, arithmetics: [.int8, .int8TensorRT]) { m in
+            let x = m.input(channels: 32, height: 66, width: 66)
+            let wide = try m.conv(x, "wide", out: 200, kernel: 3, fused: relu)
+            let side = try m.conv(x, "side", out: 48, kernel: 1)
+            let narrow = try m.conv(wide, "narrow", out: 48, kernel: 1, residual: side, fused: relu)
+            m.output(try m.conv(narrow, "head", out: 64, kernel: 1))
+        }
+        // A stem over 3 channels, strided (folded space-to-depth on the GPU) and not, a split-K convolution.
+        add("stems over 3 channels and a split-K convolution", batch: 3, large: true) { m in
+            let x = m.input(channels: 3, height: 37, width: 37)
+            let stem = try m.conv(x, "stem", out: 24, kernel: 3, stride: 2)
+            let fine = try m.conv(x, "stem_fine", out: 24, kernel: 3)
+            let pooled = try m.layer("fine_pool", .pooling(PoolingParameters(kind: .max, kernel: [3, 3], strides: [2, 2], padsBegin: [1, 1], padsEnd: [1, 1])), [fine])
+            let sum = try m.layer("sum", .elementwise(.add), [stem, pooled], fused: relu)
+            let deep = try m.conv(sum, "deep", out: 136, kernel: 3, stride: 2, fused: relu)
+            m.output(try m.conv(deep, "head", out: 10, kernel: 1))
+        }
+        return cases
+    }()
+}

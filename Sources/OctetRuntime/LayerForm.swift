@@ -1,0 +1,161 @@
+import OctetCore
+import OctetQuantization
+
+/// The forms in which backends implement planned layers. One classification of a planned layer, shared by every
+/// backend: a backend maps each form onto a kernel (or says why it cannot), and a layer of no native form runs
+/// through the reference implementation on the host, with the reason in the build report.
+///
+/// A form is decided from the layer kind, its precision, its tensors' quantizations and its shapes
+/// (`EnginePlan.signature`), never from a backend, so a new backend answers the same questions the CPU and
+/// CUDA backends answer, and the builder can report what runs where before compiling anything.
+public enum LayerForm: Sendable, Equatable {
+    /// Quantize, dequantize or requantize a tensor (inserted by the builder).
+    case reformat
+    /// Write a constant's value.
+    case constant
+    /// A convolution as a GEMM over gathered input windows; `grouped` when groups > 1 (and not depthwise).
+    /// With a second input, the residual is added in the epilogue.
+    case convolution(grouped: Bool)
+    /// One filter per channel (groups = channels), one input.
+    case depthwiseConvolution
+    /// `x · Wᵀ + b` over the last axis of a rank-2 tensor: a GEMM.
+    case fullyConnected
+    /// Max or average pooling (or global pooling) over an NCHW tensor.
+    case pooling
+    /// An INT8 activation: a 256-entry table from input codes to output codes.
+    case lookupTable
+    /// A float activation, element by element.
+    case activation
+    /// The per-channel affine `x · scale[c] + shift[c]` over an NCHW tensor (float).
+    case channelScale
+    /// Softmax over axis 1 of a rank-2 tensor (float).
+    case softmaxRows
+    /// A binary operation on two activations of the same shape.
+    case sameShapeBinary(ElementwiseOperation)
+    /// A binary operation between an NCHW activation and a per-sample channel vector `[N, C, 1, 1]`
+    /// (squeeze-and-excitation); `vectorFirst` when the vector is the first operand. Float.
+    case channelBroadcast(ElementwiseOperation, vectorFirst: Bool)
+    /// Concatenation along the channel axis (axis 1) of activations.
+    case channelConcatenation
+    /// A reshape or identity whose physical layout is its logical one: a copy.
+    case view
+    /// No native form: the layer runs through the reference implementation on logical data.
+    case hostReference(reason: String)
+
+    /// The reason, for `.hostReference`.
+    public var hostReason: String? {
+        if case let .hostReference(reason) = self { reason } else { nil }
+    }
+}
+
+/// A backend's answer for one planned layer.
+public enum LayerSupport: Sendable, Equatable {
+    /// A kernel of the backend runs it.
+    case native
+    /// The reference implementation runs it on the host (correct, slow), for this reason.
+    case hostReference(reason: String)
+    /// The backend cannot run it at all.
+    case unsupported(reason: String)
+
+    /// The support a backend gives a form it implements every case of natively.
+    public init(_ form: LayerForm) {
+        if let reason = form.hostReason { self = .hostReference(reason: reason) } else { self = .native }
+    }
+}
+
+extension EnginePlan {
+    /// The form of a planned layer (see `LayerForm`).
+    public func form(of layer: Layer) -> LayerForm {
+        let (int8, inQ, outQ, inShape, outShape) = signature(of: layer)
+        func physicalIsLogical(_ shape: [Int]) -> Bool { shape.count != 4 || (shape[2] == 1 && shape[3] == 1) }
+        func host(_ reason: String) -> LayerForm { .hostReference(reason: reason) }
+        let unquantizedInput = "an INT8 layer whose input is not quantized"
+
+        switch layer.kind {
+        case .reformat:
+            return .reformat
+
+        case .constant:
+            return .constant
+
+        case let .convolution(p):
+            guard inShape.count == 4 else { return host("a convolution over a rank-\(inShape.count) tensor") }
+            let singleInput = layer.inputs.count == 1
+            if int8 {
+                guard inQ[0] != nil else { return host(unquantizedInput) }
+                if p.isDepthwise, outQ != nil, singleInput { return .depthwiseConvolution }
+                if outQ == nil, p.groups != 1 { return host("a grouped INT8 convolution with float output") }
+                return .convolution(grouped: p.groups != 1)
+            }
+            if p.isDepthwise, singleInput, layer.fusedActivation?.isClamp ?? true { return .depthwiseConvolution }
+            return .convolution(grouped: p.groups != 1)
+
+        case .fullyConnected:
+            guard inShape.count == 2 else { return host("a fully connected layer over a rank-\(inShape.count) tensor") }
+            if int8, inQ[0] == nil { return host(unquantizedInput) }
+            return .fullyConnected
+
+        case let .pooling(p):
+            guard inShape.count == 4 else { return host("pooling over a rank-\(inShape.count) tensor") }
+            if int8, p.kind == .average, outQ == nil { return host("INT8 average pooling with float output") }
+            return .pooling
+
+        case .activation:
+            guard int8 else { return .activation }
+            return inQ[0] != nil && outQ != nil ? .lookupTable : host("an INT8 activation without input and output quantization")
+
+        case .scale:
+            if int8 { return host("Scale has no INT8 arithmetic") }
+            return inShape.count == 4 ? .channelScale : host("Scale over a rank-\(inShape.count) tensor")
+
+        case let .softmax(axis, _):
+            if int8 { return host("Softmax has no INT8 arithmetic") }
+            return inShape.count == 2 && axis == 1 ? .softmaxRows : host("Softmax over axis \(axis) of a rank-\(inShape.count) tensor")
+
+        case let .elementwise(op):
+            guard layer.inputs.count == 2, layer.inputs.allSatisfy({ !isConstant($0) }) else {
+                return host("\(op) with a constant operand")
+            }
+            let shapes = layer.inputs.map { network[$0].shape }
+            if int8 {
+                guard shapes[0] == shapes[1] else { return host("INT8 \(op) with broadcasting") }
+                guard inQ.allSatisfy({ $0 != nil }) else { return host(unquantizedInput) }
+                guard outQ != nil else { return host("INT8 \(op) with float output") }
+                return QuantizationMath.hasInt8Arithmetic(op) ? .sameShapeBinary(op) : host("\(op) has no INT8 arithmetic")
+            }
+            if shapes[0] == shapes[1] { return .sameShapeBinary(op) }
+            func isChannelVector(_ s: [Int], of t: [Int]) -> Bool {
+                s.count == 4 && t.count == 4 && s[1] == t[1] && s[2] == 1 && s[3] == 1 && (t[2] > 1 || t[3] > 1)
+            }
+            if isChannelVector(shapes[1], of: shapes[0]) { return .channelBroadcast(op, vectorFirst: false) }
+            if isChannelVector(shapes[0], of: shapes[1]) { return .channelBroadcast(op, vectorFirst: true) }
+            return host("\(op) broadcasting \(shapes[0]) with \(shapes[1])")
+
+        case let .concatenation(axis):
+            guard (outShape.count == 4 || outShape.count == 2) && axis == 1 else {
+                return host("concatenation along axis \(axis) of a rank-\(outShape.count) tensor")
+            }
+            guard layer.inputs.allSatisfy({ !isConstant($0) }) else { return host("concatenation with a constant input") }
+            if int8, outQ == nil || inQ.contains(where: { $0 == nil }) { return host(unquantizedInput) }
+            return .channelConcatenation
+
+        case .reshape, .identity:
+            return physicalIsLogical(inShape) && physicalIsLogical(outShape)
+                ? .view : host("\(layer.kind.typeName) that reorders NHWC data")
+
+        case .transpose:
+            return host("Transpose has no kernel")
+
+        case .slice:
+            return host("Slice has no kernel")
+        }
+    }
+
+    /// Whether a tensor is produced by a constant layer (constants are not batched).
+    public func isConstant(_ id: TensorID) -> Bool {
+        network.layers.contains { layer in
+            if case .constant = layer.kind { return layer.outputs.contains(id) }
+            return false
+        }
+    }
+}
