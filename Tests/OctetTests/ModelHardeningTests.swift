@@ -145,6 +145,21 @@ import Octet
         arithmetic.output("y")
         #expect(try #require(try importError(arithmetic)).contains("overflows"))
 
+        // Integer Pow: a huge exponent of 1 folds at once (it used to loop 2^63 times), 3^100 overflows.
+        var power = ONNXModelBuilder(shape: [nil, 4])
+        power.ints("ones", [1, 1]); power.ints("huge", [Int.max]); power.ints("shape", [1, 4])
+        power.node("Pow", ["ones", "huge"], ["unit"])
+        power.node("Mul", ["unit", "shape"], ["target"])
+        power.node("Reshape", ["input", "target"], ["y"])
+        power.output("y")
+        #expect(try importError(power) == nil)
+        var overflowingPower = ONNXModelBuilder(shape: [nil, 4])
+        overflowingPower.ints("three", [3]); overflowingPower.ints("hundred", [100])
+        overflowingPower.node("Pow", ["three", "hundred"], ["p"], name: "overflowing_pow")
+        overflowingPower.node("Reshape", ["input", "p"], ["y"])
+        overflowingPower.output("y")
+        #expect(try #require(try importError(overflowingPower)).contains("overflows"))
+
         var split = ONNXModelBuilder(opset: 18, shape: [nil, 4])
         split.node("Split", ["input"], ["a", "b"], name: "split", ["axis": .int(1), "num_outputs": .int(0)])
         split.output("a")
