@@ -169,9 +169,9 @@ final class CPUState: ProgramState {
 
     deinit { arena?.deallocate() }
 
-    private func prepare(batch: Int) {
+    private func prepare(batch: Int) throws {
         guard batch != plannedBatch else { return }
-        let (planned, size) = program.tensors.arena(batch: batch)
+        let (planned, size) = try program.tensors.arena(batch: batch)
         arena?.deallocate()
         arena = UnsafeMutableRawPointer.allocate(byteCount: max(size, 64), alignment: 64)
         context.invalidateCache()
@@ -192,7 +192,7 @@ final class CPUState: ProgramState {
             throw OctetError.invalidInput(reason: "no data for network input '\(network.inputs.first.map { network[$0].name } ?? "?")'")
         }
         let batch = first.shape.first ?? 1
-        prepare(batch: batch)
+        try prepare(batch: batch)
         for id in network.inputs {
             guard let data = inputs[network[id].name] else {
                 throw OctetError.invalidInput(reason: "no data for network input '\(network[id].name)'")

@@ -205,11 +205,11 @@ final class CUDAState: ProgramState {
         if let prepared, prepared.batch == batch { return prepared }
         release()
         let network = program.plan.network
+        let (offsets, size) = try program.tensors.arena(batch: batch, alignment: 256)
         // The kernels index elements with 32-bit integers.
         if let (id, entry) = program.tensors.entries.first(where: { $0.value.layout.elementsPerSample * ($0.value.fixedBatch ?? batch) >= Int(Int32.max) }) {
             throw OctetError.invalidInput(reason: "batch \(batch) is too large for the CUDA backend: tensor '\(network[id].name)' would hold \(entry.layout.elementsPerSample * batch) elements (the limit is 2^31); split the batch")
         }
-        let (offsets, size) = program.tensors.arena(batch: batch, alignment: 256)
         let arena = try driver.allocate(bytes: max(size, 256))
         var workspaceBytes = 256, accumulatorBytes = 256
         for (layer, compiled) in zip(network.layers, program.layers) {

@@ -149,6 +149,7 @@ public struct Network: Sendable, Equatable {
         guard shapes.count == outputNames.count else {
             throw OctetError.invalidNetwork(reason: "layer '\(name)' produces \(shapes.count) outputs, \(outputNames.count) named")
         }
+        for (outputName, shape) in zip(outputNames, shapes) { try Limits.checkShape(shape, of: "tensor '\(outputName)'") }
         let outs = zip(outputNames, shapes).map { addTensor(Tensor(name: $0, shape: $1)) }
         layers.append(Layer(name: name, kind: kind, inputs: inputs, outputs: outs, origin: origin))
         return outs
@@ -206,9 +207,26 @@ public struct Network: Sendable, Equatable {
         inputs.map { self[$0].name } + layers.flatMap { $0.outputs.map { self[$0].name } }
     }
 
+    /// Checks that every activation fits `Limits.maxTensorElements` at `batch` samples, so a caller can refuse
+    /// a batch before allocating its inputs (the engine checks its arena again when it runs).
+    /// - Throws: `OctetError.invalidInput` naming the first tensor that would be too large.
+    public func checkBatch(_ batch: Int) throws {
+        guard batch >= 1 else { throw OctetError.invalidInput(reason: "batch \(batch) must be at least 1") }
+        let constants = Set(layers.filter { if case .constant = $0.kind { true } else { false } }.flatMap(\.outputs))
+        for (index, tensor) in tensors.enumerated() where !constants.contains(TensorID(index)) {
+            let perSample = Limits.product(tensor.shape.dropFirst()) ?? Int.max
+            let (elements, overflow) = perSample.multipliedReportingOverflow(by: batch)
+            guard !overflow, elements <= Limits.maxTensorElements else {
+                throw OctetError.invalidInput(
+                    reason: "batch \(batch) is too large: tensor '\(tensor.name)' would hold more than 2^31 elements, Octet's limit for one tensor; split the batch")
+            }
+        }
+    }
+
     /// Checks that the graph is well formed: layers are topologically ordered, every tensor is produced once,
-    /// and every output is produced.
+    /// every output is produced, and every tensor's shape is within `Limits`.
     public func validate() throws {
+        for tensor in tensors { try Limits.checkShape(tensor.shape, of: "tensor '\(tensor.name)'") }
         var available = Set(inputs)
         for layer in layers {
             for input in layer.inputs where !available.contains(input) {

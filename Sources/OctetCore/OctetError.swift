@@ -51,7 +51,7 @@ public enum OctetError: Error, Sendable, CustomStringConvertible, Equatable {
     /// The same error, attributed to a file (used when a lower layer did not know the path).
     public func inFile(_ path: String) -> OctetError {
         switch self {
-        case let .invalidModel(reason): .malformedFile(path: path, reason: reason)
+        case let .invalidModel(reason), let .invalidNetwork(reason): .malformedFile(path: path, reason: reason)
         case let .unsupportedNode(node, opType, reason):
             .malformedFile(path: path, reason: "ONNX node '\(node)' (\(opType)): \(reason)")
         default: self

@@ -7,6 +7,16 @@ extension LayerKind {
         func requireInputs(_ n: Int) throws {
             guard inputs.count == n else { throw fail("expects \(n) input(s), got \(inputs.count)") }
         }
+        /// Window parameters bounded so the extent arithmetic below cannot overflow.
+        func checkWindow(kernel: [Int], strides: [Int], dilations: [Int], padsBegin: [Int], padsEnd: [Int]) throws {
+            let counts = [kernel, strides, dilations, padsBegin, padsEnd].map(\.count)
+            guard counts.allSatisfy({ $0 == 2 }) else { throw fail("window parameters must have two values each (2-D)") }
+            guard (kernel + strides + dilations).allSatisfy({ $0 >= 1 && $0 <= Limits.maxSpatialParameter }),
+                  (padsBegin + padsEnd).allSatisfy({ $0 >= 0 && $0 <= Limits.maxSpatialParameter })
+            else {
+                throw fail("kernel \(kernel), strides \(strides), dilations \(dilations) or pads \(padsBegin + padsEnd) are outside 1…2^20 (pads 0…2^20)")
+            }
+        }
         switch self {
         case let .constant(weights):
             try requireInputs(0)
@@ -16,6 +26,10 @@ extension LayerKind {
             guard inputs.count == 1 || inputs.count == 2 else { throw fail("expects 1 input (and an optional residual), got \(inputs.count)") }
             let x = inputs[0]
             guard x.count == 4 else { throw fail("input must be NCHW (rank 4), got shape \(x)") }
+            guard p.weights.shape.count == 4, p.groups >= 1, p.groups <= Limits.maxSpatialParameter else {
+                throw fail("weights \(p.weights.shape) with \(p.groups) groups are not a 2-D convolution")
+            }
+            try checkWindow(kernel: p.kernel, strides: p.strides, dilations: p.dilations, padsBegin: p.padsBegin, padsEnd: p.padsEnd)
             guard x[1] == p.inputChannelsPerGroup * p.groups else {
                 throw fail("input has \(x[1]) channels, the kernel expects \(p.inputChannelsPerGroup * p.groups)")
             }
@@ -44,6 +58,7 @@ extension LayerKind {
             let x = inputs[0]
             guard x.count == 4 else { throw fail("input must be NCHW (rank 4), got shape \(x)") }
             if p.isGlobal { return [[x[0], x[1], 1, 1]] }
+            try checkWindow(kernel: p.kernel, strides: p.strides, dilations: p.dilations, padsBegin: p.padsBegin, padsEnd: p.padsEnd)
             var out = [x[0], x[1]]
             for axis in 0..<2 {
                 let extent = x[2 + axis] + p.padsBegin[axis] + p.padsEnd[axis]
@@ -91,7 +106,7 @@ extension LayerKind {
             let x = inputs[0]
             guard let batch = x.first else { throw fail("input has rank 0") }
             let have = x.dropFirst().reduce(1, *)
-            guard sampleShape.reduce(1, *) == have else {
+            guard sampleShape.allSatisfy({ $0 >= 0 }), Limits.product(sampleShape) == have else {
                 throw fail("cannot reshape \(x) into [N] + \(sampleShape)")
             }
             return [[batch] + sampleShape]
@@ -114,11 +129,17 @@ extension LayerKind {
                 guard p.steps[axis] > 0, p.starts[axis] >= 0, p.ends[axis] <= x[axis] else {
                     throw fail("slice on axis \(axis) is out of range for \(x)")
                 }
-                out[axis] = max(0, (p.ends[axis] - p.starts[axis] + p.steps[axis] - 1) / p.steps[axis])
+                out[axis] = stridedCount(from: p.starts[axis], to: p.ends[axis], step: p.steps[axis])
             }
             return [out]
         }
     }
+}
+
+/// Elements `start, start + step, …` below `end` (0 when `end <= start`), without overflow for any step.
+public func stridedCount(from start: Int, to end: Int, step: Int) -> Int {
+    guard end > start, step > 0 else { return 0 }
+    return (end - start - 1) / step + 1
 }
 
 /// NumPy broadcasting of two shapes (aligned at the right).

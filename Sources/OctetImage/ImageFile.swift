@@ -59,13 +59,7 @@ public enum ImageFile {
             let data = FileHandle.standardInput.readDataToEndOfFile()
             return try decode(data, path: standardInputName)
         }
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw OctetError.io(path: path, reason: "cannot read the image file")
-        }
-        return try decode(data, path: path)
+        return try decode(try FileReading.contents(of: path, what: "an image file"), path: path)
     }
 
     /// The format the first bytes announce, or nil.

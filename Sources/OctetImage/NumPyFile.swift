@@ -22,10 +22,11 @@ public enum NumPyFile {
     }
 
     public static func read(path: String) throws -> TensorData {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw OctetError.io(path: path, reason: "cannot read the tensor file")
-        }
+        try decode(try FileReading.contents(of: path, what: "a NumPy .npy file"), path: path)
+    }
+
+    /// Decodes `.npy` bytes; `path` only names the source in errors.
+    public static func decode(_ data: Data, path: String = "<data>") throws -> TensorData {
         let bytes = [UInt8](data)
         func fail(_ reason: String) -> OctetError { .malformedFile(path: path, reason: reason) }
         guard bytes.count >= 10, bytes[0] == 0x93, Array(bytes[1..<6]) == Array("NUMPY".utf8) else {
@@ -54,7 +55,9 @@ public enum NumPyFile {
         if descr.hasPrefix("'<f4'") { elementSize = 4 } else if descr.hasPrefix("'<f8'") { elementSize = 8 } else {
             throw fail("element type \(descr.prefix(6)) is not supported (float32 or float64 expected)")
         }
-        guard let open = shapeField.firstIndex(of: "("), let close = shapeField.firstIndex(of: ")") else {
+        guard let open = shapeField.firstIndex(of: "("),
+              let close = shapeField[open...].firstIndex(of: ")")
+        else {
             throw fail("the shape is malformed")
         }
         let shape = try shapeField[shapeField.index(after: open)..<close].split(separator: ",")

@@ -24,13 +24,7 @@ public enum PPM {
     public static let maxPixels = 1 << 28
 
     public static func read(path: String) throws -> RGBImage {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw OctetError.io(path: path, reason: "cannot read the image file")
-        }
-        return try decode(data, path: path)
+        try decode(try FileReading.contents(of: path, what: "a PPM image file"), path: path)
     }
 
     /// Decodes PPM bytes; `path` only names the source in errors.
@@ -74,7 +68,6 @@ public enum PPM {
         guard maxValue > 0, maxValue <= 65535 else { throw fail("maxval \(maxValue) is outside 1…65535") }
         let count = width * height * 3
         let rescale = Float(255) / Float(maxValue)
-        var pixels = [Float](repeating: 0, count: count)
 
         if binary {
             // Exactly one white-space byte separates the header from the samples.
@@ -85,6 +78,8 @@ public enum PPM {
             guard bytes.count - position >= needed else {
                 throw fail("the pixel data is short: \(width)x\(height) needs \(needed) bytes, the file has \(bytes.count - position)")
             }
+            // Allocated only now: a 20-byte header claiming 2^28 pixels must not cost gigabytes first.
+            var pixels = [Float](repeating: 0, count: count)
             for i in 0..<count {
                 let raw = sampleBytes == 1
                     ? Int(bytes[position + i])
@@ -92,7 +87,13 @@ public enum PPM {
                 guard raw <= maxValue else { throw fail("sample \(i) is \(raw), above maxval \(maxValue)") }
                 pixels[i] = Float(raw) * rescale
             }
+            return RGBImage(width: width, height: height, pixels: pixels)
         } else {
+            // Each text sample takes at least two bytes (a digit and a separator; the last needs none).
+            guard bytes.count - position >= 2 * count - 1 else {
+                throw fail("the pixel data is short: \(width)x\(height) needs \(count) samples, the file has at most \((bytes.count - position + 1) / 2)")
+            }
+            var pixels = [Float](repeating: 0, count: count)
             for i in 0..<count {
                 let raw: Int
                 do { raw = try nextNumber("sample") } catch {
@@ -101,8 +102,8 @@ public enum PPM {
                 guard raw <= maxValue else { throw fail("sample \(i) is \(raw), above maxval \(maxValue)") }
                 pixels[i] = Float(raw) * rescale
             }
+            return RGBImage(width: width, height: height, pixels: pixels)
         }
-        return RGBImage(width: width, height: height, pixels: pixels)
     }
 
     /// Encodes an image as binary P6 with maxval 255 (values rounded and clamped).

@@ -12,7 +12,8 @@ struct ImportContext {
     var network: Network
     var values: [String: ImportedValue] = [:]
     let opset: Int
-    let modelDirectory: String
+    /// Where external data files are; nil for a model read from memory.
+    let modelDirectory: String?
     /// Set when the model carries QuantizeLinear / DequantizeLinear nodes: its ranges come from them.
     var explicitlyQuantized = false
 

@@ -6,12 +6,11 @@ import SwiftProtobuf
 enum ModelFile {
     /// Decodes the model at `path`. Errors name the file and say what is wrong with it.
     static func load(path: String) throws -> Onnx_ModelProto {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw OctetError.io(path: path, reason: "cannot read the model file (\(Self.reason(error)))")
-        }
+        try decode(try FileReading.contents(of: path, what: "an ONNX model file"), path: path)
+    }
+
+    /// Decodes model bytes; `path` only names the source in errors.
+    static func decode(_ data: Data, path: String) throws -> Onnx_ModelProto {
         guard !data.isEmpty else { throw OctetError.malformedFile(path: path, reason: "the file is empty, not an ONNX model") }
         let model: Onnx_ModelProto
         do {
@@ -31,28 +30,31 @@ enum ModelFile {
         return model
     }
 
-    static func reason(_ error: Error) -> String {
-        (error as NSError).localizedFailureReason ?? (error as NSError).localizedDescription
-    }
-
     /// Converts an initializer or `Constant` value to a `ConstantTensor`, reading external data relative to
-    /// `directory`.
-    static func constant(_ proto: Onnx_TensorProto, directory: String) throws -> ConstantTensor {
+    /// `directory` (nil: the model came from memory, and external data is refused).
+    static func constant(_ proto: Onnx_TensorProto, directory: String?) throws -> ConstantTensor {
         let shape = proto.dims.map { Int($0) }
         guard shape.allSatisfy({ $0 >= 0 }) else { throw invalid(proto, "has negative dimensions \(shape)") }
+        // The non-zero dims are bounded too: a zero elsewhere must not let later shape arithmetic overflow.
+        guard let nonZero = Limits.product(shape.filter { $0 != 0 }), nonZero <= Limits.maxTensorElements else {
+            throw invalid(proto, "with shape \(shape) has more than 2^31 elements, Octet's limit for one tensor")
+        }
         let (count, overflow) = shape.reduce((1, false)) { acc, d in
             let (p, o) = acc.0.multipliedReportingOverflow(by: d)
             return (p, acc.1 || o)
         }
-        guard !overflow, count <= 1 << 31 else { throw invalid(proto, "has an absurd size \(shape)") }
-        let raw: Data?
-        if proto.dataLocation == .external {
-            raw = try externalData(proto, directory: directory)
-        } else {
-            raw = proto.rawData.isEmpty ? nil : proto.rawData
+        guard !overflow, count <= Limits.maxTensorElements else {
+            throw invalid(proto, "with shape \(shape) has more than 2^31 elements, Octet's limit for one tensor")
         }
         guard let type = Onnx_TensorProto.DataType(rawValue: Int(proto.dataType)) else {
             throw invalid(proto, "has unknown data type \(proto.dataType)")
+        }
+        guard elementSize(type) > 0 else { throw invalid(proto, "has data type \(type) which Octet does not support") }
+        let raw: Data?
+        if proto.dataLocation == .external {
+            raw = try externalData(proto, directory: directory, bytes: count * elementSize(type))
+        } else {
+            raw = proto.rawData.isEmpty ? nil : proto.rawData
         }
         func decode<T>(_: T.Type, _ typed: [T]) throws -> [T] {
             if let raw {
@@ -97,37 +99,86 @@ enum ModelFile {
         .invalidModel(reason: "tensor '\(proto.name)' \(reason)")
     }
 
+    /// Bytes per element of the stored types Octet reads (0 for the others, which `constant` refuses).
+    private static func elementSize(_ type: Onnx_TensorProto.DataType) -> Int {
+        switch type {
+        case .double, .int64: 8
+        case .float, .int32: 4
+        case .float16: 2
+        case .int8, .uint8, .bool: 1
+        default: 0
+        }
+    }
+
     /// Reads the bytes of an initializer stored outside the model (ONNX external data: `location`,
-    /// `offset`, `length`, relative to the model's directory).
-    private static func externalData(_ proto: Onnx_TensorProto, directory: String) throws -> Data {
+    /// `offset`, `length`, relative to the model's directory). As ONNX Runtime does, the file must lie inside
+    /// the model's directory: an absolute location, `..` or a symbolic link leading out of it is refused, so
+    /// a model cannot make Octet read arbitrary files.
+    /// - Parameter bytes: what the tensor's dims and type need; a larger range is never read.
+    private static func externalData(_ proto: Onnx_TensorProto, directory: String?, bytes expected: Int) throws -> Data {
         var entries: [String: String] = [:]
         for entry in proto.externalData { entries[entry.key] = entry.value }
         guard let location = entries["location"], !location.isEmpty else {
             throw invalid(proto, "is stored externally but names no location")
         }
-        let path = location.hasPrefix("/") ? location : directory + "/" + location
-        guard let handle = FileHandle(forReadingAtPath: path) else {
+        guard let directory else {
+            throw invalid(proto, "is stored externally in '\(location)', and a model read from memory has no directory to find it in")
+        }
+        guard !location.hasPrefix("/") else {
+            throw invalid(proto, "names external data by an absolute path '\(location)'; it must be relative to the model's directory")
+        }
+        let path = directory + "/" + location
+        guard let root = realPath(directory) else {
+            throw OctetError.io(path: directory, reason: "cannot resolve the model's directory")
+        }
+        guard let resolved = realPath(path) else {
+            throw OctetError.io(path: path, reason: "cannot open the external data of tensor '\(proto.name)': no such file")
+        }
+        guard resolved.hasPrefix(root == "/" ? "/" : root + "/") else {
+            throw invalid(proto, "names external data '\(location)' that resolves to \(resolved), outside the model's directory \(root)")
+        }
+        var info = stat()
+        guard stat(resolved, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            throw OctetError.io(path: path, reason: "the external data of tensor '\(proto.name)' is not a regular file")
+        }
+        let fileSize = Int(info.st_size)
+        func number(_ key: String) throws -> Int? {
+            guard let text = entries[key] else { return nil }
+            guard let value = Int(text), value >= 0 else { throw invalid(proto, "has external data \(key) '\(text)', not a non-negative integer") }
+            return value
+        }
+        let offset = try number("offset") ?? 0
+        let length = try number("length") ?? max(0, fileSize - offset)
+        guard offset <= fileSize, length <= fileSize - offset else {
+            throw OctetError.malformedFile(
+                path: path, reason: "external data of tensor '\(proto.name)' (offset \(offset), length \(length)) lies beyond the end of the \(fileSize)-byte file")
+        }
+        guard length == expected else {
+            throw invalid(proto, "has \(length) bytes of external data, its dims \(proto.dims) and type need \(expected)")
+        }
+        guard let handle = FileHandle(forReadingAtPath: resolved) else {
             throw OctetError.io(path: path, reason: "cannot open the external data of tensor '\(proto.name)'")
         }
         defer { try? handle.close() }
-        let offset = UInt64(entries["offset"].flatMap { UInt64($0) } ?? 0)
         do {
-            try handle.seek(toOffset: offset)
-            let data: Data?
-            if let length = entries["length"].flatMap({ Int($0) }) {
-                data = try handle.read(upToCount: length)
-                guard data?.count == length else {
-                    throw OctetError.malformedFile(path: path, reason: "external data of tensor '\(proto.name)' is truncated")
-                }
-            } else {
-                data = try handle.readToEnd()
+            try handle.seek(toOffset: UInt64(offset))
+            let data = try handle.read(upToCount: length) ?? Data()
+            guard data.count == length else {
+                throw OctetError.malformedFile(path: path, reason: "external data of tensor '\(proto.name)' is truncated")
             }
-            return data ?? Data()
+            return data
         } catch let error as OctetError {
             throw error
         } catch {
-            throw OctetError.io(path: path, reason: "cannot read the external data of tensor '\(proto.name)' (\(reason(error)))")
+            throw OctetError.io(path: path, reason: "cannot read the external data of tensor '\(proto.name)' (\(FileReading.reason(error, path: path)))")
         }
+    }
+
+    /// The canonical path (symbolic links and `..` resolved), or nil when it does not exist.
+    private static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 }
 

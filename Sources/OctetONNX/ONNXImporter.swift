@@ -33,10 +33,29 @@ public enum ONNXImporter {
     /// Imports the model at `path`. Errors name the file.
     public static func importModel(path: String) throws -> (network: Network, info: ModelInfo) {
         let model = try ModelFile.load(path: path)
+        let directory = (path as NSString).deletingLastPathComponent
         do {
-            return try importModel(model, path: path)
+            return try importModel(model, path: path, directory: directory.isEmpty ? "." : directory)
         } catch let error as OctetError {
             throw error.inFile(path)
+        }
+    }
+
+    /// Imports a model from memory (a network stream, a fuzzer). Errors name `name` as the file.
+    ///
+    /// ```swift
+    /// let (network, _) = try ONNXImporter.importModel(data: bytes, name: "upload.onnx")
+    /// ```
+    /// - Parameters:
+    ///   - externalDataDirectory: where the model's external data files are; nil refuses external data.
+    public static func importModel(data: Data, name: String = "<data>", externalDataDirectory: String? = nil) throws
+        -> (network: Network, info: ModelInfo)
+    {
+        let model = try ModelFile.decode(data, path: name)
+        do {
+            return try importModel(model, path: name, directory: externalDataDirectory)
+        } catch let error as OctetError {
+            throw error.inFile(name)
         }
     }
 
@@ -44,17 +63,17 @@ public enum ONNXImporter {
         model.opsetImport.first { $0.domain.isEmpty || $0.domain == "ai.onnx" }.map { Int($0.version) } ?? 1
     }
 
-    static func importModel(_ model: Onnx_ModelProto, path: String) throws -> (network: Network, info: ModelInfo) {
+    static func importModel(_ model: Onnx_ModelProto, path: String, directory: String?) throws -> (network: Network, info: ModelInfo) {
         let opset = defaultOpset(model)
         guard supportedOpsets.contains(opset) else {
             throw OctetError.invalidModel(
                 reason: "opset \(opset) is not supported (Octet supports opsets \(supportedOpsets.lowerBound) to \(supportedOpsets.upperBound))")
         }
         let graph = model.graph
-        let directory = (path as NSString).deletingLastPathComponent
+        try GraphStructure.check(graph)
         var context = ImportContext(
             network: Network(name: graph.name.isEmpty ? ((path as NSString).lastPathComponent) : graph.name),
-            opset: opset, modelDirectory: directory.isEmpty ? "." : directory)
+            opset: opset, modelDirectory: directory)
 
         for initializer in graph.initializer {
             context.values[initializer.name] = .constant(try ModelFile.constant(initializer, directory: context.modelDirectory))
@@ -66,6 +85,7 @@ public enum ONNXImporter {
             context.values[input.name] = .tensor(id)
         }
         guard !context.network.inputs.isEmpty else { throw OctetError.invalidModel(reason: "the graph has no inputs") }
+        let producers = GraphStructure.producers(graph)
 
         for node in graph.node {
             if !node.domain.isEmpty, node.domain != "ai.onnx" {
@@ -74,10 +94,17 @@ public enum ONNXImporter {
             guard let importer = opImporters[node.opType] else {
                 throw node.unsupported("op type \(node.opType) is not supported (see docs/operators.md)")
             }
+            guard node.output.first.map({ !$0.isEmpty }) == true else {
+                throw node.unsupported("the node names no output")
+            }
             let inputs: [ImportedValue?] = try node.input.map { name in
                 if name.isEmpty { return nil }
                 guard let value = context.values[name] else {
-                    throw node.unsupported("input '\(name)' is not produced by any earlier node")
+                    if let later = producers[name] {
+                        throw node.unsupported(
+                            "input '\(name)' is produced by node '\(later)' later in the graph; ONNX requires nodes in topological order")
+                    }
+                    throw node.unsupported("input '\(name)' is not a graph input, an initializer or the output of any node")
                 }
                 return value
             }
@@ -86,6 +113,9 @@ public enum ONNXImporter {
                 outputs = try importer(&context, node, inputs)
             } catch let OctetError.invalidNetwork(reason) {
                 throw node.unsupported(reason)
+            }
+            guard outputs.count == node.output.count || (outputs.count < node.output.count && node.output[outputs.count...].allSatisfy(\.isEmpty)) else {
+                throw node.unsupported("\(node.output.count) outputs are named, the op produces \(outputs.count)")
             }
             for (name, value) in zip(node.output, outputs) where !name.isEmpty {
                 context.values[name] = value
@@ -122,13 +152,25 @@ public enum ONNXImporter {
         }
         let dims = input.type.tensorType.shape.dim
         guard !dims.isEmpty else { throw OctetError.invalidModel(reason: "input '\(input.name)' has no shape") }
-        return try dims.enumerated().map { axis, dim in
-            if case let .dimValue(v)? = dim.value, v > 0 { return Int(v) }
+        let shape = try dims.enumerated().map { axis, dim in
+            if case let .dimValue(v)? = dim.value {
+                guard v > 0 else {
+                    throw OctetError.invalidModel(
+                        reason: "input '\(input.name)' has dimension \(v) on axis \(axis); dimensions must be positive")
+                }
+                return Int(v)
+            }
             guard axis == 0 else {
                 throw OctetError.invalidModel(
                     reason: "input '\(input.name)' has a symbolic dimension on axis \(axis); only the batch axis may be symbolic")
             }
             return 1
         }
+        do {
+            try Limits.checkShape(shape, of: "input '\(input.name)'")
+        } catch let OctetError.invalidNetwork(reason) {
+            throw OctetError.invalidModel(reason: reason)
+        }
+        return shape
     }
 }

@@ -115,6 +115,13 @@ private func normalizedAxis(_ axis: Int, rank: Int, _ node: Onnx_NodeProto) thro
     return a
 }
 
+/// Refuses a value computed at import time with more than `Limits.maxFoldedElements` elements (nil: overflow).
+private func checkFolded(_ count: Int?, _ node: Onnx_NodeProto) throws {
+    guard let count, count <= Limits.maxFoldedElements else {
+        throw node.unsupported("the value computed at import would have more than 2^26 elements")
+    }
+}
+
 /// Rejects data movement across the batch axis, which would tie samples together.
 private func requireNotBatch(_ axis: Int, _ node: Onnx_NodeProto, _ what: String) throws {
     if axis == 0 { throw node.unsupported("\(what) along axis 0 (the batch axis) is not supported") }
@@ -130,13 +137,16 @@ private func spatialPadding(
     switch autoPad {
     case "NOTSET":
         let pads = try node.attr("pads", default: [0, 0, 0, 0])
-        guard pads.count == 4, pads.allSatisfy({ $0 >= 0 }) else {
-            throw node.unsupported("pads \(pads) must be four non-negative values for 2-D")
+        guard pads.count == 4, pads.allSatisfy({ $0 >= 0 && $0 <= Limits.maxSpatialParameter }) else {
+            throw node.unsupported("pads \(pads) must be four values in 0…2^20 for 2-D")
         }
         return ([pads[0], pads[1]], [pads[2], pads[3]])
     case "VALID":
         return ([0, 0], [0, 0])
     case "SAME_UPPER", "SAME_LOWER":
+        guard kernel.count == 2, input.count == 2, kernel.allSatisfy({ $0 >= 1 && $0 <= Limits.maxSpatialParameter }) else {
+            throw node.unsupported("kernel \(kernel) must be two values in 1…2^20")
+        }
         var begin = [0, 0], end = [0, 0]
         for axis in 0..<2 {
             let out = (input[axis] + strides[axis] - 1) / strides[axis]
@@ -155,6 +165,9 @@ private func twoInts(_ node: Onnx_NodeProto, _ key: String, default value: [Int]
     let v = try node.attr(key, default: value)
     guard v.count == 2, !positive || v.allSatisfy({ $0 > 0 }) else {
         throw node.unsupported("\(key) \(v) must be two positive values (only 2-D is supported)")
+    }
+    guard v.allSatisfy({ $0 <= Limits.maxSpatialParameter }) else {
+        throw node.unsupported("\(key) \(v) exceeds 2^20, Octet's limit for window parameters")
     }
     return v
 }
@@ -179,7 +192,7 @@ private func importConv(_ context: inout ImportContext, _ node: Onnx_NodeProto, 
     let strides = try twoInts(node, "strides", default: [1, 1])
     let dilations = try twoInts(node, "dilations", default: [1, 1])
     let group = try node.attr("group", default: 1)
-    guard group >= 1 else { throw node.unsupported("group \(group) must be positive") }
+    guard group >= 1, group <= w.shape[0] else { throw node.unsupported("group \(group) must be in 1…\(w.shape[0]) (the output channels)") }
     let shape = context.network[x].shape
     guard shape.count == 4 else { throw node.unsupported("the input must be NCHW, got shape \(shape)") }
     let pads = try spatialPadding(node, input: Array(shape[2...]), kernel: kernel, strides: strides, dilations: dilations)
@@ -360,25 +373,33 @@ private func foldInts(_ a: ConstantTensor, _ b: ConstantTensor, _ op: Elementwis
     let shape = x.count >= y.count ? a.shape : b.shape
     let values = try (0..<count).map { i -> FoldedInt in
         let (l, r) = (x[x.count == 1 ? 0 : i], y[y.count == 1 ? 0 : i])
+        let result: (partialValue: Int, overflow: Bool)
         switch op {
-        case .add: return .known(l + r)
-        case .sub: return .known(l - r)
-        case .mul: return .known(l * r)
+        case .add: result = l.addingReportingOverflow(r)
+        case .sub: result = l.subtractingReportingOverflow(r)
+        case .mul: result = l.multipliedReportingOverflow(by: r)
         case .div:
             guard r != 0 else { throw node.unsupported("integer division by zero") }
-            return .known(l / r)
-        case .max: return .known(max(l, r))
-        case .min: return .known(min(l, r))
+            result = l.dividedReportingOverflow(by: r)
+        case .max: result = (max(l, r), false)
+        case .min: result = (min(l, r), false)
         case .pow:
             guard r >= 0 else { throw node.unsupported("integer Pow with the negative exponent \(r)") }
-            var power = 1
-            for _ in 0..<r {
-                let (product, overflow) = power.multipliedReportingOverflow(by: l)
-                guard !overflow else { throw node.unsupported("integer Pow \(l)^\(r) overflows 64 bits") }
-                power = product
+            // 0, 1 and -1 never overflow: answer them directly, or a huge exponent would loop for ages.
+            if l == 0 || l == 1 || l == -1 {
+                result = (r == 0 ? 1 : (l == -1 && r % 2 == 0 ? 1 : l), false)
+            } else {
+                // |l| >= 2 overflows within 63 factors, so this loop is short whatever r is.
+                var power = 1, overflow = false, remaining = r
+                while remaining > 0, !overflow {
+                    (power, overflow) = power.multipliedReportingOverflow(by: l)
+                    remaining -= 1
+                }
+                result = (power, overflow)
             }
-            return .known(power)
         }
+        guard !result.overflow else { throw node.unsupported("integer \(op) of \(l) and \(r) overflows 64 bits") }
+        return .known(result.partialValue)
     }
     return ConstantTensor(shape: shape, ints: values)
 }
@@ -446,11 +467,16 @@ private func importConcat(_ context: inout ImportContext, _ node: Onnx_NodeProto
 {
     guard node.hasAttr("axis") else { throw node.unsupported("attribute axis is required") }
     let values = try inputs.indices.map { try input(inputs, $0, node) }
-    let rank = context.shape(values[0]).count
+    guard let firstValue = values.first else { throw node.unsupported("needs at least one input") }
+    let rank = context.shape(firstValue).count
     let axis = try normalizedAxis(try node.attr("axis", default: 0), rank: max(rank, 1), node)
     let constants = values.compactMap { if case let .constant(c) = $0 { c } else { nil } }
     if constants.count == values.count {
-        guard constants.allSatisfy({ $0.shape.count == rank }) else { throw node.unsupported("inputs differ in rank") }
+        guard rank >= 1, constants.allSatisfy({ $0.shape.count == rank }) else { throw node.unsupported("inputs differ in rank or are scalars") }
+        guard constants.allSatisfy({ c in c.shape.indices.allSatisfy { $0 == axis || c.shape[$0] == constants[0].shape[$0] } }) else {
+            throw node.unsupported("input shapes \(constants.map(\.shape)) differ outside axis \(axis)")
+        }
+        try checkFolded(constants.reduce(0) { $0 + $1.count }, node)
         return [.constant(concatenateConstants(constants, axis: axis))]
     }
     try requireNotBatch(axis, node, "Concat")
@@ -503,11 +529,10 @@ private func importReshape(_ context: inout ImportContext, _ node: Onnx_NodeProt
     }
     let total = shape.reduce(1, *)
     if let inferAxis {
-        let rest = resolved.reduce(1, *)
-        guard rest > 0, total % rest == 0 else { throw node.unsupported("cannot reshape \(shape) into \(target)") }
+        guard let rest = Limits.product(resolved), rest > 0, total % rest == 0 else { throw node.unsupported("cannot reshape \(shape) into \(target)") }
         resolved[inferAxis] = total / rest
     }
-    guard resolved.reduce(1, *) == total else { throw node.unsupported("cannot reshape \(shape) into \(resolved)") }
+    guard Limits.product(resolved) == total else { throw node.unsupported("cannot reshape \(shape) into \(resolved)") }
     if case let .constant(c) = value { return [.constant(c.reshaped(resolved))] }
 
     let keepsBatch: Bool =
@@ -589,10 +614,7 @@ private func sliceRange(start: Int, end: Int, step: Int, dim: Int, _ node: Onnx_
 
 /// Elements of a constant selected by per-axis ranges (generic strided gather used by Slice and Split).
 private func sliceConstant(_ c: ConstantTensor, starts: [Int], ends: [Int], steps: [Int]) -> ConstantTensor {
-    let shape: [Int] = (0..<c.shape.count).map { axis in
-        let span: Int = ends[axis] - starts[axis] + steps[axis] - 1
-        return max(0, span / steps[axis])
-    }
+    let shape: [Int] = (0..<c.shape.count).map { stridedCount(from: starts[$0], to: ends[$0], step: steps[$0]) }
     let inStrides = rowMajorStrides(c.shape)
     let outStrides = rowMajorStrides(shape)
     let indices = (0..<shape.reduce(1, *)).map { index in
@@ -655,10 +677,11 @@ private func importSplit(_ context: inout ImportContext, _ node: Onnx_NodeProto,
         sizes = try node.attr("split", default: [Int]())
     } else {
         let parts = context.opset >= 18 ? try node.attr("num_outputs", default: count) : count
+        guard parts == count, parts >= 1 else { throw node.unsupported("num_outputs \(parts) differs from the \(count) outputs named") }
         let chunk = (shape[axis] + parts - 1) / parts
         sizes = (0..<parts).map { min(chunk, max(0, shape[axis] - $0 * chunk)) }
     }
-    guard sizes.count == count, sizes.reduce(0, +) == shape[axis], sizes.allSatisfy({ $0 >= 0 }) else {
+    guard sizes.count == count, sizes.allSatisfy({ $0 >= 0 && $0 <= shape[axis] }), sizes.reduce(0, +) == shape[axis] else {
         throw node.unsupported("split sizes \(sizes) do not divide axis \(axis) of \(shape) into \(count) outputs")
     }
     var results: [ImportedValue] = []
@@ -695,6 +718,7 @@ private func importGather(_ context: inout ImportContext, _ node: Onnx_NodeProto
     let outShape = Array(shape[..<axis]) + indicesTensor.shape + Array(shape[(axis + 1)...])
     if case let .constant(c) = value {
         let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
+        try checkFolded(Limits.product([outer, indices.count, inner]), node)
         var flat: [Int] = []
         for o in 0..<outer { for i in indices { for k in 0..<inner { flat.append((o * shape[axis] + i) * inner + k) } } }
         return [.constant(c.gathered(flat, shape: outShape))]
@@ -764,7 +788,8 @@ private func importConstantOfShape(_ context: inout ImportContext, _ node: Onnx_
     throws -> [ImportedValue]
 {
     let shape = try knownInts(try constant(inputs, 0, node, "the shape"), node, "the shape")
-    guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, *) <= 1 << 26 else { throw node.unsupported("invalid shape \(shape)") }
+    guard shape.allSatisfy({ $0 >= 0 }) else { throw node.unsupported("invalid shape \(shape): dimensions must not be negative") }
+    try checkFolded(Limits.product(shape.filter { $0 != 0 }), node)
     let fill = try node.attribute("value").map { try ModelFile.constant($0.t, directory: context.modelDirectory) }
         ?? ConstantTensor(shape: [1], floats: [0])
     let count = shape.reduce(1, *)
@@ -843,6 +868,10 @@ private func importDequantizeLinear(_ context: inout ImportContext, _ node: Onnx
     context.explicitlyQuantized = true
     guard case let .constant(c) = value else { return [value] }
     let q = try knownInts(c, node, "the quantized data")
+    let int32Range = Int(Int32.min)...Int(Int32.max)
+    guard q.allSatisfy(int32Range.contains), zeroPoints.allSatisfy(int32Range.contains) else {
+        throw node.unsupported("quantized values or zero points exceed the int32 range")
+    }
     if scales.count == 1 {
         return [.constant(ConstantTensor(shape: c.shape, floats: q.map { Float($0 - zeroPoints[0]) * scales[0] }))]
     }

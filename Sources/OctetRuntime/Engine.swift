@@ -22,6 +22,13 @@ public final class Engine: Sendable {
     public func makeContext() -> ExecutionContext { ExecutionContext(engine: self) }
 
     public var inputNames: [String] { plan.network.inputs.map { plan.network[$0].name } }
+
+    /// Checks that this engine can run `batch` samples at once (every tensor within `Limits`), so a caller can
+    /// refuse a batch before allocating its inputs.
+    /// - Throws: `OctetError.invalidInput` naming the tensor or the arena size that is too large.
+    public func checkBatch(_ batch: Int) throws {
+        _ = try TensorPlacement(plan: plan).arena(batch: batch)
+    }
     public var outputNames: [String] { plan.network.outputs.map { plan.network[$0].name } }
 }
 

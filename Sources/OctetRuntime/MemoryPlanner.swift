@@ -60,6 +60,8 @@ public struct TensorPlacement: Sendable {
     }
 
     public let entries: [TensorID: Entry]
+    /// Tensor names, for errors.
+    private let names: [TensorID: String]
 
     public init(plan: EnginePlan) {
         let network = plan.network
@@ -77,19 +79,33 @@ public struct TensorPlacement: Sendable {
         }
         for id in network.outputs { entries[id]?.lastUse = network.layers.count }
         self.entries = entries
+        self.names = Dictionary(uniqueKeysWithValues: entries.keys.map { ($0, network[$0].name) })
     }
 
     public subscript(id: TensorID) -> Entry? { entries[id] }
 
     /// Byte offsets of every tensor in one arena for `batch`, tensors whose lifetimes do not overlap sharing
     /// memory, and the arena's size. Offsets are multiples of `alignment`.
-    public func arena(batch: Int, alignment: Int = 64) -> (offsets: [TensorID: Int], size: Int) {
+    /// - Throws: `OctetError.invalidInput` when a tensor at this batch would exceed `Limits.maxTensorElements`
+    ///   or the arena `Limits.maxArenaBytes`, before anything is allocated.
+    public func arena(batch: Int, alignment: Int = 64) throws -> (offsets: [TensorID: Int], size: Int) {
+        guard batch >= 1 else { throw OctetError.invalidInput(reason: "batch \(batch) must be at least 1") }
         let ids = entries.keys.sorted()
-        let requests = ids.map { id -> MemoryPlanner.Request in
-            let e = entries[id]!
-            return MemoryPlanner.Request(size: e.bytes(batch: batch), firstUse: e.firstUse, lastUse: e.lastUse)
+        var requests: [MemoryPlanner.Request] = []
+        for id in ids {
+            guard let e = entries[id] else { continue }
+            let (elements, overflow) = e.layout.elementsPerSample.multipliedReportingOverflow(by: e.fixedBatch ?? batch)
+            guard !overflow, elements <= Limits.maxTensorElements else {
+                throw OctetError.invalidInput(
+                    reason: "batch \(batch) is too large: tensor '\(names[id] ?? "\(id)")' would hold more than 2^31 elements, Octet's limit for one tensor; split the batch")
+            }
+            requests.append(MemoryPlanner.Request(size: e.bytes(batch: batch), firstUse: e.firstUse, lastUse: e.lastUse))
         }
         let (planned, size) = MemoryPlanner.plan(requests, alignment: alignment)
+        guard size <= Limits.maxArenaBytes else {
+            throw OctetError.invalidInput(
+                reason: "batch \(batch) is too large: its activations need \(size >> 20) MiB, above Octet's limit of \(Limits.maxArenaBytes >> 30) GiB for one execution context; split the batch")
+        }
         return (Dictionary(uniqueKeysWithValues: zip(ids, planned)), size)
     }
 }

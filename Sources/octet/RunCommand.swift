@@ -151,6 +151,7 @@ struct RunCommand: ParsableCommand {
             let path = imagePaths[0], name = ImageList.displayName(path)
             let picture = try ImageFile.read(path: path)
             log.info("Preprocessing a \(picture.width)x\(picture.height) \(picture.format.rawValue) image with recipe \(recipe.summary)")
+            try network.checkBatch(batch)  // before the batch of copies is allocated
             let one = try recipe.inputTensor(picture, path: name)
             try classify(.batch(Array(repeating: one, count: batch))) { (name, batch == 1 ? nil : $0) }
         } else if let recipe {

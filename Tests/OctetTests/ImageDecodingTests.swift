@@ -151,7 +151,7 @@ import _OctetTestSupport
     }
 
     @Test func unreadableFileIsAnError() throws {
-        #expect(throws: OctetError.io(path: "/nonexistent/photo.jpg", reason: "cannot read the image file")) {
+        #expect(throws: OctetError.io(path: "/nonexistent/photo.jpg", reason: "cannot read an image file: no such file")) {
             try ImageFile.read(path: "/nonexistent/photo.jpg")
         }
     }

@@ -1,0 +1,1 @@
+// The driver is declared in include/CFuzzerDriver.h; this file only makes the target a C module.

@@ -1,0 +1,21 @@
+import CFuzzerDriver
+import Foundation
+import Octet
+
+/// PPM bytes → `PPM.decode`; errors must be one line, anything else that ends the process is a finding.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    do {
+        let image = try PPM.decode(Data(bytes: data, count: size), path: "fuzz.ppm")
+        if image.pixels.count != image.width * image.height * 3 { preconditionFailure("pixel count does not match the size") }
+    } catch {
+        if "\(error)".contains("\n") { preconditionFailure("error is not one line: \(error)") }
+    }
+    return 0
+}
+
+/// The process entry: SwiftPM links executables with `main` aliased to `<Module>_main`.
+@_cdecl("FuzzPPM_main")
+public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    octet_fuzz_main(argc, argv) { data, size in data.map { fuzz($0, size) } ?? 0 }
+}

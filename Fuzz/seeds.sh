@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Makes the seed corpora under Fuzz/corpus-work/<harness>/ from the repository's own fixtures (and a few
+# tiny hand-written files where the fixtures are too large to mutate quickly). Corpora stay out of git.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+work="$root/Fuzz/corpus-work"
+fixtures="$root/Tests/OctetTests/Fixtures"
+demo="$root/data/int8_api"
+mkdir -p "$work"/{onnx,ppm,rangefile,calibcache,npy}
+
+# ONNX: the 28 KB caffe2-style fixture (the bundled EfficientNet is 18 MB, far above -max_len).
+cp "$fixtures/caffe2_style_resnet.onnx" "$work/onnx/seed-caffe2_style_resnet.onnx"
+
+# PPM: the demo photo and small P6/P3/16-bit images.
+cp "$demo/coffee.ppm" "$work/ppm/seed-coffee.ppm"
+printf 'P6\n2 2\n255\n\x00\x10\x20\x30\x40\x50\x60\x70\x80\x90\xa0\xb0' > "$work/ppm/seed-p6.ppm"
+printf 'P3\n# comment\n2 1\n255\n1 2 3 4 5 6\n' > "$work/ppm/seed-p3.ppm"
+printf 'P6 1 1 65535 \x01\x02\x03\x04\x05\x06' > "$work/ppm/seed-p6-16bit.ppm"
+
+# Range files and calibration caches: the demo's, and the fixture's tensor names as a range file.
+cp "$demo/efficientnet_lite0_per_tensor_dynamic_range.txt" "$work/rangefile/seed-efficientnet.txt"
+sed -e 's/^TensorName: //' -e 's/$/:1.5/' "$fixtures/caffe2_style_resnet_tensors.txt" > "$work/rangefile/seed-caffe2.txt"
+cp "$demo/efficientnet_lite0_calibration.cache" "$work/calibcache/seed-efficientnet.cache"
+
+# NumPy: the fixture's input and output tensors.
+cp "$fixtures/caffe2_style_resnet_input.npy" "$work/npy/seed-input.npy"
+cp "$fixtures/caffe2_style_resnet_output.npy" "$work/npy/seed-output.npy"
+echo "seed corpora in $work"
