@@ -4,8 +4,8 @@ import PackageDescription
 /// libFuzzer harnesses, one per parser, kept out of the root package so `swift test` and CI never build them.
 /// Build and run them with `Fuzz/run.sh` (it passes `-sanitize=fuzzer` and `-parse-as-library`). Each harness
 /// defines `LLVMFuzzerTestOneInput` and `<Module>_main`, the entry SwiftPM aliases `main` to, which starts
-/// libFuzzer's driver (`CFuzzerDriver`). The JPEG/PNG harness belongs here too, as `FuzzImage`, once those decoders land.
-let harnesses = ["FuzzONNX", "FuzzPPM", "FuzzRangeFile", "FuzzCalibrationCache", "FuzzNumPy"]
+/// libFuzzer's driver (`CFuzzerDriver`).
+let harnesses = ["FuzzONNX", "FuzzPPM", "FuzzImage", "FuzzRangeFile", "FuzzCalibrationCache", "FuzzNumPy"]
 
 let package = Package(
     name: "OctetFuzz",

@@ -6,7 +6,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$root/Fuzz/corpus-work"
 fixtures="$root/Tests/OctetTests/Fixtures"
 demo="$root/data/int8_api"
-mkdir -p "$work"/{onnx,ppm,rangefile,calibcache,npy}
+mkdir -p "$work"/{onnx,ppm,image,rangefile,calibcache,npy}
 
 # ONNX: the 28 KB caffe2-style fixture (the bundled EfficientNet is 18 MB, far above -max_len).
 cp "$fixtures/caffe2_style_resnet.onnx" "$work/onnx/seed-caffe2_style_resnet.onnx"
@@ -16,6 +16,13 @@ cp "$demo/coffee.ppm" "$work/ppm/seed-coffee.ppm"
 printf 'P6\n2 2\n255\n\x00\x10\x20\x30\x40\x50\x60\x70\x80\x90\xa0\xb0' > "$work/ppm/seed-p6.ppm"
 printf 'P3\n# comment\n2 1\n255\n1 2 3 4 5 6\n' > "$work/ppm/seed-p3.ppm"
 printf 'P6 1 1 65535 \x01\x02\x03\x04\x05\x06' > "$work/ppm/seed-p6-16bit.ppm"
+
+# JPEG and PNG: the decoding fixtures under 16 KB (every subsampling, progressive, gray, CMYK; PNG bit depths,
+# palette, alpha, interlaced), and a small PPM so mutations cross formats.
+for f in "$fixtures"/images/*.jpg "$fixtures"/images/*.png; do
+    if [[ $(stat -c %s "$f") -le 16384 ]]; then cp "$f" "$work/image/seed-$(basename "$f")"; fi
+done
+printf 'P6\n2 2\n255\n\x00\x10\x20\x30\x40\x50\x60\x70\x80\x90\xa0\xb0' > "$work/image/seed-p6.ppm"
 
 # Range files and calibration caches: the demo's, and the fixture's tensor names as a range file.
 cp "$demo/efficientnet_lite0_per_tensor_dynamic_range.txt" "$work/rangefile/seed-efficientnet.txt"
