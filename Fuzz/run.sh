@@ -13,12 +13,14 @@ declare -A product=([onnx]=FuzzONNX [ppm]=FuzzPPM [image]=FuzzImage [rangefile]=
 declare -A maxlen=([onnx]=65536 [ppm]=4096 [image]=16384 [rangefile]=4096 [calibcache]=4096 [npy]=4096)
 
 if [[ "${ASAN:-0}" == 1 ]]; then
-    configuration=debug; sanitizers=fuzzer,address
+    configuration=debug; sanitizers=fuzzer,address; c_sanitizers=fuzzer-no-link,address
 else
-    configuration=release; sanitizers=fuzzer
+    configuration=release; sanitizers=fuzzer; c_sanitizers=fuzzer-no-link
 fi
+# The C targets too (the image codecs' shim, the kernels), so libFuzzer sees their coverage; the system's libjpeg
+# and libpng themselves stay uninstrumented.
 build=(swift build --package-path "$root/Fuzz" --scratch-path "$root/.build-fuzz/$configuration" -c "$configuration"
-       -Xswiftc "-sanitize=$sanitizers" -Xswiftc -parse-as-library)
+       -Xswiftc "-sanitize=$sanitizers" -Xswiftc -parse-as-library -Xcc "-fsanitize=$c_sanitizers")
 
 # Swift's backtracer would catch the trap first and libFuzzer would then save no crash file.
 export SWIFT_BACKTRACE=enable=no

@@ -21,6 +21,15 @@ public enum FileReading {
         }
     }
 
+    /// The UTF-8 text of the file at `path` (range files, label lists, caches).
+    /// - Throws: `OctetError.io` as `contents`, or `.malformedFile` when the bytes are not UTF-8.
+    public static func text(of path: String, what: String) throws -> String {
+        guard let text = String(data: try contents(of: path, what: what), encoding: .utf8) else {
+            throw OctetError.malformedFile(path: path, reason: "\(what) must be UTF-8 text, and this file is not")
+        }
+        return text
+    }
+
     /// A plain reason for a failed read, from the POSIX error underneath Foundation's.
     public static func reason(_ error: Error, path: String) -> String {
         let ns = error as NSError

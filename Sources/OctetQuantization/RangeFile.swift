@@ -143,13 +143,7 @@ public struct DynamicRanges: Sendable, Equatable {
     }
 
     private static func readText(_ path: String) throws -> String {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw OctetError.io(path: path, reason: "cannot read the file")
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw OctetError.malformedFile(path: path, reason: "the file is not UTF-8 text")
-        }
-        return text
+        try FileReading.text(of: path, what: "a dynamic range file or calibration cache")
     }
 }
 

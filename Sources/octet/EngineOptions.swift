@@ -146,7 +146,7 @@ struct EngineOptions: ParsableArguments {
 
     /// Reads a range file, or a TensorRT calibration cache (recognized by its `TRT-` first line).
     static func readRanges(_ path: String) throws -> DynamicRanges {
-        if let head = FileManager.default.contents(atPath: path)?.prefix(4), head.elementsEqual("TRT-".utf8) {
+        if try FileReading.contents(of: path, what: "a dynamic range file or calibration cache").prefix(4).elementsEqual("TRT-".utf8) {
             return try DynamicRanges.readCalibrationCache(path: path).ranges
         }
         return try DynamicRanges.readRangeFile(path: path)

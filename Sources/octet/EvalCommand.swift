@@ -255,9 +255,7 @@ struct LabelledImage {
 
     /// ImageNet's layout: `folder/<synset>/<image>`, with class i the synset on line i of `synsetsPath`.
     static func synsetFolders(_ folder: String, synsetsPath: String) throws -> [LabelledImage] {
-        guard let data = FileManager.default.contents(atPath: synsetsPath), let text = String(data: data, encoding: .utf8) else {
-            throw OctetError.io(path: synsetsPath, reason: "cannot read the synset list as UTF-8 text")
-        }
+        let text = try FileReading.text(of: synsetsPath, what: "a synset list")
         // `n01440764` or `n01440764 tench, Tinca tinca` (LOC_synset_mapping.txt): the first word is the id.
         let ids = text.split(separator: "\n").compactMap { $0.split(whereSeparator: \.isWhitespace).first.map(String.init) }
         let classOf = Dictionary(ids.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
@@ -291,8 +289,7 @@ struct LabelTable {
     var columnDescription = ""
 
     init(path: String, column: String?) throws {
-        guard let data = FileManager.default.contents(atPath: path) else { throw OctetError.io(path: path, reason: "cannot read the labels file") }
-        guard let text = String(data: data, encoding: .utf8) else { throw OctetError.malformedFile(path: path, reason: "the labels file is not UTF-8 text") }
+        let text = try FileReading.text(of: path, what: "a labels file")
         let rows: [(line: Int, fields: [String])] = text.split(separator: "\n", omittingEmptySubsequences: false).enumerated().compactMap { index, raw in
             let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
             guard !line.isEmpty, !line.hasPrefix("#") else { return nil }

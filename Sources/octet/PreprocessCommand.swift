@@ -50,9 +50,7 @@ struct PreprocessCommand: ParsableCommand {
         if image == "-" {
             data = FileHandle.standardInput.readDataToEndOfFile()
         } else {
-            do { data = try Data(contentsOf: URL(fileURLWithPath: image)) } catch {
-                throw OctetError.io(path: image, reason: "cannot read the image file")
-            }
+            data = try FileReading.contents(of: image, what: "an image file")
         }
         var decodeTimes: [Double] = [], preprocessTimes: [Double] = []
         var tensor = TensorData(shape: [0], values: [])

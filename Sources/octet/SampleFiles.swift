@@ -34,12 +34,7 @@ struct Labels {
     var names: [String]
 
     init(path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw OctetError.io(path: path, reason: "cannot read the reference labels file")
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw OctetError.malformedFile(path: path, reason: "the reference labels file is not UTF-8 text")
-        }
+        let text = try FileReading.text(of: path, what: "a reference labels file")
         names = text.split(separator: "\n", omittingEmptySubsequences: false).map {
             $0.trimmingCharacters(in: .whitespacesAndNewlines)
         }
