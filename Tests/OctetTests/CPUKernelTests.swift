@@ -397,8 +397,9 @@ import Testing
     static func dwCases() -> [DWCase] {
         var cases: [DWCase] = []
         for (i, channels) in [1, 3, 15, 16, 17, 33, 64].enumerated() {
-            for (j, kernelSize) in [1, 9, 25].enumerated() {
-                let v = i * 3 + j
+            // Odd and even tap counts: the AVX2 kernel takes taps in pairs and the last of an odd count alone.
+            for (j, kernelSize) in [1, 2, 4, 9, 25].enumerated() {
+                let v = i * 5 + j
                 let outputSigned = v % 2 == 0, inputSigned = (v / 2) % 2 == 0
                 let stored: (Float, Float) = outputSigned ? [(-128, 127), (0, 127)][v % 4 / 2] : [(0, 255), (0, 120)][v % 4 / 2]
                 let inputZeroPoint = v % 3 == 0 ? 0 : zeroPoint(v, signed: inputSigned)
