@@ -17,8 +17,9 @@ EfficientNet-Lite0 (real weights, p*2/255-1). Engines, all with --threads thread
     INFERENCE_PRECISION_HINT=f32 (this CPU's default would be bf16), batch made static by reshape; INT8 runs
     the same onnxruntime QDQ model (OpenVINO's low-precision transformations make it INT8).
   * Octet: `OCTET bench --model M --ranges R --precision int8|fp32 --batch B --threads T --iterations RUNS
-    --warmup W --json` (one JSON object per batch size on stdout); R is the max-abs range file of
-    Scripts/int8/max_ranges.py on the photos, cached as <model>_ranges.txt. Without a working `bench`
+    --warmup W --json` (one JSON object per batch size on stdout); R is Octet's own max calibration on the photos
+    (`octet calibrate --method max`, cached as <model>_octet_max_ranges.txt), or with --octet-calibration
+    onnxruntime the max-abs range file of Scripts/int8/max_ranges.py, cached as <model>_ranges.txt. Without a working `bench`
     subcommand Octet is recorded as missing and the rest still runs.
 Octet runs once per --octet-isa entry: "native" (the kernels the hardware picks) and any ISA name, run with
 OCTET_FORCE_ISA=<name> (recorded as engine "octet[<name>]"), e.g. avx2 on an AVX-512 machine as a PROXY for an
@@ -303,7 +304,21 @@ def ensure_qdq(m, cache, images, activation, log):
     return out, meta
 
 
-def ensure_ranges(m, cache, images, log):
+def ensure_ranges(m, cache, images, log, octet=None, threads=2):
+    """Octet's range file: `octet calibrate --method max` (Octet's own FP32 engine, its default calibration) when
+    octet is given, else Scripts/int8/max_ranges.py (onnxruntime FP32). Both are max |x| over the photos, but the
+    float sums differ in the last bits, and on 29 photos that can flip a borderline top-1."""
+    if octet:
+        out = os.path.join(cache, f"{m['stem']}_octet_max_ranges.txt")
+        if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(m["path"]):
+            return out
+        cmd = [octet, "calibrate", "--model", m["path"], "--images", images, "--method", "max", "--normalization",
+               m["normalization"], "--threads", str(threads), "--output", out]
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=1800)
+        if p.returncode != 0:
+            raise SystemExit(f"{' '.join(map(shlex.quote, cmd))}: exit {p.returncode}: {p.stderr.decode()[-800:]}")
+        log(f"  wrote {out} (octet calibrate --method max)")
+        return out
     from max_ranges import compute_ranges, write_range_file
     out = os.path.join(cache, f"{m['stem']}_ranges.txt")
     if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(m["path"]):
@@ -378,6 +393,9 @@ def main():
     ap.add_argument("--octet-isa", default="native",
                     help="comma list: native (hardware choice) and/or ISA names run with OCTET_FORCE_ISA "
                          "(scalar, avx2, avxvnni, avx512vnni); engine 'octet[NAME]' (default native)")
+    ap.add_argument("--octet-calibration", choices=["octet", "onnxruntime"], default="octet",
+                    help="Octet's ranges: `octet calibrate --method max` (default; each engine calibrates itself on "
+                         "the photos) or Scripts/int8/max_ranges.py's max |x| from onnxruntime FP32")
     ap.add_argument("--no-accuracy", action="store_true", help="skip the top-1 agreement with FP32 on the photos")
     ap.add_argument("--table-from", metavar="RAW_JSON", help="only print the markdown table of an earlier run's JSON")
     args = ap.parse_args()
@@ -454,7 +472,10 @@ def main():
         qdq, qmeta = None, {}
         if engines & {"ort", "openvino"}:
             qdq, qmeta = ensure_qdq(m, args.cache, args.images, args.ort_int8_activation, log)
-        ranges = ensure_ranges(m, args.cache, args.images, log) if octet_ok else None
+        ranges = None
+        if octet_ok:
+            ranges = ensure_ranges(m, args.cache, args.images, log,
+                                   args.octet if args.octet_calibration == "octet" else None, args.threads)
         model_meta.append(dict(m, ort_qdq=qdq, ort_qdq_meta=qmeta, ranges=ranges))
         inp = onnx.load(m["path"], load_external_data=False).graph.input[0]
         h, w = [d.dim_value for d in inp.type.tensor_type.shape.dim][2:]
@@ -610,7 +631,7 @@ def main():
                                       "(asymmetric), int8 weights, MinMax calibration on the photos",
                              octet="OCTET bench --model M --ranges R --precision P --batch B --threads T "
                                    "--iterations RUNS --warmup W --json; octet[NAME] with OCTET_FORCE_ISA=NAME",
-                             octet_isa=args.octet_isa,
+                             octet_isa=args.octet_isa, octet_calibration=args.octet_calibration,
                              accuracy=None if args.no_accuracy else
                              f"top-1 of each engine/precision on the {args.images} photos vs onnxruntime FP32 top-1",
                              affinity="none set (taskset not used)",
