@@ -18,8 +18,8 @@
  * octet_cpu_isa_supported() says its ISA is there (the levels are NOT nested: an AVX-512 VNNI CPU may lack
  * AVX-VNNI and the reverse); on non-x86 machines the _avx2/_avxvnni/_avx512vnni symbols exist but abort.
  *
- * Every ISA produces identical bytes for the integer kernels (and identical floats for octet_qgemm_f32out). The float kernels agree within rounding
- * (the SIMD versions use FMA).
+ * Every ISA produces identical bytes for the integer kernels (and identical floats for octet_qgemm_f32out). The
+ * float kernels agree within rounding (the SIMD versions use FMA).
  *
  * All kernels are reentrant and use no global state; to split work across threads, call them on
  * disjoint row ranges (offset A, C and residual by rows) or on disjoint 16-column panel ranges (offset
