@@ -5,6 +5,7 @@ usage: python3 Benchmarks/cpu_int8.py [--octet .build/release/octet] [--models-d
            [--resnet50 .models/resnet50_op13.onnx] [--out docs/PERFORMANCE-raw.json] [--batches 1,8]
            [--threads 2] [--runs 30] [--warmup 5] [--engines ort,openvino,octet] [--only mobilenet_v2 ...]
            [--cache .bench] [--images /work/shared/data/images/224] [--ort-int8-activation uint8|int8]
+           [--octet-isa native,avx2] [--no-accuracy]
 
 Models: ResNet-50 (torchvision export, random weights, ImageNet normalization), MobileNetV2 1.0 224 and
 EfficientNet-Lite0 (real weights, p*2/255-1). Engines, all with --threads threads:
@@ -16,9 +17,24 @@ EfficientNet-Lite0 (real weights, p*2/255-1). Engines, all with --threads thread
     INFERENCE_PRECISION_HINT=f32 (this CPU's default would be bf16), batch made static by reshape; INT8 runs
     the same onnxruntime QDQ model (OpenVINO's low-precision transformations make it INT8).
   * Octet: `OCTET bench --model M --ranges R --precision int8|fp32 --batch B --threads T --iterations RUNS
-    --warmup W --json` (one JSON object per batch size on stdout); R is the max-abs range file of
-    Scripts/int8/max_ranges.py on the photos, cached as <model>_ranges.txt. Without a working `bench`
+    --warmup W --json` (one JSON object per batch size on stdout); R is Octet's own max calibration on the photos
+    (`octet calibrate --method max`, cached as <model>_octet_max_ranges.txt), or with --octet-calibration
+    onnxruntime the max-abs range file of Scripts/int8/max_ranges.py, cached as <model>_ranges.txt. Without a working `bench`
     subcommand Octet is recorded as missing and the rest still runs.
+Octet runs once per --octet-isa entry: "native" (the kernels the hardware picks) and any ISA name, run with
+OCTET_FORCE_ISA=<name> (recorded as engine "octet[<name>]"), e.g. avx2 on an AVX-512 machine as a PROXY for an
+AVX2-only CPU (same instructions, but this core's caches, clocks and ports).
+ISA path, column "ISA" (what each engine really ran):
+  * Octet: "(kernels in use: X)" of `octet selftest` under the same environment.
+  * onnxruntime: MLAS picks its kernels from CPUID with no override and no report, so this is INFERRED from the
+    CPU flags (MLAS order: avx512_vnni > avx_vnni > avx2) and marked "(inferred)".
+  * OpenVINO: the primitive type of the runtime model's Convolution/FullyConnected/MatMul nodes (e.g.
+    brgconv_avx512_core_vnni_I8, jit_avx2_I8), the most frequent one. ONEDNN_MAX_CPU_ISA in the environment is
+    recorded; whether OpenVINO honours it shows in these names.
+Accuracy, column "top-1 vs FP32" (unless --no-accuracy): every engine/precision classifies the photos of --images
+(29 in /work/shared/data/images/224), batch 1 for onnxruntime and OpenVINO, one batch of all photos for Octet
+(`octet run --load-inputs X.npy --save-outputs Y.npy`, the same preprocessed tensors), and its top-1 is compared
+with the model's own FP32 top-1 (onnxruntime FP32, checked against expected.tsv's FP32 columns where it has them).
 Inputs are random but fixed (numpy default_rng(20240601), uniform [-1, 1)), the same for every engine. Python
 engines: WARMUP untimed runs, then RUNS timed runs (perf_counter around each run); p50 is the median. The
 whole set is measured --rounds times (default 3, interleaved); each result keeps its round with the lowest p50
@@ -91,13 +107,84 @@ def ov_bench(path, x, threads, warmup, runs):
     compiled = core.compile_model(model, "CPU", cfg)
     req = compiled.create_infer_request()
     runtime = compiled.get_runtime_model()
-    precisions = {}
+    precisions, primitives = {}, {}
     for op in runtime.get_ordered_ops():
         rt = op.get_rt_info()
         if rt["layerType"].astype(str) in ("Convolution", "FullyConnected", "MatMul"):
             p = rt["runtimePrecision"].astype(str)
             precisions[p] = precisions.get(p, 0) + 1
-    return time_fn(lambda: req.infer({0: x}), warmup, runs), precisions
+            if "primitiveType" in rt:
+                t = rt["primitiveType"].astype(str)
+                primitives[t] = primitives.get(t, 0) + 1
+    return time_fn(lambda: req.infer({0: x}), warmup, runs), precisions, primitives
+
+
+def ort_top1(path, inputs, threads):
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    return [int(np.argmax(sess.run(None, {name: x})[0].reshape(-1))) for _, x in inputs]
+
+
+def ov_top1(path, inputs, threads):
+    import openvino as ov
+    core = ov.Core()
+    model = core.read_model(path)
+    model.reshape({model.inputs[0].any_name: list(inputs[0][1].shape)})
+    compiled = core.compile_model(model, "CPU", {"INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32"})
+    req = compiled.create_infer_request()
+    return [int(np.argmax(req.infer({0: x})[compiled.outputs[0]].reshape(-1))) for _, x in inputs]
+
+
+def octet_top1(octet, model, ranges, precision, inputs, threads, env, workdir):
+    """One `octet run` over all photos as one batch; -> top-1 per photo."""
+    xin = os.path.join(workdir, "photos_nchw.npy")
+    if not os.path.exists(xin):
+        np.save(xin, np.concatenate([x for _, x in inputs]).astype(np.float32))
+    yout = os.path.join(workdir, f"octet_{precision}_{os.getpid()}.npy")
+    cmd = [octet, "run", "--model", model, "--ranges", ranges, "--precision", precision, "--threads", str(threads),
+           "--load-inputs", xin, "--save-outputs", yout]
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=900, env=env)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(shlex.quote, cmd))}: exit {p.returncode}: "
+                           f"{p.stderr.decode(errors='replace').strip()[-800:]}")
+    y = np.load(yout).reshape(len(inputs), -1)
+    os.remove(yout)
+    return [int(v) for v in np.argmax(y, axis=1)]
+
+
+def expected_fp32_top1(images_dir, model_name):
+    """photo -> FP32 top-1 class from expected.tsv (effl0 / mnv2 columns), {} when it has none for the model."""
+    column = {"efficientnet_lite0": "effl0_top1_idx", "mobilenet_v2": "mnv2_top1_idx"}.get(model_name)
+    path = os.path.join(os.path.dirname(os.path.abspath(images_dir)), "expected.tsv")
+    if column is None or not os.path.exists(path):
+        return {}
+    lines = [l.rstrip("\n").split("\t") for l in open(path) if l.strip()]
+    head = lines[0]
+    return {r[head.index("file")][:-4]: int(r[head.index(column)]) for r in lines[1:]}
+
+
+def octet_isa(octet, env):
+    """The ISA name Octet's CPU kernels use under env ("(kernels in use: X)" of `octet selftest`)."""
+    try:
+        p = subprocess.run([octet, "selftest"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300, env=env)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    out = p.stdout.decode(errors="replace")
+    i = out.find("(kernels in use: ")
+    isa = out[i + 17:out.find(")", i)] if i >= 0 else "unknown"
+    refused = [l for l in p.stderr.decode(errors="replace").splitlines() if "refused" in l]
+    return isa + (f" (REFUSED: {refused[0]})" if refused else "")
+
+
+def mlas_isa(flags):
+    for flag, name in (("avx512_vnni", "avx512vnni"), ("avx_vnni", "avxvnni"), ("avx2", "avx2")):
+        if flag in flags:
+            return f"mlas {name} (inferred)"
+    return "mlas sse (inferred)"
 
 
 def cpu_busy(interval=0.5):
@@ -160,11 +247,11 @@ def octet_has_bench(octet):
     return True, ""
 
 
-def octet_bench(octet, model, ranges, precision, batch, threads, warmup, runs, timeout=600):
+def octet_bench(octet, model, ranges, precision, batch, threads, warmup, runs, timeout=600, env=None):
     cmd = [octet, "bench", "--model", model, "--ranges", ranges, "--precision", precision, "--batch", str(batch),
            "--threads", str(threads), "--iterations", str(runs), "--warmup", str(warmup), "--json"]
     try:
-        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, env=env)
     except (OSError, subprocess.TimeoutExpired) as e:
         return None, f"{' '.join(map(shlex.quote, cmd))}: {e}"
     if p.returncode != 0:
@@ -217,7 +304,21 @@ def ensure_qdq(m, cache, images, activation, log):
     return out, meta
 
 
-def ensure_ranges(m, cache, images, log):
+def ensure_ranges(m, cache, images, log, octet=None, threads=2):
+    """Octet's range file: `octet calibrate --method max` (Octet's own FP32 engine, its default calibration) when
+    octet is given, else Scripts/int8/max_ranges.py (onnxruntime FP32). Both are max |x| over the photos, but the
+    float sums differ in the last bits, and on 29 photos that can flip a borderline top-1."""
+    if octet:
+        out = os.path.join(cache, f"{m['stem']}_octet_max_ranges.txt")
+        if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(m["path"]):
+            return out
+        cmd = [octet, "calibrate", "--model", m["path"], "--images", images, "--method", "max", "--normalization",
+               m["normalization"], "--threads", str(threads), "--output", out]
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=1800)
+        if p.returncode != 0:
+            raise SystemExit(f"{' '.join(map(shlex.quote, cmd))}: exit {p.returncode}: {p.stderr.decode()[-800:]}")
+        log(f"  wrote {out} (octet calibrate --method max)")
+        return out
     from max_ranges import compute_ranges, write_range_file
     out = os.path.join(cache, f"{m['stem']}_ranges.txt")
     if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(m["path"]):
@@ -237,23 +338,26 @@ def markdown_table(results):
                 return r["p50_ms"]
         return None
 
-    lines = ["| model | batch | engine | precision | p50 ms | p90 ms | img/s | Octet / ORT-INT8 | Octet / ORT-FP32 "
-             "| others CPU | p50 per round |", "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    lines = ["| model | batch | engine | ISA path | precision | p50 ms | p90 ms | img/s | top-1 vs FP32 | Octet / ORT-INT8 "
+             "| Octet / ORT-FP32 | others CPU | p50 per round |",
+             "|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in results:
+        isa, top1 = r.get("isa", ""), r.get("top1_vs_fp32", "")
         if "p50_ms" not in r:
-            if r["engine"] == "octet" and str(r.get("error", "")).startswith("missing"):
+            if r["engine"].startswith("octet") and str(r.get("error", "")).startswith("missing"):
                 continue
-            lines.append(f"| {r['model']} | {r['batch']} | {r['engine']} | {r['precision']} | error | | | | | | |")
+            lines.append(f"| {r['model']} | {r['batch']} | {r['engine']} | {isa} | {r['precision']} | error | | | "
+                         f"{top1} | | | | |")
             continue
         r1 = r2 = ""
-        if r["engine"] == "octet":
+        if r["engine"].startswith("octet"):
             oi = p50(r["model"], "onnxruntime", "int8", r["batch"]) if r["precision"] == "int8" else None
             of = p50(r["model"], "onnxruntime", "fp32", r["batch"])
             r1 = f"{r['p50_ms'] / oi:.2f}" if oi else ""
             r2 = f"{r['p50_ms'] / of:.2f}" if of else ""
         rounds = " / ".join(f"{v:.2f}" for v in r.get("p50_ms_rounds", []))
-        lines.append(f"| {r['model']} | {r['batch']} | {r['engine']} | {r['precision']} | {r['p50_ms']:.2f} | "
-                     f"{r.get('p90_ms', float('nan')):.2f} | {r.get('throughput_ips', float('nan')):.1f} | "
+        lines.append(f"| {r['model']} | {r['batch']} | {r['engine']} | {isa} | {r['precision']} | {r['p50_ms']:.2f} | "
+                     f"{r.get('p90_ms', float('nan')):.2f} | {r.get('throughput_ips', float('nan')):.1f} | {top1} | "
                      f"{r1} | {r2} | {(r.get('others_cpu') or 0):.0%} | {rounds} |")
     return "\n".join(lines)
 
@@ -286,6 +390,13 @@ def main():
     ap.add_argument("--retries", type=int, default=2, help="re-measurements allowed per result (default 2)")
     ap.add_argument("--ort-int8-activation", choices=["uint8", "int8"], default="uint8",
                     help="activation type of the onnxruntime QDQ model (default uint8 = QUInt8)")
+    ap.add_argument("--octet-isa", default="native",
+                    help="comma list: native (hardware choice) and/or ISA names run with OCTET_FORCE_ISA "
+                         "(scalar, avx2, avxvnni, avx512vnni); engine 'octet[NAME]' (default native)")
+    ap.add_argument("--octet-calibration", choices=["octet", "onnxruntime"], default="octet",
+                    help="Octet's ranges: `octet calibrate --method max` (default; each engine calibrates itself on "
+                         "the photos) or Scripts/int8/max_ranges.py's max |x| from onnxruntime FP32")
+    ap.add_argument("--no-accuracy", action="store_true", help="skip the top-1 agreement with FP32 on the photos")
     ap.add_argument("--table-from", metavar="RAW_JSON", help="only print the markdown table of an earlier run's JSON")
     args = ap.parse_args()
     if args.table_from:
@@ -324,6 +435,16 @@ def main():
         if not octet_ok:
             log(f"Octet skipped: {octet_why}")
     versions["octet"] = args.octet
+    # Octet variants: (engine label, environment, ISA its kernels use).
+    octet_variants = []
+    if octet_ok:
+        for name in [v for v in args.octet_isa.split(",") if v]:
+            env = dict(os.environ)
+            env.pop("OCTET_FORCE_ISA", None)
+            if name != "native":
+                env["OCTET_FORCE_ISA"] = name
+            octet_variants.append(("octet" if name == "native" else f"octet[{name}]", env, octet_isa(args.octet, env)))
+            log(f"{octet_variants[-1][0]}: kernels {octet_variants[-1][2]}")
 
     flags = set(cpu_flags())
     machine = dict(cpu_model=cpu_model(), logical_cpus=os.cpu_count(),
@@ -333,6 +454,9 @@ def main():
                    kernel=platform.release(), loadavg_start=os.getloadavg())
     log(f"{machine['cpu_model']}, {machine['logical_cpus']} CPUs, {' '.join(machine['isa'])}; load average "
         f"{' '.join(f'{v:.2f}' for v in machine['loadavg_start'])}")
+    if os.environ.get("ONEDNN_MAX_CPU_ISA"):
+        machine["ONEDNN_MAX_CPU_ISA"] = os.environ["ONEDNN_MAX_CPU_ISA"]
+    ort_isa = mlas_isa(flags)
     log(f"onnxruntime {versions['onnxruntime']}, openvino {versions.get('openvino', '-')}; threads {args.threads}, "
         f"warm-up {args.warmup}, runs {args.runs}, batches {batches}")
 
@@ -348,11 +472,45 @@ def main():
         qdq, qmeta = None, {}
         if engines & {"ort", "openvino"}:
             qdq, qmeta = ensure_qdq(m, args.cache, args.images, args.ort_int8_activation, log)
-        ranges = ensure_ranges(m, args.cache, args.images, log) if octet_ok else None
+        ranges = None
+        if octet_ok:
+            ranges = ensure_ranges(m, args.cache, args.images, log,
+                                   args.octet if args.octet_calibration == "octet" else None, args.threads)
         model_meta.append(dict(m, ort_qdq=qdq, ort_qdq_meta=qmeta, ranges=ranges))
         inp = onnx.load(m["path"], load_external_data=False).graph.input[0]
         h, w = [d.dim_value for d in inp.type.tensor_type.shape.dim][2:]
         prepared.append(dict(m, qdq=qdq, ranges=ranges, h=h, w=w))
+
+    accuracy = {}  # (model, engine, precision) -> "agree/photos" against the model's own FP32 top-1
+    if not args.no_accuracy:
+        for m in prepared:
+            log(f"\n== {m['name']}: top-1 agreement with FP32 on the photos of {args.images}")
+            inputs = load_photo_inputs(m["path"], args.images, m["normalization"])
+            reference = ort_top1(m["path"], inputs, args.threads)
+            expected = expected_fp32_top1(args.images, m["name"])
+            if expected:
+                same = sum(expected.get(n) == r for (n, _), r in zip(inputs, reference))
+                log(f"  onnxruntime FP32 top-1 equals expected.tsv's FP32 top-1 on {same}/{len(inputs)} photos")
+            runs = []
+            if "ort" in engines:
+                runs += [("onnxruntime", "fp32", lambda: reference),
+                         ("onnxruntime", "int8", lambda: ort_top1(m["qdq"], inputs, args.threads))]
+            if "openvino" in engines:
+                runs += [("openvino", "fp32", lambda: ov_top1(m["path"], inputs, args.threads)),
+                         ("openvino", "int8", lambda: ov_top1(m["qdq"], inputs, args.threads))]
+            for label, env, _ in octet_variants:
+                for prec in ("int8", "fp32"):
+                    runs.append((label, prec, lambda env=env, prec=prec: octet_top1(
+                        args.octet, m["path"], m["ranges"], prec, inputs, args.threads, env, args.cache)))
+            for engine, prec, fn in runs:
+                try:
+                    top = fn()
+                    agree = sum(a == b for a, b in zip(top, reference))
+                    accuracy[(m["name"], engine, prec)] = f"{agree}/{len(inputs)}"
+                except Exception as e:  # noqa: BLE001 -- recorded, the timing still runs
+                    accuracy[(m["name"], engine, prec)] = f"error: {type(e).__name__}"
+                    log(f"  {engine} {prec}: {e}")
+                log(f"  {engine:<20} {prec}: top-1 agreement with FP32 {accuracy[(m['name'], engine, prec)]}")
 
     def jobs_for(m, x, b):
         """[(engine, precision, fn -> stats dict)]"""
@@ -363,12 +521,13 @@ def main():
             return dict(stats(times, b), times_ms=[round(t * 1000, 4) for t in times])
 
         def ov_job(path):
-            times, precisions = ov_bench(path, x, T, W, R)
+            times, precisions, primitives = ov_bench(path, x, T, W, R)
             return dict(stats(times, b), times_ms=[round(t * 1000, 4) for t in times],
-                        conv_runtime_precisions=precisions)
+                        conv_runtime_precisions=precisions, conv_primitive_types=primitives,
+                        isa=max(primitives, key=primitives.get) if primitives else "")
 
-        def octet_job(prec):
-            obj, err = octet_bench(args.octet, m["path"], m["ranges"], prec, b, T, W, R)
+        def octet_job(prec, env):
+            obj, err = octet_bench(args.octet, m["path"], m["ranges"], prec, b, T, W, R, env=env)
             if obj is None:
                 raise RuntimeError(err)
             keep = ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "min_ms", "max_ms", "throughput_ips")
@@ -380,8 +539,9 @@ def main():
                      ("onnxruntime", "int8", lambda: ort_job(m["qdq"]))]
         if "openvino" in engines:
             jobs += [("openvino", "fp32", lambda: ov_job(m["path"])), ("openvino", "int8", lambda: ov_job(m["qdq"]))]
-        if octet_ok:
-            jobs += [("octet", "int8", lambda: octet_job("int8")), ("octet", "fp32", lambda: octet_job("fp32"))]
+        for label, env, _ in octet_variants:
+            jobs += [(label, "int8", lambda env=env: octet_job("int8", env)),
+                     (label, "fp32", lambda env=env: octet_job("fp32", env))]
         return jobs
 
     def measure(fn, label):
@@ -434,6 +594,12 @@ def main():
             rec["p50_ms_rounds"] = [r["p50_ms"] for r in good]
         else:
             rec["error"] = measured[key][-1]["error"]
+        if engine == "onnxruntime":
+            rec["isa"] = ort_isa
+        elif engine.startswith("octet"):
+            rec["isa"] = next(isa for label, _, isa in octet_variants if label == engine)
+        if (model, engine, prec) in accuracy:
+            rec["top1_vs_fp32"] = accuracy[(model, engine, prec)]
         results.append(rec)
     if not octet_ok and "octet" in engines:
         for m in prepared:
@@ -464,7 +630,10 @@ def main():
                              ort_int8=f"quantize_static QDQ, per_channel, {args.ort_int8_activation} activations "
                                       "(asymmetric), int8 weights, MinMax calibration on the photos",
                              octet="OCTET bench --model M --ranges R --precision P --batch B --threads T "
-                                   "--iterations RUNS --warmup W --json",
+                                   "--iterations RUNS --warmup W --json; octet[NAME] with OCTET_FORCE_ISA=NAME",
+                             octet_isa=args.octet_isa, octet_calibration=args.octet_calibration,
+                             accuracy=None if args.no_accuracy else
+                             f"top-1 of each engine/precision on the {args.images} photos vs onnxruntime FP32 top-1",
                              affinity="none set (taskset not used)",
                              idle="before each measurement: wait until /proc/stat shows the CPUs less than "
                                   f"{args.idle_threshold:.0%} busy over 0.5 s (at most {args.idle_wait:.0f} s); "

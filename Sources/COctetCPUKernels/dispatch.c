@@ -4,13 +4,22 @@
  *
  *   AVX2:        CPUID.1:ECX.{FMA[12], OSXSAVE[27], AVX[28]}, CPUID.(7,0):EBX.AVX2[5], XCR0 & 0x06 == 0x06
  *                (SSE and AVX state).
+ *   AVXVNNI:     AVX2 above, plus CPUID.(7,1):EAX.AVX_VNNI[4] (VEX-encoded vpdpbusd on ymm; no new state).
  *   AVX512VNNI:  AVX2 above, plus CPUID.(7,0):EBX.{AVX512F[16], AVX512BW[30], AVX512VL[31]},
  *                CPUID.(7,0):ECX.AVX512_VNNI[11], XCR0 & 0xE6 == 0xE6 (SSE, AVX, opmask, ZMM_Hi256, Hi16_ZMM).
+ * AVX-VNNI and AVX-512 VNNI are independent (Ice Lake has only the latter, Alder Lake only the former), so the
+ * detection keeps a set, and octet_cpu_hardware_isa() picks the fastest member: avx512vnni > avxvnni > avx2.
  *
- * OCTET_FORCE_GENERIC=1 in the environment makes octet_cpu_isa() (and so the dispatching entry points)
- * scalar; octet_cpu_hardware_isa() still reports the hardware.
+ * Environment, read once at the first octet_cpu_isa() call:
+ *   OCTET_FORCE_GENERIC=1  scalar kernels (takes precedence over OCTET_FORCE_ISA).
+ *   OCTET_FORCE_ISA=NAME   scalar | avx2 | avxvnni | avx512vnni: use that ISA's kernels, e.g. to measure the AVX2
+ *                          path on an AVX-512 machine. A NAME this CPU/OS cannot run (or an unknown NAME) is
+ *                          REFUSED: one line on stderr, then the hardware's best ISA is used, as without it.
+ * octet_cpu_hardware_isa() and octet_cpu_isa_supported() always report the hardware.
  */
 #include <stdatomic.h>
+
+#include <stdio.h>
 
 #include "octet_internal.h"
 
@@ -23,42 +32,79 @@ static uint64_t read_xcr0(void) {
     return ((uint64_t)edx << 32) | eax;
 }
 
-static int32_t detect_isa(void) {
+/* Bit (1 << isa) for every ISA this CPU and OS support; bit 0 (scalar) always. */
+static uint32_t detect_isa_set(void) {
     unsigned eax, ebx, ecx, edx;
-    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return OCTET_ISA_SCALAR;
+    const uint32_t scalar = 1u << OCTET_ISA_SCALAR;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return scalar;
     const int fma = (ecx >> 12) & 1, osxsave = (ecx >> 27) & 1, avx = (ecx >> 28) & 1;
-    if (!(fma && osxsave && avx)) return OCTET_ISA_SCALAR;
+    if (!(fma && osxsave && avx)) return scalar;
     const uint64_t xcr0 = read_xcr0();
-    if ((xcr0 & 0x06) != 0x06) return OCTET_ISA_SCALAR;
-    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return OCTET_ISA_SCALAR;
-    if (!((ebx >> 5) & 1)) return OCTET_ISA_SCALAR;
+    if ((xcr0 & 0x06) != 0x06) return scalar;
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return scalar;
+    if (!((ebx >> 5) & 1)) return scalar;
+    uint32_t set = scalar | 1u << OCTET_ISA_AVX2;
+    const unsigned max_subleaf = eax;
     const int avx512f = (ebx >> 16) & 1, avx512bw = (ebx >> 30) & 1, avx512vl = (ebx >> 31) & 1;
     const int vnni = (ecx >> 11) & 1;
-    if (avx512f && avx512bw && avx512vl && vnni && (xcr0 & 0xE6) == 0xE6) return OCTET_ISA_AVX512VNNI;
-    return OCTET_ISA_AVX2;
+    if (avx512f && avx512bw && avx512vl && vnni && (xcr0 & 0xE6) == 0xE6) set |= 1u << OCTET_ISA_AVX512VNNI;
+    if (max_subleaf >= 1 && __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) && ((eax >> 4) & 1)) {
+        set |= 1u << OCTET_ISA_AVXVNNI;
+    }
+    return set;
 }
 #else
-static int32_t detect_isa(void) { return OCTET_ISA_SCALAR; }
+static uint32_t detect_isa_set(void) { return 1u << OCTET_ISA_SCALAR; }
 #endif
 
-/* -1 = not yet detected. Detection is idempotent, so a race only repeats it. */
-static _Atomic int32_t hardware_isa = -1;
+/* -1 = not yet detected. Detection is idempotent, so a race only repeats it (and at worst prints the
+ * OCTET_FORCE_ISA refusal twice). */
+static _Atomic int64_t hardware_set = -1;
 static _Atomic int32_t selected_isa = -1;
 
-int32_t octet_cpu_hardware_isa(void) {
-    int32_t isa = atomic_load_explicit(&hardware_isa, memory_order_relaxed);
-    if (isa < 0) {
-        isa = detect_isa();
-        atomic_store_explicit(&hardware_isa, isa, memory_order_relaxed);
+static uint32_t isa_set(void) {
+    int64_t set = atomic_load_explicit(&hardware_set, memory_order_relaxed);
+    if (set < 0) {
+        set = detect_isa_set();
+        atomic_store_explicit(&hardware_set, set, memory_order_relaxed);
     }
-    return isa;
+    return (uint32_t)set;
+}
+
+int32_t octet_cpu_isa_supported(int32_t isa) {
+    return isa >= 0 && isa < OCTET_ISA_COUNT && ((isa_set() >> isa) & 1) ? 1 : 0;
+}
+
+int32_t octet_cpu_hardware_isa(void) {
+    static const int32_t preference[] = {OCTET_ISA_AVX512VNNI, OCTET_ISA_AVXVNNI, OCTET_ISA_AVX2};
+    for (size_t i = 0; i < sizeof preference / sizeof preference[0]; i++) {
+        if (octet_cpu_isa_supported(preference[i])) return preference[i];
+    }
+    return OCTET_ISA_SCALAR;
+}
+
+static int32_t isa_from_environment(void) {
+    const char* generic = getenv("OCTET_FORCE_GENERIC");
+    if (generic != NULL && strcmp(generic, "1") == 0) return OCTET_ISA_SCALAR;
+    const int32_t hardware = octet_cpu_hardware_isa();
+    const char* forced = getenv("OCTET_FORCE_ISA");
+    if (forced == NULL || forced[0] == 0) return hardware;
+    for (int32_t isa = 0; isa < OCTET_ISA_COUNT; isa++) {
+        if (strcmp(forced, octet_cpu_isa_name(isa)) != 0) continue;
+        if (octet_cpu_isa_supported(isa)) return isa;
+        fprintf(stderr, "octet: OCTET_FORCE_ISA=%s refused: this CPU/OS lacks it; using %s\n", forced,
+                octet_cpu_isa_name(hardware));
+        return hardware;
+    }
+    fprintf(stderr, "octet: OCTET_FORCE_ISA=%s refused: not one of scalar, avx2, avxvnni, avx512vnni; using %s\n",
+            forced, octet_cpu_isa_name(hardware));
+    return hardware;
 }
 
 int32_t octet_cpu_isa(void) {
     int32_t isa = atomic_load_explicit(&selected_isa, memory_order_relaxed);
     if (isa < 0) {
-        const char* force = getenv("OCTET_FORCE_GENERIC");
-        isa = force != NULL && strcmp(force, "1") == 0 ? OCTET_ISA_SCALAR : octet_cpu_hardware_isa();
+        isa = isa_from_environment();
         atomic_store_explicit(&selected_isa, isa, memory_order_relaxed);
     }
     return isa;
@@ -69,32 +115,38 @@ const char* octet_cpu_isa_name(int32_t isa) {
     case OCTET_ISA_SCALAR: return "scalar";
     case OCTET_ISA_AVX2: return "avx2";
     case OCTET_ISA_AVX512VNNI: return "avx512vnni";
+    case OCTET_ISA_AVXVNNI: return "avxvnni";
     default: return "unknown";
     }
 }
 
+/* Dispatch tables are indexed by OCTET_ISA_*: scalar, avx2, avx512vnni, avxvnni. The AVX-VNNI level has its own
+ * quantized GEMMs; its depthwise and float kernels are the AVX2 ones (VNNI adds nothing to them). */
 void octet_qgemm(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride, const void* packed_B, void* C,
                  size_t c_stride, const void* residual, size_t r_stride, const octet_qgemm_params* p) {
-    static const octet_qgemm_fn table[] = {octet_qgemm_scalar, octet_qgemm_avx2, octet_qgemm_avx512vnni};
+    static const octet_qgemm_fn table[] = {octet_qgemm_scalar, octet_qgemm_avx2, octet_qgemm_avx512vnni,
+                                            octet_qgemm_avxvnni};
     table[octet_cpu_isa()](M, N, K, A, a_stride, packed_B, C, c_stride, residual, r_stride, p);
 }
 
 void octet_sgemm(size_t M, size_t N, size_t K, const float* A, size_t lda, const float* packed_B, float* C,
                  size_t ldc, const float* residual, float min, float max) {
-    static const octet_sgemm_fn table[] = {octet_sgemm_scalar, octet_sgemm_avx2, octet_sgemm_avx512vnni};
+    static const octet_sgemm_fn table[] = {octet_sgemm_scalar, octet_sgemm_avx2, octet_sgemm_avx512vnni,
+                                            octet_sgemm_avx2};
     table[octet_cpu_isa()](M, N, K, A, lda, packed_B, C, ldc, residual, min, max);
 }
 
 void octet_dwconv_q(size_t channels, size_t output_pixels, size_t kernel_size, const void* const* indirection,
                     const void* packed, void* output, size_t output_pixel_stride, const octet_dwconv_params* p) {
-    static const octet_dwconv_q_fn table[] = {octet_dwconv_q_scalar, octet_dwconv_q_avx2, octet_dwconv_q_avx512vnni};
+    static const octet_dwconv_q_fn table[] = {octet_dwconv_q_scalar, octet_dwconv_q_avx2, octet_dwconv_q_avx512vnni,
+                                               octet_dwconv_q_avx2};
     table[octet_cpu_isa()](channels, output_pixels, kernel_size, indirection, packed, output, output_pixel_stride, p);
 }
 
 void octet_dwconv_f32(size_t channels, size_t output_pixels, size_t kernel_size, const void* const* indirection,
                       const float* packed, float* output, size_t output_pixel_stride, float min, float max) {
     static const octet_dwconv_f32_fn table[] = {octet_dwconv_f32_scalar, octet_dwconv_f32_avx2,
-                                                octet_dwconv_f32_avx512vnni};
+                                                octet_dwconv_f32_avx512vnni, octet_dwconv_f32_avx2};
     table[octet_cpu_isa()](channels, output_pixels, kernel_size, indirection, packed, output, output_pixel_stride,
                            min, max);
 }

@@ -21,6 +21,8 @@
 #if defined(__x86_64__)
 #define OCTET_TARGET_AVX2 __attribute__((target("avx2,fma")))
 #define OCTET_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")))
+/* AVX-VNNI: the VEX-encoded (256-bit, no AVX-512) vpdpbusd of Alder Lake / Sapphire Rapids / Zen 5 and later. */
+#define OCTET_TARGET_AVXVNNI __attribute__((target("avxvnni,avx2,fma")))
 #endif
 #define OCTET_INLINE static inline __attribute__((always_inline))
 /* Fully unroll a loop over register-tile rows or panels. The tiles are inlined with constant sizes; unrolling
@@ -94,6 +96,12 @@ static inline uint8_t octet_saturate_byte(int32_t q, int32_t output_signed) {
 
 static inline int32_t octet_load_i32(const void* p) {
     int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline int64_t octet_load_i64(const void* p) {
+    int64_t v;
     memcpy(&v, p, sizeof v);
     return v;
 }

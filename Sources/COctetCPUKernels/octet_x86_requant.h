@@ -98,5 +98,18 @@ OCTET_INLINE OCTET_TARGET_AVX2 void octet_store16_partial_avx2(void* p, __m128i 
     }
 }
 
+/* 16 floats (two ymm) -> the first n (1..16) floats at p, through a stack buffer when n < 16. */
+OCTET_INLINE OCTET_TARGET_AVX2 void octet_store16_f32_partial_avx2(float* p, __m256 lo, __m256 hi, size_t n) {
+    if (n >= 16) {
+        _mm256_storeu_ps(p, lo);
+        _mm256_storeu_ps(p + 8, hi);
+    } else {
+        float tmp[16];
+        _mm256_storeu_ps(tmp, lo);
+        _mm256_storeu_ps(tmp + 8, hi);
+        memcpy(p, tmp, n * sizeof(float));
+    }
+}
+
 #endif /* __x86_64__ */
 #endif /* OCTET_X86_REQUANT_H */

@@ -1,46 +1,97 @@
 /*
- * Quantized GEMM, AVX2: gemm_qu8_qc8w_minmax_fp32_2x16c4__avx2 in XNNPACK's naming.
+ * Quantized GEMM, AVX2 (no VNNI): gemm_qu8_qc8w_minmax_fp32_3x16c4__avx2 in XNNPACK's naming, and the same tile
+ * with a float epilogue (octet_qgemm_f32out_avx2).
  *
- * AVX2 has no exact u8 x s8 dot product (vpmaddubsw saturates its int16 pair sums), so both operands are
- * widened to int16 and multiplied with vpmaddwd, which is exact into int32:
- *   A: the 4 bytes of a k-group, XOR a_xor, zero-extended to 4 x int16 and repeated: [a0 a1 a2 a3] x 4.
- *   W: 16 bytes (4 columns x 4 k) sign-extended to 16 x int16.
- *   vpmaddwd gives, per column, two half-sums (a0w0 + a1w1, a2w2 + a3w3) in adjacent int32 lanes; they are
- *   kept apart in the accumulators and added pairwise (vphaddd) once, after the k loop.
- * Register tile: MR = 2 rows x 16 columns (one panel) = 8 ymm accumulators + 4 ymm of widened weights.
+ * Exactness. AVX2 has no exact u8 x s8 dot product: vpmaddubsw adds two u8*s8 products into a SATURATING int16
+ * (255*127*2 > 32767), which is what costs the peers' AVX2 INT8 paths accuracy. Here both operands are int16
+ * and vpmaddwd adds two int16*int16 products into int32, exact for |u8 * s8| <= 2^15 (the int32 sums cannot
+ * overflow either: K <= 65536 is a precondition).
  *
- * Reads exactly K bytes per A row; residual and C rows at the N edge go through a 16-byte stack buffer.
+ *   A: once per row tile (MR rows x K) and block of panels, XOR a_xor and vpmovzxbw into an int16 scratch copy
+ *      a16[i][k] (on the stack up to K = STACK_K, else one malloc per call), so the inner loop broadcasts the
+ *      4 int16 of a k-group with one vpbroadcastq from memory (a load, no shuffle uop).
+ *   W: the canonical packed panels (the same bytes as every other ISA): a k-group of 4 is 16 columns x 4 bytes,
+ *      vpmovsxbw of 16 bytes gives 4 columns x 4 k as int16.
+ *   vpmaddwd(a, w) then holds, per column, two half-sums (k0 k1 and k2 k3) in adjacent int32 lanes; they stay
+ *      apart in the accumulators and are added pairwise (vphaddd + vpermq) once, after the k loop.
+ * Register tile: MR = 3 rows x 16 columns = 12 ymm accumulators, 3 broadcasts of A and one widened weight
+ * vector (the weight loop is outermost within a k-group, so each widened vector is used by the 3 rows at once).
+ * Per k-group: 4 vpmovsxbw + 3 vpbroadcastq + 12 vpmaddwd + 12 vpaddd for 192 multiply-adds.
+ *
+ * Loop nest as the VNNI kernel: panels are blocked (~256 KiB of weights stay in L2) and each row tile's
+ * widened A is reused from L1/L2 for every panel of the block.
+ *
+ * Reads exactly K bytes per A row, the packed panels, N residual bytes per row; writes exactly N bytes (floats)
+ * per C row: residual and C rows at the N edge go through a 16-byte stack buffer (vmaskmovps for floats).
  */
 #include "octet_x86_requant.h"
 
 #if defined(__x86_64__)
 
-#define MR 2
+#define MR 3
+/* Largest K whose widened A tile (MR x K int16 = 24 KiB) lives on the stack. */
+#define STACK_K 4096
+/* Weight bytes per L2 block of panels. */
+#define L2_BLOCK_BYTES (256u * 1024u)
 
-OCTET_INLINE OCTET_TARGET_AVX2 void qgemm_tile(const size_t mr, size_t K, const uint8_t* a, size_t a_stride,
-                                               const uint8_t* b, size_t ncols, uint8_t* c, size_t c_stride,
-                                               const uint8_t* res, size_t r_stride, const octet_qgemm_params* p) {
+/* The float epilogue's arguments; NULL for the requantizing kernel. */
+typedef struct {
+    float* C;
+    size_t ldc; /* elements */
+    float min, max;
+} f32out_args;
+
+/* a16[i * K + k] = (int16)(uint8)(a[i * a_stride + k] ^ a_xor) for i < mr, k < K (K % 4 == 0). */
+static OCTET_TARGET_AVX2 void widen_a(size_t mr, size_t K, const uint8_t* a, size_t a_stride, uint8_t a_xor,
+                                      int16_t* a16) {
+    const __m128i vxor = _mm_set1_epi8((char)a_xor);
+    for (size_t i = 0; i < mr; i++) {
+        const uint8_t* src = a + i * a_stride;
+        int16_t* dst = a16 + i * K;
+        size_t k = 0;
+        for (; k + 16 <= K; k += 16) {
+            const __m128i x = _mm_xor_si128(_mm_loadu_si128((const __m128i*)(src + k)), vxor);
+            _mm256_storeu_si256((__m256i*)(dst + k), _mm256_cvtepu8_epi16(x));
+        }
+        for (; k < K; k += 4) {
+            const __m128i x = _mm_xor_si128(_mm_cvtsi32_si128(octet_load_i32(src + k)), vxor);
+            _mm_storel_epi64((__m128i*)(dst + k), _mm_cvtepu8_epi16(x));
+        }
+    }
+}
+
+/* mr rows x 16 columns: acc (bias not included) for the panel at b; columns 0-7 in out[i][0], 8-15 in out[i][1]. */
+OCTET_INLINE OCTET_TARGET_AVX2 void tile_accumulate(const size_t mr, size_t K, const int16_t* a16, const uint8_t* b,
+                                                    __m256i out[MR][2]) {
     __m256i acc[MR][4];
     OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
         OCTET_UNROLL for (size_t s = 0; s < 4; s++) acc[i][s] = _mm256_setzero_si256();
     }
-    const __m128i vxor = _mm_set1_epi8((char)p->a_xor);
     const uint8_t* w = b + 64;
     for (size_t k = 0; k < K; k += 4) {
-        __m256i wv[4];
+        __m256i av[MR];
+        OCTET_UNROLL for (size_t i = 0; i < mr; i++) av[i] = _mm256_set1_epi64x(octet_load_i64(a16 + i * K + k));
         OCTET_UNROLL for (size_t s = 0; s < 4; s++) {
-            wv[s] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(w + 16 * s)));
-        }
-        w += 64;
-        OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
-            const __m128i x = _mm_xor_si128(_mm_set1_epi32(octet_load_i32(a + i * a_stride + k)), vxor);
-            const __m256i av = _mm256_cvtepu8_epi16(x);
-            OCTET_UNROLL for (size_t s = 0; s < 4; s++) {
-                acc[i][s] = _mm256_add_epi32(acc[i][s], _mm256_madd_epi16(av, wv[s]));
+            const __m256i wv = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(w + 16 * s)));
+            OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
+                acc[i][s] = _mm256_add_epi32(acc[i][s], _mm256_madd_epi16(av[i], wv));
             }
         }
+        w += 64;
     }
+    OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
+        /* hadd(x, y) = [x01 x23 y01 y23 | x45 x67 y45 y67] = columns [0 1 4 5 | 2 3 6 7]; permute to 0..7. */
+        out[i][0] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[i][0], acc[i][1]), 0xD8);
+        out[i][1] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[i][2], acc[i][3]), 0xD8);
+    }
+}
 
+/* The requantizing tile: C (bytes) rows of ncols (1..16) bytes. */
+OCTET_INLINE OCTET_TARGET_AVX2 void tile_q(const size_t mr, size_t K, const int16_t* a16, const uint8_t* b,
+                                           size_t ncols, uint8_t* c, size_t c_stride, const uint8_t* res,
+                                           size_t r_stride, const octet_qgemm_params* p) {
+    __m256i acc[MR][2];
+    tile_accumulate(mr, K, a16, b, acc);
     const __m256i bias0 = _mm256_loadu_si256((const __m256i*)b);
     const __m256i bias1 = _mm256_loadu_si256((const __m256i*)(b + 32));
     const float* multiplier = (const float*)(b + 64 + 16 * K);
@@ -50,61 +101,102 @@ OCTET_INLINE OCTET_TARGET_AVX2 void qgemm_tile(const size_t mr, size_t K, const 
     const __m256i vrz = _mm256_set1_epi32(p->residual_zero_point);
     const __m256i voz = _mm256_set1_epi32(p->output_zero_point);
     OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
-        /* hadd(x, y) = [x01 x23 y01 y23 | x45 x67 y45 y67] = columns [0 1 4 5 | 2 3 6 7]; permute to 0..7. */
-        const __m256i c0 = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[i][0], acc[i][1]), 0xD8);
-        const __m256i c1 = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[i][2], acc[i][3]), 0xD8);
         __m128i r16 = _mm_setzero_si128();
         if (res != NULL) r16 = octet_load16_partial_avx2(res + i * r_stride, ncols);
-        const __m128i q = octet_requant16_avx2(_mm256_add_epi32(c0, bias0), _mm256_add_epi32(c1, bias1), multiplier,
-                                               res != NULL, r16, p->residual_signed, vrz, vrm, vmin, vmax, voz,
-                                               p->output_signed);
+        const __m128i q = octet_requant16_avx2(_mm256_add_epi32(acc[i][0], bias0), _mm256_add_epi32(acc[i][1], bias1),
+                                               multiplier, res != NULL, r16, p->residual_signed, vrz, vrm, vmin, vmax,
+                                               voz, p->output_signed);
         octet_store16_partial_avx2(c + i * c_stride, q, ncols);
     }
 }
 
-static OCTET_TARGET_AVX2 void tile_1(size_t K, const uint8_t* a, size_t a_stride, const uint8_t* b, size_t ncols,
-                                     uint8_t* c, size_t c_stride, const uint8_t* res, size_t r_stride,
-                                     const octet_qgemm_params* p) {
-    qgemm_tile(1, K, a, a_stride, b, ncols, c, c_stride, res, r_stride, p);
+/* The float tile: C[m][n] = clamp((float)acc * multiplier[n], min, max), rows of ncols (1..16) floats. */
+OCTET_INLINE OCTET_TARGET_AVX2 void tile_f32(const size_t mr, size_t K, const int16_t* a16, const uint8_t* b,
+                                             size_t ncols, float* c, size_t ldc, float min, float max) {
+    __m256i acc[MR][2];
+    tile_accumulate(mr, K, a16, b, acc);
+    const __m256i bias0 = _mm256_loadu_si256((const __m256i*)b);
+    const __m256i bias1 = _mm256_loadu_si256((const __m256i*)(b + 32));
+    const __m256 m0 = _mm256_loadu_ps((const float*)(b + 64 + 16 * K));
+    const __m256 m1 = _mm256_loadu_ps((const float*)(b + 64 + 16 * K + 32));
+    const __m256 vmin = _mm256_set1_ps(min), vmax = _mm256_set1_ps(max);
+    OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
+        __m256 y0 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(acc[i][0], bias0)), m0);
+        __m256 y1 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(acc[i][1], bias1)), m1);
+        y0 = _mm256_min_ps(_mm256_max_ps(y0, vmin), vmax);
+        y1 = _mm256_min_ps(_mm256_max_ps(y1, vmin), vmax);
+        octet_store16_f32_partial_avx2(c + i * ldc, y0, y1, ncols);
+    }
 }
 
-static OCTET_TARGET_AVX2 void tile_2(size_t K, const uint8_t* a, size_t a_stride, const uint8_t* b, size_t ncols,
-                                     uint8_t* c, size_t c_stride, const uint8_t* res, size_t r_stride,
-                                     const octet_qgemm_params* p) {
-    qgemm_tile(2, K, a, a_stride, b, ncols, c, c_stride, res, r_stride, p);
-}
+typedef void (*tile_q_fn)(size_t K, const int16_t* a16, const uint8_t* b, size_t ncols, uint8_t* c, size_t c_stride,
+                          const uint8_t* res, size_t r_stride, const octet_qgemm_params* p);
+typedef void (*tile_f32_fn)(size_t K, const int16_t* a16, const uint8_t* b, size_t ncols, float* c, size_t ldc,
+                            float min, float max);
 
-/* Weight bytes per L2 block of panels. */
-#define L2_BLOCK_BYTES (256u * 1024u)
+#define DEFINE_TILES(R)                                                                                           \
+    static OCTET_TARGET_AVX2 void tile_q_##R(size_t K, const int16_t* a16, const uint8_t* b, size_t ncols,         \
+                                             uint8_t* c, size_t c_stride, const uint8_t* res, size_t r_stride,      \
+                                             const octet_qgemm_params* p) {                                         \
+        tile_q(R, K, a16, b, ncols, c, c_stride, res, r_stride, p);                                                 \
+    }                                                                                                               \
+    static OCTET_TARGET_AVX2 void tile_f32_##R(size_t K, const int16_t* a16, const uint8_t* b, size_t ncols,       \
+                                               float* c, size_t ldc, float min, float max) {                       \
+        tile_f32(R, K, a16, b, ncols, c, ldc, min, max);                                                            \
+    }
+DEFINE_TILES(1)
+DEFINE_TILES(2)
+DEFINE_TILES(3)
+static const tile_q_fn tiles_q[MR] = {tile_q_1, tile_q_2, tile_q_3};
+static const tile_f32_fn tiles_f32[MR] = {tile_f32_1, tile_f32_2, tile_f32_3};
 
-void octet_qgemm_avx2(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride, const void* packed_B,
-                      void* C, size_t c_stride, const void* residual, size_t r_stride, const octet_qgemm_params* p) {
-    octet_qgemm_check(M, N, K, a_stride, c_stride, residual, r_stride, p);
+/* The loop nest of both kernels: f == NULL requantizes into C / residual with p, else writes floats per f. */
+static void qgemm_avx2_driver(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride, const void* packed_B,
+                              void* C, size_t c_stride, const void* residual, size_t r_stride,
+                              const octet_qgemm_params* p, const f32out_args* f, uint8_t a_xor) {
     if (M == 0 || N == 0) return;
     const size_t panel_bytes = octet_qgemm_panel_bytes(K);
     const size_t panels = (N + 15) / 16;
     size_t block_panels = L2_BLOCK_BYTES / panel_bytes;
     if (block_panels < 1) block_panels = 1;
+    int16_t stack_a16[MR * STACK_K] __attribute__((aligned(64)));
+    int16_t* a16 = stack_a16;
+    if (K > STACK_K) {
+        a16 = malloc(MR * K * sizeof(int16_t));
+        if (a16 == NULL) abort();
+    }
 
     for (size_t pb = 0; pb < panels; pb += block_panels) {
         const size_t pe = octet_min_size(panels, pb + block_panels);
         for (size_t m0 = 0; m0 < M; m0 += MR) {
             const size_t mr = octet_min_size(MR, M - m0);
-            const uint8_t* a = A + m0 * a_stride;
-            uint8_t* c = (uint8_t*)C + m0 * c_stride;
-            const uint8_t* res = residual != NULL ? (const uint8_t*)residual + m0 * r_stride : NULL;
+            widen_a(mr, K, A + m0 * a_stride, a_stride, a_xor, a16);
             for (size_t pi = pb; pi < pe; pi++) {
                 const size_t ncols = octet_min_size(16, N - 16 * pi);
                 const uint8_t* b = (const uint8_t*)packed_B + pi * panel_bytes;
-                const uint8_t* r = res != NULL ? res + 16 * pi : NULL;
-                if (mr == 2) {
-                    tile_2(K, a, a_stride, b, ncols, c + 16 * pi, c_stride, r, r_stride, p);
+                if (f == NULL) {
+                    const uint8_t* res = residual != NULL ? (const uint8_t*)residual + m0 * r_stride + 16 * pi : NULL;
+                    tiles_q[mr - 1](K, a16, b, ncols, (uint8_t*)C + m0 * c_stride + 16 * pi, c_stride, res, r_stride, p);
                 } else {
-                    tile_1(K, a, a_stride, b, ncols, c + 16 * pi, c_stride, r, r_stride, p);
+                    tiles_f32[mr - 1](K, a16, b, ncols, f->C + m0 * f->ldc + 16 * pi, f->ldc, f->min, f->max);
                 }
             }
         }
     }
+    if (a16 != stack_a16) free(a16);
+}
+
+void octet_qgemm_avx2(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride, const void* packed_B,
+                      void* C, size_t c_stride, const void* residual, size_t r_stride, const octet_qgemm_params* p) {
+    octet_qgemm_check(M, N, K, a_stride, c_stride, residual, r_stride, p);
+    qgemm_avx2_driver(M, N, K, A, a_stride, packed_B, C, c_stride, residual, r_stride, p, NULL, p->a_xor);
+}
+
+void octet_qgemm_f32out_avx2(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride, const void* packed_B,
+                             float* C, size_t ldc, float min, float max, uint8_t a_xor) {
+    assert(K % 4 == 0 && K <= 65536 && (M <= 1 || (a_stride >= K && ldc >= N)));
+    const f32out_args f = {C, ldc, min, max};
+    qgemm_avx2_driver(M, N, K, A, a_stride, packed_B, NULL, 0, NULL, 0, NULL, &f, a_xor);
 }
 
 #else /* !__x86_64__ */
@@ -113,7 +205,14 @@ void octet_qgemm_avx2(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_s
                       void* C, size_t c_stride, const void* residual, size_t r_stride, const octet_qgemm_params* p) {
     (void)M, (void)N, (void)K, (void)A, (void)a_stride, (void)packed_B, (void)C, (void)c_stride;
     (void)residual, (void)r_stride, (void)p;
-    abort(); /* not an x86-64 build: octet_cpu_hardware_isa() never reports this level */
+    abort(); /* not an x86-64 build: octet_cpu_isa_supported() never reports this ISA */
+}
+
+void octet_qgemm_f32out_avx2(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride, const void* packed_B,
+                             float* C, size_t ldc, float min, float max, uint8_t a_xor) {
+    (void)M, (void)N, (void)K, (void)A, (void)a_stride, (void)packed_B, (void)C, (void)ldc, (void)min, (void)max;
+    (void)a_xor;
+    abort();
 }
 
 #endif

@@ -77,17 +77,23 @@ void octet_qgemm_f32out_avx512vnni(size_t M, size_t N, size_t K, const uint8_t* 
         }
     }
 }
+#else
+void octet_qgemm_f32out_avx512vnni(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride,
+                                   const void* packed_B, float* C, size_t ldc, float min, float max, uint8_t a_xor) {
+    (void)M, (void)N, (void)K, (void)A, (void)a_stride, (void)packed_B, (void)C, (void)ldc, (void)min, (void)max;
+    (void)a_xor;
+    abort(); /* not an x86-64 build */
+}
 #endif
 
 void octet_qgemm_f32out(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride, const void* packed_B,
                         float* C, size_t ldc, float min, float max, uint8_t a_xor) {
-#if defined(__x86_64__)
-    if (octet_cpu_isa() >= OCTET_ISA_AVX512VNNI) {
-        octet_qgemm_f32out_avx512vnni(M, N, K, A, a_stride, packed_B, C, ldc, min, max, a_xor);
-        return;
-    }
-#endif
-    octet_qgemm_f32out_scalar(M, N, K, A, a_stride, packed_B, C, ldc, min, max, a_xor);
+    typedef void (*f32out_fn)(size_t, size_t, size_t, const uint8_t*, size_t, const void*, float*, size_t, float,
+                              float, uint8_t);
+    /* Indexed by OCTET_ISA_*: scalar, avx2, avx512vnni, avxvnni. */
+    static const f32out_fn table[] = {octet_qgemm_f32out_scalar, octet_qgemm_f32out_avx2,
+                                      octet_qgemm_f32out_avx512vnni, octet_qgemm_f32out_avxvnni};
+    table[octet_cpu_isa()](M, N, K, A, a_stride, packed_B, C, ldc, min, max, a_xor);
 }
 
 /* ---- im2col ---------------------------------------------------------------------------------------------- */

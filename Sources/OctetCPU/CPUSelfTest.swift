@@ -13,8 +13,9 @@ public enum CPUSelfTest {
         var failures = 0
         var generator = SystemRandomNumberGenerator()
         let paths: [(String, octet_qgemm_fn)] = [("scalar", octet_qgemm_scalar)]
-            + (hardware >= OCTET_ISA_AVX2 ? [("avx2", octet_qgemm_avx2)] : [])
-            + (hardware >= OCTET_ISA_AVX512VNNI ? [("avx512vnni", octet_qgemm_avx512vnni)] : [])
+            + (octet_cpu_isa_supported(OCTET_ISA_AVX2) != 0 ? [("avx2", octet_qgemm_avx2)] : [])
+            + (octet_cpu_isa_supported(OCTET_ISA_AVXVNNI) != 0 ? [("avxvnni", octet_qgemm_avxvnni)] : [])
+            + (octet_cpu_isa_supported(OCTET_ISA_AVX512VNNI) != 0 ? [("avx512vnni", octet_qgemm_avx512vnni)] : [])
         for (m, n, k) in [(1, 1, 4), (5, 17, 60), (7, 33, 116), (9, 65, 124), (17, 64, 576)] {
             for xor: UInt8 in [0, 0x80] {
                 let a = (0..<(m * k)).map { _ in UInt8.random(in: 0...255, using: &generator) }

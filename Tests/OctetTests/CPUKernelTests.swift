@@ -5,8 +5,10 @@ import COctetCPUKernels
 import Testing
 
 @Suite struct CPUKernelTests {
-    /// Scalar always, then every level the hardware supports (OCTET_FORCE_GENERIC does not hide any).
-    static let isas: [Int32] = Array(0...octet_cpu_hardware_isa())
+    /// Scalar always, then every ISA the hardware supports (OCTET_FORCE_GENERIC / OCTET_FORCE_ISA hide none): each
+    /// ISA's kernel is called by name, not through the dispatcher. The ISAs are a set, not levels: an AVX-512 VNNI
+    /// CPU may lack AVX-VNNI.
+    static let isas: [Int32] = (0..<Int32(OCTET_ISA_COUNT)).filter { octet_cpu_isa_supported($0) != 0 }
 
     // MARK: - Helpers
 
@@ -33,6 +35,7 @@ import Testing
         switch isa {
         case OCTET_ISA_SCALAR: octet_qgemm_scalar
         case OCTET_ISA_AVX2: octet_qgemm_avx2
+        case OCTET_ISA_AVXVNNI: octet_qgemm_avxvnni
         default: octet_qgemm_avx512vnni
         }
     }
@@ -40,7 +43,7 @@ import Testing
     static func sgemmKernel(_ isa: Int32) -> octet_sgemm_fn {
         switch isa {
         case OCTET_ISA_SCALAR: octet_sgemm_scalar
-        case OCTET_ISA_AVX2: octet_sgemm_avx2
+        case OCTET_ISA_AVX2, OCTET_ISA_AVXVNNI: octet_sgemm_avx2  // AVX-VNNI dispatches to the AVX2 kernel
         default: octet_sgemm_avx512vnni
         }
     }
@@ -48,7 +51,7 @@ import Testing
     static func dwconvQKernel(_ isa: Int32) -> octet_dwconv_q_fn {
         switch isa {
         case OCTET_ISA_SCALAR: octet_dwconv_q_scalar
-        case OCTET_ISA_AVX2: octet_dwconv_q_avx2
+        case OCTET_ISA_AVX2, OCTET_ISA_AVXVNNI: octet_dwconv_q_avx2  // AVX-VNNI dispatches to the AVX2 kernel
         default: octet_dwconv_q_avx512vnni
         }
     }
@@ -56,7 +59,7 @@ import Testing
     static func dwconvF32Kernel(_ isa: Int32) -> octet_dwconv_f32_fn {
         switch isa {
         case OCTET_ISA_SCALAR: octet_dwconv_f32_scalar
-        case OCTET_ISA_AVX2: octet_dwconv_f32_avx2
+        case OCTET_ISA_AVX2, OCTET_ISA_AVXVNNI: octet_dwconv_f32_avx2  // AVX-VNNI dispatches to the AVX2 kernel
         default: octet_dwconv_f32_avx512vnni
         }
     }
@@ -164,12 +167,18 @@ import Testing
                 add(m, n, ks[(i * 3 + j) % ks.count], i * ns.count + j)
             }
         }
-        // Every K at tile-edge sizes (mr-1, mr+1 of the 6-row VNNI tile; 1 and 4 panels +- 1 column).
+        // Every K at tile-edge sizes (mr-1, mr+1 of the 6-row VNNI tiles and the 3-row AVX2 tile; 1 and 4 panels
+        // +- 1 column).
         for (i, k) in ks.enumerated() {
             add(5, 17, k, 100 + i)
             add(7, 63, k, 200 + i)
             add(13, 65, k, 300 + i)
+            add(4, 16, k, 400 + i)
+            add(6, 47, k, 500 + i)
+            add(2, 49, k, 600 + i)
         }
+        // K past the AVX2 kernel's stack buffer for its widened A (4096): the heap path.
+        add(4, 20, 4100, 700)
         return cases
     }
 
@@ -239,8 +248,12 @@ import Testing
 
     @Test("qgemm: the dispatching entry point and the ISA query agree with the hardware")
     func dispatch() {
-        #expect(octet_cpu_isa() <= octet_cpu_hardware_isa())
+        #expect(octet_cpu_isa_supported(octet_cpu_isa()) == 1)
+        #expect(octet_cpu_isa_supported(octet_cpu_hardware_isa()) == 1)
+        #expect(octet_cpu_isa_supported(OCTET_ISA_SCALAR) == 1)
+        #expect(octet_cpu_isa_supported(-1) == 0 && octet_cpu_isa_supported(Int32(OCTET_ISA_COUNT)) == 0)
         #expect(String(cString: octet_cpu_isa_name(octet_cpu_hardware_isa())) != "unknown")
+        #expect((0..<Int32(OCTET_ISA_COUNT)).map { String(cString: octet_cpu_isa_name($0)) } == ["scalar", "avx2", "avx512vnni", "avxvnni"])
         #expect(octet_qgemm_packed_size(17, 8) == 2 * (64 + 16 * 8 + 64))
         #expect(octet_sgemm_packed_size(16, 3) == (16 + 16 * 3) * 4)
         #expect(octet_dwconv_q_packed_size(33, 9) == 3 * (128 + 16 * 9))
@@ -384,8 +397,9 @@ import Testing
     static func dwCases() -> [DWCase] {
         var cases: [DWCase] = []
         for (i, channels) in [1, 3, 15, 16, 17, 33, 64].enumerated() {
-            for (j, kernelSize) in [1, 9, 25].enumerated() {
-                let v = i * 3 + j
+            // Odd and even tap counts: the AVX2 kernel takes taps in pairs and the last of an odd count alone.
+            for (j, kernelSize) in [1, 2, 4, 9, 25].enumerated() {
+                let v = i * 5 + j
                 let outputSigned = v % 2 == 0, inputSigned = (v / 2) % 2 == 0
                 let stored: (Float, Float) = outputSigned ? [(-128, 127), (0, 127)][v % 4 / 2] : [(0, 255), (0, 120)][v % 4 / 2]
                 let inputZeroPoint = v % 3 == 0 ? 0 : zeroPoint(v, signed: inputSigned)

@@ -2,11 +2,19 @@ import COctetCPUKernels
 import Testing
 import _OctetTestSupport
 
-/// The float-output quantized GEMM: the VNNI kernel equals its scalar twin bit for bit (same float operations),
+/// The float-output quantized GEMM: every SIMD kernel this machine runs (AVX2, AVX-VNNI, AVX-512 VNNI, each called
+/// by name) equals its scalar twin bit for bit (same float operations),
 /// and the scalar twin equals the contract computed here from unpacked weights and stored activations with a
 /// zero point, `acc = bias + Σ (q − z_x) · w`, the zero point folded into the packed bias as the CPU layer does.
 @Suite struct FloatOutputKernelTests {
-    @Test(arguments: [(1, 1, 4), (1, 1000, 1280), (2, 17, 60), (3, 64, 124), (5, 65, 8), (8, 33, 576)], [UInt8(0), 0x80])
+    typealias Kernel = @convention(c) (Int, Int, Int, UnsafePointer<UInt8>, Int, UnsafeRawPointer, UnsafeMutablePointer<Float>, Int, Float, Float, UInt8) -> Void
+    static let kernels: [(String, Int32, Kernel)] = [
+        ("avx2", OCTET_ISA_AVX2, octet_qgemm_f32out_avx2), ("avxvnni", OCTET_ISA_AVXVNNI, octet_qgemm_f32out_avxvnni),
+        ("avx512vnni", OCTET_ISA_AVX512VNNI, octet_qgemm_f32out_avx512vnni),
+    ]
+
+    @Test(arguments: [(1, 1, 4), (1, 1000, 1280), (2, 17, 60), (3, 64, 124), (5, 65, 8), (8, 33, 576), (4, 16, 120),
+                      (7, 15, 116), (13, 47, 4100)], [UInt8(0), 0x80])
     func floatOutputGEMMMatchesContract(_ shape: (Int, Int, Int), _ xor: UInt8) {
         let (m, n, k) = shape
         var generator = SeededGenerator(seed: UInt64(m * 1000 + n * 7 + k) &+ UInt64(xor))
@@ -21,13 +29,14 @@ import _OctetTestSupport
         var packed = [UInt8](repeating: 0, count: octet_qgemm_packed_size(n, k))
         packed.withUnsafeMutableBytes { octet_qgemm_pack(n, k, w, packedBias, multipliers, $0.baseAddress!) }
         let (lo, hi): (Float, Float) = (-5, 40)
-        var scalar = [Float](repeating: .nan, count: m * n), fast = scalar
+        var scalar = [Float](repeating: .nan, count: m * n)
+        var fast: [(String, [Float])] = []
         packed.withUnsafeBytes { p in
             octet_qgemm_f32out_scalar(m, n, k, a, k + 3, p.baseAddress!, &scalar, n, lo, hi, xor)
-            if octet_cpu_hardware_isa() >= OCTET_ISA_AVX512VNNI {
-                octet_qgemm_f32out_avx512vnni(m, n, k, a, k + 3, p.baseAddress!, &fast, n, lo, hi, xor)
-            } else {
-                fast = scalar
+            for (name, isa, kernel) in Self.kernels where octet_cpu_isa_supported(isa) != 0 {
+                var out = [Float](repeating: .nan, count: m * n)
+                kernel(m, n, k, a, k + 3, p.baseAddress!, &out, n, lo, hi, xor)
+                fast.append((name, out))
             }
         }
         for row in 0..<m {
@@ -41,7 +50,9 @@ import _OctetTestSupport
                 let want = min(max(Float(acc) * multipliers[col], lo), hi)
                 let index = row * n + col
                 #expect(scalar[index] == want, "scalar m \(row) n \(col) of \(m)x\(n)x\(k) xor \(xor) zero point \(zeroPoint)")
-                #expect(fast[index].bitPattern == scalar[index].bitPattern, "avx512 m \(row) n \(col) of \(m)x\(n)x\(k) xor \(xor)")
+                for (name, out) in fast {
+                    #expect(out[index].bitPattern == scalar[index].bitPattern, "\(name) m \(row) n \(col) of \(m)x\(n)x\(k) xor \(xor)")
+                }
             }
         }
     }

@@ -6,7 +6,7 @@
  *         Sources/COctetCPUKernels/bench/kernel_bench.c -o /tmp/kernel_bench -lm
  *   taskset -c 1 /tmp/kernel_bench            # caches flushed before every timed run
  *   taskset -c 1 /tmp/kernel_bench --warm     # caches not flushed (data stays in L2/L3 between runs)
- *   (--quick: only the VNNI qgemm rows)
+ *   (--quick: only the VNNI qgemm rows; --isa avx2,avxvnni: only the qgemm rows of these ISAs, every shape)
  *
  * Peak: a register-only loop of 24 independent vpdpbusd (resp. vfmadd231ps) per iteration, so throughput, not
  * latency, bounds it. One vpdpbusd zmm = 16 lanes x 4 u8*s8 products = 64 MACs = 128 ops; one vfmadd231ps zmm
@@ -175,7 +175,7 @@ static void bench_sgemm(const char* isa_name, octet_sgemm_fn fn, const shape* s)
 /* Best of 3 short runs of the register-only loops; 0 when the CPU lacks AVX-512 VNNI. */
 static double measure_peak_int8(void) {
 #if defined(__x86_64__)
-    if (octet_cpu_hardware_isa() < OCTET_ISA_AVX512VNNI) return 0;
+    if (!octet_cpu_isa_supported(OCTET_ISA_AVX512VNNI)) return 0;
     const long iters = 2000000;
     double t = 1e30;
     for (int i = 0; i < 3; i++) t = fmin(t, peak_vpdpbusd_zmm(iters));
@@ -187,7 +187,7 @@ static double measure_peak_int8(void) {
 
 static double measure_peak_f32(void) {
 #if defined(__x86_64__)
-    if (octet_cpu_hardware_isa() < OCTET_ISA_AVX512VNNI) return 0;
+    if (!octet_cpu_isa_supported(OCTET_ISA_AVX512VNNI)) return 0;
     const long iters = 2000000;
     double t = 1e30;
     for (int i = 0; i < 3; i++) t = fmin(t, peak_fma_zmm(iters));
@@ -199,15 +199,17 @@ static double measure_peak_f32(void) {
 
 int main(int argc, char** argv) {
     int quick = 0;
+    const char* only = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) quick = 1;
+        if (strcmp(argv[i], "--isa") == 0 && i + 1 < argc) only = argv[++i];
         if (strcmp(argv[i], "--warm") == 0) no_flush = 1;
     }
     const int32_t isa = octet_cpu_hardware_isa();
     printf("hardware ISA: %s; caches %s before each timed run\n", octet_cpu_isa_name(isa),
            no_flush ? "NOT flushed" : "flushed");
 #if defined(__x86_64__)
-    if (isa >= OCTET_ISA_AVX512VNNI) {
+    if (octet_cpu_isa_supported(OCTET_ISA_AVX512VNNI)) {
         const long iters = 20000000;
         peak_vpdpbusd_zmm(iters); /* warm up the clock */
         double tz = 1e30, ty = 1e30;
@@ -231,18 +233,31 @@ int main(int argc, char** argv) {
     const size_t nshapes = sizeof shapes / sizeof shapes[0];
     printf("| kernel           | shape                    |     M x     N x     K | GOPS/GF |    peak | of peak |\n");
     printf("|------------------|--------------------------|-----------------------|---------|---------|---------|\n");
+    if (only != NULL) {
+        const octet_qgemm_fn kernels[OCTET_ISA_COUNT] = {octet_qgemm_scalar, octet_qgemm_avx2, octet_qgemm_avx512vnni,
+                                                         octet_qgemm_avxvnni};
+        for (size_t i = 0; i < nshapes; i++) {
+            for (int32_t level = 1; level < OCTET_ISA_COUNT; level++) {
+                if (strstr(only, octet_cpu_isa_name(level)) != NULL && octet_cpu_isa_supported(level)) {
+                    bench_qgemm(octet_cpu_isa_name(level), kernels[level], &shapes[i]);
+                }
+            }
+        }
+        return 0;
+    }
     for (size_t i = 0; i < nshapes; i++) {
-        if (isa >= OCTET_ISA_AVX512VNNI) bench_qgemm("avx512vnni", octet_qgemm_avx512vnni, &shapes[i]);
+        if (octet_cpu_isa_supported(OCTET_ISA_AVX512VNNI)) bench_qgemm("avx512vnni", octet_qgemm_avx512vnni, &shapes[i]);
     }
     if (!quick) {
         for (size_t i = 0; i < nshapes; i += 3) {
-            if (isa >= OCTET_ISA_AVX2) bench_qgemm("avx2", octet_qgemm_avx2, &shapes[i]);
+            if (octet_cpu_isa_supported(OCTET_ISA_AVXVNNI)) bench_qgemm("avxvnni", octet_qgemm_avxvnni, &shapes[i]);
+            if (octet_cpu_isa_supported(OCTET_ISA_AVX2)) bench_qgemm("avx2", octet_qgemm_avx2, &shapes[i]);
         }
         const shape fshapes[] = {{"res2 3x3 64->64", 3136, 64, 576}, {"res3 3x3 128->128", 784, 128, 1152},
                                  {"res4 1x1 1024->256", 196, 256, 1024}, {"res5 3x3 512->512", 49, 512, 4608}};
         for (size_t i = 0; i < 4; i++) {
-            if (isa >= OCTET_ISA_AVX512VNNI) bench_sgemm("avx512", octet_sgemm_avx512vnni, &fshapes[i]);
-            if (isa >= OCTET_ISA_AVX2) bench_sgemm("avx2", octet_sgemm_avx2, &fshapes[i]);
+            if (octet_cpu_isa_supported(OCTET_ISA_AVX512VNNI)) bench_sgemm("avx512", octet_sgemm_avx512vnni, &fshapes[i]);
+            if (octet_cpu_isa_supported(OCTET_ISA_AVX2)) bench_sgemm("avx2", octet_sgemm_avx2, &fshapes[i]);
         }
         bench_qgemm("scalar", octet_qgemm_scalar, &(shape){"small", 196, 64, 256});
     }

@@ -1,7 +1,8 @@
 /*
  * COctetCPUKernels: the C microkernels of Octet's CPU backend.
  *
- * Three kernel families, each with a plain scalar twin (the oracle), an AVX2 version and an AVX-512 version:
+ * Three kernel families, each with a plain scalar twin (the oracle), an AVX2 version and an AVX-512 version
+ * (the quantized GEMMs also an AVX-VNNI version, 256-bit vpdpbusd without AVX-512):
  *
  *   octet_qgemm_*      u8 x s8 -> s32 GEMM with bias and a fused per-column requantization epilogue
  *                      (optional residual add), writing int8 or uint8.
@@ -11,13 +12,14 @@
  *   octet_dwconv_f32_* the same in float.
  *
  * ISA selection: octet_cpu_isa() detects, once, the best instruction set the CPU *and* the OS support
- * (CPUID leaf 7 plus XGETBV for the zmm/ymm state), honoring OCTET_FORCE_GENERIC=1. The un-suffixed entry
- * points (octet_qgemm, octet_sgemm, octet_dwconv_q, octet_dwconv_f32) call the selected version. Each
- * suffixed version can also be called directly, but only if octet_cpu_hardware_isa() is at least its level;
- * on non-x86 machines the _avx2/_avx512vnni symbols exist but abort.
+ * (CPUID leaf 7 plus XGETBV for the zmm/ymm state), honoring OCTET_FORCE_GENERIC=1 and OCTET_FORCE_ISA. The
+ * un-suffixed entry points (octet_qgemm, octet_qgemm_f32out, octet_sgemm, octet_dwconv_q, octet_dwconv_f32) call
+ * the selected version. Each suffixed version can also be called directly, but only if
+ * octet_cpu_isa_supported() says its ISA is there (the levels are NOT nested: an AVX-512 VNNI CPU may lack
+ * AVX-VNNI and the reverse); on non-x86 machines the _avx2/_avxvnni/_avx512vnni symbols exist but abort.
  *
- * Every ISA produces identical bytes for the integer kernels. The float kernels agree within rounding
- * (the SIMD versions use FMA).
+ * Every ISA produces identical bytes for the integer kernels (and identical floats for octet_qgemm_f32out). The
+ * float kernels agree within rounding (the SIMD versions use FMA).
  *
  * All kernels are reentrant and use no global state; to split work across threads, call them on
  * disjoint row ranges (offset A, C and residual by rows) or on disjoint 16-column panel ranges (offset
@@ -52,15 +54,25 @@ extern "C" {
 #define OCTET_ISA_SCALAR 0
 #define OCTET_ISA_AVX2 1       /* AVX2 + FMA, OS saves ymm state */
 #define OCTET_ISA_AVX512VNNI 2 /* AVX-512 F/BW/VL/VNNI (and AVX2 + FMA), OS saves zmm and opmask state */
+#define OCTET_ISA_AVXVNNI 3    /* AVX2 + FMA + AVX-VNNI (CPUID.(7,1):EAX[4], VEX vpdpbusd ymm), OS saves ymm */
+#define OCTET_ISA_COUNT 4      /* the values above are 0 ..< OCTET_ISA_COUNT; not an order of capability */
 
-/* The ISA the dispatching entry points use: octet_cpu_hardware_isa(), or OCTET_ISA_SCALAR when the
- * environment variable OCTET_FORCE_GENERIC is "1" at the first call. Computed once; thread-safe. */
+/* The ISA the dispatching entry points use, decided once at the first call (thread-safe):
+ *   OCTET_FORCE_GENERIC=1                     -> OCTET_ISA_SCALAR (takes precedence);
+ *   OCTET_FORCE_ISA=scalar|avx2|avxvnni|avx512vnni -> that ISA if octet_cpu_isa_supported() says so; a name
+ *                                                this CPU/OS lacks, or an unknown name, is refused with one line
+ *                                                on stderr and octet_cpu_hardware_isa() is used instead;
+ *   otherwise                                 -> octet_cpu_hardware_isa(). */
 int32_t octet_cpu_isa(void);
 
-/* The best ISA this CPU and OS support, ignoring OCTET_FORCE_GENERIC. */
+/* The fastest ISA this CPU and OS support, ignoring the environment: avx512vnni, else avxvnni, else avx2,
+ * else scalar. */
 int32_t octet_cpu_hardware_isa(void);
 
-/* A short name for an ISA level: "scalar", "avx2", "avx512vnni" ("unknown" otherwise). */
+/* 1 when this CPU and OS can run the kernels of `isa` (always for OCTET_ISA_SCALAR), else 0. */
+int32_t octet_cpu_isa_supported(int32_t isa);
+
+/* A short name for an ISA: "scalar", "avx2", "avxvnni", "avx512vnni" ("unknown" otherwise). */
 const char* octet_cpu_isa_name(int32_t isa);
 
 /* ---------------------------------------------------------------------------------------------------------
@@ -80,7 +92,8 @@ const char* octet_cpu_isa_name(int32_t isa);
  * if a_xor else 0, and the packer's caller folds -(z_x + c) * sum_k W[k][n] into bias[n]. Padding (im2col)
  * must hold the stored byte of z_x, so that it contributes real 0. a_xor = 0 for uint8 activations.
  *
- * Packed B: ceil(N/16) panels of NR = 16 columns, contiguous, the same for every ISA. Panel p holds
+ * Packed B: ceil(N/16) panels of NR = 16 columns, contiguous, the same for every ISA (AVX2 included: its
+ * kernel widens the k-groups of 4 as they are, see qgemm_avx2.c). Panel p holds
  * columns 16p..16p+15 (zero-padded past N):
  *     int32 bias[16]                       64 bytes
  *     int8  w[K/4][16][4]                  16*K bytes: w[g][j][i] = W[4g+i][16p+j]
@@ -127,10 +140,15 @@ void octet_qgemm(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride
 void octet_qgemm_scalar(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride, const void* packed_B,
                         void* C, size_t c_stride, const void* _Nullable residual, size_t r_stride,
                         const octet_qgemm_params* p);
-/* 2 rows x 16 columns; widen to int16 (vpmovzxbw / vpmovsxbw) and vpmaddwd into int32: exact. */
+/* 3 rows x 16 columns; A widened once per row tile to int16 (XOR a_xor, vpmovzxbw) in a scratch buffer, W
+ * sign-extended with vpmovsxbw, products by vpmaddwd into int32: exact (no vpmaddubsw 16-bit saturation). */
 void octet_qgemm_avx2(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride, const void* packed_B,
                       void* C, size_t c_stride, const void* _Nullable residual, size_t r_stride,
                       const octet_qgemm_params* p);
+/* 6 rows x 16 columns of VEX vpdpbusd ymm accumulators (12 ymm): exact u8 x s8 -> s32, 4 products a lane. */
+void octet_qgemm_avxvnni(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride, const void* packed_B,
+                         void* C, size_t c_stride, const void* _Nullable residual, size_t r_stride,
+                         const octet_qgemm_params* p);
 /* 6 rows x 64 columns of vpdpbusd accumulators (24 zmm). */
 void octet_qgemm_avx512vnni(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride,
                             const void* packed_B, void* C, size_t c_stride, const void* _Nullable residual,
@@ -250,6 +268,11 @@ void octet_qgemm_f32out(size_t M, size_t N, size_t K, const uint8_t* A, size_t a
                         float* C, size_t ldc, float min, float max, uint8_t a_xor);
 void octet_qgemm_f32out_scalar(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride,
                                const void* packed_B, float* C, size_t ldc, float min, float max, uint8_t a_xor);
+/* The octet_qgemm_avx2 / _avxvnni register tiles with a float epilogue. */
+void octet_qgemm_f32out_avx2(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride, const void* packed_B,
+                             float* C, size_t ldc, float min, float max, uint8_t a_xor);
+void octet_qgemm_f32out_avxvnni(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride,
+                                const void* packed_B, float* C, size_t ldc, float min, float max, uint8_t a_xor);
 void octet_qgemm_f32out_avx512vnni(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride,
                                    const void* packed_B, float* C, size_t ldc, float min, float max, uint8_t a_xor);
 
