@@ -64,30 +64,6 @@ import OctetQuantization
         }
     }
 
-    /// OCTET_FORCE_GENERIC=1 selects the scalar kernels, and the INT8 engine's output is then identical to the
-    /// SIMD one (the integer arithmetic is the same everywhere).
-    @Test func forcedGenericKernelsGiveIdenticalResults() throws {
-        let generic = try OctetBinary.run(["selftest"], environment: ["OCTET_FORCE_GENERIC": "1"])
-        #expect(generic.status == 0)
-        #expect(generic.stdout.contains("(kernels in use: scalar)"))
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("octet-generic-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let root = TestPaths.packageRoot().appendingPathComponent("data/int8_api")
-        var outputs: [Data] = []
-        for environment in [[:], ["OCTET_FORCE_GENERIC": "1"]] {
-            let out = directory.appendingPathComponent("out\(outputs.count).npy").path
-            let result = try OctetBinary.run(
-                ["run", "--model", root.appendingPathComponent("efficientnet_lite0.onnx").path,
-                 "--ranges", root.appendingPathComponent("efficientnet_lite0_per_tensor_dynamic_range.txt").path,
-                 "--image", root.appendingPathComponent("coffee.ppm").path, "--save-outputs", out],
-                environment: environment)
-            #expect(result.status == 0, "\(result.stderr)")
-            outputs.append(try Data(contentsOf: URL(fileURLWithPath: out)))
-        }
-        #expect(outputs[0] == outputs[1])
-    }
-
     /// The host half of conv_igemm.cu's gather, simulated on the CPU: for every output pixel, the bytes the kernel
     /// would copy (window corner + table offset where the bounds test passes, else zero) equal the textbook
     /// im2col row, for strides, padding, dilation, partial tables and channel counts of 4, 8 and 16.

@@ -235,27 +235,6 @@ import Octet
 
     // MARK: External data
 
-    private func externalModel(location: String, offset: Int? = nil, length: Int? = nil) -> ONNXModelBuilder {
-        var b = ONNXModelBuilder(shape: [nil, 3])
-        var t = Onnx_TensorProto()
-        t.name = "w"
-        t.dims = [3, 2]
-        t.dataType = Int32(Onnx_TensorProto.DataType.float.rawValue)
-        t.dataLocation = .external
-        var entries = [("location", location)]
-        if let offset { entries.append(("offset", "\(offset)")) }
-        if let length { entries.append(("length", "\(length)")) }
-        t.externalData = entries.map { key, value in
-            var entry = Onnx_StringStringEntryProto()
-            entry.key = key
-            entry.value = value
-            return entry
-        }
-        b.model.graph.initializer.append(t)
-        b.node("MatMul", ["input", "w"], ["y"])
-        b.output("y")
-        return b
-    }
 
     /// ONNX Runtime refuses external data outside the model's directory; so does Octet, whichever way the
     /// path leaves it (`..`, an absolute path, a symbolic link).
@@ -272,7 +251,7 @@ import Octet
             atPath: modelDirectory.appendingPathComponent("up").path, withDestinationPath: root.path)
 
         for location in ["../secret.bin", secret.path, "link.bin", "up/secret.bin", "./../model/../secret.bin"] {
-            let path = try externalModel(location: location).write(to: modelDirectory.appendingPathComponent("model.onnx").path)
+            let path = try ONNXModelBuilder.externalMatMul(location: location).write(to: modelDirectory.appendingPathComponent("model.onnx").path)
             #expect { try ONNXImporter.importModel(path: path) } throws: { error in
                 let text = "\(error)"
                 return text.hasPrefix(path) && text.contains("tensor 'w'") && (text.contains("outside the model's directory") || text.contains("absolute path"))
@@ -280,7 +259,7 @@ import Octet
         }
         // A file inside the directory reached through `..` that comes back in is fine.
         try Data(count: 24).write(to: modelDirectory.appendingPathComponent("inside.bin"))
-        let path = try externalModel(location: "../model/inside.bin").write(to: modelDirectory.appendingPathComponent("model.onnx").path)
+        let path = try ONNXModelBuilder.externalMatMul(location: "../model/inside.bin").write(to: modelDirectory.appendingPathComponent("model.onnx").path)
         #expect(try ONNXImporter.importModel(path: path).network.layers.count == 1)
     }
 
@@ -293,13 +272,13 @@ import Octet
             (4, nil, "20 bytes"), (0, 12, "12 bytes"),
         ]
         for (offset, length, fragment) in cases {
-            let path = try externalModel(location: "weights.bin", offset: offset, length: length)
+            let path = try ONNXModelBuilder.externalMatMul(location: "weights.bin", offset: offset, length: length)
                 .write(to: directory.appendingPathComponent("model.onnx").path)
             #expect { try ONNXImporter.importModel(path: path) } throws: { error in
                 "\(error)".contains(fragment) && "\(error)".contains("'w'") && !"\(error)".contains("\n")
             }
         }
-        var negative = externalModel(location: "weights.bin")
+        var negative = ONNXModelBuilder.externalMatMul(location: "weights.bin")
         negative.model.graph.initializer[0].externalData.append({
             var e = Onnx_StringStringEntryProto(); e.key = "offset"; e.value = "-8"; return e
         }())
@@ -312,7 +291,7 @@ import Octet
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         try Data(count: 24).write(to: directory.appendingPathComponent("weights.bin"))
-        let data = try externalModel(location: "weights.bin").data()
+        let data = try ONNXModelBuilder.externalMatMul(location: "weights.bin").data()
         #expect { try ONNXImporter.importModel(data: data, name: "upload.onnx") } throws: { error in
             "\(error)".hasPrefix("upload.onnx: ") && "\(error)".contains("from memory")
         }

@@ -174,22 +174,7 @@ import Octet
         weights.withUnsafeBytes { blob.append(contentsOf: $0) }
         try blob.write(to: directory.appendingPathComponent("weights.bin"))
 
-        var b = ONNXModelBuilder(shape: [nil, 3])
-        var t = Onnx_TensorProto()
-        t.name = "w"
-        t.dims = [3, 2]
-        t.dataType = Int32(Onnx_TensorProto.DataType.float.rawValue)
-        t.dataLocation = .external
-        t.externalData = [("location", "weights.bin"), ("offset", "4"), ("length", "24")].map { key, value in
-            var entry = Onnx_StringStringEntryProto()
-            entry.key = key
-            entry.value = value
-            return entry
-        }
-        b.model.graph.initializer.append(t)
-        b.node("MatMul", ["input", "w"], ["y"])
-        b.output("y")
-        let path = try b.write(to: directory.appendingPathComponent("model.onnx").path)
+        let path = try ONNXModelBuilder.externalMatMul(location: "weights.bin", offset: 4, length: 24).write(to: directory.appendingPathComponent("model.onnx").path)
         let network = try ONNXImporter.importModel(path: path).network
         let y = try run(network, TensorData(shape: [1, 3], values: [1, 1, 1]))
         #expect(y.values == [9, 12])

@@ -110,4 +110,28 @@ struct ONNXModelBuilder {
         try data().write(to: URL(fileURLWithPath: path))
         return path
     }
+
+    /// `y = input · w` over an input `[N, 3]`, with the 3×2 float weights `w` stored as external data at
+    /// `location` (`offset` and `length` when given), as tools that save large models write them.
+    static func externalMatMul(location: String, offset: Int? = nil, length: Int? = nil) -> ONNXModelBuilder {
+        var b = ONNXModelBuilder(shape: [nil, 3])
+        var t = Onnx_TensorProto()
+        t.name = "w"
+        t.dims = [3, 2]
+        t.dataType = Int32(Onnx_TensorProto.DataType.float.rawValue)
+        t.dataLocation = .external
+        var entries = [("location", location)]
+        if let offset { entries.append(("offset", "\(offset)")) }
+        if let length { entries.append(("length", "\(length)")) }
+        t.externalData = entries.map { key, value in
+            var entry = Onnx_StringStringEntryProto()
+            entry.key = key
+            entry.value = value
+            return entry
+        }
+        b.model.graph.initializer.append(t)
+        b.node("MatMul", ["input", "w"], ["y"])
+        b.output("y")
+        return b
+    }
 }
