@@ -115,6 +115,9 @@ final class CPUProgram: CompiledProgram, @unchecked Sendable {
         case (.softmaxRows, _):
             return FloatSoftmaxLayer()
 
+        case let (.scalarBinary(op, scalar, scalarFirst), _):
+            return FloatScalarBinaryLayer(operation: op, scalar: scalar, scalarFirst: scalarFirst, activation: layer.fusedActivation)
+
         case let (.channelBroadcast(op, vectorFirst), _):
             return FloatChannelBroadcastLayer(operation: op, vectorFirst: vectorFirst, activation: layer.fusedActivation)
 

@@ -147,6 +147,9 @@ struct CUDALayerFactory {
             else { throw disagreement() }
             return QuantizedBinaryKernel(arithmetic: arithmetic)
 
+        case let (.scalarBinary(op, scalar, scalarFirst), _):
+            return FloatScalarBinaryKernel(operation: op, scalar: scalar, scalarFirst: scalarFirst, activation: CUDAActivation(layer.fusedActivation))
+
         case let (.channelBroadcast(op, vectorFirst), _):
             return FloatChannelBroadcastKernel(operation: op, vectorFirst: vectorFirst, activation: CUDAActivation(layer.fusedActivation))
 
@@ -189,7 +192,7 @@ extension CUDABackend {
             }
             return nil
         case .reformat, .constant, .depthwiseConvolution, .pooling, .lookupTable, .activation, .channelScale, .softmaxRows,
-             .sameShapeBinary, .channelBroadcast, .channelConcatenation, .view, .hostReference:
+             .sameShapeBinary, .scalarBinary, .channelBroadcast, .channelConcatenation, .view, .hostReference:
             return nil
         }
     }
@@ -357,6 +360,22 @@ struct FloatBinaryKernel: CUDALayer {
         let y = outputs[0]
         try encoder.launch("octet_binary_f32", elements: y.count, [
             Int64(y.count), inputs[0].address, inputs[1].address, operation.code, activation.code, activation.p0, activation.p1, y.address,
+        ])
+    }
+}
+
+/// `x op s` (or `s op x`) for a one-element constant `s` passed by value.
+struct FloatScalarBinaryKernel: CUDALayer {
+    let operation: ElementwiseOperation
+    let scalar: Float
+    let scalarFirst: Bool
+    let activation: CUDAActivation
+    var kernelName: String { "eltwise_\(operation.rawValue)_scalar_f32__cuda" }
+
+    func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
+        let (x, y) = (inputs[scalarFirst ? 1 : 0], outputs[0])
+        try encoder.launch("octet_binary_scalar_f32", elements: y.count, [
+            Int64(y.count), x.address, scalar, Int32(scalarFirst ? 1 : 0), operation.code, activation.code, activation.p0, activation.p1, y.address,
         ])
     }
 }

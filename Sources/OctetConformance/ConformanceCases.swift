@@ -117,6 +117,18 @@ extension ConformanceSuite {
                 }
             }
         }
+        // Every operation with a one-element constant (`x + 1e-5`, `x ^ 2`, `1 / x`), on either side.
+        for operation in ElementwiseOperation.allCases {
+            for scalarFirst in [false, true] {
+                add("elementwise \(operation.rawValue) with a scalar constant \(scalarFirst ? "first" : "second")") { m in
+                    let x = m.input(channels: 3, height: 4, width: 5)
+                    let a = try m.conv(x, "a", out: 5, kernel: 3, fused: .clip(min: 0.5, max: 2))
+                    let c = try m.layer("c", .constant(Weights(shape: [1], values: [1.75])), [])
+                    let y = try m.layer("op", .elementwise(operation), scalarFirst ? [c, a] : [a, c])
+                    m.output(try m.conv(y, "head", out: 4, kernel: 1))
+                }
+            }
+        }
         add("elementwise mul, channel vector broadcast (squeeze-and-excitation)") { m in
             let x = m.input(channels: 5, height: 6, width: 6)
             let y = try m.conv(x, "conv", out: 12, kernel: 3, fused: relu)

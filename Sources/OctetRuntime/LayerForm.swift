@@ -35,6 +35,9 @@ public enum LayerForm: Sendable, Equatable {
     /// A binary operation between an NCHW activation and a per-sample channel vector `[N, C, 1, 1]`
     /// (squeeze-and-excitation); `vectorFirst` when the vector is the first operand. Float.
     case channelBroadcast(ElementwiseOperation, vectorFirst: Bool)
+    /// A binary operation between an activation and a one-element constant (`x + 1e-5`, `x ^ 2`, `1 / x`), the
+    /// constant's value carried here; `scalarFirst` when the constant is the first operand. Float.
+    case scalarBinary(ElementwiseOperation, scalar: Float, scalarFirst: Bool)
     /// Concatenation along the channel axis (axis 1) of activations.
     case channelConcatenation
     /// A reshape or identity whose physical layout is its logical one: a copy.
@@ -113,6 +116,7 @@ extension EnginePlan {
             return inShape.count == 2 && axis == 1 ? .softmaxRows : host("Softmax over axis \(axis) of a rank-\(inShape.count) tensor")
 
         case let .elementwise(op):
+            if !int8, let scalar = scalarOperand(layer) { return .scalarBinary(op, scalar: scalar.value, scalarFirst: scalar.first) }
             guard layer.inputs.count == 2, layer.inputs.allSatisfy({ !isConstant($0) }) else {
                 return host("\(op) with a constant operand")
             }
@@ -148,6 +152,33 @@ extension EnginePlan {
 
         case .slice:
             return host("Slice has no kernel")
+        }
+    }
+
+    /// The value of a binary layer's one-element constant operand, when the other operand is an activation of
+    /// the output's shape (the constant broadcasts without changing it).
+    func scalarOperand(_ layer: Layer) -> (value: Float, first: Bool)? {
+        guard layer.inputs.count == 2 else { return nil }
+        let scalars = layer.inputs.map(scalarConstant)
+        guard (scalars[0] == nil) != (scalars[1] == nil) else { return nil }
+        let first = scalars[0] != nil
+        guard network[layer.inputs[first ? 1 : 0]].shape == network[layer.outputs[0]].shape, let value = scalars[first ? 0 : 1] else { return nil }
+        return (value, first)
+    }
+
+    /// The float value a one-element constant tensor holds when a float layer reads it: the constant itself, or
+    /// its dequantized value where an INT8 build stored the constant quantized and a reformat dequantizes it.
+    private func scalarConstant(_ id: TensorID) -> Float? {
+        guard let producer = network.layers.first(where: { $0.outputs.contains(id) }) else { return nil }
+        switch producer.kind {
+        case .constant:
+            guard let values = constantValue(producer)?.dequantized.values, values.count == 1 else { return nil }
+            return values[0]
+        case .reformat where quantization[id] == nil:
+            return scalarConstant(producer.inputs[0])
+        case .reformat, .convolution, .fullyConnected, .pooling, .activation, .scale, .elementwise, .concatenation, .softmax,
+             .reshape, .transpose, .slice, .identity:
+            return nil
         }
     }
 

@@ -30,6 +30,28 @@ struct FloatScaleLayer: CPULayer {
 
 /// `x[n, c, h, w] ⊙ s[n, c, 1, 1]` for Mul/Add/Sub/Div (squeeze-and-excitation gates), broadcasting a
 /// per-sample channel vector over the pixels.
+/// `x op s` (or `s op x` when `scalarFirst`) for a one-element constant `s`, with an optional fused activation.
+struct FloatScalarBinaryLayer: CPULayer {
+    let operation: ElementwiseOperation
+    let scalar: Float
+    let scalarFirst: Bool
+    let activation: Activation?
+    var kernelName: String { "eltwise_\(operation.rawValue)_scalar_f32__swift" }
+
+    func run(inputs: [CPUBuffer], outputs: [CPUBuffer], context: CPURunContext) throws {
+        let input = inputs[scalarFirst ? 1 : 0]
+        let x = input.floats, y = outputs[0].floats
+        let op = operation, s = scalar, first = scalarFirst, activation = self.activation
+        context.pool.run(input.count, granularity: 4096) { range in
+            for i in range {
+                var r = first ? op(s, x[i]) : op(x[i], s)
+                if let activation { r = activation(r) }
+                y[i] = r
+            }
+        }
+    }
+}
+
 struct FloatChannelBroadcastLayer: CPULayer {
     let operation: ElementwiseOperation
     /// True when the channel vector is the first operand.
