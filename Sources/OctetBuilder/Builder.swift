@@ -72,7 +72,7 @@ public struct Builder: Sendable {
                 changed = changed || !log.isEmpty
             }
         }
-        var assignment = PrecisionAssignment(config: config, backend: backend, network: optimized, report: report)
+        var assignment = PrecisionAssignment(config: config, network: optimized, report: report)
         return try assignment.run()
     }
 }

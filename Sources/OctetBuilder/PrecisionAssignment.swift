@@ -5,25 +5,24 @@ import OctetRuntime
 /// Decides each layer's precision and each tensor's storage type, and inserts reformat layers where a
 /// tensor's type differs from what a reader needs.
 ///
-/// Rules (DESIGN.md, "Semantics"): a layer runs INT8 when INT8 is enabled (or the user asked for it), the
-/// backend has an INT8 kernel, and its tensors have dynamic ranges; otherwise FP32, with the reason kept
-/// for the report. Constant tensors without a range get max|value|. A tensor with an explicit quantization
+/// Rules (ARCHITECTURE.md, "Semantics"): a layer runs INT8 when INT8 is enabled (or the user asked for it), its
+/// kind has INT8 arithmetic, and its tensors have dynamic ranges; otherwise FP32, with the reason kept for the
+/// report. Where it then runs (a backend kernel or the host reference) is the backend's answer
+/// (`Builder.askBackend`), not this pass's. Constant tensors without a range get max|value|. A tensor with an explicit quantization
 /// (a QDQ model's QuantizeLinear) is quantized exactly so, zero point included; any other is symmetric,
 /// from its dynamic range. Data-movement layers and max pooling pass their input's quantization (zero
 /// point included) through; network outputs are FP32 (a convolution or fully connected layer that produces
 /// one computes in INT8 and writes float).
 struct PrecisionAssignment {
     let config: BuilderConfig
-    let backend: any Backend
     var network: Network
     var report: BuildReport
     var quantization: [TensorID: TensorQuantization] = [:]
     /// Why a layer is not INT8, by layer name.
     var reasons: [String: String] = [:]
 
-    init(config: BuilderConfig, backend: any Backend, network: Network, report: BuildReport) {
+    init(config: BuilderConfig, network: Network, report: BuildReport) {
         self.config = config
-        self.backend = backend
         self.network = network
         self.report = report
     }

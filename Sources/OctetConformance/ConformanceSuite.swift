@@ -1,3 +1,4 @@
+import Foundation
 import OctetBuilder
 import OctetCore
 import OctetQuantization
@@ -38,7 +39,7 @@ public enum ConformanceSuite {
             let integers = mismatches.isEmpty ? "\(integerTensors) integer tensors exact" : "MISMATCH in \(mismatches.joined(separator: ", "))"
             let replay = replayAgrees ? "" : ", replay without observation DIFFERS"
             let host = hostLayers.isEmpty ? "" : ", host: \(hostLayers.joined(separator: ", "))"
-            return "\(passed ? "ok" : "FAILED") \(backend): \(testCase): \(integers), float relative L2 \(formatted(worstFloatError))\(replay)\(host)"
+            return "\(passed ? "ok" : "FAILED") \(backend): \(testCase): \(integers), float relative L2 \(String(format: "%.2g", worstFloatError))\(replay)\(host)"
         }
     }
 
@@ -87,13 +88,5 @@ public enum ConformanceSuite {
         }
         outcome.replayAgrees = try context.execute(inputs) == observed
         return outcome
-    }
-
-    private static func formatted(_ value: Double) -> String {
-        guard value > 0 else { return "0" }
-        var exponent = 0, mantissa = value
-        while mantissa < 1 { mantissa *= 10; exponent -= 1 }
-        while mantissa >= 10 { mantissa /= 10; exponent += 1 }
-        return "\((mantissa * 10).rounded() / 10)e\(exponent)"
     }
 }
