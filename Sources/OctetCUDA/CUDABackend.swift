@@ -142,6 +142,9 @@ final class CUDAState: ProgramState {
     private var prepared: Prepared?
     private var profile: [Double]?
     private var computeEvents: (start: CUDADriver.Event, end: CUDADriver.Event)?
+    /// 8-bit pixel input (`execute(pixels:)`): pinned host bytes the caller's pixels are copied into, so the upload
+    /// is one DMA transfer, and their device copy. Grown to the largest batch seen.
+    private var pixelStaging: (host: UnsafeMutableRawPointer, device: CUDADriver.Buffer)?
     private(set) var lastComputeMilliseconds: Double?
     var layerTactics: [String?]? { prepared?.layerTactics }
 
@@ -152,7 +155,8 @@ final class CUDAState: ProgramState {
         var workspace: CUDADriver.Buffer
         var accumulators: CUDADriver.Buffer
         var offsets: [TensorID: Int]
-        /// Rank-4 network inputs arrive in logical NCHW order here, and a kernel lays them out NHWC.
+        /// Rank-4 float network inputs arrive in logical NCHW order here, and a kernel (`inputSteps`) lays them out
+        /// NHWC; 8-bit pixel input skips both and is normalized straight into the NHWC tensor.
         var inputStaging: [TensorID: CUDADriver.Buffer]
         /// Pinned host memory the outputs are copied into.
         var outputStaging: UnsafeMutableRawPointer
@@ -169,6 +173,10 @@ final class CUDAState: ProgramState {
     deinit {
         release()
         if let stream { driver.destroy(stream) }
+        if let pixelStaging {
+            driver.freePinned(pixelStaging.host)
+            driver.release(pixelStaging.device)
+        }
         if let computeEvents {
             driver.destroy(computeEvents.start)
             driver.destroy(computeEvents.end)
@@ -262,9 +270,9 @@ final class CUDAState: ProgramState {
         }
         let hostSteps = p.layerSteps.joined().contains { if case .host = $0 { true } else { false } }
         if !hostSteps {
-            // Kernels only: the input and output copies stay outside, so the graph's time is the compute time.
+            // The layers' kernels only: the input copies and conversions (float NCHW or 8-bit pixels) and the
+            // output copies stay outside, so one graph serves both input forms.
             p.graph = try driver.capture(stream) {
-                try issue(p.inputSteps, stream: stream)
                 for steps in p.layerSteps { try issue(steps, stream: stream) }
             }
         }
@@ -311,18 +319,23 @@ final class CUDAState: ProgramState {
         }
     }
 
+    /// The stream, compute-time events and batch-size state of one execution.
+    private func begin(batch: Int) throws -> (Prepared, CUDADriver.Stream, (start: CUDADriver.Event, end: CUDADriver.Event)) {
+        try driver.activate(program.library.device)
+        let stream = try self.stream ?? driver.makeStream()
+        self.stream = stream
+        let events = try computeEvents ?? (driver.makeEvent(), driver.makeEvent())
+        computeEvents = events
+        return (try prepare(batch: batch, stream: stream), stream, events)
+    }
+
     func execute(_ inputs: [String: TensorData], observe: ((TensorID, TensorValue) -> Void)?) throws -> [String: TensorData] {
         let network = program.plan.network
         guard let firstInput = network.inputs.first, let first = inputs[network[firstInput].name] else {
             throw OctetError.invalidInput(reason: "no data for network input '\(network.inputs.first.map { network[$0].name } ?? "?")'")
         }
         let batch = first.shape.first ?? 1
-        try driver.activate(program.library.device)
-        let stream = try self.stream ?? driver.makeStream()
-        self.stream = stream
-        let events = try computeEvents ?? (driver.makeEvent(), driver.makeEvent())
-        computeEvents = events
-        let p = try prepare(batch: batch, stream: stream)
+        let (p, stream, events) = try begin(batch: batch)
         for id in network.inputs {
             guard let data = inputs[network[id].name] else {
                 throw OctetError.invalidInput(reason: "no data for network input '\(network[id].name)'")
@@ -336,10 +349,58 @@ final class CUDAState: ProgramState {
             observe?(id, .float(data))
         }
         try driver.record(events.start, stream: stream)
+        try issue(p.inputSteps, stream: stream)
+        return try run(p, stream: stream, events: events, observe: observe)
+    }
+
+    /// 8-bit NHWC pixels: one pinned upload of the bytes, then `octet_pixels_to_f32` normalizes them into the
+    /// network's NHWC float input with the host's arithmetic (the same floats as `pixels.floatTensor()`). Inputs
+    /// the kernel does not cover (more than four channels) are converted on the host instead.
+    func execute(pixels: PixelBatch, inputName: String) throws -> [String: TensorData] {
+        let network = program.plan.network
+        let id = network.inputs[0]
+        guard let layout = program.tensors[id]?.layout, layout.isNHWC, layout.dataType == .float32, pixels.shape[3] <= 4 else {
+            return try execute([inputName: pixels.floatTensor()], observe: nil)
+        }
+        let (p, stream, events) = try begin(batch: pixels.batch)
+        let staging = try pixelStaging(bytes: pixels.pixels.count)
+        pixels.pixels.withUnsafeBytes { staging.host.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        try driver.copyToDevice(staging.device.address, from: staging.host, bytes: pixels.pixels.count, stream: stream)
+        try driver.record(events.start, stream: stream)
+        var encoder = CUDAEncoder(library: program.library, workspace: p.workspace.address, accumulators: p.accumulators.address)
+        try encoder.launch("octet_pixels_to_f32", elements: pixels.pixels.count, [Int64(pixels.pixels.count), Int32(pixels.shape[3]), staging.device.address]
+            + pixels.normalization.kernelArguments + [device(id, p).address])
+        try issue(encoder.steps, stream: stream)
+        return try run(p, stream: stream, events: events, observe: nil)
+    }
+
+    /// Pinned host and device buffers of at least `bytes` for 8-bit pixel input.
+    private func pixelStaging(bytes: Int) throws -> (host: UnsafeMutableRawPointer, device: CUDADriver.Buffer) {
+        if let pixelStaging, pixelStaging.device.bytes >= bytes { return pixelStaging }
+        if let old = pixelStaging {
+            driver.freePinned(old.host)
+            driver.release(old.device)
+            pixelStaging = nil
+        }
+        let host = try driver.allocatePinned(bytes: bytes)
+        do {
+            pixelStaging = (host, try driver.allocate(bytes: bytes))
+        } catch {
+            driver.freePinned(host)
+            throw error
+        }
+        return pixelStaging!
+    }
+
+    /// The layers (the captured graph, or step by step when profiling or observing), then the outputs back into
+    /// pinned staging; the network input is already in place on the device.
+    private func run(
+        _ p: Prepared, stream: CUDADriver.Stream, events: (start: CUDADriver.Event, end: CUDADriver.Event), observe: ((TensorID, TensorValue) -> Void)?
+    ) throws -> [String: TensorData] {
+        let network = program.plan.network
         if let graph = p.graph, observe == nil, profile == nil {
             try driver.launch(graph, stream: stream)
         } else {
-            try issue(p.inputSteps, stream: stream)
             for (index, (layer, steps)) in zip(network.layers, p.layerSteps).enumerated() {
                 let start = profile == nil ? nil : try driver.makeEvent(), end = profile == nil ? nil : try driver.makeEvent()
                 if let start { try driver.record(start, stream: stream) }
@@ -365,6 +426,19 @@ final class CUDAState: ProgramState {
         var result: [String: TensorData] = [:]
         for id in network.outputs { result[network[id].name] = stagedOutput(id, p).logicalValue().dequantized }
         return result
+    }
+}
+
+extension ChannelNormalization {
+    /// `octet_pixels_to_f32`'s mode (0: mean and std, 1: offset and scale) and its two parameters for each of
+    /// four channels (unused channels padded with 1).
+    var kernelArguments: [any BitwiseCopyable] {
+        let (mode, a, b): (Int32, [Float], [Float]) = switch self {
+        case let .meanStd(mean, std): (0, mean, std)
+        case let .offsetScale(offset, scale): (1, offset, scale)
+        }
+        let padding = [Float](repeating: 1, count: max(0, 4 - a.count))
+        return [mode] + (a + padding + b + padding).map { $0 as any BitwiseCopyable }
     }
 }
 
