@@ -3,7 +3,7 @@
 # nothing between calls). Run from the repository root on the GPU machine, with .gpu/ carried there holding
 # octet.gz (the static release binary, gzipped), lib/ (libjpeg.so.62, libpng16.so.16), models/*.onnx[.gz] and
 # images/{224,128}/*.ppm.
-#   bash Benchmarks/cuda/h200_run.sh [steps...]   steps: selftest compare resnet50 bench pytorch (default: all),
+#   bash Benchmarks/cuda/h200_run.sh [steps...]   steps: selftest compare resnet50 bench e2e pytorch (default: all),
 #   ptxas (registers and spills), diagnose (Nsight Compute), heuristic (ResNet-50 without timing the convolution tiles)
 # Logs go to $OUT (or ./h200-out); a summary is printed last.
 set -u
@@ -11,7 +11,7 @@ OUT=${OUT:-h200-out}
 mkdir -p "$OUT" /tmp/octet-models
 M=/tmp/octet-models
 export OCTET_CACHE_DIR=/tmp/octet-cache
-steps=${*:-selftest compare resnet50 bench pytorch}
+steps=${*:-selftest compare resnet50 bench e2e pytorch}
 gunzip -c .gpu/octet.gz > /tmp/octet && chmod +x /tmp/octet
 # libjpeg-turbo and libpng, which the binary links dynamically, travel in .gpu/lib (docs/cuda.md).
 [ -d .gpu/lib ] && export LD_LIBRARY_PATH="$PWD/.gpu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
@@ -63,6 +63,20 @@ for step in $steps; do
         /tmp/octet bench --device cuda --model $M/$1.onnx --ranges "$OUT/$2_ranges.txt" --batch $b --iterations 10 --warmup 3 --profile > "$OUT/profile_$1_b$b.txt" 2>&1
       done
       summary "$(grep -A12 'per-layer' "$OUT/profile_$1_b256.txt" 2>/dev/null; grep -A8 'per layer type' "$OUT/profile_$1_b256.txt" 2>/dev/null)"
+    done
+    ;;
+  e2e)
+    # End to end as an application feeds the engine: float32 NCHW input from pageable memory on one stream, against
+    # 8-bit NHWC pixels (pinned upload, normalized on the GPU) on 1 to 3 concurrent streams (needs the ranges of
+    # the compare/resnet50 steps).
+    for spec in "resnet50_op13 resnet50" "efficientnet_lite0 efficientnet_lite0" "mobilenet_v2_1.0_224 mobilenet_v2_1.0_224"; do
+      for mode in "float32 1" "uint8 1" "uint8 2" "uint8 3"; do
+        set -- $spec
+        [ -f $M/$1.onnx ] && [ -f "$OUT/$2_ranges.txt" ] || continue
+        fmt=${mode% *}; n=${mode#* }; log="$OUT/e2e_$1_${fmt}_s$n"
+        /tmp/octet bench --device cuda --model $M/$1.onnx --ranges "$OUT/$2_ranges.txt" --batch 1,256 --iterations 40 --warmup 5 --input-format $fmt --streams $n --json > "$log.json" 2> "$log.err"
+        summary "e2e $1 $fmt streams=$n rc=$? $(python3 -c 'import json,sys; print("; ".join("b%d %.0f img/s e2e (p50 %.3f ms), compute p50 %.3f ms = %.0f img/s" % (r["batch"], r["throughput_ips"], r["p50_ms"], r.get("compute_p50_ms", 0), r.get("compute_throughput_ips", 0)) for r in map(json.loads, open(sys.argv[1]))))' "$log.json")"
+      done
     done
     ;;
   ptxas)
