@@ -25,7 +25,7 @@ public struct BuilderConfig: Sendable, Equatable {
 
     /// Every setting as `name=value`, for the build report and engine files.
     public var summary: [String] {
-        ["int8=\(int8)", "fp16=\(fp16)", "obeyPrecisionConstraints=\(obeyPrecisionConstraints)",
+        ["precision=\(int8 ? "int8" : fp16 ? "fp16" : "fp32")", "int8=\(int8)", "fp16=\(fp16)", "obeyPrecisionConstraints=\(obeyPrecisionConstraints)",
          "preferPrecisionConstraints=\(preferPrecisionConstraints)", "strictTypes=\(strictTypes)", "noFusion=\(noFusion)",
          "trtCompatibleRanges=\(trtCompatibleRanges)", "explicitQuantization=\(explicitQuantization)"]
     }

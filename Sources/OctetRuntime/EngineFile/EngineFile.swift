@@ -126,13 +126,16 @@ extension Engine {
     }
 
     /// Writes `serialize()` to `path` (through a temporary file and a rename, so a reader never sees half a file).
-    public func write(to path: String) throws {
+    /// - Returns: the number of bytes written.
+    @discardableResult
+    public func write(to path: String) throws -> Int {
         let bytes = try serialize()
         let temporary = path + ".partial-\(getpid())"
         do {
             try Data(bytes).write(to: URL(fileURLWithPath: temporary))
             if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
             try FileManager.default.moveItem(atPath: temporary, toPath: path)
+            return bytes.count
         } catch {
             try? FileManager.default.removeItem(atPath: temporary)
             throw OctetError.io(path: path, reason: "cannot write the engine file: \(FileReading.reason(error, path: path))")
