@@ -80,8 +80,8 @@ final class CPUProgram: CompiledProgram, @unchecked Sendable {
     ) throws -> any CPULayer {
         let (int8, inQ, outQ, inShape, _) = plan.signature(of: layer)
         // The form has checked that INT8 layers have the quantizations they read and write.
-        func linear(_ weights: Weights, _ bias: Weights?, residual: TensorQuantization? = nil) -> QuantizedLinearParameters? {
-            inQ[0].map { QuantizedLinearParameters(weights: weights, bias: bias, input: $0, output: outQ, residual: residual, activation: layer.fusedActivation) }
+        func linear(_ weights: Weights, _ bias: Weights?, residual: TensorQuantization? = nil) -> QuantizedLinear? {
+            inQ[0].map { QuantizedLinear(weights: weights, bias: bias, input: $0, output: outQ, residual: residual, activation: layer.fusedActivation) }
         }
         let hostLayer = LogicalFallbackLayer(kernelName: "reference_\(layer.kind.typeName.lowercased())_logical") { args in
             try reference.evaluate(layer, args)

@@ -70,6 +70,23 @@ import Octet
         try Self.expectLoadedEqualsBuilt(int8, batch, file)
     }
 
+    /// On a GPU: a CUDA engine whose tactics were timed at batch 2, saved and loaded, runs the same tactics (none is
+    /// timed again) and gives the same outputs. Skips without CUDA.
+    @Test(.enabled(if: CUDATests.cudaMissing == nil, Comment(rawValue: "CUDA tests skipped: \(CUDATests.cudaMissing ?? "")")))
+    func cudaEngineRoundTrip() throws {
+        var (network, _) = try ONNXImporter.importModel(path: Self.demoModel)
+        network.apply(try DynamicRanges.readRangeFile(path: Self.demoRanges))
+        let built = try Builder(config: BuilderConfig(int8: true), backend: try CUDABackend()).build(network)
+        let input = [network[network.inputs[0]].name: TensorData.random([2, 3, 224, 224], seed: 3)]
+        let context = built.makeContext()
+        let expected = try context.execute(input)
+        let file = try EngineFile.decode(try built.serialize(), path: "cuda.engine")
+        let loaded = try Engine(file, backend: try CUDAEngineLoader())
+        let loadedContext = loaded.makeContext()
+        #expect(try loadedContext.execute(input) == expected)
+        #expect(loadedContext.layerTactics == context.layerTactics)
+    }
+
     @Test func crc32IsTheIEEEChecksum() {
         #expect(CRC32.checksum(Array("123456789".utf8)) == 0xCBF4_3926)
         #expect(CRC32.checksum([]) == 0)

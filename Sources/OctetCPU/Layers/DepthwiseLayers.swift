@@ -36,10 +36,12 @@ struct QuantizedDepthwiseLayer: CPULayer {
     let params: octet_dwconv_params
     let kernelName: String
 
-    init(_ conv: ConvolutionParameters, _ q: QuantizedLinearParameters, packer: WeightPacker) throws {
+    init(_ conv: ConvolutionParameters, _ linear: QuantizedLinear, packer: WeightPacker) throws {
+        let q = linear.epilogue
         geometry = WindowGeometry(kernel: conv.kernel, strides: conv.strides, dilations: conv.dilations, padsBegin: conv.padsBegin)
         let channels = conv.outputChannels, taps = geometry.taps
         packed = try packer.pack(count: octet_dwconv_q_packed_size(channels, taps)) { target in
+            let q = linear.parameters
             // [tap][channel] from [channel][1][kh][kw].
             var w = [Int8](repeating: 0, count: taps * channels)
             for c in 0..<channels { for t in 0..<taps { w[t * channels + c] = q.weights[c * taps + t] } }

@@ -36,10 +36,11 @@ struct QuantizedGEMMLayer: CPULayer {
 
     init(
         weights: Weights, kernel: [Int], strides: [Int], dilations: [Int], padsBegin: [Int], groups: Int,
-        quantized q: QuantizedLinearParameters, activation: Activation?, inputChannels: Int, packer: WeightPacker
+        quantized linear: QuantizedLinear, activation: Activation?, inputChannels: Int, packer: WeightPacker
     ) throws {
         let oc = weights.shape[0]
         let icg = inputChannels / groups
+        let q = linear.epilogue
         self.geometry = WindowGeometry(kernel: kernel, strides: strides, dilations: dilations, padsBegin: padsBegin)
         self.groups = groups
         self.inputChannelsPerGroup = icg
@@ -55,6 +56,7 @@ struct QuantizedGEMMLayer: CPULayer {
         var packs: [PackedBytes] = []
         for g in 0..<groups {
             packs.append(try packer.pack(count: octet_qgemm_packed_size(ocg, paddedK)) { target in
+                let q = linear.parameters
                 // W_kn[k][n] with k = (ky · kw + kx) · icg + c, matching the im2col column order.
                 var wkn = [Int8](repeating: 0, count: paddedK * ocg)
                 var compensatedBias = [Int32](repeating: 0, count: ocg)
