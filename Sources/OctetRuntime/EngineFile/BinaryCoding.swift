@@ -1,3 +1,4 @@
+import Foundation
 import OctetCore
 
 /// Appends little-endian values to a byte array: the one writer of engine files and timing caches
@@ -68,17 +69,22 @@ public struct BinaryWriter: Sendable {
 public struct BinaryReader: Sendable {
     /// The file, for errors.
     public let path: String
-    private let data: [UInt8]
+    /// The file's bytes (read in place: a file of hundreds of megabytes is not copied).
+    private let data: Data
     /// The next byte to read, from the start of the file.
     public private(set) var offset: Int
     /// One past the last byte this reader may read.
     public let end: Int
 
-    public init(_ data: [UInt8], path: String, offset: Int = 0, end: Int? = nil) {
+    public init(_ data: Data, path: String, offset: Int = 0, end: Int? = nil) {
         self.data = data
         self.path = path
         self.offset = offset
         self.end = min(end ?? data.count, data.count)
+    }
+
+    public init(_ bytes: [UInt8], path: String, offset: Int = 0, end: Int? = nil) {
+        self.init(Data(bytes), path: path, offset: offset, end: end)
     }
 
     public var remaining: Int { end - offset }
@@ -137,7 +143,7 @@ public struct BinaryReader: Sendable {
     public mutating func string(_ what: String = "a string") throws -> String {
         let n = try count(what, elementSize: 1, limit: 1 << 24)
         let start = try take(n, what)
-        guard let text = String(validating: data[start..<start + n], as: UTF8.self) else {
+        guard let text = data.withUnsafeBytes({ String(validating: $0[start..<start + n], as: UTF8.self) }) else {
             throw malformed("\(what) is not UTF-8")
         }
         return text

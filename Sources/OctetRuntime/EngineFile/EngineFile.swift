@@ -59,9 +59,8 @@ public struct EngineFile: Sendable {
         var state = BinaryWriter()
         try program.serializeState(into: &state)
         w.blob(state.bytes)
+        w.patchU64(UInt64(w.bytes.count - headerBytes), at: 12)
         var bytes = w.bytes
-        let body = UInt64(bytes.count - headerBytes)
-        withUnsafeBytes(of: body.littleEndian) { for (i, byte) in $0.enumerated() { bytes[12 + i] = byte } }
         let crc = CRC32.checksum(bytes)
         withUnsafeBytes(of: crc.littleEndian) { bytes.append(contentsOf: $0) }
         return bytes
@@ -71,13 +70,18 @@ public struct EngineFile: Sendable {
     /// - Throws: `OctetError` naming `path`: not an engine file, a newer format, truncated, a checksum mismatch,
     ///   or content that does not decode.
     public static func read(path: String) throws -> EngineFile {
-        try decode([UInt8](FileReading.contents(of: path, what: "an Octet engine file")), path: path)
+        try decode(FileReading.contents(of: path, what: "an Octet engine file"), path: path)
     }
 
     /// As `read`, from bytes already in memory.
     public static func decode(_ bytes: [UInt8], path: String) throws -> EngineFile {
+        try decode(Data(bytes), path: path)
+    }
+
+    /// As `read`, from bytes already in memory.
+    public static func decode(_ bytes: Data, path: String) throws -> EngineFile {
         func refuse(_ reason: String) -> OctetError { .malformedFile(path: path, reason: reason) }
-        guard bytes.count >= magic.count, bytes[0..<magic.count].elementsEqual(magic) else {
+        guard bytes.count >= magic.count, bytes.prefix(magic.count).elementsEqual(magic) else {
             throw refuse("is not an Octet engine file (it does not start with OCTETENG; `octet build --save-engine` writes one)")
         }
         guard bytes.count >= headerBytes + trailerBytes else {
@@ -98,7 +102,7 @@ public struct EngineFile: Sendable {
         }
         var trailer = BinaryReader(bytes, path: path, offset: bytes.count - trailerBytes)
         let stored = try trailer.u32("the checksum")
-        let computed = bytes.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<(bytes.count - trailerBytes)])) }
+        let computed = bytes.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<($0.count - trailerBytes)])) }
         guard stored == computed else {
             throw refuse("checksum mismatch (the file says \(hex(stored)), its bytes give \(hex(computed))): the file is damaged")
         }
