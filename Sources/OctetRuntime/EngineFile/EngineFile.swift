@@ -70,7 +70,7 @@ public struct EngineFile: Sendable {
     /// - Throws: `OctetError` naming `path`: not an engine file, a newer format, truncated, a checksum mismatch,
     ///   or content that does not decode.
     public static func read(path: String) throws -> EngineFile {
-        try decode(FileReading.contents(of: path, what: "an Octet engine file"), path: path)
+        try decode(FileReading.contents(of: path, what: "an Octet engine file", mapped: true), path: path)
     }
 
     /// As `read`, from bytes already in memory.

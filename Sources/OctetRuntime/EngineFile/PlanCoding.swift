@@ -290,7 +290,9 @@ extension BinaryReader {
     /// output shapes those its kind infers from its inputs (so kernels can trust them).
     mutating func network() throws -> Network {
         let name = try string("the network name")
-        let tensorCount = try count("tensors", elementSize: 19, limit: 1 << 24)
+        // Element sizes are the smallest encodings (a tensor: empty name and shape, 18 bytes; a layer: 35), so the
+        // count check never refuses a valid file.
+        let tensorCount = try count("tensors", elementSize: 18, limit: 1 << 24)
         var tensors: [Tensor] = []
         tensors.reserveCapacity(tensorCount)
         for index in 0..<tensorCount {
@@ -312,7 +314,7 @@ extension BinaryReader {
         }
         let inputs = try tensorIDs("the network inputs", count: tensorCount)
         let outputs = try tensorIDs("the network outputs", count: tensorCount)
-        let layerCount = try count("layers", elementSize: 40, limit: 1 << 20)
+        let layerCount = try count("layers", elementSize: 35, limit: 1 << 20)
         var layers: [Layer] = []
         layers.reserveCapacity(layerCount)
         for index in 0..<layerCount {
