@@ -6,7 +6,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$root/Fuzz/corpus-work"
 fixtures="$root/Tests/OctetTests/Fixtures"
 demo="$root/data/int8_api"
-mkdir -p "$work"/{onnx,ppm,image,rangefile,calibcache,npy}
+mkdir -p "$work"/{onnx,ppm,image,rangefile,calibcache,npy,engine}
 
 # ONNX: the 28 KB caffe2-style fixture (the bundled EfficientNet is 18 MB, far above -max_len).
 cp "$fixtures/caffe2_style_resnet.onnx" "$work/onnx/seed-caffe2_style_resnet.onnx"
@@ -32,4 +32,10 @@ cp "$demo/efficientnet_lite0_calibration.cache" "$work/calibcache/seed-efficient
 # NumPy: the fixture's input and output tensors.
 cp "$fixtures/caffe2_style_resnet_input.npy" "$work/npy/seed-input.npy"
 cp "$fixtures/caffe2_style_resnet_output.npy" "$work/npy/seed-output.npy"
+# Engine files: the fixture built INT8 (ranges of 1.5, as the range-file seed) and FP32, by the debug octet
+# (built when missing).
+octet="$root/.build/debug/octet"
+[[ -x "$octet" ]] || swift build --package-path "$root" --product octet
+"$octet" build --model "$fixtures/caffe2_style_resnet.onnx" --ranges "$work/rangefile/seed-caffe2.txt" --save-engine "$work/engine/seed-int8.engine" > /dev/null
+"$octet" build --model "$fixtures/caffe2_style_resnet.onnx" --precision fp32 --save-engine "$work/engine/seed-fp32.engine" > /dev/null
 echo "seed corpora in $work"

@@ -16,6 +16,8 @@ public struct CUDABackend: Backend {
     public let name = "cuda"
     let library: CUDAKernelLibrary
     let convolutions: ConvolutionPath
+    /// Tactic timings from earlier builds (`--timing-cache`), consulted and extended when tactics are timed.
+    let timingCache: CUDATimingCache?
 
     /// How INT8 convolutions use the GPU's integer units.
     public enum ConvolutionPath: Sendable, Equatable {
@@ -29,9 +31,10 @@ public struct CUDABackend: Backend {
     }
 
     /// Opens the first CUDA device and its kernel library (compiled with NVRTC, or read from the kernel cache).
-    public init(convolutions: ConvolutionPath = .automatic) throws {
+    public init(convolutions: ConvolutionPath = .automatic, timingCache: CUDATimingCache? = nil) throws {
         library = try CUDAKernelLibrary.shared()
         self.convolutions = convolutions
+        self.timingCache = timingCache
     }
 
     /// Whether a CUDA device can be used here; `reason` says why not.
@@ -49,7 +52,9 @@ public struct CUDABackend: Backend {
     public func support(for layer: Layer, in plan: EnginePlan) -> LayerSupport { Self.support(for: layer, in: plan) }
 
     public func compile(_ plan: EnginePlan, options: ExecutionOptions) throws -> any CompiledProgram {
-        try CUDAProgram(plan: plan, library: library, convolutions: library.hasTensorCoreKernels ? convolutions : .dp4a)
+        try CUDAProgram(
+            plan: plan, library: library, convolutions: library.hasTensorCoreKernels ? convolutions : .dp4a,
+            tactics: CUDATacticTable(), timingCache: timingCache)
     }
 }
 
@@ -59,12 +64,23 @@ final class CUDAProgram: CompiledProgram, @unchecked Sendable {
     let library: CUDAKernelLibrary
     let layers: [any CUDALayer]
     let tensors: TensorPlacement
+    let convolutions: CUDABackend.ConvolutionPath
+    /// The tactic each layer runs at each batch size: timed at the first run of a batch size, or loaded from an
+    /// engine file (then nothing is timed).
+    let tactics: CUDATacticTable
+    let timingCache: CUDATimingCache?
 
     var kernelNames: [String] { layers.map(\.kernelName) }
 
-    init(plan: EnginePlan, library: CUDAKernelLibrary, convolutions: CUDABackend.ConvolutionPath) throws {
+    init(
+        plan: EnginePlan, library: CUDAKernelLibrary, convolutions: CUDABackend.ConvolutionPath, tactics: CUDATacticTable,
+        timingCache: CUDATimingCache?
+    ) throws {
         self.plan = plan
         self.library = library
+        self.convolutions = convolutions
+        self.tactics = tactics
+        self.timingCache = timingCache
         try library.driver.activate(library.device)
         let tensors = TensorPlacement(plan: plan)
         let factory = CUDALayerFactory(plan: plan, library: library, tensors: tensors, convolutions: convolutions)
@@ -259,14 +275,34 @@ final class CUDAState: ProgramState {
         let tactics = program.layers.map { $0.tactics(batch: batch) }
         p.layerSteps = try tactics.indices.map { try encode($0, tactic: 0) }
         p.layerTactics = tactics.map(\.first)
-        if ProcessInfo.processInfo.environment["OCTET_CUDA_TUNING"] != "0", tactics.contains(where: { $0.count > 1 }) {
+        if let chosen = program.tactics.chosen(batch: batch) {
+            // Chosen before (an engine file, or another context of this engine): nothing is timed.
+            guard chosen.count == tactics.count else {
+                throw OctetError.invalidNetwork(reason: "the saved tactics name \(chosen.count) layers, the engine has \(tactics.count)")
+            }
+            for index in tactics.indices where tactics[index].count > 1 {
+                guard let name = chosen[index], let tactic = tactics[index].firstIndex(of: name) else {
+                    throw OctetError.invalidNetwork(
+                        reason: "layer '\(network.layers[index].name)' was saved with tactic \(chosen[index] ?? "none"), which this octet does not offer at batch \(batch) (\(tactics[index].joined(separator: ", ")))")
+                }
+                p.layerSteps[index] = try encode(index, tactic: tactic)
+                p.layerTactics[index] = name
+            }
+        } else if ProcessInfo.processInfo.environment["OCTET_CUDA_TUNING"] != "0", tactics.contains(where: { $0.count > 1 }) {
             // One run of the whole network first, so the timings below start from a GPU at full clock.
             try issue(p.inputSteps + p.layerSteps.joined(), stream: stream)
             for index in tactics.indices where tactics[index].count > 1 {
-                let chosen = try fastest(of: tactics[index].count, { try encode(index, tactic: $0) }, stream: stream)
+                let key = program.timingKey(layer: index, batch: batch)
+                let milliseconds = try program.timingCache?.timings(key, tactics: tactics[index])
+                    ?? fastest(of: tactics[index].count, { try encode(index, tactic: $0) }, stream: stream)
+                program.timingCache?.record(key, tactics: tactics[index], milliseconds: milliseconds)
+                let chosen = milliseconds.indices.min { milliseconds[$0] < milliseconds[$1] } ?? 0
                 p.layerSteps[index] = try encode(index, tactic: chosen)
                 p.layerTactics[index] = tactics[index][chosen]
             }
+            program.tactics.record(batch: batch, p.layerTactics)
+        } else {
+            program.tactics.record(batch: batch, p.layerTactics)
         }
         let hostSteps = p.layerSteps.joined().contains { if case .host = $0 { true } else { false } }
         if !hostSteps {
@@ -281,10 +317,10 @@ final class CUDAState: ProgramState {
     }
 
     /// Times each of a layer's tactics on the arena as it is (only the time matters: the results are the same
-    /// and later layers overwrite them) and returns the index of the fastest. Each runs often enough to take about
+    /// and later layers overwrite them) and returns their milliseconds per run. Each runs often enough to take about
     /// a millisecond, so short kernels are not judged by one launch, in two interleaved rounds whose better time
     /// counts, so a momentary disturbance does not decide.
-    private func fastest(of count: Int, _ encode: (Int) throws -> [CUDAStep], stream: CUDADriver.Stream) throws -> Int {
+    private func fastest(of count: Int, _ encode: (Int) throws -> [CUDAStep], stream: CUDADriver.Stream) throws -> [Double] {
         let (start, end) = (try driver.makeEvent(), try driver.makeEvent())
         defer {
             driver.destroy(start)
@@ -303,7 +339,7 @@ final class CUDAState: ProgramState {
         for _ in 0..<2 {
             for tactic in 0..<count { best[tactic] = min(best[tactic], try time(steps[tactic], runs: runs[tactic])) }
         }
-        return best.indices.min { best[$0] < best[$1] }!
+        return best
     }
 
     private func issue(_ steps: [CUDAStep], stream: CUDADriver.Stream) throws {

@@ -55,9 +55,16 @@ struct BenchCommand: ParsableCommand {
             guard let b = Int(text), b > 0 else { throw ValidationError("--batch takes positive integers, got '\(text)'") }
             return b
         }
-        let (network, _, modelPath, _) = try engine.configuredNetwork(log: log)
-        engine.reportRanges(log)
-        let built = try engine.build(network, log: log)
+        let built: Engine, network: Network, modelPath: String, precision: String
+        if let loadEngine = engine.loadEngine {
+            built = try engine.loadedEngine(loadEngine, log: log)
+            (network, modelPath, precision) = (built.plan.network, loadEngine, EngineOptions.precision(of: built))
+        } else {
+            (network, _, modelPath, _) = try engine.configuredNetwork(log: log)
+            engine.reportRanges(log)
+            built = try engine.build(network, log: log)
+            precision = engine.resolvedPrecision
+        }
         let deviceText = built.backendName == "cuda" ? EngineOptions.deviceDescription(try engine.backend()) : "\(CPUBackend.isa), \(ExecutionOptions(threads: engine.threads).threads) threads"
         let contexts = (0..<streams).map { _ in built.makeContext() }
         let context = contexts[0]
@@ -65,7 +72,7 @@ struct BenchCommand: ParsableCommand {
         let input = network[network.inputs[0]]
         let normalization = inputFormat == .uint8 ? try preprocessing.resolved(for: network, alternative: "use --input-format float32").normalization.channelNormalization : nil
         if !json {
-            print("model \(modelPath), \(engine.resolvedPrecision.uppercased()) on \(built.backendName) (\(deviceText)), \(built.plan.report.int8LayerCount)/\(built.plan.report.layers.count) layers INT8, \(inputFormat.rawValue) input, \(streams) stream\(streams == 1 ? "" : "s")")
+            print("model \(modelPath), \(precision.uppercased()) on \(built.backendName) (\(deviceText)), \(built.plan.report.int8LayerCount)/\(built.plan.report.layers.count) layers INT8, \(inputFormat.rawValue) input, \(streams) stream\(streams == 1 ? "" : "s")")
             print("batch      p50 ms      p90 ms      p99 ms     mean ms   images/s" + (built.backendName == "cuda" ? "  compute p50 ms  compute images/s" : ""))
         }
         for b in batches {
@@ -88,7 +95,7 @@ struct BenchCommand: ParsableCommand {
             let compute = computeTimes.isEmpty ? nil : (p50: percentile(0.5, computeTimes), throughput: Double(b) / (percentile(0.5, computeTimes) / 1000))
             if json {
                 try JSONOutput.printLine(BenchJSON(
-                    model: (modelPath as NSString).lastPathComponent, precision: engine.resolvedPrecision, batch: b, device: built.backendName,
+                    model: (modelPath as NSString).lastPathComponent, precision: precision, batch: b, device: built.backendName,
                     inputFormat: inputFormat.rawValue, streams: streams,
                     threads: ExecutionOptions(threads: engine.threads).threads, p50Ms: percentile(0.5), p90Ms: percentile(0.9), p99Ms: percentile(0.99),
                     meanMs: mean, throughputIps: throughput, computeP50Ms: compute?.p50, computeThroughputIps: compute?.throughput))
