@@ -195,18 +195,18 @@ public struct BinaryReader: Sendable {
     }
 }
 
-/// CRC-32 (IEEE 802.3, the polynomial of zip and PNG, reflected, 0xEDB88320), slicing by eight: the engine file's
+/// CRC-32 (IEEE 802.3, the polynomial of zip and PNG, reflected, 0xEDB88320), slicing by sixteen: the engine file's
 /// checksum, which catches damage before any section is decoded.
 public enum CRC32 {
-    /// Eight tables of 256 entries, one after the other: table t advances a byte by t more bytes.
+    /// Sixteen tables of 256 entries, one after the other: table t advances a byte through t more zero bytes.
     private static let tables: [UInt32] = {
-        var tables = [UInt32](repeating: 0, count: 8 * 256)
+        var tables = [UInt32](repeating: 0, count: 16 * 256)
         for i in 0..<256 {
             var c = UInt32(i)
             for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
             tables[i] = c
         }
-        for t in 1..<8 {
+        for t in 1..<16 {
             for i in 0..<256 { tables[t * 256 + i] = (tables[(t - 1) * 256 + i] >> 8) ^ tables[Int(tables[(t - 1) * 256 + i] & 0xFF)] }
         }
         return tables
@@ -218,14 +218,18 @@ public enum CRC32 {
             var crc: UInt32 = 0xFFFF_FFFF
             var i = 0
             let n = bytes.count
-            while i + 8 <= n {
-                // Eight bytes at once: the low four carry the running CRC, table t advances byte t by 7 − t more bytes.
-                let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)) ^ UInt64(crc)
-                crc = t[7 * 256 + Int(word & 0xFF)] ^ t[6 * 256 + Int((word >> 8) & 0xFF)]
-                    ^ t[5 * 256 + Int((word >> 16) & 0xFF)] ^ t[4 * 256 + Int((word >> 24) & 0xFF)]
-                    ^ t[3 * 256 + Int((word >> 32) & 0xFF)] ^ t[2 * 256 + Int((word >> 40) & 0xFF)]
-                    ^ t[1 * 256 + Int((word >> 48) & 0xFF)] ^ t[Int(word >> 56)]
-                i += 8
+            /// The eight bytes of `word` looked up in tables `first`, `first − 1`, ..., `first − 7`.
+            @inline(__always) func lookup(_ word: UInt64, _ first: Int) -> UInt32 {
+                var x: UInt32 = 0
+                for b in 0..<8 { x ^= t[(first - b) * 256 + Int((word >> (8 * UInt64(b))) & 0xFF)] }
+                return x
+            }
+            while i + 16 <= n {
+                // Sixteen bytes at once: the running CRC enters with the first four, and byte k goes through table 15 − k.
+                let low = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)) ^ UInt64(crc)
+                let high = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self))
+                crc = lookup(low, 15) ^ lookup(high, 7)
+                i += 16
             }
             while i < n {
                 crc = t[Int((crc ^ UInt32(bytes[i])) & 0xFF)] ^ (crc >> 8)
