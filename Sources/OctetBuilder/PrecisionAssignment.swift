@@ -93,6 +93,7 @@ struct PrecisionAssignment {
                     case .reshape, .transpose, .slice, .identity, .pooling, .concatenation, .reformat:
                         layer.inputs.allSatisfy { result.contains($0) }
                     case let .constant(w): w.values.allSatisfy { $0 >= 0 }
+                    case let .pad(p): layer.inputs.allSatisfy { result.contains($0) } && (p.mode != .constant || p.value >= 0)
                     case .convolution, .fullyConnected, .scale, .elementwise: false
                     }
                 }
@@ -169,7 +170,7 @@ struct PrecisionAssignment {
             return QuantizationMath.hasInt8Arithmetic(op)
         case .activation:
             return true  // a 256-entry lookup table
-        case .scale, .softmax, .reformat:
+        case .scale, .softmax, .pad, .reformat:
             return false
         }
     }
@@ -182,7 +183,8 @@ struct PrecisionAssignment {
     static func writesFloat(_ kind: LayerKind) -> Bool {
         switch kind {
         case .convolution, .fullyConnected: true
-        case .constant, .pooling, .activation, .scale, .elementwise, .concatenation, .softmax, .reshape, .transpose, .slice, .identity, .reformat:
+        case .constant, .pooling, .activation, .scale, .elementwise, .concatenation, .softmax, .reshape, .transpose, .slice, .pad,
+             .identity, .reformat:
             false
         }
     }

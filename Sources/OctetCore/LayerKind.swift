@@ -30,6 +30,8 @@ public enum LayerKind: Sendable, Equatable {
     case transpose(permutation: [Int])
     /// Strided slice of each sample; arrays are indexed by axis of the full shape (axis 0 untouched).
     case slice(SliceParameters)
+    /// Pads each sample (constant, reflect or edge); arrays are indexed by axis of the full shape (axis 0 unpadded).
+    case pad(PadParameters)
     /// Copies its input: Identity, Dropout in inference. The builder removes these.
     case identity
     /// Converts its input to the storage type of its output tensor (quantize, dequantize, requantize).
@@ -51,6 +53,7 @@ public enum LayerKind: Sendable, Equatable {
         case .reshape: "Reshape"
         case .transpose: "Transpose"
         case .slice: "Slice"
+        case .pad: "Pad"
         case .identity: "Identity"
         case .reformat: "Reformat"
         }
@@ -61,7 +64,9 @@ public enum LayerKind: Sendable, Equatable {
     public var isDataMovement: Bool {
         switch self {
         case .reshape, .transpose, .slice, .identity: true
-        case .constant, .convolution, .fullyConnected, .pooling, .activation, .scale, .elementwise, .concatenation, .softmax, .reformat: false
+        // Pad writes values of its own (the constant) that the input's quantization need not hold: not data movement.
+        case .constant, .convolution, .fullyConnected, .pooling, .activation, .scale, .elementwise, .concatenation, .softmax, .pad,
+             .reformat: false
         }
     }
 }
@@ -215,5 +220,31 @@ public struct SliceParameters: Sendable, Equatable {
         self.starts = starts
         self.ends = ends
         self.steps = steps
+    }
+}
+
+/// ONNX Pad's modes: what the new border holds.
+public enum PadMode: String, Sendable, Equatable {
+    /// A constant value.
+    case constant
+    /// The input mirrored about its first and last element (which are not repeated).
+    case reflect
+    /// The input's first and last element repeated.
+    case edge
+}
+
+public struct PadParameters: Sendable, Equatable {
+    public var mode: PadMode
+    /// Elements added before and after each axis of the full shape (entry 0, the batch axis, is always 0).
+    public var padsBegin: [Int]
+    public var padsEnd: [Int]
+    /// The border value in `constant` mode.
+    public var value: Float
+
+    public init(mode: PadMode, padsBegin: [Int], padsEnd: [Int], value: Float = 0) {
+        self.mode = mode
+        self.padsBegin = padsBegin
+        self.padsEnd = padsEnd
+        self.value = value
     }
 }

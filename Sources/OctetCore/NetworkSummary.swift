@@ -40,6 +40,7 @@ extension LayerKind {
         case let .reshape(shape): "Reshape [N]+\(shape)"
         case let .transpose(perm): "Transpose \(perm)"
         case .slice: "Slice"
+        case let .pad(p): "Pad \(p.mode.rawValue) \(p.padsBegin)/\(p.padsEnd)"
         case .identity: "Identity"
         case .reformat: "Reformat"
         }

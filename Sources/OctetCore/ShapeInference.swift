@@ -132,8 +132,29 @@ extension LayerKind {
                 out[axis] = stridedCount(from: p.starts[axis], to: p.ends[axis], step: p.steps[axis])
             }
             return [out]
+
+        case let .pad(p):
+            try requireInputs(1)
+            guard let out = paddedShape(inputs[0], p) else {
+                throw fail("pads \(p.padsBegin + p.padsEnd) (\(p.mode.rawValue)) do not fit \(inputs[0]): one begin and end per axis, none on the batch axis, not negative, below the axis size for reflect")
+            }
+            return [out]
         }
     }
+}
+
+/// Checks pads against an input shape and returns the padded shape (reflect needs pads below the axis size).
+private func paddedShape(_ x: [Int], _ p: PadParameters) -> [Int]? {
+    guard p.padsBegin.count == x.count, p.padsEnd.count == x.count, x.count >= 1,
+          p.padsBegin[0] == 0, p.padsEnd[0] == 0 else { return nil }
+    var out = x
+    for axis in 1..<x.count {
+        let (b, e) = (p.padsBegin[axis], p.padsEnd[axis])
+        guard b >= 0, e >= 0, b <= Limits.maxTensorElements, e <= Limits.maxTensorElements else { return nil }
+        if p.mode == .reflect, b > 0 || e > 0, b >= x[axis] || e >= x[axis] { return nil }
+        out[axis] = x[axis] + b + e
+    }
+    return out
 }
 
 /// Elements `start, start + step, …` below `end` (0 when `end <= start`), without overflow for any step.

@@ -18,6 +18,7 @@ let opImporters: [String: OpImporter] = [
     "GlobalMaxPool": { try importGlobalPool(&$0, $1, $2, .max) },
     "ReduceMean": importReduceMean,
     "Softmax": importSoftmax,
+    "LRN": importLRN,
     // Activations
     "Relu": { try importActivation(&$0, $1, $2) { _ in .relu } },
     "Sigmoid": { try importActivation(&$0, $1, $2) { _ in .sigmoid } },
@@ -30,6 +31,7 @@ let opImporters: [String: OpImporter] = [
         }
     },
     "Clip": importClip,
+    "PRelu": importPRelu,
     // Elementwise
     "Add": { try importBinary(&$0, $1, $2, .add) },
     "Sub": { try importBinary(&$0, $1, $2, .sub) },
@@ -50,7 +52,8 @@ let opImporters: [String: OpImporter] = [
     "Split": importSplit,
     "Gather": importGather,
     "Identity": importIdentity,
-    "Dropout": importIdentity,
+    "Dropout": importDropout,
+    "Pad": importPad,
     "Cast": importCast,
     // Explicit quantization (QDQ)
     "QuantizeLinear": importQuantizeLinear,
@@ -310,6 +313,10 @@ private func importBatchNormalization(
     }
     if try node.attr("spatial", default: 1) != 1 { throw node.unsupported("spatial=0 is not supported") }
     if try node.attr("training_mode", default: 0) != 0 { throw node.unsupported("training_mode=1 is not supported") }
+    // Opsets before 7 default to training (is_test=0); consumed_inputs (before 6) is a memory hint with no meaning here.
+    if context.opset < 7, try node.attr("is_test", default: 0) == 0 {
+        throw node.unsupported("is_test=0 asks for training-mode batch statistics (opset \(context.opset)); only inference is supported")
+    }
     let x = try tensorInput(&context, inputs, 0, node)
     let names = ["scale", "B", "mean", "var"]
     let params = try (1...4).map { try floats(try constant(inputs, $0, node, names[$0 - 1]), node, names[$0 - 1]) }
@@ -332,6 +339,41 @@ private func importSoftmax(_ context: inout ImportContext, _ node: Onnx_NodeProt
     let axis = try normalizedAxis(try node.attr("axis", default: context.opset >= 13 ? -1 : 1), rank: rank, node)
     try requireNotBatch(axis, node, "Softmax")
     return try context.addLayer(node, .softmax(axis: axis, coerced2D: context.opset < 13), inputs: [x])
+}
+
+/// LRN as ONNX defines it, `y = x / (bias + alpha / size · Σ x²)^beta` with the sum over the channels
+/// `c − ⌊(size−1)/2⌋ … c + ⌈(size−1)/2⌉`, lowered onto primitive layers: the square (`x · x`), the windowed
+/// channel sum as a 1×1 convolution whose band matrix holds `alpha / size` (its bias holds `bias`), the power
+/// and the division. Every one has a native kernel.
+private func importLRN(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let x = try tensorInput(&context, inputs, 0, node)
+    let shape = context.network[x].shape
+    guard shape.count == 4 else { throw node.unsupported("only NCHW (rank 4) input is supported, got \(shape)") }
+    guard node.hasAttr("size") else { throw node.unsupported("attribute size is required") }
+    let size = try node.attr("size", default: 1)
+    let channels = shape[1]
+    guard size >= 1, size <= Limits.maxSpatialParameter else { throw node.unsupported("size \(size) must be in 1…2^20") }
+    guard channels * channels <= Limits.maxFoldedElements else {
+        throw node.unsupported("\(channels) channels exceed the 8192 its channel-window matrix allows")
+    }
+    let alpha = try node.attr("alpha", default: Float(0.0001))
+    let beta = try node.attr("beta", default: Float(0.75))
+    let bias = try node.attr("bias", default: Float(1))
+    let (below, above) = ((size - 1) / 2, size / 2)
+    var band = [Float](repeating: 0, count: channels * channels)
+    for c in 0..<channels {
+        for source in max(0, c - below)...min(channels - 1, c + above) { band[c * channels + source] = alpha / Float(size) }
+    }
+    let windowSum = ConvolutionParameters(
+        weights: Weights(shape: [channels, channels, 1, 1], values: band),
+        bias: Weights(shape: [channels], values: Array(repeating: bias, count: channels)))
+    let square = try context.addInternalLayer(node, "square", .elementwise(.mul), inputs: [x, x])
+    let denominatorBase = try context.addInternalLayer(node, "windowSum", .convolution(windowSum), inputs: [square])
+    let exponent = try context.scalarTensor(beta, node, "beta")
+    let denominator = try context.addInternalLayer(node, "power", .elementwise(.pow), inputs: [denominatorBase, exponent])
+    return try context.addLayer(node, .elementwise(.div), inputs: [x, denominator])
 }
 
 // MARK: - Activations and elementwise
@@ -361,6 +403,35 @@ private func importClip(_ context: inout ImportContext, _ node: Onnx_NodeProto, 
     let x = try tensorInput(&context, inputs, 0, node)
     if lo == 0, hi == .greatestFiniteMagnitude { return try context.addLayer(node, .activation(.relu), inputs: [x]) }
     return try context.addLayer(node, .activation(.clip(min: lo, max: hi)), inputs: [x])
+}
+
+/// PRelu `y = x < 0 ? slope · x : x`: a one-element slope is LeakyRelu; otherwise `max(x, 0) + slope · min(x, 0)`,
+/// with the product a per-channel Scale when the slope varies along axis 1 only (`[C, 1, 1]`, as PyTorch
+/// exports it), an elementwise product with the broadcast slope otherwise.
+private func importPRelu(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let x = try tensorInput(&context, inputs, 0, node)
+    let slope = try constant(inputs, 1, node, "the slope")
+    let values = try floats(slope, node, "the slope")
+    if values.count == 1 { return try context.addLayer(node, .activation(.leakyRelu(alpha: values[0])), inputs: [x]) }
+    let shape = context.network[x].shape
+    guard slope.shape.count <= shape.count, (try? broadcastShapes(shape, slope.shape)) == shape else {
+        throw node.unsupported("the slope of shape \(slope.shape) does not broadcast onto the input \(shape)")
+    }
+    let aligned = Array(repeating: 1, count: shape.count - slope.shape.count) + slope.shape
+    let positive = try context.addInternalLayer(node, "positive", .activation(.relu), inputs: [x])
+    let zero = try context.scalarTensor(0, node, "zero")
+    let negative = try context.addInternalLayer(node, "negative", .elementwise(.min), inputs: [x, zero])
+    let scaled: TensorID
+    if shape.count >= 2, aligned.enumerated().allSatisfy({ $0.offset == 1 || $0.element == 1 }) {
+        let p = ScaleParameters(scale: values, shift: Array(repeating: 0, count: values.count))
+        scaled = try context.addInternalLayer(node, "scaled", .scale(p), inputs: [negative])
+    } else {
+        let slopeTensor = try tensorInput(&context, inputs, 1, node)
+        scaled = try context.addInternalLayer(node, "scaled", .elementwise(.mul), inputs: [negative, slopeTensor])
+    }
+    return try context.addLayer(node, .elementwise(.add), inputs: [positive, scaled])
 }
 
 /// Integer arithmetic on folded shape values (`Mul`, `Div`, … in shape subgraphs).
@@ -408,6 +479,7 @@ private func importBinary(
     _ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?], _ op: ElementwiseOperation
 ) throws -> [ImportedValue] {
     guard inputs.count == 2 else { throw node.unsupported("expects 2 inputs, got \(inputs.count)") }
+    let inputs = try legacyBroadcastOperands(&context, node, inputs)
     if case let .constant(a)? = inputs[0], case let .constant(b)? = inputs[1] {
         if let folded = try foldInts(a, b, op, node) { return [.constant(folded)] }
         if a.isInteger || b.isInteger {
@@ -417,6 +489,38 @@ private func importBinary(
     let a = try tensorInput(&context, inputs, 0, node)
     let b = try tensorInput(&context, inputs, 1, node)
     return try context.addLayer(node, .elementwise(op), inputs: [a, b])
+}
+
+/// Before opset 7, binary ops broadcast only with `broadcast=1`, aligning B's axes with A's from `axis` on (by
+/// default B's shape is a suffix of A's); without it the shapes must be equal. Returns the operands with B
+/// reshaped (trailing axes of 1) so NumPy broadcasting gives the same result.
+private func legacyBroadcastOperands(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?])
+    throws -> [ImportedValue?]
+{
+    guard context.opset < 7 else { return inputs }
+    let (a, b) = (try input(inputs, 0, node), try input(inputs, 1, node))
+    let (shapeA, shapeB) = (context.shape(a), context.shape(b))
+    guard try node.attr("broadcast", default: 0) != 0 else {
+        guard shapeA == shapeB else {
+            throw node.unsupported("shapes \(shapeA) and \(shapeB) differ without broadcast=1 (opset \(context.opset) broadcasts only when asked)")
+        }
+        return inputs
+    }
+    let axis = node.hasAttr("axis") ? try normalizedAxis(try node.attr("axis", default: 0), rank: max(shapeA.count, 1), node)
+        : shapeA.count - shapeB.count
+    guard axis >= 0, axis + shapeB.count <= shapeA.count,
+          zip(shapeA[axis...], shapeB).allSatisfy({ $0 == $1 || $1 == 1 })
+    else { throw node.unsupported("B of shape \(shapeB) does not broadcast onto A of shape \(shapeA) from axis \(axis)") }
+    let target = shapeB + Array(repeating: 1, count: shapeA.count - axis - shapeB.count)
+    if target == shapeB { return inputs }
+    switch b {
+    case let .constant(c):
+        return [a, .constant(c.reshaped(target))]
+    case let .tensor(id):
+        guard axis == 0 else { throw node.unsupported("broadcasting an activation B from axis \(axis) is not supported") }
+        let reshaped = try context.addInternalLayer(node, "broadcastB", .reshape(sampleShape: Array(target.dropFirst())), inputs: [id])
+        return [a, .tensor(reshaped)]
+    }
 }
 
 /// `Sum`, `Max`, `Min` of any number of inputs: a chain of binary layers; the last one carries the node's
@@ -465,11 +569,12 @@ private func concatenateConstants(_ parts: [ConstantTensor], axis: Int) -> Const
 private func importConcat(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
     -> [ImportedValue]
 {
-    guard node.hasAttr("axis") else { throw node.unsupported("attribute axis is required") }
+    // Concat-1 (before opset 4) defaults to axis 1; later opsets require the attribute.
+    guard node.hasAttr("axis") || context.opset < 4 else { throw node.unsupported("attribute axis is required") }
     let values = try inputs.indices.map { try input(inputs, $0, node) }
     guard let firstValue = values.first else { throw node.unsupported("needs at least one input") }
     let rank = context.shape(firstValue).count
-    let axis = try normalizedAxis(try node.attr("axis", default: 0), rank: max(rank, 1), node)
+    let axis = try normalizedAxis(try node.attr("axis", default: 1), rank: max(rank, 1), node)
     let constants = values.compactMap { if case let .constant(c) = $0 { c } else { nil } }
     if constants.count == values.count {
         guard rank >= 1, constants.allSatisfy({ $0.shape.count == rank }) else { throw node.unsupported("inputs differ in rank or are scalars") }
@@ -507,7 +612,12 @@ private func importReshape(_ context: inout ImportContext, _ node: Onnx_NodeProt
     -> [ImportedValue]
 {
     let value = try input(inputs, 0, node)
-    let target = try constant(inputs, 1, node, "the target shape").foldedInts
+    // Reshape-1 (before opset 5) takes the target as the attribute `shape`.
+    let target: [FoldedInt] =
+        if context.opset < 5 {
+            node.hasAttr("shape") ? try node.attr("shape", default: [Int]()).map { .known($0) }
+                : try { throw node.unsupported("attribute shape is required before opset 5") }()
+        } else { try constant(inputs, 1, node, "the target shape").foldedInts }
     let shape = context.shape(value)
     let allowZero = try node.attr("allowzero", default: 0) != 0
     var resolved: [Int] = []
@@ -663,6 +773,48 @@ private func importSlice(_ context: inout ImportContext, _ node: Onnx_NodeProto,
     return try context.addLayer(node, .slice(p), inputs: [x])
 }
 
+/// Pad in constant, reflect or edge mode: pads from the attribute `paddings` (opset 1), `pads` (2–10) or the
+/// input `pads` (11 on; `axes` from 18), never on the batch axis and never negative (cropping).
+private func importPad(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let value = try input(inputs, 0, node)
+    guard case .tensor = value else { throw node.unsupported("padding a constant is not supported") }
+    let rank = context.shape(value).count
+    let modeName = try node.attr("mode", default: "constant")
+    guard let mode = PadMode(rawValue: modeName) else { throw node.unsupported("mode '\(modeName)' is not supported") }
+    let pads: [Int], axesArg: [Int]?
+    var fill: Float = 0
+    if context.opset < 11 {
+        let key = context.opset < 2 ? "paddings" : "pads"
+        guard node.hasAttr(key) else { throw node.unsupported("attribute \(key) is required") }
+        pads = try node.attr(key, default: [Int]())
+        fill = try node.attr("value", default: Float(0))
+        axesArg = nil
+    } else {
+        pads = try knownInts(try constant(inputs, 1, node, "pads"), node, "pads")
+        if let c = try optionalConstant(inputs, 2, node, "constant_value") {
+            guard let v = c.floats, v.count == 1 else { throw node.unsupported("constant_value must be one value") }
+            fill = v[0]
+        }
+        axesArg = context.opset >= 18 ? try optionalConstant(inputs, 3, node, "axes").map { try knownInts($0, node, "axes") } : nil
+    }
+    let axes = try (axesArg ?? Array(0..<rank)).map { try normalizedAxis($0, rank: rank, node) }
+    guard pads.count == 2 * axes.count, Set(axes).count == axes.count else {
+        throw node.unsupported("\(pads.count) pads do not give a begin and an end for each of the axes \(axes)")
+    }
+    guard pads.allSatisfy({ $0 >= 0 }) else { throw node.unsupported("negative pads \(pads) (cropping) are not supported") }
+    var p = PadParameters(mode: mode, padsBegin: Array(repeating: 0, count: rank), padsEnd: Array(repeating: 0, count: rank), value: fill)
+    for (index, axis) in axes.enumerated() {
+        p.padsBegin[axis] = pads[index]
+        p.padsEnd[axis] = pads[index + axes.count]
+    }
+    if p.padsBegin[0] != 0 || p.padsEnd[0] != 0 { try requireNotBatch(0, node, "padding") }
+    let x = try tensorInput(&context, inputs, 0, node)
+    if (p.padsBegin + p.padsEnd).allSatisfy({ $0 == 0 }) { return try context.addLayer(node, .identity, inputs: [x]) }
+    return try context.addLayer(node, .pad(p), inputs: [x])
+}
+
 private func importSplit(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
     -> [ImportedValue]
 {
@@ -738,22 +890,48 @@ private func importGather(_ context: inout ImportContext, _ node: Onnx_NodeProto
     return try context.addLayer(node, .reshape(sampleShape: Array(outShape.dropFirst())), inputs: [sliced])
 }
 
+/// Dropout in inference is the identity. Its mask output is not computed: a model may name it (old exporters
+/// always do), and a node or graph output that reads it is an error naming it.
+private func importDropout(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    if context.opset < 7, try node.attr("is_test", default: 0) == 0 {
+        throw node.unsupported("is_test=0 asks for training-mode dropout (opset \(context.opset)); only inference is supported")
+    }
+    if context.opset >= 12, optionalInput(inputs, 2) != nil {
+        let training = try constant(inputs, 2, node, "training_mode")
+        guard let flags = training.ints, flags.allSatisfy({ $0 == 0 }) else {
+            throw node.unsupported("training_mode must be a constant false; only inference is supported")
+        }
+    }
+    if node.output.count > 1, !node.output[1].isEmpty {
+        context.unavailable[node.output[1]] = "the mask output of Dropout node '\(node.displayName)', which Octet does not compute (inference has no mask)"
+    }
+    return try importIdentity(&context, node, inputs)
+}
+
 private func importIdentity(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
     -> [ImportedValue]
 {
-    if node.opType == "Dropout", node.output.count > 1, !node.output[1].isEmpty {
-        throw node.unsupported("the mask output is not supported")
-    }
     let value = try input(inputs, 0, node)
     if case .constant = value { return [value] }
     let x = try tensorInput(&context, inputs, 0, node)
     return try context.addLayer(node, .identity, inputs: [x])
 }
 
+/// Cast-1's type names (TensorProto.DataType spelled out) for the types a classifier's Cast uses.
+private let legacyCastTypes: [String: Onnx_TensorProto.DataType] = [
+    "FLOAT": .float, "DOUBLE": .double, "FLOAT16": .float16, "INT64": .int64, "INT32": .int32, "INT16": .int16,
+    "INT8": .int8, "UINT8": .uint8, "BOOL": .bool,
+]
+
 private func importCast(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
     -> [ImportedValue]
 {
-    let to = Onnx_TensorProto.DataType(rawValue: try node.attr("to", default: 0))
+    // Cast-1 (before opset 6) names the type as a string ("FLOAT"); `round_mode` (opset 28) concerns float8 targets only.
+    let to: Onnx_TensorProto.DataType? =
+        if context.opset < 6 { legacyCastTypes[try node.attr("to", default: "")] }
+        else { Onnx_TensorProto.DataType(rawValue: try node.attr("to", default: 0)) }
     let value = try input(inputs, 0, node)
     let toFloat = [.float, .double, .float16].contains(to)
     if case let .constant(c) = value {
@@ -784,18 +962,29 @@ private func importConstant(_ context: inout ImportContext, _ node: Onnx_NodePro
     throw node.unsupported("only tensor, float and integer values are supported")
 }
 
+/// A filled constant. Float fills may have any legal tensor size (placeholder weights: the zoo's VGG fills a
+/// 4096×25088 matrix), within `Limits.maxFilledElements` for the whole model; integer fills are shape values,
+/// within `Limits.maxFoldedElements`.
 private func importConstantOfShape(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?])
     throws -> [ImportedValue]
 {
     let shape = try knownInts(try constant(inputs, 0, node, "the shape"), node, "the shape")
     guard shape.allSatisfy({ $0 >= 0 }) else { throw node.unsupported("invalid shape \(shape): dimensions must not be negative") }
-    try checkFolded(Limits.product(shape.filter { $0 != 0 }), node)
     let fill = try node.attribute("value").map { try ModelFile.constant($0.t, directory: context.modelDirectory) }
         ?? ConstantTensor(shape: [1], floats: [0])
-    let count = shape.reduce(1, *)
+    guard let count = Limits.product(shape), count <= Limits.maxTensorElements else {
+        throw node.unsupported("shape \(shape) has more than 2^31 elements, Octet's limit for one tensor")
+    }
     switch fill.elements {
-    case let .float(v): return [.constant(ConstantTensor(shape: shape, floats: Array(repeating: v.first ?? 0, count: count)))]
-    case let .int(v): return [.constant(ConstantTensor(shape: shape, ints: Array(repeating: v.first ?? .known(0), count: count)))]
+    case let .float(v):
+        guard context.filledElements + count <= Limits.maxFilledElements else {
+            throw node.unsupported("the model's ConstantOfShape nodes would fill more than 2^31 elements in all")
+        }
+        context.filledElements += count
+        return [.constant(ConstantTensor(shape: shape, floats: Array(repeating: v.first ?? 0, count: count)))]
+    case let .int(v):
+        try checkFolded(count, node)
+        return [.constant(ConstantTensor(shape: shape, ints: Array(repeating: v.first ?? .known(0), count: count)))]
     }
 }
 
@@ -822,8 +1011,26 @@ private func quantizationParameters(_ node: Onnx_NodeProto, _ inputs: [ImportedV
     let zeroPoint = try optionalConstant(inputs, 2, node, "the zero point")
     let zeroPoints = try zeroPoint.map { try knownInts($0, node, "the zero point") } ?? [0]
     guard !scales.isEmpty, scales.allSatisfy({ $0 > 0 && $0.isFinite }) else { throw node.unsupported("scales must be positive") }
-    // ONNX: the zero point's element type is the quantized type (uint8 when the zero point is omitted).
-    let unsigned = zeroPoint.map { $0.sourceType == .uint8 } ?? true
+    if try node.attr("block_size", default: 0) != 0 { throw node.unsupported("blocked quantization (block_size) is not supported") }
+    // Opset 28: the float type of the arithmetic (`precision`, QuantizeLinear) and of the result (`output_dtype`,
+    // DequantizeLinear); Octet computes in float32.
+    let floatType = Int(Onnx_TensorProto.DataType.float.rawValue)
+    let floatAttribute = node.opType == "QuantizeLinear" ? "precision" : "output_dtype"
+    let floatChoice = try node.attr(floatAttribute, default: 0)
+    guard floatChoice == 0 || floatChoice == floatType else {
+        throw node.unsupported("\(floatAttribute) \(floatChoice) is not float32, the only float type Octet computes in")
+    }
+    // ONNX: the zero point's element type is the quantized type; without a zero point QuantizeLinear's
+    // `output_dtype` (opset 21) names it, uint8 by default.
+    var unsigned = zeroPoint.map { $0.sourceType == .uint8 } ?? true
+    let declared = node.opType == "QuantizeLinear" ? try node.attr("output_dtype", default: 0) : 0
+    if zeroPoint == nil, declared != 0 {
+        switch Onnx_TensorProto.DataType(rawValue: declared) {
+        case .uint8?: unsigned = true
+        case .int8?: unsigned = false
+        default: throw node.unsupported("output_dtype \(declared) is not int8 or uint8")
+        }
+    }
     return (scales, zeroPoints, unsigned)
 }
 

@@ -248,4 +248,31 @@ enum ReferenceKernels {
         }
         return TensorData(shape: shape, values: out)
     }
+
+    /// ONNX Pad: each output element reads the input at its coordinate minus the leading pad, or, outside the
+    /// input, the constant (constant), the mirrored element (reflect: -1 reads 1) or the nearest one (edge).
+    static func pad(_ x: TensorData, _ p: PadParameters) throws -> TensorData {
+        let shape = try LayerKind.pad(p).outputShapes(inputs: [x.shape])[0]
+        let inStrides = x.strides
+        let outStrides = rowMajorStrides(shape)
+        var out = [Float](repeating: p.value, count: shape.reduce(1, *))
+        outer: for index in out.indices {
+            var (source, rest) = (0, index)
+            for axis in 0..<shape.count {
+                var c = rest / outStrides[axis] - p.padsBegin[axis]
+                rest %= outStrides[axis]
+                let dim = x.shape[axis]
+                if c < 0 || c >= dim {
+                    switch p.mode {
+                    case .constant: continue outer
+                    case .edge: c = min(max(c, 0), dim - 1)
+                    case .reflect: c = c < 0 ? -c : 2 * (dim - 1) - c
+                    }
+                }
+                source += c * inStrides[axis]
+            }
+            out[index] = x.values[source]
+        }
+        return TensorData(shape: shape, values: out)
+    }
 }

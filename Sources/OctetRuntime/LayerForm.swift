@@ -152,6 +152,9 @@ extension EnginePlan {
 
         case .slice:
             return host("Slice has no kernel")
+
+        case .pad:
+            return host("Pad has no kernel")
         }
     }
 
@@ -177,7 +180,7 @@ extension EnginePlan {
         case .reformat where quantization[id] == nil:
             return scalarConstant(producer.inputs[0])
         case .reformat, .convolution, .fullyConnected, .pooling, .activation, .scale, .elementwise, .concatenation, .softmax,
-             .reshape, .transpose, .slice, .identity:
+             .reshape, .transpose, .slice, .pad, .identity:
             return nil
         }
     }
