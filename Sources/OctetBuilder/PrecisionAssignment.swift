@@ -94,7 +94,8 @@ struct PrecisionAssignment {
                         layer.inputs.allSatisfy { result.contains($0) }
                     case let .constant(w): w.values.allSatisfy { $0 >= 0 }
                     case let .pad(p): layer.inputs.allSatisfy { result.contains($0) } && (p.mode != .constant || p.value >= 0)
-                    case .convolution, .fullyConnected, .scale, .elementwise: false
+                    case .reduce: layer.inputs.allSatisfy { result.contains($0) }
+                    case .convolution, .fullyConnected, .scale, .elementwise, .matrixMultiply: false
                     }
                 }
             if isNonNegative { result.formUnion(layer.outputs) }
@@ -170,7 +171,7 @@ struct PrecisionAssignment {
             return QuantizationMath.hasInt8Arithmetic(op)
         case .activation:
             return true  // a 256-entry lookup table
-        case .scale, .softmax, .pad, .reformat:
+        case .scale, .softmax, .pad, .reduce, .matrixMultiply, .reformat:
             return false
         }
     }
@@ -184,7 +185,7 @@ struct PrecisionAssignment {
         switch kind {
         case .convolution, .fullyConnected: true
         case .constant, .pooling, .activation, .scale, .elementwise, .concatenation, .softmax, .reshape, .transpose, .slice, .pad,
-             .identity, .reformat:
+             .reduce, .matrixMultiply, .identity, .reformat:
             false
         }
     }

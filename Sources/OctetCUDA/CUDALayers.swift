@@ -58,6 +58,10 @@ struct CUDAActivation: Sendable {
         case let .leakyRelu(alpha)?: (code, p0, p1) = (5, alpha, 0)
         case let .hardSigmoid(alpha, beta)?: (code, p0, p1) = (6, alpha, beta)
         case .hardSwish?: (code, p0, p1) = (7, 0, 0)
+        case .erf?: (code, p0, p1) = (8, 0, 0)
+        case let .gelu(tanhApproximation)?: (code, p0, p1) = (tanhApproximation ? 10 : 9, 0, 0)
+        case .sqrt?: (code, p0, p1) = (11, 0, 0)
+        case .exp?: (code, p0, p1) = (12, 0, 0)
         }
     }
 }

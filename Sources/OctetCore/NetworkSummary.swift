@@ -41,6 +41,8 @@ extension LayerKind {
         case let .transpose(perm): "Transpose \(perm)"
         case .slice: "Slice"
         case let .pad(p): "Pad \(p.mode.rawValue) \(p.padsBegin)/\(p.padsEnd)"
+        case let .reduce(p): "Reduce \(p.operation.rawValue) axes \(p.axes)"
+        case .matrixMultiply: "MatrixMultiply"
         case .identity: "Identity"
         case .reformat: "Reformat"
         }

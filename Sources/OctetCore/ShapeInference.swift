@@ -139,6 +139,24 @@ extension LayerKind {
                 throw fail("pads \(p.padsBegin + p.padsEnd) (\(p.mode.rawValue)) do not fit \(inputs[0]): one begin and end per axis, none on the batch axis, not negative, below the axis size for reflect")
             }
             return [out]
+
+        case let .reduce(p):
+            try requireInputs(1)
+            var out = inputs[0]
+            guard !p.axes.isEmpty, p.axes.allSatisfy({ $0 > 0 && $0 < out.count }), Set(p.axes).count == p.axes.count else {
+                throw fail("axes \(p.axes) must be distinct non-batch axes of \(inputs[0])")
+            }
+            for axis in p.axes { out[axis] = 1 }
+            return [out]
+
+        case .matrixMultiply:
+            try requireInputs(2)
+            let (a, b) = (inputs[0], inputs[1])
+            guard a.count >= 2, b.count >= 2, a[a.count - 1] == b[b.count - 2] else {
+                throw fail("\(a) and \(b) are not matrices with a common inner size")
+            }
+            let batch = try broadcastShapes(Array(a.dropLast(2)), Array(b.dropLast(2)))
+            return [batch + [a[a.count - 2], b[b.count - 1]]]
         }
     }
 }

@@ -16,13 +16,23 @@ let opImporters: [String: OpImporter] = [
     "AveragePool": { try importPool(&$0, $1, $2, .average) },
     "GlobalAveragePool": { try importGlobalPool(&$0, $1, $2, .average) },
     "GlobalMaxPool": { try importGlobalPool(&$0, $1, $2, .max) },
-    "ReduceMean": importReduceMean,
+    "ReduceMean": { try importReduce(&$0, $1, $2, .mean) },
+    "ReduceSum": { try importReduce(&$0, $1, $2, .sum) },
+    "ReduceMax": { try importReduce(&$0, $1, $2, .max) },
+    "ReduceMin": { try importReduce(&$0, $1, $2, .min) },
+    "LayerNormalization": importLayerNormalization,
     "Softmax": importSoftmax,
     "LRN": importLRN,
     // Activations
     "Relu": { try importActivation(&$0, $1, $2) { _ in .relu } },
     "Sigmoid": { try importActivation(&$0, $1, $2) { _ in .sigmoid } },
     "Tanh": { try importActivation(&$0, $1, $2) { _ in .tanh } },
+    "Erf": { try importActivation(&$0, $1, $2) { _ in .erf } },
+    "Gelu": importGelu,
+    "Sqrt": { try importActivation(&$0, $1, $2) { _ in .sqrt } },
+    "Exp": { try importActivation(&$0, $1, $2) { _ in .exp } },
+    "Neg": { try importScalarOperation(&$0, $1, $2, .mul, -1, first: false) },
+    "Reciprocal": { try importScalarOperation(&$0, $1, $2, .div, 1, first: true) },
     "HardSwish": { try importActivation(&$0, $1, $2) { _ in .hardSwish } },
     "LeakyRelu": { try importActivation(&$0, $1, $2) { .leakyRelu(alpha: try $0.attr("alpha", default: Float(0.01))) } },
     "HardSigmoid": {
@@ -235,25 +245,67 @@ private func importGlobalPool(
     return try context.addLayer(node, .pooling(.global(kind)), inputs: [x])
 }
 
-/// ReduceMean over the two spatial axes is global average pooling; other reductions are not supported.
-private func importReduceMean(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
-    -> [ImportedValue]
-{
+/// Reduce{Mean,Sum,Max,Min} over non-batch axes: a mean or max over the spatial axes [2, 3] of an NCHW tensor is
+/// global pooling (native kernels); anything else a `reduce` layer. `keepdims=0` adds a reshape.
+private func importReduce(
+    _ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?], _ operation: ReduceOperation
+) throws -> [ImportedValue] {
     let x = try tensorInput(&context, inputs, 0, node)
     let shape = context.network[x].shape
+    // Axes became an input in opset 18 (ReduceSum already in 13).
+    let axesAsInput = context.opset >= (operation == .sum ? 13 : 18)
     let axesValue: [Int]? =
-        if context.opset >= 18 { try optionalConstant(inputs, 1, node, "axes").map { try knownInts($0, node, "axes") } }
+        if axesAsInput { try optionalConstant(inputs, 1, node, "axes").map { try knownInts($0, node, "axes") } }
         else if node.hasAttr("axes") { try node.attr("axes", default: [Int]()) } else { nil }
-    let axes = Set(try (axesValue ?? Array(0..<shape.count)).map { try normalizedAxis($0, rank: shape.count, node) })
-    guard shape.count == 4, axes == [2, 3] else {
-        throw node.unsupported("only a mean over the spatial axes [2, 3] of an NCHW tensor is supported (axes \(axes.sorted()))")
+    if axesValue?.isEmpty ?? false, try node.attr("noop_with_empty_axes", default: 0) != 0 {
+        return try context.addLayer(node, .identity, inputs: [x])
     }
+    let axes = Set(try (axesValue.flatMap { $0.isEmpty ? nil : $0 } ?? Array(0..<shape.count)).map { try normalizedAxis($0, rank: shape.count, node) })
+    try requireNotBatch(axes.contains(0) ? 0 : 1, node, "a reduction")
     let keepDims = try node.attr("keepdims", default: 1) != 0
-    if keepDims { return try context.addLayer(node, .pooling(.global(.average)), inputs: [x]) }
-    let pooled = try context.network.addLayer(
-        name: node.displayName, kind: .pooling(.global(.average)), inputs: [x],
-        outputNames: [node.output[0] + "__pooled"], origin: [node.displayName])[0]
-    return try context.addLayer(node, .reshape(sampleShape: [shape[1]]), inputs: [pooled], layerName: node.displayName + "__squeeze")
+    let kind: LayerKind =
+        switch operation {
+        case .mean where shape.count == 4 && axes == [2, 3]: .pooling(.global(.average))
+        case .max where shape.count == 4 && axes == [2, 3]: .pooling(.global(.max))
+        case .mean, .sum, .max, .min: .reduce(ReduceParameters(operation: operation, axes: axes.sorted()))
+        }
+    if keepDims { return try context.addLayer(node, kind, inputs: [x]) }
+    let reduced = try context.addInternalLayer(node, "reduced", kind, inputs: [x])
+    let kept = shape.indices.filter { $0 != 0 && !axes.contains($0) }.map { shape[$0] }
+    return try context.addLayer(node, .reshape(sampleShape: kept), inputs: [reduced], layerName: node.displayName + "__squeeze")
+}
+
+/// LayerNormalization (opset 17) lowered onto primitive layers over the axes from `axis` on:
+/// `d = x − mean(x)`, `y = d / √(mean(d²) + ε) · scale + B`. The decomposed form exporters also write
+/// (ReduceMean, Sub, Pow, Add, Sqrt, Div) imports op by op onto the same layers.
+private func importLayerNormalization(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?])
+    throws -> [ImportedValue]
+{
+    if node.output.dropFirst().contains(where: { !$0.isEmpty }) {
+        throw node.unsupported("the Mean and InvStdDev outputs are not supported")
+    }
+    let stash = try node.attr("stash_type", default: 1)
+    guard stash == 1 else { throw node.unsupported("stash_type \(stash) is not float32") }
+    let x = try tensorInput(&context, inputs, 0, node)
+    let shape = context.network[x].shape
+    let axis = try normalizedAxis(try node.attr("axis", default: -1), rank: shape.count, node)
+    try requireNotBatch(axis, node, "normalization")
+    let epsilon = try node.attr("epsilon", default: Float(1e-5))
+    let axes = ReduceParameters(operation: .mean, axes: Array(axis..<shape.count))
+    let mean = try context.addInternalLayer(node, "mean", .reduce(axes), inputs: [x])
+    let centered = try context.addInternalLayer(node, "centered", .elementwise(.sub), inputs: [x, mean])
+    let squared = try context.addInternalLayer(node, "squared", .elementwise(.mul), inputs: [centered, centered])
+    let variance = try context.addInternalLayer(node, "variance", .reduce(axes), inputs: [squared])
+    let eps = try context.scalarTensor(epsilon, node, "epsilon")
+    let shifted = try context.addInternalLayer(node, "shifted", .elementwise(.add), inputs: [variance, eps])
+    let deviation = try context.addInternalLayer(node, "deviation", .activation(.sqrt), inputs: [shifted])
+    let hasBias = optionalInput(inputs, 2) != nil
+    let normalized = try context.addInternalLayer(node, "normalized", .elementwise(.div), inputs: [centered, deviation])
+    let scale = try tensorInput(&context, inputs, 1, node)
+    guard hasBias else { return try context.addLayer(node, .elementwise(.mul), inputs: [normalized, scale]) }
+    let scaled = try context.addInternalLayer(node, "scaled", .elementwise(.mul), inputs: [normalized, scale])
+    let bias = try tensorInput(&context, inputs, 2, node)
+    return try context.addLayer(node, .elementwise(.add), inputs: [scaled, bias])
 }
 
 private func importGemm(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
@@ -287,20 +339,36 @@ private func importGemm(_ context: inout ImportContext, _ node: Onnx_NodeProto, 
     return try context.addLayer(node, .fullyConnected(p), inputs: [a])
 }
 
+/// MatMul by a constant 2-D matrix is a fully connected layer over the last axis; any other MatMul (two
+/// activations, as in attention, or a constant of rank above 2) a `matrixMultiply` with NumPy broadcasting.
 private func importMatMul(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
     -> [ImportedValue]
 {
-    let a = try tensorInput(&context, inputs, 0, node)
-    let b = try constant(inputs, 1, node, "B")
-    guard b.shape.count == 2, context.network[a].shape.count >= 2 else {
-        throw node.unsupported("only activation × constant 2-D matrix is supported (B has shape \(b.shape))")
+    let (aValue, bValue) = (try input(inputs, 0, node), try input(inputs, 1, node))
+    let (aShape, bShape) = (context.shape(aValue), context.shape(bValue))
+    guard aShape.count >= 2, bShape.count >= 2 else {
+        throw node.unsupported("operands of rank 1 (\(aShape), \(bShape)) are not supported")
     }
-    let (k, n) = (b.shape[0], b.shape[1])
-    let bValues = try floats(b, node, "B")
-    var weights = [Float](repeating: 0, count: n * k)
-    for j in 0..<n { for i in 0..<k { weights[j * k + i] = bValues[i * n + j] } }
-    let p = FullyConnectedParameters(weights: Weights(shape: [n, k], values: weights), bias: nil)
-    return try context.addLayer(node, .fullyConnected(p), inputs: [a])
+    if case .tensor = aValue, case let .constant(b) = bValue, b.shape.count == 2 {
+        let a = try tensorInput(&context, inputs, 0, node)
+        let (k, n) = (b.shape[0], b.shape[1])
+        let bValues = try floats(b, node, "B")
+        var weights = [Float](repeating: 0, count: n * k)
+        for j in 0..<n { for i in 0..<k { weights[j * k + i] = bValues[i * n + j] } }
+        let p = FullyConnectedParameters(weights: Weights(shape: [n, k], values: weights), bias: nil)
+        return try context.addLayer(node, .fullyConnected(p), inputs: [a])
+    }
+    // The output's axis 0 must be an activation's batch axis: a constant operand may not have a higher rank.
+    let activationRank = [(aValue, aShape), (bValue, bShape)].compactMap { value, shape -> Int? in
+        if case .tensor = value { shape.count } else { nil }
+    }.max()
+    guard let activationRank else { throw node.unsupported("MatMul of two constants is not supported") }
+    guard max(aShape.count, bShape.count) == activationRank else {
+        throw node.unsupported("a constant operand of rank above the activation's (\(aShape), \(bShape)) would broadcast over the batch axis")
+    }
+    let a = try tensorInput(&context, inputs, 0, node)
+    let b = try tensorInput(&context, inputs, 1, node)
+    return try context.addLayer(node, .matrixMultiply, inputs: [a, b])
 }
 
 /// Inference-mode BatchNormalization becomes a per-channel Scale layer (the builder later folds it into the
@@ -432,6 +500,26 @@ private func importPRelu(_ context: inout ImportContext, _ node: Onnx_NodeProto,
         scaled = try context.addInternalLayer(node, "scaled", .elementwise(.mul), inputs: [negative, slopeTensor])
     }
     return try context.addLayer(node, .elementwise(.add), inputs: [positive, scaled])
+}
+
+/// Gelu (opset 20): `approximate` "none" (erf) or "tanh".
+private func importGelu(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let approximate = try node.attr("approximate", default: "none")
+    guard approximate == "none" || approximate == "tanh" else { throw node.unsupported("approximate '\(approximate)' is not supported") }
+    return try importActivation(&context, node, inputs) { _ in .gelu(tanhApproximation: approximate == "tanh") }
+}
+
+/// A unary op that is a binary operation with a constant: Neg is `x · −1`, Reciprocal `1 / x` (the same IEEE
+/// results), run by the native scalar-operand kernels.
+private func importScalarOperation(
+    _ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?], _ op: ElementwiseOperation,
+    _ value: Float, first: Bool
+) throws -> [ImportedValue] {
+    let x = try tensorInput(&context, inputs, 0, node)
+    let constant = try context.scalarTensor(value, node, "constant")
+    return try context.addLayer(node, .elementwise(op), inputs: first ? [constant, x] : [x, constant])
 }
 
 /// Integer arithmetic on folded shape values (`Mul`, `Div`, … in shape subgraphs).

@@ -232,7 +232,7 @@ public struct QuantizedReferenceExecutor: Sendable {
             let table = QuantizationMath.lookupTable(input: x.q, output: q) { ReferenceKernels.apply(a, $0) }
             let offset = Int32(x.q.qmin)
             return .quantized(shape: x.shape, values: x.values.map { table[Int($0 - offset)] }, q)
-        case .scale, .softmax, .pad, .reformat:
+        case .scale, .softmax, .pad, .reduce, .matrixMultiply, .reformat:
             throw OctetError.invalidNetwork(reason: "INT8 layer '\(layer.name)': \(layer.kind.typeName) has no INT8 arithmetic")
         case .pooling, .reshape, .transpose, .slice, .identity:
             // Data movement and max pooling: the same element moves, so run the float kernel on the exactly

@@ -275,4 +275,60 @@ enum ReferenceKernels {
         }
         return TensorData(shape: shape, values: out)
     }
+
+    /// Mean, sum, max or min over `p.axes`, which stay as size 1; sums accumulate in input order.
+    static func reduce(_ x: TensorData, _ p: ReduceParameters) throws -> TensorData {
+        let shape = try LayerKind.reduce(p).outputShapes(inputs: [x.shape])[0]
+        let outStrides = rowMajorStrides(shape)
+        let inStrides = x.strides
+        let initial: Float = switch p.operation {
+        case .mean, .sum: 0
+        case .max: -.infinity
+        case .min: .infinity
+        }
+        var out = [Float](repeating: initial, count: shape.reduce(1, *))
+        for index in 0..<x.count {
+            var (target, rest) = (0, index)
+            for axis in 0..<shape.count {
+                let coordinate = rest / inStrides[axis]
+                rest %= inStrides[axis]
+                if shape[axis] != 1 { target += coordinate * outStrides[axis] }
+            }
+            let v = x.values[index]
+            switch p.operation {
+            case .mean, .sum: out[target] += v
+            case .max: out[target] = max(out[target], v)
+            case .min: out[target] = min(out[target], v)
+            }
+        }
+        if p.operation == .mean {
+            let count = Float(x.count / max(out.count, 1))
+            for i in out.indices { out[i] /= count }
+        }
+        return TensorData(shape: shape, values: out)
+    }
+
+    /// NumPy `matmul`: `y[..., i, j] = Σ_k a[..., i, k] · b[..., k, j]`, the leading axes broadcast.
+    static func matrixMultiply(_ a: TensorData, _ b: TensorData) throws -> TensorData {
+        let shape = try LayerKind.matrixMultiply.outputShapes(inputs: [a.shape, b.shape])[0]
+        let (m, k, n) = (a.shape[a.shape.count - 2], a.shape[a.shape.count - 1], b.shape[b.shape.count - 1])
+        let batchShape = Array(shape.dropLast(2))
+        let (_, ia, ib) = try broadcastIndices(Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2)))
+        var out = [Float](repeating: 0, count: shape.reduce(1, *))
+        a.values.withUnsafeBufferPointer { av in
+            b.values.withUnsafeBufferPointer { bv in
+                for batch in 0..<batchShape.reduce(1, *) {
+                    let (baseA, baseB, baseY) = (ia[batch] * m * k, ib[batch] * k * n, batch * m * n)
+                    for i in 0..<m {
+                        for j in 0..<n {
+                            var acc: Float = 0
+                            for p in 0..<k { acc += av[baseA + i * k + p] * bv[baseB + p * n + j] }
+                            out[baseY + i * n + j] = acc
+                        }
+                    }
+                }
+            }
+        }
+        return TensorData(shape: shape, values: out)
+    }
 }

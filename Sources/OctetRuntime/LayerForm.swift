@@ -155,6 +155,12 @@ extension EnginePlan {
 
         case .pad:
             return host("Pad has no kernel")
+
+        case .reduce:
+            return host("Reduce has no kernel")
+
+        case .matrixMultiply:
+            return host("MatMul between activations has no kernel")
         }
     }
 
@@ -180,7 +186,7 @@ extension EnginePlan {
         case .reformat where quantization[id] == nil:
             return scalarConstant(producer.inputs[0])
         case .reformat, .convolution, .fullyConnected, .pooling, .activation, .scale, .elementwise, .concatenation, .softmax,
-             .reshape, .transpose, .slice, .pad, .identity:
+             .reshape, .transpose, .slice, .pad, .reduce, .matrixMultiply, .identity:
             return nil
         }
     }
