@@ -1,0 +1,152 @@
+import Foundation
+import Testing
+import _OctetTestSupport
+@testable import OctetONNX
+import Octet
+
+/// The ops of transformer and modern CNN classifiers — LayerNormalization and its decomposed form, MatMul between
+/// activations, reductions, Erf and Gelu — against their ONNX definitions written out here, on the CPU engine.
+@Suite struct TransformerOperatorTests {
+    private func run(_ b: ONNXModelBuilder, _ inputs: [String: TensorData]) throws -> (TensorData, Engine) {
+        let network = try b.importNetwork()
+        let engine = try Builder(config: BuilderConfig(), backend: CPUBackend()).build(network)
+        let out = try #require(try engine.makeContext().execute(inputs)[network[network.outputs[0]].name])
+        return (out, engine)
+    }
+
+    /// LayerNormalization over the last `count` axes, written out.
+    private func layerNorm(_ x: TensorData, count: Int, scale: [Float], bias: [Float], epsilon: Float) -> [Float] {
+        let inner = x.shape.suffix(count).reduce(1, *)
+        var out = x.values
+        for row in 0..<(x.count / inner) {
+            let values = x.values[(row * inner)..<((row + 1) * inner)]
+            let mean = values.reduce(0, +) / Float(inner)
+            let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Float(inner)
+            for (k, v) in values.enumerated() {
+                out[row * inner + k] = (v - mean) / (variance + epsilon).squareRoot() * scale[k % scale.count] + bias[k % bias.count]
+            }
+        }
+        return out
+    }
+
+    @Test(arguments: [-1, 1])
+    func layerNormalizationAndItsDecomposedForm(axis: Int) throws {
+        let shape = [2, 3, 7]
+        let normalized = axis == -1 ? [7] : [3, 7]
+        let scale = Weights.random(normalized, seed: 2), bias = Weights.random(normalized, seed: 3)
+        let x = TensorData.random(shape, in: -3...3, seed: 4)
+        let want = layerNorm(x, count: normalized.count, scale: scale.values, bias: bias.values, epsilon: 1e-3)
+
+        var fused = ONNXModelBuilder(opset: 17, shape: [nil, 3, 7])
+        fused.initializer("scale", normalized, scale.values)
+        fused.initializer("bias", normalized, bias.values)
+        fused.node("LayerNormalization", ["input", "scale", "bias"], ["y"], ["axis": .int(axis), "epsilon": .float(1e-3)])
+        fused.output("y")
+        #expect(worstTolerance(try run(fused, ["input": x]).0.values, want, atol: 1e-5, rtol: 1e-5).ratio <= 1)
+
+        // As exporters decompose it: ReduceMean, Sub, Pow 2, ReduceMean, Add ε, Sqrt, Div, Mul, Add.
+        var decomposed = ONNXModelBuilder(opset: 18, shape: [nil, 3, 7])
+        let axes = decomposed.ints("axes", axis == -1 ? [-1] : [1, 2])
+        decomposed.initializer("two", [], [2])
+        decomposed.initializer("eps", [], [1e-3])
+        decomposed.initializer("scale", normalized, scale.values)
+        decomposed.initializer("bias", normalized, bias.values)
+        decomposed.node("ReduceMean", ["input", axes], ["mean"])
+        decomposed.node("Sub", ["input", "mean"], ["d"])
+        decomposed.node("Pow", ["d", "two"], ["d2"])
+        decomposed.node("ReduceMean", ["d2", axes], ["var"])
+        decomposed.node("Add", ["var", "eps"], ["ve"])
+        decomposed.node("Sqrt", ["ve"], ["std"])
+        decomposed.node("Div", ["d", "std"], ["n"])
+        decomposed.node("Mul", ["n", "scale"], ["s"])
+        decomposed.node("Add", ["s", "bias"], ["y"])
+        decomposed.output("y")
+        #expect(worstTolerance(try run(decomposed, ["input": x]).0.values, want, atol: 1e-5, rtol: 1e-5).ratio <= 1)
+    }
+
+    /// MatMul between activations with a broadcast leading axis, and by a constant of rank 3.
+    @Test func matMulBetweenActivationsBroadcasts() throws {
+        var b = ONNXModelBuilder(opset: 13, shape: [nil, 2, 3, 4])
+        b.addInput("keys", shape: [nil, 1, 4, 5])
+        b.node("MatMul", ["input", "keys"], ["scores"])
+        let w = Weights.random([1, 5, 2], seed: 6)
+        b.initializer("w", [1, 5, 2], w.values)
+        b.node("MatMul", ["scores", "w"], ["y"])
+        b.output("y")
+        let (q, k) = (TensorData.random([2, 2, 3, 4], seed: 1), TensorData.random([2, 1, 4, 5], seed: 2))
+        let (got, engine) = try run(b, ["input": q, "keys": k])
+        #expect(engine.plan.report.hostLayers.map(\.reason).allSatisfy { $0 == "MatMul between activations has no kernel" })
+        var want: [Float] = []
+        for n in 0..<2 {
+            for h in 0..<2 {
+                for i in 0..<3 {
+                    var scores = [Float](repeating: 0, count: 5)
+                    for j in 0..<5 { for p in 0..<4 { scores[j] += q.values[((n * 2 + h) * 3 + i) * 4 + p] * k.values[(n * 4 + p) * 5 + j] } }
+                    for o in 0..<2 { want.append((0..<5).reduce(Float(0)) { $0 + scores[$1] * w.values[$1 * 2 + o] }) }
+                }
+            }
+        }
+        #expect(got.shape == [2, 2, 3, 2])
+        #expect(worstTolerance(got.values, want, atol: 1e-5, rtol: 1e-5).ratio <= 1)
+
+        var vector = ONNXModelBuilder(opset: 13, shape: [nil, 4])
+        vector.initializer("v", [4], [1, 2, 3, 4])
+        vector.node("MatMul", ["input", "v"], ["y"], name: "dot")
+        vector.output("y")
+        #expect { try vector.importNetwork() } throws: { "\($0)".contains("dot") && "\($0)".contains("rank 1") }
+
+        var wide = ONNXModelBuilder(opset: 13, shape: [nil, 4, 4])
+        wide.initializer("c", [2, 3, 4, 4], Array(repeating: 1, count: 96))
+        wide.node("MatMul", ["input", "c"], ["y"], name: "wide")
+        wide.output("y")
+        #expect { try wide.importNetwork() } throws: { "\($0)".contains("batch axis") }
+    }
+
+    @Test func reductionsKeepOrDropAxes() throws {
+        let x = TensorData.random([2, 3, 4], seed: 11)
+        func expected(_ f: ([Float]) -> Float) -> [Float] {
+            (0..<6).map { row in f(Array(x.values[(row * 4)..<((row + 1) * 4)])) }
+        }
+        let cases: [(String, [Float])] = [
+            ("ReduceSum", expected { $0.reduce(0, +) }), ("ReduceMax", expected { $0.max() ?? 0 }),
+            ("ReduceMin", expected { $0.min() ?? 0 }), ("ReduceMean", expected { $0.reduce(0, +) / 4 }),
+        ]
+        for (op, want) in cases {
+            var b = ONNXModelBuilder(opset: 13, shape: [nil, 3, 4])
+            if op == "ReduceSum" {
+                let axes = b.ints("axes", [2])
+                b.node(op, ["input", axes], ["y"], ["keepdims": .int(0)])
+            } else {
+                b.node(op, ["input"], ["y"], ["axes": .ints([-1]), "keepdims": .int(0)])
+            }
+            b.output("y")
+            let (got, _) = try run(b, ["input": x])
+            #expect(got.shape == [2, 3], "\(op)")
+            #expect(worstTolerance(got.values, want, atol: 1e-6, rtol: 1e-6).ratio <= 1, "\(op)")
+        }
+        var batch = ONNXModelBuilder(opset: 13, shape: [nil, 3, 4])
+        batch.node("ReduceMax", ["input"], ["y"], name: "everything")
+        batch.output("y")
+        #expect { try batch.importNetwork() } throws: { "\($0)".contains("everything") && "\($0)".contains("batch axis") }
+    }
+
+    @Test func erfGeluNegReciprocal() throws {
+        let x = TensorData.random([3, 8], in: -4...4, seed: 12)
+        let cases: [(String, [String: ONNXModelBuilder.Attribute], (Float) -> Float)] = [
+            ("Erf", [:], { erff($0) }),
+            ("Gelu", [:], { 0.5 * $0 * (1 + erff($0 / Float(2).squareRoot())) }),
+            ("Gelu", ["approximate": .string("tanh")], { 0.5 * $0 * (1 + tanhf((2 / Float.pi).squareRoot() * ($0 + 0.044715 * $0 * $0 * $0))) }),
+            ("Exp", [:], { expf($0) }),
+            ("Neg", [:], { -$0 }),
+            ("Reciprocal", [:], { 1 / $0 }),
+        ]
+        for (op, attributes, f) in cases {
+            var b = ONNXModelBuilder(opset: 20, shape: [nil, 8])
+            b.node(op, ["input"], ["y"], attributes)
+            b.output("y")
+            let (got, engine) = try run(b, ["input": x])
+            #expect(engine.plan.report.hostLayers.isEmpty, "\(op): \(engine.plan.report.text)")
+            #expect(worstTolerance(got.values, x.values.map(f), atol: 1e-6, rtol: 1e-5).ratio <= 1, "\(op) \(attributes)")
+        }
+    }
+}
