@@ -11,6 +11,7 @@ let opImporters: [String: OpImporter] = [
     "Conv": importConv,
     "Gemm": importGemm,
     "MatMul": importMatMul,
+    "Einsum": importEinsum,
     "BatchNormalization": importBatchNormalization,
     "MaxPool": { try importPool(&$0, $1, $2, .max) },
     "AveragePool": { try importPool(&$0, $1, $2, .average) },
@@ -369,6 +370,63 @@ private func importMatMul(_ context: inout ImportContext, _ node: Onnx_NodeProto
     let a = try tensorInput(&context, inputs, 0, node)
     let b = try tensorInput(&context, inputs, 1, node)
     return try context.addLayer(node, .matrixMultiply, inputs: [a, b])
+}
+
+/// Einsum of two activations that is a batched matrix product — every letter in both inputs and the output
+/// (batch), in both inputs only (summed), or in one input and the output — lowered onto transposes, reshapes
+/// and one `matrixMultiply`. The batch axis must be the first letter of both inputs and of the output.
+private func importEinsum(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let equation = try node.attr("equation", default: "").filter { !$0.isWhitespace }
+    let sides = equation.components(separatedBy: "->")
+    let terms = sides[0].split(separator: ",", omittingEmptySubsequences: false).map(Array.init)
+    guard sides.count == 2, terms.count == 2, inputs.count == 2, !equation.contains(".") else {
+        throw node.unsupported("equation '\(equation)': only two operands with an explicit output and no ellipsis are supported")
+    }
+    let (termA, termB, output) = (terms[0], terms[1], Array(sides[1]))
+    guard [termA, termB, output].allSatisfy({ Set($0).count == $0.count && $0.allSatisfy(\.isLetter) }) else {
+        throw node.unsupported("equation '\(equation)': repeated letters in one term (diagonals) are not supported")
+    }
+    let a = try tensorInput(&context, inputs, 0, node), b = try tensorInput(&context, inputs, 1, node)
+    let (shapeA, shapeB) = (context.network[a].shape, context.network[b].shape)
+    guard termA.count == shapeA.count, termB.count == shapeB.count else {
+        throw node.unsupported("equation '\(equation)' does not match the ranks of \(shapeA) and \(shapeB)")
+    }
+    var size: [Character: Int] = [:]
+    for (term, shape) in [(termA, shapeA), (termB, shapeB)] {
+        for (letter, dim) in zip(term, shape) {
+            if let known = size[letter], known != dim { throw node.unsupported("letter \(letter) has sizes \(known) and \(dim)") }
+            size[letter] = dim
+        }
+    }
+    let batch = output.filter { termA.contains($0) && termB.contains($0) }
+    let freeA = output.filter { termA.contains($0) && !termB.contains($0) }
+    let freeB = output.filter { termB.contains($0) && !termA.contains($0) }
+    let summed = termA.filter { termB.contains($0) && !output.contains($0) }
+    guard output.allSatisfy({ termA.contains($0) || termB.contains($0) }),
+          termA.allSatisfy({ output.contains($0) || termB.contains($0) }), termB.allSatisfy({ output.contains($0) || termA.contains($0) }),
+          let first = output.first, termA.first == first, termB.first == first
+    else { throw node.unsupported("equation '\(equation)' is not a batched matrix product over the batch axis") }
+    func dims(_ letters: [Character]) -> [Int] { letters.map { size[$0] ?? 1 } }
+    func arrange(_ x: TensorID, _ term: [Character], _ order: [Character], _ suffix: String) throws -> TensorID {
+        let permutation = order.compactMap { term.firstIndex(of: $0) }
+        if permutation == Array(term.indices) { return x }
+        return try context.addInternalLayer(node, suffix, .transpose(permutation: permutation), inputs: [x])
+    }
+    func reshape(_ x: TensorID, _ shape: [Int], _ suffix: String) throws -> TensorID {
+        if context.network[x].shape == shape { return x }
+        return try context.addInternalLayer(node, suffix, .reshape(sampleShape: Array(shape.dropFirst())), inputs: [x])
+    }
+    let (rows, inner, columns) = (dims(freeA).reduce(1, *), dims(summed).reduce(1, *), dims(freeB).reduce(1, *))
+    let left = try reshape(try arrange(a, termA, batch + freeA + summed, "transposeA"), dims(batch) + [rows, inner], "matrixA")
+    let right = try reshape(try arrange(b, termB, batch + summed + freeB, "transposeB"), dims(batch) + [inner, columns], "matrixB")
+    let product = try context.addInternalLayer(node, "product", .matrixMultiply, inputs: [left, right])
+    let unfolded = try reshape(product, dims(batch + freeA + freeB), "unfold")
+    let order = batch + freeA + freeB
+    let permutation = output.compactMap { order.firstIndex(of: $0) }
+    if permutation == Array(order.indices) { return try context.addLayer(node, .identity, inputs: [unfolded]) }
+    return try context.addLayer(node, .transpose(permutation: permutation), inputs: [unfolded])
 }
 
 /// Inference-mode BatchNormalization becomes a per-channel Scale layer (the builder later folds it into the

@@ -149,4 +149,33 @@ import Octet
             #expect(worstTolerance(got.values, x.values.map(f), atol: 1e-6, rtol: 1e-5).ratio <= 1, "\(op) \(attributes)")
         }
     }
+
+    /// Einsum as MaxViT's attention writes it (`B G H I D, B G H J D -> B G H I J`), and an output transpose.
+    @Test func einsumBatchedMatrixProducts() throws {
+        let q = TensorData.random([2, 2, 3, 4], seed: 21), k = TensorData.random([2, 2, 5, 4], seed: 22)
+        for (equation, transposed) in [("B H I D, B H J D -> B H I J", false), ("bhid,bhjd->bhji", true)] {
+            var b = ONNXModelBuilder(opset: 12, shape: [nil, 2, 3, 4])
+            b.addInput("keys", shape: [nil, 2, 5, 4])
+            b.node("Einsum", ["input", "keys"], ["y"], ["equation": .string(equation)])
+            b.output("y")
+            let (got, _) = try run(b, ["input": q, "keys": k])
+            var want: [Float] = []
+            for n in 0..<2 {
+                for h in 0..<2 {
+                    for outer in 0..<(transposed ? 5 : 3) {
+                        for inner in 0..<(transposed ? 3 : 5) {
+                            let (i, j) = transposed ? (inner, outer) : (outer, inner)
+                            want.append((0..<4).reduce(Float(0)) { $0 + q.values[((n * 2 + h) * 3 + i) * 4 + $1] * k.values[((n * 2 + h) * 5 + j) * 4 + $1] })
+                        }
+                    }
+                }
+            }
+            #expect(got.shape == (transposed ? [2, 2, 5, 3] : [2, 2, 3, 5]), "\(equation)")
+            #expect(worstTolerance(got.values, want, atol: 1e-5, rtol: 1e-5).ratio <= 1, "\(equation)")
+        }
+        var trace = ONNXModelBuilder(opset: 12, shape: [nil, 3, 3])
+        trace.node("Einsum", ["input", "input"], ["y"], name: "diag", ["equation": .string("bii,bij->bj")])
+        trace.output("y")
+        #expect { try trace.importNetwork() } throws: { "\($0)".contains("diag") && "\($0)".contains("repeated letters") }
+    }
 }
