@@ -86,11 +86,13 @@ extension LayerKind {
         case let .concatenation(axis):
             guard let first = inputs.first else { throw fail("needs at least one input") }
             guard axis > 0, axis < first.count else { throw fail("axis \(axis) is out of range for rank \(first.count)") }
+            // A constant input (batch 1, not batched) is repeated along the batch axis of the others.
             var out = first
+            out[0] = inputs.map { $0.first ?? 1 }.max() ?? 1
             out[axis] = 0
             for shape in inputs {
-                guard shape.count == first.count,
-                      zip(shape, first).enumerated().allSatisfy({ $0.offset == axis || $0.element.0 == $0.element.1 })
+                guard shape.count == first.count, shape[0] == out[0] || shape[0] == 1,
+                      zip(shape, first).enumerated().allSatisfy({ $0.offset == 0 || $0.offset == axis || $0.element.0 == $0.element.1 })
                 else { throw fail("input shapes \(inputs) differ outside axis \(axis)") }
                 out[axis] += shape[axis]
             }

@@ -73,6 +73,11 @@ let opImporters: [String: OpImporter] = [
     "Constant": importConstant,
     "ConstantOfShape": importConstantOfShape,
     "Shape": importShape,
+    "Expand": importExpand,
+    "Equal": importEqual,
+    "Mod": importMod,
+    "Not": importNot,
+    "Where": importWhere,
 ]
 
 // MARK: - Input helpers
@@ -1238,4 +1243,124 @@ private func importDequantizeLinear(_ context: inout ImportContext, _ node: Onnx
         return Float(q[i] - zeroPoints[zeroPoints.count == 1 ? 0 : channel]) * scales[channel]
     }
     return [.constant(ConstantTensor(shape: c.shape, floats: values))]
+}
+
+// MARK: - Shape values: comparisons, selection, broadcasting
+
+/// The constants of a node whose every input must be known at import (shape arithmetic and masks), broadcast to
+/// one size: each operand has that many elements or one (NumPy broadcasting of such vectors).
+private func foldedOperands(_ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws -> (operands: [ConstantTensor], shape: [Int], count: Int) {
+    let operands = try inputs.indices.map { index -> ConstantTensor in
+        guard case let .constant(c)? = inputs[index] else {
+            throw node.unsupported("input \(index) is computed at run time; \(node.opType) is only supported on values known at import")
+        }
+        return c
+    }
+    let largest = operands.max { $0.count < $1.count }
+    guard let largest, operands.allSatisfy({ $0.count == largest.count || $0.count == 1 }) else {
+        throw node.unsupported("operands of shapes \(operands.map(\.shape)) do not broadcast element by element")
+    }
+    return (operands, largest.shape, largest.count)
+}
+
+/// `a == b` on values known at import. The symbolic batch equals itself and no number below 1.
+private func importEqual(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let (operands, shape, count) = try foldedOperands(node, inputs)
+    guard operands.count == 2 else { throw node.unsupported("expects 2 inputs") }
+    let (a, b) = (operands[0].foldedInts, operands[1].foldedInts)
+    if !operands[0].isInteger || !operands[1].isInteger, let x = operands[0].floats, let y = operands[1].floats {
+        return [.constant(ConstantTensor(shape: shape, ints: (0..<count).map { .known(x[x.count == 1 ? 0 : $0] == y[y.count == 1 ? 0 : $0] ? 1 : 0) }))]
+    }
+    let values = try (0..<count).map { i -> FoldedInt in
+        switch (a[a.count == 1 ? 0 : i], b[b.count == 1 ? 0 : i]) {
+        case let (.known(x), .known(y)): return .known(x == y ? 1 : 0)
+        case (.batch, .batch): return .known(1)
+        case let (.batch, .known(v)), let (.known(v), .batch):
+            guard v < 1 else { throw node.unsupported("comparing the batch size with \(v) depends on the batch size") }
+            return .known(0)
+        }
+    }
+    return [.constant(ConstantTensor(shape: shape, ints: values))]
+}
+
+/// Integer `a mod b` on values known at import (`fmod=0`: the sign of the divisor, as Python's %).
+private func importMod(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let (operands, shape, count) = try foldedOperands(node, inputs)
+    guard operands.count == 2, let a = operands[0].ints, let b = operands[1].ints, operands.allSatisfy(\.isInteger),
+          try node.attr("fmod", default: 0) == 0
+    else { throw node.unsupported("only integer Mod (fmod=0) of values known at import is supported") }
+    let values = try (0..<count).map { i -> FoldedInt in
+        let (x, y) = (a[a.count == 1 ? 0 : i], b[b.count == 1 ? 0 : i])
+        guard y != 0 else { throw node.unsupported("integer modulo by zero") }
+        let r = x % y
+        return .known(r != 0 && (r < 0) != (y < 0) ? r + y : r)
+    }
+    return [.constant(ConstantTensor(shape: shape, ints: values))]
+}
+
+private func importNot(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let (operands, shape, _) = try foldedOperands(node, inputs)
+    guard let values = operands.first?.ints else { throw node.unsupported("Not of a value depending on the batch size") }
+    return [.constant(ConstantTensor(shape: shape, ints: values.map { .known($0 == 0 ? 1 : 0) }))]
+}
+
+/// `condition ? x : y` on values known at import.
+private func importWhere(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let (operands, shape, count) = try foldedOperands(node, inputs)
+    guard operands.count == 3, let condition = operands[0].ints else {
+        throw node.unsupported("the condition must be known at import")
+    }
+    func pick(_ i: Int) -> Int { condition[condition.count == 1 ? 0 : i] != 0 ? 1 : 2 }
+    func element(_ c: ConstantTensor, _ i: Int) -> Int { c.count == 1 ? 0 : i }
+    if operands[1].isInteger, operands[2].isInteger {
+        let values = (0..<count).map { i in operands[pick(i)].foldedInts[element(operands[pick(i)], i)] }
+        return [.constant(ConstantTensor(shape: shape, ints: values))]
+    }
+    guard let x = operands[1].floats, let y = operands[2].floats else { throw node.unsupported("x or y depends on the batch size") }
+    let values = (0..<count).map { i in pick(i) == 1 ? x[element(operands[1], i)] : y[element(operands[2], i)] }
+    return [.constant(ConstantTensor(shape: shape, floats: values))]
+}
+
+/// Expand (NumPy broadcasting to a shape). An activation becomes `x + 0` with a zero constant of the target
+/// shape (the elementwise layer broadcasts); a constant is broadcast at import, the batch dimension left at 1
+/// (constants are not batched: the layers that read it repeat it per sample, as ViT's class token).
+private func importExpand(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let value = try input(inputs, 0, node)
+    let target = try constant(inputs, 1, node, "the shape").foldedInts
+    let shape = context.shape(value)
+    let resolved = target.map { $0.value ?? 1 }
+    guard resolved.allSatisfy({ $0 >= 0 }) else { throw node.unsupported("invalid shape \(target)") }
+    let out = try broadcastShapes(shape, resolved)
+    switch value {
+    case let .constant(c):
+        try checkFolded(Limits.product(out), node)
+        let padded = Array(repeating: 1, count: out.count - shape.count) + shape
+        let inStrides = rowMajorStrides(padded), outStrides = rowMajorStrides(out)
+        let indices = (0..<out.reduce(1, *)).map { index in
+            var (source, rest) = (0, index)
+            for axis in 0..<out.count {
+                let coordinate = rest / outStrides[axis]
+                rest %= outStrides[axis]
+                if padded[axis] != 1 { source += coordinate * inStrides[axis] }
+            }
+            return source
+        }
+        return [.constant(c.reshaped(padded).gathered(indices, shape: out))]
+    case .tensor:
+        let x = try tensorInput(&context, inputs, 0, node)
+        if out == shape { return try context.addLayer(node, .identity, inputs: [x]) }
+        guard out.count == shape.count else { throw node.unsupported("expanding \(shape) to a higher rank \(out) would move the batch axis") }
+        let zeros = try context.tensor(.constant(ConstantTensor(shape: [1] + out.dropFirst(), floats: Array(repeating: 0, count: out.dropFirst().reduce(1, *)))), name: node.output[0] + "__zeros")
+        return try context.addLayer(node, .elementwise(.add), inputs: [x, zeros])
+    }
 }

@@ -173,16 +173,20 @@ enum ReferenceKernels {
         return TensorData(shape: shape, values: out)
     }
 
+    /// Concatenation along `axis`; an input of batch 1 (a constant) is repeated for every sample.
     static func concatenation(_ xs: [TensorData], axis: Int) -> TensorData {
         var shape = xs[0].shape
+        shape[0] = xs.map { $0.shape[0] }.max() ?? 1
         shape[axis] = xs.reduce(0) { $0 + $1.shape[axis] }
         let outer = shape[..<axis].reduce(1, *)
+        let perSample = shape[1..<axis].reduce(1, *)
         var out: [Float] = []
         out.reserveCapacity(shape.reduce(1, *))
         for o in 0..<outer {
             for x in xs {
                 let block = x.shape[axis...].reduce(1, *)
-                out.append(contentsOf: x.values[o * block..<(o + 1) * block])
+                let source = x.shape[0] == shape[0] ? o : o % perSample
+                out.append(contentsOf: x.values[source * block..<(source + 1) * block])
             }
         }
         return TensorData(shape: shape, values: out)
