@@ -125,7 +125,7 @@ struct PrecisionAssignment {
                 continue
             }
             var reason: String?
-            if !Self.hasInt8Semantics(layer) {
+            if !Self.hasInt8Semantics(layer, in: network) {
                 reason = "\(layer.kind.typeName) has no INT8 implementation"
             } else {
                 let needed = rangeTensors(layer)
@@ -163,7 +163,7 @@ struct PrecisionAssignment {
     }
 
     /// Layer kinds whose INT8 arithmetic Octet defines (OctetQuantization, QuantizedReference).
-    static func hasInt8Semantics(_ layer: Layer) -> Bool {
+    static func hasInt8Semantics(_ layer: Layer, in network: Network) -> Bool {
         switch layer.kind {
         case .convolution, .fullyConnected, .pooling, .concatenation, .constant, .reshape, .transpose, .slice, .identity:
             return true
@@ -171,7 +171,10 @@ struct PrecisionAssignment {
             return QuantizationMath.hasInt8Arithmetic(op)
         case .activation:
             return true  // a 256-entry lookup table
-        case .scale, .softmax, .pad, .reduce, .matrixMultiply, .reformat:
+        case .matrixMultiply:
+            // Per-tensor scales on both inputs; the int32 accumulator bounds the inner size.
+            return (network[layer.inputs[0]].shape.last ?? 0) <= QuantizedMatrixMultiplyArithmetic.maxInnerSize
+        case .scale, .softmax, .pad, .reduce, .reformat:
             return false
         }
     }

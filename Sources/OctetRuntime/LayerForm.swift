@@ -160,7 +160,8 @@ extension EnginePlan {
             return host("Reduce has no kernel")
 
         case .matrixMultiply:
-            return host("MatMul between activations has no kernel")
+            if int8, inQ.contains(where: { $0 == nil }) || outQ == nil { return host(unquantizedInput) }
+            return host(int8 ? "INT8 MatMul between activations has no kernel" : "MatMul between activations has no kernel")
         }
     }
 

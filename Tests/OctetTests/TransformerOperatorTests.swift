@@ -3,6 +3,7 @@ import Testing
 import _OctetTestSupport
 @testable import OctetONNX
 import Octet
+import OctetConformance
 
 /// The ops of transformer and modern CNN classifiers — LayerNormalization and its decomposed form, MatMul between
 /// activations, reductions, Erf and Gelu — against their ONNX definitions written out here, on the CPU engine.
@@ -177,5 +178,86 @@ import Octet
         trace.node("Einsum", ["input", "input"], ["y"], name: "diag", ["equation": .string("bii,bij->bj")])
         trace.output("y")
         #expect { try trace.importNetwork() } throws: { "\($0)".contains("diag") && "\($0)".contains("repeated letters") }
+    }
+
+    /// ViT's class token: a shape folded through Equal/Where (the batch stays symbolic), a constant expanded to
+    /// it and concatenated with the activations, repeated for every sample of a batch of 3.
+    @Test func classTokenExpandWhereEqualConcat() throws {
+        var b = ONNXModelBuilder(opset: 16, shape: [nil, 2, 4])
+        b.initializer("token", [1, 1, 4], [1, 2, 3, 4])
+        let minusOne = b.ints("minus_one", [-1, -1, -1])
+        let ones = b.ints("ones", [1, 1, 1])
+        let one = b.ints("one", [1])
+        let fromShape = b.ints("tail", [-1, -1])
+        b.node("Shape", ["input"], ["s"], ["end": .int(1)])
+        b.node("Concat", ["s", fromShape], ["wanted"], ["axis": .int(0)])
+        b.node("Equal", ["wanted", minusOne], ["is_free"])
+        b.node("Where", ["is_free", ones, "wanted"], ["target"])
+        b.node("Expand", ["token", "target"], ["tokens"])
+        b.node("Concat", ["tokens", "input"], ["joined"], ["axis": .int(1)])
+        b.node("Mod", [b.ints("seven", [7]), b.ints("three", [3])], ["r"])
+        b.node("Unsqueeze", ["joined", one], ["u"])
+        b.node("Reshape", ["u", b.ints("back", [0, 3, 4])], ["y"])
+        b.output("y")
+        let x = TensorData.random([3, 2, 4], seed: 31)
+        let (got, _) = try run(b, ["input": x])
+        #expect(got.shape == [3, 3, 4])
+        var want: [Float] = []
+        for n in 0..<3 { want += [1, 2, 3, 4] + x.values[(n * 8)..<((n + 1) * 8)] }
+        #expect(got.values == want)
+
+        var runtime = ONNXModelBuilder(opset: 16, shape: [nil, 4])
+        runtime.node("Equal", ["input", "input"], ["y"], name: "mask")
+        runtime.output("y")
+        #expect { try runtime.importNetwork() } throws: { "\($0)".contains("mask") && "\($0)".contains("known at import") }
+    }
+
+    /// Expand of an activation broadcasts it (an add of zeros).
+    @Test func expandOfAnActivation() throws {
+        var b = ONNXModelBuilder(opset: 13, shape: [nil, 1, 3])
+        b.node("Expand", ["input", b.ints("shape", [1, 2, 3])], ["y"])
+        b.output("y")
+        let x = TensorData(shape: [2, 1, 3], values: [1, 2, 3, 4, 5, 6])
+        #expect(try run(b, ["input": x]).0.values == [1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6])
+    }
+
+    /// INT8 MatMul between activations: in every INT8 arithmetic of the conformance case (symmetric, TensorRT
+    /// ranges, zero points) the layer runs in INT8, and its stored outputs equal the formula written out here —
+    /// `Σ_k (q_a − z_a)(q_b − z_b)` in int32, times `(s_a·s_b)/s_y`, rounded half to even, clamped, `+ z_y`.
+    @Test(arguments: [ConformanceCase.Arithmetic.int8, .int8TensorRT, .int8ZeroPoints])
+    func int8MatrixMultiplyEqualsItsFormula(arithmetic: ConformanceCase.Arithmetic) throws {
+        let testCase = try #require(ConformanceSuite.cases.first { $0.name.hasPrefix("matrix multiply") && $0.arithmetic == arithmetic })
+        let (network, input) = try testCase.network()
+        let plan = try Builder(config: ConformanceSuite.config(arithmetic), backend: CPUBackend()).makePlan(network)
+        let layer = try #require(plan.network.layers.first { $0.kind == .matrixMultiply })
+        #expect(layer.precision == .int8, "\(plan.report.text)")
+        var values: [TensorID: TensorValue] = [:]
+        _ = try QuantizedReferenceExecutor(plan: plan).run([network[network.inputs[0]].name: input]) { values[$0] = $1 }
+        guard case let .quantized(aShape, a, qa)? = values[layer.inputs[0]], case let .quantized(bShape, b, qb)? = values[layer.inputs[1]],
+              case let .quantized(yShape, y, qy)? = values[layer.outputs[0]]
+        else { Issue.record("the MatMul's tensors are not all quantized"); return }
+        let (m, k, n) = (aShape[aShape.count - 2], aShape[aShape.count - 1], bShape[bShape.count - 1])
+        let heads = aShape[1]
+        #expect(bShape[1] == 1 && yShape == [aShape[0], heads, m, n])
+        var want: [Int32] = []
+        for sample in 0..<aShape[0] {
+            for head in 0..<heads {
+                for i in 0..<m {
+                    for j in 0..<n {
+                        var acc: Int32 = 0
+                        for p in 0..<k {
+                            acc += (a[((sample * heads + head) * m + i) * k + p] - qa.zeroPoint) * (b[(sample * k + p) * n + j] - qb.zeroPoint)
+                        }
+                        let real = Float(acc) * ((qa.scale * qb.scale) / qy.scale)
+                        let (lo, hi) = (qy.qmin - Float(qy.zeroPoint), qy.qmax - Float(qy.zeroPoint))
+                        want.append(Int32(min(max(real, lo), hi).rounded(.toNearestOrEven)) + qy.zeroPoint)
+                    }
+                }
+            }
+        }
+        #expect(y == want)
+        // And the CPU engine's integers equal the reference's (the conformance check).
+        let outcome = try ConformanceSuite.check(testCase, on: CPUBackend())
+        #expect(outcome.passed && outcome.integerTensors > 0, "\(outcome.summary)")
     }
 }
