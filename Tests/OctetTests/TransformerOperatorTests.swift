@@ -260,4 +260,26 @@ import OctetConformance
         let outcome = try ConformanceSuite.check(testCase, on: CPUBackend())
         #expect(outcome.passed && outcome.integerTensors > 0, "\(outcome.summary)")
     }
+
+    /// Softmax over the last axis of a 4-D tensor (attention scores) and over axis 2 of a 3-D one.
+    @Test(arguments: [([2, 3, 4, 5], -1), ([2, 4, 6], 2), ([2, 3, 4, 5], 2)])
+    func softmaxOverAnyNonBatchAxis(shape: [Int], axis: Int) throws {
+        var b = ONNXModelBuilder(opset: 13, shape: [nil] + shape.dropFirst().map { Optional($0) })
+        b.node("Softmax", ["input"], ["y"], ["axis": .int(axis)])
+        b.output("y")
+        let x = TensorData.random(shape, in: -5...5, seed: 41)
+        let got = try run(b, ["input": x]).0
+        let a = axis < 0 ? axis + shape.count : axis
+        let (length, inner) = (shape[a], shape[(a + 1)...].reduce(1, *))
+        var want = x.values
+        for outer in 0..<(x.count / (length * inner)) {
+            for i in 0..<inner {
+                let indices = (0..<length).map { (outer * length + $0) * inner + i }
+                let largest = indices.map { x.values[$0] }.max() ?? 0
+                let sum = indices.reduce(Float(0)) { $0 + expf(x.values[$1] - largest) }
+                for index in indices { want[index] = expf(x.values[index] - largest) / sum }
+            }
+        }
+        #expect(worstTolerance(got.values, want, atol: 1e-6, rtol: 1e-5).ratio <= 1)
+    }
 }
