@@ -1360,6 +1360,7 @@ private func importExpand(_ context: inout ImportContext, _ node: Onnx_NodeProto
         let x = try tensorInput(&context, inputs, 0, node)
         if out == shape { return try context.addLayer(node, .identity, inputs: [x]) }
         guard out.count == shape.count else { throw node.unsupported("expanding \(shape) to a higher rank \(out) would move the batch axis") }
+        try checkFolded(Limits.product(out.dropFirst()), node)  // the zero constant
         let zeros = try context.tensor(.constant(ConstantTensor(shape: [1] + out.dropFirst(), floats: Array(repeating: 0, count: out.dropFirst().reduce(1, *)))), name: node.output[0] + "__zeros")
         return try context.addLayer(node, .elementwise(.add), inputs: [x, zeros])
     }

@@ -219,6 +219,12 @@ import OctetConformance
         b.output("y")
         let x = TensorData(shape: [2, 1, 3], values: [1, 2, 3, 4, 5, 6])
         #expect(try run(b, ["input": x]).0.values == [1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6])
+
+        var huge = ONNXModelBuilder(opset: 13, shape: [nil, 1, 1])
+        let target = huge.ints("shape", [1, 1 << 20, 1 << 20])
+        huge.node("Expand", ["input", target], ["y"], name: "blow_up")
+        huge.output("y")
+        #expect { try huge.importNetwork() } throws: { "\($0)".contains("blow_up") && "\($0)".contains("2^26") }
     }
 
     /// INT8 MatMul between activations: in every INT8 arithmetic of the conformance case (symmetric, TensorRT
