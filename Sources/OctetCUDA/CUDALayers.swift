@@ -163,7 +163,7 @@ struct CUDALayerFactory {
         case (.view, _):
             return CopyKernel()
 
-        case (.hostReference, _), (.scalarBinary, _), (.depthwiseConvolution, _), (.convolution, _), (.fullyConnected, _), (.pooling, _),
+        case (.hostReference, _), (.scalarBinary, _), (.matrixMultiply, _), (.depthwiseConvolution, _), (.convolution, _), (.fullyConnected, _), (.pooling, _),
              (.lookupTable, _), (.activation, _), (.channelScale, _):
             throw disagreement()
         }
@@ -175,6 +175,10 @@ extension CUDABackend {
     /// reason, or what the CUDA kernels lack beyond it. Decided without a device, so it can be tested anywhere.
     static func hostReason(_ layer: Layer, form: LayerForm, plan: EnginePlan) -> String? {
         if let reason = form.hostReason { return reason }
+        if case .matrixMultiply = form {
+            // The CPU runs this form natively (plain loops); no CUDA kernel has been written for it.
+            return "MatMul between activations has no CUDA kernel"
+        }
         if case let .scalarBinary(op, _, _) = form {
             // The CPU runs this form natively; the CUDA kernel waits for a GPU run of the conformance suite.
             return "\(op) with a one-element constant has no CUDA kernel yet"
@@ -197,7 +201,7 @@ extension CUDABackend {
             }
             return nil
         case .reformat, .constant, .depthwiseConvolution, .pooling, .lookupTable, .activation, .channelScale, .softmaxRows,
-             .sameShapeBinary, .scalarBinary, .channelBroadcast, .channelConcatenation, .view, .hostReference:
+             .sameShapeBinary, .scalarBinary, .channelBroadcast, .matrixMultiply, .channelConcatenation, .view, .hostReference:
             return nil
         }
     }

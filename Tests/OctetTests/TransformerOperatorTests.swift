@@ -76,7 +76,8 @@ import OctetConformance
         b.output("y")
         let (q, k) = (TensorData.random([2, 2, 3, 4], seed: 1), TensorData.random([2, 1, 4, 5], seed: 2))
         let (got, engine) = try run(b, ["input": q, "keys": k])
-        #expect(engine.plan.report.hostLayers.map(\.reason).allSatisfy { $0 == "MatMul between activations has no kernel" })
+        #expect(engine.plan.report.layers.contains { $0.kernel == "matmul_f32_strided__swift" }, "\(engine.plan.report.text)")
+        #expect(engine.plan.report.hostLayers.map(\.reason) == ["MatMul with a constant operand of rank above 2"])
         var want: [Float] = []
         for n in 0..<2 {
             for h in 0..<2 {
@@ -287,5 +288,24 @@ import OctetConformance
             }
         }
         #expect(worstTolerance(got.values, want, atol: 1e-6, rtol: 1e-5).ratio <= 1)
+    }
+
+    /// The CPU's FP32 MatMul kernel against the reference on awkward sizes, row-major (rank 3) and NHWC (rank 4,
+    /// a broadcast head axis either side).
+    @Test(arguments: [
+        ([3, 1, 1], [3, 1, 1]), ([2, 7, 17], [2, 17, 5]), ([1, 16, 3], [1, 3, 17]),
+        ([2, 3, 5, 4], [2, 1, 4, 6]), ([2, 1, 9, 2], [2, 4, 2, 1]), ([3, 2, 1, 33], [3, 2, 33, 2]),
+    ])
+    func cpuMatrixMultiplyEqualsTheReference(a: [Int], b: [Int]) throws {
+        var builder = ONNXModelBuilder(opset: 13, shape: [nil] + a.dropFirst().map { Optional($0) })
+        builder.addInput("b", shape: [nil] + b.dropFirst().map { Optional($0) })
+        builder.node("MatMul", ["input", "b"], ["y"])
+        builder.output("y")
+        let inputs = ["input": TensorData.random(a, seed: 51), "b": TensorData.random(b, seed: 52)]
+        let (got, engine) = try run(builder, inputs)
+        #expect(engine.plan.report.hostLayers.isEmpty, "\(engine.plan.report.text)")
+        let want = try #require(try ReferenceExecutor(network: engine.plan.network).run(inputs)["y"])
+        #expect(got.shape == want.shape)
+        #expect(worstTolerance(got.values, want.values, atol: 1e-6, rtol: 1e-6).ratio <= 1, "\(a) × \(b)")
     }
 }
