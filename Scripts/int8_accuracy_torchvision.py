@@ -4,7 +4,7 @@ mode (unsigned tensors where provably non-negative) and TensorRT-compatible mode
 
 usage: python3 Scripts/int8_accuracy_torchvision.py --octet .build/debug/octet --models .models/tv
            [--opset 17] [--images /work/shared/data/images/224] [--work .models/int8] [--only resnet18 ...]
-           [--device cpu] [--markdown table.md]
+           [--device cpu] [--limit N] [--markdown table.md]
 
 Per model: `octet calibrate --recipe torchvision` (max method) over the photos writes ranges.txt, then
 `octet compare --no-tensors --json` (and again with --trt-compatible-ranges) runs INT8 and FP32 on every photo.
@@ -31,9 +31,11 @@ def main():
     ap.add_argument("--work", default=".models/int8")
     ap.add_argument("--only", nargs="+")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--limit", type=int, help="calibrate and compare on the first N photos only (slow models)")
     ap.add_argument("--markdown")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
+    limit = ["--limit", str(args.limit)] if args.limit else []
     rows = []
     for name in MODELS[:22]:
         if args.only and name not in args.only:
@@ -46,7 +48,7 @@ def main():
         row = dict(model=name)
         if not os.path.exists(ranges):
             rc = run([args.octet, "calibrate", "--model", model, "--images", args.images, "--recipe", "torchvision",
-                      "--device", args.device, "--output", ranges], base + "_calibrate.log", base + "_calibrate.err")
+                      "--device", args.device, "--output", ranges] + limit, base + "_calibrate.log", base + "_calibrate.err")
             if rc != 0:
                 row["error"] = open(base + "_calibrate.err").read().strip().splitlines()[-1:]
                 rows.append(row)
@@ -56,7 +58,7 @@ def main():
             result = f"{base}_{mode}.json"
             if not os.path.exists(result) or os.path.getsize(result) == 0:
                 run([args.octet, "compare", "--model", model, "--ranges", ranges, "--images", args.images, "--recipe",
-                     "torchvision", "--device", args.device, "--no-tensors", "--json"] + extra, result, f"{base}_{mode}.err")
+                     "torchvision", "--device", args.device, "--no-tensors", "--json"] + extra + limit, result, f"{base}_{mode}.err")
             try:
                 row[mode] = json.load(open(result))
             except (OSError, ValueError):
