@@ -305,13 +305,22 @@ private func importLayerNormalization(_ context: inout ImportContext, _ node: On
     let eps = try context.scalarTensor(epsilon, node, "epsilon")
     let shifted = try context.addInternalLayer(node, "shifted", .elementwise(.add), inputs: [variance, eps])
     let deviation = try context.addInternalLayer(node, "deviation", .activation(.sqrt), inputs: [shifted])
-    let hasBias = optionalInput(inputs, 2) != nil
     let normalized = try context.addInternalLayer(node, "normalized", .elementwise(.div), inputs: [centered, deviation])
     let scale = try tensorInput(&context, inputs, 1, node)
-    guard hasBias else { return try context.addLayer(node, .elementwise(.mul), inputs: [normalized, scale]) }
-    let scaled = try context.addInternalLayer(node, "scaled", .elementwise(.mul), inputs: [normalized, scale])
-    let bias = try tensorInput(&context, inputs, 2, node)
-    return try context.addLayer(node, .elementwise(.add), inputs: [scaled, bias])
+    let output: [ImportedValue]
+    if optionalInput(inputs, 2) != nil {
+        let scaled = try context.addInternalLayer(node, "scaled", .elementwise(.mul), inputs: [normalized, scale])
+        let bias = try tensorInput(&context, inputs, 2, node)
+        output = try context.addLayer(node, .elementwise(.add), inputs: [scaled, bias])
+    } else {
+        output = try context.addLayer(node, .elementwise(.mul), inputs: [normalized, scale])
+    }
+    // As TensorRT does, the normalization stays FP32 between INT8 layers (its subtraction and products would
+    // otherwise take INT8 arithmetic from calibrated ranges); the build report says "precision set to FP32".
+    for index in context.network.layers.indices where context.network.layers[index].origin == [node.displayName] {
+        context.network.layers[index].precision = .float32
+    }
+    return output
 }
 
 private func importGemm(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
