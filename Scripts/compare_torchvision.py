@@ -16,11 +16,11 @@ import argparse, datetime, glob, os, platform, re, shutil, subprocess, sys, temp
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "int8"))
 from int8common import cpu_model, read_ppm  # noqa: E402  (one PPM reader and machine line for all scripts)
 
-MODELS = ["resnet50", "vgg19", "mobilenet_v2", "mobilenet_v3_small", "squeezenet1_1", "googlenet",
-          "densenet121", "alexnet", "shufflenet_v2_x1_0", "efficientnet_b0", "regnet_y_400mf"]
+from export_torchvision import MODELS  # noqa: E402  (one list of families, in the table's order)
 DEFAULT_PHOTOS = ["chelsea_png", "coffee_png", "owl_jpg"]
 MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 STD = np.array([0.229, 0.224, 0.225], np.float32)
@@ -29,6 +29,18 @@ STD = np.array([0.229, 0.224, 0.225], np.float32)
 def preprocess(path):
     a = (read_ppm(path).astype(np.float32) / 255.0 - MEAN) / STD
     return np.ascontiguousarray(a.transpose(2, 0, 1)[None])  # [1,3,H,W]
+
+
+def versions():
+    """torch, torchvision and onnx versions (the exporters), as installed."""
+    import importlib.metadata as md
+    found = []
+    for package in ["torch", "torchvision", "onnx"]:
+        try:
+            found.append(f"{package} {md.version(package)}")
+        except md.PackageNotFoundError:
+            found.append(f"{package} (not installed)")
+    return ", ".join(found) + " (torch.onnx.export, dynamo=False; random weights, see export_torchvision.py)"
 
 
 def find_models(d, only):
@@ -139,7 +151,9 @@ def main():
         res = "PASS" if ok else "FAIL"
         rel_s = "error" if crashed or not loaded else f"{worst:.3e}"
         top1_s = "-" if crashed or not loaded else f"{top1}/{len(inputs)}"
-        rows.append(dict(model=model, opset=opset, rel=rel_s, top1=top1_s, secs=secs, result=res))
+        reason = next((line.strip() for m in msgs for line in m.splitlines() if line.strip().startswith("Error:")), "")
+        reason = reason.split("): ", 1)[-1] if reason else ("" if ok else "rel L2 above the tolerance")
+        rows.append(dict(model=model, opset=opset, rel=rel_s, top1=top1_s, secs=secs, result=res, reason=reason))
         print(f"{model:<20} {opset:>5} {rel_s:>12} {top1_s:>8} {secs:>8.2f} {res:>6}", flush=True)
         for m in msgs:
             print("    " + m.replace("\n", "\n    "), flush=True)
@@ -152,13 +166,14 @@ def main():
              f"- date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}",
              f"- machine: {cpu_model()} ({os.cpu_count()} logical CPUs), {platform.system()} {platform.machine()}",
              f"- onnxruntime: {ort.__version__} (CPUExecutionProvider, ORT_DISABLE_ALL, {args.ort_threads} thread(s))",
+             f"- exported by: {versions()}",
              f"- octet: `{args.octet}`",
              f"- photos: {', '.join(n for n, _ in photos)} (ImageNet mean/std, NCHW float32, batch 1)",
              f"- PASS: relative L2 error ||octet - ort|| / ||ort|| <= {args.tolerance:g} on every photo "
              "(rel L2 column is the worst photo)", "",
-             "| model | opset | rel L2 | top-1 equal | octet s | result |", "|---|---:|---:|---:|---:|---|"]
+             "| model | opset | rel L2 | top-1 equal | octet s | result | why not |", "|---|---:|---:|---:|---:|---|---|"]
         for r in rows:
-            L.append(f"| {r['model']} | {r['opset']} | {r['rel']} | {r['top1']} | {r['secs']:.2f} | {r['result']} |")
+            L.append(f"| {r['model']} | {r['opset']} | {r['rel']} | {r['top1']} | {r['secs']:.2f} | {r['result']} | {r['reason']} |")
         L += ["", f"{len(rows) - nfail}/{len(rows)} passed."]
         with open(args.markdown, "w") as f:
             f.write("\n".join(L) + "\n")

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Export torchvision image classifiers with RANDOM weights to ONNX (opsets 13 and 17) for Octet's tests.
+"""Export torchvision image classifiers with RANDOM weights to ONNX (opsets 17 and 18) for Octet's tests.
 
-usage: python3 Scripts/export_torchvision.py OUTDIR [--force] [--opsets 13 17] [--models resnet50 ...]
+usage: python3 Scripts/export_torchvision.py OUTDIR [--force] [--opsets 17 18] [--models resnet50 ...]
                                              [--images /work/shared/data/images/224] [--threads 1]
 
+One representative of every torchvision classification family (MODELS), all at 224x224 (inception_v3 too; its
+299x299 recipe is not needed for random weights). No pretrained weights are available offline: weights are random.
 For each model: weights=None, torch.manual_seed(0), eval(), then torch.onnx.export with the legacy
 TorchScript exporter (dynamo=False), input "input" [batch,3,224,224] -> output "logits" [batch,1000], dynamic
 batch axis, constant folding on. Writes OUTDIR/<name>_op<V>.onnx (skipped when present, unless --force).
@@ -23,8 +25,12 @@ import argparse, collections, glob, json, os, sys, time
 
 import numpy as np
 
-MODELS = ["resnet50", "vgg19", "mobilenet_v2", "mobilenet_v3_small", "squeezenet1_1", "googlenet",
-          "densenet121", "alexnet", "shufflenet_v2_x1_0", "efficientnet_b0", "regnet_y_400mf"]
+MODELS = ["alexnet", "convnext_tiny", "densenet121", "efficientnet_b0", "efficientnet_v2_s", "googlenet", "inception_v3",
+          "maxvit_t", "mnasnet0_5", "mobilenet_v2", "mobilenet_v3_small", "regnet_y_400mf", "resnet18", "resnet50",
+          "resnext50_32x4d", "shufflenet_v2_x0_5", "squeezenet1_1", "swin_t", "swin_v2_t", "vgg11", "vit_b_16",
+          "wide_resnet50_2",
+          # exported by earlier versions of this script (opsets 13 and 17)
+          "vgg19", "shufflenet_v2_x1_0"]
 MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 STD = np.array([0.229, 0.224, 0.225], np.float32)
 DEFAULT_IMAGES = "/work/shared/data/images/224"
@@ -82,9 +88,14 @@ def build(tvm, name):
     import torch
     torch.manual_seed(0)
     kw = dict(weights=None)
-    if name == "googlenet":
+    if name in ("googlenet", "inception_v3"):
         kw.update(aux_logits=False, init_weights=True)
-    return getattr(tvm, name)(**kw).eval()
+    model = getattr(tvm, name)(**kw).eval()
+    # ViT initializes its classifier to zeros (logits 0 for every input): give zero Linear weights N(0, 0.02).
+    for m in model.modules():
+        if isinstance(m, torch.nn.Linear) and not m.weight.any():
+            torch.nn.init.normal_(m.weight, std=0.02)
+    return model
 
 
 def activation_stats(model, x):
@@ -288,8 +299,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("outdir")
     ap.add_argument("--force", action="store_true", help="re-export files that already exist")
-    ap.add_argument("--opsets", type=int, nargs="+", default=[13, 17])
-    ap.add_argument("--models", nargs="+", default=MODELS, choices=MODELS)
+    ap.add_argument("--opsets", type=int, nargs="+", default=[17, 18])
+    ap.add_argument("--models", nargs="+", default=MODELS[:22], choices=MODELS)
     ap.add_argument("--images", default=DEFAULT_IMAGES, help="folder of 224x224 P6 PPM photos (BN re-estimation, checks)")
     ap.add_argument("--calib", type=int, default=8, help="photos used to re-estimate BatchNorm statistics")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")

@@ -93,7 +93,9 @@ struct PrecisionAssignment {
                     case .reshape, .transpose, .slice, .identity, .pooling, .concatenation, .reformat:
                         layer.inputs.allSatisfy { result.contains($0) }
                     case let .constant(w): w.values.allSatisfy { $0 >= 0 }
-                    case .convolution, .fullyConnected, .scale, .elementwise: false
+                    case let .pad(p): layer.inputs.allSatisfy { result.contains($0) } && (p.mode != .constant || p.value >= 0)
+                    case .reduce: layer.inputs.allSatisfy { result.contains($0) }
+                    case .convolution, .fullyConnected, .scale, .elementwise, .matrixMultiply: false
                     }
                 }
             if isNonNegative { result.formUnion(layer.outputs) }
@@ -123,7 +125,7 @@ struct PrecisionAssignment {
                 continue
             }
             var reason: String?
-            if !Self.hasInt8Semantics(layer) {
+            if !Self.hasInt8Semantics(layer, in: network) {
                 reason = "\(layer.kind.typeName) has no INT8 implementation"
             } else {
                 let needed = rangeTensors(layer)
@@ -161,7 +163,7 @@ struct PrecisionAssignment {
     }
 
     /// Layer kinds whose INT8 arithmetic Octet defines (OctetQuantization, QuantizedReference).
-    static func hasInt8Semantics(_ layer: Layer) -> Bool {
+    static func hasInt8Semantics(_ layer: Layer, in network: Network) -> Bool {
         switch layer.kind {
         case .convolution, .fullyConnected, .pooling, .concatenation, .constant, .reshape, .transpose, .slice, .identity:
             return true
@@ -169,7 +171,10 @@ struct PrecisionAssignment {
             return QuantizationMath.hasInt8Arithmetic(op)
         case .activation:
             return true  // a 256-entry lookup table
-        case .scale, .softmax, .reformat:
+        case .matrixMultiply:
+            // Per-tensor scales on both inputs; the int32 accumulator bounds the inner size.
+            return (network[layer.inputs[0]].shape.last ?? 0) <= QuantizedMatrixMultiplyArithmetic.maxInnerSize
+        case .scale, .softmax, .pad, .reduce, .reformat:
             return false
         }
     }
@@ -182,7 +187,8 @@ struct PrecisionAssignment {
     static func writesFloat(_ kind: LayerKind) -> Bool {
         switch kind {
         case .convolution, .fullyConnected: true
-        case .constant, .pooling, .activation, .scale, .elementwise, .concatenation, .softmax, .reshape, .transpose, .slice, .identity, .reformat:
+        case .constant, .pooling, .activation, .scale, .elementwise, .concatenation, .softmax, .reshape, .transpose, .slice, .pad,
+             .reduce, .matrixMultiply, .identity, .reformat:
             false
         }
     }

@@ -155,6 +155,9 @@ final class CPUProgram: CompiledProgram, @unchecked Sendable {
             }
             return SameShapeElementwiseLayer(operation: op, arithmetic: arithmetic, activation: layer.fusedActivation)
 
+        case (.matrixMultiply, _):
+            return FloatMatrixMultiplyLayer()
+
         case (.channelConcatenation, _):
             return ChannelConcatLayer(inputQuantizations: int8 ? inQ : layer.inputs.map { _ in nil }, output: int8 ? outQ : nil)
 

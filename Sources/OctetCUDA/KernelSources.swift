@@ -943,6 +943,11 @@ __device__ __forceinline__ float activate(float v, int kind, float a, float b) {
     case 5: return v >= 0.0f ? v : a * v;
     case 6: return fmaxf(0.0f, fminf(1.0f, a * v + b));
     case 7: return v * fmaxf(0.0f, fminf(1.0f, v / 6.0f + 0.5f));
+    case 8: return erff(v);
+    case 9: return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+    case 10: return 0.5f * v * (1.0f + tanhf(0.79788456080286536f * (v + 0.044715f * v * v * v)));
+    case 11: return sqrtf(v);
+    case 12: return expf(v);
     default: return __int_as_float(0x7fc00000); // an unknown code is NaN, never another activation
     }
 }

@@ -93,11 +93,15 @@ extension ConformanceSuite {
         }
 
         // Activations: lookup tables in INT8, element by element in FP32.
-        let activations: [Activation] = [.relu, .clip(min: -1, max: 2), .sigmoid, .tanh, .leakyRelu(alpha: 0.1), .hardSigmoid(alpha: 0.2, beta: 0.5), .hardSwish]
+        // Sqrt on [0.5, 2], where it is defined; the others on signed inputs.
+        let activations: [Activation] = [
+            .relu, .clip(min: -1, max: 2), .sigmoid, .tanh, .leakyRelu(alpha: 0.1), .hardSigmoid(alpha: 0.2, beta: 0.5), .hardSwish,
+            .erf, .gelu(tanhApproximation: false), .gelu(tanhApproximation: true), .sqrt, .exp,
+        ]
         for activation in activations {
             add("activation \(activation.name)") { m in
                 let x = m.input(channels: 3, height: 5, width: 7)
-                let y = try m.conv(x, "conv", out: 9, kernel: 3)
+                let y = try m.conv(x, "conv", out: 9, kernel: 3, fused: activation == .sqrt ? .clip(min: 0.5, max: 2) : nil)
                 let a = try m.layer("act", .activation(activation), [y])
                 m.output(try m.conv(a, "head", out: 4, kernel: 1))
             }
@@ -168,6 +172,37 @@ extension ConformanceSuite {
             let s = try m.layer("slice", .slice(SliceParameters(starts: [0, 0, 1, 0], ends: [1, 3, 5, 6], steps: [1, 1, 2, 1])), [t])
             let r = try m.layer("flatten", .reshape(sampleShape: [3 * 2 * 6]), [s])
             m.output(try m.fullyConnected(r, "fc", outputs: 7))
+        }
+
+        // Pad in each mode, reductions over inner axes, and MatMul between activations (attention-shaped, with a
+        // broadcast leading axis): the host reference on every backend today, FP32 in every mode.
+        for mode in [PadMode.constant, .reflect, .edge] {
+            add("pad \(mode.rawValue) asymmetric") { m in
+                let x = m.input(channels: 3, height: 5, width: 4)
+                let y = try m.conv(x, "conv", out: 6, kernel: 1)
+                let p = try m.layer("pad", .pad(PadParameters(mode: mode, padsBegin: [0, 1, 2, 0], padsEnd: [0, 0, 1, 3], value: 0.5)), [y])
+                m.output(try m.conv(p, "head", out: 4, kernel: 3))
+            }
+        }
+        for operation in [ReduceOperation.mean, .sum, .max, .min] {
+            add("reduce \(operation.rawValue) over axes 2 and 3, then axis 1") { m in
+                let x = m.input(channels: 5, height: 3, width: 7)
+                let y = try m.conv(x, "conv", out: 7, kernel: 3)
+                let r = try m.layer("reduce", .reduce(ReduceParameters(operation: operation, axes: [3])), [y])
+                let flat = try m.layer("flatten", .reshape(sampleShape: [7, 3]), [r])
+                let inner = try m.layer("reduce_rows", .reduce(ReduceParameters(operation: operation, axes: [1])), [flat])
+                m.output(try m.fullyConnected(try m.layer("rows", .reshape(sampleShape: [3]), [inner]), "fc", outputs: 5))
+            }
+        }
+        add("matrix multiply of two activations, broadcast over heads") { m in
+            let x = m.input(channels: 6, height: 5, width: 3)
+            let q = try m.conv(x, "q", out: 6, kernel: 1)
+            let k = try m.conv(x, "k", out: 6, kernel: 3)
+            let queries = try m.layer("queries", .reshape(sampleShape: [2, 3, 15]), [q])
+            let keys = try m.layer("keys", .transpose(permutation: [0, 2, 1]), [try m.layer("keys_rows", .reshape(sampleShape: [6, 15]), [k])])
+            let keysOneHead = try m.layer("keys_one_head", .slice(SliceParameters(starts: [0, 0, 0], ends: [1, 15, 3], steps: [1, 1, 1])), [keys])
+            let scores = try m.layer("scores", .matrixMultiply, [queries, try m.layer("keys_broadcast", .reshape(sampleShape: [1, 15, 3]), [keysOneHead])])
+            m.output(try m.fullyConnected(try m.layer("flat", .reshape(sampleShape: [18]), [scores]), "fc", outputs: 4))
         }
 
         // The GPU's large tiles: 200 channels (partial tiles), a residual add staged in shared memory, float output.

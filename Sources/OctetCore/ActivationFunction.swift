@@ -12,6 +12,11 @@ extension Activation {
         case let .leakyRelu(alpha): return v >= 0 ? v : alpha * v
         case let .hardSigmoid(alpha, beta): return Swift.max(0, Swift.min(1, alpha * v + beta))
         case .hardSwish: return v * Swift.max(0, Swift.min(1, v / 6 + 0.5))
+        case .erf: return erff(v)
+        case .gelu(tanhApproximation: false): return 0.5 * v * (1 + erff(v * 0.70710678118654752))
+        case .gelu(tanhApproximation: true): return 0.5 * v * (1 + tanhf(0.79788456080286536 * (v + 0.044715 * v * v * v)))
+        case .sqrt: return v.squareRoot()
+        case .exp: return expf(v)
         }
     }
 }

@@ -30,6 +30,13 @@ public enum LayerKind: Sendable, Equatable {
     case transpose(permutation: [Int])
     /// Strided slice of each sample; arrays are indexed by axis of the full shape (axis 0 untouched).
     case slice(SliceParameters)
+    /// Pads each sample (constant, reflect or edge); arrays are indexed by axis of the full shape (axis 0 unpadded).
+    case pad(PadParameters)
+    /// A reduction over non-batch axes, which stay as size 1 (ReduceMean, ReduceSum, ReduceMax, ReduceMin).
+    case reduce(ReduceParameters)
+    /// `A · B` over the last two axes, broadcasting the axes before them (NumPy `matmul`): MatMul between two
+    /// activations (attention), or of an activation and a constant of rank above 2.
+    case matrixMultiply
     /// Copies its input: Identity, Dropout in inference. The builder removes these.
     case identity
     /// Converts its input to the storage type of its output tensor (quantize, dequantize, requantize).
@@ -51,6 +58,9 @@ public enum LayerKind: Sendable, Equatable {
         case .reshape: "Reshape"
         case .transpose: "Transpose"
         case .slice: "Slice"
+        case .pad: "Pad"
+        case .reduce: "Reduce"
+        case .matrixMultiply: "MatrixMultiply"
         case .identity: "Identity"
         case .reformat: "Reformat"
         }
@@ -61,7 +71,9 @@ public enum LayerKind: Sendable, Equatable {
     public var isDataMovement: Bool {
         switch self {
         case .reshape, .transpose, .slice, .identity: true
-        case .constant, .convolution, .fullyConnected, .pooling, .activation, .scale, .elementwise, .concatenation, .softmax, .reformat: false
+        // Pad writes values of its own (the constant) that the input's quantization need not hold: not data movement.
+        case .constant, .convolution, .fullyConnected, .pooling, .activation, .scale, .elementwise, .concatenation, .softmax, .pad,
+             .reduce, .matrixMultiply, .reformat: false
         }
     }
 }
@@ -162,21 +174,29 @@ public enum Activation: Sendable, Equatable {
     case hardSigmoid(alpha: Float, beta: Float)
     /// `x · max(0, min(1, x / 6 + 1/2))`.
     case hardSwish
+    /// The error function (ONNX Erf; exporters write GELU as `x · (1 + erf(x / √2)) / 2` with it).
+    case erf
+    /// GELU, `x · (1 + erf(x / √2)) / 2`, or with `tanhApproximation` `x · (1 + tanh(√(2/π) · (x + 0.044715 x³))) / 2`.
+    case gelu(tanhApproximation: Bool)
+    /// `√x` (NaN below 0).
+    case sqrt
+    /// `eˣ`.
+    case exp
 
     /// True for Relu and Clip: piecewise-linear clamps a producing layer can apply as output bounds.
     public var isClamp: Bool {
         switch self {
         case .relu, .clip: true
-        case .sigmoid, .tanh, .leakyRelu, .hardSigmoid, .hardSwish: false
+        case .sigmoid, .tanh, .leakyRelu, .hardSigmoid, .hardSwish, .erf, .gelu, .sqrt, .exp: false
         }
     }
 
     /// True when every output is ≥ 0 whatever the input: such tensors can be stored as unsigned 8-bit.
     public var isNonNegative: Bool {
         switch self {
-        case .relu, .sigmoid, .hardSigmoid: true
+        case .relu, .sigmoid, .hardSigmoid, .sqrt, .exp: true
         case let .clip(min, _): min >= 0
-        case .tanh, .leakyRelu, .hardSwish: false
+        case .tanh, .leakyRelu, .hardSwish, .erf, .gelu: false
         }
     }
 
@@ -189,6 +209,10 @@ public enum Activation: Sendable, Equatable {
         case let .leakyRelu(alpha): "LeakyRelu(\(alpha))"
         case let .hardSigmoid(alpha, beta): "HardSigmoid(\(alpha), \(beta))"
         case .hardSwish: "HardSwish"
+        case .erf: "Erf"
+        case let .gelu(tanhApproximation): tanhApproximation ? "Gelu(tanh)" : "Gelu"
+        case .sqrt: "Sqrt"
+        case .exp: "Exp"
         }
     }
 }
@@ -215,5 +239,47 @@ public struct SliceParameters: Sendable, Equatable {
         self.starts = starts
         self.ends = ends
         self.steps = steps
+    }
+}
+
+/// ONNX Pad's modes: what the new border holds.
+public enum PadMode: String, Sendable, Equatable {
+    /// A constant value.
+    case constant
+    /// The input mirrored about its first and last element (which are not repeated).
+    case reflect
+    /// The input's first and last element repeated.
+    case edge
+}
+
+public struct PadParameters: Sendable, Equatable {
+    public var mode: PadMode
+    /// Elements added before and after each axis of the full shape (entry 0, the batch axis, is always 0).
+    public var padsBegin: [Int]
+    public var padsEnd: [Int]
+    /// The border value in `constant` mode.
+    public var value: Float
+
+    public init(mode: PadMode, padsBegin: [Int], padsEnd: [Int], value: Float = 0) {
+        self.mode = mode
+        self.padsBegin = padsBegin
+        self.padsEnd = padsEnd
+        self.value = value
+    }
+}
+
+/// What a `reduce` layer computes over its axes.
+public enum ReduceOperation: String, Sendable, Equatable {
+    case mean, sum, max, min
+}
+
+public struct ReduceParameters: Sendable, Equatable {
+    public var operation: ReduceOperation
+    /// The reduced axes of the full shape, ascending, never 0 (the batch axis).
+    public var axes: [Int]
+
+    public init(operation: ReduceOperation, axes: [Int]) {
+        self.operation = operation
+        self.axes = axes
     }
 }

@@ -10,6 +10,9 @@ public enum Limits {
     public static let maxSpatialParameter = 1 << 20
     /// Elements of one value computed while importing (ConstantOfShape, folded Gather and Concat): 2^26.
     public static let maxFoldedElements = 1 << 26
+    /// Float elements all ConstantOfShape nodes of one model may fill: 2^31 (8 GiB), so any legal tensor fits
+    /// (VGG's placeholder 4096×25088 weights) while a small model still cannot make the importer fill without end.
+    public static let maxFilledElements = 1 << 31
 
     /// Elements of `shape` when every dimension is positive and the product is at most `maxTensorElements`;
     /// nil otherwise (never traps on overflow).

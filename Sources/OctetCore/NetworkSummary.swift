@@ -40,6 +40,9 @@ extension LayerKind {
         case let .reshape(shape): "Reshape [N]+\(shape)"
         case let .transpose(perm): "Transpose \(perm)"
         case .slice: "Slice"
+        case let .pad(p): "Pad \(p.mode.rawValue) \(p.padsBegin)/\(p.padsEnd)"
+        case let .reduce(p): "Reduce \(p.operation.rawValue) axes \(p.axes)"
+        case .matrixMultiply: "MatrixMultiply"
         case .identity: "Identity"
         case .reformat: "Reformat"
         }

@@ -86,11 +86,13 @@ extension LayerKind {
         case let .concatenation(axis):
             guard let first = inputs.first else { throw fail("needs at least one input") }
             guard axis > 0, axis < first.count else { throw fail("axis \(axis) is out of range for rank \(first.count)") }
+            // A constant input (batch 1, not batched) is repeated along the batch axis of the others.
             var out = first
+            out[0] = inputs.map { $0.first ?? 1 }.max() ?? 1
             out[axis] = 0
             for shape in inputs {
-                guard shape.count == first.count,
-                      zip(shape, first).enumerated().allSatisfy({ $0.offset == axis || $0.element.0 == $0.element.1 })
+                guard shape.count == first.count, shape[0] == out[0] || shape[0] == 1,
+                      zip(shape, first).enumerated().allSatisfy({ $0.offset == 0 || $0.offset == axis || $0.element.0 == $0.element.1 })
                 else { throw fail("input shapes \(inputs) differ outside axis \(axis)") }
                 out[axis] += shape[axis]
             }
@@ -132,8 +134,47 @@ extension LayerKind {
                 out[axis] = stridedCount(from: p.starts[axis], to: p.ends[axis], step: p.steps[axis])
             }
             return [out]
+
+        case let .pad(p):
+            try requireInputs(1)
+            guard let out = paddedShape(inputs[0], p) else {
+                throw fail("pads \(p.padsBegin + p.padsEnd) (\(p.mode.rawValue)) do not fit \(inputs[0]): one begin and end per axis, none on the batch axis, not negative, below the axis size for reflect")
+            }
+            return [out]
+
+        case let .reduce(p):
+            try requireInputs(1)
+            var out = inputs[0]
+            guard !p.axes.isEmpty, p.axes.allSatisfy({ $0 > 0 && $0 < out.count }), Set(p.axes).count == p.axes.count else {
+                throw fail("axes \(p.axes) must be distinct non-batch axes of \(inputs[0])")
+            }
+            for axis in p.axes { out[axis] = 1 }
+            return [out]
+
+        case .matrixMultiply:
+            try requireInputs(2)
+            let (a, b) = (inputs[0], inputs[1])
+            guard a.count >= 2, b.count >= 2, a[a.count - 1] == b[b.count - 2] else {
+                throw fail("\(a) and \(b) are not matrices with a common inner size")
+            }
+            let batch = try broadcastShapes(Array(a.dropLast(2)), Array(b.dropLast(2)))
+            return [batch + [a[a.count - 2], b[b.count - 1]]]
         }
     }
+}
+
+/// Checks pads against an input shape and returns the padded shape (reflect needs pads below the axis size).
+private func paddedShape(_ x: [Int], _ p: PadParameters) -> [Int]? {
+    guard p.padsBegin.count == x.count, p.padsEnd.count == x.count, x.count >= 1,
+          p.padsBegin[0] == 0, p.padsEnd[0] == 0 else { return nil }
+    var out = x
+    for axis in 1..<x.count {
+        let (b, e) = (p.padsBegin[axis], p.padsEnd[axis])
+        guard b >= 0, e >= 0, b <= Limits.maxTensorElements, e <= Limits.maxTensorElements else { return nil }
+        if p.mode == .reflect, b > 0 || e > 0, b >= x[axis] || e >= x[axis] { return nil }
+        out[axis] = x[axis] + b + e
+    }
+    return out
 }
 
 /// Elements `start, start + step, …` below `end` (0 when `end <= start`), without overflow for any step.

@@ -16,6 +16,11 @@ struct ImportContext {
     let modelDirectory: String?
     /// Set when the model carries QuantizeLinear / DequantizeLinear nodes: its ranges come from them.
     var explicitlyQuantized = false
+    /// Node outputs Octet does not compute (Dropout's mask), with what they are: an error if a node or the
+    /// graph output reads one, nothing if none does.
+    var unavailable: [String: String] = [:]
+    /// Float elements filled by ConstantOfShape so far, against `Limits.maxFilledElements`.
+    var filledElements = 0
 
     /// Shape of a value: the tensor's nominal shape, or the constant's.
     func shape(_ value: ImportedValue) -> [Int] {
@@ -53,5 +58,20 @@ struct ImportContext {
             name: layerName ?? node.displayName, kind: kind, inputs: inputs, outputNames: names,
             origin: [node.displayName])
         return ids.map { .tensor($0) }
+    }
+
+    /// Adds one layer of a lowering (an op that becomes several layers): named after the node with `suffix`,
+    /// its output after the node's first output with the same suffix, the node as its origin.
+    mutating func addInternalLayer(_ node: Onnx_NodeProto, _ suffix: String, _ kind: LayerKind, inputs: [TensorID]) throws
+        -> TensorID
+    {
+        try network.addLayer(
+            name: "\(node.displayName)__\(suffix)", kind: kind, inputs: inputs, outputNames: ["\(node.output[0])__\(suffix)"],
+            origin: [node.displayName])[0]
+    }
+
+    /// A one-element float constant as a network tensor (an operand of a lowering), named after the node.
+    mutating func scalarTensor(_ value: Float, _ node: Onnx_NodeProto, _ suffix: String) throws -> TensorID {
+        try tensor(.constant(ConstantTensor(shape: [1], floats: [value])), name: "\(node.output[0])__\(suffix)")
     }
 }

@@ -24,8 +24,10 @@ public struct ModelInfo: Sendable, Equatable {
 /// Every node goes through one importer function from `opImporters`; shape subgraphs are folded at import,
 /// and anything unsupported is an error naming the node, its op type and what is unsupported.
 public enum ONNXImporter {
-    /// The ONNX default-domain opset versions the importers are written against.
-    public static let supportedOpsets = 7...21
+    /// The ONNX default-domain opset versions the importers are written against: from the first (opsets 1–6
+    /// differ in attributes the importers read by opset: legacy broadcasting, `is_test`, Reshape's `shape`
+    /// attribute, Cast's type names) to the newest the `onnx` 1.23 package writes.
+    public static let supportedOpsets = 1...28
 
     /// Op types that can be imported, for documentation and `supportsModel`.
     public static var supportedOps: [String] { opImporters.keys.sorted() }
@@ -99,6 +101,9 @@ public enum ONNXImporter {
             }
             let inputs: [ImportedValue?] = try node.input.map { name in
                 if name.isEmpty { return nil }
+                if let reason = context.unavailable[name] {
+                    throw node.unsupported("input '\(name)' is \(reason)")
+                }
                 guard let value = context.values[name] else {
                     if let later = producers[name] {
                         throw node.unsupported(
@@ -114,7 +119,11 @@ public enum ONNXImporter {
             } catch let OctetError.invalidNetwork(reason) {
                 throw node.unsupported(reason)
             }
-            guard outputs.count == node.output.count || (outputs.count < node.output.count && node.output[outputs.count...].allSatisfy(\.isEmpty)) else {
+            // Outputs past those produced may be unnamed, or outputs the importer declared unavailable.
+            guard outputs.count == node.output.count
+                || (outputs.count < node.output.count
+                    && node.output[outputs.count...].allSatisfy { $0.isEmpty || context.unavailable[$0] != nil })
+            else {
                 throw node.unsupported("\(node.output.count) outputs are named, the op produces \(outputs.count)")
             }
             for (name, value) in zip(node.output, outputs) where !name.isEmpty {
@@ -123,6 +132,9 @@ public enum ONNXImporter {
         }
 
         for output in graph.output {
+            if let reason = context.unavailable[output.name] {
+                throw OctetError.invalidModel(reason: "graph output '\(output.name)' is \(reason)")
+            }
             guard let value = context.values[output.name] else {
                 throw OctetError.invalidModel(reason: "graph output '\(output.name)' is not produced by any node")
             }

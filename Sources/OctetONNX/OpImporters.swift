@@ -11,17 +11,29 @@ let opImporters: [String: OpImporter] = [
     "Conv": importConv,
     "Gemm": importGemm,
     "MatMul": importMatMul,
+    "Einsum": importEinsum,
     "BatchNormalization": importBatchNormalization,
     "MaxPool": { try importPool(&$0, $1, $2, .max) },
     "AveragePool": { try importPool(&$0, $1, $2, .average) },
     "GlobalAveragePool": { try importGlobalPool(&$0, $1, $2, .average) },
     "GlobalMaxPool": { try importGlobalPool(&$0, $1, $2, .max) },
-    "ReduceMean": importReduceMean,
+    "ReduceMean": { try importReduce(&$0, $1, $2, .mean) },
+    "ReduceSum": { try importReduce(&$0, $1, $2, .sum) },
+    "ReduceMax": { try importReduce(&$0, $1, $2, .max) },
+    "ReduceMin": { try importReduce(&$0, $1, $2, .min) },
+    "LayerNormalization": importLayerNormalization,
     "Softmax": importSoftmax,
+    "LRN": importLRN,
     // Activations
     "Relu": { try importActivation(&$0, $1, $2) { _ in .relu } },
     "Sigmoid": { try importActivation(&$0, $1, $2) { _ in .sigmoid } },
     "Tanh": { try importActivation(&$0, $1, $2) { _ in .tanh } },
+    "Erf": { try importActivation(&$0, $1, $2) { _ in .erf } },
+    "Gelu": importGelu,
+    "Sqrt": { try importActivation(&$0, $1, $2) { _ in .sqrt } },
+    "Exp": { try importActivation(&$0, $1, $2) { _ in .exp } },
+    "Neg": { try importScalarOperation(&$0, $1, $2, .mul, -1, first: false) },
+    "Reciprocal": { try importScalarOperation(&$0, $1, $2, .div, 1, first: true) },
     "HardSwish": { try importActivation(&$0, $1, $2) { _ in .hardSwish } },
     "LeakyRelu": { try importActivation(&$0, $1, $2) { .leakyRelu(alpha: try $0.attr("alpha", default: Float(0.01))) } },
     "HardSigmoid": {
@@ -30,6 +42,7 @@ let opImporters: [String: OpImporter] = [
         }
     },
     "Clip": importClip,
+    "PRelu": importPRelu,
     // Elementwise
     "Add": { try importBinary(&$0, $1, $2, .add) },
     "Sub": { try importBinary(&$0, $1, $2, .sub) },
@@ -50,7 +63,8 @@ let opImporters: [String: OpImporter] = [
     "Split": importSplit,
     "Gather": importGather,
     "Identity": importIdentity,
-    "Dropout": importIdentity,
+    "Dropout": importDropout,
+    "Pad": importPad,
     "Cast": importCast,
     // Explicit quantization (QDQ)
     "QuantizeLinear": importQuantizeLinear,
@@ -59,6 +73,11 @@ let opImporters: [String: OpImporter] = [
     "Constant": importConstant,
     "ConstantOfShape": importConstantOfShape,
     "Shape": importShape,
+    "Expand": importExpand,
+    "Equal": importEqual,
+    "Mod": importMod,
+    "Not": importNot,
+    "Where": importWhere,
 ]
 
 // MARK: - Input helpers
@@ -232,25 +251,76 @@ private func importGlobalPool(
     return try context.addLayer(node, .pooling(.global(kind)), inputs: [x])
 }
 
-/// ReduceMean over the two spatial axes is global average pooling; other reductions are not supported.
-private func importReduceMean(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
-    -> [ImportedValue]
-{
+/// Reduce{Mean,Sum,Max,Min} over non-batch axes: a mean or max over the spatial axes [2, 3] of an NCHW tensor is
+/// global pooling (native kernels); anything else a `reduce` layer. `keepdims=0` adds a reshape.
+private func importReduce(
+    _ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?], _ operation: ReduceOperation
+) throws -> [ImportedValue] {
     let x = try tensorInput(&context, inputs, 0, node)
     let shape = context.network[x].shape
+    // Axes became an input in opset 18 (ReduceSum already in 13).
+    let axesAsInput = context.opset >= (operation == .sum ? 13 : 18)
     let axesValue: [Int]? =
-        if context.opset >= 18 { try optionalConstant(inputs, 1, node, "axes").map { try knownInts($0, node, "axes") } }
+        if axesAsInput { try optionalConstant(inputs, 1, node, "axes").map { try knownInts($0, node, "axes") } }
         else if node.hasAttr("axes") { try node.attr("axes", default: [Int]()) } else { nil }
-    let axes = Set(try (axesValue ?? Array(0..<shape.count)).map { try normalizedAxis($0, rank: shape.count, node) })
-    guard shape.count == 4, axes == [2, 3] else {
-        throw node.unsupported("only a mean over the spatial axes [2, 3] of an NCHW tensor is supported (axes \(axes.sorted()))")
+    if axesValue?.isEmpty ?? false, try node.attr("noop_with_empty_axes", default: 0) != 0 {
+        return try context.addLayer(node, .identity, inputs: [x])
     }
+    let axes = Set(try (axesValue.flatMap { $0.isEmpty ? nil : $0 } ?? Array(0..<shape.count)).map { try normalizedAxis($0, rank: shape.count, node) })
+    try requireNotBatch(axes.contains(0) ? 0 : 1, node, "a reduction")
     let keepDims = try node.attr("keepdims", default: 1) != 0
-    if keepDims { return try context.addLayer(node, .pooling(.global(.average)), inputs: [x]) }
-    let pooled = try context.network.addLayer(
-        name: node.displayName, kind: .pooling(.global(.average)), inputs: [x],
-        outputNames: [node.output[0] + "__pooled"], origin: [node.displayName])[0]
-    return try context.addLayer(node, .reshape(sampleShape: [shape[1]]), inputs: [pooled], layerName: node.displayName + "__squeeze")
+    let kind: LayerKind =
+        switch operation {
+        case .mean where shape.count == 4 && axes == [2, 3]: .pooling(.global(.average))
+        case .max where shape.count == 4 && axes == [2, 3]: .pooling(.global(.max))
+        case .mean, .sum, .max, .min: .reduce(ReduceParameters(operation: operation, axes: axes.sorted()))
+        }
+    if keepDims { return try context.addLayer(node, kind, inputs: [x]) }
+    let reduced = try context.addInternalLayer(node, "reduced", kind, inputs: [x])
+    let kept = shape.indices.filter { $0 != 0 && !axes.contains($0) }.map { shape[$0] }
+    return try context.addLayer(node, .reshape(sampleShape: kept), inputs: [reduced], layerName: node.displayName + "__squeeze")
+}
+
+/// LayerNormalization (opset 17) lowered onto primitive layers over the axes from `axis` on:
+/// `d = x − mean(x)`, `y = d / √(mean(d²) + ε) · scale + B`. The decomposed form exporters also write
+/// (ReduceMean, Sub, Pow, Add, Sqrt, Div) imports op by op onto the same layers.
+private func importLayerNormalization(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?])
+    throws -> [ImportedValue]
+{
+    if node.output.dropFirst().contains(where: { !$0.isEmpty }) {
+        throw node.unsupported("the Mean and InvStdDev outputs are not supported")
+    }
+    let stash = try node.attr("stash_type", default: 1)
+    guard stash == 1 else { throw node.unsupported("stash_type \(stash) is not float32") }
+    let x = try tensorInput(&context, inputs, 0, node)
+    let shape = context.network[x].shape
+    let axis = try normalizedAxis(try node.attr("axis", default: -1), rank: shape.count, node)
+    try requireNotBatch(axis, node, "normalization")
+    let epsilon = try node.attr("epsilon", default: Float(1e-5))
+    let axes = ReduceParameters(operation: .mean, axes: Array(axis..<shape.count))
+    let mean = try context.addInternalLayer(node, "mean", .reduce(axes), inputs: [x])
+    let centered = try context.addInternalLayer(node, "centered", .elementwise(.sub), inputs: [x, mean])
+    let squared = try context.addInternalLayer(node, "squared", .elementwise(.mul), inputs: [centered, centered])
+    let variance = try context.addInternalLayer(node, "variance", .reduce(axes), inputs: [squared])
+    let eps = try context.scalarTensor(epsilon, node, "epsilon")
+    let shifted = try context.addInternalLayer(node, "shifted", .elementwise(.add), inputs: [variance, eps])
+    let deviation = try context.addInternalLayer(node, "deviation", .activation(.sqrt), inputs: [shifted])
+    let normalized = try context.addInternalLayer(node, "normalized", .elementwise(.div), inputs: [centered, deviation])
+    let scale = try tensorInput(&context, inputs, 1, node)
+    let output: [ImportedValue]
+    if optionalInput(inputs, 2) != nil {
+        let scaled = try context.addInternalLayer(node, "scaled", .elementwise(.mul), inputs: [normalized, scale])
+        let bias = try tensorInput(&context, inputs, 2, node)
+        output = try context.addLayer(node, .elementwise(.add), inputs: [scaled, bias])
+    } else {
+        output = try context.addLayer(node, .elementwise(.mul), inputs: [normalized, scale])
+    }
+    // As TensorRT does, the normalization stays FP32 between INT8 layers (its subtraction and products would
+    // otherwise take INT8 arithmetic from calibrated ranges); the build report says "precision set to FP32".
+    for index in context.network.layers.indices where context.network.layers[index].origin == [node.displayName] {
+        context.network.layers[index].precision = .float32
+    }
+    return output
 }
 
 private func importGemm(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
@@ -284,20 +354,93 @@ private func importGemm(_ context: inout ImportContext, _ node: Onnx_NodeProto, 
     return try context.addLayer(node, .fullyConnected(p), inputs: [a])
 }
 
+/// MatMul by a constant 2-D matrix is a fully connected layer over the last axis; any other MatMul (two
+/// activations, as in attention, or a constant of rank above 2) a `matrixMultiply` with NumPy broadcasting.
 private func importMatMul(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
     -> [ImportedValue]
 {
-    let a = try tensorInput(&context, inputs, 0, node)
-    let b = try constant(inputs, 1, node, "B")
-    guard b.shape.count == 2, context.network[a].shape.count >= 2 else {
-        throw node.unsupported("only activation × constant 2-D matrix is supported (B has shape \(b.shape))")
+    let (aValue, bValue) = (try input(inputs, 0, node), try input(inputs, 1, node))
+    let (aShape, bShape) = (context.shape(aValue), context.shape(bValue))
+    guard aShape.count >= 2, bShape.count >= 2 else {
+        throw node.unsupported("operands of rank 1 (\(aShape), \(bShape)) are not supported")
     }
-    let (k, n) = (b.shape[0], b.shape[1])
-    let bValues = try floats(b, node, "B")
-    var weights = [Float](repeating: 0, count: n * k)
-    for j in 0..<n { for i in 0..<k { weights[j * k + i] = bValues[i * n + j] } }
-    let p = FullyConnectedParameters(weights: Weights(shape: [n, k], values: weights), bias: nil)
-    return try context.addLayer(node, .fullyConnected(p), inputs: [a])
+    if case .tensor = aValue, case let .constant(b) = bValue, b.shape.count == 2 {
+        let a = try tensorInput(&context, inputs, 0, node)
+        let (k, n) = (b.shape[0], b.shape[1])
+        let bValues = try floats(b, node, "B")
+        var weights = [Float](repeating: 0, count: n * k)
+        for j in 0..<n { for i in 0..<k { weights[j * k + i] = bValues[i * n + j] } }
+        let p = FullyConnectedParameters(weights: Weights(shape: [n, k], values: weights), bias: nil)
+        return try context.addLayer(node, .fullyConnected(p), inputs: [a])
+    }
+    // The output's axis 0 must be an activation's batch axis: a constant operand may not have a higher rank.
+    let activationRank = [(aValue, aShape), (bValue, bShape)].compactMap { value, shape -> Int? in
+        if case .tensor = value { shape.count } else { nil }
+    }.max()
+    guard let activationRank else { throw node.unsupported("MatMul of two constants is not supported") }
+    guard max(aShape.count, bShape.count) == activationRank else {
+        throw node.unsupported("a constant operand of rank above the activation's (\(aShape), \(bShape)) would broadcast over the batch axis")
+    }
+    let a = try tensorInput(&context, inputs, 0, node)
+    let b = try tensorInput(&context, inputs, 1, node)
+    return try context.addLayer(node, .matrixMultiply, inputs: [a, b])
+}
+
+/// Einsum of two activations that is a batched matrix product — every letter in both inputs and the output
+/// (batch), in both inputs only (summed), or in one input and the output — lowered onto transposes, reshapes
+/// and one `matrixMultiply`. The batch axis must be the first letter of both inputs and of the output.
+private func importEinsum(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let equation = try node.attr("equation", default: "").filter { !$0.isWhitespace }
+    let sides = equation.components(separatedBy: "->")
+    let terms = sides[0].split(separator: ",", omittingEmptySubsequences: false).map(Array.init)
+    guard sides.count == 2, terms.count == 2, inputs.count == 2, !equation.contains(".") else {
+        throw node.unsupported("equation '\(equation)': only two operands with an explicit output and no ellipsis are supported")
+    }
+    let (termA, termB, output) = (terms[0], terms[1], Array(sides[1]))
+    guard [termA, termB, output].allSatisfy({ Set($0).count == $0.count && $0.allSatisfy(\.isLetter) }) else {
+        throw node.unsupported("equation '\(equation)': repeated letters in one term (diagonals) are not supported")
+    }
+    let a = try tensorInput(&context, inputs, 0, node), b = try tensorInput(&context, inputs, 1, node)
+    let (shapeA, shapeB) = (context.network[a].shape, context.network[b].shape)
+    guard termA.count == shapeA.count, termB.count == shapeB.count else {
+        throw node.unsupported("equation '\(equation)' does not match the ranks of \(shapeA) and \(shapeB)")
+    }
+    var size: [Character: Int] = [:]
+    for (term, shape) in [(termA, shapeA), (termB, shapeB)] {
+        for (letter, dim) in zip(term, shape) {
+            if let known = size[letter], known != dim { throw node.unsupported("letter \(letter) has sizes \(known) and \(dim)") }
+            size[letter] = dim
+        }
+    }
+    let batch = output.filter { termA.contains($0) && termB.contains($0) }
+    let freeA = output.filter { termA.contains($0) && !termB.contains($0) }
+    let freeB = output.filter { termB.contains($0) && !termA.contains($0) }
+    let summed = termA.filter { termB.contains($0) && !output.contains($0) }
+    guard output.allSatisfy({ termA.contains($0) || termB.contains($0) }),
+          termA.allSatisfy({ output.contains($0) || termB.contains($0) }), termB.allSatisfy({ output.contains($0) || termA.contains($0) }),
+          let first = output.first, termA.first == first, termB.first == first
+    else { throw node.unsupported("equation '\(equation)' is not a batched matrix product over the batch axis") }
+    func dims(_ letters: [Character]) -> [Int] { letters.map { size[$0] ?? 1 } }
+    func arrange(_ x: TensorID, _ term: [Character], _ order: [Character], _ suffix: String) throws -> TensorID {
+        let permutation = order.compactMap { term.firstIndex(of: $0) }
+        if permutation == Array(term.indices) { return x }
+        return try context.addInternalLayer(node, suffix, .transpose(permutation: permutation), inputs: [x])
+    }
+    func reshape(_ x: TensorID, _ shape: [Int], _ suffix: String) throws -> TensorID {
+        if context.network[x].shape == shape { return x }
+        return try context.addInternalLayer(node, suffix, .reshape(sampleShape: Array(shape.dropFirst())), inputs: [x])
+    }
+    let (rows, inner, columns) = (dims(freeA).reduce(1, *), dims(summed).reduce(1, *), dims(freeB).reduce(1, *))
+    let left = try reshape(try arrange(a, termA, batch + freeA + summed, "transposeA"), dims(batch) + [rows, inner], "matrixA")
+    let right = try reshape(try arrange(b, termB, batch + summed + freeB, "transposeB"), dims(batch) + [inner, columns], "matrixB")
+    let product = try context.addInternalLayer(node, "product", .matrixMultiply, inputs: [left, right])
+    let unfolded = try reshape(product, dims(batch + freeA + freeB), "unfold")
+    let order = batch + freeA + freeB
+    let permutation = output.compactMap { order.firstIndex(of: $0) }
+    if permutation == Array(order.indices) { return try context.addLayer(node, .identity, inputs: [unfolded]) }
+    return try context.addLayer(node, .transpose(permutation: permutation), inputs: [unfolded])
 }
 
 /// Inference-mode BatchNormalization becomes a per-channel Scale layer (the builder later folds it into the
@@ -310,6 +453,10 @@ private func importBatchNormalization(
     }
     if try node.attr("spatial", default: 1) != 1 { throw node.unsupported("spatial=0 is not supported") }
     if try node.attr("training_mode", default: 0) != 0 { throw node.unsupported("training_mode=1 is not supported") }
+    // Opsets before 7 default to training (is_test=0); consumed_inputs (before 6) is a memory hint with no meaning here.
+    if context.opset < 7, try node.attr("is_test", default: 0) == 0 {
+        throw node.unsupported("is_test=0 asks for training-mode batch statistics (opset \(context.opset)); only inference is supported")
+    }
     let x = try tensorInput(&context, inputs, 0, node)
     let names = ["scale", "B", "mean", "var"]
     let params = try (1...4).map { try floats(try constant(inputs, $0, node, names[$0 - 1]), node, names[$0 - 1]) }
@@ -332,6 +479,41 @@ private func importSoftmax(_ context: inout ImportContext, _ node: Onnx_NodeProt
     let axis = try normalizedAxis(try node.attr("axis", default: context.opset >= 13 ? -1 : 1), rank: rank, node)
     try requireNotBatch(axis, node, "Softmax")
     return try context.addLayer(node, .softmax(axis: axis, coerced2D: context.opset < 13), inputs: [x])
+}
+
+/// LRN as ONNX defines it, `y = x / (bias + alpha / size · Σ x²)^beta` with the sum over the channels
+/// `c − ⌊(size−1)/2⌋ … c + ⌈(size−1)/2⌉`, lowered onto primitive layers: the square (`x · x`), the windowed
+/// channel sum as a 1×1 convolution whose band matrix holds `alpha / size` (its bias holds `bias`), the power
+/// and the division. Every one has a native kernel.
+private func importLRN(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let x = try tensorInput(&context, inputs, 0, node)
+    let shape = context.network[x].shape
+    guard shape.count == 4 else { throw node.unsupported("only NCHW (rank 4) input is supported, got \(shape)") }
+    guard node.hasAttr("size") else { throw node.unsupported("attribute size is required") }
+    let size = try node.attr("size", default: 1)
+    let channels = shape[1]
+    guard size >= 1, size <= Limits.maxSpatialParameter else { throw node.unsupported("size \(size) must be in 1…2^20") }
+    guard channels * channels <= Limits.maxFoldedElements else {
+        throw node.unsupported("\(channels) channels exceed the 8192 its channel-window matrix allows")
+    }
+    let alpha = try node.attr("alpha", default: Float(0.0001))
+    let beta = try node.attr("beta", default: Float(0.75))
+    let bias = try node.attr("bias", default: Float(1))
+    let (below, above) = ((size - 1) / 2, size / 2)
+    var band = [Float](repeating: 0, count: channels * channels)
+    for c in 0..<channels {
+        for source in max(0, c - below)...min(channels - 1, c + above) { band[c * channels + source] = alpha / Float(size) }
+    }
+    let windowSum = ConvolutionParameters(
+        weights: Weights(shape: [channels, channels, 1, 1], values: band),
+        bias: Weights(shape: [channels], values: Array(repeating: bias, count: channels)))
+    let square = try context.addInternalLayer(node, "square", .elementwise(.mul), inputs: [x, x])
+    let denominatorBase = try context.addInternalLayer(node, "windowSum", .convolution(windowSum), inputs: [square])
+    let exponent = try context.scalarTensor(beta, node, "beta")
+    let denominator = try context.addInternalLayer(node, "power", .elementwise(.pow), inputs: [denominatorBase, exponent])
+    return try context.addLayer(node, .elementwise(.div), inputs: [x, denominator])
 }
 
 // MARK: - Activations and elementwise
@@ -361,6 +543,55 @@ private func importClip(_ context: inout ImportContext, _ node: Onnx_NodeProto, 
     let x = try tensorInput(&context, inputs, 0, node)
     if lo == 0, hi == .greatestFiniteMagnitude { return try context.addLayer(node, .activation(.relu), inputs: [x]) }
     return try context.addLayer(node, .activation(.clip(min: lo, max: hi)), inputs: [x])
+}
+
+/// PRelu `y = x < 0 ? slope · x : x`: a one-element slope is LeakyRelu; otherwise `max(x, 0) + slope · min(x, 0)`,
+/// with the product a per-channel Scale when the slope varies along axis 1 only (`[C, 1, 1]`, as PyTorch
+/// exports it), an elementwise product with the broadcast slope otherwise.
+private func importPRelu(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let x = try tensorInput(&context, inputs, 0, node)
+    let slope = try constant(inputs, 1, node, "the slope")
+    let values = try floats(slope, node, "the slope")
+    if values.count == 1 { return try context.addLayer(node, .activation(.leakyRelu(alpha: values[0])), inputs: [x]) }
+    let shape = context.network[x].shape
+    guard slope.shape.count <= shape.count, (try? broadcastShapes(shape, slope.shape)) == shape else {
+        throw node.unsupported("the slope of shape \(slope.shape) does not broadcast onto the input \(shape)")
+    }
+    let aligned = Array(repeating: 1, count: shape.count - slope.shape.count) + slope.shape
+    let positive = try context.addInternalLayer(node, "positive", .activation(.relu), inputs: [x])
+    let zero = try context.scalarTensor(0, node, "zero")
+    let negative = try context.addInternalLayer(node, "negative", .elementwise(.min), inputs: [x, zero])
+    let scaled: TensorID
+    if shape.count >= 2, aligned.enumerated().allSatisfy({ $0.offset == 1 || $0.element == 1 }) {
+        let p = ScaleParameters(scale: values, shift: Array(repeating: 0, count: values.count))
+        scaled = try context.addInternalLayer(node, "scaled", .scale(p), inputs: [negative])
+    } else {
+        let slopeTensor = try tensorInput(&context, inputs, 1, node)
+        scaled = try context.addInternalLayer(node, "scaled", .elementwise(.mul), inputs: [negative, slopeTensor])
+    }
+    return try context.addLayer(node, .elementwise(.add), inputs: [positive, scaled])
+}
+
+/// Gelu (opset 20): `approximate` "none" (erf) or "tanh".
+private func importGelu(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let approximate = try node.attr("approximate", default: "none")
+    guard approximate == "none" || approximate == "tanh" else { throw node.unsupported("approximate '\(approximate)' is not supported") }
+    return try importActivation(&context, node, inputs) { _ in .gelu(tanhApproximation: approximate == "tanh") }
+}
+
+/// A unary op that is a binary operation with a constant: Neg is `x · −1`, Reciprocal `1 / x` (the same IEEE
+/// results), run by the native scalar-operand kernels.
+private func importScalarOperation(
+    _ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?], _ op: ElementwiseOperation,
+    _ value: Float, first: Bool
+) throws -> [ImportedValue] {
+    let x = try tensorInput(&context, inputs, 0, node)
+    let constant = try context.scalarTensor(value, node, "constant")
+    return try context.addLayer(node, .elementwise(op), inputs: first ? [constant, x] : [x, constant])
 }
 
 /// Integer arithmetic on folded shape values (`Mul`, `Div`, … in shape subgraphs).
@@ -408,6 +639,7 @@ private func importBinary(
     _ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?], _ op: ElementwiseOperation
 ) throws -> [ImportedValue] {
     guard inputs.count == 2 else { throw node.unsupported("expects 2 inputs, got \(inputs.count)") }
+    let inputs = try legacyBroadcastOperands(&context, node, inputs)
     if case let .constant(a)? = inputs[0], case let .constant(b)? = inputs[1] {
         if let folded = try foldInts(a, b, op, node) { return [.constant(folded)] }
         if a.isInteger || b.isInteger {
@@ -417,6 +649,38 @@ private func importBinary(
     let a = try tensorInput(&context, inputs, 0, node)
     let b = try tensorInput(&context, inputs, 1, node)
     return try context.addLayer(node, .elementwise(op), inputs: [a, b])
+}
+
+/// Before opset 7, binary ops broadcast only with `broadcast=1`, aligning B's axes with A's from `axis` on (by
+/// default B's shape is a suffix of A's); without it the shapes must be equal. Returns the operands with B
+/// reshaped (trailing axes of 1) so NumPy broadcasting gives the same result.
+private func legacyBroadcastOperands(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?])
+    throws -> [ImportedValue?]
+{
+    guard context.opset < 7 else { return inputs }
+    let (a, b) = (try input(inputs, 0, node), try input(inputs, 1, node))
+    let (shapeA, shapeB) = (context.shape(a), context.shape(b))
+    guard try node.attr("broadcast", default: 0) != 0 else {
+        guard shapeA == shapeB else {
+            throw node.unsupported("shapes \(shapeA) and \(shapeB) differ without broadcast=1 (opset \(context.opset) broadcasts only when asked)")
+        }
+        return inputs
+    }
+    let axis = node.hasAttr("axis") ? try normalizedAxis(try node.attr("axis", default: 0), rank: max(shapeA.count, 1), node)
+        : shapeA.count - shapeB.count
+    guard axis >= 0, axis + shapeB.count <= shapeA.count,
+          zip(shapeA[axis...], shapeB).allSatisfy({ $0 == $1 || $1 == 1 })
+    else { throw node.unsupported("B of shape \(shapeB) does not broadcast onto A of shape \(shapeA) from axis \(axis)") }
+    let target = shapeB + Array(repeating: 1, count: shapeA.count - axis - shapeB.count)
+    if target == shapeB { return inputs }
+    switch b {
+    case let .constant(c):
+        return [a, .constant(c.reshaped(target))]
+    case let .tensor(id):
+        guard axis == 0 else { throw node.unsupported("broadcasting an activation B from axis \(axis) is not supported") }
+        let reshaped = try context.addInternalLayer(node, "broadcastB", .reshape(sampleShape: Array(target.dropFirst())), inputs: [id])
+        return [a, .tensor(reshaped)]
+    }
 }
 
 /// `Sum`, `Max`, `Min` of any number of inputs: a chain of binary layers; the last one carries the node's
@@ -465,11 +729,12 @@ private func concatenateConstants(_ parts: [ConstantTensor], axis: Int) -> Const
 private func importConcat(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
     -> [ImportedValue]
 {
-    guard node.hasAttr("axis") else { throw node.unsupported("attribute axis is required") }
+    // Concat-1 (before opset 4) defaults to axis 1; later opsets require the attribute.
+    guard node.hasAttr("axis") || context.opset < 4 else { throw node.unsupported("attribute axis is required") }
     let values = try inputs.indices.map { try input(inputs, $0, node) }
     guard let firstValue = values.first else { throw node.unsupported("needs at least one input") }
     let rank = context.shape(firstValue).count
-    let axis = try normalizedAxis(try node.attr("axis", default: 0), rank: max(rank, 1), node)
+    let axis = try normalizedAxis(try node.attr("axis", default: 1), rank: max(rank, 1), node)
     let constants = values.compactMap { if case let .constant(c) = $0 { c } else { nil } }
     if constants.count == values.count {
         guard rank >= 1, constants.allSatisfy({ $0.shape.count == rank }) else { throw node.unsupported("inputs differ in rank or are scalars") }
@@ -507,7 +772,12 @@ private func importReshape(_ context: inout ImportContext, _ node: Onnx_NodeProt
     -> [ImportedValue]
 {
     let value = try input(inputs, 0, node)
-    let target = try constant(inputs, 1, node, "the target shape").foldedInts
+    // Reshape-1 (before opset 5) takes the target as the attribute `shape`.
+    let target: [FoldedInt] =
+        if context.opset < 5 {
+            node.hasAttr("shape") ? try node.attr("shape", default: [Int]()).map { .known($0) }
+                : try { throw node.unsupported("attribute shape is required before opset 5") }()
+        } else { try constant(inputs, 1, node, "the target shape").foldedInts }
     let shape = context.shape(value)
     let allowZero = try node.attr("allowzero", default: 0) != 0
     var resolved: [Int] = []
@@ -663,6 +933,48 @@ private func importSlice(_ context: inout ImportContext, _ node: Onnx_NodeProto,
     return try context.addLayer(node, .slice(p), inputs: [x])
 }
 
+/// Pad in constant, reflect or edge mode: pads from the attribute `paddings` (opset 1), `pads` (2–10) or the
+/// input `pads` (11 on; `axes` from 18), never on the batch axis and never negative (cropping).
+private func importPad(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let value = try input(inputs, 0, node)
+    guard case .tensor = value else { throw node.unsupported("padding a constant is not supported") }
+    let rank = context.shape(value).count
+    let modeName = try node.attr("mode", default: "constant")
+    guard let mode = PadMode(rawValue: modeName) else { throw node.unsupported("mode '\(modeName)' is not supported") }
+    let pads: [Int], axesArg: [Int]?
+    var fill: Float = 0
+    if context.opset < 11 {
+        let key = context.opset < 2 ? "paddings" : "pads"
+        guard node.hasAttr(key) else { throw node.unsupported("attribute \(key) is required") }
+        pads = try node.attr(key, default: [Int]())
+        fill = try node.attr("value", default: Float(0))
+        axesArg = nil
+    } else {
+        pads = try knownInts(try constant(inputs, 1, node, "pads"), node, "pads")
+        if let c = try optionalConstant(inputs, 2, node, "constant_value") {
+            guard let v = c.floats, v.count == 1 else { throw node.unsupported("constant_value must be one value") }
+            fill = v[0]
+        }
+        axesArg = context.opset >= 18 ? try optionalConstant(inputs, 3, node, "axes").map { try knownInts($0, node, "axes") } : nil
+    }
+    let axes = try (axesArg ?? Array(0..<rank)).map { try normalizedAxis($0, rank: rank, node) }
+    guard pads.count == 2 * axes.count, Set(axes).count == axes.count else {
+        throw node.unsupported("\(pads.count) pads do not give a begin and an end for each of the axes \(axes)")
+    }
+    guard pads.allSatisfy({ $0 >= 0 }) else { throw node.unsupported("negative pads \(pads) (cropping) are not supported") }
+    var p = PadParameters(mode: mode, padsBegin: Array(repeating: 0, count: rank), padsEnd: Array(repeating: 0, count: rank), value: fill)
+    for (index, axis) in axes.enumerated() {
+        p.padsBegin[axis] = pads[index]
+        p.padsEnd[axis] = pads[index + axes.count]
+    }
+    if p.padsBegin[0] != 0 || p.padsEnd[0] != 0 { try requireNotBatch(0, node, "padding") }
+    let x = try tensorInput(&context, inputs, 0, node)
+    if (p.padsBegin + p.padsEnd).allSatisfy({ $0 == 0 }) { return try context.addLayer(node, .identity, inputs: [x]) }
+    return try context.addLayer(node, .pad(p), inputs: [x])
+}
+
 private func importSplit(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
     -> [ImportedValue]
 {
@@ -738,22 +1050,48 @@ private func importGather(_ context: inout ImportContext, _ node: Onnx_NodeProto
     return try context.addLayer(node, .reshape(sampleShape: Array(outShape.dropFirst())), inputs: [sliced])
 }
 
+/// Dropout in inference is the identity. Its mask output is not computed: a model may name it (old exporters
+/// always do), and a node or graph output that reads it is an error naming it.
+private func importDropout(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    if context.opset < 7, try node.attr("is_test", default: 0) == 0 {
+        throw node.unsupported("is_test=0 asks for training-mode dropout (opset \(context.opset)); only inference is supported")
+    }
+    if context.opset >= 12, optionalInput(inputs, 2) != nil {
+        let training = try constant(inputs, 2, node, "training_mode")
+        guard let flags = training.ints, flags.allSatisfy({ $0 == 0 }) else {
+            throw node.unsupported("training_mode must be a constant false; only inference is supported")
+        }
+    }
+    if node.output.count > 1, !node.output[1].isEmpty {
+        context.unavailable[node.output[1]] = "the mask output of Dropout node '\(node.displayName)', which Octet does not compute (inference has no mask)"
+    }
+    return try importIdentity(&context, node, inputs)
+}
+
 private func importIdentity(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
     -> [ImportedValue]
 {
-    if node.opType == "Dropout", node.output.count > 1, !node.output[1].isEmpty {
-        throw node.unsupported("the mask output is not supported")
-    }
     let value = try input(inputs, 0, node)
     if case .constant = value { return [value] }
     let x = try tensorInput(&context, inputs, 0, node)
     return try context.addLayer(node, .identity, inputs: [x])
 }
 
+/// Cast-1's type names (TensorProto.DataType spelled out) for the types a classifier's Cast uses.
+private let legacyCastTypes: [String: Onnx_TensorProto.DataType] = [
+    "FLOAT": .float, "DOUBLE": .double, "FLOAT16": .float16, "INT64": .int64, "INT32": .int32, "INT16": .int16,
+    "INT8": .int8, "UINT8": .uint8, "BOOL": .bool,
+]
+
 private func importCast(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
     -> [ImportedValue]
 {
-    let to = Onnx_TensorProto.DataType(rawValue: try node.attr("to", default: 0))
+    // Cast-1 (before opset 6) names the type as a string ("FLOAT"); `round_mode` (opset 28) concerns float8 targets only.
+    let to: Onnx_TensorProto.DataType? =
+        if context.opset < 6 { legacyCastTypes[try node.attr("to", default: "")] }
+        else { Onnx_TensorProto.DataType(rawValue: try node.attr("to", default: 0)) }
     let value = try input(inputs, 0, node)
     let toFloat = [.float, .double, .float16].contains(to)
     if case let .constant(c) = value {
@@ -784,18 +1122,29 @@ private func importConstant(_ context: inout ImportContext, _ node: Onnx_NodePro
     throw node.unsupported("only tensor, float and integer values are supported")
 }
 
+/// A filled constant. Float fills may have any legal tensor size (placeholder weights: the zoo's VGG fills a
+/// 4096×25088 matrix), within `Limits.maxFilledElements` for the whole model; integer fills are shape values,
+/// within `Limits.maxFoldedElements`.
 private func importConstantOfShape(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?])
     throws -> [ImportedValue]
 {
     let shape = try knownInts(try constant(inputs, 0, node, "the shape"), node, "the shape")
     guard shape.allSatisfy({ $0 >= 0 }) else { throw node.unsupported("invalid shape \(shape): dimensions must not be negative") }
-    try checkFolded(Limits.product(shape.filter { $0 != 0 }), node)
     let fill = try node.attribute("value").map { try ModelFile.constant($0.t, directory: context.modelDirectory) }
         ?? ConstantTensor(shape: [1], floats: [0])
-    let count = shape.reduce(1, *)
+    guard let count = Limits.product(shape), count <= Limits.maxTensorElements else {
+        throw node.unsupported("shape \(shape) has more than 2^31 elements, Octet's limit for one tensor")
+    }
     switch fill.elements {
-    case let .float(v): return [.constant(ConstantTensor(shape: shape, floats: Array(repeating: v.first ?? 0, count: count)))]
-    case let .int(v): return [.constant(ConstantTensor(shape: shape, ints: Array(repeating: v.first ?? .known(0), count: count)))]
+    case let .float(v):
+        guard context.filledElements + count <= Limits.maxFilledElements else {
+            throw node.unsupported("the model's ConstantOfShape nodes would fill more than 2^31 elements in all")
+        }
+        context.filledElements += count
+        return [.constant(ConstantTensor(shape: shape, floats: Array(repeating: v.first ?? 0, count: count)))]
+    case let .int(v):
+        try checkFolded(count, node)
+        return [.constant(ConstantTensor(shape: shape, ints: Array(repeating: v.first ?? .known(0), count: count)))]
     }
 }
 
@@ -822,8 +1171,26 @@ private func quantizationParameters(_ node: Onnx_NodeProto, _ inputs: [ImportedV
     let zeroPoint = try optionalConstant(inputs, 2, node, "the zero point")
     let zeroPoints = try zeroPoint.map { try knownInts($0, node, "the zero point") } ?? [0]
     guard !scales.isEmpty, scales.allSatisfy({ $0 > 0 && $0.isFinite }) else { throw node.unsupported("scales must be positive") }
-    // ONNX: the zero point's element type is the quantized type (uint8 when the zero point is omitted).
-    let unsigned = zeroPoint.map { $0.sourceType == .uint8 } ?? true
+    if try node.attr("block_size", default: 0) != 0 { throw node.unsupported("blocked quantization (block_size) is not supported") }
+    // Opset 28: the float type of the arithmetic (`precision`, QuantizeLinear) and of the result (`output_dtype`,
+    // DequantizeLinear); Octet computes in float32.
+    let floatType = Int(Onnx_TensorProto.DataType.float.rawValue)
+    let floatAttribute = node.opType == "QuantizeLinear" ? "precision" : "output_dtype"
+    let floatChoice = try node.attr(floatAttribute, default: 0)
+    guard floatChoice == 0 || floatChoice == floatType else {
+        throw node.unsupported("\(floatAttribute) \(floatChoice) is not float32, the only float type Octet computes in")
+    }
+    // ONNX: the zero point's element type is the quantized type; without a zero point QuantizeLinear's
+    // `output_dtype` (opset 21) names it, uint8 by default.
+    var unsigned = zeroPoint.map { $0.sourceType == .uint8 } ?? true
+    let declared = node.opType == "QuantizeLinear" ? try node.attr("output_dtype", default: 0) : 0
+    if zeroPoint == nil, declared != 0 {
+        switch Onnx_TensorProto.DataType(rawValue: declared) {
+        case .uint8?: unsigned = true
+        case .int8?: unsigned = false
+        default: throw node.unsupported("output_dtype \(declared) is not int8 or uint8")
+        }
+    }
     return (scales, zeroPoints, unsigned)
 }
 
@@ -885,4 +1252,125 @@ private func importDequantizeLinear(_ context: inout ImportContext, _ node: Onnx
         return Float(q[i] - zeroPoints[zeroPoints.count == 1 ? 0 : channel]) * scales[channel]
     }
     return [.constant(ConstantTensor(shape: c.shape, floats: values))]
+}
+
+// MARK: - Shape values: comparisons, selection, broadcasting
+
+/// The constants of a node whose every input must be known at import (shape arithmetic and masks), broadcast to
+/// one size: each operand has that many elements or one (NumPy broadcasting of such vectors).
+private func foldedOperands(_ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws -> (operands: [ConstantTensor], shape: [Int], count: Int) {
+    let operands = try inputs.indices.map { index -> ConstantTensor in
+        guard case let .constant(c)? = inputs[index] else {
+            throw node.unsupported("input \(index) is computed at run time; \(node.opType) is only supported on values known at import")
+        }
+        return c
+    }
+    let largest = operands.max { $0.count < $1.count }
+    guard let largest, operands.allSatisfy({ $0.count == largest.count || $0.count == 1 }) else {
+        throw node.unsupported("operands of shapes \(operands.map(\.shape)) do not broadcast element by element")
+    }
+    return (operands, largest.shape, largest.count)
+}
+
+/// `a == b` on values known at import. The symbolic batch equals itself and no number below 1.
+private func importEqual(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let (operands, shape, count) = try foldedOperands(node, inputs)
+    guard operands.count == 2 else { throw node.unsupported("expects 2 inputs") }
+    let (a, b) = (operands[0].foldedInts, operands[1].foldedInts)
+    if !operands[0].isInteger || !operands[1].isInteger, let x = operands[0].floats, let y = operands[1].floats {
+        return [.constant(ConstantTensor(shape: shape, ints: (0..<count).map { .known(x[x.count == 1 ? 0 : $0] == y[y.count == 1 ? 0 : $0] ? 1 : 0) }))]
+    }
+    let values = try (0..<count).map { i -> FoldedInt in
+        switch (a[a.count == 1 ? 0 : i], b[b.count == 1 ? 0 : i]) {
+        case let (.known(x), .known(y)): return .known(x == y ? 1 : 0)
+        case (.batch, .batch): return .known(1)
+        case let (.batch, .known(v)), let (.known(v), .batch):
+            guard v < 1 else { throw node.unsupported("comparing the batch size with \(v) depends on the batch size") }
+            return .known(0)
+        }
+    }
+    return [.constant(ConstantTensor(shape: shape, ints: values))]
+}
+
+/// Integer `a mod b` on values known at import (`fmod=0`: the sign of the divisor, as Python's %).
+private func importMod(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let (operands, shape, count) = try foldedOperands(node, inputs)
+    guard operands.count == 2, let a = operands[0].ints, let b = operands[1].ints, operands.allSatisfy(\.isInteger),
+          try node.attr("fmod", default: 0) == 0
+    else { throw node.unsupported("only integer Mod (fmod=0) of values known at import is supported") }
+    let values = try (0..<count).map { i -> FoldedInt in
+        let (x, y) = (a[a.count == 1 ? 0 : i], b[b.count == 1 ? 0 : i])
+        guard y != 0 else { throw node.unsupported("integer modulo by zero") }
+        let r = x % y
+        return .known(r != 0 && (r < 0) != (y < 0) ? r + y : r)
+    }
+    return [.constant(ConstantTensor(shape: shape, ints: values))]
+}
+
+private func importNot(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let (operands, shape, _) = try foldedOperands(node, inputs)
+    guard let values = operands.first?.ints else { throw node.unsupported("Not of a value depending on the batch size") }
+    return [.constant(ConstantTensor(shape: shape, ints: values.map { .known($0 == 0 ? 1 : 0) }))]
+}
+
+/// `condition ? x : y` on values known at import.
+private func importWhere(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let (operands, shape, count) = try foldedOperands(node, inputs)
+    guard operands.count == 3, let condition = operands[0].ints else {
+        throw node.unsupported("the condition must be known at import")
+    }
+    func pick(_ i: Int) -> Int { condition[condition.count == 1 ? 0 : i] != 0 ? 1 : 2 }
+    func element(_ c: ConstantTensor, _ i: Int) -> Int { c.count == 1 ? 0 : i }
+    if operands[1].isInteger, operands[2].isInteger {
+        let values = (0..<count).map { i in operands[pick(i)].foldedInts[element(operands[pick(i)], i)] }
+        return [.constant(ConstantTensor(shape: shape, ints: values))]
+    }
+    guard let x = operands[1].floats, let y = operands[2].floats else { throw node.unsupported("x or y depends on the batch size") }
+    let values = (0..<count).map { i in pick(i) == 1 ? x[element(operands[1], i)] : y[element(operands[2], i)] }
+    return [.constant(ConstantTensor(shape: shape, floats: values))]
+}
+
+/// Expand (NumPy broadcasting to a shape). An activation becomes `x + 0` with a zero constant of the target
+/// shape (the elementwise layer broadcasts); a constant is broadcast at import, the batch dimension left at 1
+/// (constants are not batched: the layers that read it repeat it per sample, as ViT's class token).
+private func importExpand(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let value = try input(inputs, 0, node)
+    let target = try constant(inputs, 1, node, "the shape").foldedInts
+    let shape = context.shape(value)
+    let resolved = target.map { $0.value ?? 1 }
+    guard resolved.allSatisfy({ $0 >= 0 }) else { throw node.unsupported("invalid shape \(target)") }
+    let out = try broadcastShapes(shape, resolved)
+    switch value {
+    case let .constant(c):
+        try checkFolded(Limits.product(out), node)
+        let padded = Array(repeating: 1, count: out.count - shape.count) + shape
+        let inStrides = rowMajorStrides(padded), outStrides = rowMajorStrides(out)
+        let indices = (0..<out.reduce(1, *)).map { index in
+            var (source, rest) = (0, index)
+            for axis in 0..<out.count {
+                let coordinate = rest / outStrides[axis]
+                rest %= outStrides[axis]
+                if padded[axis] != 1 { source += coordinate * inStrides[axis] }
+            }
+            return source
+        }
+        return [.constant(c.reshaped(padded).gathered(indices, shape: out))]
+    case .tensor:
+        let x = try tensorInput(&context, inputs, 0, node)
+        if out == shape { return try context.addLayer(node, .identity, inputs: [x]) }
+        guard out.count == shape.count else { throw node.unsupported("expanding \(shape) to a higher rank \(out) would move the batch axis") }
+        try checkFolded(Limits.product(out.dropFirst()), node)  // the zero constant
+        let zeros = try context.tensor(.constant(ConstantTensor(shape: [1] + out.dropFirst(), floats: Array(repeating: 0, count: out.dropFirst().reduce(1, *)))), name: node.output[0] + "__zeros")
+        return try context.addLayer(node, .elementwise(.add), inputs: [x, zeros])
+    }
 }

@@ -106,7 +106,7 @@ public enum QuantizationMath {
         case let .clip(a, b)?:
             lo = Swift.max(lo, Swift.min(hi, (a / out.scale).rounded(.toNearestOrEven)))
             hi = Swift.min(hi, Swift.max(lo, (b / out.scale).rounded(.toNearestOrEven)))
-        case nil, .sigmoid?, .tanh?, .leakyRelu?, .hardSigmoid?, .hardSwish?:
+        case nil, .sigmoid?, .tanh?, .leakyRelu?, .hardSigmoid?, .hardSwish?, .erf?, .gelu?, .sqrt?, .exp?:
             break  // not a clamp: it narrows nothing
         }
         return (lo, hi)

@@ -76,3 +76,35 @@ extension QuantizationMath {
         saturateAndRound(Float(sum) * multiplier / Float(Swift.max(divisor, 1)), min: bounds.min, max: bounds.max) + zeroPoint
     }
 }
+
+/// INT8 MatMul between two quantized activations (per-tensor scales on both inputs), written once for the
+/// reference and every kernel: `acc = Σ_k (q_a − z_a)·(q_b − z_b)` in int32, then the common epilogue
+/// (`QuantizationMath.requantize`) with `multiplier = (s_a·s_b)/s_y` and the output's bounds (narrowed by a fused
+/// Relu/Clip), `+ z_y`.
+public struct QuantizedMatrixMultiplyArithmetic: Sendable, Equatable {
+    /// The longest inner dimension whose accumulator cannot overflow: 32768 · 255 · 255 < 2^31.
+    public static let maxInnerSize = 32768
+
+    public let a: TensorQuantization
+    public let b: TensorQuantization
+    public let output: TensorQuantization
+    public let multiplier: Float
+    /// Bounds of `q_y − z_y` (`QuantizationMath.bounds`).
+    public let bounds: (min: Float, max: Float)
+
+    public init(a: TensorQuantization, b: TensorQuantization, output: TensorQuantization, activation: Activation?) {
+        (self.a, self.b, self.output) = (a, b, output)
+        multiplier = (a.scale * b.scale) / output.scale
+        bounds = QuantizationMath.bounds(output, activation: activation)
+    }
+
+    public static func == (l: Self, r: Self) -> Bool {
+        l.a == r.a && l.b == r.b && l.output == r.output && l.multiplier == r.multiplier && l.bounds == r.bounds
+    }
+
+    /// The stored output value of one int32 accumulator.
+    @inline(__always)
+    public func requantize(_ acc: Int32) -> Int32 {
+        QuantizationMath.requantize(acc, multiplier: multiplier, min: bounds.min, max: bounds.max, zeroPoint: output.zeroPoint)
+    }
+}

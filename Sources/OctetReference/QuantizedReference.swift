@@ -6,6 +6,29 @@ import OctetRuntime
 /// Plain-loop INT8 kernels: the fake-quant reference every backend must match bit for bit on integer
 /// tensors. Quantized tensors are held as `[Int32]` in logical NCHW order.
 enum QuantizedReferenceKernels {
+    /// INT8 NumPy `matmul` of two stored tensors: per output element the int32 sum of `(q_a − z_a)(q_b − z_b)`
+    /// over k in order, then `arithmetic.requantize`.
+    static func matrixMultiply(
+        _ a: [Int32], shape aShape: [Int], _ b: [Int32], shape bShape: [Int], _ arithmetic: QuantizedMatrixMultiplyArithmetic
+    ) throws -> TensorValue {
+        let shape = try LayerKind.matrixMultiply.outputShapes(inputs: [aShape, bShape])[0]
+        let (m, k, n) = (aShape[aShape.count - 2], aShape[aShape.count - 1], bShape[bShape.count - 1])
+        let (_, ia, ib) = try ReferenceKernels.broadcastIndices(Array(aShape.dropLast(2)), Array(bShape.dropLast(2)))
+        let (za, zb) = (arithmetic.a.zeroPoint, arithmetic.b.zeroPoint)
+        var out = [Int32](repeating: 0, count: shape.reduce(1, *))
+        for batch in 0..<ia.count {
+            let (baseA, baseB, baseY) = (ia[batch] * m * k, ib[batch] * k * n, batch * m * n)
+            for i in 0..<m {
+                for j in 0..<n {
+                    var acc: Int32 = 0
+                    for p in 0..<k { acc &+= (a[baseA + i * k + p] - za) * (b[baseB + p * n + j] - zb) }
+                    out[baseY + i * n + j] = arithmetic.requantize(acc)
+                }
+            }
+        }
+        return .quantized(shape: shape, values: out, arithmetic.output)
+    }
+
     /// Integer convolution: `acc = bias + Σ q_x · q_w` (padding contributes the input zero point, real 0;
     /// `bias` has `−z_x · Σ q_w` folded in), then the shared epilogue.
     static func convolution(
@@ -232,7 +255,11 @@ public struct QuantizedReferenceExecutor: Sendable {
             let table = QuantizationMath.lookupTable(input: x.q, output: q) { ReferenceKernels.apply(a, $0) }
             let offset = Int32(x.q.qmin)
             return .quantized(shape: x.shape, values: x.values.map { table[Int($0 - offset)] }, q)
-        case .scale, .softmax, .reformat:
+        case .matrixMultiply:
+            let (a, b) = (try quantizedInput(0), try quantizedInput(1))
+            let arithmetic = QuantizedMatrixMultiplyArithmetic(a: a.q, b: b.q, output: try requireOutput(), activation: layer.fusedActivation)
+            return try QuantizedReferenceKernels.matrixMultiply(a.values, shape: a.shape, b.values, shape: b.shape, arithmetic)
+        case .scale, .softmax, .pad, .reduce, .reformat:
             throw OctetError.invalidNetwork(reason: "INT8 layer '\(layer.name)': \(layer.kind.typeName) has no INT8 arithmetic")
         case .pooling, .reshape, .transpose, .slice, .identity:
             // Data movement and max pooling: the same element moves, so run the float kernel on the exactly

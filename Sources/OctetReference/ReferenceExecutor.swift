@@ -87,6 +87,9 @@ public struct ReferenceExecutor: Sendable {
             return [TensorData(shape: [args[0].shape[0]] + sampleShape, values: args[0].values)]
         case let .transpose(perm): return [ReferenceKernels.transpose(args[0], permutation: perm)]
         case let .slice(p): return [try ReferenceKernels.slice(args[0], p)]
+        case let .pad(p): return [try ReferenceKernels.pad(args[0], p)]
+        case let .reduce(p): return [try ReferenceKernels.reduce(args[0], p)]
+        case .matrixMultiply: return [try ReferenceKernels.matrixMultiply(args[0], args[1])]
         case .identity, .reformat: return [args[0]]
         }
     }

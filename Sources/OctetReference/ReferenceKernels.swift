@@ -173,16 +173,20 @@ enum ReferenceKernels {
         return TensorData(shape: shape, values: out)
     }
 
+    /// Concatenation along `axis`; an input of batch 1 (a constant) is repeated for every sample.
     static func concatenation(_ xs: [TensorData], axis: Int) -> TensorData {
         var shape = xs[0].shape
+        shape[0] = xs.map { $0.shape[0] }.max() ?? 1
         shape[axis] = xs.reduce(0) { $0 + $1.shape[axis] }
         let outer = shape[..<axis].reduce(1, *)
+        let perSample = shape[1..<axis].reduce(1, *)
         var out: [Float] = []
         out.reserveCapacity(shape.reduce(1, *))
         for o in 0..<outer {
             for x in xs {
                 let block = x.shape[axis...].reduce(1, *)
-                out.append(contentsOf: x.values[o * block..<(o + 1) * block])
+                let source = x.shape[0] == shape[0] ? o : o % perSample
+                out.append(contentsOf: x.values[source * block..<(source + 1) * block])
             }
         }
         return TensorData(shape: shape, values: out)
@@ -245,6 +249,89 @@ enum ReferenceKernels {
                 source += (p.starts[axis] + coordinate * p.steps[axis]) * inStrides[axis]
             }
             out[index] = x.values[source]
+        }
+        return TensorData(shape: shape, values: out)
+    }
+
+    /// ONNX Pad: each output element reads the input at its coordinate minus the leading pad, or, outside the
+    /// input, the constant (constant), the mirrored element (reflect: -1 reads 1) or the nearest one (edge).
+    static func pad(_ x: TensorData, _ p: PadParameters) throws -> TensorData {
+        let shape = try LayerKind.pad(p).outputShapes(inputs: [x.shape])[0]
+        let inStrides = x.strides
+        let outStrides = rowMajorStrides(shape)
+        var out = [Float](repeating: p.value, count: shape.reduce(1, *))
+        outer: for index in out.indices {
+            var (source, rest) = (0, index)
+            for axis in 0..<shape.count {
+                var c = rest / outStrides[axis] - p.padsBegin[axis]
+                rest %= outStrides[axis]
+                let dim = x.shape[axis]
+                if c < 0 || c >= dim {
+                    switch p.mode {
+                    case .constant: continue outer
+                    case .edge: c = min(max(c, 0), dim - 1)
+                    case .reflect: c = c < 0 ? -c : 2 * (dim - 1) - c
+                    }
+                }
+                source += c * inStrides[axis]
+            }
+            out[index] = x.values[source]
+        }
+        return TensorData(shape: shape, values: out)
+    }
+
+    /// Mean, sum, max or min over `p.axes`, which stay as size 1; sums accumulate in input order.
+    static func reduce(_ x: TensorData, _ p: ReduceParameters) throws -> TensorData {
+        let shape = try LayerKind.reduce(p).outputShapes(inputs: [x.shape])[0]
+        let outStrides = rowMajorStrides(shape)
+        let inStrides = x.strides
+        let initial: Float = switch p.operation {
+        case .mean, .sum: 0
+        case .max: -.infinity
+        case .min: .infinity
+        }
+        var out = [Float](repeating: initial, count: shape.reduce(1, *))
+        for index in 0..<x.count {
+            var (target, rest) = (0, index)
+            for axis in 0..<shape.count {
+                let coordinate = rest / inStrides[axis]
+                rest %= inStrides[axis]
+                if shape[axis] != 1 { target += coordinate * outStrides[axis] }
+            }
+            let v = x.values[index]
+            switch p.operation {
+            case .mean, .sum: out[target] += v
+            case .max: out[target] = max(out[target], v)
+            case .min: out[target] = min(out[target], v)
+            }
+        }
+        if p.operation == .mean {
+            let count = Float(x.count / max(out.count, 1))
+            for i in out.indices { out[i] /= count }
+        }
+        return TensorData(shape: shape, values: out)
+    }
+
+    /// NumPy `matmul`: `y[..., i, j] = Σ_k a[..., i, k] · b[..., k, j]`, the leading axes broadcast.
+    static func matrixMultiply(_ a: TensorData, _ b: TensorData) throws -> TensorData {
+        let shape = try LayerKind.matrixMultiply.outputShapes(inputs: [a.shape, b.shape])[0]
+        let (m, k, n) = (a.shape[a.shape.count - 2], a.shape[a.shape.count - 1], b.shape[b.shape.count - 1])
+        let batchShape = Array(shape.dropLast(2))
+        let (_, ia, ib) = try broadcastIndices(Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2)))
+        var out = [Float](repeating: 0, count: shape.reduce(1, *))
+        a.values.withUnsafeBufferPointer { av in
+            b.values.withUnsafeBufferPointer { bv in
+                for batch in 0..<batchShape.reduce(1, *) {
+                    let (baseA, baseB, baseY) = (ia[batch] * m * k, ib[batch] * k * n, batch * m * n)
+                    for i in 0..<m {
+                        for j in 0..<n {
+                            var acc: Float = 0
+                            for p in 0..<k { acc += av[baseA + i * k + p] * bv[baseB + p * n + j] }
+                            out[baseY + i * n + j] = acc
+                        }
+                    }
+                }
+            }
         }
         return TensorData(shape: shape, values: out)
     }

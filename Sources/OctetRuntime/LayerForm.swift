@@ -38,6 +38,8 @@ public enum LayerForm: Sendable, Equatable {
     /// A binary operation between an activation and a one-element constant (`x + 1e-5`, `x ^ 2`, `1 / x`), the
     /// constant's value carried here; `scalarFirst` when the constant is the first operand. Float.
     case scalarBinary(ElementwiseOperation, scalar: Float, scalarFirst: Bool)
+    /// `A · B` of two float activations over their last two axes, the leading axes broadcast (attention).
+    case matrixMultiply
     /// Concatenation along the channel axis (axis 1) of activations.
     case channelConcatenation
     /// A reshape or identity whose physical layout is its logical one: a copy.
@@ -152,6 +154,17 @@ extension EnginePlan {
 
         case .slice:
             return host("Slice has no kernel")
+
+        case .pad:
+            return host("Pad has no kernel")
+
+        case .reduce:
+            return host("Reduce has no kernel")
+
+        case .matrixMultiply:
+            if int8, inQ.contains(where: { $0 == nil }) || outQ == nil { return host(unquantizedInput) }
+            if int8 { return host("INT8 MatMul between activations has no kernel") }
+            return layer.inputs.allSatisfy({ !isConstant($0) }) ? .matrixMultiply : host("MatMul with a constant operand of rank above 2")
         }
     }
 
@@ -177,7 +190,7 @@ extension EnginePlan {
         case .reformat where quantization[id] == nil:
             return scalarConstant(producer.inputs[0])
         case .reformat, .convolution, .fullyConnected, .pooling, .activation, .scale, .elementwise, .concatenation, .softmax,
-             .reshape, .transpose, .slice, .identity:
+             .reshape, .transpose, .slice, .pad, .reduce, .matrixMultiply, .identity:
             return nil
         }
     }

@@ -108,7 +108,10 @@ import Octet
         let int8Operations = ElementwiseOperation.allCases.compactMap(QuantizedBinaryArithmetic.Operation.init)
         #expect(Set(int8Operations.map(\.elementwise.code)) == quantizedCases)
         // One of each `Activation` case (and none): a new case must be added here and to `activate`.
-        let activations: [Activation?] = [nil, .relu, .clip(min: 0, max: 6), .sigmoid, .tanh, .leakyRelu(alpha: 0.1), .hardSigmoid(alpha: 0.2, beta: 0.5), .hardSwish]
+        let activations: [Activation?] = [
+            nil, .relu, .clip(min: 0, max: 6), .sigmoid, .tanh, .leakyRelu(alpha: 0.1), .hardSigmoid(alpha: 0.2, beta: 0.5), .hardSwish,
+            .erf, .gelu(tanhApproximation: false), .gelu(tanhApproximation: true), .sqrt, .exp,
+        ]
         #expect(Set(activations.map { CUDAActivation($0).code }) == (try cases(in: "common.cuh", function: "float activate(float v, int kind, float a, float b)")))
         #expect(Set(activations.map { CUDAActivation($0).code }).count == activations.count)
     }

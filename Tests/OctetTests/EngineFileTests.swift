@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import _OctetTestSupport
 import Octet
+import OctetConformance
 
 /// Engine files (issue #17): build → save → load → run gives the same integer tensors and outputs as the engine
 /// that was built; damaged files (truncated, a flipped bit, a newer version, another instruction set, not an engine)
@@ -50,6 +51,22 @@ import Octet
             let built = try Builder(config: config, backend: CPUBackend(), options: ExecutionOptions(threads: 2)).build(network)
             try Self.expectLoadedEqualsBuilt(built, input, "efficientnet_lite0 int8=\(int8) trt=\(trt)")
         }
+    }
+
+    /// Every conformance case (every layer kind, fused activation and INT8 arithmetic the suite builds) survives the
+    /// file: the loaded engine gives the built one's tensors. This is what a new `LayerKind` case is checked by.
+    @Test func everyConformanceCaseRoundTrips() throws {
+        var checked = 0
+        for testCase in ConformanceSuite.cases where !testCase.isLarge {
+            let (network, input) = try testCase.network()
+            let built = try Builder(config: ConformanceSuite.config(testCase.arithmetic), backend: CPUBackend(), options: ExecutionOptions(threads: 2)).build(network)
+            let loaded = try Engine(try EngineFile.decode(try built.serialize(), path: "\(testCase.name).engine"), backend: CPUBackend(), options: ExecutionOptions(threads: 2))
+            #expect(loaded.plan.network == built.plan.network, "\(testCase)")
+            let inputs = [network[network.inputs[0]].name: input]
+            #expect(try loaded.makeContext().execute(inputs) == built.makeContext().execute(inputs), "\(testCase)")
+            checked += 1
+        }
+        #expect(checked > 200)
     }
 
     /// The real models of ../shared/data, INT8 with ranges observed by the FP32 CPU engine on two inputs.

@@ -26,7 +26,8 @@ struct FuseActivationPass: GraphPass {
         switch kind {
         case .convolution, .fullyConnected: true
         case let .elementwise(operation): operation == .add
-        case .constant, .pooling, .activation, .scale, .concatenation, .softmax, .reshape, .transpose, .slice, .identity, .reformat:
+        case .constant, .pooling, .activation, .scale, .concatenation, .softmax, .reshape, .transpose, .slice, .pad, .reduce, .matrixMultiply,
+             .identity, .reformat:
             false
         }
     }

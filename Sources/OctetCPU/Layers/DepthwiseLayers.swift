@@ -117,7 +117,7 @@ func floatBounds(_ activation: Activation?) -> (min: Float, max: Float) {
     switch activation {
     case .relu?: (0, .infinity)
     case let .clip(lo, hi)?: (lo, hi)
-    case nil, .sigmoid?, .tanh?, .leakyRelu?, .hardSigmoid?, .hardSwish?: (-.infinity, .infinity)
+    case nil, .sigmoid?, .tanh?, .leakyRelu?, .hardSigmoid?, .hardSwish?, .erf?, .gelu?, .sqrt?, .exp?: (-.infinity, .infinity)
     }
 }
 

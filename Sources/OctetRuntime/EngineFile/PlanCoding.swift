@@ -42,6 +42,10 @@ extension BinaryWriter {
         case let .leakyRelu(alpha)?: u8(5); f32(alpha)
         case let .hardSigmoid(alpha, beta)?: u8(6); f32(alpha); f32(beta)
         case .hardSwish?: u8(7)
+        case .erf?: u8(8)
+        case let .gelu(tanhApproximation)?: u8(9); bool(tanhApproximation)
+        case .sqrt?: u8(10)
+        case .exp?: u8(11)
         }
     }
 
@@ -90,6 +94,25 @@ extension BinaryWriter {
             u8(12)
         case .reformat:
             u8(13)
+        case let .pad(p):
+            u8(14)
+            switch p.mode {
+            case .constant: u8(0)
+            case .reflect: u8(1)
+            case .edge: u8(2)
+            }
+            ints(p.padsBegin); ints(p.padsEnd); f32(p.value)
+        case let .reduce(p):
+            u8(15)
+            switch p.operation {
+            case .mean: u8(0)
+            case .sum: u8(1)
+            case .max: u8(2)
+            case .min: u8(3)
+            }
+            ints(p.axes)
+        case .matrixMultiply:
+            u8(16)
         }
     }
 
@@ -209,6 +232,10 @@ extension BinaryReader {
         case 5: return .leakyRelu(alpha: try f32(what))
         case 6: return .hardSigmoid(alpha: try f32(what), beta: try f32(what))
         case 7: return .hardSwish
+        case 8: return .erf
+        case 9: return .gelu(tanhApproximation: try bool(what))
+        case 10: return .sqrt
+        case 11: return .exp
         case let code: throw malformed("\(what) has the unknown code \(code)")
         }
     }
@@ -274,6 +301,27 @@ extension BinaryReader {
             return .identity
         case 13:
             return .reformat
+        case 14:
+            let mode: PadMode
+            switch try u8("the pad mode of \(what)") {
+            case 0: mode = .constant
+            case 1: mode = .reflect
+            case 2: mode = .edge
+            case let code: throw malformed("the pad mode of \(what) has the unknown code \(code)")
+            }
+            return .pad(PadParameters(mode: mode, padsBegin: try ints(what, limit: 16), padsEnd: try ints(what, limit: 16), value: try f32(what)))
+        case 15:
+            let operation: ReduceOperation
+            switch try u8("the reduction of \(what)") {
+            case 0: operation = .mean
+            case 1: operation = .sum
+            case 2: operation = .max
+            case 3: operation = .min
+            case let code: throw malformed("the reduction of \(what) has the unknown code \(code)")
+            }
+            return .reduce(ReduceParameters(operation: operation, axes: try ints(what, limit: 16)))
+        case 16:
+            return .matrixMultiply
         case let code:
             throw malformed("\(what) has the unknown layer kind \(code) (written by a newer octet?)")
         }
