@@ -101,7 +101,7 @@ let package = Package(
         .target(name: "_OctetTestSupport", dependencies: ["Octet"], path: "Tests/_OctetTestSupport"),
         .testTarget(
             name: "OctetTests",
-            dependencies: ["Octet", "OctetConformance", "_OctetTestSupport", "octet"],
+            dependencies: ["Octet", "OctetConformance", "OctetServing", "_OctetTestSupport", "octet"],
             resources: [.copy("Fixtures")]
         ),
     ]

@@ -44,12 +44,12 @@ public enum OctetServer {
             configuration: .init(address: .hostname(options.host, port: options.metricsPort), serverName: "octet"),
             onServerRunning: { channel in logger.info("metrics listening on \(options.host):\(channel.localAddress?.port ?? -1)") },
             logger: logger)
-        //GRPC let grpc = GRPCFrontEnd(service: service, host: options.host, port: options.grpcPort, maxRequestBytes: options.maxRequestBytes, logger: logger)
+        let grpc = GRPCFrontEnd(service: service, host: options.host, port: options.grpcPort, maxRequestBytes: options.maxRequestBytes, logger: logger)
 
         // Shutdown runs in reverse order: front ends first, the schedulers they feed last.
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: schedulers), .init(service: metricsServer), /*GRPC .init(service: grpc),*/ .init(service: http)],
+                services: [.init(service: schedulers), .init(service: metricsServer), .init(service: grpc), .init(service: http)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()

@@ -6,19 +6,8 @@ import _OctetTestSupport
 /// Tests/Serving/serve_client.py) against the built binary on free loopback ports, with answers compared to
 /// what `octet run` prints for the same inputs. Skipped, with a message, where Python lacks tritonclient
 /// (`.ci/run` installs it).
-@Suite(.serialized, .enabled(if: ServingTests.clientsAvailable, "tritonclient[http,grpc] is not importable by python3: the serving tests are skipped (pip install 'tritonclient[http,grpc]' numpy)"))
+@Suite(.serialized, .enabled(if: TritonClients.available, "tritonclient[http,grpc] is not importable by python3: the serving tests are skipped (pip install 'tritonclient[http,grpc]' numpy)"))
 struct ServingTests {
-    static let clientsAvailable: Bool = {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import numpy, tritonclient.http, tritonclient.grpc"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return false }
-        process.waitUntilExit()
-        return process.terminationStatus == 0
-    }()
-
     let root = TestPaths.packageRoot()
     var demo: URL { root.appendingPathComponent("data/int8_api") }
     var script: String { root.appendingPathComponent("Tests/Serving/serve_client.py").path }
@@ -88,6 +77,20 @@ struct ServingTests {
         #expect(result.status == 1)
         #expect(result.stderr.contains("config.json") && result.stderr.contains("max_batch_size"), "\(result.stderr)")
     }
+}
+
+/// Whether python3 can import the Triton clients the serving tests drive.
+enum TritonClients {
+    static let available: Bool = {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import numpy, tritonclient.http, tritonclient.grpc"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }()
 }
 
 extension OctetBinary {
