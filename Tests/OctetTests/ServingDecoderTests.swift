@@ -79,12 +79,17 @@ import Octet
         #expect(RESTCodec.littleEndianFloats(bytes[headerLength...]) == [0.25, -1])
     }
 
+    /// The caffe2-style ResNet fixture as an FP32 CPU engine: small, any batch size.
+    private func fixtureEngine() throws -> (Network, Engine) {
+        let fixture = Bundle.module.resourceURL!.appendingPathComponent("Fixtures/caffe2_style_resnet.onnx").path
+        let (network, _) = try ONNXImporter.importModel(path: fixture)
+        return (network, try Builder(config: BuilderConfig(), backend: CPUBackend()).build(network))
+    }
+
     /// Requests of batch 1, 2 and 3 submitted together run as one execution of 6 (the delay holds the first), and
     /// each gets exactly its own rows: those a direct execution of its input gives.
     @Test func dynamicBatchingCombinesRequestsOfDifferentSizes() async throws {
-        let fixture = Bundle.module.resourceURL!.appendingPathComponent("Fixtures/caffe2_style_resnet.onnx").path
-        let (network, _) = try ONNXImporter.importModel(path: fixture)
-        let engine = try Builder(config: BuilderConfig(), backend: CPUBackend()).build(network)
+        let (network, engine) = try fixtureEngine()
         let settings = BatchScheduler.Settings(instances: 1, maxBatchSize: 8, maxQueueDelay: .milliseconds(500), maxQueueSize: 8, queueTimeout: .seconds(60))
         let scheduler = BatchScheduler(engine: engine, settings: settings, metrics: nil)
         scheduler.start()
@@ -115,9 +120,7 @@ import Octet
     }
 
     @Test func aFullQueueRefusesAtOnceWithUnavailable() async throws {
-        let fixture = Bundle.module.resourceURL!.appendingPathComponent("Fixtures/caffe2_style_resnet.onnx").path
-        let (network, _) = try ONNXImporter.importModel(path: fixture)
-        let engine = try Builder(config: BuilderConfig(), backend: CPUBackend()).build(network)
+        let (network, engine) = try fixtureEngine()
         let settings = BatchScheduler.Settings(instances: 1, maxBatchSize: 64, maxQueueDelay: .milliseconds(800), maxQueueSize: 2, queueTimeout: .seconds(60))
         let scheduler = BatchScheduler(engine: engine, settings: settings, metrics: nil)
         scheduler.start()

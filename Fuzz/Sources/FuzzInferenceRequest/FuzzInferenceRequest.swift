@@ -32,21 +32,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             }
         }
         // What the server would answer for it must encode too.
-        let outputs = request.inputs.map { InferenceOutput(name: $0.name, datatype: $0.datatype == .bytes ? .bytes : .fp32, shape: $0.shape, contents: $0.contents.outputContents, binary: request.binaryOutputs) }
+        let outputs = request.inputs.map { InferenceOutput(name: $0.name, datatype: $0.datatype == .bytes ? .bytes : .fp32, shape: $0.shape, contents: $0.contents, binary: request.binaryOutputs) }
         _ = RESTCodec.encodeResponse(InferenceResponse(modelName: "m", modelVersion: "1", id: request.id, outputs: outputs))
     } catch {
         if error.message.contains("\n") { preconditionFailure("error is not one line: \(error)") }
     }
     return 0
-}
-
-extension InferenceInput.Contents {
-    var outputContents: InferenceOutput.Contents {
-        switch self {
-        case let .floats(values): .floats(values)
-        case let .bytes(elements): .bytes(elements)
-        }
-    }
 }
 
 /// The process entry: SwiftPM links executables with `main` aliased to `<Module>_main`.

@@ -134,7 +134,7 @@ enum GRPCCodec {
                 return Int(dim)
             }
             let count = try RESTCodec.elementCount(shape, what)
-            let contents: InferenceInput.Contents
+            let contents: TensorContents
             if !raw.isEmpty {
                 guard !tensor.hasContents else { throw ServingError(.invalidRequest, "\(what) has both contents and raw_input_contents") }
                 contents = try RESTCodec.binaryContents(ArraySlice(raw[index]), datatype: datatype, count: count, what)

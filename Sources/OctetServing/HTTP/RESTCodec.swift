@@ -122,7 +122,7 @@ enum RESTCodec {
     }
 
     /// Raw binary contents as FP32 values or BYTES elements; other datatypes are kept unread for the service to refuse.
-    static func binaryContents(_ bytes: ArraySlice<UInt8>, datatype: WireDataType, count: Int, _ what: String) throws(ServingError) -> InferenceInput.Contents {
+    static func binaryContents(_ bytes: ArraySlice<UInt8>, datatype: WireDataType, count: Int, _ what: String) throws(ServingError) -> TensorContents {
         switch datatype {
         case .bytes:
             var elements: [Data] = []
@@ -236,7 +236,7 @@ enum RESTCodec {
         return binary.isEmpty && !response.outputs.contains(where: \.binary) ? (header, nil) : (header + binary, header.count)
     }
 
-    static func appendBinary(_ contents: InferenceOutput.Contents, to buffer: inout [UInt8]) {
+    static func appendBinary(_ contents: TensorContents, to buffer: inout [UInt8]) {
         switch contents {
         case let .floats(values):
             for value in values { withUnsafeBytes(of: value.bitPattern.littleEndian) { buffer.append(contentsOf: $0) } }

@@ -56,19 +56,20 @@ enum WireDataType: String, CaseIterable {
     }
 }
 
+/// A tensor's elements on the wire, in either direction.
+enum TensorContents: Sendable {
+    /// FP32 values, row-major.
+    case floats([Float])
+    /// BYTES elements (image files, classification strings), in order.
+    case bytes([Data])
+}
+
 /// One input tensor of an inference request, decoded from JSON, the binary extension or protobuf.
 struct InferenceInput: Sendable {
-    enum Contents: Sendable {
-        /// FP32 values, row-major.
-        case floats([Float])
-        /// BYTES elements (image files), in order.
-        case bytes([Data])
-    }
-
     var name: String
     var datatype: WireDataType
     var shape: [Int]
-    var contents: Contents
+    var contents: TensorContents
 }
 
 /// An output the client asked for, with the extensions' parameters.
@@ -91,15 +92,10 @@ struct InferenceRequest: Sendable {
 
 /// One output tensor of an answer.
 struct InferenceOutput: Sendable {
-    enum Contents: Sendable {
-        case floats([Float])
-        case bytes([Data])
-    }
-
     var name: String
     var datatype: WireDataType
     var shape: [Int]
-    var contents: Contents
+    var contents: TensorContents
     /// Sent after the JSON in binary (the binary tensor extension), or in the JSON `data`.
     var binary: Bool
 }
