@@ -6,7 +6,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$root/Fuzz/corpus-work"
 fixtures="$root/Tests/OctetTests/Fixtures"
 demo="$root/data/int8_api"
-mkdir -p "$work"/{onnx,ppm,image,rangefile,calibcache,npy,request}
+mkdir -p "$work"/{onnx,ppm,image,rangefile,calibcache,npy,engine,request}
 
 # ONNX: the 28 KB caffe2-style fixture (the bundled EfficientNet is 18 MB, far above -max_len).
 cp "$fixtures/caffe2_style_resnet.onnx" "$work/onnx/seed-caffe2_style_resnet.onnx"
@@ -39,4 +39,10 @@ json='{"inputs":[{"name":"x","shape":[2],"datatype":"FP32","parameters":{"binary
 printf "\\x01\\x$(printf %02x $((${#json} % 256)))\\x$(printf %02x $((${#json} / 256)))%s\\x00\\x00\\x80\\x3f\\x00\\x00\\x00\\x40" "$json" > "$work/request/seed-binary.bin"
 json='{"inputs":[{"name":"img","shape":[2],"datatype":"BYTES","parameters":{"binary_data_size":13}}]}'
 printf "\\x01\\x$(printf %02x $((${#json} % 256)))\\x$(printf %02x $((${#json} / 256)))%s\\x03\\x00\\x00\\x00abc\\x02\\x00\\x00\\x00de" "$json" > "$work/request/seed-bytes.bin"
+# Engine files: the fixture built INT8 (ranges of 1.5, as the range-file seed) and FP32, by the debug octet
+# (built when missing).
+octet="$root/.build/debug/octet"
+[[ -x "$octet" ]] || swift build --package-path "$root" --product octet
+"$octet" build --model "$fixtures/caffe2_style_resnet.onnx" --ranges "$work/rangefile/seed-caffe2.txt" --save-engine "$work/engine/seed-int8.engine" > /dev/null
+"$octet" build --model "$fixtures/caffe2_style_resnet.onnx" --precision fp32 --save-engine "$work/engine/seed-fp32.engine" > /dev/null
 echo "seed corpora in $work"

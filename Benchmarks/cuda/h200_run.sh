@@ -3,15 +3,17 @@
 # nothing between calls). Run from the repository root on the GPU machine, with .gpu/ carried there holding
 # octet.gz (the static release binary, gzipped), lib/ (libjpeg.so.62, libpng16.so.16), models/*.onnx[.gz] and
 # images/{224,128}/*.ppm.
-#   bash Benchmarks/cuda/h200_run.sh [steps...]   steps: selftest compare resnet50 bench pytorch (default: all),
-#   ptxas (registers and spills), diagnose (Nsight Compute), heuristic (ResNet-50 without timing the convolution tiles)
+#   bash Benchmarks/cuda/h200_run.sh [steps...]   steps: selftest compare resnet50 bench e2e pytorch (default: all),
+#   ptxas (registers and spills), diagnose (Nsight Compute), heuristic (ResNet-50 without timing the convolution tiles),
+#   engine (issue #17: ResNet-50 INT8 batch 256 built with tactic timing, saved, loaded; needs the resnet50 step first:
+#   RESNET50_COMPARE=0 bash Benchmarks/cuda/h200_run.sh resnet50 engine)
 # Logs go to $OUT (or ./h200-out); a summary is printed last.
 set -u
 OUT=${OUT:-h200-out}
 mkdir -p "$OUT" /tmp/octet-models
 M=/tmp/octet-models
 export OCTET_CACHE_DIR=/tmp/octet-cache
-steps=${*:-selftest compare resnet50 bench pytorch}
+steps=${*:-selftest compare resnet50 bench e2e pytorch}
 gunzip -c .gpu/octet.gz > /tmp/octet && chmod +x /tmp/octet
 # libjpeg-turbo and libpng, which the binary links dynamically, travel in .gpu/lib (docs/cuda.md).
 [ -d .gpu/lib ] && export LD_LIBRARY_PATH="$PWD/.gpu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
@@ -65,6 +67,20 @@ for step in $steps; do
       summary "$(grep -A12 'per-layer' "$OUT/profile_$1_b256.txt" 2>/dev/null; grep -A8 'per layer type' "$OUT/profile_$1_b256.txt" 2>/dev/null)"
     done
     ;;
+  e2e)
+    # End to end as an application feeds the engine: float32 NCHW input from pageable memory on one stream, against
+    # 8-bit NHWC pixels (pinned upload, normalized on the GPU) on 1 to 3 concurrent streams (needs the ranges of
+    # the compare/resnet50 steps).
+    for spec in "resnet50_op13 resnet50" "efficientnet_lite0 efficientnet_lite0" "mobilenet_v2_1.0_224 mobilenet_v2_1.0_224"; do
+      for mode in "float32 1" "uint8 1" "uint8 2" "uint8 3"; do
+        set -- $spec
+        [ -f $M/$1.onnx ] && [ -f "$OUT/$2_ranges.txt" ] || continue
+        fmt=${mode% *}; n=${mode#* }; log="$OUT/e2e_$1_${fmt}_s$n"
+        /tmp/octet bench --device cuda --model $M/$1.onnx --ranges "$OUT/$2_ranges.txt" --batch 1,256 --iterations 40 --warmup 5 --input-format $fmt --streams $n --json > "$log.json" 2> "$log.err"
+        summary "e2e $1 $fmt streams=$n rc=$? $(python3 -c 'import json,sys; print("; ".join("b%d %.0f img/s e2e (p50 %.3f ms), compute p50 %.3f ms = %.0f img/s" % (r["batch"], r["throughput_ips"], r["p50_ms"], r.get("compute_p50_ms", 0), r.get("compute_throughput_ips", 0)) for r in map(json.loads, open(sys.argv[1]))))' "$log.json")"
+      done
+    done
+    ;;
   ptxas)
     # Registers and spills of the convolution kernels.
     OCTET_CACHE_DIR=/tmp/octet-ptxas OCTET_CUDA_PTXAS_VERBOSE=1 /tmp/octet bench --device cuda --model $M/efficientnet_lite0.onnx --iterations 1 --warmup 0 > /dev/null 2> "$OUT/ptxas.log"
@@ -82,6 +98,30 @@ for step in $steps; do
     # The tile heuristic alone (OCTET_CUDA_TUNING=0) against the timed choice of the bench step.
     OCTET_CUDA_TUNING=0 /tmp/octet bench --device cuda --model $M/resnet50_op13.onnx --ranges "$OUT/resnet50_ranges.txt" --batch 1,256 --iterations 50 --warmup 10 > "$OUT/heuristic_resnet50.txt" 2>&1
     summary "heuristic resnet50 rc=$? $(grep -E '^ +(1|256) ' "$OUT/heuristic_resnet50.txt" | tr -s ' ' | tr '\n' ';')"
+    ;;
+  engine)
+    # Build ResNet-50 INT8 at batch 256 with tactic timing (kernel cache warm from the resnet50 step, no timing cache)
+    # and save it; build again with the timing cache the first build wrote; load the engine and run it; run a freshly
+    # built engine on the same input; the logits must be equal. Load time against build time is issue #17's bound
+    # (load <= 1/10 of the build).
+    R50=$M/resnet50_op13.onnx
+    python3 -c 'import numpy as np; np.save("/tmp/x256.npy", np.random.default_rng(17).standard_normal((256, 3, 224, 224), dtype=np.float32))'
+    rm -f /tmp/r50.engine /tmp/r50.timing
+    /tmp/octet build --device cuda --model $R50 --ranges "$OUT/resnet50_ranges.txt" --batch 256 --saveEngine=/tmp/r50.engine --timing-cache /tmp/r50.timing > "$OUT/engine_build.log" 2>&1
+    summary "engine build rc=$? $(grep -h 'Built\|Saved\|Timing cache' "$OUT/engine_build.log" | tr '\n' ' ')"
+    /tmp/octet build --device cuda --model $R50 --ranges "$OUT/resnet50_ranges.txt" --batch 256 --save-engine /tmp/r50-cached.engine --timing-cache /tmp/r50.timing > "$OUT/engine_build_cached.log" 2>&1
+    summary "engine build with timing cache rc=$? $(grep -h 'Built\|Timing cache' "$OUT/engine_build_cached.log" | tr '\n' ' ')"
+    /tmp/octet run --device cuda --loadEngine=/tmp/r50.engine --load-inputs /tmp/x256.npy --save-outputs /tmp/r50-loaded.npy > "$OUT/engine_load_run.log" 2>&1
+    summary "engine load+run rc=$? $(grep -h 'Loaded' "$OUT/engine_load_run.log")"
+    /tmp/octet run --device cuda --model $R50 --ranges "$OUT/resnet50_ranges.txt" --load-inputs /tmp/x256.npy --save-outputs /tmp/r50-fresh.npy > "$OUT/engine_fresh_run.log" 2>&1
+    summary "fresh build+run rc=$?"
+    /tmp/octet bench --device cuda --load-engine /tmp/r50.engine --batch 256 --iterations 20 --warmup 5 > "$OUT/engine_bench.log" 2>&1
+    summary "bench of the loaded engine rc=$? $(grep -E '^ +256 ' "$OUT/engine_bench.log" | tr -s ' ')"
+    summary "$(python3 -c 'import numpy as np, re, sys
+a, b = np.load("/tmp/r50-loaded.npy"), np.load("/tmp/r50-fresh.npy")
+build = float(re.search(r"in ([0-9.]+) ms \(", open(sys.argv[1]).read()).group(1))
+load = float(re.search(r"\) in ([0-9.]+) ms", open(sys.argv[2]).read()).group(1))
+print("logits loaded vs fresh: shape %s, identical %s, max |diff| %g; build %.1f ms, load %.1f ms, load/build = 1/%.1f" % (a.shape, np.array_equal(a, b), np.abs(a - b).max(), build, load, build / load))' "$OUT/engine_build.log" "$OUT/engine_load_run.log")"
     ;;
   pytorch)
     python3 Benchmarks/cuda/pytorch_fp16.py > "$OUT/pytorch_fp16.json" 2> "$OUT/pytorch_fp16.err"

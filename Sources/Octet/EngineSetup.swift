@@ -63,12 +63,14 @@ public enum EngineSetup {
 
     /// `cpu`, `cuda` (an error naming the reason when there is no usable GPU), or `auto`: CUDA when a device is
     /// present, else the CPU, saying why (a warning where a driver is installed but CUDA did not start).
-    public static func backend(_ device: String, warn: (String) -> Void = { _ in }, detail: (String) -> Void = { _ in }) throws -> any Backend {
+    public static func backend(
+        _ device: String, timingCache: CUDATimingCache? = nil, warn: (String) -> Void = { _ in }, detail: (String) -> Void = { _ in }
+    ) throws -> any Backend {
         switch device {
-        case "cuda": return try CUDABackend()
+        case "cuda": return try CUDABackend(timingCache: timingCache)
         case "auto":
             do {
-                return try CUDABackend()
+                return try CUDABackend(timingCache: timingCache)
             } catch {
                 if CUDADriver.driverLibraryInstalled {
                     warn("--device auto runs on the CPU: \(error)")

@@ -72,6 +72,7 @@ public struct Builder: Sendable {
                 changed = changed || !log.isEmpty
             }
         }
+        report.builderOptions = config.summary
         var assignment = PrecisionAssignment(config: config, network: optimized, report: report)
         return try assignment.run()
     }

@@ -23,5 +23,12 @@ public struct BuilderConfig: Sendable, Equatable {
 
     public init(int8: Bool = false) { self.int8 = int8 }
 
+    /// Every setting as `name=value`, for the build report and engine files.
+    public var summary: [String] {
+        ["precision=\(int8 ? "int8" : fp16 ? "fp16" : "fp32")", "int8=\(int8)", "fp16=\(fp16)", "obeyPrecisionConstraints=\(obeyPrecisionConstraints)",
+         "preferPrecisionConstraints=\(preferPrecisionConstraints)", "strictTypes=\(strictTypes)", "noFusion=\(noFusion)",
+         "trtCompatibleRanges=\(trtCompatibleRanges)", "explicitQuantization=\(explicitQuantization)"]
+    }
+
     var obey: Bool { obeyPrecisionConstraints || strictTypes }
 }

@@ -32,18 +32,41 @@ final class CPUProgram: CompiledProgram, @unchecked Sendable {
     let plan: EnginePlan
     let threads: Int
     let layers: [any CPULayer]
+    /// Each layer's packed weight buffers, in the order the layer asked for them (what an engine file saves).
+    let packedWeights: [[PackedBytes]]
+    /// The instruction set the kernels were chosen and the weights packed for.
+    let isa: String
     /// Every tensor the program touches: layout and lifetime, for the memory plan.
     let tensors: TensorPlacement
 
     var kernelNames: [String] { layers.map(\.kernelName) }
 
-    init(plan: EnginePlan, threads: Int) throws {
+    /// Compiles `plan`, packing every layer's weights; with `saved` (an engine file's CPU section after its
+    /// instruction set), takes the packed weights from there instead and checks each layer's kernel against the
+    /// saved one.
+    init(plan: EnginePlan, threads: Int, saved: SavedCPUState? = nil) throws {
         self.plan = plan
         self.threads = threads
+        self.isa = CPUBackend.isa
         let tensors = TensorPlacement(plan: plan)
         let layouts = tensors.entries.mapValues(\.layout)
         let reference = QuantizedReferenceExecutor(plan: plan)
-        self.layers = try plan.network.layers.map { try Self.makeLayer($0, plan: plan, layouts: layouts, reference: reference) }
+        if let saved {
+            let count = try saved.reader.count("layers", elementSize: 16, limit: 1 << 20)
+            guard count == plan.network.layers.count else {
+                throw saved.reader.malformed("the CPU state has \(count) layers and the plan \(plan.network.layers.count)")
+            }
+        }
+        var layers: [any CPULayer] = [], packedWeights: [[PackedBytes]] = []
+        for layer in plan.network.layers {
+            let packer = try saved.map { try WeightPacker(loading: $0, layerName: layer.name) } ?? WeightPacker(layerName: layer.name)
+            let compiled = try Self.makeLayer(layer, plan: plan, layouts: layouts, reference: reference, packer: packer)
+            try packer.finish(kernelName: compiled.kernelName)
+            layers.append(compiled)
+            packedWeights.append(packer.produced)
+        }
+        self.layers = layers
+        self.packedWeights = packedWeights
         self.tensors = tensors
     }
 
@@ -52,12 +75,13 @@ final class CPUProgram: CompiledProgram, @unchecked Sendable {
     // MARK: Kernel choice
 
     static func makeLayer(
-        _ layer: Layer, plan: EnginePlan, layouts: [TensorID: CPUTensorLayout], reference: QuantizedReferenceExecutor
+        _ layer: Layer, plan: EnginePlan, layouts: [TensorID: CPUTensorLayout], reference: QuantizedReferenceExecutor,
+        packer: WeightPacker
     ) throws -> any CPULayer {
         let (int8, inQ, outQ, inShape, _) = plan.signature(of: layer)
         // The form has checked that INT8 layers have the quantizations they read and write.
-        func linear(_ weights: Weights, _ bias: Weights?, residual: TensorQuantization? = nil) -> QuantizedLinearParameters? {
-            inQ[0].map { QuantizedLinearParameters(weights: weights, bias: bias, input: $0, output: outQ, residual: residual, activation: layer.fusedActivation) }
+        func linear(_ weights: Weights, _ bias: Weights?, residual: TensorQuantization? = nil) -> QuantizedLinear? {
+            inQ[0].map { QuantizedLinear(weights: weights, bias: bias, input: $0, output: outQ, residual: residual, activation: layer.fusedActivation) }
         }
         let hostLayer = LogicalFallbackLayer(kernelName: "reference_\(layer.kind.typeName.lowercased())_logical") { args in
             try reference.evaluate(layer, args)
@@ -75,29 +99,29 @@ final class CPUProgram: CompiledProgram, @unchecked Sendable {
             return ConstantFallback(value: value)
 
         case let (.depthwiseConvolution, .convolution(p)):
-            if int8, let q = linear(p.weights, p.bias) { return QuantizedDepthwiseLayer(p, q) }
-            return FloatDepthwiseLayer(p, activation: layer.fusedActivation)
+            if int8, let q = linear(p.weights, p.bias) { return try QuantizedDepthwiseLayer(p, q, packer: packer) }
+            return try FloatDepthwiseLayer(p, activation: layer.fusedActivation, packer: packer)
 
         case let (.convolution, .convolution(p)):
             if int8, let q = linear(p.weights, p.bias, residual: layer.inputs.count > 1 ? inQ[1] : nil) {
-                return QuantizedGEMMLayer(
+                return try QuantizedGEMMLayer(
                     weights: p.weights, kernel: p.kernel, strides: p.strides, dilations: p.dilations, padsBegin: p.padsBegin,
-                    groups: p.groups, quantized: q, activation: layer.fusedActivation, inputChannels: inShape[1])
+                    groups: p.groups, quantized: q, activation: layer.fusedActivation, inputChannels: inShape[1], packer: packer)
             }
-            return FloatGEMMLayer(
+            return try FloatGEMMLayer(
                 weights: p.weights, bias: p.bias, kernel: p.kernel, strides: p.strides, dilations: p.dilations,
-                padsBegin: p.padsBegin, groups: p.groups, activation: layer.fusedActivation, inputChannels: inShape[1])
+                padsBegin: p.padsBegin, groups: p.groups, activation: layer.fusedActivation, inputChannels: inShape[1], packer: packer)
 
         case let (.fullyConnected, .fullyConnected(p)):
             let weights = Weights(shape: [p.outputs, p.inputs, 1, 1], values: p.weights.values)
             if int8, let q = linear(p.weights, p.bias) {
-                return QuantizedGEMMLayer(
+                return try QuantizedGEMMLayer(
                     weights: weights, kernel: [1, 1], strides: [1, 1], dilations: [1, 1], padsBegin: [0, 0], groups: 1,
-                    quantized: q, activation: layer.fusedActivation, inputChannels: p.inputs)
+                    quantized: q, activation: layer.fusedActivation, inputChannels: p.inputs, packer: packer)
             }
-            return FloatGEMMLayer(
+            return try FloatGEMMLayer(
                 weights: weights, bias: p.bias, kernel: [1, 1], strides: [1, 1], dilations: [1, 1], padsBegin: [0, 0],
-                groups: 1, activation: layer.fusedActivation, inputChannels: p.inputs)
+                groups: 1, activation: layer.fusedActivation, inputChannels: p.inputs, packer: packer)
 
         case let (.pooling, .pooling(p)):
             return PoolingLayer(pooling: p, input: int8 ? inQ[0] : nil, output: int8 ? (p.kind == .max ? inQ[0] : outQ) : nil)

@@ -16,6 +16,8 @@ public struct CUDABackend: Backend {
     public let name = "cuda"
     let library: CUDAKernelLibrary
     let convolutions: ConvolutionPath
+    /// Tactic timings from earlier builds (`--timing-cache`), consulted and extended when tactics are timed.
+    let timingCache: CUDATimingCache?
 
     /// How INT8 convolutions use the GPU's integer units.
     public enum ConvolutionPath: Sendable, Equatable {
@@ -29,9 +31,10 @@ public struct CUDABackend: Backend {
     }
 
     /// Opens the first CUDA device and its kernel library (compiled with NVRTC, or read from the kernel cache).
-    public init(convolutions: ConvolutionPath = .automatic) throws {
+    public init(convolutions: ConvolutionPath = .automatic, timingCache: CUDATimingCache? = nil) throws {
         library = try CUDAKernelLibrary.shared()
         self.convolutions = convolutions
+        self.timingCache = timingCache
     }
 
     /// Whether a CUDA device can be used here; `reason` says why not.
@@ -49,7 +52,9 @@ public struct CUDABackend: Backend {
     public func support(for layer: Layer, in plan: EnginePlan) -> LayerSupport { Self.support(for: layer, in: plan) }
 
     public func compile(_ plan: EnginePlan, options: ExecutionOptions) throws -> any CompiledProgram {
-        try CUDAProgram(plan: plan, library: library, convolutions: library.hasTensorCoreKernels ? convolutions : .dp4a)
+        try CUDAProgram(
+            plan: plan, library: library, convolutions: library.hasTensorCoreKernels ? convolutions : .dp4a,
+            tactics: CUDATacticTable(), timingCache: timingCache)
     }
 }
 
@@ -59,12 +64,23 @@ final class CUDAProgram: CompiledProgram, @unchecked Sendable {
     let library: CUDAKernelLibrary
     let layers: [any CUDALayer]
     let tensors: TensorPlacement
+    let convolutions: CUDABackend.ConvolutionPath
+    /// The tactic each layer runs at each batch size: timed at the first run of a batch size, or loaded from an
+    /// engine file (then nothing is timed).
+    let tactics: CUDATacticTable
+    let timingCache: CUDATimingCache?
 
     var kernelNames: [String] { layers.map(\.kernelName) }
 
-    init(plan: EnginePlan, library: CUDAKernelLibrary, convolutions: CUDABackend.ConvolutionPath) throws {
+    init(
+        plan: EnginePlan, library: CUDAKernelLibrary, convolutions: CUDABackend.ConvolutionPath, tactics: CUDATacticTable,
+        timingCache: CUDATimingCache?
+    ) throws {
         self.plan = plan
         self.library = library
+        self.convolutions = convolutions
+        self.tactics = tactics
+        self.timingCache = timingCache
         try library.driver.activate(library.device)
         let tensors = TensorPlacement(plan: plan)
         let factory = CUDALayerFactory(plan: plan, library: library, tensors: tensors, convolutions: convolutions)
@@ -142,6 +158,9 @@ final class CUDAState: ProgramState {
     private var prepared: Prepared?
     private var profile: [Double]?
     private var computeEvents: (start: CUDADriver.Event, end: CUDADriver.Event)?
+    /// 8-bit pixel input (`execute(pixels:)`): pinned host bytes the caller's pixels are copied into, so the upload
+    /// is one DMA transfer, and their device copy. Grown to the largest batch seen.
+    private var pixelStaging: (host: UnsafeMutableRawPointer, device: CUDADriver.Buffer)?
     private(set) var lastComputeMilliseconds: Double?
     var layerTactics: [String?]? { prepared?.layerTactics }
 
@@ -152,7 +171,8 @@ final class CUDAState: ProgramState {
         var workspace: CUDADriver.Buffer
         var accumulators: CUDADriver.Buffer
         var offsets: [TensorID: Int]
-        /// Rank-4 network inputs arrive in logical NCHW order here, and a kernel lays them out NHWC.
+        /// Rank-4 float network inputs arrive in logical NCHW order here, and a kernel (`inputSteps`) lays them out
+        /// NHWC; 8-bit pixel input skips both and is normalized straight into the NHWC tensor.
         var inputStaging: [TensorID: CUDADriver.Buffer]
         /// Pinned host memory the outputs are copied into.
         var outputStaging: UnsafeMutableRawPointer
@@ -169,6 +189,10 @@ final class CUDAState: ProgramState {
     deinit {
         release()
         if let stream { driver.destroy(stream) }
+        if let pixelStaging {
+            driver.freePinned(pixelStaging.host)
+            driver.release(pixelStaging.device)
+        }
         if let computeEvents {
             driver.destroy(computeEvents.start)
             driver.destroy(computeEvents.end)
@@ -251,20 +275,40 @@ final class CUDAState: ProgramState {
         let tactics = program.layers.map { $0.tactics(batch: batch) }
         p.layerSteps = try tactics.indices.map { try encode($0, tactic: 0) }
         p.layerTactics = tactics.map(\.first)
-        if ProcessInfo.processInfo.environment["OCTET_CUDA_TUNING"] != "0", tactics.contains(where: { $0.count > 1 }) {
+        if let chosen = program.tactics.chosen(batch: batch) {
+            // Chosen before (an engine file, or another context of this engine): nothing is timed.
+            guard chosen.count == tactics.count else {
+                throw OctetError.invalidNetwork(reason: "the saved tactics name \(chosen.count) layers, the engine has \(tactics.count)")
+            }
+            for index in tactics.indices where tactics[index].count > 1 {
+                guard let name = chosen[index], let tactic = tactics[index].firstIndex(of: name) else {
+                    throw OctetError.invalidNetwork(
+                        reason: "layer '\(network.layers[index].name)' was saved with tactic \(chosen[index] ?? "none"), which this octet does not offer at batch \(batch) (\(tactics[index].joined(separator: ", ")))")
+                }
+                p.layerSteps[index] = try encode(index, tactic: tactic)
+                p.layerTactics[index] = name
+            }
+        } else if ProcessInfo.processInfo.environment["OCTET_CUDA_TUNING"] != "0", tactics.contains(where: { $0.count > 1 }) {
             // One run of the whole network first, so the timings below start from a GPU at full clock.
             try issue(p.inputSteps + p.layerSteps.joined(), stream: stream)
             for index in tactics.indices where tactics[index].count > 1 {
-                let chosen = try fastest(of: tactics[index].count, { try encode(index, tactic: $0) }, stream: stream)
+                let key = program.timingKey(layer: index, batch: batch)
+                let milliseconds = try program.timingCache?.timings(key, tactics: tactics[index])
+                    ?? fastest(of: tactics[index].count, { try encode(index, tactic: $0) }, stream: stream)
+                program.timingCache?.record(key, tactics: tactics[index], milliseconds: milliseconds)
+                let chosen = milliseconds.indices.min { milliseconds[$0] < milliseconds[$1] } ?? 0
                 p.layerSteps[index] = try encode(index, tactic: chosen)
                 p.layerTactics[index] = tactics[index][chosen]
             }
+            program.tactics.record(batch: batch, p.layerTactics)
+        } else {
+            program.tactics.record(batch: batch, p.layerTactics)
         }
         let hostSteps = p.layerSteps.joined().contains { if case .host = $0 { true } else { false } }
         if !hostSteps {
-            // Kernels only: the input and output copies stay outside, so the graph's time is the compute time.
+            // The layers' kernels only: the input copies and conversions (float NCHW or 8-bit pixels) and the
+            // output copies stay outside, so one graph serves both input forms.
             p.graph = try driver.capture(stream) {
-                try issue(p.inputSteps, stream: stream)
                 for steps in p.layerSteps { try issue(steps, stream: stream) }
             }
         }
@@ -273,10 +317,10 @@ final class CUDAState: ProgramState {
     }
 
     /// Times each of a layer's tactics on the arena as it is (only the time matters: the results are the same
-    /// and later layers overwrite them) and returns the index of the fastest. Each runs often enough to take about
+    /// and later layers overwrite them) and returns their milliseconds per run. Each runs often enough to take about
     /// a millisecond, so short kernels are not judged by one launch, in two interleaved rounds whose better time
     /// counts, so a momentary disturbance does not decide.
-    private func fastest(of count: Int, _ encode: (Int) throws -> [CUDAStep], stream: CUDADriver.Stream) throws -> Int {
+    private func fastest(of count: Int, _ encode: (Int) throws -> [CUDAStep], stream: CUDADriver.Stream) throws -> [Double] {
         let (start, end) = (try driver.makeEvent(), try driver.makeEvent())
         defer {
             driver.destroy(start)
@@ -295,7 +339,7 @@ final class CUDAState: ProgramState {
         for _ in 0..<2 {
             for tactic in 0..<count { best[tactic] = min(best[tactic], try time(steps[tactic], runs: runs[tactic])) }
         }
-        return best.indices.min { best[$0] < best[$1] }!
+        return best
     }
 
     private func issue(_ steps: [CUDAStep], stream: CUDADriver.Stream) throws {
@@ -311,18 +355,23 @@ final class CUDAState: ProgramState {
         }
     }
 
+    /// The stream, compute-time events and batch-size state of one execution.
+    private func begin(batch: Int) throws -> (Prepared, CUDADriver.Stream, (start: CUDADriver.Event, end: CUDADriver.Event)) {
+        try driver.activate(program.library.device)
+        let stream = try self.stream ?? driver.makeStream()
+        self.stream = stream
+        let events = try computeEvents ?? (driver.makeEvent(), driver.makeEvent())
+        computeEvents = events
+        return (try prepare(batch: batch, stream: stream), stream, events)
+    }
+
     func execute(_ inputs: [String: TensorData], observe: ((TensorID, TensorValue) -> Void)?) throws -> [String: TensorData] {
         let network = program.plan.network
         guard let firstInput = network.inputs.first, let first = inputs[network[firstInput].name] else {
             throw OctetError.invalidInput(reason: "no data for network input '\(network.inputs.first.map { network[$0].name } ?? "?")'")
         }
         let batch = first.shape.first ?? 1
-        try driver.activate(program.library.device)
-        let stream = try self.stream ?? driver.makeStream()
-        self.stream = stream
-        let events = try computeEvents ?? (driver.makeEvent(), driver.makeEvent())
-        computeEvents = events
-        let p = try prepare(batch: batch, stream: stream)
+        let (p, stream, events) = try begin(batch: batch)
         for id in network.inputs {
             guard let data = inputs[network[id].name] else {
                 throw OctetError.invalidInput(reason: "no data for network input '\(network[id].name)'")
@@ -336,10 +385,58 @@ final class CUDAState: ProgramState {
             observe?(id, .float(data))
         }
         try driver.record(events.start, stream: stream)
+        try issue(p.inputSteps, stream: stream)
+        return try run(p, stream: stream, events: events, observe: observe)
+    }
+
+    /// 8-bit NHWC pixels: one pinned upload of the bytes, then `octet_pixels_to_f32` normalizes them into the
+    /// network's NHWC float input with the host's arithmetic (the same floats as `pixels.floatTensor()`). Inputs
+    /// the kernel does not cover (more than four channels) are converted on the host instead.
+    func execute(pixels: PixelBatch, inputName: String) throws -> [String: TensorData] {
+        let network = program.plan.network
+        let id = network.inputs[0]
+        guard let layout = program.tensors[id]?.layout, layout.isNHWC, layout.dataType == .float32, pixels.shape[3] <= 4 else {
+            return try execute([inputName: pixels.floatTensor()], observe: nil)
+        }
+        let (p, stream, events) = try begin(batch: pixels.batch)
+        let staging = try pixelStaging(bytes: pixels.pixels.count)
+        pixels.pixels.withUnsafeBytes { staging.host.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        try driver.copyToDevice(staging.device.address, from: staging.host, bytes: pixels.pixels.count, stream: stream)
+        try driver.record(events.start, stream: stream)
+        var encoder = CUDAEncoder(library: program.library, workspace: p.workspace.address, accumulators: p.accumulators.address)
+        try encoder.launch("octet_pixels_to_f32", elements: pixels.pixels.count, [Int64(pixels.pixels.count), Int32(pixels.shape[3]), staging.device.address]
+            + pixels.normalization.kernelArguments + [device(id, p).address])
+        try issue(encoder.steps, stream: stream)
+        return try run(p, stream: stream, events: events, observe: nil)
+    }
+
+    /// Pinned host and device buffers of at least `bytes` for 8-bit pixel input.
+    private func pixelStaging(bytes: Int) throws -> (host: UnsafeMutableRawPointer, device: CUDADriver.Buffer) {
+        if let pixelStaging, pixelStaging.device.bytes >= bytes { return pixelStaging }
+        if let old = pixelStaging {
+            driver.freePinned(old.host)
+            driver.release(old.device)
+            pixelStaging = nil
+        }
+        let host = try driver.allocatePinned(bytes: bytes)
+        do {
+            pixelStaging = (host, try driver.allocate(bytes: bytes))
+        } catch {
+            driver.freePinned(host)
+            throw error
+        }
+        return pixelStaging!
+    }
+
+    /// The layers (the captured graph, or step by step when profiling or observing), then the outputs back into
+    /// pinned staging; the network input is already in place on the device.
+    private func run(
+        _ p: Prepared, stream: CUDADriver.Stream, events: (start: CUDADriver.Event, end: CUDADriver.Event), observe: ((TensorID, TensorValue) -> Void)?
+    ) throws -> [String: TensorData] {
+        let network = program.plan.network
         if let graph = p.graph, observe == nil, profile == nil {
             try driver.launch(graph, stream: stream)
         } else {
-            try issue(p.inputSteps, stream: stream)
             for (index, (layer, steps)) in zip(network.layers, p.layerSteps).enumerated() {
                 let start = profile == nil ? nil : try driver.makeEvent(), end = profile == nil ? nil : try driver.makeEvent()
                 if let start { try driver.record(start, stream: stream) }
@@ -365,6 +462,19 @@ final class CUDAState: ProgramState {
         var result: [String: TensorData] = [:]
         for id in network.outputs { result[network[id].name] = stagedOutput(id, p).logicalValue().dequantized }
         return result
+    }
+}
+
+extension ChannelNormalization {
+    /// `octet_pixels_to_f32`'s mode (0: mean and std, 1: offset and scale) and its two parameters for each of
+    /// four channels (unused channels padded with 1).
+    var kernelArguments: [any BitwiseCopyable] {
+        let (mode, a, b): (Int32, [Float], [Float]) = switch self {
+        case let .meanStd(mean, std): (0, mean, std)
+        case let .offsetScale(offset, scale): (1, offset, scale)
+        }
+        let padding = [Float](repeating: 1, count: max(0, 4 - a.count))
+        return [mode] + (a + padding + b + padding).map { $0 as any BitwiseCopyable }
     }
 }
 

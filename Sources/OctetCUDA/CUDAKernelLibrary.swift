@@ -10,6 +10,8 @@ public final class CUDAKernelLibrary: @unchecked Sendable {
     let module: CUDADriver.Module
     /// How the cubin was obtained, for logs: "compiled in 4.2 s" or "from cache".
     public let origin: String
+    /// The compiled kernels for `device.architecture`, as an engine file saves them.
+    let cubin: [UInt8]
     /// Loaded kernels and the dynamic shared memory each is allowed so far.
     private var kernels: [String: (kernel: CUDADriver.Kernel, sharedBytes: Int)] = [:]
     private let lock = NSLock()
@@ -21,7 +23,9 @@ public final class CUDAKernelLibrary: @unchecked Sendable {
 
     private static let sharedLibrary = Result { try CUDAKernelLibrary() }
 
-    init(deviceOrdinal: Int = 0) throws {
+    /// The library for a device: from `cubin` (an engine file's, for the same architecture) when given, else from the
+    /// kernel cache or NVRTC.
+    init(deviceOrdinal: Int = 0, cubin saved: [UInt8]? = nil) throws {
         let driver = try CUDADriver()
         self.driver = driver
         let devices = try driver.devices()
@@ -40,7 +44,10 @@ public final class CUDAKernelLibrary: @unchecked Sendable {
         let key = Self.fnv1a("\(source)\u{0}\(options.joined(separator: " "))\u{0}\(device.architecture)\u{0}\(driver.compilerVersion)")
         let cacheFile = Self.cacheDirectory.map { $0.appendingPathComponent(String(format: "octet-kernels-%016llx-%@.cubin", key, device.architecture)) }
         let cubin: [UInt8]
-        if let cacheFile, ProcessInfo.processInfo.environment["OCTET_CUDA_PTXAS_VERBOSE"] != "1", let data = try? Data(contentsOf: cacheFile), !data.isEmpty {
+        if let saved {
+            cubin = saved
+            origin = "from the engine file"
+        } else if let cacheFile, ProcessInfo.processInfo.environment["OCTET_CUDA_PTXAS_VERBOSE"] != "1", let data = try? Data(contentsOf: cacheFile), !data.isEmpty {
             cubin = [UInt8](data)
             origin = "from the kernel cache \(cacheFile.path)"
         } else {
@@ -51,6 +58,7 @@ public final class CUDAKernelLibrary: @unchecked Sendable {
             if let cacheFile { Self.store(cubin, at: cacheFile) }
         }
         module = try driver.loadModule(cubin)
+        self.cubin = cubin
     }
 
     /// The kernel named `name` (an `extern "C"` function of the library), allowed `dynamicSharedMemory` bytes.

@@ -147,6 +147,9 @@ struct CUDALayerFactory {
             else { throw disagreement() }
             return QuantizedBinaryKernel(arithmetic: arithmetic)
 
+        case let (.scalarBinary(op, scalar, scalarFirst), _):
+            return FloatScalarBinaryKernel(operation: op, scalar: scalar, scalarFirst: scalarFirst, activation: CUDAActivation(layer.fusedActivation))
+
         case let (.channelBroadcast(op, vectorFirst), _):
             return FloatChannelBroadcastKernel(operation: op, vectorFirst: vectorFirst, activation: CUDAActivation(layer.fusedActivation))
 
@@ -159,7 +162,7 @@ struct CUDALayerFactory {
         case (.view, _):
             return CopyKernel()
 
-        case (.hostReference, _), (.scalarBinary, _), (.depthwiseConvolution, _), (.convolution, _), (.fullyConnected, _), (.pooling, _),
+        case (.hostReference, _), (.depthwiseConvolution, _), (.convolution, _), (.fullyConnected, _), (.pooling, _),
              (.lookupTable, _), (.activation, _), (.channelScale, _):
             throw disagreement()
         }
@@ -171,10 +174,6 @@ extension CUDABackend {
     /// reason, or what the CUDA kernels lack beyond it. Decided without a device, so it can be tested anywhere.
     static func hostReason(_ layer: Layer, form: LayerForm, plan: EnginePlan) -> String? {
         if let reason = form.hostReason { return reason }
-        if case let .scalarBinary(op, _, _) = form {
-            // The CPU runs this form natively; the CUDA kernel waits for a GPU run of the conformance suite.
-            return "\(op) with a one-element constant has no CUDA kernel yet"
-        }
         let (int8, inQ, outQ, inShape, _) = plan.signature(of: layer)
         // Any layer that reads or writes a zero-point tensor, whatever its precision: a dequantize reformat too.
         if (inQ + [outQ]).contains(where: { ($0?.zeroPoint ?? 0) != 0 }) {
@@ -361,6 +360,22 @@ struct FloatBinaryKernel: CUDALayer {
         let y = outputs[0]
         try encoder.launch("octet_binary_f32", elements: y.count, [
             Int64(y.count), inputs[0].address, inputs[1].address, operation.code, activation.code, activation.p0, activation.p1, y.address,
+        ])
+    }
+}
+
+/// `x op s` (or `s op x`) for a one-element constant `s` passed by value.
+struct FloatScalarBinaryKernel: CUDALayer {
+    let operation: ElementwiseOperation
+    let scalar: Float
+    let scalarFirst: Bool
+    let activation: CUDAActivation
+    var kernelName: String { "eltwise_\(operation.rawValue)_scalar_f32__cuda" }
+
+    func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
+        let (x, y) = (inputs[scalarFirst ? 1 : 0], outputs[0])
+        try encoder.launch("octet_binary_scalar_f32", elements: y.count, [
+            Int64(y.count), x.address, scalar, Int32(scalarFirst ? 1 : 0), operation.code, activation.code, activation.p0, activation.p1, y.address,
         ])
     }
 }

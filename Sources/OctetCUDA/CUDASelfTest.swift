@@ -33,7 +33,32 @@ public enum CUDASelfTest {
             log("quantize_f32 count=\(count): \(ok ? "exact" : "MISMATCH")")
             if !ok { failures += 1 }
         }
+        let pixels = try library.kernel("octet_pixels_to_f32")
+        for (channels, normalization) in [
+            (3, ChannelNormalization.meanStd(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])),
+            (3, .offsetScale(offset: [127.5, 127.5, 127.5], scale: [2 / 255, 2 / 255, 2 / 255])),
+            (1, .meanStd(mean: [0.5], std: [0.25])), (4, .offsetScale(offset: [1, 2, 3, 4], scale: [0.5, 0.25, 3, 1e-3])),
+        ] {
+            let ok = try checkPixels(driver, pixels, count: channels * 1237, channels: channels, normalization, using: &generator)
+            log("pixels_to_f32 C=\(channels) \(normalization): \(ok ? "exact" : "MISMATCH")")
+            if !ok { failures += 1 }
+        }
         return failures
+    }
+
+    /// 8-bit pixels to float with the host's `ChannelNormalization`, every float bit for bit.
+    private static func checkPixels(
+        _ driver: CUDADriver, _ kernel: CUDADriver.Kernel, count: Int, channels: Int, _ normalization: ChannelNormalization,
+        using generator: inout SystemRandomNumberGenerator
+    ) throws -> Bool {
+        let x = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let input = try driver.allocate(bytes: count), output = try driver.allocate(bytes: 4 * count)
+        defer { driver.release(input); driver.release(output) }
+        try driver.upload(x, to: input)
+        try driver.launch(kernel, grid: (UInt32((count + 255) / 256), 1, 1), block: (256, 1, 1),
+                          arguments: [Int64(count), Int32(channels), input.address] + normalization.kernelArguments + [output.address])
+        let got = try driver.download(output, count: count, as: Float.self, initial: 0)
+        return x.indices.allSatisfy { got[$0].bitPattern == normalization(Float(x[$0]), channel: $0 % channels).bitPattern }
     }
 
     /// The CUDA backends engine-level checks must run on (the conformance suite): the default, which picks each

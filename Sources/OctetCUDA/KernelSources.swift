@@ -678,6 +678,16 @@ extern "C" __global__ void octet_binary_f32(
     y[i] = activate(binary(a[i], b[i], op), activation, p0, p1);
 }
 
+// x op s (or s op x when scalarFirst) with a one-element constant s: `x + 1e-5`, `x ^ 2`, `1 / x`.
+extern "C" __global__ void octet_binary_scalar_f32(
+    long long count, const float* __restrict__ x, float s, int scalarFirst, int op, int activation, float p0, float p1,
+    float* __restrict__ y)
+{
+    OCTET_ELEMENT_INDEX(count);
+    const float v = x[i];
+    y[i] = activate(scalarFirst ? binary(s, v, op) : binary(v, s, op), activation, p0, p1);
+}
+
 // x [N][pixels][C] op v [N][C] (or v op x when vectorFirst): squeeze-and-excitation gates.
 extern "C" __global__ void octet_channel_broadcast_f32(
     long long count, int pixels, int C, const float* __restrict__ x, const float* __restrict__ v, int vectorFirst,
@@ -892,6 +902,21 @@ extern "C" __global__ void octet_nchw_to_nhwc_f32(
     const int c = (int)(i % C);
     const int pixel = (i / C) % pixels, n = i / (C * pixels);
     y[i] = x[(n * C + c) * pixels + pixel];
+}
+
+// 8-bit NHWC pixels to the network's float NHWC input, with ChannelNormalization's arithmetic in the same IEEE
+// operations as the host (OctetCore/PixelBatch.swift): mode 0: (p / 255 - a[c]) / b[c] (mean, std); mode 1:
+// (p - a[c]) * b[c] (offset, scale). Up to four channels; the parameters travel by value.
+extern "C" __global__ void octet_pixels_to_f32(
+    long long count, int C, const unsigned char* __restrict__ p, int mode, float a0, float a1, float a2, float a3,
+    float b0, float b1, float b2, float b3, float* __restrict__ y)
+{
+    OCTET_ELEMENT_INDEX(count);
+    const int c = (int)(i % C);
+    const float a = c == 0 ? a0 : c == 1 ? a1 : c == 2 ? a2 : a3;
+    const float b = c == 0 ? b0 : c == 1 ? b1 : c == 2 ? b2 : b3;
+    const float v = __uint2float_rn(p[i]);
+    y[i] = mode == 0 ? __fdiv_rn(__fsub_rn(__fdiv_rn(v, 255.0f), a), b) : __fmul_rn(__fsub_rn(v, a), b);
 }
 """#,
         "common.cuh": #"""

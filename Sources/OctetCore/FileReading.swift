@@ -6,7 +6,9 @@ public enum FileReading {
     /// The bytes of the file at `path`.
     /// - Parameter what: what the file should be, for the error ("an ONNX model file", "an image file").
     /// - Throws: `OctetError.io` naming the path and the reason.
-    public static func contents(of path: String, what: String) throws -> Data {
+    /// - Parameter mapped: map the file instead of reading it (large files read once, such as engine files: no copy,
+    ///   pages come from the page cache as they are touched).
+    public static func contents(of path: String, what: String, mapped: Bool = false) throws -> Data {
         var info = stat()
         if stat(path, &info) == 0 {
             if info.st_mode & S_IFMT == S_IFDIR { throw OctetError.io(path: path, reason: "is a directory, not \(what)") }
@@ -15,7 +17,7 @@ public enum FileReading {
             if info.st_mode & S_IFMT == S_IFREG, info.st_size == 0 { return Data() }
         }
         do {
-            return try Data(contentsOf: URL(fileURLWithPath: path))
+            return try Data(contentsOf: URL(fileURLWithPath: path), options: mapped ? .alwaysMapped : [])
         } catch {
             throw OctetError.io(path: path, reason: "cannot read \(what): \(reason(error, path: path))")
         }

@@ -121,6 +121,22 @@ public struct Network: Sendable, Equatable {
 
     public init(name: String = "network") { self.name = name }
 
+    /// A network from its parts, as an engine file stores it (layers in topological order, outputs inferred
+    /// before). Checks that every tensor id is in range and the graph is well formed (`validate`).
+    /// - Throws: `OctetError.invalidNetwork` naming what is out of range or inconsistent.
+    public init(name: String, tensors: [Tensor], layers: [Layer], inputs: [TensorID], outputs: [TensorID]) throws {
+        let ids = inputs + outputs + layers.flatMap { $0.inputs + $0.outputs }
+        if let bad = ids.first(where: { !tensors.indices.contains($0.index) }) {
+            throw OctetError.invalidNetwork(reason: "tensor \(bad) is not one of the network's \(tensors.count) tensors")
+        }
+        self.name = name
+        self.tensors = tensors
+        self.layers = layers
+        self.inputs = inputs
+        self.outputs = outputs
+        try validate()
+    }
+
     // MARK: Building
 
     /// Adds a network input.

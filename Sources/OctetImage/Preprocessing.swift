@@ -29,6 +29,9 @@ public enum Normalization: String, Sendable, CaseIterable, CustomStringConvertib
         }
     }
 
+    /// The formula as the arithmetic every input path shares.
+    public var channelNormalization: ChannelNormalization { .offsetScale(offset: affine.offset, scale: affine.scale) }
+
     public var description: String {
         switch self {
         case .sample: "x*2/255-1 (TensorRT sample)"
@@ -73,11 +76,11 @@ extension RGBImage {
         -> TensorData
     {
         let image = resized(width: targetWidth, height: targetHeight)
-        let (offset, scale) = normalization.affine
+        let normalize = normalization.channelNormalization
         let plane = targetWidth * targetHeight
         var values = [Float](repeating: 0, count: 3 * plane)
         for i in 0..<plane {
-            for c in 0..<3 { values[c * plane + i] = (image.pixels[i * 3 + c] - offset[c]) * scale[c] }
+            for c in 0..<3 { values[c * plane + i] = normalize(image.pixels[i * 3 + c], channel: c) }
         }
         return TensorData(shape: [1, 3, targetHeight, targetWidth], values: values)
     }

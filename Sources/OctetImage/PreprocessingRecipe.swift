@@ -51,6 +51,14 @@ public struct PreprocessingRecipe: Sendable, Equatable {
         case meanStd(mean: [Float], std: [Float])
         /// One of the formulas of `--normalization`, computed exactly as before recipes existed.
         case formula(Normalization)
+
+        /// The arithmetic itself, shared with the engines that take 8-bit pixels.
+        public var channelNormalization: ChannelNormalization {
+            switch self {
+            case let .meanStd(mean, std): .meanStd(mean: mean, std: std)
+            case let .formula(formula): formula.channelNormalization
+            }
+        }
     }
 
     public static let imageNetMean: [Float] = [0.485, 0.456, 0.406]
@@ -161,19 +169,32 @@ public struct PreprocessingRecipe: Sendable, Equatable {
     public func inputTensor(_ image: DecodedImage, path: String) throws -> TensorData {
         let pixels = try geometryApplied(to: image, path: path)
         let plane = width * height
+        let normalize = normalization.channelNormalization
         var values = [Float](repeating: 0, count: 3 * plane)
-        switch normalization {
-        case let .meanStd(mean, std):
-            for i in 0..<plane {
-                for c in 0..<3 { values[c * plane + i] = (pixels.pixels[i * 3 + c] / 255 - mean[c]) / std[c] }
-            }
-        case let .formula(formula):
-            let (offset, scale) = formula.affine
-            for i in 0..<plane {
-                for c in 0..<3 { values[c * plane + i] = (pixels.pixels[i * 3 + c] - offset[c]) * scale[c] }
-            }
+        for i in 0..<plane {
+            for c in 0..<3 { values[c * plane + i] = normalize(pixels.pixels[i * 3 + c], channel: c) }
         }
         return TensorData(shape: [1, 3, height, width], values: values)
+    }
+
+    /// The 8-bit pixels of the network input, `height × width` RGB, for `ExecutionContext.execute(pixels:)`:
+    /// what `inputTensor` computes before its normalization, which the engine then applies (on the GPU where
+    /// it runs). Only for recipes whose geometry keeps whole pixel values (torchvision's resize and crop, none):
+    /// a bilinear stretch makes fractional values that 8 bits cannot carry.
+    /// - Throws: `OctetError.invalidInput` for a stretching recipe or an image the recipe cannot use.
+    public func pixelBatch(_ images: [DecodedImage], paths: [String]) throws -> PixelBatch {
+        var pixels: [UInt8] = []
+        pixels.reserveCapacity(images.count * height * width * 3)
+        for (image, path) in zip(images, paths) {
+            let applied = try geometryApplied(to: image, path: path)
+            for value in applied.pixels {
+                guard let byte = UInt8(exactly: value) else {
+                    throw OctetError.invalidInput(reason: "recipe \(name) resamples \(path) to fractional pixel values; 8-bit pixel input needs a recipe that keeps whole values (torchvision, inception, none)")
+                }
+                pixels.append(byte)
+            }
+        }
+        return try PixelBatch(shape: [images.count, height, width, 3], pixels: pixels, normalization: normalization.channelNormalization)
     }
 
     static func crop(_ image: DecodedImage, x0: Int, y0: Int, width: Int, height: Int) -> DecodedImage {

@@ -41,14 +41,33 @@ public struct QuantizedLinearParameters: Sendable, Equatable {
                 bias?.values ?? Array(repeating: 0, count: weights.shape[0]), inputScale: input.scale, weightScales: scales),
             inputZeroPoint: input.zeroPoint, weights: q)
         self.multipliers = QuantizationMath.multipliers(inputScale: input.scale, weightScales: scales, outputScale: output?.scale ?? 1)
+        let epilogue = Epilogue(input: input, output: output, residual: residual, activation: activation)
         self.input = input
         self.output = output
         self.residual = residual
-        if let output, let residual {
-            residualMultiplier = residual.scale / output.scale
-        } else {
-            residualMultiplier = 0
+        residualMultiplier = epilogue.residualMultiplier
+        bounds = epilogue.bounds
+    }
+
+    /// The parameters that need no weight (tensor quantizations, residual multiplier, clamp bounds): what a kernel
+    /// whose packed weights were loaded from an engine file needs, without quantizing the weights again.
+    public struct Epilogue: Sendable {
+        public var input: TensorQuantization
+        public var output: TensorQuantization?
+        public var residual: TensorQuantization?
+        public var residualMultiplier: Float
+        public var bounds: (min: Float, max: Float)
+
+        public init(input: TensorQuantization, output: TensorQuantization?, residual: TensorQuantization?, activation: Activation?) {
+            self.input = input
+            self.output = output
+            self.residual = residual
+            if let output, let residual {
+                residualMultiplier = residual.scale / output.scale
+            } else {
+                residualMultiplier = 0
+            }
+            bounds = output.map { QuantizationMath.bounds($0, activation: activation) } ?? (-.infinity, .infinity)
         }
-        bounds = output.map { QuantizationMath.bounds($0, activation: activation) } ?? (-.infinity, .infinity)
     }
 }

@@ -34,6 +34,9 @@ public protocol ProgramState: AnyObject {
     /// Runs the program. `inputs` are network inputs by name, batch on axis 0. `observe`, when given, sees
     /// every tensor in logical order (used by tests and accuracy tools; slow).
     func execute(_ inputs: [String: TensorData], observe: ((TensorID, TensorValue) -> Void)?) throws -> [String: TensorData]
+    /// Runs the program on 8-bit pixels for its one input `inputName` (shape already checked). Backends without a
+    /// device-side conversion take the default: `pixels.floatTensor()` on the host.
+    func execute(pixels: PixelBatch, inputName: String) throws -> [String: TensorData]
     /// Starts accumulating the time spent in each layer (backends that cannot, ignore it).
     func enableProfiling()
     /// Milliseconds per plan layer accumulated since profiling was enabled, or nil.
@@ -47,6 +50,9 @@ public protocol ProgramState: AnyObject {
 }
 
 extension ProgramState {
+    public func execute(pixels: PixelBatch, inputName: String) throws -> [String: TensorData] {
+        try execute([inputName: pixels.floatTensor()], observe: nil)
+    }
     public func enableProfiling() {}
     public var layerMilliseconds: [Double]? { nil }
     public var lastComputeMilliseconds: Double? { nil }

@@ -48,6 +48,21 @@ public final class ExecutionContext {
         try state.execute(inputs, observe: nil)
     }
 
+    /// Runs the engine on 8-bit images: the network's one input is `pixels.tensorShape` (`[N, C, H, W]`), and the
+    /// normalization of `pixels` gives its float values, exactly as `pixels.floatTensor()` would. A GPU backend
+    /// uploads the bytes (a quarter of the float input) and normalizes on the device; others convert on the host.
+    public func execute(pixels: PixelBatch) throws -> [String: TensorData] {
+        let network = engine.plan.network
+        guard network.inputs.count == 1 else {
+            throw OctetError.invalidInput(reason: "8-bit pixel input needs a network with one input; this one has \(network.inputs.count)")
+        }
+        let input = network[network.inputs[0]]
+        guard input.shape.count == 4, Array(input.shape.dropFirst()) == Array(pixels.tensorShape.dropFirst()) else {
+            throw OctetError.invalidInput(reason: "pixels of shape \(pixels.shape) (NHWC) do not fit input '\(input.name)' of shape \(input.shape) (NCHW)")
+        }
+        return try state.execute(pixels: pixels, inputName: input.name)
+    }
+
     /// Starts accumulating per-layer time (see `layerMilliseconds`).
     public func enableProfiling() { state.enableProfiling() }
 

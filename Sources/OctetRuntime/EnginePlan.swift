@@ -86,6 +86,9 @@ public struct BuildReport: Sendable, Equatable {
         }
     }
 
+    /// The builder's settings (`int8=true`, `noFusion=false`, ...), one `name=value` each, as an engine file
+    /// records them.
+    public var builderOptions: [String] = []
     public var layers: [LayerEntry] = []
     /// What the passes did, one line each ("fused BatchNorm 'bn1' into Conv 'conv1'").
     public var passLog: [String] = []

@@ -27,44 +27,76 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "With --profile, how many layers to list (the slowest first).")
     var profileLayers = 25
 
+    @Option(help: ArgumentHelp(
+        "Input as the application hands it over: float32 (NCHW, normalized) or uint8 (NHWC pixels, normalized by the engine with the recipe's formula; on a GPU after a quarter of the upload).",
+        valueName: "format"))
+    var inputFormat = InputFormat.float32
+
+    @Option(help: ArgumentHelp(
+        "Execution contexts run concurrently, one thread (and on a GPU one stream) each, so uploads, compute and downloads of different requests overlap. Throughput = streams × iterations × batch / wall time; latencies are per request.",
+        valueName: "N"))
+    var streams = 1
+
+    @OptionGroup(title: "Preprocessing (the normalization of --input-format uint8)") var preprocessing: PreprocessingOptions
+
+    enum InputFormat: String, ExpressibleByArgument, CaseIterable {
+        case float32, uint8
+    }
+
+    func validate() throws {
+        guard streams >= 1, streams <= 64 else { throw ValidationError("--streams takes 1 to 64, got \(streams)") }
+        guard iterations >= 1 else { throw ValidationError("--iterations takes a positive number, got \(iterations)") }
+        guard warmup >= 0 else { throw ValidationError("--warmup takes 0 or more, got \(warmup)") }
+    }
+
     mutating func run() throws {
         let log = Log(verbose: false, toStandardError: json)
         let batches = try batch.split(separator: ",").map { text -> Int in
             guard let b = Int(text), b > 0 else { throw ValidationError("--batch takes positive integers, got '\(text)'") }
             return b
         }
-        let (network, _, modelPath, _) = try engine.configuredNetwork(log: log)
-        engine.reportRanges(log)
-        let built = try engine.build(network, log: log)
+        let built: Engine, network: Network, modelPath: String, precision: String
+        if let loadEngine = engine.loadEngine {
+            built = try engine.loadedEngine(loadEngine, log: log)
+            (network, modelPath, precision) = (built.plan.network, loadEngine, EngineOptions.precision(of: built))
+        } else {
+            (network, _, modelPath, _) = try engine.configuredNetwork(log: log)
+            engine.reportRanges(log)
+            built = try engine.build(network, log: log)
+            precision = engine.resolvedPrecision
+        }
         let deviceText = built.backendName == "cuda" ? EngineOptions.deviceDescription(try engine.backend()) : "\(CPUBackend.isa), \(ExecutionOptions(threads: engine.threads).threads) threads"
-        let context = built.makeContext()
+        let contexts = (0..<streams).map { _ in built.makeContext() }
+        let context = contexts[0]
         if profile { context.enableProfiling() }
         let input = network[network.inputs[0]]
+        let normalization = inputFormat == .uint8 ? try preprocessing.resolved(for: network, alternative: "use --input-format float32").normalization.channelNormalization : nil
         if !json {
-            print("model \(modelPath), \(engine.resolvedPrecision.uppercased()) on \(built.backendName) (\(deviceText)), \(built.plan.report.int8LayerCount)/\(built.plan.report.layers.count) layers INT8")
+            print("model \(modelPath), \(precision.uppercased()) on \(built.backendName) (\(deviceText)), \(built.plan.report.int8LayerCount)/\(built.plan.report.layers.count) layers INT8, \(inputFormat.rawValue) input, \(streams) stream\(streams == 1 ? "" : "s")")
             print("batch      p50 ms      p90 ms      p99 ms     mean ms   images/s" + (built.backendName == "cuda" ? "  compute p50 ms  compute images/s" : ""))
         }
         for b in batches {
-            let data = TensorData.uniform([b] + input.shape.dropFirst(), seed: 1)
-            let feed = [input.name: data]
-            for _ in 0..<warmup { _ = try context.execute(feed) }
-            var times: [Double] = [], computeTimes: [Double] = []
-            for _ in 0..<iterations {
-                let start = DispatchTime.now().uptimeNanoseconds
-                _ = try context.execute(feed)
-                times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
-                if let compute = context.lastComputeMilliseconds { computeTimes.append(compute) }
+            let execute: (ExecutionContext) throws -> Void
+            if let normalization {
+                let pixels = try PixelBatch(shape: [b, input.shape[2], input.shape[3], input.shape[1]], pixels: .uniformBytes(count: b * input.shape.dropFirst().reduce(1, *), seed: 1), normalization: normalization)
+                execute = { _ = try $0.execute(pixels: pixels) }
+            } else {
+                let feed = [input.name: TensorData.uniform([b] + input.shape.dropFirst(), seed: 1)]
+                execute = { _ = try $0.execute(feed) }
             }
-            times.sort()
-            computeTimes.sort()
+            let run = try ConcurrentRuns(contexts: contexts, warmup: warmup, iterations: iterations, execute)
+            let times = run.milliseconds.sorted(), computeTimes = run.computeMilliseconds.sorted()
             func percentile(_ p: Double, _ values: [Double] = times) -> Double { values[min(values.count - 1, Int((p * Double(values.count - 1)).rounded()))] }
             let mean = times.reduce(0, +) / Double(times.count)
-            let throughput = Double(b) / (percentile(0.5) / 1000)
+            // One stream: images per median latency. Several: every image delivered over the wall time, since their
+            // requests overlap.
+            let throughput = streams == 1 ? Double(b) / (percentile(0.5) / 1000) : Double(b * times.count) / (run.wallMilliseconds / 1000)
             // On a GPU: the device time without input and output transfers, as trtexec's "GPU Compute Time".
             let compute = computeTimes.isEmpty ? nil : (p50: percentile(0.5, computeTimes), throughput: Double(b) / (percentile(0.5, computeTimes) / 1000))
             if json {
                 try JSONOutput.printLine(BenchJSON(
-                    model: (modelPath as NSString).lastPathComponent, precision: engine.resolvedPrecision, batch: b, device: built.backendName,
+                    model: (modelPath as NSString).lastPathComponent, precision: precision, batch: b, device: built.backendName,
+                    inputFormat: inputFormat.rawValue, streams: streams,
                     threads: ExecutionOptions(threads: engine.threads).threads, p50Ms: percentile(0.5), p90Ms: percentile(0.9), p99Ms: percentile(0.99),
                     meanMs: mean, throughputIps: throughput, computeP50Ms: compute?.p50, computeThroughputIps: compute?.throughput))
             } else {
@@ -103,6 +135,8 @@ struct BenchJSON: Encodable {
     var precision: String
     var batch: Int
     var device: String
+    var inputFormat: String
+    var streams: Int
     var threads: Int
     var p50Ms: Double
     var p90Ms: Double
@@ -111,6 +145,75 @@ struct BenchJSON: Encodable {
     var throughputIps: Double
     var computeP50Ms: Double?
     var computeThroughputIps: Double?
+}
+
+/// Warm-up and timed runs of one batch on every context at once, one thread each (a single context runs on the
+/// calling thread, as before streams existed).
+struct ConcurrentRuns {
+    /// Every timed request's latency, all contexts together.
+    var milliseconds: [Double] = []
+    /// The device compute time of each timed request, where the backend reports it.
+    var computeMilliseconds: [Double] = []
+    /// From the first timed request's start to the last one's end.
+    var wallMilliseconds = 0.0
+
+    init(contexts: [ExecutionContext], warmup: Int, iterations: Int, _ execute: @escaping (ExecutionContext) throws -> Void) throws {
+        for context in contexts {
+            for _ in 0..<warmup { try execute(context) }
+        }
+        let threads = Threads(contexts: contexts, execute: execute)
+        let start = DispatchTime.now().uptimeNanoseconds
+        DispatchQueue.concurrentPerform(iterations: contexts.count) { threads.run(index: $0, iterations: iterations) }
+        wallMilliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        if let error = threads.results.lazy.compactMap(\.error).first { throw error }
+        milliseconds = threads.results.flatMap(\.times)
+        computeMilliseconds = threads.results.flatMap(\.compute)
+    }
+
+    /// The contexts and one result slot per context. `@unchecked Sendable`: thread `index` touches only
+    /// `contexts[index]` and `results[index]` (contexts are per-thread by contract; the slots are separate
+    /// storage), and the caller reads the results after every thread has finished.
+    private final class Threads: @unchecked Sendable {
+        let contexts: [ExecutionContext]
+        let execute: (ExecutionContext) throws -> Void
+        let results: UnsafeMutableBufferPointer<(times: [Double], compute: [Double], error: (any Error)?)>
+
+        init(contexts: [ExecutionContext], execute: @escaping (ExecutionContext) throws -> Void) {
+            self.contexts = contexts
+            self.execute = execute
+            results = .allocate(capacity: contexts.count)
+            results.initialize(repeating: ([], [], nil))
+        }
+
+        deinit {
+            results.deinitialize()
+            results.deallocate()
+        }
+
+        func run(index: Int, iterations: Int) {
+            do {
+                for _ in 0..<iterations {
+                    let begin = DispatchTime.now().uptimeNanoseconds
+                    try execute(contexts[index])
+                    results[index].times.append(Double(DispatchTime.now().uptimeNanoseconds - begin) / 1e6)
+                    if let compute = contexts[index].lastComputeMilliseconds { results[index].compute.append(compute) }
+                }
+            } catch {
+                results[index].error = error
+            }
+        }
+    }
+}
+
+extension [UInt8] {
+    /// Fixed pseudo-random bytes (the sequence of `TensorData.uniform`), standing in for pixels.
+    static func uniformBytes(count: Int, seed: UInt64) -> [UInt8] {
+        var state = seed &* 6_364_136_223_846_793_005 &+ 1
+        return (0..<count).map { _ in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return UInt8(truncatingIfNeeded: state >> 56)
+        }
+    }
 }
 
 extension TensorData {

@@ -53,6 +53,7 @@ struct CompareCommand: ParsableCommand {
         var fp32Options = engine
         fp32Options.precision = "fp32"
         fp32Options.int8 = false
+        fp32Options.loadEngine = nil  // the baseline is always built from the model
         var int8Options = engine
         if int8Options.resolvedPrecision == "fp32" { int8Options.precision = "int8" }
         let int8Engine = try int8Options.build(network, log: log)
@@ -126,6 +127,7 @@ struct CompareCommand: ParsableCommand {
     private func compareWithCPU(_ network: Network, modelPath: String, log: Log) throws {
         var cpuOptions = engine
         cpuOptions.device = "cpu"
+        cpuOptions.loadEngine = nil  // the CPU reference is built from the model
         let candidate = try engine.build(network, log: log)
         guard candidate.backendName != "cpu" else {
             // Comparing the CPU with itself would report a success that checks nothing.

@@ -51,6 +51,16 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "Device: cpu, cuda or auto.")
     var device = "auto"
 
+    @Option(name: [.customLong("load-engine"), .customLong("loadEngine")], help: "Run this engine file (octet build --save-engine) instead of building one; compare and eval still build their FP32 baseline from --model.")
+    var loadEngine: String?
+
+    /// Options that shape a build, which a loaded engine has already had: giving one with --load-engine is an error.
+    private var buildOnlyOptions: [(given: Bool, name: String)] {
+        [(ranges != nil, "--ranges"), (calibrationCache != nil, "--calibration-cache"), (precision != nil, "--precision"),
+         (int8, "--int8"), (fp16, "--fp16"), (layerPrecision != nil, "--layer-precision"), (layerOutputType != nil, "--layer-output-type"),
+         (precisionConstraints != "none", "--precision-constraints"), (trtCompatibleRanges, "--trt-compatible-ranges"), (noFusion, "--no-fusion")]
+    }
+
     func validate() throws {
         if int8 && fp16 { throw ValidationError("--int8 and --fp16 select different precisions; give one") }
         if let precision, !["int8", "fp32", "mixed", "fp16", "float", "half"].contains(precision.lowercased()) {
@@ -61,6 +71,38 @@ struct EngineOptions: ParsableArguments {
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if !["cpu", "cuda", "auto"].contains(device) { throw ValidationError("--device must be cpu, cuda or auto") }
+        if loadEngine != nil, let option = buildOnlyOptions.first(where: \.given) {
+            throw ValidationError("\(option.name) shapes a build, and --load-engine runs an engine already built with its own settings (octet inspect --load-engine lists them); rebuild it with octet build \(option.name) ... --save-engine instead")
+        }
+    }
+
+    /// The engine of `--load-engine`, loaded on the backend it was built for (no pass, no packing, no tactic
+    /// timing), with the time it took in the log. `expected`, when given, is the network the command imported from
+    /// --model: the engine must have its inputs and outputs.
+    func loadedEngine(_ path: String, expected: Network? = nil, log: Log) throws -> Engine {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let located = try files.locate(path, what: "engine file")
+        let file = try EngineFile.read(path: located)
+        if device != "auto", device != file.backendName {
+            throw OctetError.invalidInput(reason: "--device \(device) cannot run \(located), a \(file.backendName) engine built for \(file.target)")
+        }
+        let engine = try Engine(file, backend: try Engine.loadingBackend(for: file), options: ExecutionOptions(threads: threads))
+        let milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        log.info(String(format: "Loaded the %@ engine %@ (%@, %@) in %.1f ms", file.backendName.uppercased(), located, file.target, Self.precision(of: engine), milliseconds))
+        if let expected {
+            let signature = { (n: Network) in (n.inputs + n.outputs).map { "\(n[$0].name)\(n[$0].shape.dropFirst())" } }
+            guard signature(expected) == signature(engine.plan.network) else {
+                throw OctetError.invalidInput(
+                    reason: "\(located) has inputs and outputs \(signature(engine.plan.network)), and the model has \(signature(expected)); was it built from another model?")
+            }
+        }
+        for warning in engine.plan.report.warnings { log.warning(warning) }
+        return engine
+    }
+
+    /// The precision an engine was built with (`int8`, `fp32`, `fp16`), from its builder options.
+    static func precision(of engine: Engine) -> String {
+        engine.plan.report.builderOptions.first { $0.hasPrefix("precision=") }.map { String($0.dropFirst("precision=".count)) } ?? "fp32"
     }
 
     /// `int8`, `fp32`, `mixed` or `fp16`, with the sample's flags and the range-file default resolved.
@@ -146,19 +188,21 @@ struct EngineOptions: ParsableArguments {
     }
 
     /// The backend for `--device`.
-    func backend(log: Log? = nil) throws -> any Backend { try Self.backend(device, log: log) }
+    func backend(log: Log? = nil, timingCache: CUDATimingCache? = nil) throws -> any Backend { try Self.backend(device, log: log, timingCache: timingCache) }
 
     /// `cpu`, `cuda` (an error naming the reason when there is no usable GPU), or `auto`: CUDA when a device is
     /// present, else the CPU, saying why (a warning where a driver is installed but CUDA did not start).
-    static func backend(_ device: String, log: Log? = nil) throws -> any Backend {
-        try EngineSetup.backend(device, warn: { log?.warning($0) }, detail: { log?.verbose($0) })
+    static func backend(_ device: String, log: Log? = nil, timingCache: CUDATimingCache? = nil) throws -> any Backend {
+        try EngineSetup.backend(device, timingCache: timingCache, warn: { log?.warning($0) }, detail: { log?.verbose($0) })
     }
 
     /// What the engine runs on, for banners: the CPU's instruction set or the GPU's name.
     static func deviceDescription(_ backend: any Backend) -> String { EngineSetup.deviceDescription(backend) }
 
-    func build(_ network: Network, log: Log) throws -> Engine {
-        let backend = try backend(log: log)
+    /// The engine for `network`: built with these options, or the `--load-engine` file (checked against `network`).
+    func build(_ network: Network, log: Log, timingCache: CUDATimingCache? = nil) throws -> Engine {
+        if let loadEngine { return try loadedEngine(loadEngine, expected: network, log: log) }
+        let backend = try backend(log: log, timingCache: timingCache)
         log.verbose("Device: \(backend.name), \(Self.deviceDescription(backend))")
         return try EngineSetup.build(
             network, config: try builderConfig(), backend: backend, threads: threads, precision: resolvedPrecision,

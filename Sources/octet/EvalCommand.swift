@@ -74,14 +74,16 @@ struct EvalCommand: ParsableCommand {
         fp32Options.precision = "fp32"
         fp32Options.int8 = false
         fp32Options.fp16 = false
-        let candidatePrecision = engine.resolvedPrecision
-        let hasCandidate = candidatePrecision != "fp32"
+        fp32Options.loadEngine = nil  // the baseline is always built from the model
+        let loaded = try engine.loadEngine.map { try engine.loadedEngine($0, expected: network, log: log) }
+        let candidatePrecision = loaded.map(EngineOptions.precision(of:)) ?? engine.resolvedPrecision
+        let hasCandidate = candidatePrecision != "fp32" || loaded != nil
         if !hasCandidate, minTop1Agreement != nil {
             throw OctetError.invalidInput(
                 reason: "--min-top1-agreement compares INT8 with FP32, but \(modelPath) runs in FP32 only here; give --ranges or --calibration-cache")
         }
         var runs = [Evaluation(precision: "fp32", engine: try fp32Options.build(network, log: log))]
-        if hasCandidate { runs.append(Evaluation(precision: candidatePrecision, engine: try engine.build(network, log: log))) }
+        if hasCandidate { runs.append(Evaluation(precision: candidatePrecision, engine: try loaded ?? engine.build(network, log: log))) }
         let names = try reference.map { try Labels(path: try engine.files.locate($0, what: "reference labels file")) }
 
         let inputName = network[network.inputs[0]].name, outputName = network[network.outputs[0]].name

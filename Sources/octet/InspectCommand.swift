@@ -11,6 +11,12 @@ struct InspectCommand: ParsableCommand {
 
     mutating func run() throws {
         let log = Log(verbose: false)
+        if let loadEngine = engine.loadEngine {
+            let loaded = try engine.loadedEngine(loadEngine, log: log)
+            print("Builder options: \(loaded.plan.report.builderOptions.joined(separator: " "))")
+            print(loaded.plan.report.text)
+            return
+        }
         let (network, _, _, _) = try engine.configuredNetwork(log: log)
         engine.reportRanges(log)
         let built = try engine.build(network, log: log)

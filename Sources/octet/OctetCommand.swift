@@ -15,7 +15,7 @@ struct OctetCommand: AsyncParsableCommand {
             prints `&&&& FAILED` as TensorRT's samples do.
             """,
         version: "octet \(OctetVersion.current)",
-        subcommands: [RunCommand.self, TensorsCommand.self, CalibrateCommand.self, CompareCommand.self, EvalCommand.self, InspectCommand.self, BenchCommand.self, SelftestCommand.self, PreprocessCommand.self, ServeCommand.self],
+        subcommands: [RunCommand.self, BuildCommand.self, TensorsCommand.self, CalibrateCommand.self, CompareCommand.self, EvalCommand.self, InspectCommand.self, BenchCommand.self, SelftestCommand.self, PreprocessCommand.self, ServeCommand.self],
         defaultSubcommand: RunCommand.self
     )
 

@@ -93,21 +93,25 @@ struct RunCommand: ParsableCommand {
         let imagePaths = loadInputs == nil ? try ImageList.collect(requested.isEmpty ? [Self.defaultImage] : requested, files: files) : []
         // A label file the user names must exist; the sample's default name is used only where it is found.
         let referencePath = try reference.map { try files.locate($0, what: "reference labels file") } ?? files.find(Self.defaultReference)
-        let (network, info, modelPath, rangesPath) = try engine.configuredNetwork(log: log)
+        // A loaded engine brings its network; otherwise the model is imported and configured, then built below.
+        let loaded = try engine.loadEngine.map { try engine.loadedEngine($0, log: log) }
+        let (network, info, modelPath, rangesPath): (Network, ModelInfo?, String, String?) =
+            try loaded.map { ($0.plan.network, nil, engine.loadEngine ?? "", nil) } ?? engine.configuredNetwork(log: log)
         log.info("Validating input parameters. Using following input files for inference.")
-        log.info("    Model File: \(modelPath)")
+        log.info("    \(loaded == nil ? "Model" : "Engine") File: \(modelPath)")
         if let loadInputs { log.info("    Input Tensor File: \(loadInputs)") }
         for path in imagePaths { log.info("    Image File: \(path)") }
         log.info("    Reference File: \(referencePath ?? "(none: classes are printed by index)")")
         log.info("    Dynamic Range File: \(rangesPath ?? "(none)")")
-        log.modelInfo(info)
+        if let info { log.modelInfo(info) }
         engine.reportRanges(log)
 
         let recipe = loadInputs == nil ? try preprocessing.resolved(for: network, alternative: "use --load-inputs") : nil
         if let recipe { engine.warnIfCalibratedWithAnotherRecipe(recipe, log: log) }
-        let precisionName = engine.resolvedPrecision.uppercased()
-        let built = try engine.build(network, log: log)
-        log.info("Building and running a \(precisionName) \(built.backendName.uppercased()) inference engine for \(modelPath)")
+        let built = try loaded ?? engine.build(network, log: log)
+        let precision = loaded.map(EngineOptions.precision(of:)) ?? engine.resolvedPrecision
+        let precisionName = precision.uppercased()
+        log.info("\(loaded == nil ? "Building and running" : "Running") a \(precisionName) \(built.backendName.uppercased()) inference engine for \(modelPath)")
         if verbose { log.verbose(built.plan.report.text) }
         let context = built.makeContext()
         let outputID = network.outputs[0]
@@ -130,7 +134,7 @@ struct RunCommand: ParsableCommand {
             }
             for (sample, top) in ClassifierOutput(output, probabilities: isProbability).top.enumerated() {
                 let (file, index) = names(sample)
-                let result = ClassifiedImage(file: file, sample: index, precision: engine.resolvedPrecision, device: built.backendName, top: top, labels: labels)
+                let result = ClassifiedImage(file: file, sample: index, precision: precision, device: built.backendName, top: top, labels: labels)
                 if json {
                     try JSONOutput.printLine(result)
                     continue

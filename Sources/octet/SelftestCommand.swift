@@ -88,6 +88,17 @@ struct SelftestCommand: ParsableCommand {
         let error = TensorComparison.relativeL2(got[output]?.values ?? [], want[output]?.values ?? [1])
         let ok = mismatches == 0 && integers > 0 && error <= 1e-5
         log("bundled demo INT8 on cuda vs cpu: \(integers - mismatches)/\(integers) integer tensors identical, logits relative L2 \(String(format: "%.2g", error)): \(ok ? "exact" : "MISMATCH")")
-        return ok ? 0 : 1
+        // The same photo as 8-bit pixels, normalized on the device: the logits of the float input, bit for bit.
+        let picture = try PPM.read(path: image).resized(width: input.shape[3], height: input.shape[2])
+        let bytes = picture.pixels.compactMap { UInt8(exactly: $0) }
+        guard bytes.count == picture.pixels.count else {
+            log("bundled demo photo is not at the input size: 8-bit pixel input check skipped")
+            return ok ? 0 : 1
+        }
+        let pixels = try PixelBatch(shape: [1, input.shape[2], input.shape[3], 3], pixels: bytes, normalization: Normalization.sample.channelNormalization)
+        let fromPixels = try cuda.makeContext().execute(pixels: pixels)
+        let pixelsOK = fromPixels[output] == got[output]
+        log("bundled demo INT8 on cuda, 8-bit pixel input vs float input: \(pixelsOK ? "identical logits" : "MISMATCH")")
+        return (ok ? 0 : 1) + (pixelsOK ? 0 : 1)
     }
 }

@@ -36,21 +36,23 @@ struct QuantizedDepthwiseLayer: CPULayer {
     let params: octet_dwconv_params
     let kernelName: String
 
-    init(_ conv: ConvolutionParameters, _ q: QuantizedLinearParameters) {
+    init(_ conv: ConvolutionParameters, _ linear: QuantizedLinear, packer: WeightPacker) throws {
+        let q = linear.epilogue
         geometry = WindowGeometry(kernel: conv.kernel, strides: conv.strides, dilations: conv.dilations, padsBegin: conv.padsBegin)
         let channels = conv.outputChannels, taps = geometry.taps
-        // [tap][channel] from [channel][1][kh][kw].
-        var w = [Int8](repeating: 0, count: taps * channels)
-        for c in 0..<channels { for t in 0..<taps { w[t * channels + c] = q.weights[c * taps + t] } }
-        let bytes = PackedBytes(count: octet_dwconv_q_packed_size(channels, taps))
-        w.withUnsafeBufferPointer { wp in
-            q.bias.withUnsafeBufferPointer { b in
-                q.multipliers.withUnsafeBufferPointer { m in
-                    octet_dwconv_q_pack(channels, taps, wp.baseAddress!, b.baseAddress, m.baseAddress!, bytes.pointer)
+        packed = try packer.pack(count: octet_dwconv_q_packed_size(channels, taps)) { target in
+            let q = linear.parameters
+            // [tap][channel] from [channel][1][kh][kw].
+            var w = [Int8](repeating: 0, count: taps * channels)
+            for c in 0..<channels { for t in 0..<taps { w[t * channels + c] = q.weights[c * taps + t] } }
+            w.withUnsafeBufferPointer { wp in
+                q.bias.withUnsafeBufferPointer { b in
+                    q.multipliers.withUnsafeBufferPointer { m in
+                        octet_dwconv_q_pack(channels, taps, wp.baseAddress!, b.baseAddress, m.baseAddress!, target)
+                    }
                 }
             }
         }
-        packed = bytes
         var p = octet_dwconv_params()
         p.min = q.bounds.min
         p.max = q.bounds.max
@@ -79,22 +81,22 @@ struct FloatDepthwiseLayer: CPULayer {
     let bounds: (min: Float, max: Float)
     let kernelName: String
 
-    init(_ conv: ConvolutionParameters, activation: Activation?) {
+    init(_ conv: ConvolutionParameters, activation: Activation?, packer: WeightPacker) throws {
         geometry = WindowGeometry(kernel: conv.kernel, strides: conv.strides, dilations: conv.dilations, padsBegin: conv.padsBegin)
         let channels = conv.outputChannels, taps = geometry.taps
-        var w = [Float](repeating: 0, count: taps * channels)
-        for c in 0..<channels { for t in 0..<taps { w[t * channels + c] = conv.weights.values[c * taps + t] } }
-        let bytes = PackedBytes(count: octet_dwconv_f32_packed_size(channels, taps))
-        let target = bytes.pointer.assumingMemoryBound(to: Float.self)
-        let bias = conv.bias?.values
-        w.withUnsafeBufferPointer { wp in
-            if let bias {
-                bias.withUnsafeBufferPointer { octet_dwconv_f32_pack(channels, taps, wp.baseAddress!, $0.baseAddress, target) }
-            } else {
-                octet_dwconv_f32_pack(channels, taps, wp.baseAddress!, nil, target)
+        packed = try packer.pack(count: octet_dwconv_f32_packed_size(channels, taps)) { target in
+            var w = [Float](repeating: 0, count: taps * channels)
+            for c in 0..<channels { for t in 0..<taps { w[t * channels + c] = conv.weights.values[c * taps + t] } }
+            let floats = target.assumingMemoryBound(to: Float.self)
+            let bias = conv.bias?.values
+            w.withUnsafeBufferPointer { wp in
+                if let bias {
+                    bias.withUnsafeBufferPointer { octet_dwconv_f32_pack(channels, taps, wp.baseAddress!, $0.baseAddress, floats) }
+                } else {
+                    octet_dwconv_f32_pack(channels, taps, wp.baseAddress!, nil, floats)
+                }
             }
         }
-        packed = bytes
         bounds = floatBounds(activation)
         kernelName = "dwconv_f32_\(conv.kernel[0])x\(conv.kernel[1])_nhwc__\(String(cString: octet_cpu_isa_name(octet_cpu_isa())))"
     }

@@ -17,7 +17,7 @@ struct FloatGEMMLayer: CPULayer {
     let activation: Activation?
     let kernelName: String
 
-    init(weights: Weights, bias: Weights?, kernel: [Int], strides: [Int], dilations: [Int], padsBegin: [Int], groups: Int, activation: Activation?, inputChannels: Int) {
+    init(weights: Weights, bias: Weights?, kernel: [Int], strides: [Int], dilations: [Int], padsBegin: [Int], groups: Int, activation: Activation?, inputChannels: Int, packer: WeightPacker) throws {
         let oc = weights.shape[0], icg = inputChannels / groups, ocg = oc / groups
         geometry = WindowGeometry(kernel: kernel, strides: strides, dilations: dilations, padsBegin: padsBegin)
         self.groups = groups
@@ -29,25 +29,26 @@ struct FloatGEMMLayer: CPULayer {
         direct = geometry.isPointwise && groups == 1
         var packs: [PackedBytes] = []
         for g in 0..<groups {
-            var wkn = [Float](repeating: 0, count: k * ocg)
-            for n in 0..<ocg {
-                let o = g * ocg + n
-                for c in 0..<icg {
-                    for t in 0..<taps {
-                        wkn[(t * icg + c) * ocg + n] = weights.values[((o * icg + c) * kernel[0] + t / kw) * kw + t % kw]
+            packs.append(try packer.pack(count: octet_sgemm_packed_size(ocg, k)) { target in
+                var wkn = [Float](repeating: 0, count: k * ocg)
+                for n in 0..<ocg {
+                    let o = g * ocg + n
+                    for c in 0..<icg {
+                        for t in 0..<taps {
+                            wkn[(t * icg + c) * ocg + n] = weights.values[((o * icg + c) * kernel[0] + t / kw) * kw + t % kw]
+                        }
                     }
                 }
-            }
-            let bytes = PackedBytes(count: octet_sgemm_packed_size(ocg, k))
-            let b = bias.map { Array($0.values[(g * ocg)..<((g + 1) * ocg)]) }
-            wkn.withUnsafeBufferPointer { w in
-                if let b {
-                    b.withUnsafeBufferPointer { octet_sgemm_pack(ocg, k, w.baseAddress!, $0.baseAddress, bytes.pointer.assumingMemoryBound(to: Float.self)) }
-                } else {
-                    octet_sgemm_pack(ocg, k, w.baseAddress!, nil, bytes.pointer.assumingMemoryBound(to: Float.self))
+                let b = bias.map { Array($0.values[(g * ocg)..<((g + 1) * ocg)]) }
+                let floats = target.assumingMemoryBound(to: Float.self)
+                wkn.withUnsafeBufferPointer { w in
+                    if let b {
+                        b.withUnsafeBufferPointer { octet_sgemm_pack(ocg, k, w.baseAddress!, $0.baseAddress, floats) }
+                    } else {
+                        octet_sgemm_pack(ocg, k, w.baseAddress!, nil, floats)
+                    }
                 }
-            }
-            packs.append(bytes)
+            })
         }
         packed = packs
         let isClamp = activation?.isClamp ?? false

@@ -36,10 +36,11 @@ struct QuantizedGEMMLayer: CPULayer {
 
     init(
         weights: Weights, kernel: [Int], strides: [Int], dilations: [Int], padsBegin: [Int], groups: Int,
-        quantized q: QuantizedLinearParameters, activation: Activation?, inputChannels: Int
-    ) {
+        quantized linear: QuantizedLinear, activation: Activation?, inputChannels: Int, packer: WeightPacker
+    ) throws {
         let oc = weights.shape[0]
         let icg = inputChannels / groups
+        let q = linear.epilogue
         self.geometry = WindowGeometry(kernel: kernel, strides: strides, dilations: dilations, padsBegin: padsBegin)
         self.groups = groups
         self.inputChannelsPerGroup = icg
@@ -54,32 +55,33 @@ struct QuantizedGEMMLayer: CPULayer {
         let taps = geometry.taps, kw = kernel[1]
         var packs: [PackedBytes] = []
         for g in 0..<groups {
-            // W_kn[k][n] with k = (ky · kw + kx) · icg + c, matching the im2col column order.
-            var wkn = [Int8](repeating: 0, count: paddedK * ocg)
-            var compensatedBias = [Int32](repeating: 0, count: ocg)
-            for n in 0..<ocg {
-                let o = g * ocg + n
-                var sum: Int32 = 0
-                for c in 0..<icg {
-                    for t in 0..<taps {
-                        let (ky, kx) = (t / kw, t % kw)
-                        let w = q.weights[((o * icg + c) * kernel[0] + ky) * kw + kx]
-                        wkn[(t * icg + c) * ocg + n] = w
-                        sum += Int32(w)
+            packs.append(try packer.pack(count: octet_qgemm_packed_size(ocg, paddedK)) { target in
+                let q = linear.parameters
+                // W_kn[k][n] with k = (ky · kw + kx) · icg + c, matching the im2col column order.
+                var wkn = [Int8](repeating: 0, count: paddedK * ocg)
+                var compensatedBias = [Int32](repeating: 0, count: ocg)
+                for n in 0..<ocg {
+                    let o = g * ocg + n
+                    var sum: Int32 = 0
+                    for c in 0..<icg {
+                        for t in 0..<taps {
+                            let (ky, kx) = (t / kw, t % kw)
+                            let w = q.weights[((o * icg + c) * kernel[0] + ky) * kw + kx]
+                            wkn[(t * icg + c) * ocg + n] = w
+                            sum += Int32(w)
+                        }
+                    }
+                    compensatedBias[n] = q.bias[o] &- (xor == 0 ? 0 : 128 &* sum)
+                }
+                let multipliers = Array(q.multipliers[(g * ocg)..<((g + 1) * ocg)])
+                wkn.withUnsafeBufferPointer { w in
+                    compensatedBias.withUnsafeBufferPointer { b in
+                        multipliers.withUnsafeBufferPointer { m in
+                            octet_qgemm_pack(ocg, paddedK, w.baseAddress!, b.baseAddress, m.baseAddress!, target)
+                        }
                     }
                 }
-                compensatedBias[n] = q.bias[o] &- (xor == 0 ? 0 : 128 &* sum)
-            }
-            let multipliers = Array(q.multipliers[(g * ocg)..<((g + 1) * ocg)])
-            let bytes = PackedBytes(count: octet_qgemm_packed_size(ocg, paddedK))
-            wkn.withUnsafeBufferPointer { w in
-                compensatedBias.withUnsafeBufferPointer { b in
-                    multipliers.withUnsafeBufferPointer { m in
-                        octet_qgemm_pack(ocg, paddedK, w.baseAddress!, b.baseAddress, m.baseAddress!, bytes.pointer)
-                    }
-                }
-            }
-            packs.append(bytes)
+            })
         }
         self.packed = packs
         var p = octet_qgemm_params()

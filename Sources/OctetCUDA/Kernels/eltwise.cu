@@ -41,6 +41,16 @@ extern "C" __global__ void octet_binary_f32(
     y[i] = activate(binary(a[i], b[i], op), activation, p0, p1);
 }
 
+// x op s (or s op x when scalarFirst) with a one-element constant s: `x + 1e-5`, `x ^ 2`, `1 / x`.
+extern "C" __global__ void octet_binary_scalar_f32(
+    long long count, const float* __restrict__ x, float s, int scalarFirst, int op, int activation, float p0, float p1,
+    float* __restrict__ y)
+{
+    OCTET_ELEMENT_INDEX(count);
+    const float v = x[i];
+    y[i] = activate(scalarFirst ? binary(s, v, op) : binary(v, s, op), activation, p0, p1);
+}
+
 // x [N][pixels][C] op v [N][C] (or v op x when vectorFirst): squeeze-and-excitation gates.
 extern "C" __global__ void octet_channel_broadcast_f32(
     long long count, int pixels, int C, const float* __restrict__ x, const float* __restrict__ v, int vectorFirst,

@@ -57,3 +57,18 @@ extern "C" __global__ void octet_nchw_to_nhwc_f32(
     const int pixel = (i / C) % pixels, n = i / (C * pixels);
     y[i] = x[(n * C + c) * pixels + pixel];
 }
+
+// 8-bit NHWC pixels to the network's float NHWC input, with ChannelNormalization's arithmetic in the same IEEE
+// operations as the host (OctetCore/PixelBatch.swift): mode 0: (p / 255 - a[c]) / b[c] (mean, std); mode 1:
+// (p - a[c]) * b[c] (offset, scale). Up to four channels; the parameters travel by value.
+extern "C" __global__ void octet_pixels_to_f32(
+    long long count, int C, const unsigned char* __restrict__ p, int mode, float a0, float a1, float a2, float a3,
+    float b0, float b1, float b2, float b3, float* __restrict__ y)
+{
+    OCTET_ELEMENT_INDEX(count);
+    const int c = (int)(i % C);
+    const float a = c == 0 ? a0 : c == 1 ? a1 : c == 2 ? a2 : a3;
+    const float b = c == 0 ? b0 : c == 1 ? b1 : c == 2 ? b2 : b3;
+    const float v = __uint2float_rn(p[i]);
+    y[i] = mode == 0 ? __fdiv_rn(__fsub_rn(__fdiv_rn(v, 255.0f), a), b) : __fmul_rn(__fsub_rn(v, a), b);
+}
