@@ -51,6 +51,8 @@ import Octet
         (#"{"inputs":[{"name":"x","shape":[1],"datatype":"FLOAT","data":[1]}]}"#, [], "unknown datatype"),
         (#"{"inputs":[]}"#, [], "non-empty array"),
         (#"[1,2]"#, [], "not a JSON object"),
+        // Fuzz/findings/request-crash-7c58ffd0…: a name with a newline made the refusal two lines.
+        (#"{"inputs":[{"name":"a\nb","shape":[1,2],"datatype":"FP32","datb":[[1.5,-2]]}]}"#, [], #"'a\u{a}b' has neither"#),
     ] as [(String, [UInt8], String)])
     func malformedBodiesAreRefusedWithOneSentence(json: String, binary: [UInt8], expected: String) {
         let (bytes, length) = body(json, binary: binary)

@@ -20,9 +20,13 @@ public struct ServingError: Error, Sendable, CustomStringConvertible {
     public var kind: Kind
     public var message: String
 
+    /// `message` may quote names from the request; their control characters are escaped (`\u{a}`) so the
+    /// answer stays one line, as `OctetError` does for names read from files.
     public init(_ kind: Kind, _ message: String) {
         self.kind = kind
-        self.message = message
+        self.message = String(String.UnicodeScalarView(message.unicodeScalars.flatMap { scalar -> [Unicode.Scalar] in
+            scalar.properties.generalCategory == .control ? Array("\\u{\(String(scalar.value, radix: 16))}".unicodeScalars) : [scalar]
+        }))
     }
 
     public var description: String { message }
