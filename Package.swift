@@ -25,6 +25,14 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
+        // The server (OctetServing, `octet serve`) only; the Octet library product depends on none of these.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .target(name: "OctetCore"),
@@ -70,14 +78,30 @@ let package = Package(
         ),
         // The seeded table of cases every backend must pass (swift test on the CPU, octet selftest everywhere).
         .target(name: "OctetConformance", dependencies: ["OctetCore", "OctetQuantization", "OctetRuntime", "OctetBuilder", "OctetReference"]),
+        // `octet serve`: the Open Inference Protocol (KServe v2) over HTTP and gRPC, with dynamic batching.
+        .target(
+            name: "OctetServing",
+            dependencies: [
+                "Octet",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Proto"]
+        ),
         .executableTarget(
             name: "octet",
-            dependencies: ["Octet", "OctetConformance", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Octet", "OctetConformance", "OctetServing", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(name: "_OctetTestSupport", dependencies: ["Octet"], path: "Tests/_OctetTestSupport"),
         .testTarget(
             name: "OctetTests",
-            dependencies: ["Octet", "OctetConformance", "_OctetTestSupport", "octet"],
+            dependencies: ["Octet", "OctetConformance", "OctetServing", "_OctetTestSupport", "octet"],
             resources: [.copy("Fixtures")]
         ),
     ]

@@ -5,7 +5,7 @@ import PackageDescription
 /// Build and run them with `Fuzz/run.sh` (it passes `-sanitize=fuzzer` and `-parse-as-library`). Each harness
 /// defines `LLVMFuzzerTestOneInput` and `<Module>_main`, the entry SwiftPM aliases `main` to, which starts
 /// libFuzzer's driver (`CFuzzerDriver`).
-let harnesses = ["FuzzONNX", "FuzzPPM", "FuzzImage", "FuzzRangeFile", "FuzzCalibrationCache", "FuzzNumPy", "FuzzEngineFile"]
+let harnesses = ["FuzzONNX", "FuzzPPM", "FuzzImage", "FuzzRangeFile", "FuzzCalibrationCache", "FuzzNumPy", "FuzzEngineFile", "FuzzInferenceRequest"]
 
 let package = Package(
     name: "OctetFuzz",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses and runs one (or all) for a given time.
-#   Fuzz/run.sh HARNESS SECONDS [extra libFuzzer flags]   HARNESS: onnx ppm image rangefile calibcache npy engine | all
+#   Fuzz/run.sh HARNESS SECONDS [extra libFuzzer flags]   HARNESS: onnx ppm image rangefile calibcache npy engine request | all
 #   ASAN=1 Fuzz/run.sh ...    debug build with AddressSanitizer (slower; release without it is the default)
 # Corpora grow in Fuzz/corpus-work/HARNESS (seeded by Fuzz/seeds.sh); crashes go to Fuzz/findings/.
 set -euo pipefail
@@ -9,8 +9,8 @@ harness="${1:?usage: Fuzz/run.sh HARNESS|all SECONDS [libFuzzer flags]}"
 seconds="${2:?usage: Fuzz/run.sh HARNESS|all SECONDS [libFuzzer flags]}"
 shift 2
 
-declare -A product=([onnx]=FuzzONNX [ppm]=FuzzPPM [image]=FuzzImage [rangefile]=FuzzRangeFile [calibcache]=FuzzCalibrationCache [npy]=FuzzNumPy [engine]=FuzzEngineFile)
-declare -A maxlen=([onnx]=65536 [ppm]=4096 [image]=16384 [rangefile]=4096 [calibcache]=4096 [npy]=4096 [engine]=65536)
+declare -A product=([onnx]=FuzzONNX [ppm]=FuzzPPM [image]=FuzzImage [rangefile]=FuzzRangeFile [calibcache]=FuzzCalibrationCache [npy]=FuzzNumPy [engine]=FuzzEngineFile [request]=FuzzInferenceRequest)
+declare -A maxlen=([onnx]=65536 [ppm]=4096 [image]=16384 [rangefile]=4096 [calibcache]=4096 [npy]=4096 [engine]=65536 [request]=16384)
 
 if [[ "${ASAN:-0}" == 1 ]]; then
     configuration=debug; sanitizers=fuzzer,address; c_sanitizers=fuzzer-no-link,address
@@ -25,7 +25,7 @@ build=(swift build --package-path "$root/Fuzz" --scratch-path "$root/.build-fuzz
 # Swift's backtracer would catch the trap first and libFuzzer would then save no crash file.
 export SWIFT_BACKTRACE=enable=no
 names=("$harness")
-[[ "$harness" == all ]] && names=(onnx ppm image rangefile calibcache npy engine)
+[[ "$harness" == all ]] && names=(onnx ppm image rangefile calibcache npy engine request)
 [[ -d "$root/Fuzz/corpus-work" ]] || "$root/Fuzz/seeds.sh"
 mkdir -p "$root/Fuzz/findings"
 for name in "${names[@]}"; do

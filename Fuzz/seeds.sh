@@ -6,7 +6,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$root/Fuzz/corpus-work"
 fixtures="$root/Tests/OctetTests/Fixtures"
 demo="$root/data/int8_api"
-mkdir -p "$work"/{onnx,ppm,image,rangefile,calibcache,npy,engine}
+mkdir -p "$work"/{onnx,ppm,image,rangefile,calibcache,npy,engine,request}
 
 # ONNX: the 28 KB caffe2-style fixture (the bundled EfficientNet is 18 MB, far above -max_len).
 cp "$fixtures/caffe2_style_resnet.onnx" "$work/onnx/seed-caffe2_style_resnet.onnx"
@@ -32,6 +32,13 @@ cp "$demo/efficientnet_lite0_calibration.cache" "$work/calibcache/seed-efficient
 # NumPy: the fixture's input and output tensors.
 cp "$fixtures/caffe2_style_resnet_input.npy" "$work/npy/seed-input.npy"
 cp "$fixtures/caffe2_style_resnet_output.npy" "$work/npy/seed-output.npy"
+# Inference requests (first byte even: JSON only; odd: two bytes of Inference-Header-Content-Length, then JSON +
+# binary tensor data): FP32 in JSON, FP32 and BYTES in binary, requested outputs with the extensions' parameters.
+printf '\x00{"id":"a","inputs":[{"name":"x","shape":[1,2],"datatype":"FP32","data":[[1.5,-2]]}],"outputs":[{"name":"y","parameters":{"classification":2}}]}' > "$work/request/seed-json.bin"
+json='{"inputs":[{"name":"x","shape":[2],"datatype":"FP32","parameters":{"binary_data_size":8}}],"parameters":{"binary_data_output":true}}'
+printf "\\x01\\x$(printf %02x $((${#json} % 256)))\\x$(printf %02x $((${#json} / 256)))%s\\x00\\x00\\x80\\x3f\\x00\\x00\\x00\\x40" "$json" > "$work/request/seed-binary.bin"
+json='{"inputs":[{"name":"img","shape":[2],"datatype":"BYTES","parameters":{"binary_data_size":13}}]}'
+printf "\\x01\\x$(printf %02x $((${#json} % 256)))\\x$(printf %02x $((${#json} / 256)))%s\\x03\\x00\\x00\\x00abc\\x02\\x00\\x00\\x00de" "$json" > "$work/request/seed-bytes.bin"
 # Engine files: the fixture built INT8 (ranges of 1.5, as the range-file seed) and FP32, by the debug octet
 # (built when missing).
 octet="$root/.build/debug/octet"

@@ -121,17 +121,10 @@ struct EngineOptions: ParsableArguments {
     private(set) var explicitlyQuantized = false
 
     /// How the ranges matched the network (after `configuredNetwork`).
-    private(set) var rangeSummary: RangeSummary?
+    private(set) var rangeSummary: EngineSetup.RangeSummary?
 
     /// The range file found for `--ranges` (after `configuredNetwork`), which may record its recipe.
     private(set) var rangeFilePath: String?
-
-    struct RangeSummary: Codable {
-        var entries: Int
-        var unknown: [String]
-        /// The range file or calibration cache the entries came from (both, joined by " and ").
-        var source: String
-    }
 
     /// Prints how the ranges matched the network, where the caller's log wants it. Entries that match no
     /// tensor are legal (TensorRT-internal names) but often a typo or another model's file: a warning.
@@ -160,25 +153,7 @@ struct EngineOptions: ParsableArguments {
         let rangesPath = try ranges.map { try files.locate($0, what: "dynamic range file") }
         rangeFilePath = rangesPath
         let cachePath = try calibrationCache.map { try files.locate($0, what: "calibration cache") }
-        // The sample's rule: manual ranges override calibrated ones.
-        var table: DynamicRanges?
-        if let cachePath { table = try DynamicRanges.readCalibrationCache(path: cachePath).ranges }
-        if let rangesPath {
-            let manual = try Self.readRanges(rangesPath)
-            table = table.map { $0.overriding(with: manual) } ?? manual
-        }
-        if let table {
-            let source = [cachePath, rangesPath].compactMap { $0 }.joined(separator: " and ")
-            guard !table.entries.isEmpty else {
-                throw OctetError.malformedFile(path: source, reason: "the file holds no 'tensor_name:range' entries")
-            }
-            let unknown = network.apply(table)
-            if unknown.count == table.entries.count {
-                throw OctetError.invalidInput(
-                    reason: "none of the \(table.entries.count) ranges in \(source) names a tensor of \(modelPath) (the first is '\(unknown[0])'); was the file written for another model? `octet tensors --model \(modelPath)` lists the names")
-            }
-            rangeSummary = RangeSummary(entries: table.entries.count, unknown: unknown, source: source)
-        }
+        rangeSummary = try EngineSetup.applyRanges(rangesPath: rangesPath, cachePath: cachePath, to: &network, modelPath: modelPath)
         try apply(layerPrecision, option: "--layer-precision", to: &network) { layer, type in layer.precision = type }
         try apply(layerOutputType, option: "--layer-output-type", to: &network) { layer, type in
             for index in layer.outputs.indices { layer.setOutputType(index, type) }
@@ -187,12 +162,7 @@ struct EngineOptions: ParsableArguments {
     }
 
     /// Reads a range file, or a TensorRT calibration cache (recognized by its `TRT-` first line).
-    static func readRanges(_ path: String) throws -> DynamicRanges {
-        if try FileReading.contents(of: path, what: "a dynamic range file or calibration cache").prefix(4).elementsEqual("TRT-".utf8) {
-            return try DynamicRanges.readCalibrationCache(path: path).ranges
-        }
-        return try DynamicRanges.readRangeFile(path: path)
-    }
+    static func readRanges(_ path: String) throws -> DynamicRanges { try EngineSetup.readRanges(path) }
 
     private func apply(_ list: String?, option: String, to network: inout Network, _ set: (inout Layer, DataType) -> Void) throws {
         guard let list else { return }
@@ -212,18 +182,9 @@ struct EngineOptions: ParsableArguments {
 
     /// The builder configuration for the resolved precision.
     func builderConfig() throws -> BuilderConfig {
-        var config = BuilderConfig()
-        switch resolvedPrecision {
-        case "int8", "mixed": config.int8 = true
-        case "fp16": config.fp16 = true
-        default: break
-        }
-        config.obeyPrecisionConstraints = precisionConstraints == "obey"
-        config.preferPrecisionConstraints = precisionConstraints == "prefer"
-        config.trtCompatibleRanges = trtCompatibleRanges
-        config.noFusion = noFusion
-        config.explicitQuantization = explicitlyQuantized
-        return config
+        EngineSetup.builderConfig(
+            precision: resolvedPrecision, constraints: precisionConstraints, trtCompatibleRanges: trtCompatibleRanges,
+            noFusion: noFusion, explicitQuantization: explicitlyQuantized)
     }
 
     /// The backend for `--device`.
@@ -232,50 +193,19 @@ struct EngineOptions: ParsableArguments {
     /// `cpu`, `cuda` (an error naming the reason when there is no usable GPU), or `auto`: CUDA when a device is
     /// present, else the CPU, saying why (a warning where a driver is installed but CUDA did not start).
     static func backend(_ device: String, log: Log? = nil, timingCache: CUDATimingCache? = nil) throws -> any Backend {
-        switch device {
-        case "cuda": return try CUDABackend(timingCache: timingCache)
-        case "auto":
-            do {
-                return try CUDABackend(timingCache: timingCache)
-            } catch {
-                if CUDADriver.driverLibraryInstalled {
-                    log?.warning("--device auto runs on the CPU: \(error)")
-                } else {
-                    log?.verbose("--device auto runs on the CPU: \(error)")
-                }
-                return CPUBackend()
-            }
-        default: return CPUBackend()
-        }
+        try EngineSetup.backend(device, timingCache: timingCache, warn: { log?.warning($0) }, detail: { log?.verbose($0) })
     }
 
     /// What the engine runs on, for banners: the CPU's instruction set or the GPU's name.
-    static func deviceDescription(_ backend: any Backend) -> String {
-        if let cuda = backend as? CUDABackend { return cuda.deviceDescription }
-        return "\(CPUBackend.isa)"
-    }
+    static func deviceDescription(_ backend: any Backend) -> String { EngineSetup.deviceDescription(backend) }
 
     /// The engine for `network`: built with these options, or the `--load-engine` file (checked against `network`).
     func build(_ network: Network, log: Log, timingCache: CUDATimingCache? = nil) throws -> Engine {
         if let loadEngine { return try loadedEngine(loadEngine, expected: network, log: log) }
-        let config = try builderConfig()
         let backend = try backend(log: log, timingCache: timingCache)
         log.verbose("Device: \(backend.name), \(Self.deviceDescription(backend))")
-        let engine = try Builder(config: config, backend: backend, options: ExecutionOptions(threads: threads)).build(network)
-        if config.int8, engine.plan.report.int8LayerCount == 0 {
-            let remedy = rangeSummary == nil
-                ? "give dynamic ranges with --ranges"
-                : "the ranges given leave \(engine.plan.report.missingRanges.count) tensor(s) without one (`octet inspect` lists the layers and why)"
-            throw OctetError.precisionConstraint(layer: "(all)", reason: "INT8 was requested but no layer can run in INT8: \(remedy)")
-        }
-        if resolvedPrecision == "int8", !engine.plan.report.missingRanges.isEmpty {
-            log.warning("\(engine.plan.report.missingRanges.count) tensor(s) have no dynamic range; their layers run in FP32 (--verbose lists them)")
-        }
-        let hostLayers = engine.plan.report.hostLayers
-        if !hostLayers.isEmpty {
-            log.warning("\(hostLayers.count) layer(s) have no \(backend.name) kernel and run on the host reference implementation, slowly: \(hostLayers.prefix(3).map { "'\($0.name)' (\($0.reason))" }.joined(separator: ", "))\(hostLayers.count > 3 ? ", ..." : "") (--verbose lists them)")
-        }
-        for warning in engine.plan.report.warnings { log.warning(warning) }
-        return engine
+        return try EngineSetup.build(
+            network, config: try builderConfig(), backend: backend, threads: threads, precision: resolvedPrecision,
+            hasRanges: rangeSummary != nil, warn: log.warning)
     }
 }

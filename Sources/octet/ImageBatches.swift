@@ -50,24 +50,6 @@ enum ImageList {
     }
 }
 
-/// The classifier output of one engine execution, split into samples and ranked.
-struct ClassifierOutput {
-    /// Ranked classes of each sample, best first.
-    var top: [[RankedClass]]
-
-    /// Ranks every sample of `output` (`[N, classes]` or `[N, classes, 1, 1]`); `probabilities` when the network
-    /// ends in Softmax, else the values are logits.
-    init(_ output: TensorData, k: Int = 5, probabilities: Bool) {
-        let samples = max(output.shape.first ?? 1, 1)
-        let perSample = output.count / samples
-        top = (0..<samples).map { sample in
-            Classification.topK(output.values[sample * perSample..<(sample + 1) * perSample], k: k, outputIsProbability: probabilities)
-        }
-    }
-
-    static func classes(of output: TensorData) -> Int { output.count / max(output.shape.first ?? 1, 1) }
-}
-
 /// One image's result as `run --json` prints it: one object per line.
 struct ClassifiedImage: Codable, Equatable {
     struct Entry: Codable, Equatable {

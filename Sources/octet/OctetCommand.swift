@@ -3,7 +3,7 @@ import Foundation
 import Octet
 
 @main
-struct OctetCommand: ParsableCommand {
+struct OctetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "octet",
         abstract: "INT8 inference for ONNX image classifiers, driven like TensorRT's sampleINT8API.",
@@ -15,16 +15,20 @@ struct OctetCommand: ParsableCommand {
             prints `&&&& FAILED` as TensorRT's samples do.
             """,
         version: "octet \(OctetVersion.current)",
-        subcommands: [RunCommand.self, BuildCommand.self, TensorsCommand.self, CalibrateCommand.self, CompareCommand.self, EvalCommand.self, InspectCommand.self, BenchCommand.self, SelftestCommand.self, PreprocessCommand.self],
+        subcommands: [RunCommand.self, BuildCommand.self, TensorsCommand.self, CalibrateCommand.self, CompareCommand.self, EvalCommand.self, InspectCommand.self, BenchCommand.self, SelftestCommand.self, PreprocessCommand.self, ServeCommand.self],
         defaultSubcommand: RunCommand.self
     )
 
     /// ArgumentParser's `main`, except that every failure exits 1 (usage errors too, where ArgumentParser
     /// uses 64) and a test banner that was started ends in `&&&& FAILED`.
-    static func main() {
+    static func main() async {
         do {
             var command = try parseAsRoot()
-            try command.run()
+            if var served = command as? AsyncParsableCommand {
+                try await served.run()  // `serve`; every other command is synchronous
+            } else {
+                try command.run()
+            }
         } catch {
             let code = exitCode(for: error)
             if code == .success {

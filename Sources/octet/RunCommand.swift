@@ -128,7 +128,7 @@ struct RunCommand: ParsableCommand {
             if saveOutputs != nil { saved.append(output) }
             if !labelsRead {
                 labels = try referencePath.flatMap { path in
-                    try Labels.forOutput(path: path, classes: ClassifierOutput.classes(of: output), output: network[outputID].name, explicitlyGiven: reference != nil, log: log)
+                    try Labels.forOutput(path: path, classes: ClassifierOutput.classes(of: output), output: network[outputID].name, explicitlyGiven: reference != nil, warn: log.warning)
                 }
                 labelsRead = true
             }

@@ -28,30 +28,3 @@ struct SampleFiles {
     /// Like `locate`, but nil when the file is not found.
     func find(_ name: String) -> String? { try? locate(name, what: "file") }
 }
-
-/// Class labels, one per line, line number − 1 = class index (the sample's reference_labels.txt).
-struct Labels {
-    var names: [String]
-
-    init(path: String) throws {
-        let text = try FileReading.text(of: path, what: "a reference labels file")
-        names = text.split(separator: "\n", omittingEmptySubsequences: false).map {
-            $0.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        while names.last?.isEmpty == true { names.removeLast() }
-    }
-
-    subscript(index: Int) -> String { index < names.count ? names[index] : "class \(index)" }
-
-    /// The labels for an output of `classes` values. A file of another length would name every class wrongly
-    /// (a 1001-class model with background shifts all names by one): an error for a file the user named, a
-    /// warning (and no labels) for the sample's default file found in a data directory.
-    static func forOutput(path: String, classes: Int, output: String, explicitlyGiven: Bool, log: Log) throws -> Labels? {
-        let labels = try Labels(path: path)
-        guard labels.names.count != classes else { return labels }
-        let problem = "has \(labels.names.count) labels but the model's output '\(output)' has \(classes) classes; the file needs one line per class"
-        if explicitlyGiven { throw OctetError.malformedFile(path: path, reason: problem) }
-        log.warning("\(path) \(problem); printing class indexes instead")
-        return nil
-    }
-}

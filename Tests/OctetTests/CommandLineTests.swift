@@ -17,9 +17,10 @@ enum OctetBinary {
         return buildDirectory.appendingPathComponent("octet")
     }
 
-    static func run(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> CommandResult {
+    /// Runs `octet` (or another `executable`) to completion.
+    static func run(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:], executable: URL? = nil) throws -> CommandResult {
         let process = Process()
-        process.executableURL = url
+        process.executableURL = executable ?? url
         process.arguments = arguments
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }

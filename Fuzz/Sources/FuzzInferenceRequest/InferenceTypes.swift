@@ -1,0 +1,1 @@
+../../../Sources/OctetServing/Protocol/InferenceTypes.swift

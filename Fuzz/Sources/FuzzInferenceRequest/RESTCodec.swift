@@ -1,0 +1,1 @@
+../../../Sources/OctetServing/HTTP/RESTCodec.swift
