@@ -83,6 +83,12 @@ public enum EngineSetup {
         }
     }
 
+    /// The precision an engine was built with (`int8`, `fp32`, `mixed`, `fp16`), from its builder options: what a
+    /// loaded engine file reports.
+    public static func precision(of engine: Engine) -> String {
+        engine.plan.report.builderOptions.first { $0.hasPrefix("precision=") }.map { String($0.dropFirst("precision=".count)) } ?? "fp32"
+    }
+
     /// What the engine runs on, for banners: the CPU's instruction set or the GPU's name.
     public static func deviceDescription(_ backend: any Backend) -> String {
         if let cuda = backend as? CUDABackend { return cuda.deviceDescription }

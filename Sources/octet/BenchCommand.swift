@@ -58,7 +58,7 @@ struct BenchCommand: ParsableCommand {
         let built: Engine, network: Network, modelPath: String, precision: String
         if let loadEngine = engine.loadEngine {
             built = try engine.loadedEngine(loadEngine, log: log)
-            (network, modelPath, precision) = (built.plan.network, loadEngine, EngineOptions.precision(of: built))
+            (network, modelPath, precision) = (built.plan.network, loadEngine, EngineSetup.precision(of: built))
         } else {
             (network, _, modelPath, _) = try engine.configuredNetwork(log: log)
             engine.reportRanges(log)

@@ -67,7 +67,7 @@ struct BuildCommand: ParsableCommand {
         let total = elapsed(since: start)
         var phases = String(format: "import %.1f ms, build %.1f ms", imported, planned - imported)
         if built.backendName == "cuda" { phases += String(format: ", tactic timing at batch %@ %.1f ms", batch, total - planned) }
-        log.info(String(format: "Built a %@ %@ engine for %@ in %.1f ms (%@)", EngineOptions.precision(of: built).uppercased(), built.backendName.uppercased(), modelPath, total, phases))
+        log.info(String(format: "Built a %@ %@ engine for %@ in %.1f ms (%@)", EngineSetup.precision(of: built).uppercased(), built.backendName.uppercased(), modelPath, total, phases))
         log.verbose(built.plan.report.text)
         let saveStart = DispatchTime.now().uptimeNanoseconds
         let bytes = try built.write(to: saveEngine)

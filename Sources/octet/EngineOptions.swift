@@ -88,7 +88,7 @@ struct EngineOptions: ParsableArguments {
         }
         let engine = try Engine(file, backend: try Engine.loadingBackend(for: file), options: ExecutionOptions(threads: threads))
         let milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-        log.info(String(format: "Loaded the %@ engine %@ (%@, %@) in %.1f ms", file.backendName.uppercased(), located, file.target, Self.precision(of: engine), milliseconds))
+        log.info(String(format: "Loaded the %@ engine %@ (%@, %@) in %.1f ms", file.backendName.uppercased(), located, file.target, EngineSetup.precision(of: engine), milliseconds))
         if let expected {
             let signature = { (n: Network) in (n.inputs + n.outputs).map { "\(n[$0].name)\(n[$0].shape.dropFirst())" } }
             guard signature(expected) == signature(engine.plan.network) else {
@@ -100,10 +100,6 @@ struct EngineOptions: ParsableArguments {
         return engine
     }
 
-    /// The precision an engine was built with (`int8`, `fp32`, `fp16`), from its builder options.
-    static func precision(of engine: Engine) -> String {
-        engine.plan.report.builderOptions.first { $0.hasPrefix("precision=") }.map { String($0.dropFirst("precision=".count)) } ?? "fp32"
-    }
 
     /// `int8`, `fp32`, `mixed` or `fp16`, with the sample's flags and the range-file default resolved.
     var resolvedPrecision: String {

@@ -76,7 +76,7 @@ struct EvalCommand: ParsableCommand {
         fp32Options.fp16 = false
         fp32Options.loadEngine = nil  // the baseline is always built from the model
         let loaded = try engine.loadEngine.map { try engine.loadedEngine($0, expected: network, log: log) }
-        let candidatePrecision = loaded.map(EngineOptions.precision(of:)) ?? engine.resolvedPrecision
+        let candidatePrecision = loaded.map(EngineSetup.precision(of:)) ?? engine.resolvedPrecision
         let hasCandidate = candidatePrecision != "fp32" || loaded != nil
         if !hasCandidate, minTop1Agreement != nil {
             throw OctetError.invalidInput(

@@ -13,14 +13,24 @@ struct ServingTests {
     var script: String { root.appendingPathComponent("Tests/Serving/serve_client.py").path }
     var photo: String { root.appendingPathComponent("Tests/OctetTests/Fixtures/images/coffee_300x201.jpg").path }
 
-    /// A repository with the demo model in INT8 with its ranges and labels, and `config` added to its config.json.
-    private func repository(_ config: [String: Any] = [:]) throws -> URL {
+    /// A repository with the demo model in INT8 with its ranges and labels, and `config` added to its config.json;
+    /// with `engine`, the folder holds `model.engine` built from them by `octet build` instead of `model.onnx`
+    /// (and `keepModel` leaves the model beside it).
+    private func repository(_ config: [String: Any] = [:], engine: Bool = false, keepModel: Bool = false) throws -> URL {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("octet-serve-\(UUID().uuidString)/demo")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        for name in ["efficientnet_lite0.onnx", "efficientnet_lite0_per_tensor_dynamic_range.txt", "reference_labels.txt"] {
+        let ranges = "efficientnet_lite0_per_tensor_dynamic_range.txt"
+        for name in ["efficientnet_lite0.onnx", ranges, "reference_labels.txt"] {
             try FileManager.default.copyItem(at: demo.appendingPathComponent(name), to: folder.appendingPathComponent(name == "efficientnet_lite0.onnx" ? "model.onnx" : name))
         }
-        let settings: [String: Any] = ["ranges": "efficientnet_lite0_per_tensor_dynamic_range.txt", "labels": "reference_labels.txt", "max_batch_size": 8]
+        if engine {
+            let model = folder.appendingPathComponent("model.onnx")
+            let build = try OctetBinary.run(["build", "--model", model.path, "--ranges", folder.appendingPathComponent(ranges).path,
+                                             "--save-engine", folder.appendingPathComponent("model.engine").path])
+            #expect(build.status == 0, "\(build.stderr)")
+            if !keepModel { try FileManager.default.removeItem(at: model) }
+        }
+        let settings: [String: Any] = (engine ? [:] : ["ranges": ranges]).merging(["labels": "reference_labels.txt", "max_batch_size": 8]) { $1 }
             .merging(config) { $1 }
         try JSONSerialization.data(withJSONObject: settings).write(to: folder.appendingPathComponent("config.json"))
         return folder.deletingLastPathComponent()
@@ -42,8 +52,10 @@ struct ServingTests {
         return (input, output, top5)
     }
 
-    @Test func tritonClientsGetOctetRunsAnswers() throws {
-        let repository = try repository(["dynamic_batching": ["max_queue_delay_microseconds": 1000]])
+    /// The same answers whether the folder holds the ONNX model (built at start) or an engine file built from it.
+    @Test(arguments: [false, true])
+    func tritonClientsGetOctetRunsAnswers(fromEngineFile: Bool) throws {
+        let repository = try repository(["dynamic_batching": ["max_queue_delay_microseconds": 1000]], engine: fromEngineFile)
         defer { try? FileManager.default.removeItem(at: repository) }
         let (input, output, top5) = try expected(in: repository)
         let server = try ServerProcess(repository: repository.path)
@@ -76,6 +88,16 @@ struct ServingTests {
         let result = try OctetBinary.run(["serve", "--model-repository", repository.path, "--http-port", "0", "--grpc-port", "0", "--metrics-port", "0"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("config.json") && result.stderr.contains("max_batch_size"), "\(result.stderr)")
+        // An engine file fixes what a build decides: a configuration that names ranges is refused, and so is a
+        // folder that holds both the model and an engine.
+        for (config, keepModel, words) in [(["ranges": "efficientnet_lite0_per_tensor_dynamic_range.txt"], false, ["config.json", "ranges", "model.engine"]),
+                                           ([:], true, ["both", "model.onnx", "model.engine"])] {
+            let engineRepository = try self.repository(config, engine: true, keepModel: keepModel)
+            defer { try? FileManager.default.removeItem(at: engineRepository) }
+            let refused = try OctetBinary.run(["serve", "--model-repository", engineRepository.path, "--http-port", "0", "--grpc-port", "0", "--metrics-port", "0"])
+            #expect(refused.status == 1)
+            #expect(words.allSatisfy(refused.stderr.contains) && refused.stderr.split(separator: "\n").count == 1, "\(refused.stderr)")
+        }
     }
 }
 

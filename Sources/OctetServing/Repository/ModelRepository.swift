@@ -38,12 +38,15 @@ final class ServedModel: Sendable {
     var maxBatchSize: Int { scheduler.settings.maxBatchSize }
 }
 
-/// A model repository: `DIR/<model name>/model.onnx` and an optional `DIR/<model name>/config.json`
-/// (``ModelConfiguration``). Every model is built when the server starts; a folder that cannot be served stops
-/// the start with one sentence naming the file, rather than a server that answers for fewer models than asked.
+/// A model repository: `DIR/<model name>/model.onnx` (built when the server starts) or `DIR/<model name>/model.engine`
+/// (an engine file from `octet build --save-engine`, loaded as built), and an optional
+/// `DIR/<model name>/config.json` (``ModelConfiguration``). A folder that cannot be served stops the start with one
+/// sentence naming the file, rather than a server that answers for fewer models than asked.
 enum ModelRepository {
-    /// The file each model folder holds. (Engine files, `model.engine`, are to come: they would be found here.)
+    /// The ONNX model a folder may hold.
     static let modelFileName = "model.onnx"
+    /// The engine file a folder may hold instead: no import, graph pass, weight packing or tactic timing at start.
+    static let engineFileName = "model.engine"
     static let configurationFileName = "config.json"
 
     /// Builds every model of `directory`.
@@ -63,45 +66,30 @@ enum ModelRepository {
             models[name] = try loadModel(name: name, folder: folder, metrics: metrics, logger: logger)
         }
         guard !models.isEmpty else {
-            throw OctetError.io(path: directory, reason: "the model repository holds no model folder (DIR/<model name>/\(modelFileName))")
+            throw OctetError.io(path: directory, reason: "the model repository holds no model folder (DIR/<model name>/\(modelFileName) or \(engineFileName))")
         }
         return models
     }
 
     static func loadModel(name: String, folder: String, metrics: ServingMetrics?, logger: Logger) throws -> ServedModel {
-        func file(_ relative: String) -> String {
-            relative.hasPrefix("/") ? relative : (folder as NSString).appendingPathComponent(relative)
-        }
-        let modelPath = file(modelFileName)
-        guard FileManager.default.fileExists(atPath: modelPath) else {
-            throw OctetError.io(path: folder, reason: "the model folder holds no \(modelFileName)")
+        let file = path(in: folder)
+        let onnxPath = file(modelFileName), enginePath = file(engineFileName)
+        let hasModel = FileManager.default.fileExists(atPath: onnxPath), hasEngine = FileManager.default.fileExists(atPath: enginePath)
+        guard hasModel != hasEngine else {
+            throw OctetError.io(path: folder, reason: hasModel
+                ? "the model folder holds both \(modelFileName) and \(engineFileName); keep the one to serve"
+                : "the model folder holds no \(modelFileName) or \(engineFileName)")
         }
         let configurationPath = file(configurationFileName)
         let configuration = FileManager.default.fileExists(atPath: configurationPath)
             ? try ModelConfiguration.read(path: configurationPath) : ModelConfiguration()
-
-        var (network, info) = try ONNXImporter.importModel(path: modelPath)
-        network.name = name
-        let rangesPath = configuration.ranges.map(file), cachePath = configuration.calibrationCache.map(file)
-        if info.isExplicitlyQuantized, rangesPath != nil || cachePath != nil {
-            throw OctetError.invalidInput(
-                reason: "\(modelPath) carries its own quantization (QuantizeLinear/DequantizeLinear), so \(configurationPath) may name no ranges or calibration_cache")
-        }
-        let ranges = try EngineSetup.applyRanges(rangesPath: rangesPath, cachePath: cachePath, to: &network, modelPath: modelPath)
-        let precision = configuration.precision ?? (ranges != nil || info.isExplicitlyQuantized ? "int8" : "fp32")
         let warn: (String) -> Void = { logger.warning("\(name): \($0)") }
-        if let ranges, !ranges.unknown.isEmpty {
-            warn("\(ranges.unknown.count) range(s) in \(ranges.source) match no tensor of the model and are ignored")
-        }
-        let config = EngineSetup.builderConfig(
-            precision: precision, constraints: configuration.precisionConstraints ?? "none",
-            trtCompatibleRanges: configuration.trtCompatibleRanges ?? false, noFusion: configuration.noFusion ?? false,
-            explicitQuantization: info.isExplicitlyQuantized)
-        let backend = try EngineSetup.backend(configuration.device ?? "cpu", warn: warn)
         let instances = configuration.instanceCount ?? 1
         let threads = configuration.threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / instances)
-        let engine = try EngineSetup.build(
-            network, config: config, backend: backend, threads: threads, precision: precision, hasRanges: ranges != nil, warn: warn)
+        let (engine, modelPath, precision, deviceText) = hasEngine
+            ? try loadEngine(enginePath, configuration: configuration, configurationPath: configurationPath, threads: threads)
+            : try buildEngine(onnxPath, name: name, configuration: configuration, configurationPath: configurationPath, threads: threads, warn: warn)
+        let network = engine.plan.network
         let maxBatchSize = configuration.maxBatchSize ?? 8
         try network.checkBatch(maxBatchSize)
 
@@ -119,7 +107,60 @@ enum ModelRepository {
             maxQueueSize: configuration.maxQueueSize ?? 64,
             queueTimeout: .milliseconds(configuration.queueTimeoutMilliseconds ?? 30_000))
         let scheduler = BatchScheduler(engine: engine, settings: settings, metrics: metrics?.model(name))
-        logger.info("\(name): \(precision.uppercased()) \(engine.backendName.uppercased()) engine (\(EngineSetup.deviceDescription(backend))) for \(modelPath), \(engine.plan.report.int8LayerCount) INT8 layers; \(instances) execution context(s) of \(threads) thread(s), max batch \(maxBatchSize), \(settings.maxQueueDelay.map { "dynamic batching with \($0) delay" } ?? "no dynamic batching")\(recipe.map { "; images: recipe \($0.summary)" } ?? "")")
+        logger.info("\(name): \(precision.uppercased()) \(engine.backendName.uppercased()) engine (\(deviceText)) for \(modelPath), \(engine.plan.report.int8LayerCount) INT8 layers; \(instances) execution context(s) of \(threads) thread(s), max batch \(maxBatchSize), \(settings.maxQueueDelay.map { "dynamic batching with \($0) delay" } ?? "no dynamic batching")\(recipe.map { "; images: recipe \($0.summary)" } ?? "")")
         return ServedModel(name: name, engine: engine, configuration: configuration, recipe: recipe, labels: labels, precision: precision, scheduler: scheduler)
+    }
+
+    /// File names in `config.json` are relative to the model folder.
+    private static func path(in folder: String) -> (String) -> String {
+        { relative in relative.hasPrefix("/") ? relative : (folder as NSString).appendingPathComponent(relative) }
+    }
+
+    /// `model.onnx`, imported and built with the configuration's ranges and builder options.
+    private static func buildEngine(
+        _ modelPath: String, name: String, configuration: ModelConfiguration, configurationPath: String, threads: Int, warn: @escaping (String) -> Void
+    ) throws -> (Engine, path: String, precision: String, device: String) {
+        let file = path(in: (modelPath as NSString).deletingLastPathComponent)
+        var (network, info) = try ONNXImporter.importModel(path: modelPath)
+        network.name = name
+        let rangesPath = configuration.ranges.map(file), cachePath = configuration.calibrationCache.map(file)
+        if info.isExplicitlyQuantized, rangesPath != nil || cachePath != nil {
+            throw OctetError.invalidInput(
+                reason: "\(modelPath) carries its own quantization (QuantizeLinear/DequantizeLinear), so \(configurationPath) may name no ranges or calibration_cache")
+        }
+        let ranges = try EngineSetup.applyRanges(rangesPath: rangesPath, cachePath: cachePath, to: &network, modelPath: modelPath)
+        let precision = configuration.precision ?? (ranges != nil || info.isExplicitlyQuantized ? "int8" : "fp32")
+        if let ranges, !ranges.unknown.isEmpty {
+            warn("\(ranges.unknown.count) range(s) in \(ranges.source) match no tensor of the model and are ignored")
+        }
+        let config = EngineSetup.builderConfig(
+            precision: precision, constraints: configuration.precisionConstraints ?? "none",
+            trtCompatibleRanges: configuration.trtCompatibleRanges ?? false, noFusion: configuration.noFusion ?? false,
+            explicitQuantization: info.isExplicitlyQuantized)
+        let backend = try EngineSetup.backend(configuration.device ?? "cpu", warn: warn)
+        let engine = try EngineSetup.build(
+            network, config: config, backend: backend, threads: threads, precision: precision, hasRanges: ranges != nil, warn: warn)
+        return (engine, modelPath, precision, EngineSetup.deviceDescription(backend))
+    }
+
+    /// `model.engine`, loaded on the backend it was built for. The keys that shape a build are refused: the engine
+    /// fixed them when it was built (`octet build`), and a configuration that names them is not the one served.
+    private static func loadEngine(
+        _ enginePath: String, configuration: ModelConfiguration, configurationPath: String, threads: Int
+    ) throws -> (Engine, path: String, precision: String, device: String) {
+        let buildKeys: [(key: ModelConfiguration.CodingKeys, set: Bool)] = [
+            (.ranges, configuration.ranges != nil), (.calibrationCache, configuration.calibrationCache != nil),
+            (.precision, configuration.precision != nil), (.precisionConstraints, configuration.precisionConstraints != nil),
+            (.trtCompatibleRanges, configuration.trtCompatibleRanges != nil), (.noFusion, configuration.noFusion != nil),
+        ]
+        if let key = buildKeys.first(where: \.set)?.key {
+            throw OctetError.invalidInput(reason: "\(configurationPath) sets \(key.rawValue), which \(enginePath) fixed when it was built; rebuild the engine to change it")
+        }
+        let file = try EngineFile.read(path: enginePath)
+        if let device = configuration.device, device != "auto", device != file.backendName {
+            throw OctetError.invalidInput(reason: "\(configurationPath) asks for device \(device), and \(enginePath) is a \(file.backendName) engine built for \(file.target)")
+        }
+        let engine = try Engine(file, backend: try Engine.loadingBackend(for: file), options: ExecutionOptions(threads: threads))
+        return (engine, enginePath, EngineSetup.precision(of: engine), "\(file.backendName) engine file for \(file.target)")
     }
 }
