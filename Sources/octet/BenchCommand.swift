@@ -205,25 +205,32 @@ struct ConcurrentRuns {
     }
 }
 
+/// The fixed linear congruential sequence bench inputs come from, so timings never run on zeros and every run
+/// feeds the same values.
+struct BenchSequence {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed &* 6_364_136_223_846_793_005 &+ 1 }
+
+    mutating func next() -> UInt64 {
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return state
+    }
+}
+
 extension [UInt8] {
-    /// Fixed pseudo-random bytes (the sequence of `TensorData.uniform`), standing in for pixels.
+    /// Fixed pseudo-random bytes, standing in for pixels.
     static func uniformBytes(count: Int, seed: UInt64) -> [UInt8] {
-        var state = seed &* 6_364_136_223_846_793_005 &+ 1
-        return (0..<count).map { _ in
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return UInt8(truncatingIfNeeded: state >> 56)
-        }
+        var sequence = BenchSequence(seed: seed)
+        return (0..<count).map { _ in UInt8(truncatingIfNeeded: sequence.next() >> 56) }
     }
 }
 
 extension TensorData {
-    /// Fixed pseudo-random values in [-1, 1] (a linear congruential sequence), so timings never run on zeros.
+    /// Fixed pseudo-random values in [-1, 1].
     static func uniform(_ shape: [Int], seed: UInt64) -> TensorData {
-        var state = seed &* 6_364_136_223_846_793_005 &+ 1
-        let values = (0..<shape.reduce(1, *)).map { _ -> Float in
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return Float(state >> 40) / Float(1 << 23) - 1
-        }
+        var sequence = BenchSequence(seed: seed)
+        let values = (0..<shape.reduce(1, *)).map { _ in Float(sequence.next() >> 40) / Float(1 << 23) - 1 }
         return TensorData(shape: shape, values: values)
     }
 }
