@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Everything Octet's CUDA backend is checked and measured with on the lent H200, in one call (the machine keeps
 # nothing between calls). Run from the repository root on the GPU machine, with .gpu/ carried there holding
-# octet.gz (the static release binary, gzipped), lib/ (libjpeg.so.62, libpng16.so.16), models/*.onnx[.gz] and
+# octet.xz or octet.gz (the static release binary, compressed), lib/ (libjpeg.so.62, libpng16.so.16), models/*.onnx[.gz] and
 # images/{224,128}/*.ppm.
 #   bash Benchmarks/cuda/h200_run.sh [steps...]   steps: selftest compare resnet50 bench e2e pytorch (default: all),
 #   ptxas (registers and spills), diagnose (Nsight Compute), heuristic (ResNet-50 without timing the convolution tiles),
@@ -14,7 +14,13 @@ mkdir -p "$OUT" /tmp/octet-models
 M=/tmp/octet-models
 export OCTET_CACHE_DIR=/tmp/octet-cache
 steps=${*:-selftest compare resnet50 bench e2e pytorch}
-gunzip -c .gpu/octet.gz > /tmp/octet && chmod +x /tmp/octet
+# The binary travels xz-compressed (octet.xz: with the server it no longer fits the carry limit as gzip) or gzipped.
+if [ -f .gpu/octet.xz ]; then
+  python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(".gpu/octet.xz"), open("/tmp/octet", "wb"))'
+else
+  gunzip -c .gpu/octet.gz > /tmp/octet
+fi
+chmod +x /tmp/octet
 # libjpeg-turbo and libpng, which the binary links dynamically, travel in .gpu/lib (docs/cuda.md).
 [ -d .gpu/lib ] && export LD_LIBRARY_PATH="$PWD/.gpu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 # EfficientNet-Lite0 is the bundled demo model, already in the tree.
