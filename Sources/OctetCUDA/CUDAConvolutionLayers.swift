@@ -343,7 +343,9 @@ struct ImplicitGEMMKernel: CUDALayer {
     }
 }
 
-/// INT8 depthwise convolution (dwconv.cu): one thread per output element, or per 8 or 4 channels of a pixel.
+/// INT8 depthwise convolution (dwconv.cu): one thread per output element, or per 8 or 4 channels of a pixel, or
+/// (a tactic, where the kernel is 3 or 5 wide with horizontal stride 1 or 2) per 8 or 4 channels of a row of four
+/// pixels.
 struct DepthwiseKernel: CUDALayer {
     let convolution: ConvolutionParameters
     let weights: DeviceArray
@@ -356,6 +358,16 @@ struct DepthwiseKernel: CUDALayer {
     /// Channels per thread: 8, 4 or 1.
     private var lanes: Int { convolution.outputChannels % 8 == 0 ? 8 : convolution.outputChannels % 4 == 0 ? 4 : 1 }
     var kernelName: String { "dwconv_\(parameters.input.isSigned ? "s8" : "u8")_nhwc\(lanes > 1 ? "_x\(lanes)" : "")__cuda" }
+
+    /// The row kernel's name suffix, where one is instantiated for this kernel width and horizontal stride.
+    private var rowKernel: String? {
+        let (width, stride) = (convolution.kernel[1], convolution.strides[1])
+        guard lanes > 1, [3, 5].contains(width), [1, 2].contains(stride), convolution.dilations[1] == 1 else { return nil }
+        return "k\(width)s\(stride)_r4"
+    }
+
+    /// A pixel a thread, or a row of four pixels a thread: which is faster depends on the layer's size and the GPU.
+    func tactics(batch: Int) -> [String] { rowKernel.map { ["pixel", "row4 \($0)"] } ?? [] }
 
     init(_ p: ConvolutionParameters, _ q: QuantizedLinearParameters, driver: CUDADriver) throws {
         let c = p.outputChannels, (kh, kw) = (p.kernel[0], p.kernel[1])
@@ -387,7 +399,12 @@ struct DepthwiseKernel: CUDALayer {
         if lanes > 1 {
             arguments.append(Int32(smallSums ? 1 : 0))
             arguments.append(y.address)
-            try encoder.launch("octet_dwconv_q_nhwc_x\(lanes)", elements: y.count / lanes, arguments)
+            if let row = rowKernel, encoder.tactic == 1 {
+                let rows = y.count / y.layout.width / lanes, blocks = (y.layout.width + 3) / 4
+                try encoder.launch("octet_dwconv_q_nhwc_x\(lanes)_\(row)", elements: rows * blocks, arguments)
+            } else {
+                try encoder.launch("octet_dwconv_q_nhwc_x\(lanes)", elements: y.count / lanes, arguments)
+            }
         } else {
             arguments.append(Int32(parameters.output?.isSigned == true ? 1 : 0))
             arguments.append(y.address)

@@ -27,6 +27,17 @@ public enum CUDASelfTest {
             log("\(name) C=\(c) \(k)x\(k) stride \(stride) \(signedInput ? "s8" : "u8") input: \(ok ? "exact" : "MISMATCH")")
             if !ok { failures += 1 }
         }
+        // The row kernels (four output pixels a thread): every instantiated width, stride and lane count, output
+        // widths 11 and 6 leaving partial rows of four.
+        for (index, (k, stride, lanes)) in [3, 5].flatMap({ k in [1, 2].flatMap { s in [4, 8].map { (k, s, $0) } } }).enumerated() {
+            let name = "octet_dwconv_q_nhwc_x\(lanes)_k\(k)s\(stride)_r4"
+            let (c, signedInput, smallSums) = (lanes * (index % 3 + 1), index % 2 == 0, index % 4 < 2)
+            let ok = try checkDepthwise(
+                driver, try library.kernel(name), channels: c, kernel: k, stride: stride, signedInput: signedInput, lanes: lanes,
+                smallSums: smallSums, outputsPerThread: 4, using: &generator)
+            log("\(name) C=\(c) \(signedInput ? "s8" : "u8") input: \(ok ? "exact" : "MISMATCH")")
+            if !ok { failures += 1 }
+        }
         let quantize = try library.kernel("octet_quantize_f32")
         for count in [1, 255, 4097, 4100] {
             let ok = try checkQuantize(driver, quantize, count: count, using: &generator)
@@ -77,11 +88,12 @@ public enum CUDASelfTest {
         return variants
     }
 
-    /// Depthwise convolution on a 2 × 9 × 11 × C NHWC input with symmetric padding k/2, `lanes` channels a thread
+    /// Depthwise convolution on a 2 × 9 × 11 × C NHWC input with symmetric padding k/2, `lanes` channels and
+    /// `outputsPerThread` horizontally adjacent pixels a thread
     /// (`smallSums`: the vector kernels' FP32-pipe conversion, valid here since |acc| < 25·127·255 + 3000 < 2^22).
     private static func checkDepthwise(
         _ driver: CUDADriver, _ kernel: CUDADriver.Kernel, channels c: Int, kernel k: Int, stride: Int, signedInput: Bool,
-        lanes: Int, smallSums: Bool, using generator: inout SystemRandomNumberGenerator
+        lanes: Int, smallSums: Bool, outputsPerThread: Int = 1, using generator: inout SystemRandomNumberGenerator
     ) throws -> Bool {
         let (n, h, w, pad) = (2, 9, 11, k / 2)
         let (oh, ow) = ((h + 2 * pad - k) / stride + 1, (w + 2 * pad - k) / stride + 1)
@@ -105,7 +117,7 @@ public enum CUDASelfTest {
             Int32(pad), Int32(pad), Int32(1), Int32(1), buffers[0].address, Int32(signedInput ? 1 : 0), buffers[1].address,
             buffers[2].address, buffers[3].address, lo, hi, Int32(flag ? 1 : 0), buffers[4].address,
         ]
-        let threads = count / lanes
+        let threads = n * oh * ((ow + outputsPerThread - 1) / outputsPerThread) * (c / lanes)
         try driver.launch(kernel, grid: (UInt32((threads + 255) / 256), 1, 1), block: (256, 1, 1), arguments: arguments)
         let got = try driver.download(buffers[4], count: count, as: UInt8.self, initial: 0)
         for index in 0..<count {
