@@ -4,6 +4,7 @@
 # octet.xz or octet.gz (the static release binary, compressed), lib/ (libjpeg.so.62, libpng16.so.16), models/*.onnx[.gz] and
 # images/{224,128}/*.ppm.
 #   bash Benchmarks/cuda/h200_run.sh [steps...]   steps: selftest compare resnet50 bench e2e pytorch (default: all),
+#   tvint8 (INT8 vs FP32 top-1 of every torchvision family on the GPU),
 #   ptxas (registers and spills), diagnose (Nsight Compute), heuristic (ResNet-50 without timing the convolution tiles),
 #   engine (issue #17: ResNet-50 INT8 batch 256 built with tactic timing, saved, loaded; needs the resnet50 step first:
 #   RESNET50_COMPARE=0 bash Benchmarks/cuda/h200_run.sh resnet50 engine)
@@ -128,6 +129,18 @@ a, b = np.load("/tmp/r50-loaded.npy"), np.load("/tmp/r50-fresh.npy")
 build = float(re.search(r"in ([0-9.]+) ms \(", open(sys.argv[1]).read()).group(1))
 load = float(re.search(r"\) in ([0-9.]+) ms", open(sys.argv[2]).read()).group(1))
 print("logits loaded vs fresh: shape %s, identical %s, max |diff| %g; build %.1f ms, load %.1f ms, load/build = 1/%.1f" % (a.shape, np.array_equal(a, b), np.abs(a - b).max(), build, load, build / load))' "$OUT/engine_build.log" "$OUT/engine_load_run.log")"
+    ;;
+  tvint8)
+    # Issue #16's CUDA column of docs/int8-accuracy.md: every torchvision family exported here (random weights,
+    # opset 17), Octet-calibrated on the GPU, INT8 against FP32 top-1 over the photos in both range modes
+    # (TVINT8_MODELS="a b" limits the families; TVINT8_LIMIT=N the photos of the slow ones, as on the CPU).
+    TV=$M/tv
+    timeout ${TVINT8_SECONDS:-300} python3 Scripts/export_torchvision.py $TV --opsets 17 --images $I224 --threads 8 ${TVINT8_MODELS:+--models $TVINT8_MODELS} > "$OUT/tvint8_export.log" 2>&1
+    summary "tvint8 export rc=$? $(ls $TV/*_op17.onnx 2>/dev/null | wc -l) models"
+    timeout ${TVINT8_SECONDS:-300} python3 Scripts/int8_accuracy_torchvision.py --octet /tmp/octet --models $TV --images $I224 --work "$OUT/tvint8" --device cuda \
+      ${TVINT8_MODELS:+--only $TVINT8_MODELS} --markdown "$OUT/tvint8.md" > "$OUT/tvint8.log" 2>&1
+    summary "tvint8 rc=$?"
+    summary "$(cat "$OUT/tvint8.md" 2>/dev/null)"
     ;;
   pytorch)
     python3 Benchmarks/cuda/pytorch_fp16.py > "$OUT/pytorch_fp16.json" 2> "$OUT/pytorch_fp16.err"
