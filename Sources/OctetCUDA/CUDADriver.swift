@@ -330,6 +330,11 @@ public final class CUDADriver: @unchecked Sendable {
         try values.withUnsafeBytes { try check(cuMemcpyHtoD(buffer.address, $0.baseAddress!, min($0.count, buffer.bytes)), "cuMemcpyHtoD") }
     }
 
+    public func upload(bytes: UnsafeRawBufferPointer, to buffer: Buffer) throws {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+        try check(cuMemcpyHtoD(buffer.address, base, min(bytes.count, buffer.bytes)), "cuMemcpyHtoD")
+    }
+
     public func download<T>(_ buffer: Buffer, count: Int, as _: T.Type, initial: T) throws -> [T] {
         var values = [T](repeating: initial, count: count)
         try values.withUnsafeMutableBytes { try check(cuMemcpyDtoH($0.baseAddress!, buffer.address, $0.count), "cuMemcpyDtoH") }
