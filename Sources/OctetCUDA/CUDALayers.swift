@@ -158,6 +158,9 @@ struct CUDALayerFactory {
         case (.softmaxRows, _):
             return SoftmaxKernel()
 
+        case (.matrixMultiply, _):
+            return FloatMatrixMultiplyKernel()
+
         case let (.sameShapeBinary(op), _):
             guard int8 else { return FloatBinaryKernel(operation: op, activation: CUDAActivation(layer.fusedActivation)) }
             guard let a = inQ[0], let b = inQ[1], let outQ,
@@ -180,7 +183,7 @@ struct CUDALayerFactory {
         case (.view, _):
             return CopyKernel()
 
-        case (.hostReference, _), (.matrixMultiply, _), (.depthwiseConvolution, _), (.convolution, _), (.fullyConnected, _), (.pooling, _),
+        case (.hostReference, _), (.depthwiseConvolution, _), (.convolution, _), (.fullyConnected, _), (.pooling, _),
              (.lookupTable, _), (.activation, _), (.channelScale, _):
             throw disagreement()
         }
@@ -192,9 +195,8 @@ extension CUDABackend {
     /// reason, or what the CUDA kernels lack beyond it. Decided without a device, so it can be tested anywhere.
     static func hostReason(_ layer: Layer, form: LayerForm, plan: EnginePlan) -> String? {
         if let reason = form.hostReason { return reason }
-        if case .matrixMultiply = form {
-            // The CPU runs this form natively (plain loops); no CUDA kernel has been written for it.
-            return "MatMul between activations has no CUDA kernel"
+        if case .matrixMultiply = form, plan.network[layer.outputs[0]].shape.count - 2 > FloatMatrixMultiplyKernel.maximumLeadingAxes {
+            return "MatMul with more than \(FloatMatrixMultiplyKernel.maximumLeadingAxes) leading axes has no CUDA kernel"
         }
         let (int8, inQ, outQ, inShape, _) = plan.signature(of: layer)
         // Any layer that reads or writes a zero-point tensor, whatever its precision: a dequantize reformat too.
@@ -460,6 +462,35 @@ struct SoftmaxKernel: CUDALayer {
         try encoder.launch("octet_softmax_rows_f32", grid: (UInt32((rows + 7) / 8), 1, 1), block: (256, 1, 1), KernelArguments([
             Int32(rows), Int32(columns), inputs[0].address, y.address,
         ]))
+    }
+}
+
+/// FP32 MatMul of two activations (matmul.cu), leading axes broadcast, each in its physical layout: the CPU's
+/// `matmul_f32_strided__swift` loop on the device, the same floats bit for bit.
+struct FloatMatrixMultiplyKernel: CUDALayer {
+    let kernelName = "matmul_f32_strided__cuda"
+    /// `OCTET_MATMUL_MAX_LEADING` of matmul.cu.
+    static let maximumLeadingAxes = 6
+
+    func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
+        let (a, b, y) = (inputs[0], inputs[1], outputs[0])
+        let rank = y.layout.sampleShape.count + 1
+        let (aShape, sa) = a.layout.broadcastStrides(batch: a.batch, rank: rank)
+        let (_, sb) = b.layout.broadcastStrides(batch: b.batch, rank: rank)
+        let (yShape, sy) = y.layout.broadcastStrides(batch: y.batch, rank: rank)
+        let leading = rank - 2
+        // MatmulGeometry, field by field: the leading axes padded to the struct's six.
+        func padded(_ values: [Int]) -> [Int] { Array(values.prefix(leading)) + Array(repeating: 0, count: Self.maximumLeadingAxes - leading) }
+        var arguments = KernelArguments()
+        arguments.append(Int64(y.count))
+        for v in [leading] + padded(yShape) + padded(sa) + padded(sb) + padded(sy)
+            + [aShape[rank - 2], aShape[rank - 1], yShape[rank - 1], sa[rank - 2], sa[rank - 1], sb[rank - 2], sb[rank - 1], sy[rank - 2], sy[rank - 1]] {
+            arguments.append(Int32(v))
+        }
+        arguments.append(a.address)
+        arguments.append(b.address)
+        arguments.append(y.address)
+        try encoder.launch("octet_matmul_f32", elements: y.count, arguments)
     }
 }
 

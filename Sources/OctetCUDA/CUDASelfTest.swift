@@ -50,7 +50,61 @@ public enum CUDASelfTest {
             log(String(format: "activation_f32 %@ count=4099: largest |cuda − cpu| %.3g (%@)", function.name, worst, ok ? "within tolerance" : "BEYOND TOLERANCE"))
             if !ok { failures += 1 }
         }
+        // Rank 4 (NHWC, both operands broadcast on a leading axis) and rank 3 (row-major), awkward sizes.
+        for (aShape, bShape) in [([3, 1, 13, 37], [1, 4, 37, 9]), ([2, 5, 17], [1, 17, 33]), ([1, 1, 1], [1, 1, 1])] {
+            let ok = try checkMatrixMultiply(library, a: aShape, b: bShape, using: &generator)
+            log("matmul_f32 \(aShape) x \(bShape): \(ok ? "bit-exact" : "MISMATCH")")
+            if !ok { failures += 1 }
+        }
         return failures
+    }
+
+    /// `FloatMatrixMultiplyKernel` (matmul.cu) on random logical operands in their physical layouts, against the
+    /// CPU's loop (`acc += a · b` in k order) on the host: every float bit for bit.
+    private static func checkMatrixMultiply(_ library: CUDAKernelLibrary, a aShape: [Int], b bShape: [Int], using generator: inout SystemRandomNumberGenerator) throws -> Bool {
+        let driver = library.driver
+        let rank = aShape.count
+        let leading = zip(aShape.prefix(rank - 2), bShape.prefix(rank - 2)).map { max($0, $1) }
+        let (m, k, n) = (aShape[rank - 2], aShape[rank - 1], bShape[rank - 1])
+        let yShape = leading + [m, n]
+        let a = TensorData(shape: aShape, values: (0..<aShape.reduce(1, *)).map { _ in Float.random(in: -2...2, using: &generator) })
+        let b = TensorData(shape: bShape, values: (0..<bShape.reduce(1, *)).map { _ in Float.random(in: -2...2, using: &generator) })
+        // The CPU's arithmetic on logical row-major data.
+        var want = [Float](repeating: 0, count: yShape.reduce(1, *))
+        let (sa, sb) = (rowMajorStrides(aShape), rowMajorStrides(bShape))
+        for index in 0..<leading.reduce(1, *) {
+            var (offsetA, offsetB, rest) = (0, 0, index)
+            for axis in (0..<leading.count).reversed() {
+                let coordinate = rest % leading[axis]
+                rest /= leading[axis]
+                offsetA += aShape[axis] == 1 ? 0 : coordinate * sa[axis]
+                offsetB += bShape[axis] == 1 ? 0 : coordinate * sb[axis]
+            }
+            for i in 0..<m {
+                for j in 0..<n {
+                    var acc: Float = 0
+                    for p in 0..<k { acc += a.values[offsetA + i * k + p] * b.values[offsetB + p * n + j] }
+                    want[(index * m + i) * n + j] = acc
+                }
+            }
+        }
+        // Device tensors in the backends' layouts (NHWC for rank 4), the batch being the first axis.
+        func layout(_ shape: [Int]) -> TensorLayout { TensorLayout(sampleShape: Array(shape.dropFirst()), dataType: .float32, quantization: nil) }
+        let layouts = [layout(aShape), layout(bShape), layout(yShape)]
+        let batches = [aShape[0], bShape[0], yShape[0]]
+        let buffers = try zip(layouts, batches).map { try driver.allocate(bytes: $0.bytesPerSample * $1) }
+        defer { buffers.forEach(driver.release) }
+        let stream = try driver.makeStream()
+        defer { driver.destroy(stream) }
+        let tensors = (0..<3).map { DeviceTensor(address: buffers[$0].address, layout: layouts[$0], batch: batches[$0]) }
+        for (index, value) in [a, b].enumerated() { try CUDAHostTransfer.upload(.float(value), to: tensors[index], driver: driver, stream: stream) }
+        var encoder = CUDAEncoder(library: library, workspace: 0, accumulators: 0)
+        try FloatMatrixMultiplyKernel().encode(inputs: [tensors[0], tensors[1]], outputs: [tensors[2]], into: &encoder)
+        for case let .launch(kernel, grid, block, shared, arguments, _) in encoder.steps {
+            try driver.launch(kernel, grid: grid, block: block, sharedBytes: shared, arguments: arguments, stream: stream)
+        }
+        guard case let .float(got) = try CUDAHostTransfer.download(tensors[2], driver: driver, stream: stream) else { return false }
+        return got.shape == yShape && zip(got.values, want).allSatisfy { $0.bitPattern == $1.bitPattern }
     }
 
     /// A CUDA engine saved and loaded again (issue #17): `built` runs `inputs` (timing its tactics at that batch),
