@@ -39,6 +39,8 @@ for step in $steps; do
   selftest)
     /usr/bin/time -v /tmp/octet selftest --device cuda > "$OUT/selftest.log" 2> "$OUT/selftest.err"
     summary "selftest rc=$? $(tail -1 "$OUT/selftest.log")"
+    # Issue #17 and #16's CUDA checks: the engine file round trip, the float activations, MatMul, the conformance totals.
+    summary "$(grep -h 'CUDA engine file round trip\|activation_f32\|matmul_f32\|conformance on\|MISMATCH\|BEYOND\|FAILED' "$OUT/selftest.log")"
     ;;
   compare)
     # Ranges calibrated by Octet on the GPU (FP32 engine, max method), then the INT8 engine on CUDA against the
@@ -119,7 +121,7 @@ for step in $steps; do
     /tmp/octet build --device cuda --model $R50 --ranges "$OUT/resnet50_ranges.txt" --batch 256 --save-engine /tmp/r50-cached.engine --timing-cache /tmp/r50.timing > "$OUT/engine_build_cached.log" 2>&1
     summary "engine build with timing cache rc=$? $(grep -h 'Built\|Timing cache' "$OUT/engine_build_cached.log" | tr '\n' ' ')"
     /tmp/octet run --device cuda --loadEngine=/tmp/r50.engine --load-inputs /tmp/x256.npy --save-outputs /tmp/r50-loaded.npy > "$OUT/engine_load_run.log" 2>&1
-    summary "engine load+run rc=$? $(grep -h 'Loaded' "$OUT/engine_load_run.log")"
+    summary "engine load+run rc=$? $(grep -h 'Loaded\|Load phases' "$OUT/engine_load_run.log" | tr '\n' ' ')"
     /tmp/octet run --device cuda --model $R50 --ranges "$OUT/resnet50_ranges.txt" --load-inputs /tmp/x256.npy --save-outputs /tmp/r50-fresh.npy > "$OUT/engine_fresh_run.log" 2>&1
     summary "fresh build+run rc=$?"
     /tmp/octet bench --device cuda --load-engine /tmp/r50.engine --batch 256 --iterations 20 --warmup 5 > "$OUT/engine_bench.log" 2>&1

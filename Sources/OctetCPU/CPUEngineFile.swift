@@ -3,28 +3,6 @@ import OctetCore
 import OctetQuantization
 import OctetRuntime
 
-/// An INT8 GEMM's quantization: the epilogue at once, the quantized weights, bias and multipliers only when weights
-/// are packed (a build), never when they come packed from an engine file.
-final class QuantizedLinear {
-    let epilogue: QuantizedLinearParameters.Epilogue
-    private let weights: Weights, bias: Weights?, activation: Activation?
-    private var computed: QuantizedLinearParameters?
-
-    init(weights: Weights, bias: Weights?, input: TensorQuantization, output: TensorQuantization?, residual: TensorQuantization?, activation: Activation?) {
-        epilogue = .init(input: input, output: output, residual: residual, activation: activation)
-        (self.weights, self.bias, self.activation) = (weights, bias, activation)
-    }
-
-    /// The full parameters, derived the first time they are asked for.
-    var parameters: QuantizedLinearParameters {
-        if let computed { return computed }
-        let q = QuantizedLinearParameters(
-            weights: weights, bias: bias, input: epilogue.input, output: epilogue.output, residual: epilogue.residual, activation: activation)
-        computed = q
-        return q
-    }
-}
-
 /// An engine file's CPU section while a program is made from it.
 final class SavedCPUState {
     var reader: BinaryReader

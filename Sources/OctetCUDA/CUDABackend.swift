@@ -69,12 +69,17 @@ final class CUDAProgram: CompiledProgram, @unchecked Sendable {
     /// engine file (then nothing is timed).
     let tactics: CUDATacticTable
     let timingCache: CUDATimingCache?
+    /// Every layer's constant arrays, as computed (a build) or loaded (an engine file), for saving.
+    let constants: CUDAConstantStore<DeviceArray>
+    /// Where a load's time went (`CUDAEngineLoader`); empty for a build.
+    var loadPhases: [(phase: String, milliseconds: Double)] = []
 
     var kernelNames: [String] { layers.map(\.kernelName) }
 
+    /// `constants`: the engine file's (a load), or nil to compute every constant from the plan (a build).
     init(
         plan: EnginePlan, library: CUDAKernelLibrary, convolutions: CUDABackend.ConvolutionPath, tactics: CUDATacticTable,
-        timingCache: CUDATimingCache?
+        timingCache: CUDATimingCache?, constants saved: CUDAConstantStore<DeviceArray>? = nil
     ) throws {
         self.plan = plan
         self.library = library
@@ -83,9 +88,17 @@ final class CUDAProgram: CompiledProgram, @unchecked Sendable {
         self.timingCache = timingCache
         try library.driver.activate(library.device)
         let tensors = TensorPlacement(plan: plan)
-        let factory = CUDALayerFactory(plan: plan, library: library, tensors: tensors, convolutions: convolutions)
-        self.layers = try plan.network.layers.map { try factory.makeLayer($0) }
+        let driver = library.driver
+        let constants = saved ?? CUDAConstantStore { try DeviceArray(bytes: $0, driver: driver) }
+        let factory = CUDALayerFactory(plan: plan, library: library, tensors: tensors, convolutions: convolutions, constants: constants)
+        self.layers = try plan.network.layers.map { layer in
+            try constants.begin(layer: layer.name)
+            let made = try factory.makeLayer(layer)
+            try constants.end(kernelName: made.kernelName)
+            return made
+        }
         self.tensors = tensors
+        self.constants = constants
     }
 
     func makeState() -> any ProgramState { CUDAState(program: self) }

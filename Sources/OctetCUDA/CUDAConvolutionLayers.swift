@@ -163,7 +163,8 @@ struct ImplicitGEMMKernel: CUDALayer {
     let weights: DeviceArray
     let bias: DeviceArray
     let multipliers: DeviceArray
-    let parameters: QuantizedLinearParameters
+    /// The quantization the epilogue applies (no weights: a loaded engine never quantizes them).
+    let epilogue: QuantizedLinearParameters.Epilogue
     let bounds: (lo: Float, hi: Float)
     /// K rounded up to whole k steps of every tile: the length of each packed weight row.
     let paddedK: Int
@@ -184,9 +185,12 @@ struct ImplicitGEMMKernel: CUDALayer {
     /// The bounds test of the gather marks k beyond K with dy = 0x7fff, so input sides stay below 2^14.
     static let maximumSide = 16384
 
-    init?(geometry: ConvolutionShape, _ q: QuantizedLinearParameters, activation: Activation?, residual: Bool, tensorCores: Bool, pinnedTile: String?, library: CUDAKernelLibrary) throws {
-        if q.output != nil {
-            bounds = (q.bounds.min, q.bounds.max)
+    init?(
+        geometry: ConvolutionShape, _ q: QuantizedLinear, activation: Activation?, residual: Bool, tensorCores: Bool, pinnedTile: String?,
+        device: CUDADriver.Device, constants: CUDAConstantStore<DeviceArray>
+    ) throws {
+        if q.epilogue.output != nil {
+            bounds = (q.epilogue.bounds.min, q.epilogue.bounds.max)
         } else {
             switch activation {
             case nil: bounds = (-.infinity, .infinity)
@@ -198,22 +202,23 @@ struct ImplicitGEMMKernel: CUDALayer {
         // The bounds test of the gather marks k beyond K with dy = 0x7fff.
         guard max(geometry.height, geometry.width) < Self.maximumSide else { return nil }
         self.geometry = geometry
-        parameters = q
+        epilogue = q.epilogue
         hasResidual = residual
         self.pinnedTile = pinnedTile
         let foldStride = geometry.foldStride
         let gatherChannels = foldStride > 1 ? 16 : (geometry.channels + 3) / 4 * 4
         gemmShape = geometry.folded(stride: foldStride, channels: gatherChannels)
         paddedK = (gemmShape.reduction + Self.rowAlignment - 1) / Self.rowAlignment * Self.rowAlignment
-        let driver = library.driver
-        let foldedWeights = geometry.foldWeights(q.weights, stride: foldStride, channels: gatherChannels)
-        self.weights = try DeviceArray(gemmShape.packTapsMajor(foldedWeights, rowLength: paddedK), driver: driver)
-        bias = try DeviceArray(q.bias, driver: driver)
-        multipliers = try DeviceArray(q.multipliers, driver: driver)
-        device = library.device
+        let (gemmShape, paddedK, outputs) = (gemmShape, paddedK, geometry.outputChannels)
+        self.weights = try constants.array("the packed weights", count: outputs * paddedK, of: Int8.self) {
+            gemmShape.packTapsMajor(geometry.foldWeights(q.parameters.weights, stride: foldStride, channels: gatherChannels), rowLength: paddedK)
+        }
+        bias = try constants.array("the bias", count: outputs) { q.parameters.bias }
+        multipliers = try constants.array("the multipliers", count: outputs) { q.parameters.multipliers }
+        self.device = device
         self.tensorCores = tensorCores
-        taps = try DeviceArray(gemmShape.gatherTable(rowLength: paddedK), driver: driver)
-        smallSums = q.sumsBelow2To22
+        taps = try constants.array("the tap table", count: paddedK / 2, of: Int32.self) { gemmShape.gatherTable(rowLength: paddedK) }
+        smallSums = try constants.flag("whether the sums stay below 2^22") { q.parameters.sumsBelow2To22 }
     }
 
     /// 1, or the stride s of the space-to-depth rearrangement.
@@ -225,7 +230,7 @@ struct ImplicitGEMMKernel: CUDALayer {
     /// Whether the input is rearranged first (into the workspace).
     private var rearrangesInput: Bool { gatherChannels != geometry.channels || foldStride > 1 }
     private var vectorBytes: Int { gatherChannels % 16 == 0 ? 16 : gatherChannels % 8 == 0 ? 8 : 4 }
-    private var inputType: String { parameters.input.isSigned ? "s8" : "u8" }
+    private var inputType: String { epilogue.input.isSigned ? "s8" : "u8" }
 
     var kernelName: String {
         let gemm = tensorCores ? "conv_igemm_v\(vectorBytes)_\(inputType)__mma_m16n8k32" : "conv_\(inputType)__dp4a"
@@ -314,8 +319,8 @@ struct ImplicitGEMMKernel: CUDALayer {
         for v in [g.outputChannels, gemmK, paddedK, m] { arguments.append(Int32(v)) }
         arguments.append(bounds.lo)
         arguments.append(bounds.hi)
-        arguments.append(parameters.residualMultiplier)
-        let outputMode: Int32 = parameters.output.map { $0.isSigned ? 0 : 1 } ?? 2
+        arguments.append(epilogue.residualMultiplier)
+        let outputMode: Int32 = epilogue.output.map { $0.isSigned ? 0 : 1 } ?? 2
         arguments.append(outputMode)
         arguments.append(inputs.count > 1 ? inputs[1].isSigned : Int32(0))
         guard tensorCores else {
@@ -351,13 +356,13 @@ struct DepthwiseKernel: CUDALayer {
     let weights: DeviceArray
     let bias: DeviceArray
     let multipliers: DeviceArray
-    let parameters: QuantizedLinearParameters
+    let epilogue: QuantizedLinearParameters.Epilogue
     /// Every |acc| < 2^22 for any input (Σ|w|·max|x| + |bias| per channel): the epilogue may convert with FP32 adds.
     let smallSums: Bool
 
     /// Channels per thread: 8, 4 or 1.
     private var lanes: Int { convolution.outputChannels % 8 == 0 ? 8 : convolution.outputChannels % 4 == 0 ? 4 : 1 }
-    var kernelName: String { "dwconv_\(parameters.input.isSigned ? "s8" : "u8")_nhwc\(lanes > 1 ? "_x\(lanes)" : "")__cuda" }
+    var kernelName: String { "dwconv_\(epilogue.input.isSigned ? "s8" : "u8")_nhwc\(lanes > 1 ? "_x\(lanes)" : "")__cuda" }
 
     /// The row kernel's name suffix, where one is instantiated for this kernel width and horizontal stride.
     private var rowKernel: String? {
@@ -369,18 +374,22 @@ struct DepthwiseKernel: CUDALayer {
     /// A pixel a thread, or a row of four pixels a thread: which is faster depends on the layer's size and the GPU.
     func tactics(batch: Int) -> [String] { rowKernel.map { ["pixel", "row4 \($0)"] } ?? [] }
 
-    init(_ p: ConvolutionParameters, _ q: QuantizedLinearParameters, driver: CUDADriver) throws {
-        let c = p.outputChannels, (kh, kw) = (p.kernel[0], p.kernel[1])
-        var packed = [Int8](repeating: 0, count: c * kh * kw)
-        for ch in 0..<c {
-            for t in 0..<(kh * kw) { packed[t * c + ch] = q.weights[ch * kh * kw + t] }
-        }
+    init(_ p: ConvolutionParameters, _ q: QuantizedLinear, constants: CUDAConstantStore<DeviceArray>) throws {
+        let c = p.outputChannels, taps = p.kernel[0] * p.kernel[1]
         convolution = p
-        weights = try DeviceArray(packed, driver: driver)
-        bias = try DeviceArray(q.bias, driver: driver)
-        multipliers = try DeviceArray(q.multipliers, driver: driver)
-        parameters = q
-        smallSums = q.sumsBelow2To22
+        // Tap-major ([KH·KW][C]), so neighbouring threads read neighbouring channels.
+        weights = try constants.array("the packed weights", count: c * taps, of: Int8.self) {
+            let w = q.parameters.weights
+            var packed = [Int8](repeating: 0, count: c * taps)
+            for ch in 0..<c {
+                for t in 0..<taps { packed[t * c + ch] = w[ch * taps + t] }
+            }
+            return packed
+        }
+        bias = try constants.array("the bias", count: c) { q.parameters.bias }
+        multipliers = try constants.array("the multipliers", count: c) { q.parameters.multipliers }
+        epilogue = q.epilogue
+        smallSums = try constants.flag("whether the sums stay below 2^22") { q.parameters.sumsBelow2To22 }
     }
 
     func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
@@ -394,8 +403,8 @@ struct DepthwiseKernel: CUDALayer {
         arguments.append(weights.address)
         arguments.append(bias.address)
         arguments.append(multipliers.address)
-        arguments.append(parameters.bounds.min)
-        arguments.append(parameters.bounds.max)
+        arguments.append(epilogue.bounds.min)
+        arguments.append(epilogue.bounds.max)
         if lanes > 1 {
             arguments.append(Int32(smallSums ? 1 : 0))
             arguments.append(y.address)
@@ -406,7 +415,7 @@ struct DepthwiseKernel: CUDALayer {
                 try encoder.launch("octet_dwconv_q_nhwc_x\(lanes)", elements: y.count / lanes, arguments)
             }
         } else {
-            arguments.append(Int32(parameters.output?.isSigned == true ? 1 : 0))
+            arguments.append(Int32(epilogue.output?.isSigned == true ? 1 : 0))
             arguments.append(y.address)
             try encoder.launch("octet_dwconv_q_nhwc", elements: y.count, arguments)
         }
@@ -421,10 +430,12 @@ struct FloatConvolutionKernel: CUDALayer {
     let activation: CUDAActivation
     let kernelName = "conv_f32_direct_nhwc__cuda"
 
-    init(geometry: ConvolutionShape, weights: Weights, bias: Weights?, activation: Activation?, driver: CUDADriver) throws {
+    init(geometry: ConvolutionShape, weights: Weights, bias: Weights?, activation: Activation?, constants: CUDAConstantStore<DeviceArray>) throws {
         self.geometry = geometry
-        self.weights = try DeviceArray(geometry.packTapsMajor(weights.values, rowLength: geometry.reduction), driver: driver)
-        self.bias = try bias.map { try DeviceArray($0.values, driver: driver) }
+        self.weights = try constants.array("the packed weights", count: geometry.outputChannels * geometry.reduction) {
+            geometry.packTapsMajor(weights.values, rowLength: geometry.reduction)
+        }
+        self.bias = try bias.map { b in try constants.array("the bias", count: geometry.outputChannels) { b.values } }
         self.activation = CUDAActivation(activation)
     }
 

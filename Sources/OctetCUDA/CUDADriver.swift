@@ -65,20 +65,32 @@ public final class CUDADriver: @unchecked Sendable {
     private let cuEventSynchronize: @convention(c) (Handle?) -> CUresult
     private let cuEventElapsedTime: @convention(c) (UnsafeMutablePointer<Float>, Handle?, Handle?) -> CUresult
     private let cuEventDestroy: @convention(c) (Handle?) -> CUresult
-    private let nvrtcVersion: @convention(c) (UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Int32>) -> Int32
 
-    // NVRTC entry points.
-    private let nvrtcCreateProgram: NVRTCCreateProgram
-    private let nvrtcCompileProgram: @convention(c) (Handle?, Int32, UnsafePointer<UnsafePointer<CChar>?>?) -> Int32
-    private let nvrtcGetProgramLogSize: @convention(c) (Handle?, UnsafeMutablePointer<Int>) -> Int32
-    private let nvrtcGetProgramLog: @convention(c) (Handle?, UnsafeMutablePointer<CChar>) -> Int32
-    private let nvrtcGetCUBINSize: @convention(c) (Handle?, UnsafeMutablePointer<Int>) -> Int32
-    private let nvrtcGetCUBIN: @convention(c) (Handle?, UnsafeMutablePointer<CChar>) -> Int32
-    private let nvrtcDestroyProgram: @convention(c) (UnsafeMutablePointer<Handle?>) -> Int32
-    private let nvrtcGetErrorString: @convention(c) (Int32) -> UnsafePointer<CChar>?
+    /// NVRTC's entry points: needed to compile the kernels, not to run an engine file's cubin, so a machine with
+    /// the NVIDIA driver and no CUDA toolkit loads engines (as TensorRT plans need no compiler).
+    private struct NVRTC {
+        let path: String
+        let version: @convention(c) (UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Int32>) -> Int32
+        let createProgram: NVRTCCreateProgram
+        let compileProgram: @convention(c) (Handle?, Int32, UnsafePointer<UnsafePointer<CChar>?>?) -> Int32
+        let getProgramLogSize: @convention(c) (Handle?, UnsafeMutablePointer<Int>) -> Int32
+        let getProgramLog: @convention(c) (Handle?, UnsafeMutablePointer<CChar>) -> Int32
+        let getCUBINSize: @convention(c) (Handle?, UnsafeMutablePointer<Int>) -> Int32
+        let getCUBIN: @convention(c) (Handle?, UnsafeMutablePointer<CChar>) -> Int32
+        let destroyProgram: @convention(c) (UnsafeMutablePointer<Handle?>) -> Int32
+        let getErrorString: @convention(c) (Int32) -> UnsafePointer<CChar>?
+    }
+
+    /// NVRTC, or why it cannot be used (thrown by `compile`).
+    private let nvrtc: Result<NVRTC, OctetError>
 
     /// Where NVRTC was found (for the device report).
-    public let nvrtcPath: String
+    public var nvrtcPath: String {
+        switch nvrtc {
+        case let .success(n): n.path
+        case let .failure(error): "not available (\(error))"
+        }
+    }
 
     /// Whether an NVIDIA driver library is installed at all: without one, falling back to the CPU is the
     /// expected case; with one, a failure to start CUDA is worth a warning.
@@ -93,8 +105,6 @@ public final class CUDADriver: @unchecked Sendable {
         guard let cuda = dlopen("libcuda.so.1", RTLD_NOW) ?? dlopen("libcuda.so", RTLD_NOW) else {
             throw OctetError.unavailable(reason: "CUDA is not available on this machine: libcuda.so.1 cannot be opened (no NVIDIA driver)")
         }
-        let (nvrtc, path) = try Self.openNVRTC()
-        nvrtcPath = path
         func symbol<T>(_ library: UnsafeMutableRawPointer, _ name: String, _: T.Type) throws -> T {
             guard let pointer = dlsym(library, name) else {
                 throw OctetError.unavailable(reason: "the CUDA library lacks \(name); the driver is too old")
@@ -140,15 +150,24 @@ public final class CUDADriver: @unchecked Sendable {
         cuEventSynchronize = try symbol(cuda, "cuEventSynchronize", (@convention(c) (Handle?) -> CUresult).self)
         cuEventElapsedTime = try symbol(cuda, "cuEventElapsedTime", (@convention(c) (UnsafeMutablePointer<Float>, Handle?, Handle?) -> CUresult).self)
         cuEventDestroy = try symbol(cuda, "cuEventDestroy_v2", (@convention(c) (Handle?) -> CUresult).self)
-        nvrtcVersion = try symbol(nvrtc, "nvrtcVersion", (@convention(c) (UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Int32>) -> Int32).self)
-        nvrtcCreateProgram = try symbol(nvrtc, "nvrtcCreateProgram", NVRTCCreateProgram.self)
-        nvrtcCompileProgram = try symbol(nvrtc, "nvrtcCompileProgram", (@convention(c) (Handle?, Int32, UnsafePointer<UnsafePointer<CChar>?>?) -> Int32).self)
-        nvrtcGetProgramLogSize = try symbol(nvrtc, "nvrtcGetProgramLogSize", (@convention(c) (Handle?, UnsafeMutablePointer<Int>) -> Int32).self)
-        nvrtcGetProgramLog = try symbol(nvrtc, "nvrtcGetProgramLog", (@convention(c) (Handle?, UnsafeMutablePointer<CChar>) -> Int32).self)
-        nvrtcGetCUBINSize = try symbol(nvrtc, "nvrtcGetCUBINSize", (@convention(c) (Handle?, UnsafeMutablePointer<Int>) -> Int32).self)
-        nvrtcGetCUBIN = try symbol(nvrtc, "nvrtcGetCUBIN", (@convention(c) (Handle?, UnsafeMutablePointer<CChar>) -> Int32).self)
-        nvrtcDestroyProgram = try symbol(nvrtc, "nvrtcDestroyProgram", (@convention(c) (UnsafeMutablePointer<Handle?>) -> Int32).self)
-        nvrtcGetErrorString = try symbol(nvrtc, "nvrtcGetErrorString", (@convention(c) (Int32) -> UnsafePointer<CChar>?).self)
+        do {
+            let (library, path) = try Self.openNVRTC()
+            nvrtc = .success(NVRTC(
+                path: path,
+                version: try symbol(library, "nvrtcVersion", (@convention(c) (UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Int32>) -> Int32).self),
+                createProgram: try symbol(library, "nvrtcCreateProgram", NVRTCCreateProgram.self),
+                compileProgram: try symbol(library, "nvrtcCompileProgram", (@convention(c) (Handle?, Int32, UnsafePointer<UnsafePointer<CChar>?>?) -> Int32).self),
+                getProgramLogSize: try symbol(library, "nvrtcGetProgramLogSize", (@convention(c) (Handle?, UnsafeMutablePointer<Int>) -> Int32).self),
+                getProgramLog: try symbol(library, "nvrtcGetProgramLog", (@convention(c) (Handle?, UnsafeMutablePointer<CChar>) -> Int32).self),
+                getCUBINSize: try symbol(library, "nvrtcGetCUBINSize", (@convention(c) (Handle?, UnsafeMutablePointer<Int>) -> Int32).self),
+                getCUBIN: try symbol(library, "nvrtcGetCUBIN", (@convention(c) (Handle?, UnsafeMutablePointer<CChar>) -> Int32).self),
+                destroyProgram: try symbol(library, "nvrtcDestroyProgram", (@convention(c) (UnsafeMutablePointer<Handle?>) -> Int32).self),
+                getErrorString: try symbol(library, "nvrtcGetErrorString", (@convention(c) (Int32) -> UnsafePointer<CChar>?).self)))
+        } catch let error as OctetError {
+            nvrtc = .failure(error)
+        } catch {
+            nvrtc = .failure(.unavailable(reason: "\(error)"))
+        }
         try check(cuInit(0), "cuInit")
     }
 
@@ -240,19 +259,20 @@ public final class CUDADriver: @unchecked Sendable {
 
     /// Compiles CUDA C to a cubin for `architecture` with NVRTC; compile errors carry NVRTC's log.
     public func compile(source: String, name: String, architecture: String, options extra: [String] = []) throws -> [UInt8] {
+        let nvrtc = try self.nvrtc.get()
         var program: Handle?
-        let created = nvrtcCreateProgram(&program, source, name, 0, nil, nil)
+        let created = nvrtc.createProgram(&program, source, name, 0, nil, nil)
         guard created == 0 else { throw nvrtcError(created, "nvrtcCreateProgram") }
-        defer { _ = nvrtcDestroyProgram(&program) }
+        defer { _ = nvrtc.destroyProgram(&program) }
         let options = ["--gpu-architecture=\(architecture)"] + Self.compileOptions + extra
         let cOptions = options.map { strdup($0) }
         defer { cOptions.forEach { Glibc.free($0) } }
-        let result = cOptions.map { UnsafePointer($0) }.withUnsafeBufferPointer { nvrtcCompileProgram(program, Int32(options.count), $0.baseAddress) }
+        let result = cOptions.map { UnsafePointer($0) }.withUnsafeBufferPointer { nvrtc.compileProgram(program, Int32(options.count), $0.baseAddress) }
         func log() -> String {
             var size = 0
-            _ = nvrtcGetProgramLogSize(program, &size)
+            _ = nvrtc.getProgramLogSize(program, &size)
             var log = [CChar](repeating: 0, count: max(size, 1))
-            _ = nvrtcGetProgramLog(program, &log)
+            _ = nvrtc.getProgramLog(program, &log)
             return Self.string(log).trimmingCharacters(in: .whitespacesAndNewlines)
         }
         if result != 0 {
@@ -261,22 +281,23 @@ public final class CUDADriver: @unchecked Sendable {
         // OCTET_CUDA_PTXAS_VERBOSE=1 passes --ptxas-options=-v: registers, shared memory and spills per kernel.
         if extra.contains("--ptxas-options=-v") { FileHandle.standardError.write(Data((log() + "\n").utf8)) }
         var size = 0
-        let sized = nvrtcGetCUBINSize(program, &size)
+        let sized = nvrtc.getCUBINSize(program, &size)
         guard sized == 0 else { throw nvrtcError(sized, "nvrtcGetCUBINSize") }
         var cubin = [CChar](repeating: 0, count: size)
-        let got = nvrtcGetCUBIN(program, &cubin)
+        let got = nvrtc.getCUBIN(program, &cubin)
         guard got == 0 else { throw nvrtcError(got, "nvrtcGetCUBIN") }
         return cubin.map { UInt8(bitPattern: $0) }
     }
 
     private func nvrtcError(_ result: Int32, _ call: String) -> OctetError {
-        .unavailable(reason: "NVRTC call \(call) failed: \(nvrtcGetErrorString(result).map { String(cString: $0) } ?? "error \(result)")")
+        .unavailable(reason: "NVRTC call \(call) failed: \((try? nvrtc.get().getErrorString(result)).map { String(cString: $0) } ?? "error \(result)")")
     }
 
     /// NVRTC's version, part of the compiled-kernel cache key.
     public var compilerVersion: String {
+        guard case let .success(nvrtc) = nvrtc else { return "none" }
         var major: Int32 = 0, minor: Int32 = 0
-        _ = nvrtcVersion(&major, &minor)
+        _ = nvrtc.version(&major, &minor)
         return "\(major).\(minor)"
     }
 
@@ -328,6 +349,11 @@ public final class CUDADriver: @unchecked Sendable {
 
     public func upload<T>(_ values: [T], to buffer: Buffer) throws {
         try values.withUnsafeBytes { try check(cuMemcpyHtoD(buffer.address, $0.baseAddress!, min($0.count, buffer.bytes)), "cuMemcpyHtoD") }
+    }
+
+    public func upload(bytes: UnsafeRawBufferPointer, to buffer: Buffer) throws {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+        try check(cuMemcpyHtoD(buffer.address, base, min(bytes.count, buffer.bytes)), "cuMemcpyHtoD")
     }
 
     public func download<T>(_ buffer: Buffer, count: Int, as _: T.Type, initial: T) throws -> [T] {

@@ -148,8 +148,9 @@ extension CUDAProgram {
 extension CUDAProgram: SerializableProgram {
     var target: String { "\(library.device.architecture) \(library.device.name)" }
 
-    /// The CUDA state: architecture, device name, the convolution path, the cubin, then per timed batch size the
-    /// tactic of every layer (empty string: the layer has no choice).
+    /// The CUDA state: architecture, device name, the convolution path, the cubin, per timed batch size the
+    /// tactic of every layer (empty string: the layer has no choice), then every layer's kernel and constants as
+    /// uploaded (read back from the device), so a load uploads them without computing anything.
     func serializeState(into writer: inout BinaryWriter) throws {
         writer.string(library.device.architecture)
         writer.string(library.device.name)
@@ -165,14 +166,19 @@ extension CUDAProgram: SerializableProgram {
             writer.i64(batch)
             writer.strings((table[batch] ?? []).map { $0 ?? "" })
         }
+        try library.driver.activate(library.device)
+        try constants.write(into: &writer) { try $0.download() }
     }
 }
 
 /// Loads CUDA engine files on the first CUDA device: its kernels from the file's cubin (no NVRTC compilation),
-/// its tactics from the file (no timing), after checking that the device has the architecture they were built for.
-/// Constant data (packed weights, biases, multipliers) is still prepared on the host from the plan and uploaded.
+/// its tactics from the file (no timing), every layer's constants (packed weights, biases, multipliers, tables)
+/// from the file, uploaded as they are (no quantization, no packing), after checking that the device has the
+/// architecture they were built for.
 public struct CUDAEngineLoader: EngineLoadingBackend {
     public let name = "cuda"
+    /// Format 1 saved no constants (a load prepared them on the host); those files are refused with a sentence.
+    public let oldestStateVersion: UInt32 = 2
     let driver: CUDADriver
     let device: CUDADriver.Device
 
@@ -214,7 +220,20 @@ public struct CUDAEngineLoader: EngineLoadingBackend {
             let batch = try state.i64("a batch size")
             table[batch] = try state.strings("the tactics at batch \(batch)").map { $0.isEmpty ? nil : $0 }
         }
-        let library = try CUDAKernelLibrary(deviceOrdinal: Int(device.ordinal), cubin: cubin)
-        return try CUDAProgram(plan: plan, library: library, convolutions: convolutions, tactics: CUDATacticTable(table), timingCache: nil)
+        let start = DispatchTime.now().uptimeNanoseconds
+        func milliseconds(since t: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6 }
+        let library = try CUDAKernelLibrary.loading(deviceOrdinal: Int(device.ordinal), cubin: cubin)
+        let moduleLoaded = DispatchTime.now().uptimeNanoseconds
+        let driver = library.driver
+        let constants = try CUDAConstantStore(loading: state, layerCount: plan.network.layers.count) { try DeviceArray(bytes: $0, driver: driver) }
+        let program = try CUDAProgram(
+            plan: plan, library: library, convolutions: convolutions, tactics: CUDATacticTable(table), timingCache: nil, constants: constants)
+        if let rest = constants.reader { state = rest }
+        program.loadPhases = [
+            ("context and kernel module (cubin of \(cubin.count) bytes, no NVRTC)", Double(moduleLoaded - start) / 1e6),
+            (String(format: "layers with their constants uploaded (%.1f MB, %d computed)", Double(constants.uploadedBytes) / 1e6, constants.computed),
+             milliseconds(since: moduleLoaded)),
+        ]
+        return program
     }
 }

@@ -23,6 +23,24 @@ public final class CUDAKernelLibrary: @unchecked Sendable {
 
     private static let sharedLibrary = Result { try CUDAKernelLibrary() }
 
+    /// Libraries made from engine files' cubins, so engines loaded with the same kernels share one module.
+    nonisolated(unsafe) private static var loaded: [CUDAKernelLibrary] = []
+    private static let loadedLock = NSLock()
+
+    /// The library of an engine file's `cubin` on a device: one already loaded from the same bytes, else a new one
+    /// (the module loaded from the bytes; nothing is compiled).
+    static func loading(deviceOrdinal: Int, cubin: [UInt8]) throws -> CUDAKernelLibrary {
+        loadedLock.lock()
+        defer { loadedLock.unlock() }
+        if let same = loaded.first(where: { Int($0.device.ordinal) == deviceOrdinal && $0.cubin == cubin }) {
+            try same.driver.activate(same.device)
+            return same
+        }
+        let library = try CUDAKernelLibrary(deviceOrdinal: deviceOrdinal, cubin: cubin)
+        loaded.append(library)
+        return library
+    }
+
     /// The library for a device: from `cubin` (an engine file's, for the same architecture) when given, else from the
     /// kernel cache or NVRTC.
     init(deviceOrdinal: Int = 0, cubin saved: [UInt8]? = nil) throws {
@@ -39,15 +57,20 @@ public final class CUDAKernelLibrary: @unchecked Sendable {
             throw OctetError.unavailable(reason: "\(device.name) (\(device.architecture)) has no INT8 dot product; Octet needs compute capability 6.1 or newer")
         }
         try driver.activate(device)
+        let cubin: [UInt8]
+        if let saved {
+            // An engine's kernels: no source, no cache lookup, no NVRTC.
+            cubin = saved
+            origin = "from the engine file"
+            module = try driver.loadModule(cubin)
+            self.cubin = cubin
+            return
+        }
         let source = Self.source
         let options = CUDADriver.compileOptions
         let key = Self.fnv1a("\(source)\u{0}\(options.joined(separator: " "))\u{0}\(device.architecture)\u{0}\(driver.compilerVersion)")
         let cacheFile = Self.cacheDirectory.map { $0.appendingPathComponent(String(format: "octet-kernels-%016llx-%@.cubin", key, device.architecture)) }
-        let cubin: [UInt8]
-        if let saved {
-            cubin = saved
-            origin = "from the engine file"
-        } else if let cacheFile, ProcessInfo.processInfo.environment["OCTET_CUDA_PTXAS_VERBOSE"] != "1", let data = try? Data(contentsOf: cacheFile), !data.isEmpty {
+        if let cacheFile, ProcessInfo.processInfo.environment["OCTET_CUDA_PTXAS_VERBOSE"] != "1", let data = try? Data(contentsOf: cacheFile), !data.isEmpty {
             cubin = [UInt8](data)
             origin = "from the kernel cache \(cacheFile.path)"
         } else {

@@ -26,18 +26,27 @@ extension CUDALayer {
     func tactics(batch: Int) -> [String] { [] }
 }
 
-/// Constant data uploaded once when the engine is built (packed weights, biases, multipliers, tables).
+/// Constant data uploaded once when the engine is built or loaded (packed weights, biases, multipliers, tables);
+/// layers get theirs through `CUDAConstantStore`, which also saves and replays them.
 final class DeviceArray: @unchecked Sendable {
     let buffer: CUDADriver.Buffer
+    /// The bytes uploaded (the buffer has at least one).
+    let byteCount: Int
     private let driver: CUDADriver
 
-    init<T>(_ values: [T], driver: CUDADriver) throws {
+    init(bytes: UnsafeRawBufferPointer, driver: CUDADriver) throws {
         self.driver = driver
-        buffer = try driver.allocate(bytes: max(values.count * MemoryLayout<T>.stride, 1))
-        if !values.isEmpty { try driver.upload(values, to: buffer) }
+        byteCount = bytes.count
+        buffer = try driver.allocate(bytes: max(bytes.count, 1))
+        try driver.upload(bytes: bytes, to: buffer)
     }
 
     var address: UInt64 { buffer.address }
+
+    /// The uploaded bytes, read back (to save them in an engine file).
+    func download() throws -> [UInt8] {
+        byteCount == 0 ? [] : try driver.download(buffer, count: byteCount, as: UInt8.self, initial: 0)
+    }
 
     deinit { driver.release(buffer) }
 }
@@ -74,6 +83,8 @@ struct CUDALayerFactory {
     let tensors: TensorPlacement
     /// INT8 convolutions on tensor cores (`mma.sync`), or with `dp4a`.
     let convolutions: CUDABackend.ConvolutionPath
+    /// Where every constant array comes from: computed from the plan (a build) or the engine file (a load).
+    let constants: CUDAConstantStore<DeviceArray>
     var driver: CUDADriver { library.driver }
     var tensorCores: Bool { convolutions != .dp4a }
     /// A tile every convolution that can use it must use (the self-test's), else `OCTET_CUDA_CONV_TILE`.
@@ -92,13 +103,15 @@ struct CUDALayerFactory {
         func disagreement() -> OctetError {
             .invalidNetwork(reason: "layer '\(layer.name)': the CUDA kernel for \(form) refused a layer CUDABackend.support accepted")
         }
-        func linear(_ weights: Weights, _ bias: Weights?, residual: TensorQuantization? = nil) throws -> QuantizedLinearParameters {
+        /// The weights are quantized only if a constant is computed (a build), never for a load.
+        func linear(_ weights: Weights, _ bias: Weights?, residual: TensorQuantization? = nil) throws -> QuantizedLinear {
             guard let xq = inQ[0] else { throw disagreement() }
-            return QuantizedLinearParameters(weights: weights, bias: bias, input: xq, output: outQ, residual: residual, activation: layer.fusedActivation)
+            return QuantizedLinear(weights: weights, bias: bias, input: xq, output: outQ, residual: residual, activation: layer.fusedActivation)
         }
-        func implicitGEMM(_ geometry: ConvolutionShape, _ q: QuantizedLinearParameters, residual: Bool) throws -> any CUDALayer {
+        func implicitGEMM(_ geometry: ConvolutionShape, _ q: QuantizedLinear, residual: Bool) throws -> any CUDALayer {
             guard let kernel = try ImplicitGEMMKernel(
-                geometry: geometry, q, activation: layer.fusedActivation, residual: residual, tensorCores: tensorCores, pinnedTile: pinnedTile, library: library)
+                geometry: geometry, q, activation: layer.fusedActivation, residual: residual, tensorCores: tensorCores, pinnedTile: pinnedTile,
+                device: library.device, constants: constants)
             else { throw disagreement() }
             return kernel
         }
@@ -108,11 +121,12 @@ struct CUDALayerFactory {
             return ReformatKernel(input: inQ[0], output: outQ)
 
         case (.constant, _):
-            guard let value = plan.constantValue(layer), let layout = tensors[layer.outputs[0]]?.layout else { throw disagreement() }
-            return try ConstantKernel(value: value, layout: layout, driver: driver)
+            guard case let .constant(w) = layer.kind, let layout = tensors[layer.outputs[0]]?.layout else { throw disagreement() }
+            return try ConstantKernel(value: plan.constantValue(layer) ?? .float(TensorData(shape: w.shape, values: w.values)), layout: layout,
+                                      batch: w.shape.first ?? 1, constants: constants)
 
         case let (.depthwiseConvolution, .convolution(p)) where int8:
-            return try DepthwiseKernel(p, try linear(p.weights, p.bias), driver: driver)
+            return try DepthwiseKernel(p, try linear(p.weights, p.bias), constants: constants)
 
         case let (.convolution, .convolution(p)) where int8:
             guard let geometry = ConvolutionShape(p, input: inShape) else { throw disagreement() }
@@ -120,29 +134,32 @@ struct CUDALayerFactory {
 
         case let (.depthwiseConvolution, .convolution(p)), let (.convolution, .convolution(p)):
             guard let geometry = ConvolutionShape(p, input: inShape) else { throw disagreement() }
-            return try FloatConvolutionKernel(geometry: geometry, weights: p.weights, bias: p.bias, activation: layer.fusedActivation, driver: driver)
+            return try FloatConvolutionKernel(geometry: geometry, weights: p.weights, bias: p.bias, activation: layer.fusedActivation, constants: constants)
 
         case let (.fullyConnected, .fullyConnected(p)):
             let geometry = ConvolutionShape(fullyConnectedInputs: p.inputs, outputs: p.outputs)
             if int8 { return try implicitGEMM(geometry, try linear(p.weights, p.bias), residual: false) }
             let weights = Weights(shape: [p.outputs, p.inputs, 1, 1], values: p.weights.values)
-            return try FloatConvolutionKernel(geometry: geometry, weights: weights, bias: p.bias, activation: layer.fusedActivation, driver: driver)
+            return try FloatConvolutionKernel(geometry: geometry, weights: weights, bias: p.bias, activation: layer.fusedActivation, constants: constants)
 
         case let (.pooling, .pooling(p)):
             return PoolingKernel(pooling: p, input: inShape, output: outShape, inputQ: int8 ? inQ[0] : nil, outputQ: int8 ? outQ : nil)
 
         case let (.lookupTable, .activation(a)):
             guard let xq = inQ[0], let outQ else { throw disagreement() }
-            return try LookupTableKernel(a, input: xq, output: outQ, driver: driver)
+            return try LookupTableKernel(a, input: xq, output: outQ, constants: constants)
 
         case let (.activation, .activation(a)):
             return FloatActivationKernel(activation: CUDAActivation(a))
 
         case let (.channelScale, .scale(p)):
-            return try FloatScaleKernel(scale: p.scale, shift: p.shift, driver: driver)
+            return try FloatScaleKernel(scale: p.scale, shift: p.shift, constants: constants)
 
         case (.softmaxRows, _):
             return SoftmaxKernel()
+
+        case (.matrixMultiply, _):
+            return FloatMatrixMultiplyKernel()
 
         case let (.sameShapeBinary(op), _):
             guard int8 else { return FloatBinaryKernel(operation: op, activation: CUDAActivation(layer.fusedActivation)) }
@@ -166,7 +183,7 @@ struct CUDALayerFactory {
         case (.view, _):
             return CopyKernel()
 
-        case (.hostReference, _), (.matrixMultiply, _), (.depthwiseConvolution, _), (.convolution, _), (.fullyConnected, _), (.pooling, _),
+        case (.hostReference, _), (.depthwiseConvolution, _), (.convolution, _), (.fullyConnected, _), (.pooling, _),
              (.lookupTable, _), (.activation, _), (.channelScale, _):
             throw disagreement()
         }
@@ -178,18 +195,8 @@ extension CUDABackend {
     /// reason, or what the CUDA kernels lack beyond it. Decided without a device, so it can be tested anywhere.
     static func hostReason(_ layer: Layer, form: LayerForm, plan: EnginePlan) -> String? {
         if let reason = form.hostReason { return reason }
-        if case .activation = form, case let .activation(activation) = layer.kind {
-            switch activation {
-            case .erf, .gelu, .sqrt, .exp:
-                // Their `activate` codes (8–12) are written; they wait for a GPU run of the conformance suite.
-                return "\(activation.name) has no CUDA kernel run on a GPU yet"
-            case .relu, .clip, .sigmoid, .tanh, .leakyRelu, .hardSigmoid, .hardSwish:
-                break
-            }
-        }
-        if case .matrixMultiply = form {
-            // The CPU runs this form natively (plain loops); no CUDA kernel has been written for it.
-            return "MatMul between activations has no CUDA kernel"
+        if case .matrixMultiply = form, plan.network[layer.outputs[0]].shape.count - 2 > FloatMatrixMultiplyKernel.maximumLeadingAxes {
+            return "MatMul with more than \(FloatMatrixMultiplyKernel.maximumLeadingAxes) leading axes has no CUDA kernel"
         }
         let (int8, inQ, outQ, inShape, _) = plan.signature(of: layer)
         // Any layer that reads or writes a zero-point tensor, whatever its precision: a dequantize reformat too.
@@ -260,12 +267,14 @@ struct ConstantKernel: CUDALayer {
     let data: DeviceArray
     let kernelName = "constant__cuda"
 
-    init(value: TensorValue, layout: TensorLayout, driver: CUDADriver) throws {
-        let host = UnsafeMutableRawPointer.allocate(byteCount: max(layout.bytesPerSample * (value.shape.first ?? 1), 1), alignment: 64)
-        defer { host.deallocate() }
-        let tensor = HostTensor(base: host, layout: layout, batch: value.shape.first ?? 1)
-        tensor.store(value)
-        data = try DeviceArray(Array(UnsafeBufferPointer(start: host.assumingMemoryBound(to: UInt8.self), count: tensor.bytes)), driver: driver)
+    init(value: @autoclosure () -> TensorValue, layout: TensorLayout, batch: Int, constants: CUDAConstantStore<DeviceArray>) throws {
+        data = try constants.array("the constant's bytes", count: layout.bytesPerSample * batch, of: UInt8.self) {
+            let host = UnsafeMutableRawPointer.allocate(byteCount: max(layout.bytesPerSample * batch, 1), alignment: 64)
+            defer { host.deallocate() }
+            let tensor = HostTensor(base: host, layout: layout, batch: batch)
+            tensor.store(value())
+            return Array(UnsafeBufferPointer(start: host.assumingMemoryBound(to: UInt8.self), count: tensor.bytes))
+        }
     }
 
     func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
@@ -336,14 +345,15 @@ struct LookupTableKernel: CUDALayer {
     let kernelName = "lookup_table_q__cuda"
 
     /// The table indexed by the stored byte: entry b is the quantized result for the value b stores.
-    init(_ activation: Activation, input: TensorQuantization, output: TensorQuantization, driver: CUDADriver) throws {
-        let byQ = QuantizationMath.lookupTable(input: input, output: output) { activation($0) }
-        let offset = Int(input.qmin)
-        let byByte = (0..<256).map { b -> UInt8 in
-            let q = input.isSigned ? Int(Int8(bitPattern: UInt8(b))) : b
-            return UInt8(truncatingIfNeeded: byQ[q - offset])
+    init(_ activation: Activation, input: TensorQuantization, output: TensorQuantization, constants: CUDAConstantStore<DeviceArray>) throws {
+        table = try constants.array("the lookup table", count: 256, of: UInt8.self) {
+            let byQ = QuantizationMath.lookupTable(input: input, output: output) { activation($0) }
+            let offset = Int(input.qmin)
+            return (0..<256).map { b -> UInt8 in
+                let q = input.isSigned ? Int(Int8(bitPattern: UInt8(b))) : b
+                return UInt8(truncatingIfNeeded: byQ[q - offset])
+            }
         }
-        table = try DeviceArray(byByte, driver: driver)
     }
 
     func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
@@ -430,9 +440,9 @@ struct FloatScaleKernel: CUDALayer {
     let channels: Int32
     let kernelName = "scale_f32_nhwc__cuda"
 
-    init(scale: [Float], shift: [Float], driver: CUDADriver) throws {
-        self.scale = try DeviceArray(scale, driver: driver)
-        self.shift = try DeviceArray(shift, driver: driver)
+    init(scale: [Float], shift: [Float], constants: CUDAConstantStore<DeviceArray>) throws {
+        self.scale = try constants.array("the scales", count: scale.count) { scale }
+        self.shift = try constants.array("the shifts", count: shift.count) { shift }
         channels = Int32(scale.count)
     }
 
@@ -452,6 +462,35 @@ struct SoftmaxKernel: CUDALayer {
         try encoder.launch("octet_softmax_rows_f32", grid: (UInt32((rows + 7) / 8), 1, 1), block: (256, 1, 1), KernelArguments([
             Int32(rows), Int32(columns), inputs[0].address, y.address,
         ]))
+    }
+}
+
+/// FP32 MatMul of two activations (matmul.cu), leading axes broadcast, each in its physical layout: the CPU's
+/// `matmul_f32_strided__swift` loop on the device, the same floats bit for bit.
+struct FloatMatrixMultiplyKernel: CUDALayer {
+    let kernelName = "matmul_f32_strided__cuda"
+    /// `OCTET_MATMUL_MAX_LEADING` of matmul.cu.
+    static let maximumLeadingAxes = 6
+
+    func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
+        let (a, b, y) = (inputs[0], inputs[1], outputs[0])
+        let rank = y.layout.sampleShape.count + 1
+        let (aShape, sa) = a.layout.broadcastStrides(batch: a.batch, rank: rank)
+        let (_, sb) = b.layout.broadcastStrides(batch: b.batch, rank: rank)
+        let (yShape, sy) = y.layout.broadcastStrides(batch: y.batch, rank: rank)
+        let leading = rank - 2
+        // MatmulGeometry, field by field: the leading axes padded to the struct's six.
+        func padded(_ values: [Int]) -> [Int] { Array(values.prefix(leading)) + Array(repeating: 0, count: Self.maximumLeadingAxes - leading) }
+        var arguments = KernelArguments()
+        arguments.append(Int64(y.count))
+        for v in [leading] + padded(yShape) + padded(sa) + padded(sb) + padded(sy)
+            + [aShape[rank - 2], aShape[rank - 1], yShape[rank - 1], sa[rank - 2], sa[rank - 1], sb[rank - 2], sb[rank - 1], sy[rank - 2], sy[rank - 1]] {
+            arguments.append(Int32(v))
+        }
+        arguments.append(a.address)
+        arguments.append(b.address)
+        arguments.append(y.address)
+        try encoder.launch("octet_matmul_f32", elements: y.count, arguments)
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import OctetCore
 import OctetQuantization
+import OctetRuntime
 
 /// The CUDA kernel-versus-reference checks of `octet selftest --device cuda`: the depthwise and quantize kernels on
 /// random inputs of awkward sizes, against the reference arithmetic of OctetQuantization (integer outputs exactly
@@ -54,7 +55,118 @@ public enum CUDASelfTest {
             log("pixels_to_f32 C=\(channels) \(normalization): \(ok ? "exact" : "MISMATCH")")
             if !ok { failures += 1 }
         }
+        let activation = try library.kernel("octet_activation_f32")
+        for function in [Activation.erf, .gelu(tanhApproximation: false), .gelu(tanhApproximation: true), .sqrt, .exp, .sigmoid, .tanh] {
+            let (ok, worst) = try checkActivation(driver, activation, function, count: 4099, using: &generator)
+            log(String(format: "activation_f32 %@ count=4099: largest |cuda − cpu| %.3g (%@)", function.name, worst, ok ? "within tolerance" : "BEYOND TOLERANCE"))
+            if !ok { failures += 1 }
+        }
+        // Rank 4 (NHWC, both operands broadcast on a leading axis) and rank 3 (row-major), awkward sizes.
+        for (aShape, bShape) in [([3, 1, 13, 37], [1, 4, 37, 9]), ([2, 5, 17], [1, 17, 33]), ([1, 1, 1], [1, 1, 1])] {
+            let ok = try checkMatrixMultiply(library, a: aShape, b: bShape, using: &generator)
+            log("matmul_f32 \(aShape) x \(bShape): \(ok ? "bit-exact" : "MISMATCH")")
+            if !ok { failures += 1 }
+        }
         return failures
+    }
+
+    /// `FloatMatrixMultiplyKernel` (matmul.cu) on random logical operands in their physical layouts, against the
+    /// CPU's loop (`acc += a · b` in k order) on the host: every float bit for bit.
+    private static func checkMatrixMultiply(_ library: CUDAKernelLibrary, a aShape: [Int], b bShape: [Int], using generator: inout SystemRandomNumberGenerator) throws -> Bool {
+        let driver = library.driver
+        let rank = aShape.count
+        let leading = zip(aShape.prefix(rank - 2), bShape.prefix(rank - 2)).map { max($0, $1) }
+        let (m, k, n) = (aShape[rank - 2], aShape[rank - 1], bShape[rank - 1])
+        let yShape = leading + [m, n]
+        let a = TensorData(shape: aShape, values: (0..<aShape.reduce(1, *)).map { _ in Float.random(in: -2...2, using: &generator) })
+        let b = TensorData(shape: bShape, values: (0..<bShape.reduce(1, *)).map { _ in Float.random(in: -2...2, using: &generator) })
+        // The CPU's arithmetic on logical row-major data.
+        var want = [Float](repeating: 0, count: yShape.reduce(1, *))
+        let (sa, sb) = (rowMajorStrides(aShape), rowMajorStrides(bShape))
+        for index in 0..<leading.reduce(1, *) {
+            var (offsetA, offsetB, rest) = (0, 0, index)
+            for axis in (0..<leading.count).reversed() {
+                let coordinate = rest % leading[axis]
+                rest /= leading[axis]
+                offsetA += aShape[axis] == 1 ? 0 : coordinate * sa[axis]
+                offsetB += bShape[axis] == 1 ? 0 : coordinate * sb[axis]
+            }
+            for i in 0..<m {
+                for j in 0..<n {
+                    var acc: Float = 0
+                    for p in 0..<k { acc += a.values[offsetA + i * k + p] * b.values[offsetB + p * n + j] }
+                    want[(index * m + i) * n + j] = acc
+                }
+            }
+        }
+        // Device tensors in the backends' layouts (NHWC for rank 4), the batch being the first axis.
+        func layout(_ shape: [Int]) -> TensorLayout { TensorLayout(sampleShape: Array(shape.dropFirst()), dataType: .float32, quantization: nil) }
+        let layouts = [layout(aShape), layout(bShape), layout(yShape)]
+        let batches = [aShape[0], bShape[0], yShape[0]]
+        let buffers = try zip(layouts, batches).map { try driver.allocate(bytes: $0.bytesPerSample * $1) }
+        defer { buffers.forEach(driver.release) }
+        let stream = try driver.makeStream()
+        defer { driver.destroy(stream) }
+        let tensors = (0..<3).map { DeviceTensor(address: buffers[$0].address, layout: layouts[$0], batch: batches[$0]) }
+        for (index, value) in [a, b].enumerated() { try CUDAHostTransfer.upload(.float(value), to: tensors[index], driver: driver, stream: stream) }
+        var encoder = CUDAEncoder(library: library, workspace: 0, accumulators: 0)
+        try FloatMatrixMultiplyKernel().encode(inputs: [tensors[0], tensors[1]], outputs: [tensors[2]], into: &encoder)
+        for case let .launch(kernel, grid, block, shared, arguments, _) in encoder.steps {
+            try driver.launch(kernel, grid: grid, block: block, sharedBytes: shared, arguments: arguments, stream: stream)
+        }
+        guard case let .float(got) = try CUDAHostTransfer.download(tensors[2], driver: driver, stream: stream) else { return false }
+        return got.shape == yShape && zip(got.values, want).allSatisfy { $0.bitPattern == $1.bitPattern }
+    }
+
+    /// A CUDA engine saved and loaded again (issue #17): `built` runs `inputs` (timing its tactics at that batch),
+    /// is serialized and loaded with `CUDAEngineLoader`; the load must compute no constant, upload exactly what
+    /// the build uploaded (the loaded engine saved again is the same file, constants read back from the device),
+    /// run the same tactics, and give identical outputs. - Returns: the number of failed checks (0 or 1).
+    public static func checkEngineFile(_ built: Engine, inputs: [String: TensorData], log: (String) -> Void) throws -> Int {
+        let context = built.makeContext()
+        let want = try context.execute(inputs)
+        let bytes = try built.serialize()
+        let loaded = try Engine(try EngineFile.decode(bytes, path: "selftest.engine"), backend: try CUDAEngineLoader())
+        guard let program = loaded.program as? CUDAProgram else {
+            log("CUDA engine file round trip: the loaded engine is not a CUDA program: MISMATCH")
+            return 1
+        }
+        let (computed, uploaded) = (program.constants.computed, program.constants.uploadedBytes)
+        let savedAgain = try loaded.serialize() == bytes
+        let loadedContext = loaded.makeContext()
+        let got = try loadedContext.execute(inputs)
+        let sameTactics = loadedContext.layerTactics == context.layerTactics
+        let ok = computed == 0 && uploaded > 0 && savedAgain && sameTactics && got == want
+        let phases = loaded.loadPhases.map { String(format: "%@ %.1f ms", $0.phase, $0.milliseconds) }.joined(separator: ", ")
+        log("CUDA engine file round trip: \(bytes.count) bytes, \(uploaded) bytes of constants uploaded on load, \(computed) computed; "
+            + "saved again \(savedAgain ? "byte-identical" : "DIFFERENT"), tactics \(sameTactics ? "the same" : "DIFFERENT"), "
+            + "outputs \(got == want ? "identical" : "DIFFERENT") (load: \(phases)): \(ok ? "exact" : "MISMATCH")")
+        return ok ? 0 : 1
+    }
+
+    /// `activate` (common.cuh) against the host's `Activation` on random inputs (sqrt on [0, 100], exp on
+    /// [-20, 20], the others on [-8, 8], plus 0 and ±1): CUDA's erff/expf/tanhf differ from the C library's by a
+    /// few ulp, so |cuda − cpu| ≤ 1e-6 + 1e-6·|cpu| (Gelu near −8 cancels 1 + erf, hence the absolute term);
+    /// sqrt is correctly rounded on both and must be bit-exact. - Returns: whether all agree, the largest |difference|.
+    private static func checkActivation(
+        _ driver: CUDADriver, _ kernel: CUDADriver.Kernel, _ function: Activation, count: Int, using generator: inout SystemRandomNumberGenerator
+    ) throws -> (Bool, Double) {
+        let range: ClosedRange<Float> = function == .sqrt ? 0...100 : function == .exp ? -20...20 : -8...8
+        let x = [0, 1, function == .sqrt ? 4 : -1] + (3..<count).map { _ in Float.random(in: range, using: &generator) }
+        let input = try driver.allocate(bytes: 4 * count), output = try driver.allocate(bytes: 4 * count)
+        defer { driver.release(input); driver.release(output) }
+        try driver.upload(x, to: input)
+        let code = CUDAActivation(function)
+        try driver.launch(kernel, grid: (UInt32((count + 255) / 256), 1, 1), block: (256, 1, 1),
+                          arguments: [Int64(count), input.address, code.code, code.p0, code.p1, output.address])
+        let got = try driver.download(output, count: count, as: Float.self, initial: 0)
+        var worst = 0.0, ok = true
+        for (v, y) in zip(x, got) {
+            let want = function(v), difference = Double(abs(y - want))
+            worst = max(worst, difference)
+            ok = ok && (function == .sqrt ? y.bitPattern == want.bitPattern : difference <= 1e-6 + 1e-6 * Double(abs(want)))
+        }
+        return (ok, worst)
     }
 
     /// 8-bit pixels to float with the host's `ChannelNormalization`, every float bit for bit.

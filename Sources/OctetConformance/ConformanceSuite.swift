@@ -27,17 +27,20 @@ public enum ConformanceSuite {
         public var worstFloatError = 0.0
         /// Whether running again without observing tensors (the fast path: CUDA graphs) gave the same outputs.
         public var replayAgrees = true
+        /// Whether the engine saved and loaded again (`check`'s `reload`) gave the same outputs; nil when not tried.
+        public var loadedAgrees: Bool?
         /// Layers the backend ran on the host reference implementation.
         public var hostLayers: [String] = []
 
         /// The tolerance for float tensors (integer tensors must be equal).
         public static let floatTolerance = 1e-5
 
-        public var passed: Bool { mismatches.isEmpty && worstFloatError <= Self.floatTolerance && replayAgrees }
+        public var passed: Bool { mismatches.isEmpty && worstFloatError <= Self.floatTolerance && replayAgrees && loadedAgrees != false }
 
         public var summary: String {
             let integers = mismatches.isEmpty ? "\(integerTensors) integer tensors exact" : "MISMATCH in \(mismatches.joined(separator: ", "))"
-            let replay = replayAgrees ? "" : ", replay without observation DIFFERS"
+            let replay = (replayAgrees ? "" : ", replay without observation DIFFERS")
+                + (loadedAgrees.map { $0 ? ", engine file round trip identical" : ", engine saved and loaded DIFFERS" } ?? "")
             let host = hostLayers.isEmpty ? "" : ", host: \(hostLayers.joined(separator: ", "))"
             return "\(passed ? "ok" : "FAILED") \(backend): \(testCase): \(integers), float relative L2 \(String(format: "%.2g", worstFloatError))\(replay)\(host)"
         }
@@ -60,7 +63,12 @@ public enum ConformanceSuite {
     }
 
     /// Runs one case on `backend` and on the reference executor (the same plan) and compares every tensor.
-    public static func check(_ testCase: ConformanceCase, on backend: any Backend, options: ExecutionOptions = ExecutionOptions(threads: 2)) throws -> Outcome {
+    /// `reload`, when given, saves the built engine and loads it back (`Engine.serialize`, `EngineLoadingBackend`):
+    /// the loaded engine's outputs must equal the built one's bit for bit.
+    public static func check(
+        _ testCase: ConformanceCase, on backend: any Backend, options: ExecutionOptions = ExecutionOptions(threads: 2),
+        reload: ((Engine) throws -> Engine)? = nil
+    ) throws -> Outcome {
         let (network, input) = try testCase.network()
         let engine = try Builder(config: config(testCase.arithmetic), backend: backend, options: options).build(network)
         let inputs = [network[network.inputs[0]].name: input]
@@ -87,6 +95,7 @@ public enum ConformanceSuite {
             }
         }
         outcome.replayAgrees = try context.execute(inputs) == observed
+        if let reload { outcome.loadedAgrees = try reload(engine).makeContext().execute(inputs) == observed }
         return outcome
     }
 }

@@ -71,3 +71,25 @@ public struct QuantizedLinearParameters: Sendable, Equatable {
         }
     }
 }
+
+/// An INT8 GEMM's quantization: the epilogue at once, the quantized weights, bias and multipliers only when weights
+/// are packed (a build), never when they come packed from an engine file (CPU and CUDA loads alike).
+public final class QuantizedLinear {
+    public let epilogue: QuantizedLinearParameters.Epilogue
+    private let weights: Weights, bias: Weights?, activation: Activation?
+    private var computed: QuantizedLinearParameters?
+
+    public init(weights: Weights, bias: Weights?, input: TensorQuantization, output: TensorQuantization?, residual: TensorQuantization?, activation: Activation?) {
+        epilogue = .init(input: input, output: output, residual: residual, activation: activation)
+        (self.weights, self.bias, self.activation) = (weights, bias, activation)
+    }
+
+    /// The full parameters, derived the first time they are asked for.
+    public var parameters: QuantizedLinearParameters {
+        if let computed { return computed }
+        let q = QuantizedLinearParameters(
+            weights: weights, bias: bias, input: epilogue.input, output: epilogue.output, residual: epilogue.residual, activation: activation)
+        computed = q
+        return q
+    }
+}

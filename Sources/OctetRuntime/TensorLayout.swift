@@ -20,6 +20,23 @@ public struct TensorLayout: Sendable {
 
     public func logicalShape(batch: Int) -> [Int] { [batch] + sampleShape }
 
+    /// The logical shape and the element stride of each logical axis in this physical layout (NHWC for rank 4,
+    /// else row-major), the stride 0 for an axis of size 1 (so it broadcasts), both padded at the front to `rank`
+    /// (size 1, stride 0): how a kernel that walks logical coordinates over physical memory (MatMul) indexes it.
+    public func broadcastStrides(batch: Int, rank: Int) -> (shape: [Int], strides: [Int]) {
+        let shape = logicalShape(batch: batch)
+        var strides: [Int]
+        if isNHWC {
+            let (c, h, w) = (shape[1], shape[2], shape[3])
+            strides = [h * w * c, 1, w * c, c]
+        } else {
+            strides = rowMajorStrides(shape)
+        }
+        strides = zip(shape, strides).map { $0 == 1 ? 0 : $1 }
+        let pad = rank - shape.count
+        return (Array(repeating: 1, count: pad) + shape, Array(repeating: 0, count: pad) + strides)
+    }
+
     public init(sampleShape: [Int], dataType: DataType, quantization: TensorQuantization?) {
         self.sampleShape = sampleShape
         self.dataType = dataType

@@ -86,9 +86,18 @@ struct EngineOptions: ParsableArguments {
         if device != "auto", device != file.backendName {
             throw OctetError.invalidInput(reason: "--device \(device) cannot run \(located), a \(file.backendName) engine built for \(file.target)")
         }
-        let engine = try Engine(file, backend: try Engine.loadingBackend(for: file), options: ExecutionOptions(threads: threads))
-        let milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        let opening = DispatchTime.now().uptimeNanoseconds
+        let backend = try Engine.loadingBackend(for: file)
+        let opened = DispatchTime.now().uptimeNanoseconds
+        let engine = try Engine(file, backend: backend, options: ExecutionOptions(threads: threads))
+        let end = DispatchTime.now().uptimeNanoseconds
+        let milliseconds = Double(end - start) / 1e6
         log.info(String(format: "Loaded the %@ engine %@ (%@, %@) in %.1f ms", file.backendName.uppercased(), located, file.target, EngineSetup.precision(of: engine), milliseconds))
+        // Where the load went: the file's phases, opening the backend (the CUDA driver), the backend's own phases.
+        let loading = Double(end - opened) / 1e6, backendPhases = engine.loadPhases
+        let phases = file.phases + [("\(file.backendName) backend opened", Double(opened - opening) / 1e6)]
+            + (backendPhases.isEmpty ? [("program made from the saved state", loading)] : backendPhases)
+        log.info("Load phases: " + phases.map { String(format: "%@ %.1f ms", $0.phase, $0.milliseconds) }.joined(separator: ", "))
         if let expected {
             let signature = { (n: Network) in (n.inputs + n.outputs).map { "\(n[$0].name)\(n[$0].shape.dropFirst())" } }
             guard signature(expected) == signature(engine.plan.network) else {

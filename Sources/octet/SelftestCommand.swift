@@ -22,11 +22,14 @@ struct SelftestCommand: ParsableCommand {
     func run() throws {
         let log: (String) -> Void = { print("[I] \($0)") }
         var failures = try CPUSelfTest.run(log: log)
-        failures += try conformance(on: [("cpu", CPUBackend(), { _, _, _ in true })], log: log)
+        failures += try conformance(on: [("cpu", CPUBackend(), { _, _, _ in true })], reloading: CPUBackend(), log: log)
         if device != "cpu" {
             do {
                 failures += try CUDASelfTest.run(log: log)
-                failures += try conformance(on: try CUDASelfTest.backendVariants().map { ($0.name, $0.backend, $0.cases) }, log: log)
+                let variants = try CUDASelfTest.backendVariants()
+                // The default variant's engines are saved and loaded too: every layer's constants through the file.
+                failures += try conformance(on: variants.prefix(1).map { ($0.name, $0.backend, $0.cases) }, reloading: try CUDAEngineLoader(), log: log)
+                failures += try conformance(on: variants.dropFirst().map { ($0.name, $0.backend, $0.cases) }, log: log)
                 failures += try demoModelCheck(log: log)
             } catch let error as OctetError where device == "auto" {
                 log("CUDA checks skipped: \(error)")
@@ -40,20 +43,26 @@ struct SelftestCommand: ParsableCommand {
 
     /// The conformance suite on each backend (every case the variant needs): one line per failure (with the
     /// case's seed), a total per backend.
+    /// `reloading`: every case's engine is also saved and loaded on this backend, and must give the same outputs.
     private func conformance(
-        on backends: [(name: String, backend: any Backend, cases: (_ int8: Bool, _ large: Bool, _ trtRanges: Bool) -> Bool)], log: (String) -> Void
+        on backends: [(name: String, backend: any Backend, cases: (_ int8: Bool, _ large: Bool, _ trtRanges: Bool) -> Bool)],
+        reloading loader: (any EngineLoadingBackend)? = nil, log: (String) -> Void
     ) throws -> Int {
+        let reload = loader.map { loader in
+            { (engine: Engine) throws -> Engine in try Engine(EngineFile.decode(engine.serialize(), path: "conformance.engine"), backend: loader) }
+        }
         var failures = 0
         for (name, backend, wanted) in backends {
             let cases = ConformanceSuite.cases.filter { wanted($0.arithmetic != .fp32, $0.isLarge, $0.arithmetic == .int8TensorRT) }
             var failed = 0, integers = 0
             for testCase in cases {
-                let outcome = try ConformanceSuite.check(testCase, on: backend)
+                let outcome = try ConformanceSuite.check(testCase, on: backend, reload: reload)
                 integers += outcome.integerTensors
                 if !outcome.passed { failed += 1 }
                 if !outcome.passed || verbose { log(outcome.summary) }
             }
-            log("conformance on \(name): \(cases.count - failed)/\(cases.count) cases passed, \(integers) integer tensors compared")
+            log("conformance on \(name): \(cases.count - failed)/\(cases.count) cases passed, \(integers) integer tensors compared"
+                + (loader == nil ? "" : ", every engine also saved and loaded again"))
             failures += failed
         }
         return failures
@@ -76,6 +85,9 @@ struct SelftestCommand: ParsableCommand {
         let cuda = Engine(plan: cpu.plan, program: try CUDABackend().compile(cpu.plan, options: ExecutionOptions()), backendName: "cuda")
         let input = network[network.inputs[0]]
         let x = try PPM.read(path: image).inputTensor(height: input.shape[2], width: input.shape[3], normalization: .sample)
+        // Built on CUDA (tactics timed at batch 2), saved and loaded: the same engine without computing a constant.
+        let pair = TensorData(shape: [2] + x.shape.dropFirst(), values: x.values + x.values.reversed())
+        let engineFileFailures = try CUDASelfTest.checkEngineFile(try Builder(config: config, backend: CUDABackend()).build(network), inputs: [input.name: pair], log: log)
         var expected: [TensorID: TensorValue] = [:]
         let want = try cpu.makeContext().execute([input.name: x]) { id, value in expected[id] = value }
         var integers = 0, mismatches = 0
@@ -93,12 +105,12 @@ struct SelftestCommand: ParsableCommand {
         let bytes = picture.pixels.compactMap { UInt8(exactly: $0) }
         guard bytes.count == picture.pixels.count else {
             log("bundled demo photo is not at the input size: 8-bit pixel input check skipped")
-            return ok ? 0 : 1
+            return (ok ? 0 : 1) + engineFileFailures
         }
         let pixels = try PixelBatch(shape: [1, input.shape[2], input.shape[3], 3], pixels: bytes, normalization: Normalization.sample.channelNormalization)
         let fromPixels = try cuda.makeContext().execute(pixels: pixels)
         let pixelsOK = fromPixels[output] == got[output]
         log("bundled demo INT8 on cuda, 8-bit pixel input vs float input: \(pixelsOK ? "identical logits" : "MISMATCH")")
-        return (ok ? 0 : 1) + (pixelsOK ? 0 : 1)
+        return (ok ? 0 : 1) + (pixelsOK ? 0 : 1) + engineFileFailures
     }
 }

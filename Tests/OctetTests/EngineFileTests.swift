@@ -226,9 +226,10 @@ import OctetConformance
         Self.expectOneSentenceFailure(
             try OctetBinary.run(["inspect", "--load-engine", try write("flipped.engine", flipped)]), naming: "flipped.engine", saying: "checksum mismatch")
         var newer = bytes
-        newer[8] = 2
+        newer[8] = UInt8(EngineFile.formatVersion + 1)
         Self.expectOneSentenceFailure(
-            try OctetBinary.run(["inspect", "--load-engine", try write("newer.engine", Self.withChecksum(newer))]), naming: "newer.engine", saying: "format version 2, newer")
+            try OctetBinary.run(["inspect", "--load-engine", try write("newer.engine", Self.withChecksum(newer))]), naming: "newer.engine",
+            saying: "format version \(EngineFile.formatVersion + 1), newer")
         Self.expectOneSentenceFailure(
             try OctetBinary.run(["inspect", "--load-engine", Self.demoModel]), naming: Self.demoModel, saying: "not an Octet engine file")
         // Packed for this CPU's instruction set, loaded by a process forced onto the scalar kernels.

@@ -7,28 +7,12 @@ import OctetRuntime
 struct FloatMatrixMultiplyLayer: CPULayer {
     let kernelName = "matmul_f32_strided__swift"
 
-    /// Element strides of each logical axis of a buffer; 0 for an axis of size 1 (broadcast), padded at the front
-    /// to `rank` with zeros.
-    static func strides(_ t: CPUBuffer, rank: Int) -> (shape: [Int], strides: [Int]) {
-        let shape = t.layout.logicalShape(batch: t.batch)
-        var strides: [Int]
-        if t.layout.isNHWC {
-            let (c, h, w) = (shape[1], shape[2], shape[3])
-            strides = [h * w * c, 1, w * c, c]
-        } else {
-            strides = rowMajorStrides(shape)
-        }
-        strides = zip(shape, strides).map { $0 == 1 ? 0 : $1 }
-        let pad = rank - shape.count
-        return (Array(repeating: 1, count: pad) + shape, Array(repeating: 0, count: pad) + strides)
-    }
-
     func run(inputs: [CPUBuffer], outputs: [CPUBuffer], context: CPURunContext) throws {
         let y = outputs[0]
         let rank = y.layout.sampleShape.count + 1
-        let (aShape, sa) = Self.strides(inputs[0], rank: rank)
-        let (_, sb) = Self.strides(inputs[1], rank: rank)
-        let (yShape, sy) = Self.strides(y, rank: rank)
+        let (aShape, sa) = inputs[0].layout.broadcastStrides(batch: inputs[0].batch, rank: rank)
+        let (_, sb) = inputs[1].layout.broadcastStrides(batch: inputs[1].batch, rank: rank)
+        let (yShape, sy) = y.layout.broadcastStrides(batch: y.batch, rank: rank)
         let (m, k, n) = (aShape[rank - 2], aShape[rank - 1], yShape[rank - 1])
         let leading = Array(yShape.prefix(rank - 2))
         let (a, b, out) = (inputs[0].floats, inputs[1].floats, y.floats)

@@ -9,13 +9,26 @@ public protocol SerializableProgram: CompiledProgram {
     var target: String { get }
     /// Writes the backend's prepared state; `EngineLoadingBackend.load` reads it back.
     func serializeState(into writer: inout BinaryWriter) throws
+    /// Where the time of the load that made this program went, phase by phase (empty for a built program).
+    var loadPhases: [(phase: String, milliseconds: Double)] { get }
+}
+
+extension SerializableProgram {
+    public var loadPhases: [(phase: String, milliseconds: Double)] { [] }
 }
 
 /// A backend that makes a program from a plan and the state a `SerializableProgram` of the same backend wrote:
 /// no graph pass, no weight packing, no tactic timing. It refuses state prepared for a target this machine
 /// lacks (another instruction set, another compute capability), with one sentence naming the file.
 public protocol EngineLoadingBackend: Backend {
+    /// The oldest format version whose state this backend reads: a change of the backend's state layout bumps the
+    /// format version, and older files of that backend are refused with a sentence.
+    var oldestStateVersion: UInt32 { get }
     func load(_ plan: EnginePlan, state: inout BinaryReader, options: ExecutionOptions) throws -> any CompiledProgram
+}
+
+extension EngineLoadingBackend {
+    public var oldestStateVersion: UInt32 { 1 }
 }
 
 /// An engine file, decoded: the plan, the backend and target it was built for, and the backend's state, not yet
@@ -29,13 +42,17 @@ public protocol EngineLoadingBackend: Backend {
 public struct EngineFile: Sendable {
     /// The first eight bytes of every engine file.
     public static let magic = Array("OCTETENG".utf8)
-    /// The format this octet writes and the newest it reads.
-    public static let formatVersion: UInt32 = 1
+    /// The format this octet writes and the newest it reads (2: CUDA engines hold every layer's device constants).
+    public static let formatVersion: UInt32 = 2
     /// Magic, version and body length before the body; the CRC-32 after it.
     static let headerBytes = 20, trailerBytes = 4
 
     /// The file, for errors.
     public var path: String
+    /// The format version the file was written in.
+    public var version: UInt32
+    /// Where reading and decoding the file took its time (`read(path:)`: the read, the checks, the decoding).
+    public var phases: [(phase: String, milliseconds: Double)] = []
     /// The octet version that wrote the file (`OctetVersion.current` then).
     public var writtenBy: String
     /// The backend the engine was built for (`cpu`, `cuda`).
@@ -70,7 +87,11 @@ public struct EngineFile: Sendable {
     /// - Throws: `OctetError` naming `path`: not an engine file, a newer format, truncated, a checksum mismatch,
     ///   or content that does not decode.
     public static func read(path: String) throws -> EngineFile {
-        try decode(FileReading.contents(of: path, what: "an Octet engine file", mapped: true), path: path)
+        let start = DispatchTime.now().uptimeNanoseconds
+        let bytes = try FileReading.contents(of: path, what: "an Octet engine file", mapped: true)
+        var file = try decode(bytes, path: path)
+        file.phases.insert(("file read (mapped)", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 - file.phases.map(\.milliseconds).reduce(0, +)), at: 0)
+        return file
     }
 
     /// As `read`, from bytes already in memory.
@@ -100,12 +121,14 @@ public struct EngineFile: Sendable {
                 ? "truncated at byte \(bytes.count): the header announces \(announced) bytes of engine, \(actual) are there"
                 : "has \(actual - announced) bytes more than its header announces")
         }
+        let checkStart = DispatchTime.now().uptimeNanoseconds
         var trailer = BinaryReader(bytes, path: path, offset: bytes.count - trailerBytes)
         let stored = try trailer.u32("the checksum")
         let computed = bytes.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<($0.count - trailerBytes)])) }
         guard stored == computed else {
             throw refuse("checksum mismatch (the file says \(hex(stored)), its bytes give \(hex(computed))): the file is damaged")
         }
+        let decodeStart = DispatchTime.now().uptimeNanoseconds
         var body = BinaryReader(bytes, path: path, offset: headerBytes, end: bytes.count - trailerBytes)
         let writtenBy = try body.string("the octet version")
         let backendName = try body.string("the backend name")
@@ -113,7 +136,11 @@ public struct EngineFile: Sendable {
         let plan = try body.plan()
         let state = try body.section("the backend state")
         try body.expectEnd("the backend state")
-        return EngineFile(path: path, writtenBy: writtenBy, backendName: backendName, target: target, plan: plan, state: state)
+        let end = DispatchTime.now().uptimeNanoseconds
+        return EngineFile(
+            path: path, version: version,
+            phases: [("CRC-32 of \(bytes.count) bytes", Double(decodeStart - checkStart) / 1e6), ("plan decoded", Double(end - decodeStart) / 1e6)],
+            writtenBy: writtenBy, backendName: backendName, target: target, plan: plan, state: state)
     }
 
     private static func hex(_ value: UInt32) -> String { "0x" + String(value, radix: 16, uppercase: true) }
@@ -153,9 +180,17 @@ extension Engine {
         guard file.backendName == backend.name else {
             throw OctetError.malformedFile(path: file.path, reason: "is a \(file.backendName) engine and cannot run on the \(backend.name) backend")
         }
+        guard file.version >= backend.oldestStateVersion else {
+            throw OctetError.malformedFile(
+                path: file.path,
+                reason: "is a \(file.backendName) engine of format version \(file.version), whose \(file.backendName) state this octet no longer reads (it reads version \(backend.oldestStateVersion) and newer); rebuild the engine with octet build --save-engine")
+        }
         var state = file.state
         let program = try backend.load(file.plan, state: &state, options: options)
         try state.expectEnd("the \(backend.name) state")
         self.init(plan: file.plan, program: program, backendName: backend.name)
     }
+
+    /// Where loading this engine from a file took its time, phase by phase (empty for a built engine).
+    public var loadPhases: [(phase: String, milliseconds: Double)] { (program as? any SerializableProgram)?.loadPhases ?? [] }
 }
