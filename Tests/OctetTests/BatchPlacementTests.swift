@@ -91,7 +91,7 @@ import Octet
         let w = Weights.random([2, 6], seed: 21), mask = Weights.random([4, 4, 4], seed: 22)
         b.initializer("w", [2, 6], w.values)
         b.initializer("mask", [4, 4, 4], mask.values)
-        b.node("Reshape", ["input", b.ints("grid", [-1, 2, 2, 2, 2, 2])], ["grid"])
+        b.node("Reshape", ["input", b.ints("grid_shape", [-1, 2, 2, 2, 2, 2])], ["grid"])
         b.node("Transpose", ["grid"], ["gathered"], ["perm": .ints([0, 1, 3, 2, 4, 5])])
         b.node("Reshape", ["gathered", b.ints("windows_shape", [-1, 4, 2])], ["windows"])
         b.node("MatMul", ["windows", "w"], ["qkv"])
