@@ -151,8 +151,9 @@ public enum ONNXImporter {
                 throw OctetError.invalidModel(reason: "graph output '\(output.name)' is a constant; Octet needs it computed")
             }
             if let placed = context.placements[output.name] {
+                let producer = context.network.layers.first { $0.outputs.contains(id) }?.origin.first ?? output.name
                 throw OctetError.invalidModel(
-                    reason: "graph output '\(output.name)' of shape \(placed.shape) does not have the batch as its axis 0 (\(placed.placement.description))")
+                    reason: "graph output '\(output.name)' of shape \(placed.shape), produced by node '\(producer)', does not keep the batch axis first (\(placed.placement.description))")
             }
             // A Q/DQ pair before the output makes the output an alias of an inner tensor: give it the
             // output's name, which is what users ask for.

@@ -795,8 +795,8 @@ private func importFlatten(_ context: inout ImportContext, _ node: Onnx_NodeProt
 }
 
 /// Resolves an ONNX Reshape target against an input shape. For activations, the target says where the batch
-/// goes: the entry that is a multiple of the batch symbol, else a copied (0) batch axis, else the inferred
-/// (-1) axis, else (a model exported at a fixed batch) a first entry equal to the batch. The batch must stay
+/// goes: the entry that is a multiple of the batch symbol, else a copied (0) batch axis, else (a model exported
+/// at a fixed batch) a first entry equal to the batch, else the inferred (-1) axis. The batch must stay
 /// one factor of that axis (`BatchPlacement`): a reshape that interleaves samples is refused.
 private func importReshape(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
     -> [ImportedValue]
@@ -842,8 +842,8 @@ private func importReshape(_ context: inout ImportContext, _ node: Onnx_NodeProt
         if symbolAxes.count == 1 { symbolAxes[0] }
         else if !symbolAxes.isEmpty { nil }
         else if inputAxis < target.count, target[inputAxis] == .known(0), !allowZero { inputAxis }
-        else if let inferAxis { inferAxis }
         else if placed.placement.isLeading, target.first?.value == shape.first { 0 }
+        else if let inferAxis { inferAxis }
         else { nil }
     guard let batchAxis,
           let placement = placed.placement.reshaped(from: shape, to: resolved, batchAxis: batchAxis, batch: context.nominalBatch)
