@@ -3,8 +3,9 @@ import OctetCore
 
 /// Float arithmetic on values known at import, evaluated there instead of becoming layers: Swin V2 computes
 /// its relative-position bias with a small MLP (MatMul, Relu, Sigmoid, …) over a constant table, and the
-/// result is then gathered by constant indices, which only a constant supports. A network tensor always has a
-/// batch axis; a constant computation has none, so folding is what keeps it out of the network.
+/// result is then gathered by constant indices, which only a constant supports; ViT scales queries and keys
+/// by `Sqrt` of a constant. A network tensor always has a batch axis; a constant computation has none (as a
+/// layer, its axis 0 would be read as the batch and grow with it), so folding is what keeps it out of the network.
 enum ConstantFolding {
     /// The folded outputs of `node` when every input is a constant, one is a float, and the op is one of the
     /// pointwise, broadcasting or matrix-product ops below; nil otherwise (the op's importer decides).
@@ -29,6 +30,10 @@ enum ConstantFolding {
         case "Sigmoid": folded = try map(first, values) { 1 / (1 + Foundation.exp(-$0)) }
         case "Exp": folded = try map(first, values) { Foundation.exp($0) }
         case "Neg": folded = try map(first, values) { -$0 }
+        case "Sqrt": folded = try map(first, values) { $0.squareRoot() }
+        case "Reciprocal": folded = try map(first, values) { 1 / $0 }
+        case "Tanh": folded = try map(first, values) { Foundation.tanh($0) }
+        case "Erf": folded = try map(first, values) { Foundation.erf($0) }
         case "Clip" where opset >= 11:
             func bound(_ index: Int) throws -> Float? { try constants.count > index ? constants[index].flatMap { try values($0).first } : nil }
             let (lo, hi) = (try bound(1) ?? -.greatestFiniteMagnitude, try bound(2) ?? .greatestFiniteMagnitude)

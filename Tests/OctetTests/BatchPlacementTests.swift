@@ -49,7 +49,10 @@ import Octet
         b.node("Reshape", ["biased", "split_shape"], ["split"])
         b.node("Transpose", ["split"], ["heads"], ["perm": .ints([1, 0, 2])])
         b.node("Transpose", ["heads"], ["keys"], ["perm": .ints([0, 2, 1])])
-        b.node("MatMul", ["heads", "keys"], ["scores"])
+        b.node("MatMul", ["heads", "keys"], ["raw_scores"])
+        // ViT's scale: Sqrt of a constant, folded at import (as a layer it would grow with the batch).
+        b.node("Sqrt", [b.initializer("quarter", [], [0.25])], ["scale"])
+        b.node("Mul", ["raw_scores", "scale"], ["scores"])
         b.node("Softmax", ["scores"], ["attention"], ["axis": .int(-1)])
         b.node("MatMul", ["attention", "heads"], ["mixed"])
         b.node("Transpose", ["mixed"], ["token_major"], ["perm": .ints([1, 0, 2])])
@@ -71,7 +74,7 @@ import Octet
             for head in 0..<h {
                 let q = (0..<t).map { row in (0..<d).map { p[row * c + head * d + $0] } }
                 for row in 0..<t {
-                    let a = softmax((0..<t).map { col in (0..<d).reduce(0) { $0 + q[row][$1] * q[col][$1] } })
+                    let a = softmax((0..<t).map { col in (0..<d).reduce(0) { $0 + q[row][$1] * q[col][$1] } * 0.5 })
                     for k in 0..<d { heads[row * c + head * d + k] = (0..<t).reduce(0) { $0 + a[$1] * q[$1][k] } }
                 }
             }
