@@ -173,4 +173,46 @@ import Octet
         output.output("y")
         #expect { try output.importNetwork() } throws: { "\($0)".contains("'y'") && "\($0)".contains("axis 1") }
     }
+
+    /// Swin's constant subgraphs fold at import: Range, index grids by broadcasting integer Add, a reversing Slice
+    /// (step −1), ScatterND, Transpose of a constant, and V2's position-bias MLP (MatMul, Relu, Sigmoid on
+    /// constants); the result is one constant added to the input.
+    @Test func constantSubgraphsFold() throws {
+        var b = ONNXModelBuilder(opset: 13, shape: [nil, 3, 3])
+        let table = Weights.random([3, 2], seed: 41), w = Weights.random([2, 3], seed: 42)
+        b.initializer("table", [3, 2], table.values)
+        b.initializer("w", [2, 3], w.values)
+        b.node("Range", [b.ints("start", [0], shape: []), b.ints("limit", [3], shape: []), b.ints("delta", [1], shape: [])], ["r"])
+        b.node("Reshape", ["r", b.ints("column", [3, 1])], ["r_column"])
+        b.node("Add", ["r_column", "r"], ["grid"])
+        b.node("Cast", ["grid"], ["grid_float"], ["to": .int(1)])
+        b.node("Slice", ["r", b.ints("s", [-1]), b.ints("e", [Int.min + 1]), b.ints("a", [0]), b.ints("st", [-1])], ["reversed"])
+        b.node("ConstantOfShape", [b.ints("three", [3])], ["zeros"])
+        b.node("ScatterND", ["zeros", b.ints("where", [0, 2], shape: [2, 1]), b.initializer("updates", [2], [5, 7])], ["scattered"])
+        b.node("MatMul", ["table", "w"], ["hidden"])
+        b.node("Relu", ["hidden"], ["relu"])
+        b.node("Sigmoid", ["relu"], ["bias"])
+        b.node("Transpose", ["bias"], ["bias_t"], ["perm": .ints([1, 0])])
+        b.node("Gather", ["bias_t", "reversed"], ["picked"], ["axis": .int(0)])
+        b.node("Add", ["input", "picked"], ["y1"])
+        b.node("Add", ["y1", "grid_float"], ["y2"])
+        b.node("Add", ["y2", "scattered"], ["y"])
+        b.output("y")
+        let network = try b.importNetwork()
+        #expect(network.layers.filter { if case .elementwise = $0.kind { true } else { false } }.count == 3)
+        let x = TensorData.random([2, 3, 3], seed: 40)
+        let got = try run(b, x)
+        func sigmoidOfRelu(_ i: Int, _ j: Int) -> Float {
+            let h = max((0..<2).reduce(Float(0)) { $0 + table.values[i * 2 + $1] * w.values[$1 * 3 + j] }, 0)
+            return 1 / (1 + Foundation.exp(-h))
+        }
+        let scattered: [Float] = [5, 0, 7]
+        var want: [Float] = []
+        for n in 0..<2 {
+            for i in 0..<3 {
+                for j in 0..<3 { want.append(x.values[(n * 3 + i) * 3 + j] + sigmoidOfRelu(j, 2 - i) + Float(i + j) + scattered[j]) }
+            }
+        }
+        #expect(worstTolerance(got.values, want, atol: 1e-6, rtol: 1e-6).ratio <= 1)
+    }
 }
