@@ -2,13 +2,26 @@ import OctetCore
 
 /// One element of an integer tensor computed at import time. Shape subgraphs (Shape → Gather → Concat →
 /// Reshape) carry the batch size as a symbol, so a model with a dynamic batch folds to a batch-agnostic
-/// Reshape instead of one frozen at the nominal batch.
+/// Reshape instead of one frozen at the nominal batch. Attention merges the batch with other axes
+/// (`bsz * num_heads`, Swin's `B * windows`), so the symbol carries a known factor.
 enum FoldedInt: Equatable, Sendable {
     case known(Int)
-    /// The batch dimension of an activation, whatever its size at run time.
-    case batch
+    /// The batch dimension of an activation times a known factor (1 for the batch itself), whatever the batch
+    /// size at run time.
+    case batch(times: Int)
+
+    /// The batch itself.
+    static let batchSize = FoldedInt.batch(times: 1)
 
     var value: Int? { if case let .known(v) = self { v } else { nil } }
+
+    /// The size at the nominal batch of 1 the network is imported with.
+    var nominal: Int {
+        switch self {
+        case let .known(v): v
+        case let .batch(times): times
+        }
+    }
 }
 
 /// A tensor whose value is known at import time: an initializer, a `Constant` node, or the folded result of

@@ -21,6 +21,11 @@ struct ImportContext {
     var unavailable: [String: String] = [:]
     /// Float elements filled by ConstantOfShape so far, against `Limits.maxFilledElements`.
     var filledElements = 0
+    /// Activations whose batch is not their leading ONNX axis (attention's layouts), by ONNX name; every other
+    /// activation's ONNX shape is its network shape. See `BatchPlacement`.
+    var placements: [String: PlacedShape] = [:]
+    /// The batch size the network's shapes use: the first input's axis 0 (1 when symbolic).
+    var nominalBatch: Int { network.inputs.first.map { network[$0].shape.first ?? 1 } ?? 1 }
 
     /// Shape of a value: the tensor's nominal shape, or the constant's.
     func shape(_ value: ImportedValue) -> [Int] {

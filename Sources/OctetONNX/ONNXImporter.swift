@@ -115,7 +115,16 @@ public enum ONNXImporter {
             }
             let outputs: [ImportedValue]
             do {
-                outputs = try importer(&context, node, inputs)
+                // A node reading an activation whose batch is not its leading axis imports in the network's
+                // per-sample coordinates (the ops that move the batch handle placements themselves).
+                let placed = node.input.contains { context.placements[$0] != nil }
+                if let folded = try ConstantFolding.fold(node, inputs, opset: context.opset) {
+                    outputs = folded
+                } else if placed && !placementAwareOps.contains(node.opType) {
+                    outputs = try importPlaced(&context, node, inputs, importer)
+                } else {
+                    outputs = try importer(&context, node, inputs)
+                }
             } catch let OctetError.invalidNetwork(reason) {
                 throw node.unsupported(reason)
             }
@@ -140,6 +149,11 @@ public enum ONNXImporter {
             }
             guard case let .tensor(id) = value else {
                 throw OctetError.invalidModel(reason: "graph output '\(output.name)' is a constant; Octet needs it computed")
+            }
+            if let placed = context.placements[output.name] {
+                let producer = context.network.layers.first { $0.outputs.contains(id) }?.origin.first ?? output.name
+                throw OctetError.invalidModel(
+                    reason: "graph output '\(output.name)' of shape \(placed.shape), produced by node '\(producer)', does not keep the batch axis first (\(placed.placement.description))")
             }
             // A Q/DQ pair before the output makes the output an alias of an inner tensor: give it the
             // output's name, which is what users ask for.

@@ -21,6 +21,7 @@ let opImporters: [String: OpImporter] = [
     "ReduceSum": { try importReduce(&$0, $1, $2, .sum) },
     "ReduceMax": { try importReduce(&$0, $1, $2, .max) },
     "ReduceMin": { try importReduce(&$0, $1, $2, .min) },
+    "ReduceL2": { try importReduce(&$0, $1, $2, .sum, euclidean: true) },
     "LayerNormalization": importLayerNormalization,
     "Softmax": importSoftmax,
     "LRN": importLRN,
@@ -78,6 +79,8 @@ let opImporters: [String: OpImporter] = [
     "Mod": importMod,
     "Not": importNot,
     "Where": importWhere,
+    "Range": importRange,
+    "ScatterND": importScatterND,
 ]
 
 // MARK: - Input helpers
@@ -252,14 +255,16 @@ private func importGlobalPool(
 }
 
 /// Reduce{Mean,Sum,Max,Min} over non-batch axes: a mean or max over the spatial axes [2, 3] of an NCHW tensor is
-/// global pooling (native kernels); anything else a `reduce` layer. `keepdims=0` adds a reshape.
+/// global pooling (native kernels); anything else a `reduce` layer. `keepdims=0` adds a reshape. ReduceL2
+/// (`euclidean`, Swin V2's normalized attention) is the square root of the sum of squares.
 private func importReduce(
-    _ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?], _ operation: ReduceOperation
+    _ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?], _ operation: ReduceOperation,
+    euclidean: Bool = false
 ) throws -> [ImportedValue] {
     let x = try tensorInput(&context, inputs, 0, node)
     let shape = context.network[x].shape
     // Axes became an input in opset 18 (ReduceSum already in 13).
-    let axesAsInput = context.opset >= (operation == .sum ? 13 : 18)
+    let axesAsInput = context.opset >= (operation == .sum && !euclidean ? 13 : 18)
     let axesValue: [Int]? =
         if axesAsInput { try optionalConstant(inputs, 1, node, "axes").map { try knownInts($0, node, "axes") } }
         else if node.hasAttr("axes") { try node.attr("axes", default: [Int]()) } else { nil }
@@ -275,8 +280,16 @@ private func importReduce(
         case .max where shape.count == 4 && axes == [2, 3]: .pooling(.global(.max))
         case .mean, .sum, .max, .min: .reduce(ReduceParameters(operation: operation, axes: axes.sorted()))
         }
-    if keepDims { return try context.addLayer(node, kind, inputs: [x]) }
-    let reduced = try context.addInternalLayer(node, "reduced", kind, inputs: [x])
+    let reduced: TensorID
+    if euclidean {
+        let squared = try context.addInternalLayer(node, "squared", .elementwise(.mul), inputs: [x, x])
+        let sum = try context.addInternalLayer(node, "sumOfSquares", kind, inputs: [squared])
+        if keepDims { return try context.addLayer(node, .activation(.sqrt), inputs: [sum]) }
+        reduced = try context.addInternalLayer(node, "reduced", .activation(.sqrt), inputs: [sum])
+    } else {
+        if keepDims { return try context.addLayer(node, kind, inputs: [x]) }
+        reduced = try context.addInternalLayer(node, "reduced", kind, inputs: [x])
+    }
     let kept = shape.indices.filter { $0 != 0 && !axes.contains($0) }.map { shape[$0] }
     return try context.addLayer(node, .reshape(sampleShape: kept), inputs: [reduced], layerName: node.displayName + "__squeeze")
 }
@@ -328,9 +341,9 @@ private func importGemm(_ context: inout ImportContext, _ node: Onnx_NodeProto, 
 {
     if try node.attr("transA", default: 0) != 0 { throw node.unsupported("transA=1 is not supported") }
     let a = try tensorInput(&context, inputs, 0, node)
-    guard context.network[a].shape.count == 2 else {
-        throw node.unsupported("input A must be 2-D, got \(context.network[a].shape)")
-    }
+    // A's ONNX shape: with the batch merged into its rows (`BatchPlacement`), the network tensor has rank 3.
+    let aShape = context.placed(node.input[0], try input(inputs, 0, node)).shape
+    guard aShape.count == 2 else { throw node.unsupported("input A must be 2-D, got \(aShape)") }
     let b = try constant(inputs, 1, node, "B")
     guard b.shape.count == 2 else { throw node.unsupported("B must be 2-D, got \(b.shape)") }
     let transB = try node.attr("transB", default: 0) != 0
@@ -594,45 +607,60 @@ private func importScalarOperation(
     return try context.addLayer(node, .elementwise(op), inputs: first ? [constant, x] : [x, constant])
 }
 
-/// Integer arithmetic on folded shape values (`Mul`, `Div`, … in shape subgraphs).
+/// Integer arithmetic on folded shape values (`Mul`, `Div`, … in shape subgraphs). A multiple of the batch
+/// stays symbolic through products and exact quotients (`bsz * num_heads`, `B * windows / windows`); sums and
+/// other operations on it depend on the batch size.
 private func foldInts(_ a: ConstantTensor, _ b: ConstantTensor, _ op: ElementwiseOperation, _ node: Onnx_NodeProto)
     throws -> ConstantTensor?
 {
-    guard a.isInteger, b.isInteger, let x = a.ints, let y = b.ints else { return nil }
-    guard x.count == y.count || x.count == 1 || y.count == 1 else { return nil }
-    let count = max(x.count, y.count)
-    let shape = x.count >= y.count ? a.shape : b.shape
-    let values = try (0..<count).map { i -> FoldedInt in
-        let (l, r) = (x[x.count == 1 ? 0 : i], y[y.count == 1 ? 0 : i])
-        let result: (partialValue: Int, overflow: Bool)
-        switch op {
-        case .add: result = l.addingReportingOverflow(r)
-        case .sub: result = l.subtractingReportingOverflow(r)
-        case .mul: result = l.multipliedReportingOverflow(by: r)
-        case .div:
-            guard r != 0 else { throw node.unsupported("integer division by zero") }
-            result = l.dividedReportingOverflow(by: r)
-        case .max: result = (max(l, r), false)
-        case .min: result = (min(l, r), false)
-        case .pow:
-            guard r >= 0 else { throw node.unsupported("integer Pow with the negative exponent \(r)") }
-            // 0, 1 and -1 never overflow: answer them directly, or a huge exponent would loop for ages.
-            if l == 0 || l == 1 || l == -1 {
-                result = (r == 0 ? 1 : (l == -1 && r % 2 == 0 ? 1 : l), false)
-            } else {
-                // |l| >= 2 overflows within 63 factors, so this loop is short whatever r is.
-                var power = 1, overflow = false, remaining = r
-                while remaining > 0, !overflow {
-                    (power, overflow) = power.multipliedReportingOverflow(by: l)
-                    remaining -= 1
-                }
-                result = (power, overflow)
-            }
+    guard a.isInteger, b.isInteger else { return nil }
+    let (x, y) = (a.foldedInts, b.foldedInts)
+    // NumPy broadcasting (Swin's index grids add a column [n, 1] to a row [n]).
+    guard let shape = try? broadcastShapes(a.shape, b.shape) else { return nil }
+    try checkFolded(Limits.product(shape), node)
+    let (ia, ib) = (ConstantFolding.broadcastIndices(a.shape, to: shape), ConstantFolding.broadcastIndices(b.shape, to: shape))
+    let values = try zip(ia, ib).map { i, j -> FoldedInt in
+        switch (x[i], y[j]) {
+        case let (.known(l), .known(r)): return .known(try foldKnown(l, r, op, node))
+        case let (.batch(k), .known(r)) where op == .mul, let (.known(r), .batch(k)) where op == .mul:
+            return .batch(times: try foldKnown(k, r, .mul, node))
+        case let (.batch(k), .known(r)) where op == .div && r > 0 && k % r == 0: return .batch(times: k / r)
+        case let (.batch(k), .batch(l)) where op == .div && k % l == 0: return .known(k / l)
+        default: throw node.unsupported("integer arithmetic on shape values that depend on the batch size is not supported")
         }
-        guard !result.overflow else { throw node.unsupported("integer \(op) of \(l) and \(r) overflows 64 bits") }
-        return .known(result.partialValue)
     }
     return ConstantTensor(shape: shape, ints: values)
+}
+
+/// One integer operation of `foldInts`, refusing overflow and division by zero.
+private func foldKnown(_ l: Int, _ r: Int, _ op: ElementwiseOperation, _ node: Onnx_NodeProto) throws -> Int {
+    let result: (partialValue: Int, overflow: Bool)
+    switch op {
+    case .add: result = l.addingReportingOverflow(r)
+    case .sub: result = l.subtractingReportingOverflow(r)
+    case .mul: result = l.multipliedReportingOverflow(by: r)
+    case .div:
+        guard r != 0 else { throw node.unsupported("integer division by zero") }
+        result = l.dividedReportingOverflow(by: r)
+    case .max: result = (max(l, r), false)
+    case .min: result = (min(l, r), false)
+    case .pow:
+        guard r >= 0 else { throw node.unsupported("integer Pow with the negative exponent \(r)") }
+        // 0, 1 and -1 never overflow: answer them directly, or a huge exponent would loop for ages.
+        if l == 0 || l == 1 || l == -1 {
+            result = (r == 0 ? 1 : (l == -1 && r % 2 == 0 ? 1 : l), false)
+        } else {
+            // |l| >= 2 overflows within 63 factors, so this loop is short whatever r is.
+            var power = 1, overflow = false, remaining = r
+            while remaining > 0, !overflow {
+                (power, overflow) = power.multipliedReportingOverflow(by: l)
+                remaining -= 1
+            }
+            result = (power, overflow)
+        }
+    }
+    guard !result.overflow else { throw node.unsupported("integer \(op) of \(l) and \(r) overflows 64 bits") }
+    return result.partialValue
 }
 
 private func importBinary(
@@ -766,8 +794,10 @@ private func importFlatten(_ context: inout ImportContext, _ node: Onnx_NodeProt
     return try context.addLayer(node, .reshape(sampleShape: [flat[1]]), inputs: [x])
 }
 
-/// Resolves an ONNX Reshape target against an input shape. For activations, the result must keep axis 0 as
-/// the batch: its first entry is the batch symbol, 0 (copy), -1, or the input's own batch.
+/// Resolves an ONNX Reshape target against an input shape. For activations, the target says where the batch
+/// goes: the entry that is a multiple of the batch symbol, else a copied (0) batch axis, else (a model exported
+/// at a fixed batch) a first entry equal to the batch, else the inferred (-1) axis. The batch must stay
+/// one factor of that axis (`BatchPlacement`): a reshape that interleaves samples is refused.
 private func importReshape(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
     -> [ImportedValue]
 {
@@ -778,13 +808,14 @@ private func importReshape(_ context: inout ImportContext, _ node: Onnx_NodeProt
             node.hasAttr("shape") ? try node.attr("shape", default: [Int]()).map { .known($0) }
                 : try { throw node.unsupported("attribute shape is required before opset 5") }()
         } else { try constant(inputs, 1, node, "the target shape").foldedInts }
-    let shape = context.shape(value)
+    let placed = context.placed(node.input[0], value)
+    let shape = placed.shape
     let allowZero = try node.attr("allowzero", default: 0) != 0
     var resolved: [Int] = []
     var inferAxis: Int?
     for (axis, dim) in target.enumerated() {
         switch dim {
-        case .batch: resolved.append(shape.first ?? 1)
+        case let .batch(times): resolved.append(times * context.nominalBatch)
         case .known(-1):
             guard inferAxis == nil else { throw node.unsupported("the target shape has more than one -1") }
             inferAxis = axis
@@ -805,18 +836,24 @@ private func importReshape(_ context: inout ImportContext, _ node: Onnx_NodeProt
     guard Limits.product(resolved) == total else { throw node.unsupported("cannot reshape \(shape) into \(resolved)") }
     if case let .constant(c) = value { return [.constant(c.reshaped(resolved))] }
 
-    let keepsBatch: Bool =
-        switch target.first {
-        case .batch?, .known(-1)?: true
-        case .known(0)? where !allowZero: true
-        case let .known(v)?: v == shape[0]
-        case nil: false
-        }
-    guard keepsBatch, resolved.dropFirst().reduce(1, *) == shape.dropFirst().reduce(1, *) else {
+    let symbolAxes = target.indices.filter { if case .batch = target[$0] { true } else { false } }
+    let inputAxis = placed.placement.axis
+    let batchAxis: Int? =
+        if symbolAxes.count == 1 { symbolAxes[0] }
+        else if !symbolAxes.isEmpty { nil }
+        else if inputAxis < target.count, target[inputAxis] == .known(0), !allowZero { inputAxis }
+        else if placed.placement.isLeading, target.first?.value == shape.first { 0 }
+        else if let inferAxis { inferAxis }
+        else { nil }
+    guard let batchAxis,
+          let placement = placed.placement.reshaped(from: shape, to: resolved, batchAxis: batchAxis, batch: context.nominalBatch)
+    else {
         throw node.unsupported("reshaping \(shape) into \(resolved) moves data across the batch axis")
     }
     let x = try tensorInput(&context, inputs, 0, node)
-    return try context.addLayer(node, .reshape(sampleShape: Array(resolved.dropFirst())), inputs: [x])
+    let output = try context.addLayer(node, .reshape(sampleShape: placement.sampleShape(resolved)), inputs: [x])
+    context.place(node.output[0], PlacedShape(shape: resolved, placement: placement))
+    return output
 }
 
 /// Axes from the `axes` attribute (before opset 13) or input 1.
@@ -827,52 +864,87 @@ private func axesOperand(_ context: ImportContext, _ node: Onnx_NodeProto, _ inp
     return node.hasAttr("axes") ? try node.attr("axes", default: [Int]()) : nil
 }
 
+/// Squeeze and Unsqueeze: the value with axes of size 1 removed or inserted; an activation's batch moves to
+/// `batchAxis` (where its batch axis lands), staying one factor of it.
 private func reshapeValue(
-    _ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?], to newShape: [Int]
+    _ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?], to newShape: [Int], batchAxis: Int
 ) throws -> [ImportedValue] {
     let value = try input(inputs, 0, node)
     if case let .constant(c) = value { return [.constant(c.reshaped(newShape))] }
+    let placed = context.placed(node.input[0], value)
+    guard let placement = placed.placement.reshaped(from: placed.shape, to: newShape, batchAxis: batchAxis, batch: context.nominalBatch) else {
+        throw node.unsupported("reshaping \(placed.shape) into \(newShape) moves data across the batch axis")
+    }
     let x = try tensorInput(&context, inputs, 0, node)
-    return try context.addLayer(node, .reshape(sampleShape: Array(newShape.dropFirst())), inputs: [x])
+    let output = try context.addLayer(node, .reshape(sampleShape: placement.sampleShape(newShape)), inputs: [x])
+    context.place(node.output[0], PlacedShape(shape: newShape, placement: placement))
+    return output
 }
 
 private func importSqueeze(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
     -> [ImportedValue]
 {
     let value = try input(inputs, 0, node)
-    let shape = context.shape(value)
+    let placed = context.placed(node.input[0], value)
+    let shape = placed.shape
     let isTensor = if case .tensor = value { true } else { false }
-    let axes = try Set((try axesOperand(context, node, inputs) ?? shape.indices.filter { shape[$0] == 1 && !(isTensor && $0 == 0) })
+    let batchAxis = placed.placement.axis
+    let axes = try Set((try axesOperand(context, node, inputs) ?? shape.indices.filter { shape[$0] == 1 && !(isTensor && $0 == batchAxis) })
         .map { try normalizedAxis($0, rank: shape.count, node) })
     for axis in axes where shape[axis] != 1 { throw node.unsupported("cannot squeeze axis \(axis) of size \(shape[axis])") }
-    if isTensor, axes.contains(0) { throw node.unsupported("squeezing the batch axis is not supported") }
-    return try reshapeValue(&context, node, inputs, to: shape.indices.filter { !axes.contains($0) }.map { shape[$0] })
+    if isTensor, axes.contains(batchAxis) { throw node.unsupported("squeezing the batch axis is not supported") }
+    return try reshapeValue(
+        &context, node, inputs, to: shape.indices.filter { !axes.contains($0) }.map { shape[$0] },
+        batchAxis: batchAxis - axes.filter { $0 < batchAxis }.count)
 }
 
 private func importUnsqueeze(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
     -> [ImportedValue]
 {
     let value = try input(inputs, 0, node)
-    let shape = context.shape(value)
+    let placed = context.placed(node.input[0], value)
+    let shape = placed.shape
     guard let rawAxes = try axesOperand(context, node, inputs) else { throw node.unsupported("axes are required") }
     let rank = shape.count + rawAxes.count
     let axes = Set(try rawAxes.map { try normalizedAxis($0, rank: rank, node) })
-    if case .tensor = value, axes.contains(0) { throw node.unsupported("inserting an axis before the batch axis is not supported") }
+    guard axes.count == rawAxes.count else { throw node.unsupported("axes \(rawAxes) repeat an axis") }
     var rest = shape.makeIterator()
     let newShape = (0..<rank).map { axes.contains($0) ? 1 : (rest.next() ?? 1) }
-    return try reshapeValue(&context, node, inputs, to: newShape)
+    // The input's axes fill the positions not inserted, in order: the batch axis lands on the one of its index.
+    let kept = (0..<rank).filter { !axes.contains($0) }
+    let batchAxis = kept.indices.contains(placed.placement.axis) ? kept[placed.placement.axis] : 0  // 0 for a scalar constant
+    return try reshapeValue(&context, node, inputs, to: newShape, batchAxis: batchAxis)
 }
 
 private func importTranspose(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
     -> [ImportedValue]
 {
     let value = try input(inputs, 0, node)
-    let rank = context.shape(value).count
+    let placed = context.placed(node.input[0], value)
+    let rank = placed.shape.count
     let perm = try node.attr("perm", default: Array((0..<rank).reversed()))
-    guard case .tensor = value else { throw node.unsupported("transposing a constant is not supported") }
-    guard perm.first == 0 else { throw node.unsupported("permutation \(perm) moves the batch axis") }
+    guard perm.count == rank, Set(perm) == Set(0..<rank) else {
+        throw node.unsupported("permutation \(perm) does not fit shape \(placed.shape)")
+    }
+    if case let .constant(c) = value {
+        let outShape = perm.map { c.shape[$0] }, inStrides = rowMajorStrides(c.shape), outStrides = rowMajorStrides(outShape)
+        let indices = (0..<c.count).map { index in
+            perm.indices.reduce(0) { $0 + (index / outStrides[$1]) % outShape[$1] * inStrides[perm[$1]] }
+        }
+        return [.constant(c.gathered(indices, shape: outShape))]
+    }
+    // The batch moves with its ONNX axis; per sample, each ONNX axis is one network axis (two for a batch
+    // axis with outer and inner factors, which stay together).
+    let p = placed.placement
+    let output = PlacedShape(
+        shape: perm.map { placed.shape[$0] },
+        placement: BatchPlacement(axis: perm.firstIndex(of: p.axis) ?? 0, outer: p.outer, inner: p.inner))
+    let networkPermutation = [0] + perm.flatMap { p.networkAxes($0) }
     let x = try tensorInput(&context, inputs, 0, node)
-    return try context.addLayer(node, .transpose(permutation: perm), inputs: [x])
+    let kind: LayerKind = networkPermutation == Array(networkPermutation.indices) ? .identity : .transpose(permutation: networkPermutation)
+    let result = try context.addLayer(node, kind, inputs: [x])
+    context.place(node.output[0], output)
+    return result
 }
 
 /// Clamped `[start, end)` with positive step along one axis, as ONNX Slice defines it.
@@ -882,9 +954,26 @@ private func sliceRange(start: Int, end: Int, step: Int, dim: Int, _ node: Onnx_
     return (clamp(start), max(clamp(start), clamp(end)))
 }
 
+/// ONNX Slice on a value known at import, where the step may be negative (`x[::-1]`, as exporters reverse pad
+/// lists): the first index taken and how many, from start, end and step clamped as the spec says.
+private func constantSliceRange(start: Int, end: Int, step: Int, dim: Int, _ node: Onnx_NodeProto) throws -> (first: Int, count: Int) {
+    guard step != 0 else { throw node.unsupported("a slice step of 0") }
+    if step > 0 {
+        let (first, last) = try sliceRange(start: start, end: end, step: step, dim: dim, node)
+        return (first, stridedCount(from: first, to: last, step: step))
+    }
+    let first = min(max(start < 0 ? start + dim : start, 0), dim - 1)
+    let stop = min(max(end < 0 ? end + dim : end, -1), dim - 1)
+    return (first, first > stop ? (first - stop - 1) / -step + 1 : 0)
+}
+
 /// Elements of a constant selected by per-axis ranges (generic strided gather used by Slice and Split).
 private func sliceConstant(_ c: ConstantTensor, starts: [Int], ends: [Int], steps: [Int]) -> ConstantTensor {
-    let shape: [Int] = (0..<c.shape.count).map { stridedCount(from: starts[$0], to: ends[$0], step: steps[$0]) }
+    sliceConstant(c, firsts: starts, counts: (0..<c.shape.count).map { stridedCount(from: starts[$0], to: ends[$0], step: steps[$0]) }, steps: steps)
+}
+
+/// Elements `firsts[axis] + k · steps[axis]` (k below `counts[axis]`) of a constant, any step sign.
+private func sliceConstant(_ c: ConstantTensor, firsts starts: [Int], counts shape: [Int], steps: [Int]) -> ConstantTensor {
     let inStrides = rowMajorStrides(c.shape)
     let outStrides = rowMajorStrides(shape)
     let indices = (0..<shape.reduce(1, *)).map { index in
@@ -920,12 +1009,19 @@ private func importSlice(_ context: inout ImportContext, _ node: Onnx_NodeProto,
     guard starts.count == ends.count, axes.count == starts.count, steps.count == starts.count else {
         throw node.unsupported("starts, ends, axes and steps differ in length")
     }
+    if case let .constant(c) = value {
+        var (firsts, counts, strides) = (Array(repeating: 0, count: shape.count), shape, Array(repeating: 1, count: shape.count))
+        for (i, axis) in axes.enumerated() {
+            (firsts[axis], counts[axis]) = try constantSliceRange(start: starts[i], end: ends[i], step: steps[i], dim: shape[axis], node)
+            strides[axis] = steps[i]
+        }
+        return [.constant(sliceConstant(c, firsts: firsts, counts: counts, steps: strides))]
+    }
     var p = SliceParameters(starts: Array(repeating: 0, count: shape.count), ends: shape, steps: Array(repeating: 1, count: shape.count))
     for (i, axis) in axes.enumerated() {
         (p.starts[axis], p.ends[axis]) = try sliceRange(start: starts[i], end: ends[i], step: steps[i], dim: shape[axis], node)
         p.steps[axis] = steps[i]
     }
-    if case let .constant(c) = value { return [.constant(sliceConstant(c, starts: p.starts, ends: p.ends, steps: p.steps))] }
     guard p.starts[0] == 0, p.ends[0] == shape[0], p.steps[0] == 1 else {
         throw node.unsupported("slicing the batch axis is not supported")
     }
@@ -1155,7 +1251,7 @@ private func importShape(_ context: inout ImportContext, _ node: Onnx_NodeProto,
     let value = try input(inputs, 0, node)
     let shape = context.shape(value)
     var dims: [FoldedInt] = shape.map { .known($0) }
-    if case .tensor = value, !dims.isEmpty { dims[0] = .batch }
+    if case .tensor = value, !dims.isEmpty { dims[0] = .batchSize }
     let rank = shape.count
     func clamp(_ v: Int) -> Int { min(max(v < 0 ? v + rank : v, 0), rank) }
     let start = clamp(try node.attr("start", default: 0))
@@ -1285,9 +1381,11 @@ private func importEqual(_ context: inout ImportContext, _ node: Onnx_NodeProto,
     let values = try (0..<count).map { i -> FoldedInt in
         switch (a[a.count == 1 ? 0 : i], b[b.count == 1 ? 0 : i]) {
         case let (.known(x), .known(y)): return .known(x == y ? 1 : 0)
-        case (.batch, .batch): return .known(1)
-        case let (.batch, .known(v)), let (.known(v), .batch):
-            guard v < 1 else { throw node.unsupported("comparing the batch size with \(v) depends on the batch size") }
+        case let (.batch(k), .batch(l)):
+            guard k == l else { throw node.unsupported("comparing \(k) and \(l) times the batch size depends on the batch size") }
+            return .known(1)
+        case let (.batch(k), .known(v)), let (.known(v), .batch(k)):
+            guard v < k else { throw node.unsupported("comparing \(k) times the batch size with \(v) depends on the batch size") }
             return .known(0)
         }
     }
@@ -1373,4 +1471,59 @@ private func importExpand(_ context: inout ImportContext, _ node: Onnx_NodeProto
         let zeros = try context.tensor(.constant(ConstantTensor(shape: [1] + out.dropFirst(), floats: Array(repeating: 0, count: out.dropFirst().reduce(1, *)))), name: node.output[0] + "__zeros")
         return try context.addLayer(node, .elementwise(.add), inputs: [x, zeros])
     }
+}
+
+/// Range on values known at import (Swin's relative-position tables): `start, start + delta, …` below `limit`.
+private func importRange(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let (operands, _, _) = try foldedOperands(node, inputs)
+    guard operands.count == 3, operands.allSatisfy({ $0.count == 1 }) else { throw node.unsupported("start, limit and delta must be scalars") }
+    if operands.allSatisfy(\.isInteger) {
+        let v = operands.compactMap { $0.ints?.first }
+        guard v.count == 3, v[2] != 0 else {
+            throw node.unsupported("an integer range needs known start, limit and a non-zero delta")
+        }
+        let count = max(0, (v[1] - v[0] + v[2] - (v[2] > 0 ? 1 : -1)) / v[2])
+        try checkFolded(count, node)
+        return [.constant(ConstantTensor(shape: [count], ints: (0..<count).map { .known(v[0] + $0 * v[2]) }))]
+    }
+    let v = operands.compactMap { $0.floats?.first }
+    guard v.count == 3, v[2] != 0, v.allSatisfy(\.isFinite) else {
+        throw node.unsupported("a float range needs finite start, limit and a non-zero delta")
+    }
+    let count = max(0, Int(((v[1] - v[0]) / v[2]).rounded(.up)))
+    try checkFolded(count, node)
+    return [.constant(ConstantTensor(shape: [count], floats: (0..<count).map { v[0] + Float($0) * v[2] }))]
+}
+
+/// ScatterND (no reduction) on values known at import: a copy of data with the slices that indices name
+/// replaced by updates (Swin's attention-mask regions).
+private func importScatterND(_ context: inout ImportContext, _ node: Onnx_NodeProto, _ inputs: [ImportedValue?]) throws
+    -> [ImportedValue]
+{
+    let (data, indices, updates) = (try constant(inputs, 0, node, "data"), try constant(inputs, 1, node, "indices"), try constant(inputs, 2, node, "updates"))
+    guard try node.attr("reduction", default: "none") == "none" else { throw node.unsupported("only reduction 'none' is supported") }
+    guard let depth = indices.shape.last, depth <= data.shape.count, let positions = indices.ints else {
+        throw node.unsupported("indices of shape \(indices.shape) do not index data of shape \(data.shape)")
+    }
+    let sliceSize = data.shape[depth...].reduce(1, *), strides = rowMajorStrides(data.shape)
+    let count = depth == 0 ? 1 : positions.count / depth
+    guard updates.count == count * sliceSize else { throw node.unsupported("updates of shape \(updates.shape) do not fit the indices") }
+    var source = Array(0..<data.count).map { (0, $0) }  // (tensor: 0 data, 1 updates; element)
+    for row in 0..<count {
+        var offset = 0
+        for axis in 0..<depth {
+            let dim = data.shape[axis], i = positions[row * depth + axis]
+            guard i >= -dim, i < dim else { throw node.unsupported("index \(i) is out of range for axis \(axis) of size \(dim)") }
+            offset += (i < 0 ? i + dim : i) * strides[axis]
+        }
+        for k in 0..<sliceSize { source[offset + k] = (1, row * sliceSize + k) }
+    }
+    if data.isInteger, updates.isInteger {
+        let (d, u) = (data.foldedInts, updates.foldedInts)
+        return [.constant(ConstantTensor(shape: data.shape, ints: source.map { $0.0 == 0 ? d[$0.1] : u[$0.1] }))]
+    }
+    guard let d = data.floats, let u = updates.floats else { throw node.unsupported("data or updates depend on the batch size") }
+    return [.constant(ConstantTensor(shape: data.shape, floats: source.map { $0.0 == 0 ? d[$0.1] : u[$0.1] }))]
 }
