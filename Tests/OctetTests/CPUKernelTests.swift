@@ -116,7 +116,8 @@ import Testing
     /// the widened vpmaddwd loop; the edges 0, 127, 128 and 255 are drawn often, since they bound the first two.
     enum Activations: String {
         case any, upTo128, from128
-        /// Rows cycle through upTo128, from128 and any, so one call has tiles of every path and mixed tiles.
+        /// Rows in threes (the AVX2 row tile) cycle through upTo128, from128 and any, so one call switches between
+        /// every path from tile to tile.
         case cycling
 
         func byte(row: Int, using rng: inout SplitMix64) -> UInt8 {
@@ -125,7 +126,7 @@ import Testing
             case .any: return UInt8(truncatingIfNeeded: r)
             case .upTo128: return r % 4 == 0 ? [0, 127, 128][Int(r / 4 % 3)] : UInt8(r / 4 % 129)
             case .from128: return r % 4 == 0 ? [128, 255][Int(r / 4 % 2)] : 128 + UInt8(r / 4 % 128)
-            case .cycling: return [Activations.upTo128, .from128, .any][row % 3].byte(row: row, using: &rng)
+            case .cycling: return [Activations.upTo128, .from128, .any][row / 3 % 3].byte(row: row, using: &rng)
             }
         }
     }
