@@ -141,9 +141,10 @@ def ov_top1(path, inputs, threads):
 
 def octet_top1(octet, model, ranges, precision, inputs, threads, env, workdir):
     """One `octet run` over all photos as one batch; -> top-1 per photo."""
-    xin = os.path.join(workdir, "photos_nchw.npy")
-    if not os.path.exists(xin):
-        np.save(xin, np.concatenate([x for _, x in inputs]).astype(np.float32))
+    # Written for every call: the tensors depend on the model's normalization (a file cached across models once
+    # gave the mobile nets ResNet-50's ImageNet-normalized photos).
+    xin = os.path.join(workdir, f"photos_nchw_{os.getpid()}.npy")
+    np.save(xin, np.concatenate([x for _, x in inputs]).astype(np.float32))
     yout = os.path.join(workdir, f"octet_{precision}_{os.getpid()}.npy")
     cmd = [octet, "run", "--model", model, "--ranges", ranges, "--precision", precision, "--threads", str(threads),
            "--load-inputs", xin, "--save-outputs", yout]
@@ -153,6 +154,7 @@ def octet_top1(octet, model, ranges, precision, inputs, threads, env, workdir):
                            f"{p.stderr.decode(errors='replace').strip()[-800:]}")
     y = np.load(yout).reshape(len(inputs), -1)
     os.remove(yout)
+    os.remove(xin)
     return [int(v) for v in np.argmax(y, axis=1)]
 
 
