@@ -141,8 +141,8 @@ def ov_top1(path, inputs, threads):
 
 def octet_top1(octet, model, ranges, precision, inputs, threads, env, workdir):
     """One `octet run` over all photos as one batch; -> top-1 per photo."""
-    # Written afresh for every call: the photos' tensors depend on the model's size and normalization, and a file
-    # cached by one model once fed another model's photos to the next (wrong top-1 for every Octet row).
+    # Written for every call: the tensors depend on the model's normalization (a file cached across models once
+    # gave the mobile nets ResNet-50's ImageNet-normalized photos).
     xin = os.path.join(workdir, f"photos_nchw_{os.getpid()}.npy")
     np.save(xin, np.concatenate([x for _, x in inputs]).astype(np.float32))
     yout = os.path.join(workdir, f"octet_{precision}_{os.getpid()}.npy")

@@ -1,28 +1,37 @@
 /*
  * Quantized GEMM, AVX2 (no VNNI): gemm_qu8_qc8w_minmax_fp32_3x16c4__avx2 in XNNPACK's naming, and the same tile
- * with a float epilogue (octet_qgemm_f32out_avx2).
+ * with a float epilogue (octet_qgemm_f32out_avx2). Two inner loops, chosen per row tile from its A bytes, both
+ * exact, both over the canonical packed panels (the same bytes as every other ISA).
  *
- * Exactness. AVX2 has no exact u8 x s8 dot product: vpmaddubsw adds two u8*s8 products into a SATURATING int16
- * (255*127*2 > 32767), which is what costs the peers' AVX2 INT8 paths accuracy. Here both operands are int16
- * and vpmaddwd adds two int16*int16 products into int32, exact for |u8 * s8| <= 2^15 (the int32 sums cannot
- * overflow either: K <= 65536 is a precondition).
+ * Exactness. AVX2 has no exact u8 x s8 dot product in general: vpmaddubsw adds two u8*s8 products into a
+ * SATURATING int16 (255*127*2 > 32767), which is what costs the peers' AVX2 INT8 paths accuracy. But it is exact
+ * whenever every unsigned byte v is <= 128: |v0*w0 + v1*w1| <= 2*128*128 = 32768, reached only as -32768
+ * (v = 128, w = -128 twice), which int16 holds; every other pair sum lies in [-32768, 32512].
  *
- *   A: once per row tile (MR rows x K) and block of panels, XOR a_xor and vpmovzxbw into an int16 scratch copy
- *      a16[i][k] (on the stack up to K = STACK_K, else one malloc per call), so the inner loop broadcasts the
- *      4 int16 of a k-group with one vpbroadcastq from memory (a load, no shuffle uop).
- *   W: the canonical packed panels (the same bytes as every other ISA): a k-group of 4 is 16 columns x 4 bytes,
- *      vpmovsxbw of 16 bytes gives 4 columns x 4 k as int16.
- *   vpmaddwd(a, w) then holds, per column, two half-sums (k0 k1 and k2 k3) in adjacent int32 lanes; they stay
- *      apart in the accumulators and are added pairwise (vphaddd + vpermq) once, after the k loop.
- * Register tile: MR = 3 rows x 16 columns = 12 ymm accumulators, 3 broadcasts of A and one widened weight
- * vector (the weight loop is outermost within a k-group, so each widened vector is used by the 3 rows at once).
- * Per k-group: 4 vpmovsxbw + 3 vpbroadcastq + 12 vpmaddwd + 12 vpaddd for 192 multiply-adds.
+ * With u = A ^ a_xor the bytes the contract sums, each row tile (MR rows x K) is scanned once (vpminub/vpmaxub):
+ *   - every u <= 128:  the BYTE path on v = u;
+ *   - every u >= 128:  the BYTE path on v = u - 128 = u ^ 0x80 (<= 127), plus 128 * sum_k W[k][n] per column.
+ *     This is the common case: post-ReLU int8 activations q >= 0 arrive as u = q + 128 (a_xor 0x80), so v is
+ *     just the stored byte q and A is read in place;
+ *   - otherwise:       the WIDENED path (both operands int16, vpmaddwd), exact for any byte.
+ *
+ * Byte path: per k-group of 4, the 4 bytes of a row broadcast (vpbroadcastd), two 32-byte weight loads (16 columns
+ *   x 4 k), vpmaddubsw -> per column two int16 half-sums, vpmaddwd with ones -> one int32 per column, vpaddd:
+ *   3 ops per 32 multiply-adds, OpenVINO's op count. The column sums for the shift are computed the same way
+ *   (weights against bytes of 1) once per panel per call, only when a tile needs them.
+ * Widened path: A widened once per row tile to int16 (XOR a_xor, vpmovzxbw) in a scratch copy a16[i][k] (on the
+ *   stack up to K = STACK_K, else one malloc per call), so the inner loop broadcasts the 4 int16 of a k-group with
+ *   one vpbroadcastq from memory; W sign-extended with vpmovsxbw (16 bytes -> 4 columns x 4 k);
+ *   vpmaddwd(a, w) holds, per column, two half-sums (k0 k1 and k2 k3) in adjacent int32 lanes, added pairwise
+ *   (vphaddd + vpermq) once after the k loop. Per k-group: 4 vpmovsxbw + 3 vpbroadcastq + 12 vpmaddwd + 12 vpaddd
+ *   for 192 multiply-adds.
+ * Register tile: MR = 3 rows x 16 columns on both paths.
  *
  * Loop nest as the VNNI kernel: panels are blocked (~256 KiB of weights stay in L2) and each row tile's
- * widened A is reused from L1/L2 for every panel of the block.
+ * prepared A is reused from L1/L2 for every panel of the block.
  *
  * Reads exactly K bytes per A row, the packed panels, N residual bytes per row; writes exactly N bytes (floats)
- * per C row: residual and C rows at the N edge go through a 16-byte stack buffer (vmaskmovps for floats).
+ * per C row: residual and C rows at the N edge go through a stack buffer.
  */
 #include "octet_x86_requant.h"
 
@@ -33,6 +42,8 @@
 #define STACK_K 4096
 /* Weight bytes per L2 block of panels. */
 #define L2_BLOCK_BYTES (256u * 1024u)
+/* Largest block of panels whose shift sums (16 int32 = 64 bytes a panel, 4 KiB in all) live on the stack. */
+#define STACK_PANELS 64
 
 /* The float epilogue's arguments; NULL for the requantizing kernel. */
 typedef struct {
@@ -40,6 +51,54 @@ typedef struct {
     size_t ldc; /* elements */
     float min, max;
 } f32out_args;
+
+/* Which inner loop a row tile takes, from its bytes u = a ^ a_xor. */
+typedef enum { PATH_WIDENED, PATH_BYTES, PATH_BYTES_SHIFTED } tile_path;
+
+/* Scans mr rows of K bytes (K % 4 == 0) once: PATH_BYTES if every u <= 128, else PATH_BYTES_SHIFTED if every
+ * u >= 128, else PATH_WIDENED. Unsigned min/max in 16-byte vectors, compared with 128 at the end. */
+static OCTET_TARGET_AVX2 tile_path choose_path(size_t mr, size_t K, const uint8_t* a, size_t a_stride, uint8_t a_xor) {
+    const __m128i vxor = _mm_set1_epi8((char)a_xor);
+    __m128i vlo = _mm_set1_epi8((char)0xFF), vhi = _mm_setzero_si128();
+    for (size_t i = 0; i < mr; i++) {
+        const uint8_t* src = a + i * a_stride;
+        size_t k = 0;
+        for (; k + 16 <= K; k += 16) {
+            const __m128i x = _mm_xor_si128(_mm_loadu_si128((const __m128i*)(src + k)), vxor);
+            vlo = _mm_min_epu8(vlo, x);
+            vhi = _mm_max_epu8(vhi, x);
+        }
+        for (; k < K; k += 4) {
+            /* One 4-byte group in every lane: the copies change neither min nor max. */
+            const __m128i x = _mm_xor_si128(_mm_set1_epi32(octet_load_i32(src + k)), vxor);
+            vlo = _mm_min_epu8(vlo, x);
+            vhi = _mm_max_epu8(vhi, x);
+        }
+    }
+    const __m128i c128 = _mm_set1_epi8((char)0x80);
+    if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(vhi, c128), c128)) == 0xFFFF) return PATH_BYTES;
+    if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(vlo, c128), c128)) == 0xFFFF) return PATH_BYTES_SHIFTED;
+    return PATH_WIDENED;
+}
+
+/* a8[i * K + k] = a[i * a_stride + k] ^ x for i < mr, k < K (K % 4 == 0): the byte path's operand when it is not
+ * A itself. */
+static OCTET_TARGET_AVX2 void xor_a(size_t mr, size_t K, const uint8_t* a, size_t a_stride, uint8_t x, uint8_t* a8) {
+    const __m256i vxor = _mm256_set1_epi8((char)x);
+    for (size_t i = 0; i < mr; i++) {
+        const uint8_t* src = a + i * a_stride;
+        uint8_t* dst = a8 + i * K;
+        size_t k = 0;
+        for (; k + 32 <= K; k += 32) {
+            _mm256_storeu_si256((__m256i*)(dst + k),
+                                _mm256_xor_si256(_mm256_loadu_si256((const __m256i*)(src + k)), vxor));
+        }
+        for (; k < K; k += 4) {
+            const int32_t v = octet_load_i32(src + k) ^ (int32_t)(0x01010101u * x);
+            memcpy(dst + k, &v, 4);
+        }
+    }
+}
 
 /* a16[i * K + k] = (int16)(uint8)(a[i * a_stride + k] ^ a_xor) for i < mr, k < K (K % 4 == 0). */
 static OCTET_TARGET_AVX2 void widen_a(size_t mr, size_t K, const uint8_t* a, size_t a_stride, uint8_t a_xor,
@@ -60,14 +119,67 @@ static OCTET_TARGET_AVX2 void widen_a(size_t mr, size_t K, const uint8_t* a, siz
     }
 }
 
+/* 128 * sum_k W[k][j] for the 16 columns of the panel at b (the byte path's shift back to u = v + 128). Products
+ * of weights with bytes of 1 through the byte path's own instructions: each pair sum is within [-256, 254]. */
+static OCTET_TARGET_AVX2 void shift_sums(size_t K, const uint8_t* b, int32_t sums[16]) {
+    const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+    __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+    const uint8_t* w = b + 64;
+    for (size_t k = 0; k < K; k += 4, w += 64) {
+        const __m256i w0 = _mm256_loadu_si256((const __m256i*)w);
+        const __m256i w1 = _mm256_loadu_si256((const __m256i*)(w + 32));
+        s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, w0), ones16));
+        s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, w1), ones16));
+    }
+    _mm256_storeu_si256((__m256i*)sums, _mm256_slli_epi32(s0, 7));
+    _mm256_storeu_si256((__m256i*)(sums + 8), _mm256_slli_epi32(s1, 7));
+}
+
+/* A row tile as a tile reads it: widened (a16 != NULL, rows of K int16) or bytes (rows of a8_stride bytes, every
+ * byte <= 128) with an optional shift (sums != NULL: 128 * sum_k W per column of the current panel). */
+typedef struct {
+    const int16_t* a16;
+    const uint8_t* a8;
+    size_t a8_stride;
+    const int32_t* sums;
+} tile_input;
+
 /* mr rows x 16 columns: acc (bias not included) for the panel at b; columns 0-7 in out[i][0], 8-15 in out[i][1]. */
-OCTET_INLINE OCTET_TARGET_AVX2 void tile_accumulate(const size_t mr, size_t K, const int16_t* a16, const uint8_t* b,
+OCTET_INLINE OCTET_TARGET_AVX2 void tile_accumulate(const size_t mr, size_t K, const tile_input* in, const uint8_t* b,
                                                     __m256i out[MR][2]) {
+    const uint8_t* w = b + 64;
+    if (in->a16 == NULL) {
+        /* Byte path: columns 0-7 are the first 32 bytes of a k-group (8 columns x 4 k), 8-15 the next 32. */
+        const __m256i ones16 = _mm256_set1_epi16(1);
+        __m256i acc[MR][2];
+        OCTET_UNROLL for (size_t i = 0; i < mr; i++) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
+        const uint8_t* a8 = in->a8;
+        const size_t stride = in->a8_stride;
+        for (size_t k = 0; k < K; k += 4, w += 64) {
+            const __m256i w0 = _mm256_loadu_si256((const __m256i*)w);
+            const __m256i w1 = _mm256_loadu_si256((const __m256i*)(w + 32));
+            OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
+                const __m256i av = _mm256_set1_epi32(octet_load_i32(a8 + i * stride + k));
+                acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(_mm256_maddubs_epi16(av, w0), ones16));
+                acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(_mm256_maddubs_epi16(av, w1), ones16));
+            }
+        }
+        __m256i shift0 = _mm256_setzero_si256(), shift1 = _mm256_setzero_si256();
+        if (in->sums != NULL) {
+            shift0 = _mm256_loadu_si256((const __m256i*)in->sums);
+            shift1 = _mm256_loadu_si256((const __m256i*)(in->sums + 8));
+        }
+        OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
+            out[i][0] = _mm256_add_epi32(acc[i][0], shift0);
+            out[i][1] = _mm256_add_epi32(acc[i][1], shift1);
+        }
+        return;
+    }
+    const int16_t* a16 = in->a16;
     __m256i acc[MR][4];
     OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
         OCTET_UNROLL for (size_t s = 0; s < 4; s++) acc[i][s] = _mm256_setzero_si256();
     }
-    const uint8_t* w = b + 64;
     for (size_t k = 0; k < K; k += 4) {
         __m256i av[MR];
         OCTET_UNROLL for (size_t i = 0; i < mr; i++) av[i] = _mm256_set1_epi64x(octet_load_i64(a16 + i * K + k));
@@ -87,11 +199,11 @@ OCTET_INLINE OCTET_TARGET_AVX2 void tile_accumulate(const size_t mr, size_t K, c
 }
 
 /* The requantizing tile: C (bytes) rows of ncols (1..16) bytes. */
-OCTET_INLINE OCTET_TARGET_AVX2 void tile_q(const size_t mr, size_t K, const int16_t* a16, const uint8_t* b,
+OCTET_INLINE OCTET_TARGET_AVX2 void tile_q(const size_t mr, size_t K, const tile_input* in, const uint8_t* b,
                                            size_t ncols, uint8_t* c, size_t c_stride, const uint8_t* res,
                                            size_t r_stride, const octet_qgemm_params* p) {
     __m256i acc[MR][2];
-    tile_accumulate(mr, K, a16, b, acc);
+    tile_accumulate(mr, K, in, b, acc);
     const __m256i bias0 = _mm256_loadu_si256((const __m256i*)b);
     const __m256i bias1 = _mm256_loadu_si256((const __m256i*)(b + 32));
     const float* multiplier = (const float*)(b + 64 + 16 * K);
@@ -111,10 +223,10 @@ OCTET_INLINE OCTET_TARGET_AVX2 void tile_q(const size_t mr, size_t K, const int1
 }
 
 /* The float tile: C[m][n] = clamp((float)acc * multiplier[n], min, max), rows of ncols (1..16) floats. */
-OCTET_INLINE OCTET_TARGET_AVX2 void tile_f32(const size_t mr, size_t K, const int16_t* a16, const uint8_t* b,
+OCTET_INLINE OCTET_TARGET_AVX2 void tile_f32(const size_t mr, size_t K, const tile_input* in, const uint8_t* b,
                                              size_t ncols, float* c, size_t ldc, float min, float max) {
     __m256i acc[MR][2];
-    tile_accumulate(mr, K, a16, b, acc);
+    tile_accumulate(mr, K, in, b, acc);
     const __m256i bias0 = _mm256_loadu_si256((const __m256i*)b);
     const __m256i bias1 = _mm256_loadu_si256((const __m256i*)(b + 32));
     const __m256 m0 = _mm256_loadu_ps((const float*)(b + 64 + 16 * K));
@@ -129,20 +241,20 @@ OCTET_INLINE OCTET_TARGET_AVX2 void tile_f32(const size_t mr, size_t K, const in
     }
 }
 
-typedef void (*tile_q_fn)(size_t K, const int16_t* a16, const uint8_t* b, size_t ncols, uint8_t* c, size_t c_stride,
-                          const uint8_t* res, size_t r_stride, const octet_qgemm_params* p);
-typedef void (*tile_f32_fn)(size_t K, const int16_t* a16, const uint8_t* b, size_t ncols, float* c, size_t ldc,
+typedef void (*tile_q_fn)(size_t K, const tile_input* in, const uint8_t* b, size_t ncols, uint8_t* c,
+                          size_t c_stride, const uint8_t* res, size_t r_stride, const octet_qgemm_params* p);
+typedef void (*tile_f32_fn)(size_t K, const tile_input* in, const uint8_t* b, size_t ncols, float* c, size_t ldc,
                             float min, float max);
 
 #define DEFINE_TILES(R)                                                                                           \
-    static OCTET_TARGET_AVX2 void tile_q_##R(size_t K, const int16_t* a16, const uint8_t* b, size_t ncols,         \
+    static OCTET_TARGET_AVX2 void tile_q_##R(size_t K, const tile_input* in, const uint8_t* b, size_t ncols,       \
                                              uint8_t* c, size_t c_stride, const uint8_t* res, size_t r_stride,      \
                                              const octet_qgemm_params* p) {                                         \
-        tile_q(R, K, a16, b, ncols, c, c_stride, res, r_stride, p);                                                 \
+        tile_q(R, K, in, b, ncols, c, c_stride, res, r_stride, p);                                                  \
     }                                                                                                               \
-    static OCTET_TARGET_AVX2 void tile_f32_##R(size_t K, const int16_t* a16, const uint8_t* b, size_t ncols,       \
+    static OCTET_TARGET_AVX2 void tile_f32_##R(size_t K, const tile_input* in, const uint8_t* b, size_t ncols,     \
                                                float* c, size_t ldc, float min, float max) {                       \
-        tile_f32(R, K, a16, b, ncols, c, ldc, min, max);                                                            \
+        tile_f32(R, K, in, b, ncols, c, ldc, min, max);                                                             \
     }
 DEFINE_TILES(1)
 DEFINE_TILES(2)
@@ -150,40 +262,85 @@ DEFINE_TILES(3)
 static const tile_q_fn tiles_q[MR] = {tile_q_1, tile_q_2, tile_q_3};
 static const tile_f32_fn tiles_f32[MR] = {tile_f32_1, tile_f32_2, tile_f32_3};
 
+/* Scratch of one call: the widened or xor-ed A of a row tile, and the shift sums of the current block of panels
+ * (computed on first need). On the stack up to STACK_K / STACK_PANELS, else on the heap. */
+typedef struct {
+    int16_t stack_a16[MR * STACK_K] __attribute__((aligned(64)));
+    int32_t stack_sums[STACK_PANELS * 16];
+    int16_t* a16;
+    int32_t* sums;
+    size_t sums_capacity; /* panels */
+    size_t sums_block;    /* first panel of the block whose sums are in `sums`; SIZE_MAX = none yet */
+} scratch;
+
 /* The loop nest of both kernels: f == NULL requantizes into C / residual with p, else writes floats per f. */
-static void qgemm_avx2_driver(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride, const void* packed_B,
-                              void* C, size_t c_stride, const void* residual, size_t r_stride,
-                              const octet_qgemm_params* p, const f32out_args* f, uint8_t a_xor) {
+static OCTET_TARGET_AVX2 void qgemm_avx2_driver(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride,
+                                                const void* packed_B, void* C, size_t c_stride, const void* residual,
+                                                size_t r_stride, const octet_qgemm_params* p, const f32out_args* f,
+                                                uint8_t a_xor) {
     if (M == 0 || N == 0) return;
     const size_t panel_bytes = octet_qgemm_panel_bytes(K);
     const size_t panels = (N + 15) / 16;
     size_t block_panels = L2_BLOCK_BYTES / panel_bytes;
     if (block_panels < 1) block_panels = 1;
-    int16_t stack_a16[MR * STACK_K] __attribute__((aligned(64)));
-    int16_t* a16 = stack_a16;
+    if (block_panels > panels) block_panels = panels;
+    scratch s;
+    s.a16 = s.stack_a16;
     if (K > STACK_K) {
-        a16 = malloc(MR * K * sizeof(int16_t));
-        if (a16 == NULL) abort();
+        s.a16 = malloc(MR * K * sizeof(int16_t));
+        if (s.a16 == NULL) abort();
     }
+    s.sums = s.stack_sums;
+    s.sums_capacity = STACK_PANELS;
+    s.sums_block = SIZE_MAX;
 
     for (size_t pb = 0; pb < panels; pb += block_panels) {
         const size_t pe = octet_min_size(panels, pb + block_panels);
         for (size_t m0 = 0; m0 < M; m0 += MR) {
             const size_t mr = octet_min_size(MR, M - m0);
-            widen_a(mr, K, A + m0 * a_stride, a_stride, a_xor, a16);
+            const uint8_t* a = A + m0 * a_stride;
+            const tile_path path = choose_path(mr, K, a, a_stride, a_xor);
+            tile_input in = {NULL, a, a_stride, NULL};
+            if (path == PATH_WIDENED) {
+                widen_a(mr, K, a, a_stride, a_xor, s.a16);
+                in.a16 = s.a16;
+            } else {
+                /* The bytes v = u, or v = u ^ 0x80 = u - 128 when shifted: A itself when that XOR is 0 (post-ReLU
+                 * int8 with a_xor 0x80, or uint8 with a_xor 0), else a copy. */
+                const uint8_t x = (uint8_t)(a_xor ^ (path == PATH_BYTES_SHIFTED ? 0x80 : 0));
+                if (x != 0) {
+                    xor_a(mr, K, a, a_stride, x, (uint8_t*)s.a16);
+                    in.a8 = (const uint8_t*)s.a16;
+                    in.a8_stride = K;
+                }
+                if (path == PATH_BYTES_SHIFTED && s.sums_block != pb) {
+                    if (pe - pb > s.sums_capacity) {
+                        s.sums = malloc(block_panels * 16 * sizeof(int32_t));
+                        if (s.sums == NULL) abort();
+                        s.sums_capacity = block_panels;
+                    }
+                    for (size_t pi = pb; pi < pe; pi++) {
+                        shift_sums(K, (const uint8_t*)packed_B + pi * panel_bytes, s.sums + (pi - pb) * 16);
+                    }
+                    s.sums_block = pb;
+                }
+            }
+            const int use_sums = path == PATH_BYTES_SHIFTED;
             for (size_t pi = pb; pi < pe; pi++) {
                 const size_t ncols = octet_min_size(16, N - 16 * pi);
                 const uint8_t* b = (const uint8_t*)packed_B + pi * panel_bytes;
+                in.sums = use_sums ? s.sums + (pi - pb) * 16 : NULL;
                 if (f == NULL) {
                     const uint8_t* res = residual != NULL ? (const uint8_t*)residual + m0 * r_stride + 16 * pi : NULL;
-                    tiles_q[mr - 1](K, a16, b, ncols, (uint8_t*)C + m0 * c_stride + 16 * pi, c_stride, res, r_stride, p);
+                    tiles_q[mr - 1](K, &in, b, ncols, (uint8_t*)C + m0 * c_stride + 16 * pi, c_stride, res, r_stride, p);
                 } else {
-                    tiles_f32[mr - 1](K, a16, b, ncols, f->C + m0 * f->ldc + 16 * pi, f->ldc, f->min, f->max);
+                    tiles_f32[mr - 1](K, &in, b, ncols, f->C + m0 * f->ldc + 16 * pi, f->ldc, f->min, f->max);
                 }
             }
         }
     }
-    if (a16 != stack_a16) free(a16);
+    if (s.a16 != s.stack_a16) free(s.a16);
+    if (s.sums != s.stack_sums) free(s.sums);
 }
 
 void octet_qgemm_avx2(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride, const void* packed_B,

@@ -17,9 +17,11 @@ public enum CPUSelfTest {
             + (octet_cpu_isa_supported(OCTET_ISA_AVXVNNI) != 0 ? [("avxvnni", octet_qgemm_avxvnni)] : [])
             + (octet_cpu_isa_supported(OCTET_ISA_AVX512VNNI) != 0 ? [("avx512vnni", octet_qgemm_avx512vnni)] : [])
         for (m, n, k) in [(1, 1, 4), (5, 17, 60), (7, 33, 116), (9, 65, 124), (17, 64, 576)] {
-            for xor: UInt8 in [0, 0x80] {
-                let a = (0..<(m * k)).map { _ in UInt8.random(in: 0...255, using: &generator) }
-                let w = (0..<(k * n)).map { _ in Int8.random(in: -127...127, using: &generator) }
+            // small: post-ReLU-like activations (u = A ^ a_xor all <= 128, or all >= 128), which the AVX2 kernel
+            // multiplies with vpmaddubsw; else any byte (its widened vpmaddwd loop).
+            for (xor, small): (UInt8, Bool) in [(0, false), (0x80, false), (0, true), (0x80, true)] {
+                let a = (0..<(m * k)).map { _ in UInt8.random(in: small ? 0...(xor != 0 ? 127 : 128) : 0...255, using: &generator) }
+                let w = (0..<(k * n)).map { _ in Int8.random(in: small ? -128...127 : -127...127, using: &generator) }
                 let bias = (0..<n).map { _ in Int32.random(in: -9000...9000, using: &generator) }
                 let mult = (0..<n).map { _ in Float.random(in: 1e-4...4e-3, using: &generator) }
                 var packed = [UInt8](repeating: 0, count: octet_qgemm_packed_size(n, k))
@@ -32,12 +34,12 @@ public enum CPUSelfTest {
                     return c
                 }
                 for (index, (name, _)) in paths.enumerated().dropFirst() where outputs[index] != outputs[0] {
-                    log("qgemm \(name) M=\(m) N=\(n) K=\(k) a_xor=\(xor): MISMATCH against scalar")
+                    log("qgemm \(name) M=\(m) N=\(n) K=\(k) a_xor=\(xor) small activations=\(small): MISMATCH against scalar")
                     failures += 1
                 }
             }
         }
-        log("qgemm: \(paths.map(\.0).joined(separator: ", ")) checked on 10 shapes")
+        log("qgemm: \(paths.map(\.0).joined(separator: ", ")) checked on 5 shapes x 4 kinds of activations")
         return failures
     }
 }

@@ -111,6 +111,26 @@ import Testing
 
     // MARK: - Quantized GEMM
 
+    /// The bytes u = A ^ a_xor a qgemm sees. The AVX2 kernel picks its inner loop per 3-row tile from them
+    /// (qgemm_avx2.c): vpmaddubsw on u when every u <= 128, on u - 128 when every u >= 128 (post-ReLU int8), else
+    /// the widened vpmaddwd loop; the edges 0, 127, 128 and 255 are drawn often, since they bound the first two.
+    enum Activations: String {
+        case any, upTo128, from128
+        /// Rows in threes (the AVX2 row tile) cycle through upTo128, from128 and any, so one call switches between
+        /// every path from tile to tile.
+        case cycling
+
+        func byte(row: Int, using rng: inout SplitMix64) -> UInt8 {
+            let r = rng.next()
+            switch self {
+            case .any: return UInt8(truncatingIfNeeded: r)
+            case .upTo128: return r % 4 == 0 ? [0, 127, 128][Int(r / 4 % 3)] : UInt8(r / 4 % 129)
+            case .from128: return r % 4 == 0 ? [128, 255][Int(r / 4 % 2)] : 128 + UInt8(r / 4 % 128)
+            case .cycling: return [Activations.upTo128, .from128, .any][row / 3 % 3].byte(row: row, using: &rng)
+            }
+        }
+    }
+
     struct QGemmCase: CustomStringConvertible {
         var m: Int, n: Int, k: Int
         var aXor: UInt8
@@ -122,9 +142,13 @@ import Testing
         var ties: Bool
         var aStride: Int, cStride: Int, rStride: Int
         var seed: UInt64
+        var activations = Activations.any
+        /// Weights drawn as -128, 127 or any value, a third each (else any value).
+        var edgeWeights = false
 
         var description: String {
-            "M=\(m) N=\(n) K=\(k) a_xor=\(aXor) out=\(outputSigned ? "s8" : "u8") "
+            "M=\(m) N=\(n) K=\(k) a_xor=\(aXor) activations=\(activations) edge weights=\(edgeWeights) "
+                + "out=\(outputSigned ? "s8" : "u8") "
                 + "residual=\(["none", "u8", "s8"][residual]) min/max=\(bounds.0)/\(bounds.1) "
                 + "zero points in/out/residual=\(inputZeroPoint)/\(outputZeroPoint)/\(residualZeroPoint) "
                 + "ties=\(ties) a_stride=\(aStride) c_stride=\(cStride) r_stride=\(rStride)"
@@ -179,6 +203,18 @@ import Testing
         }
         // K past the AVX2 kernel's stack buffer for its widened A (4096): the heap path.
         add(4, 20, 4100, 700)
+        // The AVX2 kernel's vpmaddubsw paths: bytes at their bounds, weights at -128/127, awkward sizes; N = 1043
+        // (66 panels of K = 8) needs more shift sums than its stack holds; K = 4100 the heap path.
+        let shapes = [(1, 1, 4), (2, 17, 8), (3, 16, 60), (4, 33, 116), (5, 65, 124), (7, 47, 576), (9, 1043, 8),
+                      (13, 20, 4100)]
+        for (i, activations) in [Activations.upTo128, .from128, .cycling].enumerated() {
+            for (j, (m, n, k)) in shapes.enumerated() {
+                add(m, n, k, 800 + i * shapes.count + j)
+                cases[cases.count - 1].activations = activations
+                cases[cases.count - 1].edgeWeights = j % 2 == 0
+                cases[cases.count - 1].ties = false
+            }
+        }
         return cases
     }
 
@@ -189,8 +225,9 @@ import Testing
             var rng = SplitMix64(seed: c.seed)
             // A as the kernel sees it after XOR: uint8 activations (a_xor 0) or int8 ones (a_xor 0x80).
             let a = c.ties ? Self.smallBytes(c.m * c.aStride, signed: c.aXor != 0, xor: c.aXor, rng: &rng)
-                : rng.bytes(c.m * c.aStride)
+                : (0..<c.m * c.aStride).map { c.activations.byte(row: $0 / c.aStride, using: &rng) ^ c.aXor }
             let w = c.ties ? Self.smallBytes(c.k * c.n, signed: true, rng: &rng).map { Int8(bitPattern: $0) }
+                : c.edgeWeights ? (0..<c.k * c.n).map { _ in [Int8.min, Int8.max, Int8(truncatingIfNeeded: rng.next())][Int(rng.next() % 3)] }
                 : rng.int8s(c.k * c.n)
             let biasRange: ClosedRange<Int32> = c.ties ? -40...40 : -30000...30000
             let bias = (0..<c.n).map { _ in Int32.random(in: biasRange, using: &rng) }

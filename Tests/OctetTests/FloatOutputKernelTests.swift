@@ -13,13 +13,18 @@ import _OctetTestSupport
         ("avx512vnni", OCTET_ISA_AVX512VNNI, octet_qgemm_f32out_avx512vnni),
     ]
 
+    /// `small`: activations the AVX2 kernel multiplies with vpmaddubsw (u = A ^ xor within 0...128 for uint8,
+    /// int8 q within 0...127 for xor 0x80, as after a ReLU), weights down to -128; else any byte (its vpmaddwd path).
     @Test(arguments: [(1, 1, 4), (1, 1000, 1280), (2, 17, 60), (3, 64, 124), (5, 65, 8), (8, 33, 576), (4, 16, 120),
-                      (7, 15, 116), (13, 47, 4100)], [UInt8(0), 0x80])
-    func floatOutputGEMMMatchesContract(_ shape: (Int, Int, Int), _ xor: UInt8) {
+                      (7, 15, 116), (13, 47, 4100)], [(UInt8(0), false), (0x80, false), (0, true), (0x80, true)])
+    func floatOutputGEMMMatchesContract(_ shape: (Int, Int, Int), _ activations: (xor: UInt8, small: Bool)) {
         let (m, n, k) = shape
-        var generator = SeededGenerator(seed: UInt64(m * 1000 + n * 7 + k) &+ UInt64(xor))
-        let a = (0..<(m * (k + 3))).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        let w = (0..<(k * n)).map { _ in Int8.random(in: -127...127, using: &generator) }
+        let (xor, small) = activations
+        var generator = SeededGenerator(seed: UInt64(m * 1000 + n * 7 + k) &+ UInt64(xor) &+ (small ? 1 : 0))
+        let a = (0..<(m * (k + 3))).map { _ in
+            small ? UInt8.random(in: 0...(xor != 0 ? 127 : 128), using: &generator) : UInt8.random(in: 0...255, using: &generator)
+        }
+        let w = (0..<(k * n)).map { _ in Int8.random(in: (small ? -128 : -127)...127, using: &generator) }
         let bias = (0..<n).map { _ in Int32.random(in: -5000...5000, using: &generator) }
         let multipliers = (0..<n).map { _ in Float.random(in: 1e-4...1e-2, using: &generator) }
         // Stored activations: int8 when xor is 0x80 (the kernel sees q + 128), else uint8; a zero point each.

@@ -6,7 +6,9 @@
  *         Sources/COctetCPUKernels/bench/kernel_bench.c -o /tmp/kernel_bench -lm
  *   taskset -c 1 /tmp/kernel_bench            # caches flushed before every timed run
  *   taskset -c 1 /tmp/kernel_bench --warm     # caches not flushed (data stays in L2/L3 between runs)
- *   (--quick: only the VNNI qgemm rows; --isa avx2,avxvnni: only the qgemm rows of these ISAs, every shape)
+ *   (--quick: only the VNNI qgemm rows; --isa avx2,avxvnni: only the qgemm rows of these ISAs, every shape;
+ *    --relu-a: A holds post-ReLU int8 activations, q in [0, 127], instead of full-range bytes -- the AVX2 kernel's
+ *    vpmaddubsw path; without it every AVX2 row tile takes the widened vpmaddwd path)
  *
  * Peak: a register-only loop of 24 independent vpdpbusd (resp. vfmadd231ps) per iteration, so throughput, not
  * latency, bounds it. One vpdpbusd zmm = 16 lanes x 4 u8*s8 products = 64 MACs = 128 ops; one vfmadd231ps zmm
@@ -41,6 +43,9 @@ static uint32_t rnd(void) {
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return (uint32_t)(z ^ (z >> 31));
 }
+
+/* --relu-a: A bytes are int8 q in [0, 127] (post-ReLU activations) rather than any byte. */
+static int relu_a;
 
 static unsigned char* flush_buffer;
 static int no_flush;
@@ -117,7 +122,7 @@ static void bench_qgemm(const char* isa_name, octet_qgemm_fn fn, const shape* s)
     int32_t* bias = malloc(N * 4);
     float* mult = malloc(N * 4);
     uint8_t* C = malloc(M * N);
-    for (size_t i = 0; i < M * K; i++) A[i] = (uint8_t)rnd();
+    for (size_t i = 0; i < M * K; i++) A[i] = (uint8_t)(relu_a ? rnd() % 128 : rnd());
     for (size_t i = 0; i < K * N; i++) W[i] = (int8_t)rnd();
     for (size_t i = 0; i < N; i++) {
         bias[i] = (int32_t)(rnd() % 1000);
@@ -204,10 +209,11 @@ int main(int argc, char** argv) {
         if (strcmp(argv[i], "--quick") == 0) quick = 1;
         if (strcmp(argv[i], "--isa") == 0 && i + 1 < argc) only = argv[++i];
         if (strcmp(argv[i], "--warm") == 0) no_flush = 1;
+        if (strcmp(argv[i], "--relu-a") == 0) relu_a = 1;
     }
     const int32_t isa = octet_cpu_hardware_isa();
-    printf("hardware ISA: %s; caches %s before each timed run\n", octet_cpu_isa_name(isa),
-           no_flush ? "NOT flushed" : "flushed");
+    printf("hardware ISA: %s; caches %s before each timed run; qgemm A: %s\n", octet_cpu_isa_name(isa),
+           no_flush ? "NOT flushed" : "flushed", relu_a ? "int8 in [0, 127] (post-ReLU)" : "any byte");
 #if defined(__x86_64__)
     if (octet_cpu_isa_supported(OCTET_ISA_AVX512VNNI)) {
         const long iters = 20000000;

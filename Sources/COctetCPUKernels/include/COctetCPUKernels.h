@@ -140,8 +140,9 @@ void octet_qgemm(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride
 void octet_qgemm_scalar(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride, const void* packed_B,
                         void* C, size_t c_stride, const void* _Nullable residual, size_t r_stride,
                         const octet_qgemm_params* p);
-/* 3 rows x 16 columns; A widened once per row tile to int16 (XOR a_xor, vpmovzxbw) in a scratch buffer, W
- * sign-extended with vpmovsxbw, products by vpmaddwd into int32: exact (no vpmaddubsw 16-bit saturation). */
+/* 3 rows x 16 columns, exact, the inner loop chosen per row tile from its bytes u = A ^ a_xor: when every u <= 128,
+ * or every u >= 128 (post-ReLU int8), vpmaddubsw on u or u - 128 (no pair sum can saturate; 128 * sum_k W added
+ * back), else A widened to int16 and vpmaddwd (see qgemm_avx2.c). */
 void octet_qgemm_avx2(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride, const void* packed_B,
                       void* C, size_t c_stride, const void* _Nullable residual, size_t r_stride,
                       const octet_qgemm_params* p);
