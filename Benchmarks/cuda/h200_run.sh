@@ -79,9 +79,10 @@ for step in $steps; do
   e2e)
     # End to end as an application feeds the engine: float32 NCHW input from pageable memory on one stream, against
     # 8-bit NHWC pixels (pinned upload, normalized on the GPU) on 1 to 3 concurrent streams (needs the ranges of
-    # the compare/resnet50 steps).
+    # the compare/resnet50 steps; E2E_MODES="float32:1 uint8:3" limits the modes).
     for spec in "resnet50_op13 resnet50" "efficientnet_lite0 efficientnet_lite0" "mobilenet_v2_1.0_224 mobilenet_v2_1.0_224"; do
-      for mode in "float32 1" "uint8 1" "uint8 2" "uint8 3"; do
+      for mode in ${E2E_MODES:-"float32 1" "uint8 1" "uint8 2" "uint8 3"}; do
+        mode=${mode/:/ } # E2E_MODES="uint8:1 uint8:3" (a colon for the space)
         set -- $spec
         [ -f $M/$1.onnx ] && [ -f "$OUT/$2_ranges.txt" ] || continue
         fmt=${mode% *}; n=${mode#* }; log="$OUT/e2e_$1_${fmt}_s$n"
