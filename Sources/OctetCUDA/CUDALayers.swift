@@ -517,7 +517,7 @@ struct MatrixMultiplyKernel: CUDALayer {
     }
 }
 
-/// Logical sizes and element strides of a tensor in its physical layout, padded to `OCTET_SHAPE_MAX_RANK` (reshape.cu).
+/// Logical sizes and element strides of a tensor in its physical layout, padded to `OCTET_SHAPE_MAX_RANK` (pad_reduce.cu).
 private func shapeFields(_ tensor: DeviceTensor) -> (sizes: [Int], strides: [Int]) {
     let (shape, strides) = tensor.layout.broadcastStrides(batch: tensor.batch, rank: tensor.layout.sampleShape.count + 1)
     return (paddedToMaximumRank(shape), paddedToMaximumRank(strides))
@@ -527,11 +527,11 @@ private func paddedToMaximumRank(_ values: [Int]) -> [Int] {
     values + Array(repeating: 0, count: max(0, PadKernel.maximumRank - values.count))
 }
 
-/// Constant, reflect or edge padding of a float tensor of rank up to `maximumRank` (reshape.cu: `octet_pad_f32`).
+/// Constant, reflect or edge padding of a float tensor of rank up to `maximumRank` (pad_reduce.cu: `octet_pad_f32`).
 struct PadKernel: CUDALayer {
     let pad: PadParameters
     var kernelName: String { "pad_\(pad.mode.rawValue)_f32_strided__cuda" }
-    /// `OCTET_SHAPE_MAX_RANK` of reshape.cu (the batch axis included), for Pad and Reduce.
+    /// `OCTET_SHAPE_MAX_RANK` of pad_reduce.cu (the batch axis included), for Pad and Reduce.
     static let maximumRank = 8
 
     func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
@@ -554,7 +554,7 @@ struct PadKernel: CUDALayer {
     }
 }
 
-/// Mean, sum, max or min of a float tensor over non-batch axes (reshape.cu: `octet_reduce_f32`), one thread per
+/// Mean, sum, max or min of a float tensor over non-batch axes (pad_reduce.cu: `octet_reduce_f32`), one thread per
 /// output element accumulating in logical order.
 struct ReduceKernel: CUDALayer {
     let reduce: ReduceParameters

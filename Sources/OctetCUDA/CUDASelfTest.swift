@@ -170,7 +170,7 @@ public enum CUDASelfTest {
         return gotShape == shape && got == want
     }
 
-    /// `PadKernel` and `ReduceKernel` (reshape.cu) on a random float tensor, against `ReferenceExecutor`: bit for bit.
+    /// `PadKernel` and `ReduceKernel` (pad_reduce.cu) on a random float tensor, against `ReferenceExecutor`: bit for bit.
     private static func checkShapeChange(
         _ library: CUDAKernelLibrary, _ kind: LayerKind, input shape: [Int], using generator: inout SystemRandomNumberGenerator
     ) throws -> Bool {
