@@ -156,7 +156,15 @@ final class CPUProgram: CompiledProgram, @unchecked Sendable {
             return SameShapeElementwiseLayer(operation: op, arithmetic: arithmetic, activation: layer.fusedActivation)
 
         case (.matrixMultiply, _):
-            return FloatMatrixMultiplyLayer()
+            guard int8 else { return FloatMatrixMultiplyLayer() }
+            guard let a = inQ[0], let b = inQ[1], let outQ else { return hostLayer }
+            return QuantizedMatrixMultiplyLayer(arithmetic: QuantizedMatrixMultiplyArithmetic(a: a, b: b, output: outQ, activation: layer.fusedActivation))
+
+        case let (.padding, .pad(p)):
+            return FloatPadLayer(pad: p)
+
+        case let (.reduction, .reduce(p)):
+            return FloatReduceLayer(reduce: p)
 
         case (.channelConcatenation, _):
             return ChannelConcatLayer(inputQuantizations: int8 ? inQ : layer.inputs.map { _ in nil }, output: int8 ? outQ : nil)
@@ -165,7 +173,7 @@ final class CPUProgram: CompiledProgram, @unchecked Sendable {
             return CopyLayer()
 
         case (.depthwiseConvolution, _), (.convolution, _), (.fullyConnected, _), (.pooling, _), (.lookupTable, _),
-             (.activation, _), (.channelScale, _):
+             (.activation, _), (.channelScale, _), (.padding, _), (.reduction, _):
             throw OctetError.invalidNetwork(reason: "layer '\(layer.name)': form \(plan.form(of: layer)) does not fit \(layer.kind.typeName)")
         }
     }

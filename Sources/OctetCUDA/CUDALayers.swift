@@ -159,7 +159,15 @@ struct CUDALayerFactory {
             return SoftmaxKernel()
 
         case (.matrixMultiply, _):
-            return FloatMatrixMultiplyKernel()
+            guard int8 else { return MatrixMultiplyKernel(arithmetic: nil) }
+            guard let a = inQ[0], let b = inQ[1], let outQ else { throw disagreement() }
+            return MatrixMultiplyKernel(arithmetic: QuantizedMatrixMultiplyArithmetic(a: a, b: b, output: outQ, activation: layer.fusedActivation))
+
+        case let (.padding, .pad(p)):
+            return PadKernel(pad: p)
+
+        case let (.reduction, .reduce(p)):
+            return ReduceKernel(reduce: p)
 
         case let (.sameShapeBinary(op), _):
             guard int8 else { return FloatBinaryKernel(operation: op, activation: CUDAActivation(layer.fusedActivation)) }
@@ -184,7 +192,7 @@ struct CUDALayerFactory {
             return CopyKernel()
 
         case (.hostReference, _), (.depthwiseConvolution, _), (.convolution, _), (.fullyConnected, _), (.pooling, _),
-             (.lookupTable, _), (.activation, _), (.channelScale, _):
+             (.lookupTable, _), (.activation, _), (.channelScale, _), (.padding, _), (.reduction, _):
             throw disagreement()
         }
     }
@@ -195,8 +203,13 @@ extension CUDABackend {
     /// reason, or what the CUDA kernels lack beyond it. Decided without a device, so it can be tested anywhere.
     static func hostReason(_ layer: Layer, form: LayerForm, plan: EnginePlan) -> String? {
         if let reason = form.hostReason { return reason }
-        if case .matrixMultiply = form, plan.network[layer.outputs[0]].shape.count - 2 > FloatMatrixMultiplyKernel.maximumLeadingAxes {
-            return "MatMul with more than \(FloatMatrixMultiplyKernel.maximumLeadingAxes) leading axes has no CUDA kernel"
+        let rank = plan.network[layer.outputs[0]].shape.count
+        switch form {
+        case .matrixMultiply where rank - 2 > MatrixMultiplyKernel.maximumLeadingAxes:
+            return "MatMul with more than \(MatrixMultiplyKernel.maximumLeadingAxes) leading axes has no CUDA kernel"
+        case .padding where rank > PadKernel.maximumRank, .reduction where rank > PadKernel.maximumRank:
+            return "\(layer.kind.typeName) of a rank-\(rank) tensor (above \(PadKernel.maximumRank)) has no CUDA kernel"
+        default: break
         }
         let (int8, inQ, outQ, inShape, _) = plan.signature(of: layer)
         // Any layer that reads or writes a zero-point tensor, whatever its precision: a dequantize reformat too.
@@ -216,7 +229,8 @@ extension CUDABackend {
             }
             return nil
         case .reformat, .constant, .depthwiseConvolution, .pooling, .lookupTable, .activation, .channelScale, .softmaxRows,
-             .sameShapeBinary, .scalarBinary, .channelBroadcast, .matrixMultiply, .channelConcatenation, .view, .hostReference:
+             .sameShapeBinary, .scalarBinary, .channelBroadcast, .matrixMultiply, .channelConcatenation, .view,
+             .hostReference, .padding, .reduction:
             return nil
         }
     }
@@ -465,10 +479,14 @@ struct SoftmaxKernel: CUDALayer {
     }
 }
 
-/// FP32 MatMul of two activations (matmul.cu), leading axes broadcast, each in its physical layout: the CPU's
-/// `matmul_f32_strided__swift` loop on the device, the same floats bit for bit.
-struct FloatMatrixMultiplyKernel: CUDALayer {
-    let kernelName = "matmul_f32_strided__cuda"
+/// NumPy `matmul` of two activations in their physical layouts (matmul.cu), leading axes broadcast, one thread per
+/// output element: FP32 (the CPU's `matmul_f32_strided__swift` loop on the device, the same floats bit for bit), or
+/// INT8 with per-tensor scales on both inputs when `arithmetic` is set (`QuantizedMatrixMultiplyArithmetic`, the
+/// reference's integers exactly).
+struct MatrixMultiplyKernel: CUDALayer {
+    /// Nil for FP32.
+    let arithmetic: QuantizedMatrixMultiplyArithmetic?
+    var kernelName: String { arithmetic == nil ? "matmul_f32_strided__cuda" : "matmul_q8_acc32_strided__cuda" }
     /// `OCTET_MATMUL_MAX_LEADING` of matmul.cu.
     static let maximumLeadingAxes = 6
 
@@ -487,10 +505,81 @@ struct FloatMatrixMultiplyKernel: CUDALayer {
             + [aShape[rank - 2], aShape[rank - 1], yShape[rank - 1], sa[rank - 2], sa[rank - 1], sb[rank - 2], sb[rank - 1], sy[rank - 2], sy[rank - 1]] {
             arguments.append(Int32(v))
         }
+        if let q = arithmetic {
+            // MatmulQuantization, field by field.
+            for v in [q.a.isSigned ? 1 : 0, q.a.zeroPoint, q.b.isSigned ? 1 : 0, q.b.zeroPoint, q.output.zeroPoint] as [Int32] { arguments.append(v) }
+            for v in [q.multiplier, q.bounds.min, q.bounds.max] { arguments.append(v) }
+        }
         arguments.append(a.address)
         arguments.append(b.address)
         arguments.append(y.address)
-        try encoder.launch("octet_matmul_f32", elements: y.count, arguments)
+        try encoder.launch(arithmetic == nil ? "octet_matmul_f32" : "octet_matmul_q8", elements: y.count, arguments)
+    }
+}
+
+/// Logical sizes and element strides of a tensor in its physical layout, padded to `OCTET_SHAPE_MAX_RANK` (pad_reduce.cu).
+private func shapeFields(_ tensor: DeviceTensor) -> (sizes: [Int], strides: [Int]) {
+    let (shape, strides) = tensor.layout.broadcastStrides(batch: tensor.batch, rank: tensor.layout.sampleShape.count + 1)
+    return (paddedToMaximumRank(shape), paddedToMaximumRank(strides))
+}
+
+private func paddedToMaximumRank(_ values: [Int]) -> [Int] {
+    values + Array(repeating: 0, count: max(0, PadKernel.maximumRank - values.count))
+}
+
+/// Constant, reflect or edge padding of a float tensor of rank up to `maximumRank` (pad_reduce.cu: `octet_pad_f32`).
+struct PadKernel: CUDALayer {
+    let pad: PadParameters
+    var kernelName: String { "pad_\(pad.mode.rawValue)_f32_strided__cuda" }
+    /// `OCTET_SHAPE_MAX_RANK` of pad_reduce.cu (the batch axis included), for Pad and Reduce.
+    static let maximumRank = 8
+
+    func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
+        let (x, y) = (shapeFields(inputs[0]), shapeFields(outputs[0]))
+        var arguments = KernelArguments()
+        arguments.append(Int64(outputs[0].count))
+        // PadGeometry, field by field.
+        let mode: Int = switch pad.mode {
+        case .constant: 0
+        case .reflect: 1
+        case .edge: 2
+        }
+        for v in [outputs[0].layout.sampleShape.count + 1] + x.sizes + x.strides + y.sizes + y.strides + paddedToMaximumRank(pad.padsBegin) + [mode] {
+            arguments.append(Int32(v))
+        }
+        arguments.append(pad.value)
+        arguments.append(inputs[0].address)
+        arguments.append(outputs[0].address)
+        try encoder.launch("octet_pad_f32", elements: outputs[0].count, arguments)
+    }
+}
+
+/// Mean, sum, max or min of a float tensor over non-batch axes (pad_reduce.cu: `octet_reduce_f32`), one thread per
+/// output element accumulating in logical order.
+struct ReduceKernel: CUDALayer {
+    let reduce: ReduceParameters
+    var kernelName: String { "reduce_\(reduce.operation.rawValue)_f32_strided__cuda" }
+
+    func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
+        let (xShape, xStrides) = inputs[0].layout.broadcastStrides(batch: inputs[0].batch, rank: inputs[0].layout.sampleShape.count + 1)
+        let y = shapeFields(outputs[0])
+        let reducedSizes = reduce.axes.map { xShape[$0] }
+        let operation: Int = switch reduce.operation {
+        case .mean: 0
+        case .sum: 1
+        case .max: 2
+        case .min: 3
+        }
+        var arguments = KernelArguments()
+        arguments.append(Int64(outputs[0].count))
+        // ReduceGeometry, field by field.
+        for v in [xShape.count] + y.sizes + y.strides + paddedToMaximumRank(xStrides) + [reduce.axes.count] + paddedToMaximumRank(reducedSizes)
+            + paddedToMaximumRank(reduce.axes.map { xStrides[$0] }) + [reducedSizes.reduce(1, *), operation] {
+            arguments.append(Int32(v))
+        }
+        arguments.append(inputs[0].address)
+        arguments.append(outputs[0].address)
+        try encoder.launch("octet_reduce_f32", elements: outputs[0].count, arguments)
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import OctetCore
 import OctetQuantization
+import OctetReference
 import OctetRuntime
 
 /// The CUDA kernel-versus-reference checks of `octet selftest --device cuda`: the depthwise and quantize kernels on
@@ -67,55 +68,122 @@ public enum CUDASelfTest {
             log("matmul_f32 \(aShape) x \(bShape): \(ok ? "bit-exact" : "MISMATCH")")
             if !ok { failures += 1 }
         }
+        // INT8 MatMul: u8 x s8 and s8 x s8 (symmetric, as the engine runs them), one with zero points and a fused Relu.
+        for (aShape, bShape, a, b, y, relu) in [
+            ([3, 1, 13, 37], [1, 4, 37, 9], TensorQuantization(dataType: .uint8, scale: 0.02), TensorQuantization(dataType: .int8, scale: 0.01),
+             TensorQuantization(dataType: .int8, scale: 0.05), false),
+            ([2, 5, 17], [1, 17, 33], TensorQuantization(dataType: .int8, scale: 0.03), TensorQuantization(dataType: .int8, scale: 0.02),
+             TensorQuantization(dataType: .uint8, scale: 0.04), true),
+            ([2, 7, 129], [2, 129, 1], TensorQuantization(dataType: .uint8, scale: 0.01, zeroPoint: 131), TensorQuantization(dataType: .int8, scale: 0.02, zeroPoint: -3),
+             TensorQuantization(dataType: .uint8, scale: 0.3, zeroPoint: 100), false),
+            ([1, 1, 1], [1, 1, 1], TensorQuantization(dataType: .int8, scale: 1), TensorQuantization(dataType: .int8, scale: 1),
+             TensorQuantization(dataType: .int8, scale: 1), false),
+        ] {
+            let arithmetic = QuantizedMatrixMultiplyArithmetic(a: a, b: b, output: y, activation: relu ? .relu : nil)
+            let ok = try checkQuantizedMatrixMultiply(library, a: aShape, b: bShape, arithmetic, using: &generator)
+            let zeroPoints = a.zeroPoint != 0 ? " zero points" : ""
+            log("matmul_q8 \(aShape) x \(bShape) \(a.isSigned ? "s8" : "u8")·\(b.isSigned ? "s8" : "u8")\(relu ? " relu" : "")\(zeroPoints): \(ok ? "exact" : "MISMATCH")")
+            if !ok { failures += 1 }
+        }
+        // Pad in each mode and Reduce of each operation, NHWC (rank 4) and row-major (rank 3 and 5), awkward sizes.
+        for mode in [PadMode.constant, .reflect, .edge] {
+            for (shape, begin, end) in [([2, 3, 5, 7], [0, 1, 2, 0], [0, 0, 1, 3]), ([3, 6, 19], [0, 2, 1], [0, 1, 5]), ([1, 2, 3, 4, 5], [0, 0, 2, 1, 3], [0, 1, 0, 3, 4])] {
+                let p = PadParameters(mode: mode, padsBegin: begin, padsEnd: end, value: -0.75)
+                let ok = try checkShapeChange(library, .pad(p), input: shape, using: &generator)
+                log("pad_\(mode.rawValue)_f32 \(shape) pads \(begin) \(end): \(ok ? "bit-exact" : "MISMATCH")")
+                if !ok { failures += 1 }
+            }
+        }
+        for operation in [ReduceOperation.mean, .sum, .max, .min] {
+            for (shape, axes) in [([2, 5, 3, 7], [1, 2]), ([2, 5, 3, 7], [3]), ([3, 9, 17], [2]), ([2, 4, 3, 2, 5], [1, 3, 4])] {
+                let ok = try checkShapeChange(library, .reduce(ReduceParameters(operation: operation, axes: axes)), input: shape, using: &generator)
+                log("reduce_\(operation.rawValue)_f32 \(shape) axes \(axes): \(ok ? "bit-exact" : "MISMATCH")")
+                if !ok { failures += 1 }
+            }
+        }
         return failures
     }
 
-    /// `FloatMatrixMultiplyKernel` (matmul.cu) on random logical operands in their physical layouts, against the
-    /// CPU's loop (`acc += a · b` in k order) on the host: every float bit for bit.
-    private static func checkMatrixMultiply(_ library: CUDAKernelLibrary, a aShape: [Int], b bShape: [Int], using generator: inout SystemRandomNumberGenerator) throws -> Bool {
+    /// Runs one CUDA layer on logical host values placed in the backends' layouts (NHWC for rank 4, the batch being
+    /// the first axis) and returns its output as a logical value.
+    private static func runLayer(
+        _ layer: any CUDALayer, _ library: CUDAKernelLibrary, inputs: [TensorValue], output: TensorLayout, batch: Int
+    ) throws -> TensorValue {
         let driver = library.driver
-        let rank = aShape.count
-        let leading = zip(aShape.prefix(rank - 2), bShape.prefix(rank - 2)).map { max($0, $1) }
-        let (m, k, n) = (aShape[rank - 2], aShape[rank - 1], bShape[rank - 1])
-        let yShape = leading + [m, n]
-        let a = TensorData(shape: aShape, values: (0..<aShape.reduce(1, *)).map { _ in Float.random(in: -2...2, using: &generator) })
-        let b = TensorData(shape: bShape, values: (0..<bShape.reduce(1, *)).map { _ in Float.random(in: -2...2, using: &generator) })
-        // The CPU's arithmetic on logical row-major data.
-        var want = [Float](repeating: 0, count: yShape.reduce(1, *))
-        let (sa, sb) = (rowMajorStrides(aShape), rowMajorStrides(bShape))
-        for index in 0..<leading.reduce(1, *) {
-            var (offsetA, offsetB, rest) = (0, 0, index)
-            for axis in (0..<leading.count).reversed() {
-                let coordinate = rest % leading[axis]
-                rest /= leading[axis]
-                offsetA += aShape[axis] == 1 ? 0 : coordinate * sa[axis]
-                offsetB += bShape[axis] == 1 ? 0 : coordinate * sb[axis]
-            }
-            for i in 0..<m {
-                for j in 0..<n {
-                    var acc: Float = 0
-                    for p in 0..<k { acc += a.values[offsetA + i * k + p] * b.values[offsetB + p * n + j] }
-                    want[(index * m + i) * n + j] = acc
-                }
+        func layout(_ value: TensorValue) -> TensorLayout {
+            switch value {
+            case let .float(data): TensorLayout(sampleShape: Array(data.shape.dropFirst()), dataType: .float32, quantization: nil)
+            case let .quantized(shape, _, q): TensorLayout(sampleShape: Array(shape.dropFirst()), dataType: q.dataType, quantization: q)
             }
         }
-        // Device tensors in the backends' layouts (NHWC for rank 4), the batch being the first axis.
-        func layout(_ shape: [Int]) -> TensorLayout { TensorLayout(sampleShape: Array(shape.dropFirst()), dataType: .float32, quantization: nil) }
-        let layouts = [layout(aShape), layout(bShape), layout(yShape)]
-        let batches = [aShape[0], bShape[0], yShape[0]]
-        let buffers = try zip(layouts, batches).map { try driver.allocate(bytes: $0.bytesPerSample * $1) }
+        let layouts = inputs.map(layout) + [output]
+        let batches = inputs.map { ($0.shape.first ?? 1) } + [batch]
+        let buffers = try zip(layouts, batches).map { try driver.allocate(bytes: max($0.bytesPerSample * $1, 1)) }
         defer { buffers.forEach(driver.release) }
         let stream = try driver.makeStream()
         defer { driver.destroy(stream) }
-        let tensors = (0..<3).map { DeviceTensor(address: buffers[$0].address, layout: layouts[$0], batch: batches[$0]) }
-        for (index, value) in [a, b].enumerated() { try CUDAHostTransfer.upload(.float(value), to: tensors[index], driver: driver, stream: stream) }
+        let tensors = layouts.indices.map { DeviceTensor(address: buffers[$0].address, layout: layouts[$0], batch: batches[$0]) }
+        for (index, value) in inputs.enumerated() { try CUDAHostTransfer.upload(value, to: tensors[index], driver: driver, stream: stream) }
         var encoder = CUDAEncoder(library: library, workspace: 0, accumulators: 0)
-        try FloatMatrixMultiplyKernel().encode(inputs: [tensors[0], tensors[1]], outputs: [tensors[2]], into: &encoder)
+        try layer.encode(inputs: Array(tensors.dropLast()), outputs: [tensors[tensors.count - 1]], into: &encoder)
         for case let .launch(kernel, grid, block, shared, arguments, _) in encoder.steps {
             try driver.launch(kernel, grid: grid, block: block, sharedBytes: shared, arguments: arguments, stream: stream)
         }
-        guard case let .float(got) = try CUDAHostTransfer.download(tensors[2], driver: driver, stream: stream) else { return false }
-        return got.shape == yShape && zip(got.values, want).allSatisfy { $0.bitPattern == $1.bitPattern }
+        return try CUDAHostTransfer.download(tensors[tensors.count - 1], driver: driver, stream: stream)
+    }
+
+    private static func randomFloats(_ shape: [Int], using generator: inout SystemRandomNumberGenerator) -> TensorData {
+        TensorData(shape: shape, values: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -2...2, using: &generator) })
+    }
+
+    /// Whether two float results are the same shape and equal bit for bit.
+    private static func bitExact(_ got: TensorValue, _ want: TensorData) -> Bool {
+        guard case let .float(got) = got else { return false }
+        return got.shape == want.shape && zip(got.values, want.values).allSatisfy { $0.bitPattern == $1.bitPattern }
+    }
+
+    /// FP32 `MatrixMultiplyKernel` (matmul.cu) on random logical operands in their physical layouts, against the
+    /// reference's loop (`acc += a · b` in k order, as the CPU's): every float bit for bit.
+    private static func checkMatrixMultiply(_ library: CUDAKernelLibrary, a aShape: [Int], b bShape: [Int], using generator: inout SystemRandomNumberGenerator) throws -> Bool {
+        let (a, b) = (randomFloats(aShape, using: &generator), randomFloats(bShape, using: &generator))
+        let want = try ReferenceExecutor.evaluate(.matrixMultiply, [a, b])[0]
+        let output = TensorLayout(sampleShape: Array(want.shape.dropFirst()), dataType: .float32, quantization: nil)
+        return bitExact(try runLayer(MatrixMultiplyKernel(arithmetic: nil), library, inputs: [.float(a), .float(b)], output: output, batch: want.shape[0]), want)
+    }
+
+    /// INT8 `MatrixMultiplyKernel` (matmul.cu: `octet_matmul_q8`) on random stored values of the quantizations given,
+    /// against `QuantizedReferenceKernels.matrixMultiply`: every integer equal.
+    private static func checkQuantizedMatrixMultiply(
+        _ library: CUDAKernelLibrary, a aShape: [Int], b bShape: [Int], _ arithmetic: QuantizedMatrixMultiplyArithmetic,
+        using generator: inout SystemRandomNumberGenerator
+    ) throws -> Bool {
+        func stored(_ shape: [Int], _ q: TensorQuantization) -> TensorValue {
+            .quantized(shape: shape, values: (0..<shape.reduce(1, *)).map { _ in Int32.random(in: Int32(q.qmin)...Int32(q.qmax), using: &generator) }, q)
+        }
+        let (a, b) = (stored(aShape, arithmetic.a), stored(bShape, arithmetic.b))
+        guard case let .quantized(_, av, _) = a, case let .quantized(_, bv, _) = b,
+              case let .quantized(shape, want, _) = try QuantizedReferenceKernels.matrixMultiply(av, shape: aShape, bv, shape: bShape, arithmetic)
+        else { return false }
+        let output = TensorLayout(sampleShape: Array(shape.dropFirst()), dataType: arithmetic.output.dataType, quantization: arithmetic.output)
+        guard case let .quantized(gotShape, got, _) = try runLayer(MatrixMultiplyKernel(arithmetic: arithmetic), library, inputs: [a, b], output: output, batch: shape[0])
+        else { return false }
+        return gotShape == shape && got == want
+    }
+
+    /// `PadKernel` and `ReduceKernel` (pad_reduce.cu) on a random float tensor, against `ReferenceExecutor`: bit for bit.
+    private static func checkShapeChange(
+        _ library: CUDAKernelLibrary, _ kind: LayerKind, input shape: [Int], using generator: inout SystemRandomNumberGenerator
+    ) throws -> Bool {
+        let x = randomFloats(shape, using: &generator)
+        let want = try ReferenceExecutor.evaluate(kind, [x])[0]
+        let layer: any CUDALayer
+        switch kind {
+        case let .pad(p): layer = PadKernel(pad: p)
+        case let .reduce(p): layer = ReduceKernel(reduce: p)
+        default: return false
+        }
+        let output = TensorLayout(sampleShape: Array(want.shape.dropFirst()), dataType: .float32, quantization: nil)
+        return bitExact(try runLayer(layer, library, inputs: [.float(x)], output: output, batch: want.shape[0]), want)
     }
 
     /// A CUDA engine saved and loaded again (issue #17): `built` runs `inputs` (timing its tactics at that batch),

@@ -856,12 +856,14 @@ extern "C" __global__ void octet_softmax_rows_f32(int rows, int columns, const f
 }
 """#,
         "matmul.cu": #"""
-// FP32 NumPy matmul of two activations in their physical layouts (row-major, or NHWC for rank 4; see
-// TensorLayout.broadcastStrides), the leading axes broadcast through stride 0:
-//   y[..., i, j] = sum over k, in order, of a[..., i, k] * b[..., k, j]
-// one thread per output element, each product rounded and then added (--fmad=false), exactly as the CPU's
-// matmul_f32_strided__swift loop does, so the floats are the CPU's bit for bit. Strides and sizes are in elements.
-// Correct, not tuned: attention matrices are small next to the convolutions.
+// NumPy matmul of two activations in their physical layouts (row-major, or NHWC for rank 4; see
+// TensorLayout.broadcastStrides), the leading axes broadcast through stride 0, one thread per output element:
+//   FP32: y[..., i, j] = sum over k, in order, of a[..., i, k] * b[..., k, j], each product rounded and then added
+//         (--fmad=false), exactly as the CPU's matmul_f32_strided__swift loop does, so the floats are the CPU's bit for bit.
+//   INT8: acc = sum over k of (q_a - z_a)(q_b - z_b) in int32, then acc * (s_a s_b / s_y) clamped to [lo, hi], rounded
+//         half to even, + z_y (QuantizedMatrixMultiplyArithmetic), so the integers are the reference's.
+// Strides and sizes are in elements (bytes for INT8). Correct, not tuned: attention matrices are small next to the
+// convolutions.
 #define OCTET_MATMUL_MAX_LEADING 6
 
 struct MatmulGeometry {
@@ -874,10 +876,8 @@ struct MatmulGeometry {
     int ai, ak, bk, bj, yi, yj;                 // strides of the two matrix axes of a, b and y
 };
 
-extern "C" __global__ void octet_matmul_f32(
-    long long count, MatmulGeometry g, const float* __restrict__ a, const float* __restrict__ b, float* __restrict__ y)
-{
-    OCTET_ELEMENT_INDEX(count);
+// The offsets of output element `i`'s row of a, column of b, and of the element itself in y.
+__device__ __forceinline__ void matmul_offsets(int i, const MatmulGeometry& g, long long* rowA, long long* columnB, long long* target) {
     int rest = i;
     const int column = rest % g.n;
     rest /= g.n;
@@ -891,11 +891,127 @@ extern "C" __global__ void octet_matmul_f32(
         offsetB += (long long)coordinate * g.strideB[axis];
         offsetY += (long long)coordinate * g.strideY[axis];
     }
-    const float* x = a + offsetA + (long long)row * g.ai;
-    const float* w = b + offsetB + (long long)column * g.bj;
+    *rowA = offsetA + (long long)row * g.ai;
+    *columnB = offsetB + (long long)column * g.bj;
+    *target = offsetY + (long long)row * g.yi + (long long)column * g.yj;
+}
+
+extern "C" __global__ void octet_matmul_f32(
+    long long count, MatmulGeometry g, const float* __restrict__ a, const float* __restrict__ b, float* __restrict__ y)
+{
+    OCTET_ELEMENT_INDEX(count);
+    long long rowA, columnB, target;
+    matmul_offsets(i, g, &rowA, &columnB, &target);
+    const float* x = a + rowA;
+    const float* w = b + columnB;
     float acc = 0.0f;
     for (int p = 0; p < g.k; ++p) acc = __fadd_rn(acc, __fmul_rn(x[(long long)p * g.ak], w[(long long)p * g.bk]));
-    y[offsetY + (long long)row * g.yi + (long long)column * g.yj] = acc;
+    y[target] = acc;
+}
+
+// The quantizations of an INT8 matmul (QuantizedMatrixMultiplyArithmetic): signedness and zero point of each
+// operand, the output's zero point, multiplier and bounds of q_y - z_y.
+struct MatmulQuantization {
+    int aSigned, aZero, bSigned, bZero, yZero;
+    float multiplier, lo, hi;
+};
+
+extern "C" __global__ void octet_matmul_q8(
+    long long count, MatmulGeometry g, MatmulQuantization q, const unsigned char* __restrict__ a,
+    const unsigned char* __restrict__ b, unsigned char* __restrict__ y)
+{
+    OCTET_ELEMENT_INDEX(count);
+    long long rowA, columnB, target;
+    matmul_offsets(i, g, &rowA, &columnB, &target);
+    int acc = 0;
+    for (int p = 0; p < g.k; ++p) {
+        acc += (byte_value(a, rowA + (long long)p * g.ak, q.aSigned) - q.aZero) * (byte_value(b, columnB + (long long)p * g.bk, q.bSigned) - q.bZero);
+    }
+    const float v = __fmul_rn(__int2float_rn(acc), q.multiplier);
+    y[target] = (unsigned char)(__float2int_rn(fminf(fmaxf(v, q.lo), q.hi)) + q.yZero);
+}
+"""#,
+        "pad_reduce.cu": #"""
+// Pad and Reduce of float tensors of any rank up to OCTET_SHAPE_MAX_RANK (batch axis included) in their physical
+// layouts (row-major, or NHWC for rank 4: TensorLayout.broadcastStrides), one thread per output element, walking
+// logical coordinates (last axis fastest) over element strides. Their twins are the CPU's FloatPadLayer and
+// FloatReduceLayer and ReferenceKernels.pad / .reduce: Pad copies values; Reduce accumulates each output's inputs in
+// logical order (__fadd_rn), max/min as Swift's max/min (NaN-free inputs: the same value), mean divides once
+// (__fdiv_rn), so the floats are the CPU's bit for bit.
+#define OCTET_SHAPE_MAX_RANK 8
+
+// Pad mode codes shared with PadKernel: 0 constant, 1 reflect (-1 reads 1), 2 edge.
+struct PadGeometry {
+    int rank;
+    int inSizes[OCTET_SHAPE_MAX_RANK];
+    int inStrides[OCTET_SHAPE_MAX_RANK];
+    int outSizes[OCTET_SHAPE_MAX_RANK];
+    int outStrides[OCTET_SHAPE_MAX_RANK];
+    int begin[OCTET_SHAPE_MAX_RANK];            // elements added before each axis
+    int mode;
+    float value;                                // the border value in constant mode
+};
+
+extern "C" __global__ void octet_pad_f32(long long count, PadGeometry g, const float* __restrict__ x, float* __restrict__ y)
+{
+    OCTET_ELEMENT_INDEX(count);
+    int rest = i;
+    long long source = 0, target = 0;
+    bool border = false;
+    for (int axis = g.rank - 1; axis >= 0; --axis) {
+        const int c = rest % g.outSizes[axis];
+        rest /= g.outSizes[axis];
+        target += (long long)c * g.outStrides[axis];
+        const int dim = g.inSizes[axis];
+        int s = c - g.begin[axis];
+        if (s < 0 || s >= dim) {
+            if (g.mode == 0) border = true;
+            else if (g.mode == 1) s = s < 0 ? -s : 2 * (dim - 1) - s;
+            else s = s < 0 ? 0 : dim - 1;
+        }
+        source += (long long)s * g.inStrides[axis];
+    }
+    y[target] = border ? g.value : x[source];
+}
+
+// Reduce operation codes shared with ReduceKernel: 0 mean, 1 sum, 2 max, 3 min.
+struct ReduceGeometry {
+    int rank;
+    int outSizes[OCTET_SHAPE_MAX_RANK];
+    int outStrides[OCTET_SHAPE_MAX_RANK];
+    int inStrides[OCTET_SHAPE_MAX_RANK];        // the input's strides of every axis (its sizes are the output's, but reduced)
+    int reducedAxes;                            // how many axes are reduced
+    int reducedSizes[OCTET_SHAPE_MAX_RANK];     // their input sizes and strides, in axis order
+    int reducedStrides[OCTET_SHAPE_MAX_RANK];
+    int reducedCount;                           // the product of reducedSizes
+    int operation;
+};
+
+extern "C" __global__ void octet_reduce_f32(long long count, ReduceGeometry g, const float* __restrict__ x, float* __restrict__ y)
+{
+    OCTET_ELEMENT_INDEX(count);
+    int rest = i;
+    long long base = 0, target = 0;
+    for (int axis = g.rank - 1; axis >= 0; --axis) {
+        const int c = rest % g.outSizes[axis];
+        rest /= g.outSizes[axis];
+        target += (long long)c * g.outStrides[axis];
+        base += (long long)c * g.inStrides[axis];
+    }
+    float acc = g.operation == 2 ? -OCTET_INFINITY : g.operation == 3 ? OCTET_INFINITY : 0.0f;
+    for (int r = 0; r < g.reducedCount; ++r) {
+        int left = r;
+        long long offset = 0;
+        for (int axis = g.reducedAxes - 1; axis >= 0; --axis) {
+            offset += (long long)(left % g.reducedSizes[axis]) * g.reducedStrides[axis];
+            left /= g.reducedSizes[axis];
+        }
+        const float v = x[base + offset];
+        if (g.operation == 2) acc = v >= acc ? v : acc;        // Swift max(acc, v)
+        else if (g.operation == 3) acc = v < acc ? v : acc;    // Swift min(acc, v)
+        else acc = __fadd_rn(acc, v);
+    }
+    y[target] = g.operation == 0 ? __fdiv_rn(acc, __int2float_rn(g.reducedCount)) : acc;
 }
 """#,
         "pooling.cu": #"""

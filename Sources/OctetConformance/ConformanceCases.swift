@@ -175,13 +175,20 @@ extension ConformanceSuite {
         }
 
         // Pad in each mode, reductions over inner axes, and MatMul between activations (attention-shaped, with a
-        // broadcast leading axis): the host reference on every backend today, FP32 in every mode.
+        // broadcast leading axis), in NHWC (rank 4) and row-major (rank 3) layouts: FP32 Pad and Reduce in every mode,
+        // MatMul INT8 in the INT8 modes.
         for mode in [PadMode.constant, .reflect, .edge] {
             add("pad \(mode.rawValue) asymmetric") { m in
                 let x = m.input(channels: 3, height: 5, width: 4)
                 let y = try m.conv(x, "conv", out: 6, kernel: 1)
                 let p = try m.layer("pad", .pad(PadParameters(mode: mode, padsBegin: [0, 1, 2, 0], padsEnd: [0, 0, 1, 3], value: 0.5)), [y])
                 m.output(try m.conv(p, "head", out: 4, kernel: 3))
+            }
+            add("pad \(mode.rawValue) of a rank-3 tensor") { m in
+                let x = m.input(channels: 3, height: 5, width: 4)
+                let rows = try m.layer("rows", .reshape(sampleShape: [6, 20]), [try m.conv(x, "conv", out: 6, kernel: 1)])
+                let p = try m.layer("pad", .pad(PadParameters(mode: mode, padsBegin: [0, 2, 1], padsEnd: [0, 1, 3], value: -0.25)), [rows])
+                m.output(try m.fullyConnected(try m.layer("flat", .reshape(sampleShape: [9 * 24]), [p]), "fc", outputs: 5))
             }
         }
         for operation in [ReduceOperation.mean, .sum, .max, .min] {
@@ -193,6 +200,11 @@ extension ConformanceSuite {
                 let inner = try m.layer("reduce_rows", .reduce(ReduceParameters(operation: operation, axes: [1])), [flat])
                 m.output(try m.fullyConnected(try m.layer("rows", .reshape(sampleShape: [3]), [inner]), "fc", outputs: 5))
             }
+            add("reduce \(operation.rawValue) over channels and rows of NHWC") { m in
+                let x = m.input(channels: 5, height: 3, width: 7)
+                let r = try m.layer("reduce", .reduce(ReduceParameters(operation: operation, axes: [1, 2])), [try m.conv(x, "conv", out: 9, kernel: 1)])
+                m.output(try m.fullyConnected(try m.layer("flat", .reshape(sampleShape: [7]), [r]), "fc", outputs: 3))
+            }
         }
         add("matrix multiply of two activations, broadcast over heads") { m in
             let x = m.input(channels: 6, height: 5, width: 3)
@@ -203,6 +215,22 @@ extension ConformanceSuite {
             let keysOneHead = try m.layer("keys_one_head", .slice(SliceParameters(starts: [0, 0, 0], ends: [1, 15, 3], steps: [1, 1, 1])), [keys])
             let scores = try m.layer("scores", .matrixMultiply, [queries, try m.layer("keys_broadcast", .reshape(sampleShape: [1, 15, 3]), [keysOneHead])])
             m.output(try m.fullyConnected(try m.layer("flat", .reshape(sampleShape: [18]), [scores]), "fc", outputs: 4))
+        }
+        // Awkward sizes: k = 33, n = 17 with an NHWC (rank-4) output and a broadcast head axis; n = 1 row-major.
+        add("matrix multiply, awkward sizes, NHWC output") { m in
+            let x = m.input(channels: 4, height: 3, width: 11)
+            let a = try m.layer("a", .reshape(sampleShape: [2, 3, 33]), [try m.conv(x, "q", out: 6, kernel: 1)])
+            let keys = try m.layer("keys", .reshape(sampleShape: [17, 33]), [try m.conv(x, "k", out: 17, kernel: 1)])
+            let b = try m.layer("b", .reshape(sampleShape: [1, 33, 17]), [try m.layer("keys_t", .transpose(permutation: [0, 2, 1]), [keys])])
+            let y = try m.layer("scores", .matrixMultiply, [a, b])
+            m.output(try m.fullyConnected(try m.layer("flat", .reshape(sampleShape: [2 * 3 * 17]), [y]), "fc", outputs: 4))
+        }
+        add("matrix multiply by a column, row-major") { m in
+            let x = m.input(channels: 4, height: 3, width: 11)
+            let a = try m.layer("a", .reshape(sampleShape: [6, 33]), [try m.conv(x, "q", out: 6, kernel: 1)])
+            let b = try m.layer("b", .reshape(sampleShape: [33, 1]), [try m.conv(x, "k", out: 1, kernel: 1)])
+            let y = try m.layer("product", .matrixMultiply, [a, b])
+            m.output(try m.fullyConnected(try m.layer("flat", .reshape(sampleShape: [6]), [y]), "fc", outputs: 3))
         }
 
         // The GPU's large tiles: 200 channels (partial tiles), a residual add staged in shared memory, float output.

@@ -5,10 +5,10 @@ import OctetRuntime
 
 /// Plain-loop INT8 kernels: the fake-quant reference every backend must match bit for bit on integer
 /// tensors. Quantized tensors are held as `[Int32]` in logical NCHW order.
-enum QuantizedReferenceKernels {
+public enum QuantizedReferenceKernels {
     /// INT8 NumPy `matmul` of two stored tensors: per output element the int32 sum of `(q_a − z_a)(q_b − z_b)`
     /// over k in order, then `arithmetic.requantize`.
-    static func matrixMultiply(
+    public static func matrixMultiply(
         _ a: [Int32], shape aShape: [Int], _ b: [Int32], shape bShape: [Int], _ arithmetic: QuantizedMatrixMultiplyArithmetic
     ) throws -> TensorValue {
         let shape = try LayerKind.matrixMultiply.outputShapes(inputs: [aShape, bShape])[0]

@@ -38,8 +38,13 @@ public enum LayerForm: Sendable, Equatable {
     /// A binary operation between an activation and a one-element constant (`x + 1e-5`, `x ^ 2`, `1 / x`), the
     /// constant's value carried here; `scalarFirst` when the constant is the first operand. Float.
     case scalarBinary(ElementwiseOperation, scalar: Float, scalarFirst: Bool)
-    /// `A · B` of two float activations over their last two axes, the leading axes broadcast (attention).
+    /// `A · B` of two activations over their last two axes, the leading axes broadcast (attention): float, or
+    /// INT8 with per-tensor scales on both inputs (`QuantizedMatrixMultiplyArithmetic`).
     case matrixMultiply
+    /// Constant, reflect or edge padding of a float tensor of any rank (`PadParameters`).
+    case padding
+    /// Mean, sum, max or min of a float tensor over non-batch axes, which stay as size 1 (`ReduceParameters`).
+    case reduction
     /// Concatenation along the channel axis (axis 1) of activations.
     case channelConcatenation
     /// A reshape or identity whose physical layout is its logical one: a copy.
@@ -156,14 +161,13 @@ extension EnginePlan {
             return host("Slice has no kernel")
 
         case .pad:
-            return host("Pad has no kernel")
+            return int8 ? host("Pad has no INT8 arithmetic") : .padding
 
         case .reduce:
-            return host("Reduce has no kernel")
+            return int8 ? host("Reduce has no INT8 arithmetic") : .reduction
 
         case .matrixMultiply:
             if int8, inQ.contains(where: { $0 == nil }) || outQ == nil { return host(unquantizedInput) }
-            if int8 { return host("INT8 MatMul between activations has no kernel") }
             return layer.inputs.allSatisfy({ !isConstant($0) }) ? .matrixMultiply : host("MatMul with a constant operand of rank above 2")
         }
     }

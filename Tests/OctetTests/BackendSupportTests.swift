@@ -3,6 +3,7 @@ import Testing
 import _OctetTestSupport
 @testable import OctetCUDA
 import Octet
+import OctetConformance
 
 /// One answer for what runs where: the shared `LayerForm`, each backend's `support`, the build report's host
 /// layers and `obey`'s refusal of them, checked on the CPU backend and with the CUDA backend's classification
@@ -87,6 +88,31 @@ import Octet
         let got = try #require(try engine.makeContext().execute(["input": input])["y"])
         let want = try #require(try ReferenceExecutor(network: network).run(["input": input])["y"])
         #expect(got.values == want.values)
+    }
+
+    /// MatMul between activations (INT8 in the INT8 modes), Pad and Reduce run natively on the CPU, and on CUDA in
+    /// every mode but zero points (which CUDA refuses for every layer): none of them is a host layer in its cases.
+    @Test(arguments: ConformanceSuite.cases.filter { c in ["matrix multiply", "pad ", "reduce "].contains { c.name.hasPrefix($0) } })
+    func matrixMultiplyPadAndReduceAreNative(_ testCase: ConformanceCase) throws {
+        func underTest(_ kind: LayerKind) -> Bool {
+            switch kind {
+            case .matrixMultiply, .pad, .reduce: true
+            default: false
+            }
+        }
+        let (network, _) = try testCase.network()
+        let config = ConformanceSuite.config(testCase.arithmetic)
+        var backends: [any Backend] = [CPUBackend()]
+        if testCase.arithmetic != .int8ZeroPoints { backends.append(CUDAClassification()) }
+        for backend in backends {
+            let plan = try Builder(config: config, backend: backend).makePlan(network)
+            let layers = plan.network.layers.filter { underTest($0.kind) }
+            #expect(!layers.isEmpty)
+            for layer in layers {
+                #expect(backend.support(for: layer, in: plan) == .native, "\(backend.name): \(layer.name) \(plan.form(of: layer))")
+                if case .matrixMultiply = layer.kind, testCase.arithmetic != .fp32 { #expect(layer.precision == .int8, "\(layer.name)") }
+            }
+        }
     }
 
     /// Every elementwise operation has a CUDA code with a `case` in the kernels' `binary`, and every activation's

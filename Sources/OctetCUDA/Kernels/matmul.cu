@@ -1,9 +1,11 @@
-// FP32 NumPy matmul of two activations in their physical layouts (row-major, or NHWC for rank 4; see
-// TensorLayout.broadcastStrides), the leading axes broadcast through stride 0:
-//   y[..., i, j] = sum over k, in order, of a[..., i, k] * b[..., k, j]
-// one thread per output element, each product rounded and then added (--fmad=false), exactly as the CPU's
-// matmul_f32_strided__swift loop does, so the floats are the CPU's bit for bit. Strides and sizes are in elements.
-// Correct, not tuned: attention matrices are small next to the convolutions.
+// NumPy matmul of two activations in their physical layouts (row-major, or NHWC for rank 4; see
+// TensorLayout.broadcastStrides), the leading axes broadcast through stride 0, one thread per output element:
+//   FP32: y[..., i, j] = sum over k, in order, of a[..., i, k] * b[..., k, j], each product rounded and then added
+//         (--fmad=false), exactly as the CPU's matmul_f32_strided__swift loop does, so the floats are the CPU's bit for bit.
+//   INT8: acc = sum over k of (q_a - z_a)(q_b - z_b) in int32, then acc * (s_a s_b / s_y) clamped to [lo, hi], rounded
+//         half to even, + z_y (QuantizedMatrixMultiplyArithmetic), so the integers are the reference's.
+// Strides and sizes are in elements (bytes for INT8). Correct, not tuned: attention matrices are small next to the
+// convolutions.
 #define OCTET_MATMUL_MAX_LEADING 6
 
 struct MatmulGeometry {
@@ -16,10 +18,8 @@ struct MatmulGeometry {
     int ai, ak, bk, bj, yi, yj;                 // strides of the two matrix axes of a, b and y
 };
 
-extern "C" __global__ void octet_matmul_f32(
-    long long count, MatmulGeometry g, const float* __restrict__ a, const float* __restrict__ b, float* __restrict__ y)
-{
-    OCTET_ELEMENT_INDEX(count);
+// The offsets of output element `i`'s row of a, column of b, and of the element itself in y.
+__device__ __forceinline__ void matmul_offsets(int i, const MatmulGeometry& g, long long* rowA, long long* columnB, long long* target) {
     int rest = i;
     const int column = rest % g.n;
     rest /= g.n;
@@ -33,9 +33,42 @@ extern "C" __global__ void octet_matmul_f32(
         offsetB += (long long)coordinate * g.strideB[axis];
         offsetY += (long long)coordinate * g.strideY[axis];
     }
-    const float* x = a + offsetA + (long long)row * g.ai;
-    const float* w = b + offsetB + (long long)column * g.bj;
+    *rowA = offsetA + (long long)row * g.ai;
+    *columnB = offsetB + (long long)column * g.bj;
+    *target = offsetY + (long long)row * g.yi + (long long)column * g.yj;
+}
+
+extern "C" __global__ void octet_matmul_f32(
+    long long count, MatmulGeometry g, const float* __restrict__ a, const float* __restrict__ b, float* __restrict__ y)
+{
+    OCTET_ELEMENT_INDEX(count);
+    long long rowA, columnB, target;
+    matmul_offsets(i, g, &rowA, &columnB, &target);
+    const float* x = a + rowA;
+    const float* w = b + columnB;
     float acc = 0.0f;
     for (int p = 0; p < g.k; ++p) acc = __fadd_rn(acc, __fmul_rn(x[(long long)p * g.ak], w[(long long)p * g.bk]));
-    y[offsetY + (long long)row * g.yi + (long long)column * g.yj] = acc;
+    y[target] = acc;
+}
+
+// The quantizations of an INT8 matmul (QuantizedMatrixMultiplyArithmetic): signedness and zero point of each
+// operand, the output's zero point, multiplier and bounds of q_y - z_y.
+struct MatmulQuantization {
+    int aSigned, aZero, bSigned, bZero, yZero;
+    float multiplier, lo, hi;
+};
+
+extern "C" __global__ void octet_matmul_q8(
+    long long count, MatmulGeometry g, MatmulQuantization q, const unsigned char* __restrict__ a,
+    const unsigned char* __restrict__ b, unsigned char* __restrict__ y)
+{
+    OCTET_ELEMENT_INDEX(count);
+    long long rowA, columnB, target;
+    matmul_offsets(i, g, &rowA, &columnB, &target);
+    int acc = 0;
+    for (int p = 0; p < g.k; ++p) {
+        acc += (byte_value(a, rowA + (long long)p * g.ak, q.aSigned) - q.aZero) * (byte_value(b, columnB + (long long)p * g.bk, q.bSigned) - q.bZero);
+    }
+    const float v = __fmul_rn(__int2float_rn(acc), q.multiplier);
+    y[target] = (unsigned char)(__float2int_rn(fminf(fmaxf(v, q.lo), q.hi)) + q.yZero);
 }
