@@ -333,6 +333,12 @@ private func importLayerNormalization(_ context: inout ImportContext, _ node: On
     for index in context.network.layers.indices where context.network.layers[index].origin == [node.displayName] {
         context.network.layers[index].precision = .float32
     }
+    // So does the residual sum it reads (docs/int8-accuracy.md, "ViT"): one per-tensor scale over a sum whose rows
+    // differ by orders of magnitude rounds the small rows away (ViT's class token, ~0.02 beside patch tokens
+    // up to ~7, becomes zero), and TensorRT deployments quantize only the GEMM and attention MatMul inputs.
+    if let producer = context.network.producers()[x], case .elementwise = context.network.layers[producer].kind {
+        context.network.layers[producer].precision = .float32
+    }
     return output
 }
 

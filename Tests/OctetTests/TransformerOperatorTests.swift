@@ -72,6 +72,22 @@ extension LayerSupport {
         #expect(worstTolerance(try run(decomposed, ["input": x]).0.values, want, atol: 1e-5, rtol: 1e-5).ratio <= 1)
     }
 
+    /// The residual sum a LayerNormalization reads stays FP32 too (ViT's class token would round to zero in INT8);
+    /// the other branch of the sum, a GEMM input, keeps its INT8 precision.
+    @Test func residualSumReadByLayerNormalizationStaysFloat() throws {
+        var b = ONNXModelBuilder(opset: 17, shape: [nil, 3, 4])
+        b.initializer("w", [4, 4], Weights.random([4, 4], seed: 7).values)
+        b.initializer("scale", [4], [1, 1, 1, 1])
+        b.node("MatMul", ["input", "w"], ["branch"])
+        b.node("Add", ["input", "branch"], ["sum"])
+        b.node("LayerNormalization", ["sum", "scale"], ["y"])
+        b.output("y")
+        let layers = try b.importNetwork().layers
+        let sum = try #require(layers.first { $0.outputs.count == 1 && $0.origin == ["sum"] })
+        #expect(sum.precision == .float32)
+        #expect(layers.filter { $0.origin == ["branch"] }.allSatisfy { $0.precision == nil })
+    }
+
     /// MatMul between activations with a broadcast leading axis, and by a constant of rank 3.
     @Test func matMulBetweenActivationsBroadcasts() throws {
         var b = ONNXModelBuilder(opset: 13, shape: [nil, 2, 3, 4])
