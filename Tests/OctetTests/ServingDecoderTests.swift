@@ -88,11 +88,12 @@ import Octet
         return (network, try Builder(config: BuilderConfig(), backend: CPUBackend()).build(network))
     }
 
-    /// Requests of batch 1, 2 and 3 submitted together run as one execution of 6 (the delay holds the first), and
-    /// each gets exactly its own rows: those a direct execution of its input gives.
+    /// Requests of batch 1, 2 and 3 submitted together run as one execution of 6 (the delay holds the first until
+    /// the batch is full, however slowly a loaded machine submits the others), and each gets exactly its own rows:
+    /// those a direct execution of its input gives.
     @Test func dynamicBatchingCombinesRequestsOfDifferentSizes() async throws {
         let (network, engine) = try fixtureEngine()
-        let settings = BatchScheduler.Settings(instances: 1, maxBatchSize: 8, maxQueueDelay: .milliseconds(500), maxQueueSize: 8, queueTimeout: .seconds(60))
+        let settings = BatchScheduler.Settings(instances: 1, maxBatchSize: 6, maxQueueDelay: .seconds(600), maxQueueSize: 8, queueTimeout: .seconds(900))
         let scheduler = BatchScheduler(engine: engine, settings: settings, metrics: nil)
         scheduler.start()
         let input = network[network.inputs[0]]
@@ -123,16 +124,19 @@ import Octet
 
     @Test func aFullQueueRefusesAtOnceWithUnavailable() async throws {
         let (network, engine) = try fixtureEngine()
-        let settings = BatchScheduler.Settings(instances: 1, maxBatchSize: 64, maxQueueDelay: .milliseconds(800), maxQueueSize: 2, queueTimeout: .seconds(60))
+        // The batching delay holds both requests in the queue far longer than any loaded machine needs to submit
+        // the third; stop() then runs them at once.
+        let settings = BatchScheduler.Settings(instances: 1, maxBatchSize: 64, maxQueueDelay: .seconds(600), maxQueueSize: 2, queueTimeout: .seconds(900))
         let scheduler = BatchScheduler(engine: engine, settings: settings, metrics: nil)
         scheduler.start()
         let input = network[network.inputs[0]]
         let one = [input.name: TensorData.random([1] + input.shape.dropFirst(), seed: 9)]
         async let first = scheduler.submit(one, samples: 1)
         async let second = scheduler.submit(one, samples: 1)
-        try await Task.sleep(for: .milliseconds(200))  // both queued, held by the delay
+        for _ in 0..<6000 where scheduler.waitingRequests < 2 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(scheduler.waitingRequests == 2)
         await #expect(throws: ServingError.self) { _ = try await scheduler.submit(one, samples: 1) }
-        _ = try await (first, second)
         await scheduler.stop()
+        _ = try await (first, second)
     }
 }

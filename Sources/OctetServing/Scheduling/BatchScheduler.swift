@@ -107,6 +107,13 @@ final class BatchScheduler: @unchecked Sendable {
 
     private var queuedSamples: Int { queue[queueHead...].reduce(0) { $0 + $1.samples } }
 
+    /// Requests accepted and not yet taken by a context (tests wait on it rather than on the clock).
+    var waitingRequests: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return queue.count - queueHead
+    }
+
     /// One execution context's loop: take a batch of requests, run it, answer each.
     private func work(_ context: ExecutionContext) {
         while let batch = nextBatch() {
