@@ -3,7 +3,8 @@
 # nothing between calls). Run from the repository root on the GPU machine, with .gpu/ carried there holding
 # octet.xz or octet.gz (the static release binary, compressed), lib/ (libjpeg.so.62, libpng16.so.16), models/*.onnx[.gz] and
 # images/{224,128}/*.ppm.
-#   bash Benchmarks/cuda/h200_run.sh [steps...]   steps: selftest compare resnet50 bench e2e pytorch (default: all),
+#   bash Benchmarks/cuda/h200_run.sh [steps...]   steps: selftest compare resnet50 bench e2e pytorch (default: all;
+#   PYTORCH_COMPILE="resnet50" adds torch.compile max-autotune to the pytorch step),
 #   tvint8 (INT8 vs FP32 top-1 of every torchvision family on the GPU),
 #   ptxas (registers and spills), diagnose (Nsight Compute), heuristic (ResNet-50 without timing the convolution tiles),
 #   engine (issue #17: ResNet-50 INT8 batch 256 built with tactic timing, saved, loaded; needs the resnet50 step first:
@@ -146,7 +147,7 @@ print("logits loaded vs fresh: shape %s, identical %s, max |diff| %g; build %.1f
     summary "$(cat "$OUT/tvint8.md" 2>/dev/null)"
     ;;
   pytorch)
-    python3 Benchmarks/cuda/pytorch_fp16.py > "$OUT/pytorch_fp16.json" 2> "$OUT/pytorch_fp16.err"
+    python3 Benchmarks/cuda/pytorch_fp16.py ${PYTORCH_COMPILE:+--compile $PYTORCH_COMPILE} > "$OUT/pytorch_fp16.json" 2> "$OUT/pytorch_fp16.err"
     summary "pytorch rc=$? $(cat "$OUT/pytorch_fp16.json" | tr '\n' ' ')"
     ;;
   esac

@@ -8,6 +8,7 @@ tensor-core rate with a large int8 matrix product (torch._int_mm, cuBLASLt), the
 convolutions are compared with.
 
 usage: python3 Benchmarks/cuda/pytorch_fp16.py [--models resnet50 mobilenet_v2 efficientnet_b0] [--batches 1 256]
+       [--compile resnet50]   (also torch.compile(mode="max-autotune"), which autotunes for minutes)
 """
 import argparse, json, statistics
 
@@ -52,6 +53,8 @@ def main():
     ap.add_argument("--models", nargs="+", default=["resnet50", "mobilenet_v2", "efficientnet_b0"])
     ap.add_argument("--batches", nargs="+", type=int, default=[1, 256])
     ap.add_argument("--iterations", type=int, default=50)
+    ap.add_argument("--compile", nargs="*", default=[], metavar="MODEL",
+                    help="also time these models under torch.compile(mode='max-autotune') (minutes of autotuning each)")
     a = ap.parse_args()
     torch.backends.cudnn.benchmark = True
     torch.manual_seed(0)
@@ -65,6 +68,31 @@ def main():
                 ms = time_graph(lambda: model(x), a.iterations)
             print(json.dumps({"peer": "pytorch_fp16", "model": name, "batch": batch, "median_ms": round(ms, 4),
                               "images_per_s": round(batch / (ms / 1e3), 1), "torch": torch.__version__}), flush=True)
+        if name in a.compile:
+            compiled_peer(model, name, a.batches, a.iterations)
+
+
+def compiled_peer(model, name, batches, iterations):
+    """torch.compile(mode="max-autotune"): Inductor autotunes Triton/cuBLAS kernels per shape and captures CUDA graphs
+    itself, so it is timed by plain calls (CUDA events) after warm-up calls that compile and autotune."""
+    compiled = torch.compile(model, mode="max-autotune")
+    for batch in batches:
+        x = torch.randn(batch, 3, 224, 224, device="cuda").half().to(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            for _ in range(5):
+                compiled(x)
+            torch.cuda.synchronize()
+            times = []
+            for _ in range(iterations):
+                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                start.record()
+                compiled(x)
+                end.record()
+                end.synchronize()
+                times.append(start.elapsed_time(end))
+        ms = statistics.median(times)
+        print(json.dumps({"peer": "torch_compile_max_autotune_fp16", "model": name, "batch": batch, "median_ms": round(ms, 4),
+                          "images_per_s": round(batch / (ms / 1e3), 1), "torch": torch.__version__}), flush=True)
 
 
 if __name__ == "__main__":
