@@ -148,7 +148,13 @@ struct ConvolutionTile: Hashable, Sendable, CustomStringConvertible {
         ConvolutionTile(m: 128, n: 128, k: 128, warpM: 64, warpN: 64, stages: 2),
         ConvolutionTile(m: 128, n: 64, k: 128, warpM: 64, warpN: 32, stages: 3),
         ConvolutionTile(m: 256, n: 64, k: 128, warpM: 64, warpN: 32, stages: 2),
+        ConvolutionTile(m: 128, n: 64, k: 32, warpM: 64, warpN: 32, stages: 4, anyGather: true),
+        ConvolutionTile(m: 128, n: 128, k: 32, warpM: 64, warpN: 32, stages: 4, anyGather: true),
     ]
+
+    /// 32-byte k steps are timed only for reductions this short (the mobile nets' 16- to 24-channel 1×1 layers,
+    /// the folded stems): longer ones keep 64- and 128-byte steps, which move more bytes per barrier.
+    static let shortReduction = 96
 }
 
 /// INT8 convolution or fully connected layer (groups = 1) as an implicit GEMM on tensor cores (conv_igemm.cu),
@@ -280,7 +286,8 @@ struct ImplicitGEMMKernel: CUDALayer {
         if let pinnedTile, let tile = ConvolutionTile.all.first(where: { $0.description == pinnedTile }), fits(tile) {
             return [whole(tile)]
         }
-        return [heuristic] + ConvolutionTile.all.filter { fits($0) && $0 != heuristic.tile }.map(whole)
+        let worthTiming = { (tile: ConvolutionTile) in tile.k > 32 || self.gemmK <= ConvolutionTile.shortReduction }
+        return [heuristic] + ConvolutionTile.all.filter { fits($0) && worthTiming($0) && $0 != heuristic.tile }.map(whole)
     }
 
     func tactics(batch: Int) -> [String] {

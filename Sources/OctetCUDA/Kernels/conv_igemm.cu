@@ -5,7 +5,7 @@
 // its BM x BK tile straight from the NHWC input with cp.async (VEC bytes at a time, so C must be a multiple of
 // VEC; padding taps and k >= K are zero-filled). Where each k lies comes from a per-layer table (`taps`), so the
 // gather divides nothing. Weights are packed [OC][Kpad] (Kpad a multiple of every BK, zeros beyond K). A block
-// takes BK = 64 or 128 bytes of k per step through a STAGES-deep cp.async pipeline; shared rows are padded to
+// takes BK = 32, 64 or 128 bytes of k per step through a STAGES-deep cp.async pipeline; shared rows are padded to
 // BK+16 bytes so ldmatrix is conflict-free. The bias, multipliers and
 // residual tile of the block are fetched with the first stage, so the epilogue waits on no global load.
 //
@@ -411,6 +411,10 @@ OCTET_CONV_IGEMM_WIDE(256, 64, 64, 64, 32, 3, 2)
 OCTET_CONV_IGEMM_WIDE(128, 128, 128, 64, 64, 2, 2)
 OCTET_CONV_IGEMM_WIDE(128, 64, 128, 64, 32, 3, 2)
 OCTET_CONV_IGEMM_WIDE(256, 64, 128, 64, 32, 2, 2)
+// 32-byte k steps for short reductions (K <= 96: the mobile nets' 16- and 24-channel 1x1 layers), where a 64-byte
+// step pads most of every tile with zeros; 48-byte shared rows keep ldmatrix conflict-free.
+OCTET_CONV_IGEMM_ANY(128, 64, 32, 64, 32, 4, 3)
+OCTET_CONV_IGEMM_ANY(128, 128, 32, 64, 32, 4, 2)
 
 // The end of a split-K convolution: the epilogue on the summed accumulators, which it sets back to zero for the
 // next layer that uses the workspace.
