@@ -142,7 +142,7 @@ print("logits loaded vs fresh: shape %s, identical %s, max |diff| %g; build %.1f
     timeout ${TVINT8_SECONDS:-300} python3 Scripts/export_torchvision.py $TV --opsets 17 --images $I224 --threads 8 ${TVINT8_MODELS:+--models $TVINT8_MODELS} > "$OUT/tvint8_export.log" 2>&1
     summary "tvint8 export rc=$? $(ls $TV/*_op17.onnx 2>/dev/null | wc -l) models"
     timeout ${TVINT8_SECONDS:-300} python3 Scripts/int8_accuracy_torchvision.py --octet /tmp/octet --models $TV --images $I224 --work "$OUT/tvint8" --device cuda \
-      ${TVINT8_MODELS:+--only $TVINT8_MODELS} --markdown "$OUT/tvint8.md" > "$OUT/tvint8.log" 2>&1
+      ${TVINT8_MODELS:+--only $TVINT8_MODELS} ${TVINT8_LIMIT:+--limit $TVINT8_LIMIT} --markdown "$OUT/tvint8.md" > "$OUT/tvint8.log" 2>&1
     summary "tvint8 rc=$?"
     summary "$(cat "$OUT/tvint8.md" 2>/dev/null)"
     ;;
