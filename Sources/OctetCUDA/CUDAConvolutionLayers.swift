@@ -470,3 +470,53 @@ extension QuantizedLinearParameters {
         }
     }
 }
+
+/// FP16 convolution (groups 1) or fully connected layer (conv_f16.cu): an implicit GEMM on tensor cores with half
+/// operands and FP32 accumulation over FP32 NHWC tensors — the input rounded to half as the kernel stages it, the
+/// weights packed as half at build time — then bias, residual and activation in FP32 as `FloatConvolutionKernel`.
+struct HalfConvolutionKernel: CUDALayer {
+    let geometry: ConvolutionShape
+    /// `[OC][paddedK]` IEEE half bit patterns, taps-major like the FP32 kernel's rows, zeros after K.
+    let weights: DeviceArray
+    let bias: DeviceArray?
+    let activation: CUDAActivation
+    let paddedK: Int
+    let kernelName = "conv_f16_igemm_64x64x32__mma_m16n8k16"
+
+    /// The kernel's tile (conv_f16.cu): 64 output pixels x 64 output channels a block, k steps of 32.
+    static let tile = (m: 64, n: 64, k: 32)
+    static let function = "octet_conv_f16_igemm_64x64x32_w32x32__mma_m16n8k16"
+
+    init(geometry: ConvolutionShape, weights: Weights, bias: Weights?, activation: Activation?, constants: CUDAConstantStore<DeviceArray>) throws {
+        precondition(geometry.groups == 1, "CUDABackend.float16Refusal gives FP16 to convolutions with groups 1 only")
+        self.geometry = geometry
+        let paddedK = (geometry.reduction + Self.tile.k - 1) / Self.tile.k * Self.tile.k
+        self.paddedK = paddedK
+        self.weights = try constants.array("the packed half weights", count: geometry.outputChannels * paddedK, of: UInt16.self) {
+            geometry.packTapsMajor(weights.values, rowLength: paddedK).map { Float16($0).bitPattern }
+        }
+        self.bias = try bias.map { b in try constants.array("the bias", count: geometry.outputChannels) { b.values } }
+        self.activation = CUDAActivation(activation)
+    }
+
+    func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
+        let y = outputs[0], g = geometry
+        let m = y.batch * g.outputHeight * g.outputWidth
+        var arguments = KernelArguments()
+        arguments.append(inputs[0].address)
+        arguments.append(weights.address)
+        arguments.append(bias?.address ?? 0)
+        arguments.append(inputs.count > 1 ? inputs[1].address : UInt64(0))
+        arguments.append(y.address)
+        g.appendGeometry(batch: y.batch, to: &arguments)
+        for v in [g.outputChannels, g.reduction, paddedK, m] { arguments.append(Int32(v)) }
+        arguments.append(activation.code)
+        arguments.append(activation.p0)
+        arguments.append(activation.p1)
+        arguments.align()
+        let tile = Self.tile
+        try encoder.launch(
+            Self.function, grid: (UInt32((m + tile.m - 1) / tile.m), UInt32((g.outputChannels + tile.n - 1) / tile.n), 1), block: (128, 1, 1),
+            arguments)
+    }
+}

@@ -116,6 +116,21 @@ struct CUDALayerFactory {
             return kernel
         }
 
+        if layer.precision == .float16 {
+            // `float16Refusal` gave FP16 to these two kinds only.
+            switch layer.kind {
+            case let .convolution(p):
+                guard let geometry = ConvolutionShape(p, input: inShape) else { throw disagreement() }
+                return try HalfConvolutionKernel(geometry: geometry, weights: p.weights, bias: p.bias, activation: layer.fusedActivation, constants: constants)
+            case let .fullyConnected(p):
+                return try HalfConvolutionKernel(
+                    geometry: ConvolutionShape(fullyConnectedInputs: p.inputs, outputs: p.outputs), weights: Weights(shape: [p.outputs, p.inputs, 1, 1], values: p.weights.values),
+                    bias: p.bias, activation: layer.fusedActivation, constants: constants)
+            default:
+                throw OctetError.invalidNetwork(reason: "layer '\(layer.name)': \(layer.kind.typeName) has no FP16 CUDA kernel, yet the plan gives it FP16")
+            }
+        }
+
         switch (form, layer.kind) {
         case (.reformat, _):
             return ReformatKernel(input: inQ[0], output: outQ)
@@ -232,6 +247,19 @@ extension CUDABackend {
              .sameShapeBinary, .scalarBinary, .channelBroadcast, .matrixMultiply, .channelConcatenation, .view,
              .hostReference, .padding, .reduction:
             return nil
+        }
+    }
+
+    /// Why the CUDA backend cannot compute `layer` with FP16 operands, or nil: convolutions with groups 1 and fully
+    /// connected layers have an FP16 kernel (conv_f16.cu). Decided without a device, so it can be tested anywhere;
+    /// `float16Refusal(for:in:)` adds the device's own condition (tensor cores).
+    public static func float16Refusal(for layer: Layer) -> String? {
+        switch layer.kind {
+        case let .convolution(p): p.groups == 1 ? nil : "grouped convolution: no FP16 kernel"
+        case .fullyConnected: nil
+        case .constant, .pooling, .activation, .scale, .elementwise, .concatenation, .softmax, .reshape, .transpose, .slice, .pad,
+             .reduce, .matrixMultiply, .identity, .reformat:
+            "\(layer.kind.typeName): no FP16 kernel"
         }
     }
 
