@@ -56,17 +56,21 @@ __device__ __forceinline__ int f16_fragment_b_col(int lane, int) { return lane >
 __device__ __forceinline__ int f16_fragment_c_row(int lane, int e) { return (lane >> 2) + ((e & 2) ? 8 : 0); }
 __device__ __forceinline__ int f16_fragment_c_col(int lane, int e) { return (lane & 3) * 2 + (e & 1); }
 
+// The two halves at (row, col) and (row, col + 1) of a shared-memory tile as one .f16x2 register (col even, so the
+// 32-bit load is aligned; the lower column lands in the low half, as mma expects).
+__device__ __forceinline__ unsigned f16_pair(const unsigned short* tile, int row, int col) {
+    return *(const unsigned*)(tile + row * F16_ROW + col);
+}
+
+// The two instructions below are all the kernel uses of the hardware beyond plain C; Scripts/emulate-conv-f16.sh
+// replaces them (OCTET_HOST_EMULATION) with a host model of the PTX ISA's definitions and runs this very kernel,
+// 128 threads a block with real barriers, against an exact reference — the check that runs without a GPU.
+#ifndef OCTET_HOST_EMULATION
 // Round to nearest even, as Swift's Float16(x) (the reference twin, Float16Reference).
 __device__ __forceinline__ unsigned short f32_to_f16_rn(float v) {
     unsigned short h;
     asm("cvt.rn.f16.f32 %0, %1;\n" : "=h"(h) : "f"(v));
     return h;
-}
-
-// The two halves at (row, col) and (row, col + 1) of a shared-memory tile as one .f16x2 register (col even, so the
-// 32-bit load is aligned; the lower column lands in the low half, as mma expects).
-__device__ __forceinline__ unsigned f16_pair(const unsigned short* tile, int row, int col) {
-    return *(const unsigned*)(tile + row * F16_ROW + col);
 }
 
 __device__ __forceinline__ void mma_f16_k16(float* c, const unsigned* a, unsigned b0, unsigned b1) {
@@ -76,6 +80,7 @@ __device__ __forceinline__ void mma_f16_k16(float* c, const unsigned* a, unsigne
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 #endif
 }
+#endif // OCTET_HOST_EMULATION
 
 extern "C" __global__ void __launch_bounds__(128) octet_conv_f16_igemm_64x64x32_w32x32__mma_m16n8k16(const HalfConvArgs p)
 {

@@ -133,4 +133,50 @@ import Octet
         let conv = try #require(plan.network.layers.first { $0.name == "conv" })
         #expect(CPUBackend().support(for: conv, in: plan) == .hostReference(reason: "the cpu backend has no FP16 kernels"))
     }
+
+    // MARK: Command line
+
+    private var fixtures: URL { Bundle.module.resourceURL!.appendingPathComponent("Fixtures") }
+
+    /// `--fp16` on the CPU builds and runs an FP32 engine and says so: a warning, the engine named FP32, the report's reasons.
+    @Test func fp16OnTheCPURunsFP32AndWarns() throws {
+        let result = try OctetBinary.run([
+            "run", "--device", "cpu", "--fp16", "--verbose", "--model", fixtures.appendingPathComponent("caffe2_style_resnet.onnx").path,
+            "--load-inputs", fixtures.appendingPathComponent("caffe2_style_resnet_input.npy").path,
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("[W] FP16 was permitted but no layer runs in FP16 (the cpu backend has no FP16 kernels): the engine computes in FP32"))
+        #expect(result.stdout.contains("Building and running a FP32 CPU inference engine"))
+        #expect(result.stdout.contains("(not FP16: the cpu backend has no FP16 kernels)"))
+    }
+
+    /// `--best` needs ranges (INT8 comes first); FP16 options shape a build, so they do not go with --load-engine.
+    @Test func bestWithoutRangesAndFP16WithALoadedEngineAreErrors() throws {
+        let model = fixtures.appendingPathComponent("caffe2_style_resnet.onnx").path
+        let best = try OctetBinary.run(["inspect", "--device", "cpu", "--best", "--model", model])
+        #expect(best.status == 1)
+        #expect(best.stderr.contains("INT8 was requested but no layer can run in INT8: give dynamic ranges with --ranges"), "\(best.stderr)")
+        for option in ["--fp16", "--best"] {
+            let loaded = try OctetBinary.run(["run", option, "--load-engine", "missing.engine"])
+            #expect(loaded.status != 0)
+            #expect(loaded.stderr.contains("\(option) shapes a build, and --load-engine runs an engine already built"), "\(loaded.stderr)")
+        }
+        let precision = try OctetBinary.run(["inspect", "--precision", "fp8", "--model", model])
+        #expect(precision.stderr.contains("--precision must be int8, fp32, mixed, fp16 or best, not 'fp8'"), "\(precision.stderr)")
+    }
+
+    // MARK: The CUDA kernel without a GPU
+
+    /// conv_f16.cu's kernel, unchanged, run on the host with the PTX ISA's cvt and mma.m16n8k16 modelled independently
+    /// (Scripts/emulate-conv-f16.sh): every self-test shape within the accumulation-order bound.
+    @Test func float16KernelEmulatedOnTheHostMatchesTheExactSum() throws {
+        let script = TestPaths.packageRoot().appendingPathComponent("Scripts/emulate-conv-f16.sh").path
+        let result = try OctetBinary.run([script], executable: URL(fileURLWithPath: "/bin/bash"))
+        if result.stdout.contains("emulation skipped") {
+            print("conv_f16 emulation skipped: \(result.stdout)")
+            return
+        }
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("PASSED: 8 of 8 cases"), "\(result.stdout)")
+    }
 }
