@@ -5,12 +5,7 @@
 # Needs a clang with C++20 (the Swift toolchain's, beside swift); without one it says so and exits 0.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-clang=""
-if command -v swift >/dev/null; then
-  candidate="$(dirname "$(readlink -f "$(command -v swift)")")/clang"
-  [ -x "$candidate" ] && clang=$candidate
-fi
-[ -z "$clang" ] && clang=$(command -v clang || true)
+source "$root/Scripts/find-clang.sh"
 if [ -z "$clang" ]; then
   echo "conv_f16 emulation skipped: no clang found (the Swift toolchain's clang normally sits beside swift)"
   exit 0

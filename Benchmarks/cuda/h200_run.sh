@@ -50,6 +50,7 @@ for step in $steps; do
       set -- $spec
       /tmp/octet calibrate --device cuda --model $M/$1.onnx --images $2 --method max --output "$OUT/$1_ranges.txt" > "$OUT/calibrate_$1.log" 2>&1
       summary "calibrate $1 on cuda rc=$?"
+      [ "${COMPARE_VERSUS_CPU:-1}" = 0 ] && continue # ranges only (for the fp16 or bench steps)
       for mode in "" "--trt-compatible-ranges"; do
         /tmp/octet compare --versus cpu --device cuda --model $M/$1.onnx --ranges "$OUT/$1_ranges.txt" --images $2 $mode > "$OUT/compare_$1$mode.log" 2>&1
         summary "compare $1 $mode rc=$? $(tail -1 "$OUT/compare_$1$mode.log")"
@@ -95,7 +96,7 @@ for step in $steps; do
   fp16)
     # Issue #19 part 3: FP16 engines (--fp16; --best = INT8 + FP16 with the ranges the compare and resnet50 steps
     # wrote) against FP32, top-1 over the photos; then FP32 against FP16 speed at batch 1 and 256.
-    #   RESNET50_COMPARE=0 bash Benchmarks/cuda/h200_run.sh selftest compare resnet50 fp16
+    #   COMPARE_VERSUS_CPU=0 RESNET50_COMPARE=0 bash Benchmarks/cuda/h200_run.sh compare resnet50 fp16
     for spec in "efficientnet_lite0 efficientnet_lite0 -" "mobilenet_v2_1.0_224 mobilenet_v2_1.0_224 -" "resnet50_op13 resnet50 imagenet"; do
       set -- $spec
       [ -f $M/$1.onnx ] || continue

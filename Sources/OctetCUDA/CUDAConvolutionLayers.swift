@@ -37,6 +37,19 @@ struct ConvolutionShape: Sendable {
                   padsBegin.0, padsBegin.1, dilations.0, dilations.1] { arguments.append(Int32(v)) }
     }
 
+    /// The leading fields of conv_f32.cu's FloatConvArgs and conv_f16.cu's HalfConvArgs: input, weights, bias (or
+    /// null), residual (the second input, or null), output, then the geometry.
+    func floatConvolutionArguments(inputs: [DeviceTensor], weights: DeviceArray, bias: DeviceArray?, output y: DeviceTensor) -> KernelArguments {
+        var arguments = KernelArguments()
+        arguments.append(inputs[0].address)
+        arguments.append(weights.address)
+        arguments.append(bias?.address ?? 0)
+        arguments.append(inputs.count > 1 ? inputs[1].address : UInt64(0))
+        arguments.append(y.address)
+        appendGeometry(batch: y.batch, to: &arguments)
+        return arguments
+    }
+
     /// Where each 4-byte word of k lies for conv_igemm.cu's gather (groups = 1): pairs of (element offset from
     /// the window's top-left corner, dy << 16 | dx with the dilated tap offsets), `rowLength / 4` of them; words
     /// beyond K get dy = 0x7fff, which the gather's bounds test rejects.
@@ -441,13 +454,7 @@ struct FloatConvolutionKernel: CUDALayer {
 
     func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
         let y = outputs[0]
-        var arguments = KernelArguments()
-        arguments.append(inputs[0].address)
-        arguments.append(weights.address)
-        arguments.append(bias?.address ?? 0)
-        arguments.append(inputs.count > 1 ? inputs[1].address : UInt64(0))
-        arguments.append(y.address)
-        geometry.appendGeometry(batch: y.batch, to: &arguments)
+        var arguments = geometry.floatConvolutionArguments(inputs: inputs, weights: weights, bias: bias, output: y)
         arguments.append(Int32(geometry.outputChannels))
         arguments.append(Int32(geometry.groups))
         arguments.append(activation.code)
@@ -488,7 +495,9 @@ struct HalfConvolutionKernel: CUDALayer {
     static let function = "octet_conv_f16_igemm_64x64x32_w32x32__mma_m16n8k16"
 
     init(geometry: ConvolutionShape, weights: Weights, bias: Weights?, activation: Activation?, constants: CUDAConstantStore<DeviceArray>) throws {
-        precondition(geometry.groups == 1, "CUDABackend.float16Refusal gives FP16 to convolutions with groups 1 only")
+        guard geometry.groups == 1 else {
+            throw OctetError.invalidNetwork(reason: "conv_f16.cu computes convolutions with groups 1 only (CUDABackend.float16Refusal), not \(geometry.groups) groups")
+        }
         self.geometry = geometry
         let paddedK = (geometry.reduction + Self.tile.k - 1) / Self.tile.k * Self.tile.k
         self.paddedK = paddedK
@@ -502,13 +511,7 @@ struct HalfConvolutionKernel: CUDALayer {
     func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
         let y = outputs[0], g = geometry
         let m = y.batch * g.outputHeight * g.outputWidth
-        var arguments = KernelArguments()
-        arguments.append(inputs[0].address)
-        arguments.append(weights.address)
-        arguments.append(bias?.address ?? 0)
-        arguments.append(inputs.count > 1 ? inputs[1].address : UInt64(0))
-        arguments.append(y.address)
-        g.appendGeometry(batch: y.batch, to: &arguments)
+        var arguments = g.floatConvolutionArguments(inputs: inputs, weights: weights, bias: bias, output: y)
         for v in [g.outputChannels, g.reduction, paddedK, m] { arguments.append(Int32(v)) }
         arguments.append(activation.code)
         arguments.append(activation.p0)

@@ -117,7 +117,7 @@ struct CUDALayerFactory {
         }
 
         if layer.precision == .float16 {
-            // `float16Refusal` gave FP16 to these two kinds only.
+            // `hostReason` has sent every other FP16 layer to the host (`float16Refusal`).
             switch layer.kind {
             case let .convolution(p):
                 guard let geometry = ConvolutionShape(p, input: inShape) else { throw disagreement() }
@@ -127,7 +127,7 @@ struct CUDALayerFactory {
                     geometry: ConvolutionShape(fullyConnectedInputs: p.inputs, outputs: p.outputs), weights: Weights(shape: [p.outputs, p.inputs, 1, 1], values: p.weights.values),
                     bias: p.bias, activation: layer.fusedActivation, constants: constants)
             default:
-                throw OctetError.invalidNetwork(reason: "layer '\(layer.name)': \(layer.kind.typeName) has no FP16 CUDA kernel, yet the plan gives it FP16")
+                throw disagreement()
             }
         }
 
@@ -218,6 +218,9 @@ extension CUDABackend {
     /// reason, or what the CUDA kernels lack beyond it. Decided without a device, so it can be tested anywhere.
     static func hostReason(_ layer: Layer, form: LayerForm, plan: EnginePlan) -> String? {
         if let reason = form.hostReason { return reason }
+        // An FP16 layer this backend has no FP16 kernel for (a plan built for another backend): the host reference has
+        // the FP16 arithmetic.
+        if layer.precision == .float16, let reason = float16Refusal(for: layer) { return reason }
         let rank = plan.network[layer.outputs[0]].shape.count
         switch form {
         case .matrixMultiply where rank - 2 > MatrixMultiplyKernel.maximumLeadingAxes:

@@ -132,6 +132,12 @@ import Octet
         let plan = try Builder(config: BuilderConfig(fp16: true), backend: CUDARuleOnReference()).makePlan(try Self.network())
         let conv = try #require(plan.network.layers.first { $0.name == "conv" })
         #expect(CPUBackend().support(for: conv, in: plan) == .hostReference(reason: "the cpu backend has no FP16 kernels"))
+        // So does CUDA with an FP16 layer it has no FP16 kernel for (the reference backend gives grouped ones FP16).
+        let foreign = try Builder(config: BuilderConfig(fp16: true), backend: ReferenceBackend()).makePlan(try Self.network())
+        let grouped = try #require(foreign.network.layers.first { $0.name == "grouped" })
+        #expect(grouped.precision == .float16)
+        #expect(CUDABackend.support(for: grouped, in: foreign) == .hostReference(reason: "grouped convolution: no FP16 kernel"))
+        #expect(CUDABackend.support(for: conv, in: plan) == .native)
     }
 
     // MARK: Command line
