@@ -15,7 +15,7 @@ enum KernelSources {
 // The input is rounded to half (round to nearest even) as it is staged into shared memory, so activations stay FP32 in
 // memory and every other kernel is unchanged. Fully connected layers are the 1x1 case over a 1x1 image.
 //
-// Tiling (correct first, not tuned): a block of 128 threads computes a 64 (m) x 64 (n) tile in k steps of 32; warp w
+// Tiling (correct first, barely tuned): a block of 128 threads computes a 64 (m) x 64 (n) tile in k steps of 32; warp w
 // computes rows 32·(w/2) .. +32 and columns 32·(w%2) .. +32 as 2 x 4 mma tiles of 16 x 8. Shared memory holds the step
 // as As[64 m][32 k] and Bs[64 n][32 k] halves, rows padded to 40 halves (80 bytes): the fragment loads below (row g,
 // 32-bit word t of the row) then fall in 32 distinct banks. Every bound is tested: any M, N, K, stride, padding,
@@ -108,29 +108,42 @@ extern "C" __global__ void __launch_bounds__(128) octet_conv_f16_igemm_64x64x32_
     __syncthreads();
 
     // Staging: thread tid fills column kk = tid % 32 of rows tid / 32 + 4·i (i < 16) of both tiles, so a warp reads
-    // 32 consecutive k — consecutive channels of one tap in x, consecutive halves of one weight row.
+    // 32 consecutive k — consecutive channels of one tap in x, consecutive halves of one weight row. The next step's
+    // values are loaded into registers while the tensor cores work on this one (a register prefetch, one stage).
     const int kk = tid & 31, firstRow = tid >> 5;
     const int warpM = (warp >> 1) * 32, warpN = (warp & 1) * 32;
+    unsigned short aNext[F16_TILE_M / 4], bNext[F16_TILE_N / 4];
+    auto load = [&](int k0) {
+        const int k = k0 + kk;
+        const int tap = k / p.C, c = k - tap * p.C, ky = tap / p.KW, kx = tap - ky * p.KW;
+        const int dy = ky * p.dilationH, dx = kx * p.dilationW;
+        #pragma unroll
+        for (int i = 0; i < F16_TILE_M / 4; i++) {
+            const int r = firstRow + 4 * i;
+            float v = 0.0f;
+            const int iy = rowY[r] + dy, ix = rowX[r] + dx;
+            if (k < p.K && iy >= 0 && iy < p.H && ix >= 0 && ix < p.W) v = p.x[rowImage[r] + (iy * p.W + ix) * p.C + c];
+            aNext[i] = f32_to_f16_rn(v);
+        }
+        #pragma unroll
+        for (int i = 0; i < F16_TILE_N / 4; i++) {
+            const int o = n0 + firstRow + 4 * i;
+            bNext[i] = o < p.OC ? p.w[o * p.Kp + k] : (unsigned short)0; // k < Kp: rows are padded with zeros
+        }
+    };
     float acc[2][4][4];
     for (int i = 0; i < 2; i++)
         for (int j = 0; j < 4; j++)
             for (int e = 0; e < 4; e++) acc[i][j][e] = 0.0f;
 
+    load(0);
     for (int k0 = 0; k0 < p.K; k0 += F16_TILE_K) {
-        const int k = k0 + kk;
-        const int tap = k / p.C, c = k - tap * p.C, ky = tap / p.KW, kx = tap - ky * p.KW;
-        const int dy = ky * p.dilationH, dx = kx * p.dilationW;
-        for (int r = firstRow; r < F16_TILE_M; r += 4) {
-            float v = 0.0f;
-            const int iy = rowY[r] + dy, ix = rowX[r] + dx;
-            if (k < p.K && iy >= 0 && iy < p.H && ix >= 0 && ix < p.W) v = p.x[rowImage[r] + (iy * p.W + ix) * p.C + c];
-            As[r * F16_ROW + kk] = f32_to_f16_rn(v);
-        }
-        for (int r = firstRow; r < F16_TILE_N; r += 4) {
-            const int o = n0 + r;
-            Bs[r * F16_ROW + kk] = o < p.OC ? p.w[o * p.Kp + k] : (unsigned short)0; // k < Kp: rows are padded with zeros
-        }
+        #pragma unroll
+        for (int i = 0; i < F16_TILE_M / 4; i++) As[(firstRow + 4 * i) * F16_ROW + kk] = aNext[i];
+        #pragma unroll
+        for (int i = 0; i < F16_TILE_N / 4; i++) Bs[(firstRow + 4 * i) * F16_ROW + kk] = bNext[i];
         __syncthreads();
+        if (k0 + F16_TILE_K < p.K) load(k0 + F16_TILE_K);
         for (int ks = 0; ks < F16_TILE_K; ks += 16) {
             unsigned a[2][4], b[4][2];
             for (int i = 0; i < 2; i++) {
