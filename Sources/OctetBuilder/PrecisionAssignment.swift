@@ -242,7 +242,6 @@ struct PrecisionAssignment {
     /// FP32. Tensor types do not change: FP16 layers read and write FP32 tensors. A build in which FP16 was permitted
     /// and no layer got it warns, naming the reason, so `--fp16` on a backend without FP16 kernels is never silent.
     private mutating func permitFloat16() {
-        var refusals: [String: Int] = [:]
         for index in network.layers.indices where network.layers[index].precision == .float32 {
             let layer = network.layers[index]
             if layer.kind == .reformat { continue }
@@ -250,13 +249,14 @@ struct PrecisionAssignment {
                 float16Reasons[layer.name] = "precision set to FP32"
             } else if let refusal = backend.float16Refusal(for: layer, in: network) {
                 float16Reasons[layer.name] = refusal
-                refusals[refusal, default: 0] += 1
             } else {
                 network.layers[index].precision = .float16
             }
         }
-        guard !network.layers.contains(where: { $0.precision == .float16 }) else { return }
-        let common = refusals.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }?.key
+        // Nothing to say when every layer runs in INT8 (--best with ranges for all of them).
+        guard !float16Reasons.isEmpty, !network.layers.contains(where: { $0.precision == .float16 }) else { return }
+        let counts = float16Reasons.values.reduce(into: [String: Int]()) { $0[$1, default: 0] += 1 }
+        let common = counts.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }?.key
         let rest = config.int8 ? "the layers that are not INT8 run in FP32" : "the engine computes in FP32"
         report.warnings.append("FP16 was permitted but no layer runs in FP16\(common.map { " (\($0))" } ?? ""): \(rest)")
     }
