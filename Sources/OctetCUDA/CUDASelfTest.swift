@@ -262,24 +262,31 @@ public enum CUDASelfTest {
         }
         let k = geometry.reduction
         let gamma = 2 * Double(k + 2) * 0x1p-23
+        let (oh, ow) = (exact.shape[2], exact.shape[3])
         var worst = (ratio: 0.0, error: 0.0, bound: 0.0), beyond = 0, first: Int?
+        // Where the bad outputs sit in the mma tiles (GEMM row m mod 16, column mod 8): a fragment-layout error shows
+        // as a pattern here.
+        var rowsMod16 = Set<Int>(), columnsMod8 = Set<Int>()
         for i in want.indices {
             let bound = gamma * (magnitude[i] + Double(abs(residual?.values[i] ?? 0))) + 0x1p-22 * Double(abs(want[i])) + 1e-30
             let error = Double(abs(got.values[i] - want[i]))
             if !(error <= bound) {  // NaN counts as beyond
                 beyond += 1
                 if first == nil { first = i }
+                let pixel = i % (oh * ow), image = i / (oh * ow * t.oc)
+                rowsMod16.insert(((image * oh * ow) + pixel) % 16)
+                columnsMod8.insert((i / (oh * ow)) % t.oc % 8)
             }
             if error / bound > worst.ratio || error.isNaN { worst = (error / bound, error, bound) }
         }
-        let (oh, ow) = (exact.shape[2], exact.shape[3])
         let summary = String(format: "K=%d, largest |cuda - reference| %.3g where the bound is %.3g (%.2f of it)", k, worst.error, worst.bound, worst.ratio)
         guard let first else { return (true, summary + ": within bound") }
         let (ox, oy, o, b) = (first % ow, (first / ow) % oh, (first / (ow * oh)) % t.oc, first / (ow * oh * t.oc))
         let zeros = got.values.allSatisfy { $0 == 0 } ? "; the output is all zeros (did the kernel run?)" : ""
         return (false, summary + String(
-            format: ": BEYOND BOUND at %d of %d outputs, first [n=%d, oc=%d, y=%d, x=%d] (GEMM row m=%d, column %d): cuda %.8g, reference %.8g%@",
-            beyond, want.count, b, o, oy, ox, (b * oh + oy) * ow + ox, o, got.values[first], want[first], zeros))
+            format: ": BEYOND BOUND at %d of %d outputs, first [n=%d, oc=%d, y=%d, x=%d] (GEMM row m=%d, column %d): cuda %.8g, reference %.8g; bad rows mod 16 %@, columns mod 8 %@%@",
+            beyond, want.count, b, o, oy, ox, (b * oh + oy) * ow + ox, o, got.values[first], want[first],
+            "\(rowsMod16.sorted())", "\(columnsMod8.sorted())", zeros))
     }
 
     /// A CUDA engine saved and loaded again (issue #17): `built` runs `inputs` (timing its tactics at that batch),
