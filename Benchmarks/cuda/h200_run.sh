@@ -41,7 +41,7 @@ for step in $steps; do
     /usr/bin/time -v /tmp/octet selftest --device cuda > "$OUT/selftest.log" 2> "$OUT/selftest.err"
     summary "selftest rc=$? $(tail -1 "$OUT/selftest.log")"
     # Issue #17 and #16's CUDA checks: the engine file round trip, the float activations, MatMul, the conformance totals.
-    summary "$(grep -h 'CUDA engine file round trip\|activation_f32\|matmul_f32\|conformance on\|MISMATCH\|BEYOND\|FAILED' "$OUT/selftest.log")"
+    summary "$(grep -h 'CUDA engine file round trip\|conv_f16\|FP16 vs FP32\|activation_f32\|matmul_f32\|conformance on\|MISMATCH\|BEYOND\|FAILED' "$OUT/selftest.log")"
     ;;
   compare)
     # Ranges calibrated by Octet on the GPU (FP32 engine, max method), then the INT8 engine on CUDA against the
