@@ -9,12 +9,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 arch=${1:-sm_90}
 # The Swift toolchain's clang (beside `swift`), else any clang on PATH; without one the check is skipped, saying so.
-clang=""
-if command -v swift >/dev/null; then
-  candidate="$(dirname "$(readlink -f "$(command -v swift)")")/clang"
-  [ -x "$candidate" ] && clang=$candidate
-fi
-[ -z "$clang" ] && clang=$(command -v clang || true)
+source "$root/Scripts/find-clang.sh"
 if [ -z "$clang" ]; then
   echo "CUDA kernel type-check skipped: no clang found (the Swift toolchain's clang normally sits beside swift)"
   exit 0

@@ -5,6 +5,7 @@
 # images/{224,128}/*.ppm.
 #   bash Benchmarks/cuda/h200_run.sh [steps...]   steps: selftest compare resnet50 bench e2e pytorch (default: all;
 #   PYTORCH_COMPILE="resnet50" adds torch.compile max-autotune to the pytorch step),
+#   fp16 (FP16 and --best engines against FP32, top-1 and speed; after compare and resnet50, which write the ranges),
 #   tvint8 (INT8 vs FP32 top-1 of every torchvision family on the GPU),
 #   ptxas (registers and spills), diagnose (Nsight Compute), heuristic (ResNet-50 without timing the convolution tiles),
 #   engine (issue #17: ResNet-50 INT8 batch 256 built with tactic timing, saved, loaded; needs the resnet50 step first:
@@ -41,7 +42,7 @@ for step in $steps; do
     /usr/bin/time -v /tmp/octet selftest --device cuda > "$OUT/selftest.log" 2> "$OUT/selftest.err"
     summary "selftest rc=$? $(tail -1 "$OUT/selftest.log")"
     # Issue #17 and #16's CUDA checks: the engine file round trip, the float activations, MatMul, the conformance totals.
-    summary "$(grep -h 'CUDA engine file round trip\|activation_f32\|matmul_f32\|conformance on\|MISMATCH\|BEYOND\|FAILED' "$OUT/selftest.log")"
+    summary "$(grep -h 'CUDA engine file round trip\|conv_f16\|FP16 vs FP32\|activation_f32\|matmul_f32\|conformance on\|MISMATCH\|BEYOND\|FAILED' "$OUT/selftest.log")"
     ;;
   compare)
     # Ranges calibrated by Octet on the GPU (FP32 engine, max method), then the INT8 engine on CUDA against the
@@ -50,6 +51,7 @@ for step in $steps; do
       set -- $spec
       /tmp/octet calibrate --device cuda --model $M/$1.onnx --images $2 --method max --output "$OUT/$1_ranges.txt" > "$OUT/calibrate_$1.log" 2>&1
       summary "calibrate $1 on cuda rc=$?"
+      [ "${COMPARE_VERSUS_CPU:-1}" = 0 ] && continue # ranges only (for the fp16 or bench steps)
       for mode in "" "--trt-compatible-ranges"; do
         /tmp/octet compare --versus cpu --device cuda --model $M/$1.onnx --ranges "$OUT/$1_ranges.txt" --images $2 $mode > "$OUT/compare_$1$mode.log" 2>&1
         summary "compare $1 $mode rc=$? $(tail -1 "$OUT/compare_$1$mode.log")"
@@ -89,6 +91,27 @@ for step in $steps; do
         fmt=${mode% *}; n=${mode#* }; log="$OUT/e2e_$1_${fmt}_s$n"
         /tmp/octet bench --device cuda --model $M/$1.onnx --ranges "$OUT/$2_ranges.txt" --batch 1,256 --iterations 40 --warmup 5 --input-format $fmt --streams $n --json > "$log.json" 2> "$log.err"
         summary "e2e $1 $fmt streams=$n rc=$? $(python3 -c 'import json,sys; print("; ".join("b%d %.0f img/s e2e (p50 %.3f ms), compute p50 %.3f ms = %.0f img/s" % (r["batch"], r["throughput_ips"], r["p50_ms"], r.get("compute_p50_ms", 0), r.get("compute_throughput_ips", 0)) for r in map(json.loads, open(sys.argv[1]))))' "$log.json")"
+      done
+    done
+    ;;
+  fp16)
+    # Issue #19 part 3: FP16 engines (--fp16; --best = INT8 + FP16 with the ranges the compare and resnet50 steps
+    # wrote) against FP32, top-1 over the photos; then FP32 against FP16 speed at batch 1 and 256.
+    #   COMPARE_VERSUS_CPU=0 RESNET50_COMPARE=0 bash Benchmarks/cuda/h200_run.sh compare resnet50 fp16
+    for spec in "efficientnet_lite0 efficientnet_lite0 -" "mobilenet_v2_1.0_224 mobilenet_v2_1.0_224 -" "resnet50_op13 resnet50 imagenet"; do
+      set -- $spec
+      [ -f $M/$1.onnx ] || continue
+      norm=""; [ "$3" != "-" ] && norm="--normalization $3"
+      /tmp/octet compare --device cuda --model $M/$1.onnx --fp16 --images $I224 $norm > "$OUT/fp16_compare_$1.log" 2>&1
+      summary "fp16 compare $1 rc=$? $(grep -h 'vs FP32 on\|FP16 was permitted\|Error' "$OUT/fp16_compare_$1.log" | tr '\n' ' ')"
+      if [ -f "$OUT/$2_ranges.txt" ]; then
+        /tmp/octet compare --device cuda --model $M/$1.onnx --best --ranges "$OUT/$2_ranges.txt" --images $I224 $norm > "$OUT/best_compare_$1.log" 2>&1
+        summary "best compare $1 rc=$? $(grep -h 'vs FP32 on\|Error' "$OUT/best_compare_$1.log" | tr '\n' ' ')"
+      fi
+      for precision in fp32 fp16; do
+        log="$OUT/fp16_bench_$1_$precision"
+        /tmp/octet bench --device cuda --model $M/$1.onnx --precision $precision --batch 1,256 --iterations 50 --warmup 10 --json > "$log.json" 2> "$log.err"
+        summary "fp16 bench $1 $precision rc=$? $(python3 -c 'import json,sys; print("; ".join("b%d e2e %.3f ms compute %.3f ms = %.0f img/s" % (r["batch"], r["p50_ms"], r.get("compute_p50_ms", 0), r.get("compute_throughput_ips", 0)) for r in map(json.loads, open(sys.argv[1]))))' "$log.json" 2>&1 | tail -1)"
       done
     done
     ;;

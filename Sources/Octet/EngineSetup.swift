@@ -43,7 +43,8 @@ public enum EngineSetup {
         return RangeSummary(entries: table.entries.count, unknown: unknown, source: source)
     }
 
-    /// The builder configuration for a precision (`int8`, `fp32`, `mixed` or `fp16`) and the precision options.
+    /// The builder configuration for a precision (`int8`, `fp32`, `mixed`, `fp16` or `best` = INT8 and FP16 permitted)
+    /// and the precision options.
     public static func builderConfig(
         precision: String, constraints: String, trtCompatibleRanges: Bool, noFusion: Bool, explicitQuantization: Bool
     ) -> BuilderConfig {
@@ -51,6 +52,7 @@ public enum EngineSetup {
         switch precision {
         case "int8", "mixed": config.int8 = true
         case "fp16": config.fp16 = true
+        case "best": (config.int8, config.fp16) = (true, true)
         default: break
         }
         config.obeyPrecisionConstraints = constraints == "obey"
@@ -83,10 +85,17 @@ public enum EngineSetup {
         }
     }
 
-    /// The precision an engine was built with (`int8`, `fp32`, `mixed`, `fp16`), from its builder options: what a
-    /// loaded engine file reports.
+    /// The precision an engine was built with (`int8`, `fp32`, `mixed`, `fp16`, `best`), from its builder options: what
+    /// a loaded engine file reports. FP16 that was permitted but given to no layer (a backend without FP16 kernels)
+    /// does not count: such an `fp16` engine is `fp32`, a `best` one `int8`.
     public static func precision(of engine: Engine) -> String {
-        engine.plan.report.builderOptions.first { $0.hasPrefix("precision=") }.map { String($0.dropFirst("precision=".count)) } ?? "fp32"
+        precision(engine.plan.report.builderOptions.first { $0.hasPrefix("precision=") }.map { String($0.dropFirst("precision=".count)) } ?? "fp32", as: engine)
+    }
+
+    /// The precision `requested` for an engine, as `engine` got it: without FP16 when no layer runs in FP16.
+    public static func precision(_ requested: String, as engine: Engine) -> String {
+        guard engine.plan.report.float16LayerCount == 0 else { return requested }
+        return requested == "fp16" ? "fp32" : requested == "best" ? "int8" : requested
     }
 
     /// What the engine runs on, for banners: the CPU's instruction set or the GPU's name.
@@ -109,7 +118,7 @@ public enum EngineSetup {
                 : "give dynamic ranges with --ranges"
             throw OctetError.precisionConstraint(layer: "(all)", reason: "INT8 was requested but no layer can run in INT8: \(remedy)")
         }
-        if precision == "int8", !engine.plan.report.missingRanges.isEmpty {
+        if ["int8", "best"].contains(precision), !engine.plan.report.missingRanges.isEmpty {
             warn("\(engine.plan.report.missingRanges.count) tensor(s) have no dynamic range; their layers run in FP32 (--verbose lists them)")
         }
         let hostLayers = engine.plan.report.hostLayers

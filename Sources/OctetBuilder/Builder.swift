@@ -54,9 +54,6 @@ public struct Builder: Sendable {
 
     /// The plan without compiling it: passes, precisions, tensor types, reformat layers, report.
     public func makePlan(_ network: Network) throws -> EnginePlan {
-        if config.fp16 {
-            throw OctetError.unavailable(reason: "FP16 kernels are not implemented; build with INT8 or FP32")
-        }
         try network.validate()
         var optimized = network
         var report = BuildReport()
@@ -73,7 +70,7 @@ public struct Builder: Sendable {
             }
         }
         report.builderOptions = config.summary
-        var assignment = PrecisionAssignment(config: config, network: optimized, report: report)
+        var assignment = PrecisionAssignment(config: config, network: optimized, report: report, backend: backend)
         return try assignment.run()
     }
 }

@@ -13,6 +13,11 @@ import OctetRuntime
 /// from its dynamic range. Data-movement layers and max pooling pass their input's quantization (zero
 /// point included) through; network outputs are FP32 (a convolution or fully connected layer that produces
 /// one computes in INT8 and writes float).
+///
+/// FP16 (`config.fp16`, TensorRT's kFP16) is a permission: after the INT8 decisions, every other layer the backend can
+/// compute with FP16 operands (`Backend.float16Refusal`) gets precision `.float16`; its tensors stay FP32 in memory
+/// (the kernel rounds its input to half as it stages it and reads weights packed as half), so no reformat is needed
+/// and every other kernel is unchanged. The rest stay FP32 with the backend's reason in the report.
 struct PrecisionAssignment {
     let config: BuilderConfig
     var network: Network
@@ -20,11 +25,18 @@ struct PrecisionAssignment {
     var quantization: [TensorID: TensorQuantization] = [:]
     /// Why a layer is not INT8, by layer name.
     var reasons: [String: String] = [:]
+    /// Why a layer FP16 was permitted for stays FP32, by layer name.
+    var float16Reasons: [String: String] = [:]
+    /// Layers the user pinned to FP32 (`--layer-precision NAME:fp32`), which FP16 does not touch either.
+    var pinnedToFloat32: Set<String> = []
+    /// Answers which layers can compute in FP16.
+    let backend: any Backend
 
-    init(config: BuilderConfig, network: Network, report: BuildReport) {
+    init(config: BuilderConfig, network: Network, report: BuildReport, backend: any Backend) {
         self.config = config
         self.network = network
         self.report = report
+        self.backend = backend
     }
 
     mutating func run() throws -> EnginePlan {
@@ -63,6 +75,7 @@ struct PrecisionAssignment {
             quantization[out] = q
         }
         try checkRequestedOutputTypes(floatOnly)
+        if config.fp16 { permitFloat16() }
         insertReformats(nonNegative)
         fillReport()
         return EnginePlan(network: network, quantization: quantization, report: report)
@@ -119,6 +132,7 @@ struct PrecisionAssignment {
             let layer = network.layers[index]
             let requested = layer.precision
             let wantsInt8 = requested == .int8 || (requested == nil && config.int8)
+            if requested == .float32 { pinnedToFloat32.insert(layer.name) }
             guard wantsInt8 else {
                 network.layers[index].precision = .float32
                 if config.int8, requested == .float32 { reasons[layer.name] = "precision set to FP32" }
@@ -222,6 +236,31 @@ struct PrecisionAssignment {
         }
     }
 
+    // MARK: FP16
+
+    /// Gives FP16 compute to every float layer the backend computes in FP16, and records why each other one stays
+    /// FP32. Tensor types do not change: FP16 layers read and write FP32 tensors. A build in which FP16 was permitted
+    /// and no layer got it warns, naming the reason, so `--fp16` on a backend without FP16 kernels is never silent.
+    private mutating func permitFloat16() {
+        for index in network.layers.indices where network.layers[index].precision == .float32 {
+            let layer = network.layers[index]
+            if layer.kind == .reformat { continue }
+            if pinnedToFloat32.contains(layer.name) {
+                float16Reasons[layer.name] = "precision set to FP32"
+            } else if let refusal = backend.float16Refusal(for: layer, in: network) {
+                float16Reasons[layer.name] = refusal
+            } else {
+                network.layers[index].precision = .float16
+            }
+        }
+        // Nothing to say when every layer runs in INT8 (--best with ranges for all of them).
+        guard !float16Reasons.isEmpty, !network.layers.contains(where: { $0.precision == .float16 }) else { return }
+        let counts = float16Reasons.values.reduce(into: [String: Int]()) { $0[$1, default: 0] += 1 }
+        let common = counts.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }?.key
+        let rest = config.int8 ? "the layers that are not INT8 run in FP32" : "the engine computes in FP32"
+        report.warnings.append("FP16 was permitted but no layer runs in FP16\(common.map { " (\($0))" } ?? ""): \(rest)")
+    }
+
     // MARK: Reformats
 
     /// Inserts quantize / dequantize layers where a reader needs another type than the tensor has.
@@ -288,9 +327,13 @@ struct PrecisionAssignment {
     private mutating func fillReport() {
         report.layers = network.layers.enumerated().map { index, layer in
             func describe(_ id: TensorID) -> String { network[id].dataType.description }
-            let reason = config.int8 && layer.precision == .float32 && layer.kind != .reformat
-                ? (reasons[layer.name] ?? "it reads or writes float tensors")
-                : nil
+            // Why the layer runs in a wider precision than the config permits, each part labelled.
+            var why: [String] = []
+            if config.int8, layer.precision != .int8, layer.kind != .reformat {
+                why.append("not INT8: " + (reasons[layer.name] ?? "it reads or writes float tensors"))
+            }
+            if config.fp16, layer.precision == .float32, let reason = float16Reasons[layer.name] { why.append("not FP16: " + reason) }
+            let reason = why.isEmpty ? nil : why.joined(separator: "; ")
             return BuildReport.LayerEntry(
                 name: layer.name, kind: layer.kind.detail + (layer.fusedActivation.map { " + \($0.name)" } ?? ""),
                 origin: layer.origin, precision: layer.precision ?? .float32,

@@ -19,8 +19,12 @@ public struct CPUBackend: Backend {
     /// The instruction set the kernels use on this machine.
     public static var isa: String { String(cString: octet_cpu_isa_name(octet_cpu_isa())) }
 
-    /// Every native form of `LayerForm` has a CPU kernel; the rest run on the reference implementation.
-    public func support(for layer: Layer, in plan: EnginePlan) -> LayerSupport { LayerSupport(plan.form(of: layer)) }
+    /// Every native form of `LayerForm` has a CPU kernel; the rest run on the reference implementation, as do FP16
+    /// layers of a plan built for another backend (the CPU's own builds never get any: it has no FP16 kernels).
+    public func support(for layer: Layer, in plan: EnginePlan) -> LayerSupport {
+        if layer.precision == .float16, let reason = float16Refusal(for: layer, in: plan.network) { return .hostReference(reason: reason) }
+        return LayerSupport(plan.form(of: layer))
+    }
 
     public func compile(_ plan: EnginePlan, options: ExecutionOptions) throws -> any CompiledProgram {
         try CPUProgram(plan: plan, threads: options.threads)
@@ -87,6 +91,7 @@ final class CPUProgram: CompiledProgram, @unchecked Sendable {
             try reference.evaluate(layer, args)
         }
 
+        if layer.precision == .float16 { return hostLayer }
         switch (plan.form(of: layer), layer.kind) {
         case (.hostReference, _):
             return hostLayer

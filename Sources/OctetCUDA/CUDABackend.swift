@@ -51,6 +51,14 @@ public struct CUDABackend: Backend {
 
     public func support(for layer: Layer, in plan: EnginePlan) -> LayerSupport { Self.support(for: layer, in: plan) }
 
+    /// FP16 runs on tensor cores (`mma.sync` m16n8k16, sm_80 and newer), for the layers `float16Refusal(for:)` accepts.
+    public func float16Refusal(for layer: Layer, in network: Network) -> String? {
+        guard library.hasTensorCoreKernels else {
+            return "\(library.device.name) (\(library.device.architecture)) has no FP16 tensor-core kernels in Octet (compute capability 8.0 or newer)"
+        }
+        return Self.float16Refusal(for: layer)
+    }
+
     public func compile(_ plan: EnginePlan, options: ExecutionOptions) throws -> any CompiledProgram {
         try CUDAProgram(
             plan: plan, library: library, convolutions: library.hasTensorCoreKernels ? convolutions : .dp4a,

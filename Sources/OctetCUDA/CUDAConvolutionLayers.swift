@@ -37,6 +37,19 @@ struct ConvolutionShape: Sendable {
                   padsBegin.0, padsBegin.1, dilations.0, dilations.1] { arguments.append(Int32(v)) }
     }
 
+    /// The leading fields of conv_f32.cu's FloatConvArgs and conv_f16.cu's HalfConvArgs: input, weights, bias (or
+    /// null), residual (the second input, or null), output, then the geometry.
+    func floatConvolutionArguments(inputs: [DeviceTensor], weights: DeviceArray, bias: DeviceArray?, output y: DeviceTensor) -> KernelArguments {
+        var arguments = KernelArguments()
+        arguments.append(inputs[0].address)
+        arguments.append(weights.address)
+        arguments.append(bias?.address ?? 0)
+        arguments.append(inputs.count > 1 ? inputs[1].address : UInt64(0))
+        arguments.append(y.address)
+        appendGeometry(batch: y.batch, to: &arguments)
+        return arguments
+    }
+
     /// Where each 4-byte word of k lies for conv_igemm.cu's gather (groups = 1): pairs of (element offset from
     /// the window's top-left corner, dy << 16 | dx with the dilated tap offsets), `rowLength / 4` of them; words
     /// beyond K get dy = 0x7fff, which the gather's bounds test rejects.
@@ -448,13 +461,7 @@ struct FloatConvolutionKernel: CUDALayer {
 
     func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
         let y = outputs[0]
-        var arguments = KernelArguments()
-        arguments.append(inputs[0].address)
-        arguments.append(weights.address)
-        arguments.append(bias?.address ?? 0)
-        arguments.append(inputs.count > 1 ? inputs[1].address : UInt64(0))
-        arguments.append(y.address)
-        geometry.appendGeometry(batch: y.batch, to: &arguments)
+        var arguments = geometry.floatConvolutionArguments(inputs: inputs, weights: weights, bias: bias, output: y)
         arguments.append(Int32(geometry.outputChannels))
         arguments.append(Int32(geometry.groups))
         arguments.append(activation.code)
@@ -475,5 +482,51 @@ extension QuantizedLinearParameters {
             let weightSum = weights[(o * reduction)..<((o + 1) * reduction)].reduce(0) { $0 + abs(Int($1)) }
             return weightSum * largestInput + abs(Int(bias[o])) < 1 << 22
         }
+    }
+}
+
+/// FP16 convolution (groups 1) or fully connected layer (conv_f16.cu): an implicit GEMM on tensor cores with half
+/// operands and FP32 accumulation over FP32 NHWC tensors — the input rounded to half as the kernel stages it, the
+/// weights packed as half at build time — then bias, residual and activation in FP32 as `FloatConvolutionKernel`.
+struct HalfConvolutionKernel: CUDALayer {
+    let geometry: ConvolutionShape
+    /// `[OC][paddedK]` IEEE half bit patterns, taps-major like the FP32 kernel's rows, zeros after K.
+    let weights: DeviceArray
+    let bias: DeviceArray?
+    let activation: CUDAActivation
+    let paddedK: Int
+    let kernelName = "conv_f16_igemm_64x64x32__mma_m16n8k16"
+
+    /// The kernel's tile (conv_f16.cu): 64 output pixels x 64 output channels a block, k steps of 32.
+    static let tile = (m: 64, n: 64, k: 32)
+    static let function = "octet_conv_f16_igemm_64x64x32_w32x32__mma_m16n8k16"
+
+    init(geometry: ConvolutionShape, weights: Weights, bias: Weights?, activation: Activation?, constants: CUDAConstantStore<DeviceArray>) throws {
+        guard geometry.groups == 1 else {
+            throw OctetError.invalidNetwork(reason: "conv_f16.cu computes convolutions with groups 1 only (CUDABackend.float16Refusal), not \(geometry.groups) groups")
+        }
+        self.geometry = geometry
+        let paddedK = (geometry.reduction + Self.tile.k - 1) / Self.tile.k * Self.tile.k
+        self.paddedK = paddedK
+        self.weights = try constants.array("the packed half weights", count: geometry.outputChannels * paddedK, of: UInt16.self) {
+            geometry.packTapsMajor(weights.values, rowLength: paddedK).map { Float16($0).bitPattern }
+        }
+        self.bias = try bias.map { b in try constants.array("the bias", count: geometry.outputChannels) { b.values } }
+        self.activation = CUDAActivation(activation)
+    }
+
+    func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
+        let y = outputs[0], g = geometry
+        let m = y.batch * g.outputHeight * g.outputWidth
+        var arguments = g.floatConvolutionArguments(inputs: inputs, weights: weights, bias: bias, output: y)
+        for v in [g.outputChannels, g.reduction, paddedK, m] { arguments.append(Int32(v)) }
+        arguments.append(activation.code)
+        arguments.append(activation.p0)
+        arguments.append(activation.p1)
+        arguments.align()
+        let tile = Self.tile
+        try encoder.launch(
+            Self.function, grid: (UInt32((m + tile.m - 1) / tile.m), UInt32((g.outputChannels + tile.n - 1) / tile.n), 1), block: (128, 1, 1),
+            arguments)
     }
 }

@@ -116,6 +116,21 @@ struct CUDALayerFactory {
             return kernel
         }
 
+        if layer.precision == .float16 {
+            // `hostReason` has sent every other FP16 layer to the host (`float16Refusal`).
+            switch layer.kind {
+            case let .convolution(p):
+                guard let geometry = ConvolutionShape(p, input: inShape) else { throw disagreement() }
+                return try HalfConvolutionKernel(geometry: geometry, weights: p.weights, bias: p.bias, activation: layer.fusedActivation, constants: constants)
+            case let .fullyConnected(p):
+                return try HalfConvolutionKernel(
+                    geometry: ConvolutionShape(fullyConnectedInputs: p.inputs, outputs: p.outputs), weights: Weights(shape: [p.outputs, p.inputs, 1, 1], values: p.weights.values),
+                    bias: p.bias, activation: layer.fusedActivation, constants: constants)
+            default:
+                throw disagreement()
+            }
+        }
+
         switch (form, layer.kind) {
         case (.reformat, _):
             return ReformatKernel(input: inQ[0], output: outQ)
@@ -203,6 +218,9 @@ extension CUDABackend {
     /// reason, or what the CUDA kernels lack beyond it. Decided without a device, so it can be tested anywhere.
     static func hostReason(_ layer: Layer, form: LayerForm, plan: EnginePlan) -> String? {
         if let reason = form.hostReason { return reason }
+        // An FP16 layer this backend has no FP16 kernel for (a plan built for another backend): the host reference has
+        // the FP16 arithmetic.
+        if layer.precision == .float16, let reason = float16Refusal(for: layer) { return reason }
         let rank = plan.network[layer.outputs[0]].shape.count
         switch form {
         case .matrixMultiply where rank - 2 > MatrixMultiplyKernel.maximumLeadingAxes:
@@ -232,6 +250,19 @@ extension CUDABackend {
              .sameShapeBinary, .scalarBinary, .channelBroadcast, .matrixMultiply, .channelConcatenation, .view,
              .hostReference, .padding, .reduction:
             return nil
+        }
+    }
+
+    /// Why the CUDA backend cannot compute `layer` with FP16 operands, or nil: convolutions with groups 1 and fully
+    /// connected layers have an FP16 kernel (conv_f16.cu). Decided without a device, so it can be tested anywhere;
+    /// `float16Refusal(for:in:)` adds the device's own condition (tensor cores).
+    public static func float16Refusal(for layer: Layer) -> String? {
+        switch layer.kind {
+        case let .convolution(p): p.groups == 1 ? nil : "grouped convolution: no FP16 kernel"
+        case .fullyConnected: nil
+        case .constant, .pooling, .activation, .scale, .elementwise, .concatenation, .softmax, .reshape, .transpose, .slice, .pad,
+             .reduce, .matrixMultiply, .identity, .reformat:
+            "\(layer.kind.typeName): no FP16 kernel"
         }
     }
 

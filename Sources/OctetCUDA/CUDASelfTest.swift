@@ -101,6 +101,7 @@ public enum CUDASelfTest {
                 if !ok { failures += 1 }
             }
         }
+        failures += try checkHalfConvolutions(library, log: log, using: &generator)
         return failures
     }
 
@@ -184,6 +185,108 @@ public enum CUDASelfTest {
         }
         let output = TensorLayout(sampleShape: Array(want.shape.dropFirst()), dataType: .float32, quantization: nil)
         return bitExact(try runLayer(layer, library, inputs: [.float(x)], output: output, batch: want.shape[0]), want)
+    }
+
+    /// One FP16 convolution shape of the self-test: NCHW input `[n, c, h, w]`, `oc` filters of `kernel`, and what the
+    /// epilogue adds.
+    struct HalfConvolutionCase: CustomStringConvertible {
+        var n: Int, c: Int, h: Int, w: Int, oc: Int
+        var kernel: (Int, Int)
+        var stride = 1, pad = (0, 0), dilation = 1
+        var residual = false
+        var activation: Activation? = nil
+        var description: String {
+            "N=\(n) C=\(c) \(h)x\(w) -> OC=\(oc) \(kernel.0)x\(kernel.1) stride \(stride) pad \(pad.0),\(pad.1) dilation \(dilation)"
+                + (residual ? " +residual" : "") + (activation.map { " \($0.name)" } ?? "")
+        }
+    }
+
+    /// Odd channel counts, OC not a multiple of 8 nor of the 64-wide tile, stride 2, padding, dilation, 1x1, a fully
+    /// connected layer's shape (H = W = 1), batch 1 and 3, K not a multiple of the 32-wide k step, M not of 64.
+    static let halfConvolutionCases: [HalfConvolutionCase] = [
+        HalfConvolutionCase(n: 1, c: 3, h: 17, w: 19, oc: 5, kernel: (3, 3), stride: 2, pad: (1, 1), activation: .relu),
+        HalfConvolutionCase(n: 3, c: 13, h: 9, w: 11, oc: 70, kernel: (3, 3), pad: (2, 2), dilation: 2, residual: true),
+        HalfConvolutionCase(n: 3, c: 64, h: 7, w: 7, oc: 64, kernel: (1, 1)),
+        HalfConvolutionCase(n: 3, c: 37, h: 1, w: 1, oc: 11, kernel: (1, 1)),
+        HalfConvolutionCase(n: 1, c: 1000, h: 1, w: 1, oc: 129, kernel: (1, 1), activation: .clip(min: 0, max: 6)),
+        HalfConvolutionCase(n: 2, c: 33, h: 10, w: 10, oc: 129, kernel: (5, 5), stride: 2, pad: (2, 2), residual: true, activation: .relu),
+        HalfConvolutionCase(n: 3, c: 1, h: 5, w: 6, oc: 1, kernel: (2, 2)),
+        HalfConvolutionCase(n: 1, c: 256, h: 3, w: 5, oc: 67, kernel: (1, 3), pad: (0, 1), activation: .hardSwish),
+    ]
+
+    /// `HalfConvolutionKernel` (conv_f16.cu) on every `halfConvolutionCases` shape against `Float16Reference`. The
+    /// tolerance is the accumulation-order bound: the half x half products are exact in FP32 and only the order and
+    /// rounding of the K + 2 FP32 additions (products, bias, residual) differ from the reference's exact sum, so
+    ///   |cuda − reference| ≤ 2 · (K + 2) · 2⁻²³ · (Σ|x·w| + |bias| + |residual|) + 2⁻²² · |reference|
+    /// (K·u summation bound with u = 2⁻²³, which also covers adders that truncate, doubled; the last term is the
+    /// rounding of the reference's own FP32 result and activation; Relu and Clip pass an error on unchanged, HardSwish
+    /// multiplies it by at most 1.5, within the factor 2). One line per shape: the largest error beside its bound, or the first element beyond it.
+    private static func checkHalfConvolutions(
+        _ library: CUDAKernelLibrary, log: (String) -> Void, using generator: inout SystemRandomNumberGenerator
+    ) throws -> Int {
+        guard library.hasTensorCoreKernels else {
+            log("conv_f16: \(library.device.name) has no tensor cores for mma.m16n8k16 (compute capability 8.0): FP16 checks skipped")
+            return 0
+        }
+        var failures = 0
+        for testCase in halfConvolutionCases {
+            let (ok, line) = try checkHalfConvolution(library, testCase, using: &generator)
+            log("conv_f16 \(testCase): \(line)")
+            if !ok { failures += 1 }
+        }
+        return failures
+    }
+
+    private static func checkHalfConvolution(
+        _ library: CUDAKernelLibrary, _ t: HalfConvolutionCase, using generator: inout SystemRandomNumberGenerator
+    ) throws -> (Bool, String) {
+        func random(_ shape: [Int], _ range: ClosedRange<Float>) -> [Float] { (0..<shape.reduce(1, *)).map { _ in Float.random(in: range, using: &generator) } }
+        let weightShape = [t.oc, t.c, t.kernel.0, t.kernel.1]
+        let p = ConvolutionParameters(
+            weights: Weights(shape: weightShape, values: random(weightShape, -1...1)), bias: Weights(shape: [t.oc], values: random([t.oc], -1...1)),
+            strides: [t.stride, t.stride], dilations: [t.dilation, t.dilation], padsBegin: [t.pad.0, t.pad.1], padsEnd: [t.pad.0, t.pad.1])
+        let x = TensorData(shape: [t.n, t.c, t.h, t.w], values: random([t.n, t.c, t.h, t.w], -2...2))
+        guard let geometry = ConvolutionShape(p, input: x.shape) else { return (false, "MISMATCH: the shape has no convolution geometry") }
+        let (exact, magnitude) = try Float16Reference.convolution(x, p)
+        let residual = t.residual ? TensorData(shape: exact.shape, values: random(exact.shape, -1...1)) : nil
+        var want = exact.values
+        if let residual { want = zip(want, residual.values).map { $0 + $1 } }
+        if let activation = t.activation { want = want.map { activation($0) } }
+
+        let constants = CUDAConstantStore { try DeviceArray(bytes: $0, driver: library.driver) }
+        let kernel = try HalfConvolutionKernel(geometry: geometry, weights: p.weights, bias: p.bias, activation: t.activation, constants: constants)
+        let output = TensorLayout(sampleShape: Array(exact.shape.dropFirst()), dataType: .float32, quantization: nil)
+        let inputs: [TensorValue] = [.float(x)] + (residual.map { [.float($0)] } ?? [])
+        guard case let .float(got) = try runLayer(kernel, library, inputs: inputs, output: output, batch: t.n), got.shape == exact.shape else {
+            return (false, "MISMATCH: no float output of shape \(exact.shape)")
+        }
+        let k = geometry.reduction
+        let gamma = 2 * Double(k + 2) * 0x1p-23
+        let (oh, ow) = (exact.shape[2], exact.shape[3])
+        var worst = (ratio: 0.0, error: 0.0, bound: 0.0), beyond = 0, first: Int?
+        // Where the bad outputs sit in the mma tiles (GEMM row m mod 16, column mod 8): a fragment-layout error shows
+        // as a pattern here.
+        var rowsMod16 = Set<Int>(), columnsMod8 = Set<Int>()
+        for i in want.indices {
+            let bound = gamma * (magnitude[i] + Double(abs(residual?.values[i] ?? 0))) + 0x1p-22 * Double(abs(want[i])) + 1e-30
+            let error = Double(abs(got.values[i] - want[i]))
+            if !(error <= bound) {  // NaN counts as beyond
+                beyond += 1
+                if first == nil { first = i }
+                let pixel = i % (oh * ow), image = i / (oh * ow * t.oc)
+                rowsMod16.insert(((image * oh * ow) + pixel) % 16)
+                columnsMod8.insert((i / (oh * ow)) % t.oc % 8)
+            }
+            if error / bound > worst.ratio || error.isNaN { worst = (error / bound, error, bound) }
+        }
+        let summary = String(format: "K=%d, largest |cuda - reference| %.3g where the bound is %.3g (%.2f of it)", k, worst.error, worst.bound, worst.ratio)
+        guard let first else { return (true, summary + ": within bound") }
+        let (ox, oy, o, b) = (first % ow, (first / ow) % oh, (first / (ow * oh)) % t.oc, first / (ow * oh * t.oc))
+        let zeros = got.values.allSatisfy { $0 == 0 } ? "; the output is all zeros (did the kernel run?)" : ""
+        return (false, summary + String(
+            format: ": BEYOND BOUND at %d of %d outputs, first [n=%d, oc=%d, y=%d, x=%d] (GEMM row m=%d, column %d): cuda %.8g, reference %.8g; bad rows mod 16 %@, columns mod 8 %@%@",
+            beyond, want.count, b, o, oy, ox, (b * oh + oy) * ow + ox, o, got.values[first], want[first],
+            "\(rowsMod16.sorted())", "\(columnsMod8.sorted())", zeros))
     }
 
     /// A CUDA engine saved and loaded again (issue #17): `built` runs `inputs` (timing its tactics at that batch),

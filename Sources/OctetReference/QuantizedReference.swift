@@ -208,6 +208,7 @@ public struct QuantizedReferenceExecutor: Sendable {
             case let (.float(x), nil): return .float(x)
             }
         }
+        if layer.precision == .float16, let y = try Float16Reference.evaluate(layer, args.map(\.dequantized)) { return .float(y) }
         guard layer.precision == .int8 else {
             var results = try ReferenceExecutor.evaluate(layer.kind, args.map(\.dequantized))
             if let activation = layer.fusedActivation { results = results.map { ReferenceKernels.activation($0, activation) } }
@@ -280,6 +281,14 @@ public struct ReferenceBackend: Backend {
 
     /// The reference implementation is this backend's native code.
     public func support(for layer: Layer, in plan: EnginePlan) -> LayerSupport { .native }
+
+    /// Convolutions (any groups) and fully connected layers have FP16 arithmetic (`Float16Reference`).
+    public func float16Refusal(for layer: Layer, in network: Network) -> String? {
+        switch layer.kind {
+        case .convolution, .fullyConnected: nil
+        default: "\(layer.kind.typeName) has no FP16 arithmetic"
+        }
+    }
 
     public func compile(_ plan: EnginePlan, options: ExecutionOptions) throws -> any CompiledProgram {
         ReferenceProgram(executor: QuantizedReferenceExecutor(plan: plan))

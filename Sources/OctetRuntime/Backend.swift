@@ -8,6 +8,10 @@ public protocol Backend: Sendable {
     var name: String { get }
     /// How this backend runs a planned layer: a native kernel, the host reference implementation, or not at all.
     func support(for layer: Layer, in plan: EnginePlan) -> LayerSupport
+    /// Why this backend cannot compute `layer` with FP16 operands (FP32 accumulation, FP32 tensors in memory), or
+    /// nil when it can. Precision assignment asks it for every float layer FP16 is permitted for (TensorRT's kFP16:
+    /// a permission, not an order) and keeps the answer for the build report.
+    func float16Refusal(for layer: Layer, in network: Network) -> String?
     /// Prepares the plan for execution (weight packing, kernel choice).
     func compile(_ plan: EnginePlan, options: ExecutionOptions) throws -> any CompiledProgram
 }
@@ -47,6 +51,11 @@ public protocol ProgramState: AnyObject {
     /// Per plan layer, the variant the backend chose at run time for the last batch size (a GPU's tile shape,
     /// found by timing the candidates), or nil where it chose none; nil for backends that choose at build time.
     var layerTactics: [String?]? { get }
+}
+
+extension Backend {
+    /// Backends without FP16 kernels (the CPU's) keep every float layer in FP32, saying so.
+    public func float16Refusal(for layer: Layer, in network: Network) -> String? { "the \(name) backend has no FP16 kernels" }
 }
 
 extension ProgramState {

@@ -5,7 +5,8 @@ import OctetQuantization
 /// precision, and each tensor's storage type and quantization. Backends compile a plan; the reference
 /// executor runs it with plain loops, and every backend must match it exactly on integer tensors.
 public struct EnginePlan: Sendable {
-    /// Layers carry `precision` (`.int8` or `.float32`); tensors carry their storage `dataType`.
+    /// Layers carry `precision` (`.int8`, `.float16`: FP16 operands over FP32 tensors, or `.float32`); tensors carry
+    /// their storage `dataType`.
     public var network: Network
     /// Quantization of every tensor whose storage type is `.int8` or `.uint8`.
     public var quantization: [TensorID: TensorQuantization]
@@ -69,7 +70,9 @@ public struct BuildReport: Sendable, Equatable {
         public var inputTypes: [String]
         public var outputTypes: [String]
         public var kernel: String
-        /// Why the layer is not INT8, when INT8 was enabled and it runs in FP32.
+        /// Why the layer runs in a wider precision than the builder permitted, each part labelled: `not INT8: …`
+        /// (INT8 enabled, the layer is not INT8) and `not FP16: …` (FP16 permitted, the layer stays FP32). Engine
+        /// files written before FP16 hold the INT8 reason unlabelled.
         public var reason: String?
         /// Why the backend runs the layer through the reference implementation on the host, when it does.
         public var hostReason: String?
@@ -100,6 +103,7 @@ public struct BuildReport: Sendable, Equatable {
     public init() {}
 
     public var int8LayerCount: Int { layers.filter { $0.precision == .int8 }.count }
+    public var float16LayerCount: Int { layers.filter { $0.precision == .float16 }.count }
 
     /// The layers the backend runs on the host reference implementation, with the reason.
     public var hostLayers: [(name: String, reason: String)] { layers.compactMap { l in l.hostReason.map { (l.name, $0) } } }
@@ -108,11 +112,12 @@ public struct BuildReport: Sendable, Equatable {
     public var text: String {
         var lines: [String] = []
         for entry in passLog { lines.append("pass: \(entry)") }
-        lines.append("Engine layers (\(layers.count), \(int8LayerCount) in INT8):")
+        let float16 = float16LayerCount > 0 ? ", \(float16LayerCount) in FP16" : ""
+        lines.append("Engine layers (\(layers.count), \(int8LayerCount) in INT8\(float16)):")
         for (index, layer) in layers.enumerated() {
             var line = "  [\(index)] \(layer.name) \(layer.kind) \(layer.precision) in=\(layer.inputTypes.joined(separator: ",")) out=\(layer.outputTypes.joined(separator: ",")) kernel=\(layer.kernel)"
             if layer.origin != [layer.name] { line += " from=\(layer.origin.joined(separator: ","))" }
-            if let reason = layer.reason { line += "  (not INT8: \(reason))" }
+            if let reason = layer.reason { line += "  (\(reason.hasPrefix("not ") ? reason : "not INT8: " + reason))" }
             if let hostReason = layer.hostReason { line += "  (host reference: \(hostReason))" }
             lines.append(line)
         }

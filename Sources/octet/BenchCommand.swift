@@ -63,7 +63,7 @@ struct BenchCommand: ParsableCommand {
             (network, _, modelPath, _) = try engine.configuredNetwork(log: log)
             engine.reportRanges(log)
             built = try engine.build(network, log: log)
-            precision = engine.resolvedPrecision
+            precision = EngineSetup.precision(engine.resolvedPrecision, as: built)
         }
         let deviceText = built.backendName == "cuda" ? EngineOptions.deviceDescription(try engine.backend()) : "\(CPUBackend.isa), \(ExecutionOptions(threads: engine.threads).threads) threads"
         let contexts = (0..<streams).map { _ in built.makeContext() }

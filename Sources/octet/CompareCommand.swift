@@ -111,7 +111,12 @@ struct CompareCommand: ParsableCommand {
             try MinimumAgreement.check(minTop1Agreement, agreeing: top1Agree, total: files.count)
             return
         }
-        print("INT8 vs FP32 on \(files.count) images: top-1 agreement \(top1Agree)/\(files.count), top-5 overlap \(String(format: "%.1f", 100 * overlap))%, \(int8Engine.plan.report.int8LayerCount)/\(int8Engine.plan.report.layers.count) layers INT8")
+        // The candidate as built: INT8 (or mixed), FP16, BEST; FP32 where FP16 was permitted and no layer got it.
+        let report = int8Engine.plan.report
+        let built = EngineSetup.precision(int8Options.resolvedPrecision, as: int8Engine)
+        let candidate = ["fp16", "best", "fp32"].contains(built) ? built.uppercased() : "INT8"
+        print("\(candidate) vs FP32 on \(files.count) images: top-1 agreement \(top1Agree)/\(files.count), top-5 overlap \(String(format: "%.1f", 100 * overlap))%, \(report.int8LayerCount)/\(report.layers.count) layers INT8"
+            + (report.float16LayerCount > 0 ? ", \(report.float16LayerCount) FP16" : ""))
         print("worst tensors (lowest SNR first):")
         print("   SNR dB   max |err|     cosine  tensor")
         for name in ranked {

@@ -21,14 +21,17 @@ struct EngineOptions: ParsableArguments {
     @Option(name: .customLong("data"), help: "Directory to search for input files (repeatable).")
     var data: [String] = []
 
-    @Option(help: "Arithmetic precision: int8, fp32, mixed or fp16 (default: int8 with --ranges, else fp32).")
+    @Option(help: "Arithmetic precision: int8, fp32, mixed, fp16 or best (default: int8 with --ranges, else fp32). fp16 and best permit FP16 as TensorRT's kFP16 does: float layers with an FP16 kernel (CUDA: convolutions with groups 1, fully connected) compute half x half products with FP32 sums, the rest stay FP32; best = int8 + fp16.")
     var precision: String?
 
     @Flag(name: .customLong("int8"), help: "Same as --precision int8 (the sample's flag).")
     var int8 = false
 
-    @Flag(name: .customLong("fp16"), help: "Same as --precision fp16 (the sample's flag).")
+    @Flag(name: .customLong("fp16"), help: "Same as --precision fp16 (the sample's flag); with --int8, --precision best. The CPU has no FP16 kernels: there it builds an FP32 engine and warns.")
     var fp16 = false
+
+    @Flag(name: .customLong("best"), help: "Same as --precision best (trtexec's --best): INT8 where ranges allow, FP16 where a kernel exists, else FP32.")
+    var best = false
 
     @Option(name: .customLong("layer-precision"), help: "Per-layer precision, NAME:TYPE,... (TYPE int8 or fp32).")
     var layerPrecision: String?
@@ -57,14 +60,13 @@ struct EngineOptions: ParsableArguments {
     /// Options that shape a build, which a loaded engine has already had: giving one with --load-engine is an error.
     private var buildOnlyOptions: [(given: Bool, name: String)] {
         [(ranges != nil, "--ranges"), (calibrationCache != nil, "--calibration-cache"), (precision != nil, "--precision"),
-         (int8, "--int8"), (fp16, "--fp16"), (layerPrecision != nil, "--layer-precision"), (layerOutputType != nil, "--layer-output-type"),
+         (int8, "--int8"), (fp16, "--fp16"), (best, "--best"), (layerPrecision != nil, "--layer-precision"), (layerOutputType != nil, "--layer-output-type"),
          (precisionConstraints != "none", "--precision-constraints"), (trtCompatibleRanges, "--trt-compatible-ranges"), (noFusion, "--no-fusion")]
     }
 
     func validate() throws {
-        if int8 && fp16 { throw ValidationError("--int8 and --fp16 select different precisions; give one") }
-        if let precision, !["int8", "fp32", "mixed", "fp16", "float", "half"].contains(precision.lowercased()) {
-            throw ValidationError("--precision must be int8, fp32, mixed or fp16, not '\(precision)'")
+        if let precision, !["int8", "fp32", "mixed", "fp16", "best", "float", "half"].contains(precision.lowercased()) {
+            throw ValidationError("--precision must be int8, fp32, mixed, fp16 or best, not '\(precision)'")
         }
         if !["obey", "prefer", "none"].contains(precisionConstraints) {
             throw ValidationError("--precision-constraints must be obey, prefer or none")
@@ -110,13 +112,14 @@ struct EngineOptions: ParsableArguments {
     }
 
 
-    /// `int8`, `fp32`, `mixed` or `fp16`, with the sample's flags and the range-file default resolved.
+    /// `int8`, `fp32`, `mixed`, `fp16` or `best`, with the sample's flags (`--int8 --fp16` is `best`, as in trtexec) and
+    /// the range-file default resolved.
     var resolvedPrecision: String {
         switch precision?.lowercased() {
         case "float"?: return "fp32"
         case "half"?: return "fp16"
         case let p?: return p
-        case nil: return int8 ? "int8" : fp16 ? "fp16" : (ranges == nil && calibrationCache == nil && !explicitlyQuantized) ? "fp32" : "int8"
+        case nil: return best || (int8 && fp16) ? "best" : int8 ? "int8" : fp16 ? "fp16" : (ranges == nil && calibrationCache == nil && !explicitlyQuantized) ? "fp32" : "int8"
         }
     }
 

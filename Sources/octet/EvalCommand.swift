@@ -83,7 +83,10 @@ struct EvalCommand: ParsableCommand {
                 reason: "--min-top1-agreement compares INT8 with FP32, but \(modelPath) runs in FP32 only here; give --ranges or --calibration-cache")
         }
         var runs = [Evaluation(precision: "fp32", engine: try fp32Options.build(network, log: log))]
-        if hasCandidate { runs.append(Evaluation(precision: candidatePrecision, engine: try loaded ?? engine.build(network, log: log))) }
+        if hasCandidate {
+            let built = try loaded ?? engine.build(network, log: log)
+            runs.append(Evaluation(precision: loaded == nil ? EngineSetup.precision(candidatePrecision, as: built) : candidatePrecision, engine: built))
+        }
         let names = try reference.map { try Labels(path: try engine.files.locate($0, what: "reference labels file")) }
 
         let inputName = network[network.inputs[0]].name, outputName = network[network.outputs[0]].name

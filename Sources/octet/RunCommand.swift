@@ -109,7 +109,7 @@ struct RunCommand: ParsableCommand {
         let recipe = loadInputs == nil ? try preprocessing.resolved(for: network, alternative: "use --load-inputs") : nil
         if let recipe { engine.warnIfCalibratedWithAnotherRecipe(recipe, log: log) }
         let built = try loaded ?? engine.build(network, log: log)
-        let precision = loaded.map(EngineSetup.precision(of:)) ?? engine.resolvedPrecision
+        let precision = loaded.map(EngineSetup.precision(of:)) ?? EngineSetup.precision(engine.resolvedPrecision, as: built)
         let precisionName = precision.uppercased()
         log.info("\(loaded == nil ? "Building and running" : "Running") a \(precisionName) \(built.backendName.uppercased()) inference engine for \(modelPath)")
         if verbose { log.verbose(built.plan.report.text) }

@@ -68,6 +68,32 @@ struct SelftestCommand: ParsableCommand {
         return failures
     }
 
+    /// The network as an FP16 CUDA engine (`--fp16`) against the FP32 CUDA engine on `input`: every sample's top-1
+    /// class must agree and some layer must run in FP16; prints the relative L2 difference of the outputs. The FP16
+    /// engine is then saved and loaded again (`CUDASelfTest.checkEngineFile`: no constant computed, same outputs).
+    /// - Returns: the number of failed checks.
+    private func float16ModelCheck(_ network: Network, input: [String: TensorData], name: String, log: (String) -> Void) throws -> Int {
+        let half = try Builder(config: BuilderConfig(fp16: true), backend: CUDABackend()).build(network)
+        let full = try Builder(config: BuilderConfig(), backend: CUDABackend()).build(network)
+        let output = network[network.outputs[0]].name
+        guard let got = try half.makeContext().execute(input)[output], let want = try full.makeContext().execute(input)[output] else {
+            log("\(name) FP16 vs FP32 on cuda: no output '\(output)': MISMATCH")
+            return 1
+        }
+        let classes = max(want.shape.last ?? 1, 1), rows = want.count / classes
+        var agree = 0
+        for r in 0..<rows {
+            let range = (r * classes)..<((r + 1) * classes)
+            let top: (ArraySlice<Float>) -> Int? = { values in values.indices.max { values[$0] < values[$1] } }
+            if top(got.values[range]) == top(want.values[range]) { agree += 1 }
+        }
+        let error = TensorComparison.relativeL2(got.values, want.values)
+        let layers = half.plan.report.float16LayerCount
+        let ok = agree == rows && layers > 0
+        log("\(name) FP16 vs FP32 on cuda: \(layers) FP16 layers, top-1 \(agree)/\(rows) equal, outputs relative L2 \(String(format: "%.2g", error))\(ok ? "" : ": MISMATCH")")
+        return (ok ? 0 : 1) + (try CUDASelfTest.checkEngineFile(half, inputs: input, log: { log("FP16 \($0)") }))
+    }
+
     /// The bundled demo (EfficientNet-Lite0 with its range file, the coffee photo) as one INT8 plan compiled for
     /// the CPU and for CUDA: every integer tensor must be equal, the logits within 1e-5 relative L2.
     private func demoModelCheck(log: (String) -> Void) throws -> Int {
@@ -111,6 +137,7 @@ struct SelftestCommand: ParsableCommand {
         let fromPixels = try cuda.makeContext().execute(pixels: pixels)
         let pixelsOK = fromPixels[output] == got[output]
         log("bundled demo INT8 on cuda, 8-bit pixel input vs float input: \(pixelsOK ? "identical logits" : "MISMATCH")")
-        return (ok ? 0 : 1) + (pixelsOK ? 0 : 1) + engineFileFailures
+        let float16Failures = try float16ModelCheck(network, input: [input.name: x], name: "bundled demo", log: log)
+        return (ok ? 0 : 1) + (pixelsOK ? 0 : 1) + engineFileFailures + float16Failures
     }
 }

@@ -84,7 +84,7 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         func check(_ condition: Bool, _ reason: String) throws {
             if !condition { throw OctetError.malformedFile(path: path, reason: reason) }
         }
-        try check(precision.map { ["int8", "fp32", "mixed", "fp16"].contains($0) } ?? true, "precision must be int8, fp32, mixed or fp16")
+        try check(precision.map { ["int8", "fp32", "mixed", "fp16", "best"].contains($0) } ?? true, "precision must be int8, fp32, mixed, fp16 or best")
         try check(precisionConstraints.map { ["obey", "prefer", "none"].contains($0) } ?? true, "precision_constraints must be obey, prefer or none")
         try check(recipe.map { PreprocessingRecipe.Name(rawValue: $0) != nil } ?? true,
                   "recipe must be one of \(PreprocessingRecipe.Name.allCases.map(\.rawValue).joined(separator: ", "))")
