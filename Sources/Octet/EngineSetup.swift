@@ -12,6 +12,13 @@ public enum EngineSetup {
         public var source: String
     }
 
+    /// `"Load phases: file read (mapped) 1.2 ms; CRC-32 of 130 bytes 0.1 ms; ..."`: one line of timed phases, separated
+    /// by semicolons (phase names may hold commas), as `octet build` and `octet run --load-engine` print them and
+    /// Benchmarks/cuda/h200_run.sh reads them.
+    public static func phaseLine(_ title: String, _ phases: [(phase: String, milliseconds: Double)]) -> String {
+        "\(title): " + phases.map { String(format: "%@ %.1f ms", $0.phase, $0.milliseconds) }.joined(separator: "; ")
+    }
+
     /// Reads a range file, or a TensorRT calibration cache (recognized by its `TRT-` first line).
     public static func readRanges(_ path: String) throws -> DynamicRanges {
         if try FileReading.contents(of: path, what: "a dynamic range file or calibration cache").prefix(4).elementsEqual("TRT-".utf8) {

@@ -100,7 +100,7 @@ final class CPUProgram: CompiledProgram, @unchecked Sendable {
             return ReformatLayer(input: inQ[0], output: outQ)
 
         case (.constant, _):
-            guard let value = plan.constantValue(layer) else { return hostLayer }
+            guard let value = try plan.constantValue(layer) else { return hostLayer }
             return ConstantFallback(value: value)
 
         case let (.depthwiseConvolution, .convolution(p)):
@@ -118,7 +118,7 @@ final class CPUProgram: CompiledProgram, @unchecked Sendable {
                 padsBegin: p.padsBegin, groups: p.groups, activation: layer.fusedActivation, inputChannels: inShape[1], packer: packer)
 
         case let (.fullyConnected, .fullyConnected(p)):
-            let weights = Weights(shape: [p.outputs, p.inputs, 1, 1], values: p.weights.values)
+            let weights = p.weights.reshaped([p.outputs, p.inputs, 1, 1])
             if int8, let q = linear(p.weights, p.bias) {
                 return try QuantizedGEMMLayer(
                     weights: weights, kernel: [1, 1], strides: [1, 1], dilations: [1, 1], padsBegin: [0, 0], groups: 1,

@@ -78,6 +78,11 @@ extension CPUProgram: SerializableProgram {
     /// The instruction set whose kernels the program was compiled for (its kernel names say it too).
     var target: String { isa }
 
+    /// The layers with packed weight buffers (convolutions and fully connected layers on their native kernels):
+    /// the buffers hold the packed weights, bias and multipliers, and a load makes the layer from them alone.
+    /// Constants are not among them: the CPU keeps a constant's value in the plan and packs nothing.
+    var layersWithSelfContainedState: Set<Int> { Set(packedWeights.indices.filter { !packedWeights[$0].isEmpty }) }
+
     /// The CPU's state: the instruction set, then per layer its kernel name and its packed weight buffers.
     func serializeState(into writer: inout BinaryWriter) throws {
         writer.string(isa)

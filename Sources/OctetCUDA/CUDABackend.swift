@@ -81,6 +81,9 @@ final class CUDAProgram: CompiledProgram, @unchecked Sendable {
     let constants: CUDAConstantStore<DeviceArray>
     /// Where a load's time went (`CUDAEngineLoader`); empty for a build.
     var loadPhases: [(phase: String, milliseconds: Double)] = []
+    /// Where a build's CUDA time went: the library's start-up, then the constants computed and uploaded; empty
+    /// for a load.
+    let buildPhases: [(phase: String, milliseconds: Double)]
 
     var kernelNames: [String] { layers.map(\.kernelName) }
 
@@ -99,6 +102,7 @@ final class CUDAProgram: CompiledProgram, @unchecked Sendable {
         let driver = library.driver
         let constants = saved ?? CUDAConstantStore { try DeviceArray(bytes: $0, driver: driver) }
         let factory = CUDALayerFactory(plan: plan, library: library, tensors: tensors, convolutions: convolutions, constants: constants)
+        let start = DispatchTime.now().uptimeNanoseconds
         self.layers = try plan.network.layers.map { layer in
             try constants.begin(layer: layer.name)
             let made = try factory.makeLayer(layer)
@@ -107,6 +111,10 @@ final class CUDAProgram: CompiledProgram, @unchecked Sendable {
         }
         self.tensors = tensors
         self.constants = constants
+        let made = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        buildPhases = saved != nil ? [] : library.startupPhases + [
+            (String(format: "layers with their constants computed and uploaded (%.1f MB, %d computed)", Double(constants.uploadedBytes) / 1e6, constants.computed), made),
+        ]
     }
 
     func makeState() -> any ProgramState { CUDAState(program: self) }

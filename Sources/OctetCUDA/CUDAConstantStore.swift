@@ -62,6 +62,9 @@ final class CUDAConstantStore<Stored> {
 
     var isLoading: Bool { reader != nil }
 
+    /// The layers (in the order they were begun) for which at least one constant was recorded.
+    var layersWithConstants: Set<Int> { Set(layers.indices.filter { !layers[$0].records.isEmpty }) }
+
     /// Starts the constants of the layer named `name` (loading: reads its kernel name and record count).
     func begin(layer name: String) throws {
         layerName = name

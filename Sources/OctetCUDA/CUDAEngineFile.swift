@@ -148,6 +148,13 @@ extension CUDAProgram {
 extension CUDAProgram: SerializableProgram {
     var target: String { "\(library.device.architecture) \(library.device.name)" }
 
+    /// The layers that run natively and whose constants the store recorded (convolutions and fully connected
+    /// layers: packed weights, bias, multipliers, tap table; constants: their bytes): a load uploads those as they
+    /// are and never reads the plan's weights. Layers on the host reference implementation keep theirs.
+    var layersWithSelfContainedState: Set<Int> {
+        constants.layersWithConstants.subtracting(layers.indices.filter { layers[$0] is HostReferenceLayer })
+    }
+
     /// The CUDA state: architecture, device name, the convolution path, the cubin, per timed batch size the
     /// tactic of every layer (empty string: the layer has no choice), then every layer's kernel and constants as
     /// uploaded (read back from the device), so a load uploads them without computing anything.
@@ -222,15 +229,17 @@ public struct CUDAEngineLoader: EngineLoadingBackend {
         }
         let start = DispatchTime.now().uptimeNanoseconds
         func milliseconds(since t: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6 }
-        let library = try CUDAKernelLibrary.loading(deviceOrdinal: Int(device.ordinal), cubin: cubin)
+        let (library, shared) = try CUDAKernelLibrary.loading(deviceOrdinal: Int(device.ordinal), cubin: cubin)
         let moduleLoaded = DispatchTime.now().uptimeNanoseconds
         let driver = library.driver
         let constants = try CUDAConstantStore(loading: state, layerCount: plan.network.layers.count) { try DeviceArray(bytes: $0, driver: driver) }
         let program = try CUDAProgram(
             plan: plan, library: library, convolutions: convolutions, tactics: CUDATacticTable(table), timingCache: nil, constants: constants)
         if let rest = constants.reader { state = rest }
-        program.loadPhases = [
-            ("context and kernel module (cubin of \(cubin.count) bytes, no NVRTC)", Double(moduleLoaded - start) / 1e6),
+        // The library's own phases (driver, context, module), or one phase where an earlier load made the library.
+        let startup = shared
+            ? [("context and kernel module shared with an engine loaded before", Double(moduleLoaded - start) / 1e6)] : library.startupPhases
+        program.loadPhases = startup + [
             (String(format: "layers with their constants uploaded (%.1f MB, %d computed)", Double(constants.uploadedBytes) / 1e6, constants.computed),
              milliseconds(since: moduleLoaded)),
         ]

@@ -12,6 +12,10 @@ public final class CUDAKernelLibrary: @unchecked Sendable {
     public let origin: String
     /// The compiled kernels for `device.architecture`, as an engine file saves them.
     let cubin: [UInt8]
+    /// Where making the library took its time: the driver opened (`cuInit`), the device's primary context created,
+    /// the kernels obtained (NVRTC, the kernel cache or an engine file) and loaded as a module. A build and a load
+    /// both pay the first two; `octet build` and `octet run --load-engine` print them.
+    public let startupPhases: [(phase: String, milliseconds: Double)]
     /// Loaded kernels and the dynamic shared memory each is allowed so far.
     private var kernels: [String: (kernel: CUDADriver.Kernel, sharedBytes: Int)] = [:]
     private let lock = NSLock()
@@ -28,22 +32,30 @@ public final class CUDAKernelLibrary: @unchecked Sendable {
     private static let loadedLock = NSLock()
 
     /// The library of an engine file's `cubin` on a device: one already loaded from the same bytes, else a new one
-    /// (the module loaded from the bytes; nothing is compiled).
-    static func loading(deviceOrdinal: Int, cubin: [UInt8]) throws -> CUDAKernelLibrary {
+    /// (the module loaded from the bytes; nothing is compiled). `shared`: whether it was one already loaded.
+    static func loading(deviceOrdinal: Int, cubin: [UInt8]) throws -> (library: CUDAKernelLibrary, shared: Bool) {
         loadedLock.lock()
         defer { loadedLock.unlock() }
         if let same = loaded.first(where: { Int($0.device.ordinal) == deviceOrdinal && $0.cubin == cubin }) {
             try same.driver.activate(same.device)
-            return same
+            return (same, true)
         }
         let library = try CUDAKernelLibrary(deviceOrdinal: deviceOrdinal, cubin: cubin)
         loaded.append(library)
-        return library
+        return (library, false)
     }
 
     /// The library for a device: from `cubin` (an engine file's, for the same architecture) when given, else from the
     /// kernel cache or NVRTC.
     init(deviceOrdinal: Int = 0, cubin saved: [UInt8]? = nil) throws {
+        var mark = DispatchTime.now().uptimeNanoseconds
+        var phases: [(phase: String, milliseconds: Double)] = []
+        /// Ends the phase `name` now.
+        func phase(_ name: String) {
+            let now = DispatchTime.now().uptimeNanoseconds
+            phases.append((name, Double(now - mark) / 1e6))
+            mark = now
+        }
         let driver = try CUDADriver()
         self.driver = driver
         let devices = try driver.devices()
@@ -56,7 +68,9 @@ public final class CUDAKernelLibrary: @unchecked Sendable {
         guard cc.major > 6 || (cc.major == 6 && cc.minor >= 1) else {
             throw OctetError.unavailable(reason: "\(device.name) (\(device.architecture)) has no INT8 dot product; Octet needs compute capability 6.1 or newer")
         }
+        phase("cuda driver opened")
         try driver.activate(device)
+        phase("context created")
         let cubin: [UInt8]
         if let saved {
             // An engine's kernels: no source, no cache lookup, no NVRTC.
@@ -64,6 +78,8 @@ public final class CUDAKernelLibrary: @unchecked Sendable {
             origin = "from the engine file"
             module = try driver.loadModule(cubin)
             self.cubin = cubin
+            phase("kernel module loaded (cubin of \(cubin.count) bytes, no NVRTC)")
+            startupPhases = phases
             return
         }
         let source = Self.source
@@ -82,6 +98,8 @@ public final class CUDAKernelLibrary: @unchecked Sendable {
         }
         module = try driver.loadModule(cubin)
         self.cubin = cubin
+        phase("kernels \(origin) and module loaded")
+        startupPhases = phases
     }
 
     /// The kernel named `name` (an `extern "C"` function of the library), allowed `dynamicSharedMemory` bytes.

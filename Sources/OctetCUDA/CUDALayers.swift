@@ -137,7 +137,7 @@ struct CUDALayerFactory {
 
         case (.constant, _):
             guard case let .constant(w) = layer.kind, let layout = tensors[layer.outputs[0]]?.layout else { throw disagreement() }
-            return try ConstantKernel(value: plan.constantValue(layer) ?? .float(TensorData(shape: w.shape, values: w.values)), layout: layout,
+            return try ConstantKernel(value: try plan.constantValue(layer) ?? .float(TensorData(shape: w.shape, values: w.values)), layout: layout,
                                       batch: w.shape.first ?? 1, constants: constants)
 
         case let (.depthwiseConvolution, .convolution(p)) where int8:
@@ -154,7 +154,7 @@ struct CUDALayerFactory {
         case let (.fullyConnected, .fullyConnected(p)):
             let geometry = ConvolutionShape(fullyConnectedInputs: p.inputs, outputs: p.outputs)
             if int8 { return try implicitGEMM(geometry, try linear(p.weights, p.bias), residual: false) }
-            let weights = Weights(shape: [p.outputs, p.inputs, 1, 1], values: p.weights.values)
+            let weights = p.weights.reshaped([p.outputs, p.inputs, 1, 1])
             return try FloatConvolutionKernel(geometry: geometry, weights: weights, bias: p.bias, activation: layer.fusedActivation, constants: constants)
 
         case let (.pooling, .pooling(p)):
@@ -312,12 +312,12 @@ struct ConstantKernel: CUDALayer {
     let data: DeviceArray
     let kernelName = "constant__cuda"
 
-    init(value: @autoclosure () -> TensorValue, layout: TensorLayout, batch: Int, constants: CUDAConstantStore<DeviceArray>) throws {
+    init(value: @autoclosure () throws -> TensorValue, layout: TensorLayout, batch: Int, constants: CUDAConstantStore<DeviceArray>) throws {
         data = try constants.array("the constant's bytes", count: layout.bytesPerSample * batch, of: UInt8.self) {
             let host = UnsafeMutableRawPointer.allocate(byteCount: max(layout.bytesPerSample * batch, 1), alignment: 64)
             defer { host.deallocate() }
             let tensor = HostTensor(base: host, layout: layout, batch: batch)
-            tensor.store(value())
+            tensor.store(try value())
             return Array(UnsafeBufferPointer(start: host.assumingMemoryBound(to: UInt8.self), count: tensor.bytes))
         }
     }

@@ -292,12 +292,16 @@ public enum CUDASelfTest {
     /// A CUDA engine saved and loaded again (issue #17): `built` runs `inputs` (timing its tactics at that batch),
     /// is serialized and loaded with `CUDAEngineLoader`; the load must compute no constant, upload exactly what
     /// the build uploaded (the loaded engine saved again is the same file, constants read back from the device),
-    /// run the same tactics, and give identical outputs. - Returns: the number of failed checks (0 or 1).
+    /// run the same tactics, and give identical outputs; the file leaves out the float weights of every layer that
+    /// runs natively with constants (format version 3). - Returns: the number of failed checks (0 or 1).
     public static func checkEngineFile(_ built: Engine, inputs: [String: TensorData], log: (String) -> Void) throws -> Int {
         let context = built.makeContext()
         let want = try context.execute(inputs)
         let bytes = try built.serialize()
-        let loaded = try Engine(try EngineFile.decode(bytes, path: "selftest.engine"), backend: try CUDAEngineLoader())
+        let file = try EngineFile.decode(bytes, path: "selftest.engine")
+        let leftOut = file.plan.layersWithLeftOutWeights.count
+        let withWeights = built.plan.network.layers.filter { $0.kind.leavingOutWeights() != $0.kind }.count
+        let loaded = try Engine(file, backend: try CUDAEngineLoader())
         guard let program = loaded.program as? CUDAProgram else {
             log("CUDA engine file round trip: the loaded engine is not a CUDA program: MISMATCH")
             return 1
@@ -307,9 +311,10 @@ public enum CUDASelfTest {
         let loadedContext = loaded.makeContext()
         let got = try loadedContext.execute(inputs)
         let sameTactics = loadedContext.layerTactics == context.layerTactics
-        let ok = computed == 0 && uploaded > 0 && savedAgain && sameTactics && got == want
-        let phases = loaded.loadPhases.map { String(format: "%@ %.1f ms", $0.phase, $0.milliseconds) }.joined(separator: ", ")
-        log("CUDA engine file round trip: \(bytes.count) bytes, \(uploaded) bytes of constants uploaded on load, \(computed) computed; "
+        let ok = computed == 0 && uploaded > 0 && savedAgain && sameTactics && got == want && leftOut > 0
+        let phases = loaded.loadPhases.map { String(format: "%@ %.1f ms", $0.phase, $0.milliseconds) }.joined(separator: "; ")
+        log("CUDA engine file round trip: \(bytes.count) bytes, float weights of \(leftOut) of \(withWeights) layers with weights left out, "
+            + "\(uploaded) bytes of constants uploaded on load, \(computed) computed; "
             + "saved again \(savedAgain ? "byte-identical" : "DIFFERENT"), tactics \(sameTactics ? "the same" : "DIFFERENT"), "
             + "outputs \(got == want ? "identical" : "DIFFERENT") (load: \(phases)): \(ok ? "exact" : "MISMATCH")")
         return ok ? 0 : 1

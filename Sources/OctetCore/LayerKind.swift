@@ -283,3 +283,47 @@ public struct ReduceParameters: Sendable, Equatable {
         self.axes = axes
     }
 }
+
+// MARK: Weights left out of engine files
+
+extension LayerKind {
+    /// Whether an engine file left this layer's float weights out (`Weights.isLeftOut`): the backend state it was
+    /// loaded with holds what the layer derived from them, and nothing may read their values.
+    public var hasLeftOutWeights: Bool {
+        switch self {
+        case let .constant(w): w.isLeftOut
+        case let .convolution(p): p.weights.isLeftOut || (p.bias?.isLeftOut ?? false)
+        case let .fullyConnected(p): p.weights.isLeftOut || (p.bias?.isLeftOut ?? false)
+        case .pooling, .activation, .scale, .elementwise, .concatenation, .softmax, .reshape, .transpose, .slice, .pad, .reduce,
+             .matrixMultiply, .identity, .reformat: false
+        }
+    }
+
+    /// The kind with the float weights an engine file may leave out: convolution and fully connected weights and
+    /// bias, and constants of more than one element. A one-element constant stays, because the layers that read it
+    /// take its value into their form (`EnginePlan.scalarOperand`); every other kind has no weights.
+    public func leavingOutWeights() -> LayerKind {
+        func out(_ w: Weights) -> Weights { .leftOut(shape: w.shape) }
+        switch self {
+        case let .constant(w) where w.count > 1: return .constant(out(w))
+        case var .convolution(p):
+            p.weights = out(p.weights)
+            p.bias = p.bias.map(out)
+            return .convolution(p)
+        case var .fullyConnected(p):
+            p.weights = out(p.weights)
+            p.bias = p.bias.map(out)
+            return .fullyConnected(p)
+        case .constant, .pooling, .activation, .scale, .elementwise, .concatenation, .softmax, .reshape, .transpose, .slice, .pad,
+             .reduce, .matrixMultiply, .identity, .reformat:
+            return self
+        }
+    }
+}
+
+extension OctetError {
+    /// The refusal of code that needs a layer's float weights where an engine file left them out.
+    public static func weightsLeftOut(layer name: String) -> OctetError {
+        .unavailable(reason: "the float weights of layer '\(name)' were left out of the engine file (the backend's saved state holds what they gave), so only that backend can run the layer; build the engine from the ONNX model to run it elsewhere")
+    }
+}

@@ -197,6 +197,7 @@ public struct QuantizedReferenceExecutor: Sendable {
 
     /// Evaluates one layer of the plan on its input values (used by backends for layers they run logically).
     public func evaluate(_ layer: Layer, _ args: [TensorValue]) throws -> TensorValue {
+        if layer.kind.hasLeftOutWeights { throw OctetError.weightsLeftOut(layer: layer.name) }
         let network = plan.network
         let out = layer.outputs[0]
         let outQ = plan.quantization[out]

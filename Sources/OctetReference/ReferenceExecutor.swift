@@ -38,6 +38,7 @@ public struct ReferenceExecutor: Sendable {
             observe?(id, data)
         }
         for layer in network.layers {
+            if layer.kind.hasLeftOutWeights { throw OctetError.weightsLeftOut(layer: layer.name) }
             let args = try layer.inputs.map { id in
                 guard let value = values[id] else {
                     throw OctetError.invalidNetwork(reason: "layer '\(layer.name)' reads '\(network[id].name)' before it is computed")

@@ -31,11 +31,32 @@ public struct EnginePlan: Sendable {
     }
 
     /// The value a constant layer produces: its weights, quantized when its output is an integer tensor.
-    public func constantValue(_ layer: Layer) -> TensorValue? {
+    /// - Throws: `OctetError.unavailable` when an engine file left the constant's values out (its backend state holds them).
+    public func constantValue(_ layer: Layer) throws -> TensorValue? {
         guard case let .constant(w) = layer.kind else { return nil }
+        if w.isLeftOut { throw OctetError.weightsLeftOut(layer: layer.name) }
         guard let q = quantization[layer.outputs[0]] else { return .float(TensorData(shape: w.shape, values: w.values)) }
         return .quantized(shape: w.shape, values: w.values.map { QuantizationMath.quantize($0, q) }, q)
     }
+
+    // MARK: Weights left out of engine files
+
+    /// The plan as an engine file keeps it when the backend's saved state holds what the layers at `layers`
+    /// (indices into `network.layers`) derived from their weights: those layers' float weights are left out
+    /// (`LayerKind.leavingOutWeights`), so the file does not carry them twice.
+    public func leavingOutWeights(ofLayers layers: Set<Int>) -> EnginePlan {
+        var plan = self
+        for index in layers where plan.network.layers.indices.contains(index) {
+            plan.network.layers[index].kind = plan.network.layers[index].kind.leavingOutWeights()
+        }
+        return plan
+    }
+
+    /// The layers whose weights the engine file this plan came from left out (empty for a built plan).
+    public var layersWithLeftOutWeights: [Int] { network.layers.indices.filter { network.layers[$0].kind.hasLeftOutWeights } }
+
+    /// Whether every weight is present, so the reference executor (or anything else that reads weights) can run it.
+    public var hasAllWeights: Bool { !network.layers.contains { $0.kind.hasLeftOutWeights } }
 }
 
 /// A tensor's value in host memory, in logical (row-major, NCHW) order: float, or stored 8-bit integers

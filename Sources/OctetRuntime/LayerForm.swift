@@ -189,7 +189,8 @@ extension EnginePlan {
         guard let producer = network.layers.first(where: { $0.outputs.contains(id) }) else { return nil }
         switch producer.kind {
         case .constant:
-            guard let values = constantValue(producer)?.dequantized.values, values.count == 1 else { return nil }
+            // An engine file never leaves a one-element constant out (`LayerKind.leavingOutWeights`).
+            guard let values = (try? constantValue(producer))?.dequantized.values, values.count == 1 else { return nil }
             return values[0]
         case .reformat where quantization[id] == nil:
             return scalarConstant(producer.inputs[0])

@@ -68,6 +68,15 @@ struct BuildCommand: ParsableCommand {
         var phases = String(format: "import %.1f ms, build %.1f ms", imported, planned - imported)
         if built.backendName == "cuda" { phases += String(format: ", tactic timing at batch %@ %.1f ms", batch, total - planned) }
         log.info(String(format: "Built a %@ %@ engine for %@ in %.1f ms (%@)", EngineSetup.precision(of: built).uppercased(), built.backendName.uppercased(), modelPath, total, phases))
+        let backendPhases = built.buildPhases
+        if !backendPhases.isEmpty {
+            // The same split as `run --load-engine`'s "Load phases", so both can be compared with or without the
+            // driver and context start-up that a build and a load both pay.
+            let backendTotal = backendPhases.map(\.milliseconds).reduce(0, +)
+            let all: [(phase: String, milliseconds: Double)] = [("import", imported)] + backendPhases
+                + [("graph passes, precision and the rest of the build", planned - imported - backendTotal), ("tactic timing at batch \(batch)", total - planned)]
+            log.info(EngineSetup.phaseLine("Build phases", all))
+        }
         log.verbose(built.plan.report.text)
         let saveStart = DispatchTime.now().uptimeNanoseconds
         let bytes = try built.write(to: saveEngine)

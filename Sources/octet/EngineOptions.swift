@@ -99,7 +99,7 @@ struct EngineOptions: ParsableArguments {
         let loading = Double(end - opened) / 1e6, backendPhases = engine.loadPhases
         let phases = file.phases + [("\(file.backendName) backend opened", Double(opened - opening) / 1e6)]
             + (backendPhases.isEmpty ? [("program made from the saved state", loading)] : backendPhases)
-        log.info("Load phases: " + phases.map { String(format: "%@ %.1f ms", $0.phase, $0.milliseconds) }.joined(separator: ", "))
+        log.info(EngineSetup.phaseLine("Load phases", phases))
         if let expected {
             let signature = { (n: Network) in (n.inputs + n.outputs).map { "\(n[$0].name)\(n[$0].shape.dropFirst())" } }
             guard signature(expected) == signature(engine.plan.network) else {

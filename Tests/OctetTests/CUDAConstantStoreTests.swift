@@ -81,6 +81,28 @@ import OctetCore
         #expect(again.bytes == bytes)
     }
 
+    /// The layers whose constants the store recorded, which the CUDA program reports as holding their weights (so
+    /// the engine file leaves those weights out): the GEMM and the table, not the layer without constants; the same
+    /// whether the constants were computed or loaded, so a loaded engine saved again leaves out the same weights.
+    @Test func theLayersWithRecordedConstantsAreTheOnesWhoseWeightsTheFileLeavesOut() throws {
+        let computing = CUDAConstantStore<[UInt8]> { Array($0) }
+        _ = try Self.replay(computing, computing: true)
+        #expect(computing.layersWithConstants == [0, 2])
+        var writer = BinaryWriter()
+        try computing.write(into: &writer) { $0 }
+        let loading = try CUDAConstantStore<[UInt8]>(loading: BinaryReader(writer.bytes, path: "r.engine"), layerCount: 3) { Array($0) }
+        _ = try Self.replay(loading, computing: false)
+        #expect(loading.layersWithConstants == [0, 2])
+        // What a plan of such layers keeps: the convolution's weights and bias go, a one-element constant stays.
+        let conv = LayerKind.convolution(ConvolutionParameters(
+            weights: Weights(shape: [7, 1, 1, 1], values: Array(repeating: 0.5, count: 7)), bias: Weights(shape: [7], values: Array(repeating: 1, count: 7))))
+        guard case let .convolution(p) = conv.leavingOutWeights() else { Issue.record("the kind changed"); return }
+        #expect(p.weights.isLeftOut && p.bias?.isLeftOut == true && p.weights.shape == [7, 1, 1, 1] && p.weights.count == 7)
+        #expect(conv.leavingOutWeights().hasLeftOutWeights && !conv.hasLeftOutWeights)
+        #expect(LayerKind.constant(Weights(scalar: 2)).leavingOutWeights() == .constant(Weights(scalar: 2)))
+        #expect(LayerKind.constant(Weights(shape: [2], values: [1, 2])).leavingOutWeights() == .constant(.leftOut(shape: [2])))
+    }
+
     /// Each disagreement between the file and the layers is one sentence naming the file, never a crash.
     @Test func aFileThatDisagreesWithTheLayersIsRefused() throws {
         let (bytes, _) = try Self.savedBytes()

@@ -24,7 +24,8 @@ import OctetConformance
         let bytes = try built.serialize()
         #expect(try built.serialize() == bytes, "\(what): serializing twice gives the same bytes")
         let loaded = try Engine(try EngineFile.decode(bytes, path: "\(what).engine"), backend: CPUBackend(), options: ExecutionOptions(threads: 2))
-        #expect(loaded.plan.network == built.plan.network, "\(what): network")
+        #expect(loaded.plan.network == Self.asSaved(built).network, "\(what): network (the packed layers' weights left out)")
+        #expect(try loaded.serialize() == bytes, "\(what): saved again byte-identical")
         #expect(loaded.plan.quantization == built.plan.quantization, "\(what): quantization table")
         #expect(loaded.plan.report == built.plan.report, "\(what): build report")
         #expect(loaded.program.kernelNames == built.program.kernelNames, "\(what): kernels")
@@ -39,6 +40,102 @@ import OctetConformance
         #expect(compared == expected.count && compared > 0)
         #expect(loadedOutputs == builtOutputs, "\(what): outputs")
         print("\(what): \(bytes.count) bytes, \(compared) tensors identical after loading")
+    }
+
+    /// The plan of `built` as its engine file keeps it: the weights of the layers its backend state holds left out.
+    static func asSaved(_ built: Engine) -> EnginePlan {
+        built.plan.leavingOutWeights(ofLayers: (built.program as? any SerializableProgram)?.layersWithSelfContainedState ?? [])
+    }
+
+    /// Bytes of float weights (convolution and fully connected weights and bias, constants) in `plan`.
+    static func floatWeightBytes(_ plan: EnginePlan) -> Int {
+        plan.network.layers.reduce(0) { sum, layer in
+            switch layer.kind {
+            case let .convolution(p): sum + 4 * (p.weights.count + (p.bias?.count ?? 0))
+            case let .fullyConnected(p): sum + 4 * (p.weights.count + (p.bias?.count ?? 0))
+            case let .constant(w): sum + 4 * w.count
+            default: sum
+            }
+        }
+    }
+
+    /// Format 3: a CPU engine file leaves out the float weights of every layer with packed buffers (they hold the
+    /// packed weights, bias and multipliers), so the file is smaller than those weights alone; the loaded plan's
+    /// weights say `isLeftOut`, and whatever would need them refuses in one sentence instead of reading them.
+    @Test func cpuEngineFileLeavesOutThePackedWeights() throws {
+        var (network, _) = try ONNXImporter.importModel(path: Self.demoModel)
+        network.apply(try DynamicRanges.readRangeFile(path: Self.demoRanges))
+        let built = try Builder(config: BuilderConfig(int8: true), backend: CPUBackend(), options: ExecutionOptions(threads: 2)).build(network)
+        let bytes = try built.serialize()
+        let weightBytes = Self.floatWeightBytes(built.plan)
+        #expect(bytes.count < weightBytes, "the file (\(bytes.count) bytes) is smaller than the float weights (\(weightBytes) bytes)")
+        let file = try EngineFile.decode(bytes, path: "demo.engine")
+        #expect(file.version == 3)
+        let held = (built.program as? any SerializableProgram)?.layersWithSelfContainedState ?? []
+        let convolutions = built.plan.network.layers.indices.filter {
+            switch built.plan.network.layers[$0].kind {
+            case .convolution, .fullyConnected: true
+            default: false
+            }
+        }
+        #expect(held == Set(convolutions), "every convolution and fully connected layer of the demo is packed")
+        #expect(Set(file.plan.layersWithLeftOutWeights) == held)
+        #expect(!file.plan.hasAllWeights && built.plan.hasAllWeights)
+        let loaded = try Engine(file, backend: CPUBackend(), options: ExecutionOptions(threads: 2))
+        #expect(try loaded.serialize() == bytes, "saved again byte-identical")
+        #expect(Self.floatWeightBytes(loaded.plan) == Self.floatWeightBytes(built.plan), "shapes kept")
+
+        // The reference executors read weights: they refuse the loaded plan by the first layer without them.
+        let first = loaded.plan.network.layers[file.plan.layersWithLeftOutWeights[0]].name
+        let inputs = [network[network.inputs[0]].name: TensorData.random([1, 3, 224, 224], seed: 9)]
+        #expect(throws: OctetError.weightsLeftOut(layer: first)) { try QuantizedReferenceExecutor(plan: loaded.plan).run(inputs) }
+        #expect(throws: OctetError.weightsLeftOut(layer: first)) { try ReferenceExecutor(network: loaded.plan.network).run(inputs) }
+        #expect(!"\(OctetError.weightsLeftOut(layer: first))".contains("\n"))
+        // The loaded engine itself runs on its packed buffers alone.
+        #expect(try loaded.makeContext().execute(inputs) == built.makeContext().execute(inputs))
+    }
+
+    /// Format 2 (every weight in the plan) still reads, and its engine runs as the built one.
+    @Test func formatVersion2StillReads() throws {
+        var (network, _) = try ONNXImporter.importModel(path: Self.demoModel)
+        network.apply(try DynamicRanges.readRangeFile(path: Self.demoRanges))
+        let built = try Builder(config: BuilderConfig(int8: true), backend: CPUBackend(), options: ExecutionOptions(threads: 2)).build(network)
+        guard let program = built.program as? any SerializableProgram else { Issue.record("the CPU program cannot be saved"); return }
+        let old = try EngineFile.encode(plan: built.plan, program: program, backendName: "cpu", version: 2)
+        let file = try EngineFile.decode(old, path: "v2.engine")
+        #expect(file.version == 2 && file.plan.hasAllWeights && file.plan.network == built.plan.network)
+        let loaded = try Engine(file, backend: CPUBackend(), options: ExecutionOptions(threads: 2))
+        let inputs = [network[network.inputs[0]].name: TensorData.random([1, 3, 224, 224], seed: 4)]
+        #expect(try loaded.makeContext().execute(inputs) == built.makeContext().execute(inputs))
+        #expect(try loaded.serialize() == built.serialize(), "saved again in format 3, as the built engine")
+        #expect(old.count > (try built.serialize()).count + Self.floatWeightBytes(built.plan) / 2)
+    }
+
+    /// A file that leaves out weights the backend's state does not hold (a constant, which the CPU keeps in the plan:
+    /// what a damaged or hand-made file could say) is refused naming the file and the layer, at load, never read.
+    @Test func leftOutWeightsTheStateDoesNotHoldAreRefused() throws {
+        var network = Network(name: "constant-add")
+        let x = network.addInput(name: "x", shape: [1, 4, 3, 3])
+        let y = try network.addLayer(name: "conv", kind: .convolution(ConvolutionParameters(
+            weights: Weights(shape: [4, 4, 1, 1], values: (0..<16).map { Float($0) / 16 }), bias: nil)), inputs: [x], outputNames: ["y"])[0]
+        let c = try network.addLayer(name: "shift", kind: .constant(Weights(shape: [1, 4, 1, 1], values: [1, -2, 3, -4])), inputs: [], outputNames: ["c"])[0]
+        let z = try network.addLayer(name: "add", kind: .elementwise(.add), inputs: [y, c], outputNames: ["z"])[0]
+        network.markOutput(z)
+        let built = try Builder(config: BuilderConfig(), backend: CPUBackend(), options: ExecutionOptions(threads: 2)).build(network)
+        guard let program = built.program as? any SerializableProgram else { Issue.record("the CPU program cannot be saved"); return }
+        let everything = built.plan.leavingOutWeights(ofLayers: Set(built.plan.network.layers.indices))
+        let unheld = everything.layersWithLeftOutWeights.filter { !program.layersWithSelfContainedState.contains($0) }
+        #expect(unheld.map { everything.network.layers[$0].name } == ["shift"])
+        let file = try EngineFile.decode(try EngineFile.encode(plan: everything, program: program, backendName: "cpu", version: 3), path: "stripped.engine")
+        #expect(throws: OctetError.malformedFile(
+            path: "stripped.engine", reason: "leaves out the float weights of layer 'shift', and the cpu state does not hold what they give; rebuild the engine")) {
+            try Engine(file, backend: CPUBackend())
+        }
+        // The constant's value is what a CPU load needs of it: `constantValue` refuses, it never reads zeros.
+        let shift = everything.network.layers[unheld[0]]
+        #expect(throws: OctetError.weightsLeftOut(layer: "shift")) { try everything.constantValue(shift) }
+        // Format 2 cannot hold left-out weights.
+        #expect(throws: OctetError.self) { try EngineFile.encode(plan: everything, program: program, backendName: "cpu", version: 2) }
     }
 
     @Test func demoModelRoundTrip() throws {
@@ -61,7 +158,7 @@ import OctetConformance
             let (network, input) = try testCase.network()
             let built = try Builder(config: ConformanceSuite.config(testCase.arithmetic), backend: CPUBackend(), options: ExecutionOptions(threads: 2)).build(network)
             let loaded = try Engine(try EngineFile.decode(try built.serialize(), path: "\(testCase.name).engine"), backend: CPUBackend(), options: ExecutionOptions(threads: 2))
-            #expect(loaded.plan.network == built.plan.network, "\(testCase)")
+            #expect(loaded.plan.network == Self.asSaved(built).network, "\(testCase)")
             let inputs = [network[network.inputs[0]].name: input]
             #expect(try loaded.makeContext().execute(inputs) == built.makeContext().execute(inputs), "\(testCase)")
             checked += 1

@@ -5,6 +5,9 @@ import OctetCore
 /// (docs/engine-format.md). Counts and lengths are unsigned 64-bit, strings are UTF-8 with their byte length first.
 public struct BinaryWriter: Sendable {
     public private(set) var bytes: [UInt8] = []
+    /// The engine file format a plan is written in: the newest, or an older one where a test writes a file
+    /// of that version to check it still reads.
+    var planFormat = EngineFile.formatVersion
 
     public init() {}
 

@@ -9,12 +9,21 @@ public protocol SerializableProgram: CompiledProgram {
     var target: String { get }
     /// Writes the backend's prepared state; `EngineLoadingBackend.load` reads it back.
     func serializeState(into writer: inout BinaryWriter) throws
+    /// The layers (indices into the plan's layers) whose saved state holds everything the layer derived from its
+    /// float weights, and that a load makes from that state alone: the engine file leaves their weights out
+    /// (`EnginePlan.leavingOutWeights`). A layer run by the host reference implementation is never one of them.
+    var layersWithSelfContainedState: Set<Int> { get }
     /// Where the time of the load that made this program went, phase by phase (empty for a built program).
     var loadPhases: [(phase: String, milliseconds: Double)] { get }
+    /// Where the backend's part of the build that made this program went (starting a device, compiling kernels,
+    /// preparing constants), with the same phase names as `loadPhases`; empty for a loaded program or a backend
+    /// with nothing to say.
+    var buildPhases: [(phase: String, milliseconds: Double)] { get }
 }
 
 extension SerializableProgram {
     public var loadPhases: [(phase: String, milliseconds: Double)] { [] }
+    public var buildPhases: [(phase: String, milliseconds: Double)] { [] }
 }
 
 /// A backend that makes a program from a plan and the state a `SerializableProgram` of the same backend wrote:
@@ -42,8 +51,9 @@ extension EngineLoadingBackend {
 public struct EngineFile: Sendable {
     /// The first eight bytes of every engine file.
     public static let magic = Array("OCTETENG".utf8)
-    /// The format this octet writes and the newest it reads (2: CUDA engines hold every layer's device constants).
-    public static let formatVersion: UInt32 = 2
+    /// The format this octet writes and the newest it reads (2: CUDA engines hold every layer's device constants;
+    /// 3: weights the backend state holds are left out of the plan).
+    public static let formatVersion: UInt32 = 3
     /// Magic, version and body length before the body; the CRC-32 after it.
     static let headerBytes = 20, trailerBytes = 4
 
@@ -65,9 +75,19 @@ public struct EngineFile: Sendable {
 
     /// The bytes of an engine file for `plan` compiled to `program` on the backend named `backendName`.
     public static func encode(plan: EnginePlan, program: any SerializableProgram, backendName: String) throws -> [UInt8] {
+        try encode(plan: plan.leavingOutWeights(ofLayers: program.layersWithSelfContainedState), program: program, backendName: backendName, version: formatVersion)
+    }
+
+    /// As `encode`, in format `version`, 2 or 3: format 2 keeps every weight of `plan` (which must have them all), so an
+    /// octet of that format reads the file; the tests write one to check that this octet still reads it.
+    public static func encode(plan: EnginePlan, program: any SerializableProgram, backendName: String, version: UInt32) throws -> [UInt8] {
+        guard (2...formatVersion).contains(version), version >= 3 || plan.hasAllWeights else {
+            throw OctetError.unavailable(reason: "an engine file of format version \(version) cannot hold this plan (this octet writes versions 2 and 3; 2 only with every weight)")
+        }
         var w = BinaryWriter()
+        w.planFormat = version
         for byte in magic { w.u8(byte) }
-        w.u32(formatVersion)
+        w.u32(version)
         w.u64(0)  // body length, patched below
         w.string(OctetVersion.current)
         w.string(backendName)
@@ -133,7 +153,7 @@ public struct EngineFile: Sendable {
         let writtenBy = try body.string("the octet version")
         let backendName = try body.string("the backend name")
         let target = try body.string("the target")
-        let plan = try body.plan()
+        let plan = try body.plan(version: version)
         let state = try body.section("the backend state")
         try body.expectEnd("the backend state")
         let end = DispatchTime.now().uptimeNanoseconds
@@ -185,12 +205,31 @@ extension Engine {
                 path: file.path,
                 reason: "is a \(file.backendName) engine of format version \(file.version), whose \(file.backendName) state this octet no longer reads (it reads version \(backend.oldestStateVersion) and newer); rebuild the engine with octet build --save-engine")
         }
+        // A layer whose weights the file left out must be one the backend makes from its saved state alone: a
+        // backend that reaches for them while loading, or does not count the layer as held, refuses the file.
+        let leftOut = file.plan.layersWithLeftOutWeights
+        func refusal(_ index: Int) -> OctetError {
+            .malformedFile(
+                path: file.path,
+                reason: "leaves out the float weights of layer '\(file.plan.network.layers[index].name)', and the \(backend.name) state does not hold what they give; rebuild the engine")
+        }
         var state = file.state
-        let program = try backend.load(file.plan, state: &state, options: options)
+        let program: any CompiledProgram
+        do {
+            program = try backend.load(file.plan, state: &state, options: options)
+        } catch let error as OctetError {
+            if let index = leftOut.first(where: { error == .weightsLeftOut(layer: file.plan.network.layers[$0].name) }) { throw refusal(index) }
+            throw error
+        }
         try state.expectEnd("the \(backend.name) state")
+        let held = (program as? any SerializableProgram)?.layersWithSelfContainedState ?? []
+        if let index = leftOut.first(where: { !held.contains($0) }) { throw refusal(index) }
         self.init(plan: file.plan, program: program, backendName: backend.name)
     }
 
     /// Where loading this engine from a file took its time, phase by phase (empty for a built engine).
     public var loadPhases: [(phase: String, milliseconds: Double)] { (program as? any SerializableProgram)?.loadPhases ?? [] }
+
+    /// Where the backend's part of building this engine took its time (`SerializableProgram.buildPhases`).
+    public var buildPhases: [(phase: String, milliseconds: Double)] { (program as? any SerializableProgram)?.buildPhases ?? [] }
 }

@@ -22,9 +22,18 @@ extension BinaryWriter {
         if let type { dataType(type) } else { u8(0) }
     }
 
+    /// Shape, then 0 and the values, or 1 where they are left out (the backend state holds what they gave);
+    /// before format 3, shape and values.
     mutating func weights(_ w: Weights) {
         ints(w.shape)
-        floats(w.values)
+        if planFormat < 3 {
+            floats(w.values)
+        } else if w.isLeftOut {
+            u8(1)
+        } else {
+            u8(0)
+            floats(w.values)
+        }
     }
 
     mutating func optionalWeights(_ w: Weights?) {
@@ -203,8 +212,16 @@ extension BinaryReader {
         return shape
     }
 
-    mutating func weights(_ what: String) throws -> Weights {
+    /// Weights as `BinaryWriter.weights` wrote them in format `version` (before 3: always with their values).
+    mutating func weights(_ what: String, version: UInt32) throws -> Weights {
         let shape = try shape(what)
+        if version >= 3 {
+            switch try u8("whether the values of \(what) are present") {
+            case 0: break
+            case 1: return .leftOut(shape: shape)
+            case let code: throw malformed("\(what) has the unknown storage code \(code)")
+            }
+        }
         let values = try floats(what)
         guard values.count == shape.reduce(1, *) else {
             throw malformed("\(what) has shape \(shape) but \(values.count) values")
@@ -212,8 +229,8 @@ extension BinaryReader {
         return Weights(shape: shape, values: values)
     }
 
-    mutating func optionalWeights(_ what: String) throws -> Weights? {
-        try bool("whether \(what) exists") ? try weights(what) : nil
+    mutating func optionalWeights(_ what: String, version: UInt32) throws -> Weights? {
+        try bool("whether \(what) exists") ? try weights(what, version: version) : nil
     }
 
     mutating func finite(_ what: String) throws -> Float {
@@ -250,19 +267,23 @@ extension BinaryReader {
         return TensorQuantization(dataType: type, scale: scale, zeroPoint: zeroPoint)
     }
 
-    /// The inverse of `BinaryWriter.layerKind`.
-    mutating func layerKind(_ what: String) throws -> LayerKind {
+    /// The inverse of `BinaryWriter.layerKind`, for a file of format `version`.
+    mutating func layerKind(_ what: String, version: UInt32) throws -> LayerKind {
         switch try u8("the kind of \(what)") {
         case 0:
-            return .constant(try weights("the value of \(what)"))
+            let value = try weights("the value of \(what)", version: version)
+            // The layers that read a one-element constant take its value into their form: it is never left out.
+            guard !(value.isLeftOut && value.count <= 1) else { throw malformed("\(what) is a one-element constant without its value") }
+            return .constant(value)
         case 1:
-            let weights = try weights("the weights of \(what)")
-            let bias = try optionalWeights("the bias of \(what)")
+            let weights = try weights("the weights of \(what)", version: version)
+            let bias = try optionalWeights("the bias of \(what)", version: version)
             return .convolution(ConvolutionParameters(
                 weights: weights, bias: bias, strides: try ints(what, limit: 4), dilations: try ints(what, limit: 4),
                 padsBegin: try ints(what, limit: 4), padsEnd: try ints(what, limit: 4), groups: try i64(what)))
         case 2:
-            return .fullyConnected(FullyConnectedParameters(weights: try weights("the weights of \(what)"), bias: try optionalWeights("the bias of \(what)")))
+            return .fullyConnected(FullyConnectedParameters(
+                weights: try weights("the weights of \(what)", version: version), bias: try optionalWeights("the bias of \(what)", version: version)))
         case 3:
             let kind: PoolingKind
             switch try u8("the pooling kind of \(what)") {
@@ -336,7 +357,7 @@ extension BinaryReader {
 
     /// The network, checked as the builder left it: ids in range, layers in topological order, and every layer's
     /// output shapes those its kind infers from its inputs (so kernels can trust them).
-    mutating func network() throws -> Network {
+    mutating func network(version: UInt32) throws -> Network {
         let name = try string("the network name")
         // Element sizes are the smallest encodings (a tensor: empty name and shape, 18 bytes; a layer: 35), so the
         // count check never refuses a valid file.
@@ -368,7 +389,7 @@ extension BinaryReader {
         for index in 0..<layerCount {
             let layerName = try string("the name of layer \(index)")
             let what = "layer '\(layerName)'"
-            let kind = try layerKind(what)
+            let kind = try layerKind(what, version: version)
             var layer = Layer(
                 name: layerName, kind: kind, inputs: try tensorIDs("the inputs of \(what)", count: tensorCount),
                 outputs: try tensorIDs("the outputs of \(what)", count: tensorCount))
@@ -416,10 +437,10 @@ extension BinaryReader {
         return report
     }
 
-    /// The inverse of `BinaryWriter.plan`, checked: quantizations name existing tensors of a quantized type, and
-    /// the report has one entry per layer.
-    public mutating func plan() throws -> EnginePlan {
-        let network = try network()
+    /// The inverse of `BinaryWriter.plan` for a file of format `version`, checked: quantizations name existing
+    /// tensors of a quantized type, and the report has one entry per layer.
+    public mutating func plan(version: UInt32) throws -> EnginePlan {
+        let network = try network(version: version)
         let count = try count("quantized tensors", elementSize: 17, limit: network.tensors.count)
         var table: [TensorID: TensorQuantization] = [:]
         for _ in 0..<count {
