@@ -61,11 +61,13 @@ typedef struct {
     float min, max;
 } f32out_args;
 
-/* Smallest of 16 unsigned bytes. */
-static OCTET_TARGET_AVX2 uint8_t min_epu8(__m128i x) {
+/* Smallest and largest of 16 unsigned bytes. */
+static OCTET_TARGET_AVX2 unsigned min_epu8(__m128i x) {
     x = _mm_min_epu8(x, _mm_srli_si128(x, 8));
-    return (uint8_t)_mm_cvtsi128_si32(_mm_minpos_epu16(_mm_cvtepu8_epi16(x)));
+    return (unsigned)_mm_cvtsi128_si32(_mm_minpos_epu16(_mm_cvtepu8_epi16(x))) & 0xFF;
 }
+
+static OCTET_TARGET_AVX2 unsigned max_epu8(__m128i x) { return 255u - min_epu8(_mm_xor_si128(x, _mm_set1_epi8((char)0xFF))); }
 
 /* How a row tile is read: widened, or bytes v = u - shift[i] per row (every v in [0, 128]); `in_place` when every
  * shift is a_xor, so that v is the stored byte (a_xor 0 or 0x80 only). */
@@ -83,42 +85,63 @@ static inline unsigned choose_shift(unsigned lo, unsigned hi, uint8_t a_xor) {
     return (a_xor <= lo && hi <= a_xor + 128u) ? a_xor : lo;
 }
 
+/* Every byte of x is within [lo, lo + 128] (lo = 0 or 128: the in-place cases), without a horizontal reduction. */
+static OCTET_TARGET_AVX2 int within_window(__m128i vlo, __m128i vhi, uint8_t lo) {
+    const __m128i c128 = _mm_set1_epi8((char)0x80);
+    if (lo == 0) return _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(vhi, c128), c128)) == 0xFFFF;
+    return _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(vlo, c128), c128)) == 0xFFFF;
+}
+
 /* Scans mr rows of K bytes u = a ^ a_xor (K % 4 == 0) once, per row unsigned min and max in 16-byte vectors, and
- * picks the path and the per-row shifts (see the top of the file). */
+ * picks the path and the per-row shifts (see the top of the file). Cheapest answers first: the whole tile within
+ * [a_xor, a_xor + 128] (post-ReLU int8 in place: two compares, as before the shifts), then one shift for the
+ * tile, then one per row (horizontal reductions, about 12 cycles of latency each, only when needed). */
 static OCTET_TARGET_AVX2 tile_plan plan_tile(size_t mr, size_t K, const uint8_t* a, size_t a_stride, uint8_t a_xor) {
     const __m128i vxor = _mm_set1_epi8((char)a_xor);
-    tile_plan plan = {0, a_xor == 0 || a_xor == 0x80, 0, 0, {0}};
-    unsigned tile_lo = 255, tile_hi = 0;
+    tile_plan plan = {0, 0, 0, 1, {0}};
+    __m128i row_lo[MR], row_hi[MR];
+    __m128i vlo = _mm_set1_epi8((char)0xFF), vhi = _mm_setzero_si128();
     for (size_t i = 0; i < mr; i++) {
         const uint8_t* src = a + i * a_stride;
-        __m128i vlo = _mm_set1_epi8((char)0xFF), vhi = _mm_setzero_si128();
+        __m128i lo = _mm_set1_epi8((char)0xFF), hi = _mm_setzero_si128();
         size_t k = 0;
         for (; k + 16 <= K; k += 16) {
             const __m128i x = _mm_xor_si128(_mm_loadu_si128((const __m128i*)(src + k)), vxor);
-            vlo = _mm_min_epu8(vlo, x);
-            vhi = _mm_max_epu8(vhi, x);
+            lo = _mm_min_epu8(lo, x);
+            hi = _mm_max_epu8(hi, x);
         }
         for (; k < K; k += 4) {
             /* One 4-byte group in every lane: the copies change neither min nor max. */
             const __m128i x = _mm_xor_si128(_mm_set1_epi32(octet_load_i32(src + k)), vxor);
-            vlo = _mm_min_epu8(vlo, x);
-            vhi = _mm_max_epu8(vhi, x);
+            lo = _mm_min_epu8(lo, x);
+            hi = _mm_max_epu8(hi, x);
         }
-        const unsigned lo = min_epu8(vlo);
-        const unsigned hi = 255u - min_epu8(_mm_xor_si128(vhi, _mm_set1_epi8((char)0xFF)));
-        if (hi - lo > 128) {
-            plan.widened = 1;
-            return plan;
-        }
-        plan.shift[i] = (uint8_t)choose_shift(lo, hi, a_xor);
-        tile_lo = lo < tile_lo ? lo : tile_lo;
-        tile_hi = hi > tile_hi ? hi : tile_hi;
+        row_lo[i] = lo, row_hi[i] = hi;
+        vlo = _mm_min_epu8(vlo, lo);
+        vhi = _mm_max_epu8(vhi, hi);
     }
-    /* One shift for the whole tile where its bytes allow: one vpmulld per 8 columns instead of one per row. */
+    if ((a_xor == 0 || a_xor == 0x80) && within_window(vlo, vhi, a_xor)) {
+        plan.in_place = 1;
+        plan.any_shift = a_xor != 0;
+        for (size_t i = 0; i < mr; i++) plan.shift[i] = a_xor;
+        return plan;
+    }
+    const unsigned tile_lo = min_epu8(vlo), tile_hi = max_epu8(vhi);
     if (tile_hi - tile_lo <= 128) {
-        plan.common_shift = 1;
-        for (size_t i = 0; i < mr; i++) plan.shift[i] = (uint8_t)choose_shift(tile_lo, tile_hi, a_xor);
+        const uint8_t s = (uint8_t)choose_shift(tile_lo, tile_hi, a_xor);
+        for (size_t i = 0; i < mr; i++) plan.shift[i] = s;
+    } else {
+        plan.common_shift = 0;
+        for (size_t i = 0; i < mr; i++) {
+            const unsigned lo = min_epu8(row_lo[i]), hi = max_epu8(row_hi[i]);
+            if (hi - lo > 128) {
+                plan.widened = 1;
+                return plan;
+            }
+            plan.shift[i] = (uint8_t)choose_shift(lo, hi, a_xor);
+        }
     }
+    plan.in_place = a_xor == 0 || a_xor == 0x80;
     for (size_t i = 0; i < mr; i++) {
         plan.in_place &= plan.shift[i] == a_xor;
         plan.any_shift |= plan.shift[i] != 0;
@@ -227,8 +250,10 @@ OCTET_INLINE OCTET_TARGET_AVX2 void tile_accumulate(const size_t mr, size_t K, c
         const __m256i sums0 = _mm256_loadu_si256((const __m256i*)in->sums);
         const __m256i sums1 = _mm256_loadu_si256((const __m256i*)(in->sums + 8));
         if (in->common_shift) {
+            /* 128 (post-ReLU int8 in place, the common case) is a shift; vpmulld is two uops. */
             const __m256i s = _mm256_set1_epi32(in->shift[0]);
-            const __m256i c0 = _mm256_mullo_epi32(sums0, s), c1 = _mm256_mullo_epi32(sums1, s);
+            const __m256i c0 = in->shift[0] == 128 ? _mm256_slli_epi32(sums0, 7) : _mm256_mullo_epi32(sums0, s);
+            const __m256i c1 = in->shift[0] == 128 ? _mm256_slli_epi32(sums1, 7) : _mm256_mullo_epi32(sums1, s);
             OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
                 out[i][0] = _mm256_add_epi32(acc[i][0], c0);
                 out[i][1] = _mm256_add_epi32(acc[i][1], c1);
