@@ -35,7 +35,10 @@ Accuracy, column "top-1 vs FP32" (unless --no-accuracy): every engine/precision 
 (29 in /work/shared/data/images/224), batch 1 for onnxruntime and OpenVINO, one batch of all photos for Octet
 (`octet run --load-inputs X.npy --save-outputs Y.npy`, the same preprocessed tensors), and its top-1 is compared
 with the model's own FP32 top-1 (onnxruntime FP32, checked against expected.tsv's FP32 columns where it has them).
-Inputs are random but fixed (numpy default_rng(20240601), uniform [-1, 1)), the same for every engine. Python
+Inputs are random but fixed (numpy default_rng(20240601), uniform [-1, 1)), the same for every engine, or with
+--inputs photos the preprocessed photos of --images (photo i % 29 in row i of each batch; Octet gets them through
+`bench --load-inputs`): Octet's AVX2 INT8 GEMM is faster on activations whose rows span at most 128 byte values, so
+its time depends on the data, and noise images are not what it serves. Python
 engines: WARMUP untimed runs, then RUNS timed runs (perf_counter around each run); p50 is the median. The
 whole set is measured --rounds times (default 3, interleaved); each result keeps its round with the lowest p50
 (all rounds' p50s are in the JSON), because noise on a shared machine only ever adds time.
@@ -249,9 +252,12 @@ def octet_has_bench(octet):
     return True, ""
 
 
-def octet_bench(octet, model, ranges, precision, batch, threads, warmup, runs, timeout=600, env=None):
+def octet_bench(octet, model, ranges, precision, batch, threads, warmup, runs, timeout=600, env=None, inputs=None):
+    """`octet bench` on its random inputs, or on the .npy tensor `inputs` (--load-inputs)."""
     cmd = [octet, "bench", "--model", model, "--ranges", ranges, "--precision", precision, "--batch", str(batch),
            "--threads", str(threads), "--iterations", str(runs), "--warmup", str(warmup), "--json"]
+    if inputs:
+        cmd += ["--load-inputs", inputs]
     try:
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, env=env)
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -399,6 +405,9 @@ def main():
                     help="Octet's ranges: `octet calibrate --method max` (default; each engine calibrates itself on "
                          "the photos) or Scripts/int8/max_ranges.py's max |x| from onnxruntime FP32")
     ap.add_argument("--no-accuracy", action="store_true", help="skip the top-1 agreement with FP32 on the photos")
+    ap.add_argument("--inputs", choices=["random", "photos"], default="random",
+                    help="what every engine is timed on: fixed uniform [-1, 1) noise (default) or the preprocessed "
+                         "photos of --images, photo i %% N in row i of each batch")
     ap.add_argument("--table-from", metavar="RAW_JSON", help="only print the markdown table of an earlier run's JSON")
     args = ap.parse_args()
     if args.table_from:
@@ -529,7 +538,11 @@ def main():
                         isa=max(primitives, key=primitives.get) if primitives else "")
 
         def octet_job(prec, env):
-            obj, err = octet_bench(args.octet, m["path"], m["ranges"], prec, b, T, W, R, env=env)
+            npy = None
+            if args.inputs == "photos":  # the same tensor the Python engines get
+                npy = os.path.join(args.cache, f"bench_inputs_{m['name']}_b{b}_{os.getpid()}.npy")
+                np.save(npy, x)
+            obj, err = octet_bench(args.octet, m["path"], m["ranges"], prec, b, T, W, R, env=env, inputs=npy)
             if obj is None:
                 raise RuntimeError(err)
             keep = ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "min_ms", "max_ms", "throughput_ips")
@@ -569,7 +582,12 @@ def main():
         log(f"\n== round {rnd + 1}/{args.rounds}")
         for m in prepared:
             for b in batches:
-                x = np.random.default_rng(SEED).uniform(-1, 1, (b, 3, m["h"], m["w"])).astype(np.float32)
+                if args.inputs == "photos":
+                    photos = m.setdefault("photos", [p for _, p in load_photo_inputs(m["path"], args.images,
+                                                                                     m["normalization"])])
+                    x = np.concatenate([photos[i % len(photos)] for i in range(b)]).astype(np.float32)
+                else:
+                    x = np.random.default_rng(SEED).uniform(-1, 1, (b, 3, m["h"], m["w"])).astype(np.float32)
                 for engine, prec, fn in jobs_for(m, x, b):
                     key = (m["name"], engine, prec, b)
                     if key not in measured:
@@ -622,7 +640,8 @@ def main():
     doc = dict(date=datetime.datetime.now().astimezone().isoformat(timespec="seconds"), machine=machine,
                versions=versions,
                settings=dict(threads=args.threads, warmup=args.warmup, runs=args.runs, batches=batches,
-                             input=f"numpy default_rng({SEED}).uniform(-1, 1), float32 NCHW",
+                             input=(f"numpy default_rng({SEED}).uniform(-1, 1), float32 NCHW" if args.inputs == "random"
+                                    else f"the photos of {args.images} (photo i % N in row i), float32 NCHW"),
                              timing="perf_counter around each run; p50 = median of the timed runs",
                              onnxruntime="CPUExecutionProvider, ORT_ENABLE_ALL, intra_op_num_threads=threads, "
                                          "inter_op_num_threads=1, ORT_SEQUENTIAL",

@@ -8,17 +8,26 @@
  * whenever every unsigned byte v is <= 128: |v0*w0 + v1*w1| <= 2*128*128 = 32768, reached only as -32768
  * (v = 128, w = -128 twice), which int16 holds; every other pair sum lies in [-32768, 32512].
  *
- * With u = A ^ a_xor the bytes the contract sums, each row tile (MR rows x K) is scanned once (vpminub/vpmaxub):
- *   - every u <= 128:  the BYTE path on v = u;
- *   - every u >= 128:  the BYTE path on v = u - 128 = u ^ 0x80 (<= 127), plus 128 * sum_k W[k][n] per column.
- *     This is the common case: post-ReLU int8 activations q >= 0 arrive as u = q + 128 (a_xor 0x80), so v is
- *     just the stored byte q and A is read in place;
- *   - otherwise:       the WIDENED path (both operands int16, vpmaddwd), exact for any byte.
+ * More generally, with a shift s (0..255) per row, vpmaddubsw is exact on v = u - s whenever every byte of the row
+ * lies in [s, s + 128]; u*w = v*w + s*w, so the tile adds s * sum_k W[k][n] per row and column afterwards.
+ * With u = A ^ a_xor the bytes the contract sums, each row tile (MR rows x K) is scanned once (vpminub/vpmaxub, per
+ * row) and takes
+ *   - the BYTE path when every row's bytes span at most 128 (max - min <= 128), with per row s = a_xor where that
+ *     fits (then v = u - a_xor is the stored byte itself: u <= 128 with a_xor 0, or u >= 128 with a_xor 0x80, i.e.
+ *     post-ReLU int8 q >= 0 stored as u = q + 128; if every row fits, A is read in place), else s = the row's
+ *     minimum, v copied to a scratch tile. Signed activations that stay within about +-64 (the mobile nets'
+ *     linear bottlenecks, which the expansion 1x1s read) span <= 128 in most rows: measured on the 29 photos,
+ *     60-100 % of their rows, where the scheme without per-row shifts (s = 0 or 128 only) took almost none;
+ *   - otherwise the WIDENED path (both operands int16, vpmaddwd), exact for any byte. ReLU6 outputs stored as
+ *     uint8 (0 and 255 both common: the projection 1x1s) stay here. Splitting operands instead (u = lo7 + 128*hi,
+ *     or w = 16*wh + wl, each half through vpmaddubsw with int16 partial sums) was counted at 4.4-5 vector ops per
+ *     32 multiply-adds against the widened loop's 4.7 on a 3-vector-port Intel core, so it is not done.
  *
  * Byte path: per k-group of 4, the 4 bytes of a row broadcast (vpbroadcastd), two 32-byte weight loads (16 columns
  *   x 4 k), vpmaddubsw -> per column two int16 half-sums, vpmaddwd with ones -> one int32 per column, vpaddd:
- *   3 ops per 32 multiply-adds, OpenVINO's op count. The column sums for the shift are computed the same way
- *   (weights against bytes of 1) once per panel per call, only when a tile needs them.
+ *   3 ops per 32 multiply-adds, OpenVINO's op count. The column sums sum_k W for the shifts are computed the same
+ *   way (weights against bytes of 1) once per panel per call, only when a tile needs them; s * sums is one
+ *   vpmulld per row and 8 columns after the k loop.
  * Widened path: A widened once per row tile to int16 (XOR a_xor, vpmovzxbw) in a scratch copy a16[i][k] (on the
  *   stack up to K = STACK_K, else one malloc per call), so the inner loop broadcasts the 4 int16 of a k-group with
  *   one vpbroadcastq from memory; W sign-extended with vpmovsxbw (16 bytes -> 4 columns x 4 k);
@@ -52,49 +61,116 @@ typedef struct {
     float min, max;
 } f32out_args;
 
-/* Which inner loop a row tile takes, from its bytes u = a ^ a_xor. */
-typedef enum { PATH_WIDENED, PATH_BYTES, PATH_BYTES_SHIFTED } tile_path;
+/* Smallest and largest of 16 unsigned bytes. */
+static OCTET_TARGET_AVX2 unsigned min_epu8(__m128i x) {
+    x = _mm_min_epu8(x, _mm_srli_si128(x, 8));
+    return (unsigned)_mm_cvtsi128_si32(_mm_minpos_epu16(_mm_cvtepu8_epi16(x))) & 0xFF;
+}
 
-/* Scans mr rows of K bytes (K % 4 == 0) once: PATH_BYTES if every u <= 128, else PATH_BYTES_SHIFTED if every
- * u >= 128, else PATH_WIDENED. Unsigned min/max in 16-byte vectors, compared with 128 at the end. */
-static OCTET_TARGET_AVX2 tile_path choose_path(size_t mr, size_t K, const uint8_t* a, size_t a_stride, uint8_t a_xor) {
+static OCTET_TARGET_AVX2 unsigned max_epu8(__m128i x) { return 255u - min_epu8(_mm_xor_si128(x, _mm_set1_epi8((char)0xFF))); }
+
+/* How a row tile is read: widened, or bytes v = u - shift[i] per row (every v in [0, 128]); `in_place` when every
+ * shift is a_xor, so that v is the stored byte (a_xor 0 or 0x80 only). */
+typedef struct {
+    int widened;
+    int in_place;
+    int any_shift;    /* some shift is not 0: the tile adds shift * sum_k W */
+    int common_shift; /* every row has shift[0]: one shift * sum_k W serves the tile */
+    uint8_t shift[MR];
+} tile_plan;
+
+/* The shift for bytes within [lo, hi] (hi - lo <= 128): any s in [hi - 128, lo] keeps v = u - s in [0, 128];
+ * a_xor if it is one of them (then v is the stored byte), else lo. */
+static inline unsigned choose_shift(unsigned lo, unsigned hi, uint8_t a_xor) {
+    return (a_xor <= lo && hi <= a_xor + 128u) ? a_xor : lo;
+}
+
+/* Every byte of x is within [lo, lo + 128] (lo = 0 or 128: the in-place cases), without a horizontal reduction. */
+static OCTET_TARGET_AVX2 int within_window(__m128i vlo, __m128i vhi, uint8_t lo) {
+    const __m128i c128 = _mm_set1_epi8((char)0x80);
+    if (lo == 0) return _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(vhi, c128), c128)) == 0xFFFF;
+    return _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(vlo, c128), c128)) == 0xFFFF;
+}
+
+/* Scans mr rows of K bytes u = a ^ a_xor (K % 4 == 0) once, per row unsigned min and max in 16-byte vectors, and
+ * picks the path and the per-row shifts (see the top of the file). Cheapest answers first: the whole tile within
+ * [a_xor, a_xor + 128] (post-ReLU int8 in place: two compares, as before the shifts), then one shift for the
+ * tile, then one per row (horizontal reductions, about 12 cycles of latency each, only when needed). */
+static OCTET_TARGET_AVX2 tile_plan plan_tile(size_t mr, size_t K, const uint8_t* a, size_t a_stride, uint8_t a_xor) {
     const __m128i vxor = _mm_set1_epi8((char)a_xor);
+    tile_plan plan = {0, 0, 0, 1, {0}};
+    __m128i row_lo[MR], row_hi[MR];
     __m128i vlo = _mm_set1_epi8((char)0xFF), vhi = _mm_setzero_si128();
     for (size_t i = 0; i < mr; i++) {
         const uint8_t* src = a + i * a_stride;
+        __m128i lo = _mm_set1_epi8((char)0xFF), hi = _mm_setzero_si128();
         size_t k = 0;
         for (; k + 16 <= K; k += 16) {
             const __m128i x = _mm_xor_si128(_mm_loadu_si128((const __m128i*)(src + k)), vxor);
-            vlo = _mm_min_epu8(vlo, x);
-            vhi = _mm_max_epu8(vhi, x);
+            lo = _mm_min_epu8(lo, x);
+            hi = _mm_max_epu8(hi, x);
         }
         for (; k < K; k += 4) {
             /* One 4-byte group in every lane: the copies change neither min nor max. */
             const __m128i x = _mm_xor_si128(_mm_set1_epi32(octet_load_i32(src + k)), vxor);
-            vlo = _mm_min_epu8(vlo, x);
-            vhi = _mm_max_epu8(vhi, x);
+            lo = _mm_min_epu8(lo, x);
+            hi = _mm_max_epu8(hi, x);
+        }
+        row_lo[i] = lo, row_hi[i] = hi;
+        vlo = _mm_min_epu8(vlo, lo);
+        vhi = _mm_max_epu8(vhi, hi);
+    }
+    if ((a_xor == 0 || a_xor == 0x80) && within_window(vlo, vhi, a_xor)) {
+        plan.in_place = 1;
+        plan.any_shift = a_xor != 0;
+        for (size_t i = 0; i < mr; i++) plan.shift[i] = a_xor;
+        return plan;
+    }
+    const unsigned tile_lo = min_epu8(vlo), tile_hi = max_epu8(vhi);
+    if (tile_hi - tile_lo <= 128) {
+        const uint8_t s = (uint8_t)choose_shift(tile_lo, tile_hi, a_xor);
+        for (size_t i = 0; i < mr; i++) plan.shift[i] = s;
+    } else {
+        plan.common_shift = 0;
+        for (size_t i = 0; i < mr; i++) {
+            const unsigned lo = min_epu8(row_lo[i]), hi = max_epu8(row_hi[i]);
+            if (hi - lo > 128) {
+                plan.widened = 1;
+                return plan;
+            }
+            plan.shift[i] = (uint8_t)choose_shift(lo, hi, a_xor);
         }
     }
-    const __m128i c128 = _mm_set1_epi8((char)0x80);
-    if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(vhi, c128), c128)) == 0xFFFF) return PATH_BYTES;
-    if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(vlo, c128), c128)) == 0xFFFF) return PATH_BYTES_SHIFTED;
-    return PATH_WIDENED;
+    plan.in_place = a_xor == 0 || a_xor == 0x80;
+    for (size_t i = 0; i < mr; i++) {
+        plan.in_place &= plan.shift[i] == a_xor;
+        plan.any_shift |= plan.shift[i] != 0;
+    }
+    return plan;
 }
 
-/* a8[i * K + k] = a[i * a_stride + k] ^ x for i < mr, k < K (K % 4 == 0): the byte path's operand when it is not
- * A itself. */
-static OCTET_TARGET_AVX2 void xor_a(size_t mr, size_t K, const uint8_t* a, size_t a_stride, uint8_t x, uint8_t* a8) {
+/* a8[i * K + k] = (a[i * a_stride + k] ^ x) - shift[i] for i < mr, k < K (K % 4 == 0): the byte path's operand
+ * when it is not A itself (no byte wraps: shift[i] is at most the row's minimum). */
+static OCTET_TARGET_AVX2 void shifted_a(size_t mr, size_t K, const uint8_t* a, size_t a_stride, uint8_t x,
+                                        const uint8_t shift[MR], uint8_t* a8) {
     const __m256i vxor = _mm256_set1_epi8((char)x);
     for (size_t i = 0; i < mr; i++) {
         const uint8_t* src = a + i * a_stride;
         uint8_t* dst = a8 + i * K;
+        const __m256i vs = _mm256_set1_epi8((char)shift[i]);
         size_t k = 0;
         for (; k + 32 <= K; k += 32) {
-            _mm256_storeu_si256((__m256i*)(dst + k),
-                                _mm256_xor_si256(_mm256_loadu_si256((const __m256i*)(src + k)), vxor));
+            const __m256i u = _mm256_xor_si256(_mm256_loadu_si256((const __m256i*)(src + k)), vxor);
+            _mm256_storeu_si256((__m256i*)(dst + k), _mm256_sub_epi8(u, vs));
+        }
+        if (k + 16 <= K) {
+            const __m128i u = _mm_xor_si128(_mm_loadu_si128((const __m128i*)(src + k)), _mm256_castsi256_si128(vxor));
+            _mm_storeu_si128((__m128i*)(dst + k), _mm_sub_epi8(u, _mm256_castsi256_si128(vs)));
+            k += 16;
         }
         for (; k < K; k += 4) {
-            const int32_t v = octet_load_i32(src + k) ^ (int32_t)(0x01010101u * x);
+            const __m128i u = _mm_xor_si128(_mm_cvtsi32_si128(octet_load_i32(src + k)), _mm256_castsi256_si128(vxor));
+            const int32_t v = _mm_cvtsi128_si32(_mm_sub_epi8(u, _mm256_castsi256_si128(vs)));
             memcpy(dst + k, &v, 4);
         }
     }
@@ -119,9 +195,9 @@ static OCTET_TARGET_AVX2 void widen_a(size_t mr, size_t K, const uint8_t* a, siz
     }
 }
 
-/* 128 * sum_k W[k][j] for the 16 columns of the panel at b (the byte path's shift back to u = v + 128). Products
- * of weights with bytes of 1 through the byte path's own instructions: each pair sum is within [-256, 254]. */
-static OCTET_TARGET_AVX2 void shift_sums(size_t K, const uint8_t* b, int32_t sums[16]) {
+/* sum_k W[k][j] for the 16 columns of the panel at b (the byte path's shift back to u = v + s). Products of
+ * weights with bytes of 1 through the byte path's own instructions: each pair sum is within [-256, 254]. */
+static OCTET_TARGET_AVX2 void column_sums(size_t K, const uint8_t* b, int32_t sums[16]) {
     const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
     __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
     const uint8_t* w = b + 64;
@@ -131,17 +207,20 @@ static OCTET_TARGET_AVX2 void shift_sums(size_t K, const uint8_t* b, int32_t sum
         s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, w0), ones16));
         s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, w1), ones16));
     }
-    _mm256_storeu_si256((__m256i*)sums, _mm256_slli_epi32(s0, 7));
-    _mm256_storeu_si256((__m256i*)(sums + 8), _mm256_slli_epi32(s1, 7));
+    _mm256_storeu_si256((__m256i*)sums, s0);
+    _mm256_storeu_si256((__m256i*)(sums + 8), s1);
 }
 
 /* A row tile as a tile reads it: widened (a16 != NULL, rows of K int16) or bytes (rows of a8_stride bytes, every
- * byte <= 128) with an optional shift (sums != NULL: 128 * sum_k W per column of the current panel). */
+ * byte <= 128) with optional per-row shifts (sums != NULL: sum_k W per column of the current panel, added
+ * shift[i] times to row i). */
 typedef struct {
     const int16_t* a16;
     const uint8_t* a8;
     size_t a8_stride;
     const int32_t* sums;
+    int32_t shift[MR];
+    int common_shift; /* shift[i] == shift[0] for every row */
 } tile_input;
 
 /* mr rows x 16 columns: acc (bias not included) for the panel at b; columns 0-7 in out[i][0], 8-15 in out[i][1]. */
@@ -164,14 +243,27 @@ OCTET_INLINE OCTET_TARGET_AVX2 void tile_accumulate(const size_t mr, size_t K, c
                 acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(_mm256_maddubs_epi16(av, w1), ones16));
             }
         }
-        __m256i shift0 = _mm256_setzero_si256(), shift1 = _mm256_setzero_si256();
-        if (in->sums != NULL) {
-            shift0 = _mm256_loadu_si256((const __m256i*)in->sums);
-            shift1 = _mm256_loadu_si256((const __m256i*)(in->sums + 8));
+        if (in->sums == NULL) {
+            OCTET_UNROLL for (size_t i = 0; i < mr; i++) out[i][0] = acc[i][0], out[i][1] = acc[i][1];
+            return;
+        }
+        const __m256i sums0 = _mm256_loadu_si256((const __m256i*)in->sums);
+        const __m256i sums1 = _mm256_loadu_si256((const __m256i*)(in->sums + 8));
+        if (in->common_shift) {
+            /* 128 (post-ReLU int8 in place, the common case) is a shift; vpmulld is two uops. */
+            const __m256i s = _mm256_set1_epi32(in->shift[0]);
+            const __m256i c0 = in->shift[0] == 128 ? _mm256_slli_epi32(sums0, 7) : _mm256_mullo_epi32(sums0, s);
+            const __m256i c1 = in->shift[0] == 128 ? _mm256_slli_epi32(sums1, 7) : _mm256_mullo_epi32(sums1, s);
+            OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
+                out[i][0] = _mm256_add_epi32(acc[i][0], c0);
+                out[i][1] = _mm256_add_epi32(acc[i][1], c1);
+            }
+            return;
         }
         OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
-            out[i][0] = _mm256_add_epi32(acc[i][0], shift0);
-            out[i][1] = _mm256_add_epi32(acc[i][1], shift1);
+            const __m256i s = _mm256_set1_epi32(in->shift[i]);
+            out[i][0] = _mm256_add_epi32(acc[i][0], _mm256_mullo_epi32(sums0, s));
+            out[i][1] = _mm256_add_epi32(acc[i][1], _mm256_mullo_epi32(sums1, s));
         }
         return;
     }
@@ -262,7 +354,7 @@ DEFINE_TILES(3)
 static const tile_q_fn tiles_q[MR] = {tile_q_1, tile_q_2, tile_q_3};
 static const tile_f32_fn tiles_f32[MR] = {tile_f32_1, tile_f32_2, tile_f32_3};
 
-/* Scratch of one call: the widened or xor-ed A of a row tile, and the shift sums of the current block of panels
+/* Scratch of one call: the widened or shifted A of a row tile, and the shift sums of the current block of panels
  * (computed on first need). On the stack up to STACK_K / STACK_PANELS, else on the heap. */
 typedef struct {
     int16_t stack_a16[MR * STACK_K] __attribute__((aligned(64)));
@@ -299,33 +391,33 @@ static OCTET_TARGET_AVX2 void qgemm_avx2_driver(size_t M, size_t N, size_t K, co
         for (size_t m0 = 0; m0 < M; m0 += MR) {
             const size_t mr = octet_min_size(MR, M - m0);
             const uint8_t* a = A + m0 * a_stride;
-            const tile_path path = choose_path(mr, K, a, a_stride, a_xor);
-            tile_input in = {NULL, a, a_stride, NULL};
-            if (path == PATH_WIDENED) {
+            const tile_plan plan = plan_tile(mr, K, a, a_stride, a_xor);
+            tile_input in = {NULL, a, a_stride, NULL, {0}, plan.common_shift};
+            if (plan.widened) {
                 widen_a(mr, K, a, a_stride, a_xor, s.a16);
                 in.a16 = s.a16;
             } else {
-                /* The bytes v = u, or v = u ^ 0x80 = u - 128 when shifted: A itself when that XOR is 0 (post-ReLU
-                 * int8 with a_xor 0x80, or uint8 with a_xor 0), else a copy. */
-                const uint8_t x = (uint8_t)(a_xor ^ (path == PATH_BYTES_SHIFTED ? 0x80 : 0));
-                if (x != 0) {
-                    xor_a(mr, K, a, a_stride, x, (uint8_t*)s.a16);
+                /* The bytes v = u - shift[i]: A itself when every shift is a_xor (post-ReLU int8 with a_xor 0x80,
+                 * or uint8 <= 128 with a_xor 0), else a copy. */
+                if (!plan.in_place) {
+                    shifted_a(mr, K, a, a_stride, a_xor, plan.shift, (uint8_t*)s.a16);
                     in.a8 = (const uint8_t*)s.a16;
                     in.a8_stride = K;
                 }
-                if (path == PATH_BYTES_SHIFTED && s.sums_block != pb) {
+                OCTET_UNROLL for (size_t i = 0; i < MR; i++) in.shift[i] = plan.shift[i];
+                if (plan.any_shift && s.sums_block != pb) {
                     if (pe - pb > s.sums_capacity) {
                         s.sums = malloc(block_panels * 16 * sizeof(int32_t));
                         if (s.sums == NULL) abort();
                         s.sums_capacity = block_panels;
                     }
                     for (size_t pi = pb; pi < pe; pi++) {
-                        shift_sums(K, (const uint8_t*)packed_B + pi * panel_bytes, s.sums + (pi - pb) * 16);
+                        column_sums(K, (const uint8_t*)packed_B + pi * panel_bytes, s.sums + (pi - pb) * 16);
                     }
                     s.sums_block = pb;
                 }
             }
-            const int use_sums = path == PATH_BYTES_SHIFTED;
+            const int use_sums = !plan.widened && plan.any_shift;
             for (size_t pi = pb; pi < pe; pi++) {
                 const size_t ncols = octet_min_size(16, N - 16 * pi);
                 const uint8_t* b = (const uint8_t*)packed_B + pi * panel_bytes;

@@ -5,7 +5,7 @@ import Octet
 /// `octet bench`: latency percentiles and throughput after a warm-up, per batch size, like `trtexec`.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Measure latency (p50/p90/p99) and throughput on random inputs.")
+        commandName: "bench", abstract: "Measure latency (p50/p90/p99) and throughput on random inputs (or a given tensor).")
 
     @OptionGroup var engine: EngineOptions
 
@@ -37,6 +37,11 @@ struct BenchCommand: ParsableCommand {
         valueName: "N"))
     var streams = 1
 
+    @Option(name: .customLong("load-inputs"), help: ArgumentHelp(
+        "Time on this NumPy .npy tensor (float32 input, NCHW, its first dimension the samples; sample i % N fills row i of each batch) instead of random values in [-1, 1]: the AVX2 INT8 GEMM's speed depends on the activation bytes (row spans within 128 take vpmaddubsw), so photos time it as it runs.",
+        valueName: "file"))
+    var loadInputs: String?
+
     @OptionGroup(title: "Preprocessing (the normalization of --input-format uint8)") var preprocessing: PreprocessingOptions
 
     enum InputFormat: String, ExpressibleByArgument, CaseIterable {
@@ -47,6 +52,7 @@ struct BenchCommand: ParsableCommand {
         guard streams >= 1, streams <= 64 else { throw ValidationError("--streams takes 1 to 64, got \(streams)") }
         guard iterations >= 1 else { throw ValidationError("--iterations takes a positive number, got \(iterations)") }
         guard warmup >= 0 else { throw ValidationError("--warmup takes 0 or more, got \(warmup)") }
+        if loadInputs != nil, inputFormat != .float32 { throw ValidationError("--load-inputs feeds a float32 tensor; leave --input-format at float32") }
     }
 
     mutating func run() throws {
@@ -75,9 +81,24 @@ struct BenchCommand: ParsableCommand {
             print("model \(modelPath), \(precision.uppercased()) on \(built.backendName) (\(deviceText)), \(built.plan.report.int8LayerCount)/\(built.plan.report.layers.count) layers INT8, \(inputFormat.rawValue) input, \(streams) stream\(streams == 1 ? "" : "s")")
             print("batch      p50 ms      p90 ms      p99 ms     mean ms   images/s" + (built.backendName == "cuda" ? "  compute p50 ms  compute images/s" : ""))
         }
+        let loaded = try loadInputs.map { path -> TensorData in
+            let tensor = try NumPyFile.read(path: path)
+            let sample = Array(input.shape.dropFirst())
+            guard tensor.shape.count == input.shape.count, let samples = tensor.shape.first, samples > 0, Array(tensor.shape.dropFirst()) == sample else {
+                throw OctetError.invalidInput(reason: "\(path) holds a tensor of shape \(tensor.shape), but the model's input '\(input.name)' takes samples of shape \(sample)")
+            }
+            return tensor
+        }
         for b in batches {
             let execute: (ExecutionContext) throws -> Void
-            if let normalization {
+            if let loaded {
+                let sampleCount = loaded.shape[0], sampleSize = loaded.values.count / sampleCount
+                var values = [Float]()
+                values.reserveCapacity(b * sampleSize)
+                for i in 0..<b { values += loaded.values[(i % sampleCount) * sampleSize..<(i % sampleCount + 1) * sampleSize] }
+                let feed = [input.name: TensorData(shape: [b] + loaded.shape.dropFirst(), values: values)]
+                execute = { _ = try $0.execute(feed) }
+            } else if let normalization {
                 let pixels = try PixelBatch(shape: [b, input.shape[2], input.shape[3], input.shape[1]], pixels: .uniformBytes(count: b * input.shape.dropFirst().reduce(1, *), seed: 1), normalization: normalization)
                 execute = { _ = try $0.execute(pixels: pixels) }
             } else {

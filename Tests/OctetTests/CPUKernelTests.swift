@@ -112,13 +112,21 @@ import Testing
     // MARK: - Quantized GEMM
 
     /// The bytes u = A ^ a_xor a qgemm sees. The AVX2 kernel picks its inner loop per 3-row tile from them
-    /// (qgemm_avx2.c): vpmaddubsw on u when every u <= 128, on u - 128 when every u >= 128 (post-ReLU int8), else
-    /// the widened vpmaddwd loop; the edges 0, 127, 128 and 255 are drawn often, since they bound the first two.
+    /// (qgemm_avx2.c): vpmaddubsw on u - s when every row's bytes lie in some [s, s + 128] (s per row: 0, 128 or
+    /// the row's minimum), else the widened vpmaddwd loop; the edges 0, 127, 128, 255 and each window's ends are
+    /// drawn often, since they bound the byte path.
     enum Activations: String {
         case any, upTo128, from128
-        /// Rows in threes (the AVX2 row tile) cycle through upTo128, from128 and any, so one call switches between
-        /// every path from tile to tile.
+        /// Each row's bytes within [lo, lo + 128], lo in 0...127 from the row (signed activations within about
+        /// ±64: the shifted byte path); `beyondWindow` the same with a window of 129 (the widened path when both
+        /// ends are drawn).
+        case window, beyondWindow
+        /// Rows in threes (the AVX2 row tile) cycle through upTo128, from128, any and window, so one call switches
+        /// between every path from tile to tile.
         case cycling
+        /// Row by row through window, from128 and upTo128: every tile takes the byte path with a different shift
+        /// per row.
+        case mixedRows
 
         func byte(row: Int, using rng: inout SplitMix64) -> UInt8 {
             let r = rng.next()
@@ -126,7 +134,12 @@ import Testing
             case .any: return UInt8(truncatingIfNeeded: r)
             case .upTo128: return r % 4 == 0 ? [0, 127, 128][Int(r / 4 % 3)] : UInt8(r / 4 % 129)
             case .from128: return r % 4 == 0 ? [128, 255][Int(r / 4 % 2)] : 128 + UInt8(r / 4 % 128)
-            case .cycling: return [Activations.upTo128, .from128, .any][row / 3 % 3].byte(row: row, using: &rng)
+            case .window, .beyondWindow:
+                let width: UInt64 = self == .window ? 128 : 129
+                let lo = UInt64(row &* 37 &+ 11) % (256 - width)
+                return UInt8(lo + (r % 4 == 0 ? [0, width][Int(r / 4 % 2)] : r / 4 % (width + 1)))
+            case .cycling: return [Activations.upTo128, .from128, .any, .window][row / 3 % 4].byte(row: row, using: &rng)
+            case .mixedRows: return [Activations.window, .from128, .upTo128][row % 3].byte(row: row, using: &rng)
             }
         }
     }
@@ -205,9 +218,10 @@ import Testing
         add(4, 20, 4100, 700)
         // The AVX2 kernel's vpmaddubsw paths: bytes at their bounds, weights at -128/127, awkward sizes; N = 1043
         // (66 panels of K = 8) needs more shift sums than its stack holds; K = 4100 the heap path.
+        // K = 16, 20 and 24 as the mobile nets' expansions (remainders of the 16- and 32-byte loops).
         let shapes = [(1, 1, 4), (2, 17, 8), (3, 16, 60), (4, 33, 116), (5, 65, 124), (7, 47, 576), (9, 1043, 8),
-                      (13, 20, 4100)]
-        for (i, activations) in [Activations.upTo128, .from128, .cycling].enumerated() {
+                      (13, 20, 4100), (6, 96, 16), (8, 25, 20), (5, 144, 24)]
+        for (i, activations) in [Activations.upTo128, .from128, .cycling, .window, .beyondWindow, .mixedRows].enumerated() {
             for (j, (m, n, k)) in shapes.enumerated() {
                 add(m, n, k, 800 + i * shapes.count + j)
                 cases[cases.count - 1].activations = activations

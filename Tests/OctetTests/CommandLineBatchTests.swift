@@ -110,6 +110,22 @@ import Octet
         #expect(timings.allSatisfy { $0["p50_ms"] is Double && $0["precision"] as? String == "int8" })
     }
 
+    /// `bench --load-inputs`: times a given tensor (sample i % N in row i of each batch, so 2 samples fill a batch
+    /// of 3); a tensor of another sample shape is one sentence naming the file, exit status 1.
+    @Test func benchTimesALoadedTensor() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let input = directory.appendingPathComponent("photos.npy").path
+        try NumPyFile.write(TensorData(shape: [2, 3, 224, 224], values: (0..<(2 * 3 * 224 * 224)).map { Float($0 % 255) / 127.5 - 1 }), to: input)
+        let bench = try OctetBinary.run(["bench", "--model", demoModel, "--ranges", demoRanges, "--json", "--iterations", "1", "--warmup", "0", "--batch", "3", "--load-inputs", input])
+        #expect(bench.status == 0, "\(bench.stderr)")
+        #expect(jsonLines(bench.stdout).map { $0["batch"] as? Int } == [3])
+        let wrong = directory.appendingPathComponent("small.npy").path
+        try NumPyFile.write(TensorData(shape: [1, 3, 10, 10], values: [Float](repeating: 0, count: 300)), to: wrong)
+        let refused = try OctetBinary.run(["bench", "--model", demoModel, "--ranges", demoRanges, "--iterations", "1", "--load-inputs", wrong])
+        #expect(refused.status == 1 && refused.stderr.contains("\(wrong) holds a tensor of shape [1, 3, 10, 10]"), "\(refused.stderr)")
+    }
+
     /// `--min-top1-agreement`: a fraction; at the measured agreement the command passes, just above it the exit
     /// status is 1 with one sentence (ranges shrunk 1000-fold make INT8 disagree with FP32 on some images).
     @Test func minTop1AgreementFailsBelowTheThreshold() throws {

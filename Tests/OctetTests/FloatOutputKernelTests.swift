@@ -14,15 +14,27 @@ import _OctetTestSupport
     ]
 
     /// `small`: activations the AVX2 kernel multiplies with vpmaddubsw (u = A ^ xor within 0...128 for uint8,
-    /// int8 q within 0...127 for xor 0x80, as after a ReLU), weights down to -128; else any byte (its vpmaddwd path).
+    /// int8 q within 0...127 for xor 0x80, as after a ReLU), weights down to -128; `window`: each row's u within
+    /// [lo, lo + 128] for a lo of its own (vpmaddubsw on u - lo); else any byte (its vpmaddwd path).
+    enum Bytes: Sendable { case any, small, window }
+
     @Test(arguments: [(1, 1, 4), (1, 1000, 1280), (2, 17, 60), (3, 64, 124), (5, 65, 8), (8, 33, 576), (4, 16, 120),
-                      (7, 15, 116), (13, 47, 4100)], [(UInt8(0), false), (0x80, false), (0, true), (0x80, true)])
-    func floatOutputGEMMMatchesContract(_ shape: (Int, Int, Int), _ activations: (xor: UInt8, small: Bool)) {
+                      (7, 15, 116), (13, 47, 4100), (7, 96, 16)],
+          [(UInt8(0), Bytes.any), (0x80, .any), (0, .small), (0x80, .small), (0, .window), (0x80, .window)])
+    func floatOutputGEMMMatchesContract(_ shape: (Int, Int, Int), _ activations: (xor: UInt8, bytes: Bytes)) {
         let (m, n, k) = shape
-        let (xor, small) = activations
+        let (xor, bytes) = activations
+        let small = bytes != .any
         var generator = SeededGenerator(seed: UInt64(m * 1000 + n * 7 + k) &+ UInt64(xor) &+ (small ? 1 : 0))
-        let a = (0..<(m * (k + 3))).map { _ in
-            small ? UInt8.random(in: 0...(xor != 0 ? 127 : 128), using: &generator) : UInt8.random(in: 0...255, using: &generator)
+        let windowStart = (0..<m).map { _ in Int.random(in: 0...127, using: &generator) }
+        let a = (0..<(m * (k + 3))).map { i -> UInt8 in
+            switch bytes {
+            case .any: return UInt8.random(in: 0...255, using: &generator)
+            case .small: return UInt8.random(in: 0...(xor != 0 ? 127 : 128), using: &generator)
+            case .window:
+                let lo = windowStart[i / (k + 3)]
+                return UInt8(Int.random(in: lo...(lo + 128), using: &generator)) ^ xor
+            }
         }
         let w = (0..<(k * n)).map { _ in Int8.random(in: (small ? -128 : -127)...127, using: &generator) }
         let bias = (0..<n).map { _ in Int32.random(in: -5000...5000, using: &generator) }

@@ -8,7 +8,10 @@
  *   taskset -c 1 /tmp/kernel_bench --warm     # caches not flushed (data stays in L2/L3 between runs)
  *   (--quick: only the VNNI qgemm rows; --isa avx2,avxvnni: only the qgemm rows of these ISAs, every shape;
  *    --relu-a: A holds post-ReLU int8 activations, q in [0, 127], instead of full-range bytes -- the AVX2 kernel's
- *    vpmaddubsw path; without it every AVX2 row tile takes the widened vpmaddwd path)
+ *    vpmaddubsw path; without it every AVX2 row tile takes the widened vpmaddwd path; --a-window W: each row of A
+ *    holds bytes u = A ^ 0x80 in a window [lo, lo + W] at a random lo, as signed activations within about +-W/2
+ *    -- W <= 128 is the AVX2 kernel's shifted vpmaddubsw path; --mobile: the 1x1 convolutions of MobileNetV2
+ *    instead of ResNet-50's shapes)
  *
  * Peak: a register-only loop of 24 independent vpdpbusd (resp. vfmadd231ps) per iteration, so throughput, not
  * latency, bounds it. One vpdpbusd zmm = 16 lanes x 4 u8*s8 products = 64 MACs = 128 ops; one vfmadd231ps zmm
@@ -46,6 +49,8 @@ static uint32_t rnd(void) {
 
 /* --relu-a: A bytes are int8 q in [0, 127] (post-ReLU activations) rather than any byte. */
 static int relu_a;
+/* --a-window W (1..255): every row's bytes u = A ^ 0x80 within [lo, lo + W], lo random per row; 0 = unused. */
+static unsigned a_window;
 
 static unsigned char* flush_buffer;
 static int no_flush;
@@ -123,6 +128,12 @@ static void bench_qgemm(const char* isa_name, octet_qgemm_fn fn, const shape* s)
     float* mult = malloc(N * 4);
     uint8_t* C = malloc(M * N);
     for (size_t i = 0; i < M * K; i++) A[i] = (uint8_t)(relu_a ? rnd() % 128 : rnd());
+    if (a_window > 0) {
+        for (size_t m = 0; m < M; m++) {
+            const unsigned lo = rnd() % (256 - a_window);
+            for (size_t k = 0; k < K; k++) A[m * K + k] = (uint8_t)((lo + rnd() % (a_window + 1)) ^ 0x80);
+        }
+    }
     for (size_t i = 0; i < K * N; i++) W[i] = (int8_t)rnd();
     for (size_t i = 0; i < N; i++) {
         bias[i] = (int32_t)(rnd() % 1000);
@@ -203,17 +214,21 @@ static double measure_peak_f32(void) {
 }
 
 int main(int argc, char** argv) {
-    int quick = 0;
+    int quick = 0, mobile = 0;
     const char* only = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) quick = 1;
         if (strcmp(argv[i], "--isa") == 0 && i + 1 < argc) only = argv[++i];
         if (strcmp(argv[i], "--warm") == 0) no_flush = 1;
         if (strcmp(argv[i], "--relu-a") == 0) relu_a = 1;
+        if (strcmp(argv[i], "--a-window") == 0 && i + 1 < argc) a_window = (unsigned)atoi(argv[++i]) % 256;
+        if (strcmp(argv[i], "--mobile") == 0) mobile = 1;
     }
     const int32_t isa = octet_cpu_hardware_isa();
-    printf("hardware ISA: %s; caches %s before each timed run; qgemm A: %s\n", octet_cpu_isa_name(isa),
+    printf("hardware ISA: %s; caches %s before each timed run; qgemm A: %s", octet_cpu_isa_name(isa),
            no_flush ? "NOT flushed" : "flushed", relu_a ? "int8 in [0, 127] (post-ReLU)" : "any byte");
+    if (a_window > 0) printf(", rows within a window of %u", a_window);
+    printf("\n");
 #if defined(__x86_64__)
     if (octet_cpu_isa_supported(OCTET_ISA_AVX512VNNI)) {
         const long iters = 20000000;
@@ -236,7 +251,16 @@ int main(int argc, char** argv) {
         {"fc 2048->1000", 1, 1000, 2048},      {"square M3136 N256 K2304", 3136, 256, 2304},
         {"M3136 N512 K4608", 3136, 512, 4608},
     };
-    const size_t nshapes = sizeof shapes / sizeof shapes[0];
+    /* MobileNetV2 at batch 1: expansions (read the signed linear bottleneck) and projections (read ReLU6 uint8). */
+    const shape mobile_shapes[] = {
+        {"mnv2 expand 16->96", 12544, 96, 16},  {"mnv2 project 96->24", 3136, 24, 96},
+        {"mnv2 expand 24->144", 3136, 144, 24}, {"mnv2 project 144->24", 3136, 24, 144},
+        {"mnv2 expand 32->192", 784, 192, 32},  {"mnv2 expand 64->384", 196, 384, 64},
+        {"mnv2 expand 96->576", 196, 576, 96},  {"mnv2 expand 160->960", 49, 960, 160},
+        {"mnv2 head 320->1280", 49, 1280, 320},
+    };
+    const shape* table = mobile ? mobile_shapes : shapes;
+    const size_t nshapes = mobile ? sizeof mobile_shapes / sizeof mobile_shapes[0] : sizeof shapes / sizeof shapes[0];
     printf("| kernel           | shape                    |     M x     N x     K | GOPS/GF |    peak | of peak |\n");
     printf("|------------------|--------------------------|-----------------------|---------|---------|---------|\n");
     if (only != NULL) {
@@ -245,19 +269,19 @@ int main(int argc, char** argv) {
         for (size_t i = 0; i < nshapes; i++) {
             for (int32_t level = 1; level < OCTET_ISA_COUNT; level++) {
                 if (strstr(only, octet_cpu_isa_name(level)) != NULL && octet_cpu_isa_supported(level)) {
-                    bench_qgemm(octet_cpu_isa_name(level), kernels[level], &shapes[i]);
+                    bench_qgemm(octet_cpu_isa_name(level), kernels[level], &table[i]);
                 }
             }
         }
         return 0;
     }
     for (size_t i = 0; i < nshapes; i++) {
-        if (octet_cpu_isa_supported(OCTET_ISA_AVX512VNNI)) bench_qgemm("avx512vnni", octet_qgemm_avx512vnni, &shapes[i]);
+        if (octet_cpu_isa_supported(OCTET_ISA_AVX512VNNI)) bench_qgemm("avx512vnni", octet_qgemm_avx512vnni, &table[i]);
     }
     if (!quick) {
         for (size_t i = 0; i < nshapes; i += 3) {
-            if (octet_cpu_isa_supported(OCTET_ISA_AVXVNNI)) bench_qgemm("avxvnni", octet_qgemm_avxvnni, &shapes[i]);
-            if (octet_cpu_isa_supported(OCTET_ISA_AVX2)) bench_qgemm("avx2", octet_qgemm_avx2, &shapes[i]);
+            if (octet_cpu_isa_supported(OCTET_ISA_AVXVNNI)) bench_qgemm("avxvnni", octet_qgemm_avxvnni, &table[i]);
+            if (octet_cpu_isa_supported(OCTET_ISA_AVX2)) bench_qgemm("avx2", octet_qgemm_avx2, &table[i]);
         }
         const shape fshapes[] = {{"res2 3x3 64->64", 3136, 64, 576}, {"res3 3x3 128->128", 784, 128, 1152},
                                  {"res4 1x1 1024->256", 196, 256, 1024}, {"res5 3x3 512->512", 49, 512, 4608}};
