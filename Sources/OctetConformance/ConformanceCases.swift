@@ -196,6 +196,13 @@ extension ConformanceSuite {
             let image = try m.layer("image", .reshape(sampleShape: [2, 2, 2]), [turned])                    // NHWC
             m.output(try m.conv(image, "head", out: 3, kernel: 1))
         }
+        // Above the index maps' rank the host reference runs the layer (and reports it).
+        add("host reference: a transpose above rank 6") { m in
+            let x = m.input(channels: 4, height: 2, width: 3)
+            let seven = try m.layer("rank7", .reshape(sampleShape: [2, 2, 1, 2, 1, 3]), [try m.conv(x, "conv", out: 4, kernel: 1)])
+            let turned = try m.layer("turn", .transpose(permutation: [0, 2, 1, 6, 4, 5, 3]), [seven])
+            m.output(try m.fullyConnected(try m.layer("flat", .reshape(sampleShape: [24]), [turned]), "fc", outputs: 3))
+        }
         // Concatenation along other axes than channels, a constant (a class token) among the inputs.
         add("concatenation along rows of NHWC and along tokens with a class token", batch: 3) { m in
             let x = m.input(channels: 4, height: 3, width: 5)
@@ -210,7 +217,7 @@ extension ConformanceSuite {
         }
         // Broadcasting on every axis, batch included, constant operands first and second (LayerNorm's decomposed
         // Sub/Div over NHWC, a bias over tokens), INT8 where the operation has INT8 arithmetic.
-        for operation in [ElementwiseOperation.add, .sub, .mul, .div] {
+        for operation in [ElementwiseOperation.add, .sub, .mul] {
             add("elementwise \(operation.rawValue) broadcasting on every axis, constants first and second", batch: 2) { m in
                 let x = m.input(channels: 4, height: 3, width: 5)
                 let y = try m.conv(x, "conv", out: 4, kernel: 1)
@@ -231,6 +238,21 @@ extension ConformanceSuite {
                 let mixed = try m.layer("mixed", .elementwise(.add), [biased, firstRows])
                 m.output(try m.fullyConnected(try m.layer("flat", .reshape(sampleShape: [60]), [mixed]), "fc", outputs: 3))
             }
+        }
+        // Div as LayerNorm's decomposition writes it, by positive divisors only (random ones near 0 overflow).
+        add("elementwise div broadcasting, constants first and second") { m in
+            let x = m.input(channels: 4, height: 3, width: 5)
+            let y = try m.conv(x, "conv", out: 4, kernel: 1)
+            let centered = try m.layer("centered", .elementwise(.sub), [y, try m.layer("mean", .reduce(ReduceParameters(operation: .mean, axes: [1])), [y])])
+            let spread = try m.layer("spread", .activation(.sigmoid), [try m.layer("row_max", .reduce(ReduceParameters(operation: .max, axes: [1, 3])), [y])])
+            let normalized = try m.layer("normalized", .elementwise(.div), [centered, spread])             // [N, 4, 3, 5] / [N, 1, 3, 1]
+            let (channelValues, columnValues) = (m.weights([4, 1, 1], scale: 0.25), m.weights([1, 1, 1, 5], scale: 0.25))
+            let perChannel = try m.layer("per_channel", .constant(Weights(shape: [4, 1, 1], values: channelValues.values.map { $0 + 1 })), [])
+            let perColumn = try m.layer("per_column", .constant(Weights(shape: [1, 1, 1, 5], values: columnValues.values.map { $0 + 1 })), [])
+            let scaled = try m.layer("scaled", .elementwise(.div), [normalized, perChannel])
+            let inverse = try m.layer("inverse", .elementwise(.div), [perColumn, spread])                 // [1, 1, 1, 5] / [N, 1, 3, 1]
+            let sum = try m.layer("sum", .elementwise(.add), [scaled, inverse])
+            m.output(try m.fullyConnected(try m.layer("flat", .reshape(sampleShape: [60]), [sum]), "fc", outputs: 3))
         }
         // Softmax along every axis of NHWC and row-major tensors (attention scores over the last axis).
         add("softmax along channels, rows and the last axis, rank 3 and 4") { m in

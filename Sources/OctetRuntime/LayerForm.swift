@@ -232,11 +232,14 @@ extension EnginePlan {
         }
     }
 
-    /// Whether a tensor is produced by a constant layer (constants are not batched).
+    /// Whether a tensor is produced by a constant layer, directly or through reformats (an INT8 build quantizes a
+    /// constant and dequantizes it for a float reader): constants are not batched (`TensorPlacement.Entry.fixedBatch`).
     public func isConstant(_ id: TensorID) -> Bool {
-        network.layers.contains { layer in
-            if case .constant = layer.kind { return layer.outputs.contains(id) }
-            return false
+        guard let producer = network.layers.first(where: { $0.outputs.contains(id) }) else { return false }
+        switch producer.kind {
+        case .constant: return true
+        case .reformat: return isConstant(producer.inputs[0])
+        default: return false
         }
     }
 }
