@@ -131,7 +131,7 @@ import OctetConformance
         }
         let binaryCases = try cases(in: "eltwise.cu", function: "float binary(float x, float y, int op)")
         #expect(Set(ElementwiseOperation.allCases.map(\.code)) == binaryCases)
-        let quantizedCases = try cases(in: "eltwise.cu", function: "octet_binary_q(")
+        let quantizedCases = try cases(in: "eltwise.cu", function: "bool quantized_binary(")
         let int8Operations = ElementwiseOperation.allCases.compactMap(QuantizedBinaryArithmetic.Operation.init)
         #expect(Set(int8Operations.map(\.elementwise.code)) == quantizedCases)
         // One of each `Activation` case (and none): a new case must be added here and to `activate`.

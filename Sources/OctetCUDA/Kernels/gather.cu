@@ -96,13 +96,7 @@ extern "C" __global__ void octet_broadcast_q(
     const float x = __int2float_rn(byte_value(a, indexmap_offset(g.tensors[1], c, g.rank), aSigned));
     const float z = __int2float_rn(byte_value(b, indexmap_offset(g.tensors[2], c, g.rank), bSigned));
     float r;
-    switch (op) {
-    case 0: r = __fadd_rn(__fmul_rn(x, ma), __fmul_rn(z, mb)); break;
-    case 1: r = __fsub_rn(__fmul_rn(x, ma), __fmul_rn(z, mb)); break;
-    case 2: r = __fmul_rn(__fmul_rn(x, z), mm); break;
-    default: return; // no INT8 arithmetic: QuantizedBinaryArithmetic never passes another code
-    }
-    y[indexmap_offset(g.tensors[0], c, g.rank)] = saturate_round(r, lo, hi);
+    if (quantized_binary(x, z, op, ma, mb, mm, &r)) y[indexmap_offset(g.tensors[0], c, g.rank)] = saturate_round(r, lo, hi);
 }
 
 // Softmax rows of OctetRuntime's SoftmaxGeometry, field by field: the axes that index rows, and the softmax axis.
