@@ -8,9 +8,9 @@ import OctetRuntime
 /// The CPU backend: NHWC activations, packed weights, C microkernels for AVX-512 VNNI, AVX2 and scalar
 /// chosen once at run time (`OCTET_FORCE_GENERIC=1` forces scalar), and a thread pool.
 ///
-/// Convolution, fully connected, depthwise, pooling, reformat, activation, same-shape elementwise and
-/// channel concatenation run natively; the remaining layer kinds run through the reference
-/// implementation on logical data (`LogicalFallbackLayer`), and the build report names them.
+/// Every native `LayerForm` runs natively (data movement and broadcasting through index maps); the layers of
+/// form `.hostReference` run through the reference implementation on logical data (`LogicalFallbackLayer`), and
+/// the build report names them.
 public struct CPUBackend: Backend {
     public let name = "cpu"
 
@@ -92,7 +92,8 @@ final class CPUProgram: CompiledProgram, @unchecked Sendable {
         }
 
         if layer.precision == .float16 { return hostLayer }
-        switch (plan.form(of: layer), layer.kind) {
+        let form = plan.form(of: layer)
+        switch (form, layer.kind) {
         case (.hostReference, _):
             return hostLayer
 
@@ -144,19 +145,28 @@ final class CPUProgram: CompiledProgram, @unchecked Sendable {
         case (.softmaxRows, _):
             return FloatSoftmaxLayer()
 
+        case let (.softmax(axis, coerced2D), _):
+            return StridedSoftmaxLayer(axis: axis, coerced2D: coerced2D)
+
+        case let (.gather(maps), _):
+            return GatherLayer(maps: maps, requantizations: IndexMap.requantizations(maps, of: layer, in: plan))
+
         case let (.scalarBinary(op, scalar, scalarFirst), _):
             return FloatScalarBinaryLayer(operation: op, scalar: scalar, scalarFirst: scalarFirst, activation: layer.fusedActivation)
 
         case let (.channelBroadcast(op, vectorFirst), _):
             return FloatChannelBroadcastLayer(operation: op, vectorFirst: vectorFirst, activation: layer.fusedActivation)
 
-        case let (.sameShapeBinary(op), _):
+        case let (.sameShapeBinary(op), _), let (.broadcastBinary(op, _), _):
             var arithmetic: QuantizedBinaryArithmetic?
             if int8 {
                 guard let a = inQ[0], let b = inQ[1], let outQ,
                       let int8Arithmetic = QuantizedBinaryArithmetic(op, a: a, b: b, output: outQ, activation: layer.fusedActivation)
                 else { return hostLayer }
                 arithmetic = int8Arithmetic
+            }
+            if case let .broadcastBinary(_, map) = form {
+                return BroadcastBinaryLayer(operation: op, map: map, arithmetic: arithmetic, activation: layer.fusedActivation)
             }
             return SameShapeElementwiseLayer(operation: op, arithmetic: arithmetic, activation: layer.fusedActivation)
 

@@ -173,6 +173,12 @@ struct CUDALayerFactory {
         case (.softmaxRows, _):
             return SoftmaxKernel()
 
+        case let (.softmax(axis, coerced2D), _):
+            return StridedSoftmaxKernel(axis: axis, coerced2D: coerced2D)
+
+        case let (.gather(maps), _):
+            return GatherKernel(maps: maps, requantizations: IndexMap.requantizations(maps, of: layer, in: plan))
+
         case (.matrixMultiply, _):
             guard int8 else { return MatrixMultiplyKernel(arithmetic: nil) }
             guard let a = inQ[0], let b = inQ[1], let outQ else { throw disagreement() }
@@ -184,11 +190,18 @@ struct CUDALayerFactory {
         case let (.reduction, .reduce(p)):
             return ReduceKernel(reduce: p)
 
-        case let (.sameShapeBinary(op), _):
-            guard int8 else { return FloatBinaryKernel(operation: op, activation: CUDAActivation(layer.fusedActivation)) }
-            guard let a = inQ[0], let b = inQ[1], let outQ,
-                  let arithmetic = QuantizedBinaryArithmetic(op, a: a, b: b, output: outQ, activation: layer.fusedActivation)
-            else { throw disagreement() }
+        case let (.sameShapeBinary(op), _), let (.broadcastBinary(op, _), _):
+            var arithmetic: QuantizedBinaryArithmetic?
+            if int8 {
+                guard let a = inQ[0], let b = inQ[1], let outQ,
+                      let int8Arithmetic = QuantizedBinaryArithmetic(op, a: a, b: b, output: outQ, activation: layer.fusedActivation)
+                else { throw disagreement() }
+                arithmetic = int8Arithmetic
+            }
+            if case let .broadcastBinary(_, map) = form {
+                return BroadcastBinaryKernel(operation: op, map: map, arithmetic: arithmetic, activation: CUDAActivation(layer.fusedActivation))
+            }
+            guard let arithmetic else { return FloatBinaryKernel(operation: op, activation: CUDAActivation(layer.fusedActivation)) }
             return QuantizedBinaryKernel(arithmetic: arithmetic)
 
         case let (.scalarBinary(op, scalar, scalarFirst), _):
@@ -248,7 +261,7 @@ extension CUDABackend {
             return nil
         case .reformat, .constant, .depthwiseConvolution, .pooling, .lookupTable, .activation, .channelScale, .softmaxRows,
              .sameShapeBinary, .scalarBinary, .channelBroadcast, .matrixMultiply, .channelConcatenation, .view,
-             .hostReference, .padding, .reduction:
+             .hostReference, .padding, .reduction, .gather, .broadcastBinary, .softmax:
             return nil
         }
     }

@@ -164,7 +164,7 @@ extension ConformanceSuite {
             m.output(try m.conv(y, "head", out: 4, kernel: 1))
         }
 
-        // Data movement: reshapes that are views, transpose and slice (host reference on the CPU and GPU today).
+        // Data movement: reshapes that are views, transpose and slice (index maps, `LayerForm.gather`).
         add("reshape, transpose and slice") { m in
             let x = m.input(channels: 4, height: 3, width: 5)
             let y = try m.conv(x, "conv", out: 6, kernel: 1)
@@ -172,6 +172,98 @@ extension ConformanceSuite {
             let s = try m.layer("slice", .slice(SliceParameters(starts: [0, 0, 1, 0], ends: [1, 3, 5, 6], steps: [1, 1, 2, 1])), [t])
             let r = try m.layer("flatten", .reshape(sampleShape: [3 * 2 * 6]), [s])
             m.output(try m.fullyConnected(r, "fc", outputs: 7))
+        }
+        // Index maps at every rank: NHWC to NHWC transposes, rank-6 window partitions (Swin), reshapes that merge
+        // and split NHWC axes, strided slices, rank 3 and 5.
+        add("index maps: window partition at rank 6, NHWC transposes", batch: 3) { m in
+            let x = m.input(channels: 3, height: 4, width: 6)
+            let y = try m.conv(x, "conv", out: 5, kernel: 1)
+            let nhwc = try m.layer("to_nhwc", .transpose(permutation: [0, 2, 3, 1]), [y])                  // [N, 4, 6, 5]
+            let windows = try m.layer("split", .reshape(sampleShape: [2, 2, 3, 2, 5]), [nhwc])             // rank 6
+            let partition = try m.layer("partition", .transpose(permutation: [0, 1, 3, 2, 4, 5]), [windows]) // [N, 2, 3, 2, 2, 5]
+            let back = try m.layer("merge", .reshape(sampleShape: [6, 4, 5]), [partition])                 // rank 4, NHWC
+            let nchw = try m.layer("to_nchw", .transpose(permutation: [0, 3, 2, 1]), [back])                // [N, 5, 4, 6]
+            m.output(try m.conv(nchw, "head", out: 4, kernel: 3))
+        }
+        add("index maps: slices with steps at rank 3 and 5") { m in
+            let x = m.input(channels: 5, height: 3, width: 4)
+            let y = try m.conv(x, "conv", out: 5, kernel: 1)
+            let rows = try m.layer("rows", .reshape(sampleShape: [5, 12]), [y])
+            let tokens = try m.layer("tokens", .transpose(permutation: [0, 2, 1]), [rows])                   // [N, 12, 5]
+            let strided = try m.layer("strided", .slice(SliceParameters(starts: [0, 1, 1], ends: [1, 12, 5], steps: [1, 3, 2])), [tokens]) // [N, 4, 2]
+            let five = try m.layer("rank5", .reshape(sampleShape: [2, 1, 2, 2]), [strided])
+            let turned = try m.layer("turn", .transpose(permutation: [0, 4, 2, 3, 1]), [five])              // [N, 2, 1, 2, 2]
+            let image = try m.layer("image", .reshape(sampleShape: [2, 2, 2]), [turned])                    // NHWC
+            m.output(try m.conv(image, "head", out: 3, kernel: 1))
+        }
+        // Above the index maps' rank the host reference runs the layer (and reports it).
+        add("host reference: a transpose above rank 6") { m in
+            let x = m.input(channels: 4, height: 2, width: 3)
+            let seven = try m.layer("rank7", .reshape(sampleShape: [2, 2, 1, 2, 1, 3]), [try m.conv(x, "conv", out: 4, kernel: 1)])
+            let turned = try m.layer("turn", .transpose(permutation: [0, 2, 1, 6, 4, 5, 3]), [seven])
+            m.output(try m.fullyConnected(try m.layer("flat", .reshape(sampleShape: [24]), [turned]), "fc", outputs: 3))
+        }
+        // Concatenation along other axes than channels, a constant (a class token) among the inputs.
+        add("concatenation along rows of NHWC and along tokens with a class token", batch: 3) { m in
+            let x = m.input(channels: 4, height: 3, width: 5)
+            let top = try m.conv(x, "top", out: 6, kernel: 1, fused: relu)
+            let bottom = try m.conv(x, "bottom", out: 6, kernel: 3)
+            let tall = try m.layer("tall", .concatenation(axis: 2), [top, bottom])                         // [N, 6, 6, 5]
+            let tokens = try m.layer("tokens", .transpose(permutation: [0, 2, 1]), [try m.layer("rows", .reshape(sampleShape: [6, 30]), [tall])])
+            let tokenValue = m.weights([1, 1, 6])
+            let token = try m.layer("class_token", .constant(tokenValue), [])
+            let all = try m.layer("with_class", .concatenation(axis: 1), [token, tokens])                  // [N, 31, 6]
+            m.output(try m.fullyConnected(try m.layer("flat", .reshape(sampleShape: [31 * 6]), [all]), "fc", outputs: 5))
+        }
+        // Broadcasting on every axis, batch included, constant operands first and second (LayerNorm's decomposed
+        // Sub/Div over NHWC, a bias over tokens), INT8 where the operation has INT8 arithmetic.
+        for operation in [ElementwiseOperation.add, .sub, .mul] {
+            add("elementwise \(operation.rawValue) broadcasting on every axis, constants first and second", batch: 2) { m in
+                let x = m.input(channels: 4, height: 3, width: 5)
+                let y = try m.conv(x, "conv", out: 4, kernel: 1)
+                let mean = try m.layer("mean", .reduce(ReduceParameters(operation: .mean, axes: [1])), [y])     // [N, 1, 3, 5]
+                let centered = try m.layer("centered", .elementwise(operation), [y, mean])
+                let rowGate = try m.layer("row_gate", .reduce(ReduceParameters(operation: .max, axes: [1, 3])), [y]) // [N, 1, 3, 1]
+                let gated = try m.layer("gated", .elementwise(operation), [rowGate, centered])
+                let (channelValues, columnValues, biasValues) = (m.weights([4, 1, 1], scale: 1), m.weights([1, 1, 1, 5], scale: 1), m.weights([15], scale: 1))
+                let perChannel = try m.layer("per_channel", .constant(channelValues), [])
+                let shifted = try m.layer("shifted", .elementwise(operation), [perChannel, gated])
+                let perColumn = try m.layer("per_column", .constant(columnValues), [])
+                let scaled = try m.layer("scaled", .elementwise(operation), [shifted, perColumn])
+                let firstChannel = try m.layer("first_channel", .slice(SliceParameters(starts: [0, 0, 0, 0], ends: [1, 1, 3, 5], steps: [1, 1, 1, 1])), [scaled])
+                let tokens = try m.layer("tokens", .reshape(sampleShape: [4, 15]), [scaled])
+                let bias = try m.layer("bias", .constant(biasValues), [])
+                let biased = try m.layer("biased", .elementwise(operation), [tokens, bias])
+                let firstRows = try m.layer("first_channel_rows", .reshape(sampleShape: [1, 15]), [firstChannel])
+                let mixed = try m.layer("mixed", .elementwise(.add), [biased, firstRows])
+                m.output(try m.fullyConnected(try m.layer("flat", .reshape(sampleShape: [60]), [mixed]), "fc", outputs: 3))
+            }
+        }
+        // Div as LayerNorm's decomposition writes it, by positive divisors only (random ones near 0 overflow).
+        add("elementwise div broadcasting, constants first and second") { m in
+            let x = m.input(channels: 4, height: 3, width: 5)
+            let y = try m.conv(x, "conv", out: 4, kernel: 1)
+            let centered = try m.layer("centered", .elementwise(.sub), [y, try m.layer("mean", .reduce(ReduceParameters(operation: .mean, axes: [1])), [y])])
+            let spread = try m.layer("spread", .activation(.sigmoid), [try m.layer("row_max", .reduce(ReduceParameters(operation: .max, axes: [1, 3])), [y])])
+            let normalized = try m.layer("normalized", .elementwise(.div), [centered, spread])             // [N, 4, 3, 5] / [N, 1, 3, 1]
+            let (channelValues, columnValues) = (m.weights([4, 1, 1], scale: 0.25), m.weights([1, 1, 1, 5], scale: 0.25))
+            let perChannel = try m.layer("per_channel", .constant(Weights(shape: [4, 1, 1], values: channelValues.values.map { $0 + 1 })), [])
+            let perColumn = try m.layer("per_column", .constant(Weights(shape: [1, 1, 1, 5], values: columnValues.values.map { $0 + 1 })), [])
+            let scaled = try m.layer("scaled", .elementwise(.div), [normalized, perChannel])
+            let inverse = try m.layer("inverse", .elementwise(.div), [perColumn, spread])                 // [1, 1, 1, 5] / [N, 1, 3, 1]
+            let sum = try m.layer("sum", .elementwise(.add), [scaled, inverse])
+            m.output(try m.fullyConnected(try m.layer("flat", .reshape(sampleShape: [60]), [sum]), "fc", outputs: 3))
+        }
+        // Softmax along every axis of NHWC and row-major tensors (attention scores over the last axis).
+        add("softmax along channels, rows and the last axis, rank 3 and 4") { m in
+            let x = m.input(channels: 5, height: 3, width: 4)
+            let y = try m.conv(x, "conv", out: 5, kernel: 1)
+            let channels = try m.layer("softmax_channels", .softmax(axis: 1, coerced2D: false), [y])
+            let rows = try m.layer("softmax_rows", .softmax(axis: 2, coerced2D: false), [channels])
+            let scores = try m.layer("scores", .reshape(sampleShape: [5, 12]), [rows])
+            let last = try m.layer("softmax_last", .softmax(axis: 2, coerced2D: false), [scores])
+            let coerced = try m.layer("softmax_coerced", .softmax(axis: 1, coerced2D: true), [last])
+            m.output(try m.fullyConnected(try m.layer("flat", .reshape(sampleShape: [60]), [coerced]), "fc", outputs: 3))
         }
 
         // Pad in each mode, reductions over inner axes, and MatMul between activations (attention-shaped, with a

@@ -49,6 +49,15 @@ public enum LayerForm: Sendable, Equatable {
     case channelConcatenation
     /// A reshape or identity whose physical layout is its logical one: a copy.
     case view
+    /// Data movement through index maps (`IndexMap`, one per input): Transpose, Slice, a Reshape or Identity that
+    /// reorders NHWC data, concatenation along any axis. Bytes or floats; INT8 data movement keeps its input's
+    /// quantization (the builder gives it so), an INT8 concatenation requantizes each input unlike its output.
+    case gather([IndexMap])
+    /// A binary operation with NumPy broadcasting on any axes, constant operands included (an `IndexMap` with two
+    /// sources): float, or INT8 with the same-shape case's `QuantizedBinaryArithmetic`.
+    case broadcastBinary(ElementwiseOperation, IndexMap)
+    /// Softmax of a float tensor along any axis of rank up to `IndexMap.maximumRank` (`SoftmaxGeometry`).
+    case softmax(axis: Int, coerced2D: Bool)
     /// No native form: the layer runs through the reference implementation on logical data.
     case hostReference(reason: String)
 
@@ -80,6 +89,15 @@ extension EnginePlan {
         func physicalIsLogical(_ shape: [Int]) -> Bool { shape.count != 4 || (shape[2] == 1 && shape[3] == 1) }
         func host(_ reason: String) -> LayerForm { .hostReference(reason: reason) }
         let unquantizedInput = "an INT8 layer whose input is not quantized"
+        let maximumRank = IndexMap.maximumRank
+        func elementSize(_ id: TensorID) -> Int { network[id].dataType.byteSize }
+        /// A one-input data movement through `map`, or why not.
+        func movement(_ what: String, _ map: @autoclosure () -> IndexMap) -> LayerForm {
+            guard max(inShape.count, outShape.count) <= maximumRank else { return host("\(what) of a tensor above rank \(maximumRank)") }
+            guard !isConstant(layer.inputs[0]) else { return host("\(what) of a constant") }
+            guard elementSize(layer.inputs[0]) == elementSize(layer.outputs[0]) else { return host("\(what) that changes the element type") }
+            return .gather([map()])
+        }
 
         switch layer.kind {
         case .reformat:
@@ -118,47 +136,62 @@ extension EnginePlan {
             if int8 { return host("Scale has no INT8 arithmetic") }
             return inShape.count == 4 ? .channelScale : host("Scale over a rank-\(inShape.count) tensor")
 
-        case let .softmax(axis, _):
+        case let .softmax(axis, coerced2D):
             if int8 { return host("Softmax has no INT8 arithmetic") }
-            return inShape.count == 2 && axis == 1 ? .softmaxRows : host("Softmax over axis \(axis) of a rank-\(inShape.count) tensor")
+            if inShape.count == 2 && axis == 1 { return .softmaxRows }
+            guard inShape.count <= maximumRank else { return host("Softmax over a tensor above rank \(maximumRank)") }
+            if coerced2D, inShape.count == 4, axis < 3 { return host("a Softmax before opset 13 over several axes of an NHWC tensor") }
+            return .softmax(axis: axis, coerced2D: coerced2D)
 
         case let .elementwise(op):
             if !int8, let scalar = scalarOperand(layer) { return .scalarBinary(op, scalar: scalar.value, scalarFirst: scalar.first) }
-            guard layer.inputs.count == 2, layer.inputs.allSatisfy({ !isConstant($0) }) else {
-                return host("\(op) with a constant operand")
-            }
+            guard layer.inputs.count == 2 else { return host("\(op) of \(layer.inputs.count) operands") }
             let shapes = layer.inputs.map { network[$0].shape }
+            let constants = layer.inputs.map(isConstant)
+            /// Any broadcasting, constants included, through an index map.
+            func broadcast() -> LayerForm {
+                guard outShape.count <= maximumRank,
+                      let map = IndexMap.broadcast(output: outShape, operands: zip(shapes, constants).map { (shape: $0, constant: $1) })
+                else { return host("\(op) broadcasting \(shapes[0]) with \(shapes[1])") }
+                return .broadcastBinary(op, map)
+            }
             if int8 {
-                guard shapes[0] == shapes[1] else { return host("INT8 \(op) with broadcasting") }
                 guard inQ.allSatisfy({ $0 != nil }) else { return host(unquantizedInput) }
                 guard outQ != nil else { return host("INT8 \(op) with float output") }
-                return QuantizationMath.hasInt8Arithmetic(op) ? .sameShapeBinary(op) : host("\(op) has no INT8 arithmetic")
+                guard QuantizationMath.hasInt8Arithmetic(op) else { return host("\(op) has no INT8 arithmetic") }
+                return shapes[0] == shapes[1] && !constants.contains(true) ? .sameShapeBinary(op) : broadcast()
             }
+            guard !constants.contains(true) else { return broadcast() }
             if shapes[0] == shapes[1] { return .sameShapeBinary(op) }
             func isChannelVector(_ s: [Int], of t: [Int]) -> Bool {
                 s.count == 4 && t.count == 4 && s[1] == t[1] && s[2] == 1 && s[3] == 1 && (t[2] > 1 || t[3] > 1)
             }
             if isChannelVector(shapes[1], of: shapes[0]) { return .channelBroadcast(op, vectorFirst: false) }
             if isChannelVector(shapes[0], of: shapes[1]) { return .channelBroadcast(op, vectorFirst: true) }
-            return host("\(op) broadcasting \(shapes[0]) with \(shapes[1])")
+            return broadcast()
 
         case let .concatenation(axis):
-            guard (outShape.count == 4 || outShape.count == 2) && axis == 1 else {
-                return host("concatenation along axis \(axis) of a rank-\(outShape.count) tensor")
-            }
-            guard layer.inputs.allSatisfy({ !isConstant($0) }) else { return host("concatenation with a constant input") }
             if int8, outQ == nil || inQ.contains(where: { $0 == nil }) { return host(unquantizedInput) }
-            return .channelConcatenation
+            let inputs = layer.inputs.map { (shape: network[$0].shape, constant: isConstant($0)) }
+            if (outShape.count == 4 || outShape.count == 2) && axis == 1 && !inputs.contains(where: { $0.constant }) { return .channelConcatenation }
+            guard outShape.count <= maximumRank, axis >= 1 else { return host("concatenation along axis \(axis) of a rank-\(outShape.count) tensor") }
+            guard layer.inputs.allSatisfy({ elementSize($0) == elementSize(layer.outputs[0]) }) else {
+                return host("concatenation of inputs of another element type than its output")
+            }
+            guard inputs.allSatisfy({ $0.shape.count == outShape.count && (!$0.constant || $0.shape[0] == 1) }) else {
+                return host("concatenation with a constant input of batch above 1")
+            }
+            return .gather(IndexMap.concatenation(output: outShape, inputs: inputs, axis: axis))
 
         case .reshape, .identity:
-            return physicalIsLogical(inShape) && physicalIsLogical(outShape)
-                ? .view : host("\(layer.kind.typeName) that reorders NHWC data")
+            if inShape == outShape || physicalIsLogical(inShape) && physicalIsLogical(outShape) { return .view }
+            return movement("\(layer.kind.typeName) that reorders NHWC data", .reshape(outputSample: Array(outShape.dropFirst())))
 
-        case .transpose:
-            return host("Transpose has no kernel")
+        case let .transpose(permutation):
+            return movement("Transpose", .transpose(inputSample: Array(inShape.dropFirst()), permutation: permutation))
 
-        case .slice:
-            return host("Slice has no kernel")
+        case let .slice(p):
+            return movement("Slice", .slice(inputSample: Array(inShape.dropFirst()), p, outputSample: Array(outShape.dropFirst())))
 
         case .pad:
             return int8 ? host("Pad has no INT8 arithmetic") : .padding
@@ -200,11 +233,14 @@ extension EnginePlan {
         }
     }
 
-    /// Whether a tensor is produced by a constant layer (constants are not batched).
+    /// Whether a tensor is produced by a constant layer, directly or through reformats (an INT8 build quantizes a
+    /// constant and dequantizes it for a float reader): constants are not batched (`TensorPlacement.Entry.fixedBatch`).
     public func isConstant(_ id: TensorID) -> Bool {
-        network.layers.contains { layer in
-            if case .constant = layer.kind { return layer.outputs.contains(id) }
-            return false
+        guard let producer = network.layers.first(where: { $0.outputs.contains(id) }) else { return false }
+        switch producer.kind {
+        case .constant: return true
+        case .reformat: return isConstant(producer.inputs[0])
+        default: return false
         }
     }
 }

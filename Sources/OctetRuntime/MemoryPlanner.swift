@@ -73,7 +73,8 @@ public struct TensorPlacement: Sendable {
         }
         for id in network.inputs { register(id, at: -1, constant: false) }
         for (index, layer) in network.layers.enumerated() {
-            let isConstant = if case .constant = layer.kind { true } else { false }
+            // A reformat of a constant (quantized by the build, dequantized for a float reader) is not batched either.
+            let isConstant = if case .constant = layer.kind { true } else { layer.kind == .reformat && entries[layer.inputs[0]]?.fixedBatch != nil }
             for id in layer.inputs { entries[id]?.lastUse = index }
             for id in layer.outputs { register(id, at: index, constant: isConstant) }
         }

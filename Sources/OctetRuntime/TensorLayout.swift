@@ -25,16 +25,17 @@ public struct TensorLayout: Sendable {
     /// (size 1, stride 0): how a kernel that walks logical coordinates over physical memory (MatMul) indexes it.
     public func broadcastStrides(batch: Int, rank: Int) -> (shape: [Int], strides: [Int]) {
         let shape = logicalShape(batch: batch)
-        var strides: [Int]
-        if isNHWC {
-            let (c, h, w) = (shape[1], shape[2], shape[3])
-            strides = [h * w * c, 1, w * c, c]
-        } else {
-            strides = rowMajorStrides(shape)
-        }
-        strides = zip(shape, strides).map { $0 == 1 ? 0 : $1 }
+        let strides = zip(shape, physicalStrides(batch: batch)).map { $0 == 1 ? 0 : $1 }
         let pad = rank - shape.count
         return (Array(repeating: 1, count: pad) + shape, Array(repeating: 0, count: pad) + strides)
+    }
+
+    /// The element stride of each logical axis in this physical layout (NHWC for rank 4, else row-major).
+    public func physicalStrides(batch: Int) -> [Int] {
+        let shape = logicalShape(batch: batch)
+        guard isNHWC else { return rowMajorStrides(shape) }
+        let (c, h, w) = (shape[1], shape[2], shape[3])
+        return [h * w * c, 1, w * c, c]
     }
 
     public init(sampleShape: [Int], dataType: DataType, quantization: TensorQuantization?) {

@@ -22,7 +22,7 @@ import OctetConformance
             for layer in plan.network.layers { forms.insert(String(describing: plan.form(of: layer)).prefix { $0 != "(" }.description) }
         }
         for form in ["reformat", "convolution", "depthwiseConvolution", "fullyConnected", "pooling", "lookupTable", "activation",
-                     "channelScale", "softmaxRows", "sameShapeBinary", "scalarBinary", "channelBroadcast", "matrixMultiply", "padding", "reduction", "channelConcatenation", "view",
+                     "channelScale", "softmaxRows", "sameShapeBinary", "scalarBinary", "channelBroadcast", "matrixMultiply", "padding", "reduction", "channelConcatenation", "view", "gather", "broadcastBinary", "softmax",
                      "constant", "hostReference"] {
             #expect(forms.contains(form), "no conformance case plans a layer of form \(form): \(forms.sorted())")
         }

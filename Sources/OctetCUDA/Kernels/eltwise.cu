@@ -15,8 +15,19 @@ __device__ __forceinline__ float binary(float x, float y, int op) {
     }
 }
 
-// INT8 add / sub / mul of two same-shape tensors, OctetQuantization's arithmetic:
-//   add: y = a*ma + b*mb, sub: y = a*ma - b*mb, mul: y = (a*b)*mm; q = round-half-even(min(max(y, lo), hi)).
+// OctetQuantization's INT8 add / sub / mul on two stored values x, z (as floats), before rounding:
+//   add: y = a*ma + b*mb, sub: y = a*ma - b*mb, mul: y = (a*b)*mm. False for a code without INT8 arithmetic
+//   (QuantizedBinaryArithmetic never passes one): the caller writes nothing.
+__device__ __forceinline__ bool quantized_binary(float x, float z, int op, float ma, float mb, float mm, float* r) {
+    switch (op) {
+    case 0: *r = __fadd_rn(__fmul_rn(x, ma), __fmul_rn(z, mb)); return true;
+    case 1: *r = __fsub_rn(__fmul_rn(x, ma), __fmul_rn(z, mb)); return true;
+    case 2: *r = __fmul_rn(__fmul_rn(x, z), mm); return true;
+    default: return false;
+    }
+}
+
+// INT8 add / sub / mul of two same-shape tensors: q = round-half-even(min(max(y, lo), hi)).
 extern "C" __global__ void octet_binary_q(
     long long count, const unsigned char* __restrict__ a, int aSigned, const unsigned char* __restrict__ b, int bSigned,
     int op, float ma, float mb, float mm, float lo, float hi, unsigned char* __restrict__ y)
@@ -24,13 +35,7 @@ extern "C" __global__ void octet_binary_q(
     OCTET_ELEMENT_INDEX(count);
     const float x = __int2float_rn(byte_value(a, i, aSigned)), z = __int2float_rn(byte_value(b, i, bSigned));
     float r;
-    switch (op) {
-    case 0: r = __fadd_rn(__fmul_rn(x, ma), __fmul_rn(z, mb)); break;
-    case 1: r = __fsub_rn(__fmul_rn(x, ma), __fmul_rn(z, mb)); break;
-    case 2: r = __fmul_rn(__fmul_rn(x, z), mm); break;
-    default: return; // no INT8 arithmetic: QuantizedBinaryArithmetic never passes another code
-    }
-    y[i] = saturate_round(r, lo, hi);
+    if (quantized_binary(x, z, op, ma, mb, mm, &r)) y[i] = saturate_round(r, lo, hi);
 }
 
 extern "C" __global__ void octet_binary_f32(
