@@ -124,7 +124,7 @@ struct CUDALayerFactory {
                 return try HalfConvolutionKernel(geometry: geometry, weights: p.weights, bias: p.bias, activation: layer.fusedActivation, constants: constants)
             case let .fullyConnected(p):
                 return try HalfConvolutionKernel(
-                    geometry: ConvolutionShape(fullyConnectedInputs: p.inputs, outputs: p.outputs), weights: Weights(shape: [p.outputs, p.inputs, 1, 1], values: p.weights.values),
+                    geometry: ConvolutionShape(fullyConnectedInputs: p.inputs, outputs: p.outputs), weights: p.weights.reshaped([p.outputs, p.inputs, 1, 1]),
                     bias: p.bias, activation: layer.fusedActivation, constants: constants)
             default:
                 throw disagreement()
