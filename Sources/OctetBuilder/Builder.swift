@@ -69,6 +69,8 @@ public struct Builder: Sendable {
                 changed = changed || !log.isEmpty
             }
         }
+        let lowering = FlattenFullyConnectedPass()
+        report.passLog += lowering.run(&optimized).map { "\(lowering.name): \($0)" }
         report.builderOptions = config.summary
         var assignment = PrecisionAssignment(config: config, network: optimized, report: report, backend: backend)
         return try assignment.run()

@@ -128,8 +128,8 @@ struct DeviceTensor {
 
     var count: Int { layout.elementsPerSample * batch }
     var bytes: Int { layout.bytesPerSample * batch }
-    /// Pixels (N·H·W) of an NHWC tensor, rows of any other.
-    var pixels: Int { layout.isNHWC ? batch * layout.height * layout.width : count / max(layout.channels, 1) }
+    /// Pixels (N·H·W) of an NHWC tensor, rows of its last axis of any other (`TensorLayout`'s pixel view).
+    var pixels: Int { batch * layout.height * layout.width }
     var isSigned: Int32 { layout.dataType == .int8 ? 1 : 0 }
 }
 

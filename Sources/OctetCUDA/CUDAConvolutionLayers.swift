@@ -3,7 +3,7 @@ import OctetQuantization
 import OctetRuntime
 
 /// The geometry of a 2-D convolution per sample (the batch comes at run time); fully connected layers are the
-/// 1x1 case over a 1x1 image.
+/// 1x1 case over a column of pixels, one per row of the input's last axis.
 struct ConvolutionShape: Sendable {
     var height, width, channels, outputHeight, outputWidth, outputChannels: Int
     var kernel: (Int, Int)
@@ -23,8 +23,11 @@ struct ConvolutionShape: Sendable {
         groups = p.groups
     }
 
-    init(fullyConnectedInputs inputs: Int, outputs: Int) {
-        (height, width, channels, outputHeight, outputWidth, outputChannels) = (1, 1, inputs, 1, 1, outputs)
+    /// A fully connected layer over the last axis of `input` (a full shape, row-major): a 1x1 convolution over one
+    /// column of pixels per sample, the rows of that axis.
+    init(_ p: FullyConnectedParameters, input: [Int]) {
+        let rows = input.dropFirst().dropLast().reduce(1, *)
+        (height, width, channels, outputHeight, outputWidth, outputChannels) = (rows, 1, p.inputs, rows, 1, p.outputs)
         (kernel, strides, padsBegin, dilations, groups) = ((1, 1), (1, 1), (0, 0), (1, 1), 1)
     }
 

@@ -124,7 +124,7 @@ struct CUDALayerFactory {
                 return try HalfConvolutionKernel(geometry: geometry, weights: p.weights, bias: p.bias, activation: layer.fusedActivation, constants: constants)
             case let .fullyConnected(p):
                 return try HalfConvolutionKernel(
-                    geometry: ConvolutionShape(fullyConnectedInputs: p.inputs, outputs: p.outputs), weights: p.weights.reshaped([p.outputs, p.inputs, 1, 1]),
+                    geometry: ConvolutionShape(p, input: inShape), weights: p.weights.reshaped([p.outputs, p.inputs, 1, 1]),
                     bias: p.bias, activation: layer.fusedActivation, constants: constants)
             default:
                 throw disagreement()
@@ -152,7 +152,7 @@ struct CUDALayerFactory {
             return try FloatConvolutionKernel(geometry: geometry, weights: p.weights, bias: p.bias, activation: layer.fusedActivation, constants: constants)
 
         case let (.fullyConnected, .fullyConnected(p)):
-            let geometry = ConvolutionShape(fullyConnectedInputs: p.inputs, outputs: p.outputs)
+            let geometry = ConvolutionShape(p, input: inShape)
             if int8 { return try implicitGEMM(geometry, try linear(p.weights, p.bias), residual: false) }
             let weights = p.weights.reshaped([p.outputs, p.inputs, 1, 1])
             return try FloatConvolutionKernel(geometry: geometry, weights: weights, bias: p.bias, activation: layer.fusedActivation, constants: constants)
@@ -257,6 +257,10 @@ extension CUDABackend {
             }
             if inShape.count == 4, max(inShape[2], inShape[3]) >= ImplicitGEMMKernel.maximumSide {
                 return "an input of \(inShape[2])x\(inShape[3]) is beyond the CUDA convolution's \(ImplicitGEMMKernel.maximumSide) pixels a side"
+            }
+            // A fully connected layer's rows per sample are its pixel column (`ConvolutionShape(_:input:)`).
+            if inShape.count != 4, inShape.dropFirst().dropLast().reduce(1, *) >= ImplicitGEMMKernel.maximumSide {
+                return "\(inShape.dropFirst().dropLast().reduce(1, *)) rows a sample are beyond the CUDA GEMM's \(ImplicitGEMMKernel.maximumSide)"
             }
             return nil
         case .reformat, .constant, .depthwiseConvolution, .pooling, .lookupTable, .activation, .channelScale, .softmaxRows,

@@ -325,6 +325,18 @@ extension ConformanceSuite {
             m.output(try m.fullyConnected(try m.layer("flat", .reshape(sampleShape: [6]), [y]), "fc", outputs: 3))
         }
 
+        // Fully connected over the last axis of a rank-4 tensor (ConvNeXt's and Swin's [N, H, W, C] MLPs, read as rows
+        // through Reshapes) and of a rank-3 one (ViT's tokens), fused activation, awkward sizes. The first reads a
+        // float tensor (a Softmax's, as the MLPs read LayerNorm's), quantized after its Reshape.
+        add("fully connected over rank-4 and rank-3 tensors") { m in
+            let x = m.input(channels: 6, height: 5, width: 3)
+            let y = try m.layer("softmax", .softmax(axis: 3, coerced2D: false), [try m.conv(x, "conv", out: 6, kernel: 1)])
+            let hidden = try m.fullyConnected(y, "fc_channels_last", outputs: 17, fused: relu)
+            let tokens = try m.layer("tokens", .reshape(sampleShape: [30, 17]), [hidden])
+            let t = try m.fullyConnected(tokens, "fc_tokens", outputs: 5)
+            m.output(try m.fullyConnected(try m.layer("flat", .reshape(sampleShape: [150]), [t]), "fc", outputs: 4))
+        }
+
         // The GPU's large tiles: 200 channels (partial tiles), a residual add staged in shared memory, float output.
         add("large convolutions (GPU tiles)", batch: 4, large: true, arithmetics: [.int8, .int8TensorRT]) { m in
             let x = m.input(channels: 32, height: 66, width: 66)

@@ -18,7 +18,7 @@ public enum LayerForm: Sendable, Equatable {
     case convolution(grouped: Bool)
     /// One filter per channel (groups = channels), one input.
     case depthwiseConvolution
-    /// `x · Wᵀ + b` over the last axis of a rank-2 tensor: a GEMM.
+    /// `x · Wᵀ + b` over the last axis of a row-major tensor (rank 2, 3 or above 4): a GEMM over its rows.
     case fullyConnected
     /// Max or average pooling (or global pooling) over an NCHW tensor.
     case pooling
@@ -86,7 +86,8 @@ extension EnginePlan {
     /// The form of a planned layer (see `LayerForm`).
     public func form(of layer: Layer) -> LayerForm {
         let (int8, inQ, outQ, inShape, outShape) = signature(of: layer)
-        func physicalIsLogical(_ shape: [Int]) -> Bool { shape.count != 4 || (shape[2] == 1 && shape[3] == 1) }
+        /// NHWC and NCHW order agree when C or H·W is 1; every other rank is stored row-major.
+        func physicalIsLogical(_ shape: [Int]) -> Bool { shape.count != 4 || shape[1] == 1 || (shape[2] == 1 && shape[3] == 1) }
         func host(_ reason: String) -> LayerForm { .hostReference(reason: reason) }
         let unquantizedInput = "an INT8 layer whose input is not quantized"
         let maximumRank = IndexMap.maximumRank
@@ -119,7 +120,9 @@ extension EnginePlan {
             return .convolution(grouped: p.groups != 1)
 
         case .fullyConnected:
-            guard inShape.count == 2 else { return host("a fully connected layer over a rank-\(inShape.count) tensor") }
+            // Rows of the last axis (`TensorLayout`'s pixel view); the builder reads a rank-4 input through a Reshape
+            // to rank 3 (`FlattenFullyConnectedPass`), as NHWC does not keep its last axis contiguous.
+            guard inShape.count != 4 else { return host("a fully connected layer over the last axis of an NHWC (rank-4) tensor") }
             if int8, inQ[0] == nil { return host(unquantizedInput) }
             return .fullyConnected
 

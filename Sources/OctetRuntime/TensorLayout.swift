@@ -14,8 +14,15 @@ public struct TensorLayout: Sendable {
     public var elementSize: Int { dataType == .float32 ? 4 : 1 }
     public var elementsPerSample: Int { sampleShape.reduce(1, *) }
     public var bytesPerSample: Int { elementsPerSample * elementSize }
-    public var channels: Int { sampleShape.first ?? 1 }
-    public var height: Int { isNHWC ? sampleShape[1] : 1 }
+
+    // The pixel view, rows of contiguous channels, which the GEMM, pooling and channel kernels walk: an NHWC
+    // tensor's own H, W and C; any other rank as `height` rows of its last axis (`width` 1), so a fully connected
+    // layer over the last axis of a rank-3 tensor ([N, tokens, features]) is the same GEMM as over a rank-2 one.
+
+    /// The contiguous innermost axis: C of an NHWC tensor, the last axis of any other.
+    public var channels: Int { isNHWC ? sampleShape[0] : (sampleShape.last ?? 1) }
+    /// H of an NHWC tensor; of any other, the rows of its last axis per sample.
+    public var height: Int { isNHWC ? sampleShape[1] : elementsPerSample / max(channels, 1) }
     public var width: Int { isNHWC ? sampleShape[2] : 1 }
 
     public func logicalShape(batch: Int) -> [Int] { [batch] + sampleShape }

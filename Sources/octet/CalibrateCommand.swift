@@ -76,9 +76,12 @@ struct CalibrateCommand: ParsableCommand {
         let context = engine.makeContext()
         var calibrator = Calibrator()
         let progress = Progress(total: files.count, label: "calibrating")
+        // The builder's own tensors (the rows a fully connected layer reads a rank-4 tensor as) are not the model's.
+        let modelTensors = Set(network.executionTensorNames)
         for chunk in ImageList.batches(files, size: batch) {
             _ = try context.execute([network[network.inputs[0]].name: try ImageList.batchTensor(chunk, recipe: recipe)]) { id, value in
-                calibrator.observe(engine.plan.network[id].name, value.dequantized.values)
+                let name = engine.plan.network[id].name
+                if modelTensors.contains(name) { calibrator.observe(name, value.dequantized.values) }
             }
             progress.advance(by: chunk.count)
         }

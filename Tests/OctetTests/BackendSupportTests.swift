@@ -91,13 +91,16 @@ import OctetConformance
         #expect(got.values == want.values)
     }
 
-    /// MatMul between activations (INT8 in the INT8 modes), Pad and Reduce run natively on the CPU, and on CUDA in
-    /// every mode but zero points (which CUDA refuses for every layer): none of them is a host layer in its cases.
-    @Test(arguments: ConformanceSuite.cases.filter { c in ["matrix multiply", "pad ", "reduce "].contains { c.name.hasPrefix($0) } })
-    func matrixMultiplyPadAndReduceAreNative(_ testCase: ConformanceCase) throws {
+    /// MatMul between activations and fully connected layers over rank-3 and rank-4 tensors (INT8 in the INT8 modes;
+    /// the Reshapes around a rank-4 one too), Pad and Reduce run natively on the CPU, and on CUDA in every mode but
+    /// zero points (which CUDA refuses for every layer): none of them is a host layer in its cases.
+    @Test(arguments: ConformanceSuite.cases.filter { c in
+        ["matrix multiply", "pad ", "reduce ", "fully connected over"].contains { c.name.hasPrefix($0) }
+    })
+    func transformerLayersPadAndReduceAreNative(_ testCase: ConformanceCase) throws {
         func underTest(_ kind: LayerKind) -> Bool {
             switch kind {
-            case .matrixMultiply, .pad, .reduce: true
+            case .matrixMultiply, .pad, .reduce, .fullyConnected, .reshape: true
             default: false
             }
         }
@@ -109,9 +112,20 @@ import OctetConformance
             let plan = try Builder(config: config, backend: backend).makePlan(network)
             let layers = plan.network.layers.filter { underTest($0.kind) }
             #expect(!layers.isEmpty)
+            if testCase.name.hasPrefix("fully connected over") {
+                // The rank-4 one is read as rows (`FlattenFullyConnectedPass`), the rank-3 one directly.
+                #expect(layers.map(\.name).filter { $0.hasPrefix("fc_channels_last") }.count == 3)
+                #expect(plan.report.passLog.contains { $0.hasPrefix("flatten-fully-connected: read FullyConnected 'fc_channels_last'") })
+                // Its rows take the ranges of the tensors they reshape: none is missing one.
+                #expect(plan.report.missingRanges.isEmpty, "\(plan.report.missingRanges)")
+            }
             for layer in layers {
                 #expect(backend.support(for: layer, in: plan) == .native, "\(backend.name): \(layer.name) \(plan.form(of: layer))")
-                if case .matrixMultiply = layer.kind, testCase.arithmetic != .fp32 { #expect(layer.precision == .int8, "\(layer.name)") }
+                switch layer.kind {
+                case .matrixMultiply, .fullyConnected:
+                    if testCase.arithmetic != .fp32 { #expect(layer.precision == .int8, "\(layer.name)") }
+                default: break
+                }
             }
         }
     }

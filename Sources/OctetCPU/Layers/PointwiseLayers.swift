@@ -127,7 +127,7 @@ struct ChannelConcatLayer: CPULayer {
 
     func run(inputs: [CPUBuffer], outputs: [CPUBuffer], context: CPURunContext) throws {
         let y = outputs[0]
-        let outChannels = y.layout.isNHWC ? y.layout.channels : (y.layout.sampleShape.last ?? 1)
+        let outChannels = y.layout.channels
         let pixels = y.count / outChannels
         let output = self.output, qs = inputQuantizations
         context.pool.run(pixels, granularity: 64) { range in
