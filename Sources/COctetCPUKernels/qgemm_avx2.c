@@ -18,10 +18,16 @@
  *     minimum, v copied to a scratch tile. Signed activations that stay within about +-64 (the mobile nets'
  *     linear bottlenecks, which the expansion 1x1s read) span <= 128 in most rows: measured on the 29 photos,
  *     60-100 % of their rows, where the scheme without per-row shifts (s = 0 or 128 only) took almost none;
- *   - otherwise the WIDENED path (both operands int16, vpmaddwd), exact for any byte. ReLU6 outputs stored as
- *     uint8 (0 and 255 both common: the projection 1x1s) stay here. Splitting operands instead (u = lo7 + 128*hi,
- *     or w = 16*wh + wl, each half through vpmaddubsw with int16 partial sums) was counted at 4.4-5 vector ops per
- *     32 multiply-adds against the widened loop's 4.7 on a 3-vector-port Intel core, so it is not done.
+ *   - the SPLIT path when some row spans more than 128 but few bytes lie above its window: with s = the row's
+ *     minimum, v = u - s is split as v = lo + hi, lo = min(v, 128) and hi = v - lo (0..127). The byte path runs on
+ *     lo over every k; hi is zero almost everywhere (post-ReLU uint8 activations calibrated by their maximum: on
+ *     ResNet-50 and the photos 0.24 % of the bytes exceed 128, and 1.4 % of the 4-byte k-groups of a 3-row tile hold
+ *     one), so the tile lists the k-groups where some row's hi is not zero and runs the byte path's step on hi for
+ *     those only. Both halves are exact (lo <= 128, hi <= 127). A tile with more than a quarter of its k-groups
+ *     listed (ReLU6 outputs, where 6.0 is stored as 255 often: MobileNetV2 46 %) takes the widened path instead;
+ *   - otherwise the WIDENED path (both operands int16, vpmaddwd), exact for any byte. Splitting every operand
+ *     densely (u = lo7 + 128*hi, or w = 16*wh + wl, each half through vpmaddubsw with int16 partial sums) was counted
+ *     at 4.4-5 vector ops per 32 multiply-adds against the widened loop's 4.7, so only the sparse split is done.
  *
  * Byte path: per k-group of 4, the 4 bytes of a row broadcast (vpbroadcastd), two 32-byte weight loads (16 columns
  *   x 4 k), vpmaddubsw -> per column two int16 half-sums, vpmaddwd with ones -> one int32 per column, vpaddd:
@@ -53,6 +59,10 @@
 #define L2_BLOCK_BYTES (256u * 1024u)
 /* Largest block of panels whose shift sums (16 int32 = 64 bytes a panel, 4 KiB in all) live on the stack. */
 #define STACK_PANELS 64
+/* Most k-groups the split path lists before the tile takes the widened path instead: a quarter of them. The split
+ * tile costs the byte path's 3 vector ops per 32 multiply-adds, times 1 + the listed share, against the widened
+ * loop's 4.7. */
+#define SPLIT_LIMIT(K) ((K) / 16)
 
 /* The float epilogue's arguments; NULL for the requantizing kernel. */
 typedef struct {
@@ -73,6 +83,7 @@ static OCTET_TARGET_AVX2 unsigned max_epu8(__m128i x) { return 255u - min_epu8(_
  * shift is a_xor, so that v is the stored byte (a_xor 0 or 0x80 only). */
 typedef struct {
     int widened;
+    int split; /* some row spans more than 128: try the split path (shift[i] = the row's minimum) */
     int in_place;
     int any_shift;    /* some shift is not 0: the tile adds shift * sum_k W */
     int common_shift; /* every row has shift[0]: one shift * sum_k W serves the tile */
@@ -98,7 +109,7 @@ static OCTET_TARGET_AVX2 int within_window(__m128i vlo, __m128i vhi, uint8_t lo)
  * tile, then one per row (horizontal reductions, about 12 cycles of latency each, only when needed). */
 static OCTET_TARGET_AVX2 tile_plan plan_tile(size_t mr, size_t K, const uint8_t* a, size_t a_stride, uint8_t a_xor) {
     const __m128i vxor = _mm_set1_epi8((char)a_xor);
-    tile_plan plan = {0, 0, 0, 1, {0}};
+    tile_plan plan = {0, 0, 0, 0, 1, {0}};
     __m128i row_lo[MR], row_hi[MR];
     __m128i vlo = _mm_set1_epi8((char)0xFF), vhi = _mm_setzero_si128();
     for (size_t i = 0; i < mr; i++) {
@@ -134,14 +145,11 @@ static OCTET_TARGET_AVX2 tile_plan plan_tile(size_t mr, size_t K, const uint8_t*
         plan.common_shift = 0;
         for (size_t i = 0; i < mr; i++) {
             const unsigned lo = min_epu8(row_lo[i]), hi = max_epu8(row_hi[i]);
-            if (hi - lo > 128) {
-                plan.widened = 1;
-                return plan;
-            }
-            plan.shift[i] = (uint8_t)choose_shift(lo, hi, a_xor);
+            plan.split |= hi - lo > 128;
+            plan.shift[i] = (uint8_t)(hi - lo > 128 ? lo : choose_shift(lo, hi, a_xor));
         }
     }
-    plan.in_place = a_xor == 0 || a_xor == 0x80;
+    plan.in_place = !plan.split && (a_xor == 0 || a_xor == 0x80);
     for (size_t i = 0; i < mr; i++) {
         plan.in_place &= plan.shift[i] == a_xor;
         plan.any_shift |= plan.shift[i] != 0;
@@ -174,6 +182,63 @@ static OCTET_TARGET_AVX2 void shifted_a(size_t mr, size_t K, const uint8_t* a, s
             memcpy(dst + k, &v, 4);
         }
     }
+}
+
+/* The split path's operands (see the top of the file), v = (a[i * a_stride + k] ^ x) - shift[i]: lo[i * K + k] =
+ * min(v, 128) for every k, and the k-groups of 4 where some row's hi = v - lo is not zero, in order: group j starts
+ * at byte hi_k[j] and holds row i's four hi bytes in hi_words[j * MR + i]. Returns the number of groups, or
+ * SIZE_MAX as soon as it exceeds `limit` (the tile then takes the widened path). */
+static OCTET_TARGET_AVX2 size_t split_a(size_t mr, size_t K, const uint8_t* a, size_t a_stride, uint8_t x,
+                                        const uint8_t shift[MR], size_t limit, uint8_t* lo, uint32_t* hi_k,
+                                        int32_t* hi_words) {
+    const __m256i vxor = _mm256_set1_epi8((char)x), c128 = _mm256_set1_epi8((char)0x80);
+    __m256i vs[MR];
+    OCTET_UNROLL for (size_t i = 0; i < MR; i++) vs[i] = _mm256_set1_epi8((char)(i < mr ? shift[i] : 0));
+    size_t count = 0;
+    /* Records the groups of a chunk whose hi bytes (rows' vectors in h) are not all zero. */
+#define OCTET_SPLIT_RECORD(k0, groups, h)                                                                          \
+    do {                                                                                                           \
+        __m256i any = h[0];                                                                                        \
+        for (size_t i = 1; i < mr; i++) any = _mm256_or_si256(any, h[i]);                                          \
+        unsigned nonzero = ~(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(                                     \
+                               _mm256_cmpeq_epi32(any, _mm256_setzero_si256()))) & ((1u << (groups)) - 1u);         \
+        if (nonzero != 0) {                                                                                        \
+            int32_t words[MR][8];                                                                                  \
+            for (size_t i = 0; i < mr; i++) _mm256_storeu_si256((__m256i*)words[i], h[i]);                         \
+            while (nonzero != 0) {                                                                                 \
+                const unsigned g = (unsigned)__builtin_ctz(nonzero);                                               \
+                nonzero &= nonzero - 1;                                                                            \
+                if (count == limit) return SIZE_MAX;                                                               \
+                hi_k[count] = (uint32_t)((k0) + 4 * g);                                                            \
+                for (size_t i = 0; i < MR; i++) hi_words[count * MR + i] = i < mr ? words[i][g] : 0;               \
+                count++;                                                                                           \
+            }                                                                                                      \
+        }                                                                                                          \
+    } while (0)
+    size_t k = 0;
+    for (; k + 32 <= K; k += 32) {
+        __m256i h[MR];
+        for (size_t i = 0; i < mr; i++) {
+            const __m256i u = _mm256_xor_si256(_mm256_loadu_si256((const __m256i*)(a + i * a_stride + k)), vxor);
+            const __m256i v = _mm256_sub_epi8(u, vs[i]);
+            _mm256_storeu_si256((__m256i*)(lo + i * K + k), _mm256_min_epu8(v, c128));
+            h[i] = _mm256_subs_epu8(v, c128);
+        }
+        OCTET_SPLIT_RECORD(k, 8, h);
+    }
+    for (; k < K; k += 4) {
+        __m256i h[MR];
+        for (size_t i = 0; i < mr; i++) {
+            const __m256i u = _mm256_xor_si256(_mm256_set1_epi32(octet_load_i32(a + i * a_stride + k)), vxor);
+            const __m256i v = _mm256_sub_epi8(u, vs[i]);
+            const int32_t l = _mm256_cvtsi256_si32(_mm256_min_epu8(v, c128));
+            memcpy(lo + i * K + k, &l, 4);
+            h[i] = _mm256_subs_epu8(v, c128);
+        }
+        OCTET_SPLIT_RECORD(k, 1, h);
+    }
+#undef OCTET_SPLIT_RECORD
+    return count;
 }
 
 /* a16[i * K + k] = (int16)(uint8)(a[i * a_stride + k] ^ a_xor) for i < mr, k < K (K % 4 == 0). */
@@ -221,6 +286,10 @@ typedef struct {
     const int32_t* sums;
     int32_t shift[MR];
     int common_shift; /* shift[i] == shift[0] for every row */
+    /* The split path's listed k-groups (`split_a`): hi_count of them, none on the other paths. */
+    const uint32_t* hi_k;
+    const int32_t* hi_words;
+    size_t hi_count;
 } tile_input;
 
 /* mr rows x 16 columns: acc (bias not included) for the panel at b; columns 0-7 in out[i][0], 8-15 in out[i][1]. */
@@ -239,6 +308,17 @@ OCTET_INLINE OCTET_TARGET_AVX2 void tile_accumulate(const size_t mr, size_t K, c
             const __m256i w1 = _mm256_loadu_si256((const __m256i*)(w + 32));
             OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
                 const __m256i av = _mm256_set1_epi32(octet_load_i32(a8 + i * stride + k));
+                acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(_mm256_maddubs_epi16(av, w0), ones16));
+                acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(_mm256_maddubs_epi16(av, w1), ones16));
+            }
+        }
+        /* The split path's hi bytes, the same step at the listed k-groups only. */
+        for (size_t j = 0; j < in->hi_count; j++) {
+            const uint8_t* wg = b + 64 + 16 * (size_t)in->hi_k[j];
+            const __m256i w0 = _mm256_loadu_si256((const __m256i*)wg);
+            const __m256i w1 = _mm256_loadu_si256((const __m256i*)(wg + 32));
+            OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
+                const __m256i av = _mm256_set1_epi32(in->hi_words[j * MR + i]);
                 acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(_mm256_maddubs_epi16(av, w0), ones16));
                 acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(_mm256_maddubs_epi16(av, w1), ones16));
             }
@@ -359,7 +439,12 @@ static const tile_f32_fn tiles_f32[MR] = {tile_f32_1, tile_f32_2, tile_f32_3};
 typedef struct {
     int16_t stack_a16[MR * STACK_K] __attribute__((aligned(64)));
     int32_t stack_sums[STACK_PANELS * 16];
+    /* The split path's listed k-groups, at most SPLIT_LIMIT(K) of them. */
+    uint32_t stack_hi_k[SPLIT_LIMIT(STACK_K)];
+    int32_t stack_hi_words[MR * SPLIT_LIMIT(STACK_K)];
     int16_t* a16;
+    uint32_t* hi_k;
+    int32_t* hi_words;
     int32_t* sums;
     size_t sums_capacity; /* panels */
     size_t sums_block;    /* first panel of the block whose sums are in `sums`; SIZE_MAX = none yet */
@@ -378,28 +463,51 @@ static OCTET_TARGET_AVX2 void qgemm_avx2_driver(size_t M, size_t N, size_t K, co
     if (block_panels > panels) block_panels = panels;
     scratch s;
     s.a16 = s.stack_a16;
+    s.hi_k = s.stack_hi_k;
+    s.hi_words = s.stack_hi_words;
     if (K > STACK_K) {
         s.a16 = malloc(MR * K * sizeof(int16_t));
-        if (s.a16 == NULL) abort();
+        s.hi_k = malloc(SPLIT_LIMIT(K) * sizeof(uint32_t));
+        s.hi_words = malloc(MR * SPLIT_LIMIT(K) * sizeof(int32_t));
+        if (s.a16 == NULL || s.hi_k == NULL || s.hi_words == NULL) abort();
     }
     s.sums = s.stack_sums;
     s.sums_capacity = STACK_PANELS;
     s.sums_block = SIZE_MAX;
+    /* Tiles in a row whose split listed too many k-groups: a layer's activations are alike from tile to tile, so
+     * after two such tiles only every 16th tries the split again (ReLU6 outputs would otherwise pay for a split
+     * attempt and then the widening on every tile). */
+    unsigned split_failures = 0;
 
     for (size_t pb = 0; pb < panels; pb += block_panels) {
         const size_t pe = octet_min_size(panels, pb + block_panels);
         for (size_t m0 = 0; m0 < M; m0 += MR) {
             const size_t mr = octet_min_size(MR, M - m0);
             const uint8_t* a = A + m0 * a_stride;
-            const tile_plan plan = plan_tile(mr, K, a, a_stride, a_xor);
-            tile_input in = {NULL, a, a_stride, NULL, {0}, plan.common_shift};
+            tile_plan plan = plan_tile(mr, K, a, a_stride, a_xor);
+            tile_input in = {NULL, a, a_stride, NULL, {0}, plan.common_shift, NULL, NULL, 0};
+            if (plan.split && split_failures >= 2 && (m0 / MR) % 16 != 0) plan.widened = 1;
+            if (plan.split && !plan.widened) {
+                const size_t listed = split_a(mr, K, a, a_stride, a_xor, plan.shift, SPLIT_LIMIT(K), (uint8_t*)s.a16,
+                                              s.hi_k, s.hi_words);
+                split_failures = listed == SIZE_MAX ? split_failures + 1 : 0;
+                if (listed == SIZE_MAX) {
+                    plan.widened = 1;
+                } else {
+                    in.a8 = (const uint8_t*)s.a16;
+                    in.a8_stride = K;
+                    in.hi_k = s.hi_k;
+                    in.hi_words = s.hi_words;
+                    in.hi_count = listed;
+                }
+            }
             if (plan.widened) {
                 widen_a(mr, K, a, a_stride, a_xor, s.a16);
                 in.a16 = s.a16;
             } else {
                 /* The bytes v = u - shift[i]: A itself when every shift is a_xor (post-ReLU int8 with a_xor 0x80,
                  * or uint8 <= 128 with a_xor 0), else a copy. */
-                if (!plan.in_place) {
+                if (!plan.in_place && !plan.split) {
                     shifted_a(mr, K, a, a_stride, a_xor, plan.shift, (uint8_t*)s.a16);
                     in.a8 = (const uint8_t*)s.a16;
                     in.a8_stride = K;
@@ -431,7 +539,7 @@ static OCTET_TARGET_AVX2 void qgemm_avx2_driver(size_t M, size_t N, size_t K, co
             }
         }
     }
-    if (s.a16 != s.stack_a16) free(s.a16);
+    if (s.a16 != s.stack_a16) free(s.a16), free(s.hi_k), free(s.hi_words);
     if (s.sums != s.stack_sums) free(s.sums);
 }
 

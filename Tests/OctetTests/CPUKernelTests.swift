@@ -113,7 +113,8 @@ import Testing
 
     /// The bytes u = A ^ a_xor a qgemm sees. The AVX2 kernel picks its inner loop per 3-row tile from them
     /// (qgemm_avx2.c): vpmaddubsw on u - s when every row's bytes lie in some [s, s + 128] (s per row: 0, 128 or
-    /// the row's minimum), else the widened vpmaddwd loop; the edges 0, 127, 128, 255 and each window's ends are
+    /// the row's minimum), else the split path (rows with few bytes above their window) or the widened vpmaddwd
+    /// loop; the edges 0, 127, 128, 255 and each window's ends are
     /// drawn often, since they bound the byte path.
     enum Activations: String {
         case any, upTo128, from128
@@ -127,6 +128,11 @@ import Testing
         /// Row by row through window, from128 and upTo128: every tile takes the byte path with a different shift
         /// per row.
         case mixedRows
+        /// Each row within its window (as `window`) but for rare bytes above it, up to 255 (post-ReLU uint8
+        /// activations calibrated by their maximum): one in 300 in the first three rows of every six (the split
+        /// path, listing the few k-groups that hold one), one in 20 in the others (more groups than the split
+        /// path lists: the widened path).
+        case sparseOutliers
 
         func byte(row: Int, using rng: inout SplitMix64) -> UInt8 {
             let r = rng.next()
@@ -140,6 +146,10 @@ import Testing
                 return UInt8(lo + (r % 4 == 0 ? [0, width][Int(r / 4 % 2)] : r / 4 % (width + 1)))
             case .cycling: return [Activations.upTo128, .from128, .any, .window][row / 3 % 4].byte(row: row, using: &rng)
             case .mixedRows: return [Activations.window, .from128, .upTo128][row % 3].byte(row: row, using: &rng)
+            case .sparseOutliers:
+                let rate: UInt64 = row / 3 % 2 == 0 ? 300 : 20
+                if r % rate == 0 { return r / rate % 3 == 0 ? 255 : 255 - UInt8(r / rate / 3 % 90) }
+                return Activations.window.byte(row: row, using: &rng)
             }
         }
     }
@@ -221,7 +231,7 @@ import Testing
         // K = 16, 20 and 24 as the mobile nets' expansions (remainders of the 16- and 32-byte loops).
         let shapes = [(1, 1, 4), (2, 17, 8), (3, 16, 60), (4, 33, 116), (5, 65, 124), (7, 47, 576), (9, 1043, 8),
                       (13, 20, 4100), (6, 96, 16), (8, 25, 20), (5, 144, 24)]
-        for (i, activations) in [Activations.upTo128, .from128, .cycling, .window, .beyondWindow, .mixedRows].enumerated() {
+        for (i, activations) in [Activations.upTo128, .from128, .cycling, .window, .beyondWindow, .mixedRows, .sparseOutliers].enumerated() {
             for (j, (m, n, k)) in shapes.enumerated() {
                 add(m, n, k, 800 + i * shapes.count + j)
                 cases[cases.count - 1].activations = activations

@@ -10,8 +10,9 @@
  *    --relu-a: A holds post-ReLU int8 activations, q in [0, 127], instead of full-range bytes -- the AVX2 kernel's
  *    vpmaddubsw path; without it every AVX2 row tile takes the widened vpmaddwd path; --a-window W: each row of A
  *    holds bytes u = A ^ 0x80 in a window [lo, lo + W] at a random lo, as signed activations within about +-W/2
- *    -- W <= 128 is the AVX2 kernel's shifted vpmaddubsw path; --mobile: the 1x1 convolutions of MobileNetV2
- *    instead of ResNet-50's shapes)
+ *    -- W <= 128 is the AVX2 kernel's shifted vpmaddubsw path; --a-outliers P: uint8 activations mostly <= 128
+ *    with P per mille above (the AVX2 kernel's split path while few 4-byte groups hold one); --mobile: the 1x1
+ *    convolutions of MobileNetV2 instead of ResNet-50's shapes)
  *
  * Peak: a register-only loop of 24 independent vpdpbusd (resp. vfmadd231ps) per iteration, so throughput, not
  * latency, bounds it. One vpdpbusd zmm = 16 lanes x 4 u8*s8 products = 64 MACs = 128 ops; one vfmadd231ps zmm
@@ -51,6 +52,9 @@ static uint32_t rnd(void) {
 static int relu_a;
 /* --a-window W (1..255): every row's bytes u = A ^ 0x80 within [lo, lo + W], lo random per row; 0 = unused. */
 static unsigned a_window;
+/* --a-outliers P (per mille): A holds uint8 post-ReLU activations calibrated by their maximum, mostly below 128
+ * (an exponential of mean 20), P per mille of them anywhere in 129..255 (the AVX2 kernel's split path). */
+static unsigned a_outliers;
 
 static unsigned char* flush_buffer;
 static int no_flush;
@@ -134,6 +138,12 @@ static void bench_qgemm(const char* isa_name, octet_qgemm_fn fn, const shape* s)
             for (size_t k = 0; k < K; k++) A[m * K + k] = (uint8_t)((lo + rnd() % (a_window + 1)) ^ 0x80);
         }
     }
+    if (a_outliers > 0) {
+        for (size_t i = 0; i < M * K; i++) {
+            const double e = -20.0 * log((rnd() + 1.0) / 4294967297.0);
+            A[i] = (uint8_t)(rnd() % 1000 < a_outliers ? 129 + rnd() % 127 : (e > 128 ? 128 : (unsigned)e));
+        }
+    }
     for (size_t i = 0; i < K * N; i++) W[i] = (int8_t)rnd();
     for (size_t i = 0; i < N; i++) {
         bias[i] = (int32_t)(rnd() % 1000);
@@ -142,7 +152,7 @@ static void bench_qgemm(const char* isa_name, octet_qgemm_fn fn, const shape* s)
     void* packed = aligned_alloc(64, (octet_qgemm_packed_size(N, K) + 63) / 64 * 64);
     octet_qgemm_pack(N, K, W, bias, mult, packed);
     const octet_qgemm_params p = {.min = -128, .max = 127, .residual_multiplier = 0, .output_signed = 1,
-                                  .residual_signed = 0, .a_xor = 0x80};
+                                  .residual_signed = 0, .a_xor = a_outliers > 0 ? 0 : 0x80};
     const double ops = 2.0 * (double)M * (double)N * (double)K;
     const int reps = ops > 4e9 ? 5 : ops > 4e8 ? 10 : 30;
     double best = 1e30;
@@ -222,12 +232,14 @@ int main(int argc, char** argv) {
         if (strcmp(argv[i], "--warm") == 0) no_flush = 1;
         if (strcmp(argv[i], "--relu-a") == 0) relu_a = 1;
         if (strcmp(argv[i], "--a-window") == 0 && i + 1 < argc) a_window = (unsigned)atoi(argv[++i]) % 256;
+        if (strcmp(argv[i], "--a-outliers") == 0 && i + 1 < argc) a_outliers = (unsigned)atoi(argv[++i]);
         if (strcmp(argv[i], "--mobile") == 0) mobile = 1;
     }
     const int32_t isa = octet_cpu_hardware_isa();
     printf("hardware ISA: %s; caches %s before each timed run; qgemm A: %s", octet_cpu_isa_name(isa),
            no_flush ? "NOT flushed" : "flushed", relu_a ? "int8 in [0, 127] (post-ReLU)" : "any byte");
     if (a_window > 0) printf(", rows within a window of %u", a_window);
+    if (a_outliers > 0) printf(", uint8 activations with %u per mille above 128", a_outliers);
     printf("\n");
 #if defined(__x86_64__)
     if (octet_cpu_isa_supported(OCTET_ISA_AVX512VNNI)) {
