@@ -14,17 +14,16 @@ struct WindowAxis {
     let padBegin: Int
     let padEnd: Int
     /// Per kernel tap, the outputs whose input coordinate at that tap lies inside the input.
-    let insideOutputs: [Range<Int>]
+    private(set) var insideOutputs: [Range<Int>] = []
 
     init(inputSize: Int, outputSize: Int, kernel: Int, stride: Int, dilation: Int, padBegin: Int, padEnd: Int) {
         (self.inputSize, self.outputSize, self.kernel) = (inputSize, outputSize, kernel)
         (self.stride, self.dilation, self.padBegin, self.padEnd) = (stride, dilation, padBegin, padEnd)
-        let coordinate = { (output: Int, tap: Int) in output * stride - padBegin + tap * dilation }
         insideOutputs = (0..<kernel).map { tap in
             var first = 0
-            while first < outputSize, coordinate(first, tap) < 0 { first += 1 }
+            while first < outputSize, inputCoordinate(output: first, tap: tap) < 0 { first += 1 }
             var end = outputSize
-            while end > first, coordinate(end - 1, tap) >= inputSize { end -= 1 }
+            while end > first, inputCoordinate(output: end - 1, tap: tap) >= inputSize { end -= 1 }
             return first..<end
         }
     }
@@ -111,9 +110,11 @@ struct SlidingWindows {
     /// Per output pixel (row-major), how many taps read inside the input, or, with `includingPadding`, inside
     /// the padded input: the divisor of average pooling.
     func tapCounts(includingPadding: Bool) -> [Int] {
-        let perRow = (0..<rows.outputSize).map { includingPadding ? rows.paddedTaps(output: $0) : rows.insideTaps(output: $0) }
-        let perColumn = (0..<columns.outputSize).map { includingPadding ? columns.paddedTaps(output: $0) : columns.insideTaps(output: $0) }
-        return perRow.flatMap { r in perColumn.map { r * $0 } }
+        func perOutput(_ axis: WindowAxis) -> [Int] {
+            (0..<axis.outputSize).map { includingPadding ? axis.paddedTaps(output: $0) : axis.insideTaps(output: $0) }
+        }
+        let perColumn = perOutput(columns)
+        return perOutput(rows).flatMap { r in perColumn.map { r * $0 } }
     }
 }
 
