@@ -20,44 +20,29 @@ public enum Float16Reference {
     public static func rounded(_ x: Float) -> Float { Float(Float16(x)) }
 
     /// A convolution (NCHW input `[N, C, H, W]`, any groups) with FP16 operands and an exact sum: the output
-    /// `[N, OC, OH, OW]` and, per output element, Σ|x·w| + |bias|.
+    /// `[N, OC, OH, OW]` and, per output element, Σ|x·w| + |bias|. Each output's products are added to its bias in
+    /// the order (input channel, ky, kx) of its in-bounds taps (`ConvolutionWindows`).
     public static func convolution(_ x: TensorData, _ p: ConvolutionParameters) throws -> (y: TensorData, magnitude: [Double]) {
-        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let outShape = try LayerKind.convolution(p).outputShapes(inputs: [x.shape])[0]
-        let (oc, oh, ow) = (outShape[1], outShape[2], outShape[3])
-        let (kh, kw) = (p.kernel[0], p.kernel[1])
-        let cpg = p.inputChannelsPerGroup, ocpg = oc / p.groups
+        let windows = try ConvolutionWindows(p, input: x.shape)
+        let step = windows.inputStep
         let xs = x.values.map(rounded), ws = p.weights.values.map(rounded)
-        var y = [Float](repeating: 0, count: n * oc * oh * ow)
-        var magnitude = [Double](repeating: 0, count: y.count)
-        for b in 0..<n {
-            for o in 0..<oc {
-                let g = o / ocpg
+        var sums = [Double](repeating: 0, count: windows.outputCount)
+        var magnitude = sums
+        for b in 0..<x.shape[0] {
+            for o in 0..<p.outputChannels {
                 let bias = Double(p.bias?.values[o] ?? 0)
-                for oy in 0..<oh {
-                    for ox in 0..<ow {
-                        var sum = bias, size = abs(bias)
-                        for i in 0..<cpg {
-                            for ky in 0..<kh {
-                                let iy = oy * p.strides[0] - p.padsBegin[0] + ky * p.dilations[0]
-                                guard iy >= 0, iy < h else { continue }
-                                for kx in 0..<kw {
-                                    let ix = ox * p.strides[1] - p.padsBegin[1] + kx * p.dilations[1]
-                                    guard ix >= 0, ix < w else { continue }
-                                    let product = xs[((b * c + g * cpg + i) * h + iy) * w + ix] * ws[((o * cpg + i) * kh + ky) * kw + kx]
-                                    sum += Double(product)
-                                    size += Double(abs(product))
-                                }
-                            }
-                        }
-                        let index = ((b * oc + o) * oh + oy) * ow + ox
-                        y[index] = Float(sum)
-                        magnitude[index] = size
+                for index in windows.outputPlane(sample: b, outputChannel: o) { (sums[index], magnitude[index]) = (bias, abs(bias)) }
+                windows.forEachRun(sample: b, outputChannel: o) { weightIndex, input, output, count in
+                    let weight = ws[weightIndex]
+                    for t in 0..<count {
+                        let product = xs[input + t * step] * weight
+                        sums[output + t] += Double(product)
+                        magnitude[output + t] += Double(abs(product))
                     }
                 }
             }
         }
-        return (TensorData(shape: outShape, values: y), magnitude)
+        return (TensorData(shape: windows.outputShape, values: sums.map { Float($0) }), magnitude)
     }
 
     /// A fully connected layer (`x · Wᵀ + b` over the last axis) with FP16 operands and an exact sum, and per output

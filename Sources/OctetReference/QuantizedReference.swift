@@ -29,43 +29,30 @@ public enum QuantizedReferenceKernels {
         return .quantized(shape: shape, values: out, arithmetic.output)
     }
 
-    /// Integer convolution: `acc = bias + Σ q_x · q_w` (padding contributes the input zero point, real 0;
-    /// `bias` has `−z_x · Σ q_w` folded in), then the shared epilogue.
+    /// Integer convolution: `acc = bias + Σ q_x · q_w` over the whole window, padding read as the input zero
+    /// point (real 0; `bias` has `−z_x · Σ q_w` folded in), then the shared epilogue. It is computed, equal
+    /// modulo 2³², as `bias + z_x · Σ q_w + Σ (q_x − z_x) · q_w` over the in-bounds taps only, which padding
+    /// would add 0 to.
     static func convolution(
         _ x: [Int32], shape: [Int], _ conv: ConvolutionParameters, _ q: QuantizedLinearParameters,
         residual: [Int32]?, activation: Activation?
     ) throws -> TensorValue {
-        let outShape = try LayerKind.convolution(conv).outputShapes(inputs: [shape])[0]
-        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
-        let (oc, oh, ow) = (outShape[1], outShape[2], outShape[3])
-        let (kh, kw) = (conv.kernel[0], conv.kernel[1])
-        let icg = conv.inputChannelsPerGroup, ocg = oc / conv.groups
-        let padValue = q.input.zeroPoint
-        var acc = [Int32](repeating: 0, count: n * oc * oh * ow)
-        for b in 0..<n {
-            for o in 0..<oc {
-                let g = o / ocg
-                for oy in 0..<oh {
-                    for ox in 0..<ow {
-                        var sum = q.bias[o]
-                        for i in 0..<icg {
-                            for ky in 0..<kh {
-                                let iy = oy * conv.strides[0] - conv.padsBegin[0] + ky * conv.dilations[0]
-                                for kx in 0..<kw {
-                                    let ix = ox * conv.strides[1] - conv.padsBegin[1] + kx * conv.dilations[1]
-                                    let inside = iy >= 0 && iy < h && ix >= 0 && ix < w
-                                    let xv = inside ? x[((b * c + g * icg + i) * h + iy) * w + ix] : padValue
-                                    let wv = Int32(q.weights[((o * icg + i) * kh + ky) * kw + kx])
-                                    sum &+= xv * wv
-                                }
-                            }
-                        }
-                        acc[((b * oc + o) * oh + oy) * ow + ox] = sum
-                    }
+        let windows = try ConvolutionWindows(conv, input: shape)
+        let (step, perChannel, zeroPoint) = (windows.inputStep, windows.weightsPerOutputChannel, q.input.zeroPoint)
+        var acc = [Int32](repeating: 0, count: windows.outputCount)
+        for b in 0..<shape[0] {
+            for o in 0..<conv.outputChannels {
+                let weightSum = q.weights[(o * perChannel)..<((o + 1) * perChannel)].reduce(Int32(0)) { $0 &+ Int32($1) }
+                let start = q.bias[o] &+ zeroPoint &* weightSum
+                for index in windows.outputPlane(sample: b, outputChannel: o) { acc[index] = start }
+                windows.forEachRun(sample: b, outputChannel: o) { weightIndex, input, output, count in
+                    let weight = Int32(q.weights[weightIndex])
+                    for t in 0..<count { acc[output + t] &+= (x[input + t * step] - zeroPoint) * weight }
                 }
             }
         }
-        return epilogue(acc, shape: outShape, channelOf: { ($0 / (oh * ow)) % oc }, q, residual: residual, activation: activation)
+        let (oc, planeSize) = (windows.outputShape[1], windows.planes.outputPlaneSize)
+        return epilogue(acc, shape: windows.outputShape, channelOf: { ($0 / planeSize) % oc }, q, residual: residual, activation: activation)
     }
 
     /// Integer fully connected layer over the last axis.
@@ -110,30 +97,22 @@ public enum QuantizedReferenceKernels {
     /// `y = Float(sum) · (s_x / s_y) / divisor`, rounded relative to the output zero point, `+ z_y`.
     static func averagePooling(_ x: [Int32], shape: [Int], _ p: PoolingParameters, input: TensorQuantization, output: TensorQuantization) throws -> TensorValue {
         let outShape = try LayerKind.pooling(p).outputShapes(inputs: [shape])[0]
-        let (h, w) = (shape[2], shape[3]), (oh, ow) = (outShape[2], outShape[3])
-        let kernel = p.isGlobal ? [h, w] : p.kernel, strides = p.isGlobal ? [1, 1] : p.strides
-        let dilations = p.isGlobal ? [1, 1] : p.dilations
-        let padsBegin = p.isGlobal ? [0, 0] : p.padsBegin, padsEnd = p.isGlobal ? [0, 0] : p.padsEnd
-        let multiplier = input.scale / output.scale
+        let windows = SlidingWindows(p, input: shape, output: outShape)
+        let (inputPlane, outputPlane, step) = (windows.inputPlaneSize, windows.outputPlaneSize, windows.inputStep)
+        let divisors = windows.tapCounts(includingPadding: p.countIncludePad)
+        let (multiplier, zeroPoint) = (input.scale / output.scale, input.zeroPoint)
         let (lo, hi) = output.relativeBounds
-        var out = [Int32](repeating: 0, count: shape[0] * shape[1] * oh * ow)
+        var out = [Int32](repeating: 0, count: outShape.reduce(1, *))
+        var sums = [Int32](repeating: 0, count: outputPlane)
         for plane in 0..<(shape[0] * shape[1]) {
-            for oy in 0..<oh {
-                for ox in 0..<ow {
-                    var sum: Int32 = 0, valid = 0, padded = 0
-                    for ky in 0..<kernel[0] {
-                        let iy = oy * strides[0] - padsBegin[0] + ky * dilations[0]
-                        for kx in 0..<kernel[1] {
-                            let ix = ox * strides[1] - padsBegin[1] + kx * dilations[1]
-                            if iy < h + padsEnd[0], ix < w + padsEnd[1] { padded += 1 }
-                            if iy < 0 || iy >= h || ix < 0 || ix >= w { continue }
-                            sum += x[(plane * h + iy) * w + ix] - input.zeroPoint
-                            valid += 1
-                        }
-                    }
-                    out[(plane * oh + oy) * ow + ox] = QuantizationMath.averagePoolingOutput(
-                        sum: sum, divisor: p.countIncludePad ? padded : valid, multiplier: multiplier, bounds: (lo, hi), zeroPoint: output.zeroPoint)
-                }
+            for index in 0..<outputPlane { sums[index] = 0 }
+            windows.forEachRun { _, source, target, count in
+                let start = plane * inputPlane + source
+                for t in 0..<count { sums[target + t] += x[start + t * step] - zeroPoint }
+            }
+            for index in 0..<outputPlane {
+                out[plane * outputPlane + index] = QuantizationMath.averagePoolingOutput(
+                    sum: sums[index], divisor: divisors[index], multiplier: multiplier, bounds: (lo, hi), zeroPoint: output.zeroPoint)
             }
         }
         return .quantized(shape: outShape, values: out, output)

@@ -6,58 +6,31 @@ import OctetCore
 enum ReferenceKernels {
     /// NCHW convolution with groups, strides, dilations and asymmetric padding.
     ///
-    /// Loop order: for each output plane, add each weight times the input window it touches (all output
-    /// positions at once). That is the same sum as the textbook per-output loop in another order, and lets
-    /// the compiler vectorize the innermost loop, which keeps whole-model tests fast.
+    /// Each output element starts at its bias and adds weight × input for its in-bounds taps in the order
+    /// (input channel, ky, kx), the textbook per-output sum; `ConvolutionWindows` walks those taps a run of
+    /// output columns at a time, which lets the compiler vectorize the innermost loop and keeps whole-model
+    /// tests fast.
     static func convolution(_ x: TensorData, _ p: ConvolutionParameters) throws -> TensorData {
-        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let outShape = try LayerKind.convolution(p).outputShapes(inputs: [x.shape])[0]
-        let (oc, oh, ow) = (outShape[1], outShape[2], outShape[3])
-        let (kh, kw) = (p.kernel[0], p.kernel[1])
-        let (strideY, strideX) = (p.strides[0], p.strides[1])
-        let (dilationY, dilationX) = (p.dilations[0], p.dilations[1])
-        let (padTop, padLeft) = (p.padsBegin[0], p.padsBegin[1])
-        let icPerGroup = p.inputChannelsPerGroup
-        let ocPerGroup = oc / p.groups
-        var out = [Float](repeating: 0, count: n * oc * oh * ow)
+        let windows = try ConvolutionWindows(p, input: x.shape)
+        let step = windows.inputStep
+        var out = [Float](repeating: 0, count: windows.outputCount)
         x.values.withUnsafeBufferPointer { xs in
             p.weights.values.withUnsafeBufferPointer { ws in
                 out.withUnsafeMutableBufferPointer { ys in
-                    for b in 0..<n {
-                        for o in 0..<oc {
-                            let g = o / ocPerGroup
-                            let plane = (b * oc + o) * oh * ow
+                    for b in 0..<x.shape[0] {
+                        for o in 0..<p.outputChannels {
                             let bias = p.bias?.values[o] ?? 0
-                            for index in 0..<(oh * ow) { ys[plane + index] = bias }
-                            for i in 0..<icPerGroup {
-                                let inputPlane = (b * c + g * icPerGroup + i) * h * w
-                                for ky in 0..<kh {
-                                    for kx in 0..<kw {
-                                        let weight = ws[((o * icPerGroup + i) * kh + ky) * kw + kx]
-                                        // Output columns whose input column lies inside the image.
-                                        let offsetX = kx * dilationX - padLeft
-                                        var firstX = 0
-                                        while firstX < ow, firstX * strideX + offsetX < 0 { firstX += 1 }
-                                        var endX = ow
-                                        while endX > firstX, (endX - 1) * strideX + offsetX >= w { endX -= 1 }
-                                        for oy in 0..<oh {
-                                            let iy = oy * strideY - padTop + ky * dilationY
-                                            if iy < 0 || iy >= h { continue }
-                                            let row = inputPlane + iy * w + offsetX
-                                            let outRow = plane + oy * ow
-                                            for ox in firstX..<endX {
-                                                ys[outRow + ox] += weight * xs[row + ox * strideX]
-                                            }
-                                        }
-                                    }
-                                }
+                            for index in windows.outputPlane(sample: b, outputChannel: o) { ys[index] = bias }
+                            windows.forEachRun(sample: b, outputChannel: o) { weightIndex, input, output, count in
+                                let weight = ws[weightIndex]
+                                for t in 0..<count { ys[output + t] += weight * xs[input + t * step] }
                             }
                         }
                     }
                 }
             }
         }
-        return TensorData(shape: outShape, values: out)
+        return TensorData(shape: windows.outputShape, values: out)
     }
 
     /// `y[r, j] = Σ_k x[r, k] · W[j, k] + b[j]` over the last axis.
@@ -82,39 +55,27 @@ enum ReferenceKernels {
     /// Max / average pooling with ONNX semantics (padding is −∞ for max; for average, excluded from the
     /// divisor unless `countIncludePad`, in which case the divisor is the window clipped to the padded input).
     static func pooling(_ x: TensorData, _ p: PoolingParameters) throws -> TensorData {
-        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let outShape = try LayerKind.pooling(p).outputShapes(inputs: [x.shape])[0]
-        let (oh, ow) = (outShape[2], outShape[3])
-        let kernel = p.isGlobal ? [h, w] : p.kernel
-        let strides = p.isGlobal ? [1, 1] : p.strides
-        let dilations = p.isGlobal ? [1, 1] : p.dilations
-        let padsBegin = p.isGlobal ? [0, 0] : p.padsBegin
-        let padsEnd = p.isGlobal ? [0, 0] : p.padsEnd
-        var out = [Float](repeating: 0, count: n * c * oh * ow)
+        let windows = SlidingWindows(p, input: x.shape, output: outShape)
+        let (inputPlane, outputPlane, step) = (windows.inputPlaneSize, windows.outputPlaneSize, windows.inputStep)
+        let divisors = windows.tapCounts(includingPadding: p.countIncludePad)
+        var out = [Float](repeating: 0, count: outShape.reduce(1, *))
+        var maxima = [Float](repeating: 0, count: outputPlane), sums = maxima
         x.values.withUnsafeBufferPointer { xs in
-            for plane in 0..<(n * c) {
-                for oy in 0..<oh {
-                    for ox in 0..<ow {
-                        var maxValue = -Float.infinity
-                        var sum: Float = 0
-                        var valid = 0
-                        var padded = 0
-                        for ky in 0..<kernel[0] {
-                            let iy = oy * strides[0] - padsBegin[0] + ky * dilations[0]
-                            for kx in 0..<kernel[1] {
-                                let ix = ox * strides[1] - padsBegin[1] + kx * dilations[1]
-                                if iy < h + padsEnd[0], ix < w + padsEnd[1] { padded += 1 }
-                                if iy < 0 || iy >= h || ix < 0 || ix >= w { continue }
-                                let v = xs[(plane * h + iy) * w + ix]
-                                maxValue = max(maxValue, v)
-                                sum += v
-                                valid += 1
-                            }
-                        }
-                        let divisor = p.countIncludePad ? padded : valid
-                        out[(plane * oh + oy) * ow + ox] =
-                            p.kind == .max ? maxValue : (divisor > 0 ? sum / Float(divisor) : 0)
+            for plane in 0..<(x.shape[0] * x.shape[1]) {
+                for index in 0..<outputPlane { (maxima[index], sums[index]) = (-Float.infinity, 0) }
+                windows.forEachRun { _, input, output, count in
+                    let start = plane * inputPlane + input
+                    for t in 0..<count {
+                        let v = xs[start + t * step]
+                        maxima[output + t] = max(maxima[output + t], v)
+                        sums[output + t] += v
                     }
+                }
+                for index in 0..<outputPlane {
+                    let divisor = divisors[index]
+                    out[plane * outputPlane + index] =
+                        p.kind == .max ? maxima[index] : (divisor > 0 ? sums[index] / Float(divisor) : 0)
                 }
             }
         }

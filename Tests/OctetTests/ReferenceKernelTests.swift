@@ -87,6 +87,54 @@ import Octet
         #expect(worst.ratio <= 1, "case \(index): element \(worst.index) differs beyond atol 1e-5 + rtol 1e-5")
     }
 
+    /// (height, width, kernel, strides, dilations, padsBegin, padsEnd, ceilMode)
+    static let windowCases: [(Int, Int, [Int], [Int], [Int], [Int], [Int], Bool)] = [
+        (1, 1, [3, 3], [1, 1], [1, 1], [1, 1], [1, 1], false),   // one pixel, all but the centre tap in padding
+        (7, 9, [3, 5], [2, 3], [1, 2], [2, 0], [0, 3], false),   // every parameter different on the two axes
+        (5, 5, [2, 2], [2, 2], [1, 1], [0, 0], [0, 0], true),    // ceil mode: the last window reaches past the input
+        (4, 11, [4, 3], [3, 1], [2, 3], [3, 1], [0, 2], false),  // dilated taps that jump over the image
+        (2, 3, [5, 5], [1, 2], [1, 1], [4, 4], [4, 4], true),    // window larger than the input
+        (6, 1, [1, 1], [4, 1], [1, 1], [0, 0], [0, 0], false),   // 1 × 1 kernel, stride larger than the kernel
+    ]
+
+    /// The shared window walk (`SlidingWindows`, used by every convolution and pooling reference) hands each output
+    /// pixel exactly its in-bounds taps, in kernel order, and its tap counts are the pooling divisors: both checked
+    /// against a bounds test per tap.
+    @Test(arguments: windowCases.indices)
+    func windowWalkVisitsTheInBoundsTapsInKernelOrder(_ index: Int) throws {
+        let (h, w, kernel, strides, dilations, padsBegin, padsEnd, ceilMode) = Self.windowCases[index]
+        let p = PoolingParameters(kind: .max, kernel: kernel, strides: strides, dilations: dilations, padsBegin: padsBegin, padsEnd: padsEnd, ceilMode: ceilMode)
+        let output = try LayerKind.pooling(p).outputShapes(inputs: [[1, 1, h, w]])[0]
+        let (oh, ow) = (output[2], output[3])
+        let windows = SlidingWindows(p, input: [1, 1, h, w], output: output)
+        var walked = [[(tap: Int, input: Int)]](repeating: [], count: oh * ow)
+        windows.forEachRun { tap, input, output, count in
+            for t in 0..<count { walked[output + t].append((tap, input + t * windows.inputStep)) }
+        }
+        var inside = [Int](), padded = [Int]()
+        for oy in 0..<oh {
+            for ox in 0..<ow {
+                var expected: [(tap: Int, input: Int)] = []
+                var paddedTaps = 0
+                for ky in 0..<kernel[0] {
+                    for kx in 0..<kernel[1] {
+                        let iy = oy * strides[0] - padsBegin[0] + ky * dilations[0]
+                        let ix = ox * strides[1] - padsBegin[1] + kx * dilations[1]
+                        if iy < h + padsEnd[0], ix < w + padsEnd[1] { paddedTaps += 1 }
+                        if iy >= 0, iy < h, ix >= 0, ix < w { expected.append((ky * kernel[1] + kx, iy * w + ix)) }
+                    }
+                }
+                let got = walked[oy * ow + ox]
+                #expect(got.map(\.tap) == expected.map(\.tap) && got.map(\.input) == expected.map(\.input),
+                        "case \(index), output (\(oy), \(ox)): walked \(got), bounds test gives \(expected)")
+                inside.append(expected.count)
+                padded.append(paddedTaps)
+            }
+        }
+        #expect(windows.tapCounts(includingPadding: false) == inside, "case \(index)")
+        #expect(windows.tapCounts(includingPadding: true) == padded, "case \(index)")
+    }
+
     @Test func averagePoolingCountIncludePad() throws {
         var p = PoolingParameters(kind: .average, kernel: [3, 3], strides: [2, 2], padsBegin: [1, 1], padsEnd: [1, 1])
         let excluded = try run(.pooling(p), [oneToNine])
