@@ -108,12 +108,8 @@ public struct NetworkMaker: Sendable {
 enum Calibration {
     /// Every tensor's max |value| (the "max" calibration).
     static func maxRanges(_ network: Network, _ input: TensorData) throws -> Network {
-        var calibrator = Calibrator()
-        _ = try ReferenceExecutor(network: network).run([network[network.inputs[0]].name: input]) { id, data in
-            calibrator.observe(network[id].name, data.values)
-        }
         var configured = network
-        configured.apply(calibrator.ranges(.max))
+        configured.apply(try ReferenceExecutor(network: network).calibrate([network[network.inputs[0]].name: input]).ranges)
         return configured
     }
 

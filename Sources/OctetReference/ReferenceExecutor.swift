@@ -1,4 +1,5 @@
 import OctetCore
+import OctetQuantization
 
 /// Runs a `Network` in FP32 with the plain reference kernels, one layer after another in network order.
 ///
@@ -93,5 +94,17 @@ public struct ReferenceExecutor: Sendable {
         case .matrixMultiply: return [try ReferenceKernels.matrixMultiply(args[0], args[1])]
         case .identity, .reformat: return [args[0]]
         }
+    }
+}
+
+extension ReferenceExecutor {
+    /// Calibration on the reference, as `octet calibrate` does on an FP32 engine: every tensor's range over
+    /// `inputs` by `method`, keyed by the network's tensor names, and the outputs of that run.
+    public func calibrate(_ inputs: [String: TensorData], method: CalibrationMethod = .max) throws
+        -> (ranges: DynamicRanges, outputs: [String: TensorData])
+    {
+        var calibrator = Calibrator()
+        let outputs = try run(inputs) { id, data in calibrator.observe(network[id].name, data.values) }
+        return (calibrator.ranges(method), outputs)
     }
 }

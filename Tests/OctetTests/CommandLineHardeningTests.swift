@@ -22,11 +22,7 @@ import Octet
     /// Ranges of every tensor of the fixture, observed on its input (as `octet calibrate --method max` would).
     private func goodRanges() throws -> DynamicRanges {
         let (network, _) = try ONNXImporter.importModel(path: model)
-        var calibrator = Calibrator()
-        _ = try ReferenceExecutor(network: network).run([network[network.inputs[0]].name: try NumPyFile.read(path: input)]) { id, data in
-            calibrator.observe(network[id].name, data.values)
-        }
-        return calibrator.ranges(.max)
+        return try ReferenceExecutor(network: network).calibrate([network[network.inputs[0]].name: try NumPyFile.read(path: input)]).ranges
     }
 
     private func expectOneSentenceFailure(_ result: CommandResult, naming needle: String, sourceLocation: SourceLocation = #_sourceLocation) {

@@ -12,11 +12,8 @@ import Octet
     /// A range file with the maximum |value| of every tensor on the fixture's input, minus `omit`, plus `extra`.
     private func rangeFile(omit: [String] = [], extra: String = "") throws -> String {
         let (network, _) = try ONNXImporter.importModel(path: model)
-        var collector = Calibrator()
-        _ = try ReferenceExecutor(network: network).run([network[network.inputs[0]].name: try NumPyFile.read(path: input)]) { id, data in
-            collector.observe(network[id].name, data.values)
-        }
-        let kept = DynamicRanges(entries: collector.ranges(.max).entries.filter { !omit.contains($0.name) })
+        let ranges = try ReferenceExecutor(network: network).calibrate([network[network.inputs[0]].name: try NumPyFile.read(path: input)]).ranges
+        let kept = DynamicRanges(entries: ranges.entries.filter { !omit.contains($0.name) })
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("octet-ranges-\(UUID().uuidString).txt").path
         try (kept.rangeFileText() + extra).write(toFile: path, atomically: true, encoding: .utf8)
         return path

@@ -20,12 +20,9 @@ struct RealModelInt8Tests {
         let photos = TensorData.batch(try rows.map {
             try PPM.read(path: TestPaths.sharedData.appendingPathComponent("images/224/\($0.file)").path).inputTensor(height: 224, width: 224)
         })
-        var collector = Calibrator()
-        let outputs = try ReferenceExecutor(network: network).run(["input": photos]) { id, data in
-            collector.observe(network[id].name, data.values)
-        }
+        let (ranges, outputs) = try ReferenceExecutor(network: network).calibrate(["input": photos])
         var configured = network
-        configured.apply(collector.ranges(.max))
+        configured.apply(ranges)
         return Calibrated(network: configured, photos: photos, fp32Top1: try top1(#require(outputs["logits"])))
     }
 
