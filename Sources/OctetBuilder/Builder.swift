@@ -58,7 +58,7 @@ public struct Builder: Sendable {
         var optimized = network
         var report = BuildReport()
         var passes: [any GraphPass] = [RemoveIdentityPass()]
-        if !config.noFusion { passes += [FoldBatchNormPass(), FuseResidualAddPass(), FuseActivationPass()] }
+        if !config.noFusion { passes += [FoldBatchNormPass(), FoldBiasAddPass(), FuseGeluPass(), FuseResidualAddPass(), FuseActivationPass()] }
         passes.append(RemoveDeadLayersPass())
         var changed = true
         while changed {

@@ -334,7 +334,23 @@ extension ConformanceSuite {
             let hidden = try m.fullyConnected(y, "fc_channels_last", outputs: 17, fused: relu)
             let tokens = try m.layer("tokens", .reshape(sampleShape: [30, 17]), [hidden])
             let t = try m.fullyConnected(tokens, "fc_tokens", outputs: 5)
-            m.output(try m.fullyConnected(try m.layer("flat", .reshape(sampleShape: [150]), [t]), "fc", outputs: 4))
+            // MatMul then Add of a bias vector, as exporters write a Linear layer over tokens: folded into the layer.
+            let bias = m.weights([5], scale: 0.3)
+            let biased = try m.layer("bias_add", .elementwise(.add), [t, try m.layer("bias", .constant(bias), [])])
+            m.output(try m.fullyConnected(try m.layer("flat", .reshape(sampleShape: [150]), [biased]), "fc", outputs: 4))
+        }
+
+        // GELU as exporters write it, (x · (1 + erf(x / √2))) · 0.5 in five layers: fused into one Gelu activation
+        // (`FuseGeluPass`; a lookup table in INT8).
+        add("GELU as exporters decompose it") { m in
+            let x = m.input(channels: 5, height: 4, width: 3)
+            let y = try m.conv(x, "conv", out: 7, kernel: 1)
+            let scaled = try m.layer("div", .elementwise(.div), [y, try m.layer("sqrt2", .constant(Weights(shape: [1], values: [1.4142135])), [])])
+            let erf = try m.layer("erf", .activation(.erf), [scaled])
+            let plusOne = try m.layer("plus_one", .elementwise(.add), [erf, try m.layer("one", .constant(Weights(shape: [1], values: [1])), [])])
+            let timesX = try m.layer("times_x", .elementwise(.mul), [y, plusOne])
+            let gelu = try m.layer("half", .elementwise(.mul), [timesX, try m.layer("one_half", .constant(Weights(shape: [1], values: [0.5])), [])])
+            m.output(try m.conv(gelu, "head", out: 4, kernel: 1))
         }
 
         // The GPU's large tiles: 200 channels (partial tiles), a residual add staged in shared memory, float output.

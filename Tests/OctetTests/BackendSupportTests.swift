@@ -95,12 +95,12 @@ import OctetConformance
     /// the Reshapes around a rank-4 one too), Pad and Reduce run natively on the CPU, and on CUDA in every mode but
     /// zero points (which CUDA refuses for every layer): none of them is a host layer in its cases.
     @Test(arguments: ConformanceSuite.cases.filter { c in
-        ["matrix multiply", "pad ", "reduce ", "fully connected over"].contains { c.name.hasPrefix($0) }
+        ["matrix multiply", "pad ", "reduce ", "fully connected over", "GELU as"].contains { c.name.hasPrefix($0) }
     })
     func transformerLayersPadAndReduceAreNative(_ testCase: ConformanceCase) throws {
         func underTest(_ kind: LayerKind) -> Bool {
             switch kind {
-            case .matrixMultiply, .pad, .reduce, .fullyConnected, .reshape: true
+            case .matrixMultiply, .pad, .reduce, .fullyConnected, .reshape, .activation: true
             default: false
             }
         }
@@ -112,10 +112,17 @@ import OctetConformance
             let plan = try Builder(config: config, backend: backend).makePlan(network)
             let layers = plan.network.layers.filter { underTest($0.kind) }
             #expect(!layers.isEmpty)
+            if testCase.name.hasPrefix("GELU as") {
+                // The five layers became one Gelu activation, an INT8 lookup table in the INT8 modes.
+                #expect(plan.network.layers.filter { $0.kind == .activation(.gelu(tanhApproximation: false)) }.map(\.name) == ["half"])
+                #expect(!plan.network.layers.contains { $0.kind == .activation(.erf) || $0.kind == .elementwise(.mul) })
+                if testCase.arithmetic != .fp32 { #expect(plan.network.layers.first { $0.name == "half" }?.precision == .int8) }
+            }
             if testCase.name.hasPrefix("fully connected over") {
                 // The rank-4 one is read as rows (`FlattenFullyConnectedPass`), the rank-3 one directly.
                 #expect(layers.map(\.name).filter { $0.hasPrefix("fc_channels_last") }.count == 3)
                 #expect(plan.report.passLog.contains { $0.hasPrefix("flatten-fully-connected: read FullyConnected 'fc_channels_last'") })
+                #expect(plan.report.passLog.contains("fold-bias-add: folded the bias Add 'bias_add' into FullyConnected 'fc_tokens'"))
                 // Its rows take the ranges of the tensors they reshape: none is missing one.
                 #expect(plan.report.missingRanges.isEmpty, "\(plan.report.missingRanges)")
             }
