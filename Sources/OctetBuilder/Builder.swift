@@ -69,8 +69,9 @@ public struct Builder: Sendable {
                 changed = changed || !log.isEmpty
             }
         }
-        let lowering = FlattenFullyConnectedPass()
-        report.passLog += lowering.run(&optimized).map { "\(lowering.name): \($0)" }
+        var lowering: [any GraphPass] = [FlattenFullyConnectedPass()]
+        if !config.noFusion { lowering.append(CancelReshapePairsPass()) }
+        for pass in lowering { report.passLog += pass.run(&optimized).map { "\(pass.name): \($0)" } }
         report.builderOptions = config.summary
         var assignment = PrecisionAssignment(config: config, network: optimized, report: report, backend: backend)
         return try assignment.run()

@@ -332,7 +332,10 @@ extension ConformanceSuite {
             let x = m.input(channels: 6, height: 5, width: 3)
             let y = try m.layer("softmax", .softmax(axis: 3, coerced2D: false), [try m.conv(x, "conv", out: 6, kernel: 1)])
             let hidden = try m.fullyConnected(y, "fc_channels_last", outputs: 17, fused: relu)
-            let tokens = try m.layer("tokens", .reshape(sampleShape: [30, 17]), [hidden])
+            // An MLP: the Reshapes between the two layers cancel around the GELU (`CancelReshapePairsPass`).
+            let gelu = try m.layer("gelu", .activation(.gelu(tanhApproximation: false)), [hidden])
+            let projected = try m.fullyConnected(gelu, "fc_channels_last_2", outputs: 17)
+            let tokens = try m.layer("tokens", .reshape(sampleShape: [30, 17]), [projected])
             let t = try m.fullyConnected(tokens, "fc_tokens", outputs: 5)
             // MatMul then Add of a bias vector, as exporters write a Linear layer over tokens: folded into the layer.
             let bias = m.weights([5], scale: 0.3)
