@@ -57,12 +57,7 @@ struct PrecisionAssignment {
                 if let q = quantization[layer.inputs[0]], !floatOnly.contains(out) {
                     network[out].dataType = q.dataType
                     quantization[out] = q
-                    let source = network[layer.inputs[0]]
-                    if let e = source.explicitQuantization {
-                        network[out].setExplicitQuantization(e)
-                    } else if let r = source.dynamicRange {
-                        network[out].setDynamicRange(min: -r, max: r)
-                    }
+                    network[out].takeRange(of: network[layer.inputs[0]])
                 } else {
                     network.layers[index].precision = .float32
                     reasons[layer.name] = "its input is float"

@@ -259,8 +259,9 @@ extension CUDABackend {
                 return "an input of \(inShape[2])x\(inShape[3]) is beyond the CUDA convolution's \(ImplicitGEMMKernel.maximumSide) pixels a side"
             }
             // A fully connected layer's rows per sample are its pixel column (`ConvolutionShape(_:input:)`).
-            if inShape.count != 4, inShape.dropFirst().dropLast().reduce(1, *) >= ImplicitGEMMKernel.maximumSide {
-                return "\(inShape.dropFirst().dropLast().reduce(1, *)) rows a sample are beyond the CUDA GEMM's \(ImplicitGEMMKernel.maximumSide)"
+            if case let .fullyConnected(p) = layer.kind {
+                let rows = ConvolutionShape(p, input: inShape).height
+                if rows >= ImplicitGEMMKernel.maximumSide { return "\(rows) rows a sample are beyond the CUDA GEMM's \(ImplicitGEMMKernel.maximumSide)" }
             }
             return nil
         case .reformat, .constant, .depthwiseConvolution, .pooling, .lookupTable, .activation, .channelScale, .softmaxRows,

@@ -46,6 +46,16 @@ public struct Tensor: Sendable, Equatable {
         explicitQuantization = q
     }
 
+    /// Takes `other`'s quantization, explicit or from its dynamic range, for a tensor that holds the same values
+    /// (data movement's output, a reshaped copy); nothing changes where `other` has neither.
+    public mutating func takeRange(of other: Tensor) {
+        if let q = other.explicitQuantization {
+            setExplicitQuantization(q)
+        } else if let r = other.dynamicRange {
+            setDynamicRange(min: -r, max: r)
+        }
+    }
+
     public var elementCount: Int { shape.reduce(1, *) }
 }
 

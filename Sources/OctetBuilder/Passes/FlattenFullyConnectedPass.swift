@@ -26,11 +26,7 @@ struct FlattenFullyConnectedPass: GraphPass {
             // floats (a LayerNorm's output) and a reformat quantizes its rows.
             func reshaped(_ tensor: Tensor, named name: String, shape: [Int]) -> Tensor {
                 var copy = Tensor(name: name, shape: shape, dataType: tensor.dataType)
-                if let q = tensor.explicitQuantization {
-                    copy.setExplicitQuantization(q)
-                } else if let r = tensor.dynamicRange {
-                    copy.setDynamicRange(min: -r, max: r)
-                }
+                copy.takeRange(of: tensor)
                 return copy
             }
             let rowsIn = reshaped(input, named: "\(layer.name)/input_rows", shape: [input.shape[0]] + rows)
