@@ -196,6 +196,9 @@ public struct CUDAEngineLoader: EngineLoadingBackend {
             throw OctetError.unavailable(reason: "CUDA is installed but the driver reports no device")
         }
         device = first
+        // The device's primary context, created now: a loader opened on another thread while the engine file is read
+        // (`Engine.open(engineFile:)`) has then paid all of the driver's start-up.
+        try driver.activate(first)
     }
 
     public func support(for layer: Layer, in plan: EnginePlan) -> LayerSupport { CUDABackend.support(for: layer, in: plan) }
@@ -232,9 +235,13 @@ public struct CUDAEngineLoader: EngineLoadingBackend {
         let (library, shared) = try CUDAKernelLibrary.loading(deviceOrdinal: Int(device.ordinal), cubin: cubin)
         let moduleLoaded = DispatchTime.now().uptimeNanoseconds
         let driver = library.driver
-        let constants = try CUDAConstantStore(loading: state, layerCount: plan.network.layers.count) { try DeviceArray(bytes: $0, driver: driver) }
+        // One stream of copies straight from the file's mapped (pageable) bytes: each returns once the driver has staged
+        // its source, so nothing has to outlive the call; `finish()` waits for the last to reach the device.
+        let arena = try DeviceArena(driver: driver)
+        let constants = try CUDAConstantStore(loading: state, layerCount: plan.network.layers.count) { try arena.place($0) }
         let program = try CUDAProgram(
             plan: plan, library: library, convolutions: convolutions, tactics: CUDATacticTable(table), timingCache: nil, constants: constants)
+        try arena.finish()
         if let rest = constants.reader { state = rest }
         // The library's own phases (driver, context, module), or one phase where an earlier load made the library.
         let startup = shared

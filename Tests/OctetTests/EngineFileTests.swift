@@ -150,6 +150,41 @@ import OctetConformance
         }
     }
 
+    /// `Engine(contentsOf:)` through `Engine.open(engineFile:)`: the backend opens on another thread while the file is
+    /// checked, and the loaded engine gives the built one's outputs; a file whose header names a backend this octet
+    /// lacks, and a damaged file whose header names a sound one, are each refused in one sentence naming the file.
+    @Test func openingOverlapsTheBackendWithTheFileChecks() throws {
+        var (network, _) = try ONNXImporter.importModel(path: Self.demoModel)
+        network.apply(try DynamicRanges.readRangeFile(path: Self.demoRanges))
+        let built = try Builder(config: BuilderConfig(int8: true), backend: CPUBackend(), options: ExecutionOptions(threads: 2)).build(network)
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("demo.engine").path
+        _ = try built.write(to: path)
+
+        let opened = try Engine.open(engineFile: path)
+        #expect(opened.phases.map(\.phase).last == "cpu backend opened beside the file's read and checks, waited for")
+        #expect(opened.phases.count == opened.file.phases.count + 1)
+        let loaded = try Engine(contentsOf: path, options: ExecutionOptions(threads: 2))
+        let inputs = [network[network.inputs[0]].name: TensorData.random([1, 3, 224, 224], seed: 5)]
+        #expect(try loaded.makeContext().execute(inputs) == built.makeContext().execute(inputs))
+
+        let program = try #require(built.program as? any SerializableProgram)
+        let elsewhere = directory.appendingPathComponent("tpu.engine").path
+        try Data(try EngineFile.encode(plan: Self.asSaved(built), program: program, backendName: "tpu")).write(to: URL(fileURLWithPath: elsewhere))
+        #expect {
+            _ = try Engine(contentsOf: elsewhere)
+        } throws: { "\($0)".contains(elsewhere) && "\($0)".contains("for the backend 'tpu', which this octet does not have") }
+
+        var damaged = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        damaged[damaged.count / 2] ^= 0x10
+        let damagedPath = directory.appendingPathComponent("damaged.engine").path
+        try Data(damaged).write(to: URL(fileURLWithPath: damagedPath))
+        #expect {
+            _ = try Engine.open(engineFile: damagedPath)
+        } throws: { "\($0)".contains(damagedPath) && "\($0)".contains("checksum mismatch") }
+    }
+
     /// Every conformance case (every layer kind, fused activation and INT8 arithmetic the suite builds) survives the
     /// file: the loaded engine gives the built one's tensors. This is what a new `LayerKind` case is checked by.
     @Test func everyConformanceCaseRoundTrips() throws {

@@ -106,12 +106,23 @@ public struct EngineFile: Sendable {
     /// Reads and checks the file at `path` (magic, version, length, checksum) and decodes its plan.
     /// - Throws: `OctetError` naming `path`: not an engine file, a newer format, truncated, a checksum mismatch,
     ///   or content that does not decode.
-    public static func read(path: String) throws -> EngineFile {
+    /// - Parameter announced: called with the backend the file's first bytes name, before the checksum and the
+    ///   decoding (which then may still refuse the file), so a loader can open that backend meanwhile.
+    public static func read(path: String, announced: ((_ backendName: String) -> Void)? = nil) throws -> EngineFile {
         let start = DispatchTime.now().uptimeNanoseconds
         let bytes = try FileReading.contents(of: path, what: "an Octet engine file", mapped: true)
+        if let announced, let backendName = announcedBackend(in: bytes) { announced(backendName) }
         var file = try decode(bytes, path: path)
         file.phases.insert(("file read (mapped)", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 - file.phases.map(\.milliseconds).reduce(0, +)), at: 0)
         return file
+    }
+
+    /// The backend name in the header of `bytes`, unchecked (nil where the bytes do not start like an engine file).
+    static func announcedBackend(in bytes: Data) -> String? {
+        guard bytes.count >= headerBytes + trailerBytes, bytes.prefix(magic.count).elementsEqual(magic) else { return nil }
+        var body = BinaryReader(bytes, path: "", offset: headerBytes, end: bytes.count - trailerBytes)
+        guard (try? body.string()) != nil else { return nil }
+        return try? body.string()
     }
 
     /// As `read`, from bytes already in memory.
