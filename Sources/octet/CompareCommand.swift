@@ -145,6 +145,9 @@ struct CompareCommand: ParsableCommand {
         let input = network[network.inputs[0]]
         let recipe = try preprocessing.resolved(for: network)
         var integerTensors = 0, integerMismatches: [String: Int] = [:], worstFloat = (error: 0.0, tensor: "")
+        // Where each tensor first came in execution order, and the largest float error per tensor: the first tensor
+        // to differ is where a difference starts, the ones after it mostly inherit it.
+        var executionOrder: [String: Int] = [:], floatErrors: [String: Double] = [:]
         var top1Agree = 0
         let progress = Progress(total: files.count, label: "comparing \(candidate.backendName) with cpu")
         for path in files {
@@ -154,12 +157,14 @@ struct CompareCommand: ParsableCommand {
             let candidateOut = try candidateContext.execute([input.name: x]) { id, value in
                 guard let expected = want[id] else { return }
                 let name = candidate.plan.network[id].name
+                if executionOrder[name] == nil { executionOrder[name] = executionOrder.count }
                 if case .quantized = value {
                     integerTensors += 1
                     if value != expected { integerMismatches[name, default: 0] += 1 }
                 } else {
                     let error = TensorComparison.relativeL2(value.dequantized.values, expected.dequantized.values)
                     if error > worstFloat.error { worstFloat = (error, name) }
+                    floatErrors[name] = max(floatErrors[name] ?? 0, error)
                 }
             }
             let outName = network[network.outputs[0]].name
@@ -178,7 +183,17 @@ struct CompareCommand: ParsableCommand {
                 integerMismatches: integerMismatches.values.reduce(0, +), maxFloatRelativeL2: JSONOutput.finite(worstFloat.error), top1Agreement: top1Agree))
         } else {
             print("\(candidate.backendName) vs cpu on \(files.count) images, \(name): \(integerTensors - integerMismatches.values.reduce(0, +))/\(integerTensors) integer tensors identical, largest float relative L2 error \(String(format: "%.3g", worstFloat.error))\(worstFloat.tensor.isEmpty ? "" : " ('\(worstFloat.tensor)')"), top-1 agreement \(top1Agree)/\(files.count)")
-            for (tensor, count) in integerMismatches.sorted(by: { $0.key < $1.key }).prefix(worst) { print("  differs: \(tensor) on \(count) image(s)") }
+            // In execution order: the first is where the engines part.
+            let inOrder = { (names: [String]) in names.sorted { (executionOrder[$0] ?? .max) < (executionOrder[$1] ?? .max) } }
+            for tensor in inOrder(Array(integerMismatches.keys)).prefix(worst) {
+                print("  differs: \(tensor) on \(integerMismatches[tensor] ?? 0) image(s)")
+            }
+            let floatThreshold = 1e-5
+            let floats = inOrder(floatErrors.filter { $0.value > floatThreshold }.map(\.key))
+            if !floats.isEmpty {
+                print("float tensors beyond relative L2 \(floatThreshold), in execution order (\(floats.count) of \(floatErrors.count)):")
+                for tensor in floats.prefix(worst) { print(String(format: "  %.3g  %@", floatErrors[tensor] ?? 0, tensor)) }
+            }
         }
         if !integerMismatches.isEmpty {
             throw OctetError.invalidNetwork(reason: "\(integerMismatches.count) integer tensor(s) differ between \(candidate.backendName) and cpu")
