@@ -123,6 +123,7 @@ struct PrecisionAssignment {
 
     private mutating func choosePrecisions() throws {
         var missing = Set<String>()
+        let divisors = Self.divisorChains(in: network)
         for index in network.layers.indices {
             let layer = network.layers[index]
             let requested = layer.precision
@@ -131,6 +132,11 @@ struct PrecisionAssignment {
             guard wantsInt8 else {
                 network.layers[index].precision = .float32
                 if config.int8, requested == .float32 { reasons[layer.name] = "precision set to FP32" }
+                continue
+            }
+            if requested == nil, let division = divisors[index] {
+                network.layers[index].precision = .float32
+                reasons[layer.name] = "computes the divisor of '\(division)', which stays FP32"
                 continue
             }
             var reason: String?
@@ -159,6 +165,41 @@ struct PrecisionAssignment {
             }
         }
         report.missingRanges = missing.sorted()
+    }
+
+    /// The layers that compute the divisor of a Div, by index, with the Div's name: the divisor's producer and, while
+    /// that computes elementwise from one variable input (an activation, an operation with a constant, data
+    /// movement), the producer of that input. Quantized, a divisor loses its small values: ‖k‖ of a zero key (Swin
+    /// V2's padded window tokens) clamped to ε by F.normalize's `clamp_min` rounds back to 0, and 0 / 0 gives NaN where
+    /// FP32 gives 0, while relative error grows as the divisor shrinks. As in TensorRT's transformer recipes, only
+    /// GEMM-like inputs are quantized; a divisor chain (F.normalize's norm, LayerNorm's √(σ² + ε) when exported
+    /// decomposed) stays FP32. The walk stops at a layer of another kind (a reduction, a GEMM), leaving it as it is.
+    static func divisorChains(in network: Network) -> [Int: String] {
+        let producers = network.producers()
+        func isConstant(_ tensor: TensorID) -> Bool {
+            guard let p = producers[tensor], case .constant = network.layers[p].kind else { return false }
+            return true
+        }
+        var chains: [Int: String] = [:]
+        for layer in network.layers {
+            guard case .elementwise(.div) = layer.kind, layer.inputs.count == 2 else { continue }
+            var tensor = layer.inputs[1]
+            while let p = producers[tensor], chains[p] == nil {
+                let producer = network.layers[p]
+                let variable = producer.inputs.filter { !isConstant($0) }
+                let elementwise: Bool
+                switch producer.kind {
+                case .activation, .elementwise: elementwise = variable.count == 1
+                case .constant: elementwise = true
+                default: elementwise = producer.kind.isDataMovement
+                }
+                guard elementwise else { break }
+                chains[p] = layer.name
+                guard variable.count == 1 else { break }
+                tensor = variable[0]
+            }
+        }
+        return chains
     }
 
     /// Tensors whose ranges an INT8 layer needs: its inputs (and residual), and its output unless the

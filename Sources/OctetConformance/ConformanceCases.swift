@@ -254,6 +254,19 @@ extension ConformanceSuite {
             let sum = try m.layer("sum", .elementwise(.add), [scaled, inverse])
             m.output(try m.fullyConnected(try m.layer("flat", .reshape(sampleShape: [60]), [sum]), "fc", outputs: 3))
         }
+        // F.normalize as exporters write it, x / clamp_min(‖x‖, ε) with ReduceL2 as √Σx², over pixels that padding
+        // made zero (Swin V2's padded window tokens): 0 / ε is 0. The divisor chain stays FP32
+        // (`PrecisionAssignment.divisorChains`); quantized, ε would round to 0 and 0 / 0 give NaN, whose INT8 value no
+        // two kernels agree on.
+        add("normalize by a clamped L2 norm, with zero pixels") { m in
+            let x = m.input(channels: 5, height: 4, width: 3)
+            let y = try m.layer("pad", .pad(PadParameters(mode: .constant, padsBegin: [0, 0, 1, 0], padsEnd: [0, 0, 0, 2])), [try m.conv(x, "conv", out: 6, kernel: 1)])
+            let squares = try m.layer("squares", .elementwise(.mul), [y, y])
+            let norm = try m.layer("norm", .activation(.sqrt), [try m.layer("sum", .reduce(ReduceParameters(operation: .sum, axes: [1])), [squares])])
+            let clamped = try m.layer("clamp_min", .activation(.clip(min: 1e-12, max: .infinity)), [norm])
+            let normalized = try m.layer("normalized", .elementwise(.div), [y, clamped])  // [N, 6, 5, 5] / [N, 1, 5, 5]
+            m.output(try m.conv(normalized, "head", out: 4, kernel: 1))
+        }
         // Softmax along every axis of NHWC and row-major tensors (attention scores over the last axis).
         add("softmax along channels, rows and the last axis, rank 3 and 4") { m in
             let x = m.input(channels: 5, height: 3, width: 4)

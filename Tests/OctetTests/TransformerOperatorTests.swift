@@ -88,6 +88,34 @@ extension LayerSupport {
         #expect(layers.filter { $0.origin == ["branch"] }.allSatisfy { $0.precision == nil })
     }
 
+    /// F.normalize as exported (Swin V2's cosine attention): x / Expand(Clip(ReduceL2(x), min ε)). In an INT8 build the
+    /// divisor's chain runs FP32 with the reason in the report, so a zero row divides by ε (0, as in FP32) instead of
+    /// by a quantized 0 (NaN); the numerator's producer stays INT8.
+    @Test func divisorOfANormalizationStaysFloat() throws {
+        var b = ONNXModelBuilder(opset: 17, shape: [nil, 3, 4])
+        b.initializer("w", [4, 4], Weights.random([4, 4], seed: 8).values)
+        b.initializer("eps", [], [1e-12])
+        let shape = b.ints("shape", [1, 3, 4])
+        b.node("MatMul", ["input", "w"], ["q"])
+        b.node("ReduceL2", ["q"], ["norm"], ["axes": .ints([-1]), "keepdims": .int(1)])
+        b.node("Clip", ["norm", "eps", ""], ["clamped"])
+        b.node("Expand", ["clamped", shape], ["expanded"])
+        b.node("Div", ["q", "expanded"], ["y"])
+        b.output("y")
+        var network = try b.importNetwork()
+        for tensor in network.tensors { _ = network.setDynamicRange(tensor.name, min: -4, max: 4) }
+        let engine = try Builder(config: BuilderConfig(int8: true), backend: CPUBackend()).build(network)
+        let report = engine.plan.report.layers
+        let chain = report.filter { ["clamped", "expanded"].contains($0.origin.first ?? "") }
+        #expect(!chain.isEmpty && chain.allSatisfy { $0.precision == .float32 && ($0.reason ?? "").contains("divisor of") }, "\(engine.plan.report.text)")
+        #expect(report.filter { $0.origin == ["q"] }.allSatisfy { $0.precision == .int8 }, "\(engine.plan.report.text)")
+        // A zero row (q = 0 where the input row is 0) gives 0, not NaN.
+        var x = TensorData.random([1, 3, 4], seed: 9)
+        for k in 0..<4 { x.values[4 + k] = 0 }
+        let y = try #require(try engine.makeContext().execute(["input": x])[network[network.outputs[0]].name])
+        #expect(y.values[4..<8].allSatisfy { $0 == 0 } && y.values.allSatisfy(\.isFinite), "\(y.values)")
+    }
+
     /// MatMul between activations with a broadcast leading axis, and by a constant of rank 3.
     @Test func matMulBetweenActivationsBroadcasts() throws {
         var b = ONNXModelBuilder(opset: 13, shape: [nil, 2, 3, 4])
