@@ -235,13 +235,9 @@ public struct CUDAEngineLoader: EngineLoadingBackend {
         let (library, shared) = try CUDAKernelLibrary.loading(deviceOrdinal: Int(device.ordinal), cubin: cubin)
         let moduleLoaded = DispatchTime.now().uptimeNanoseconds
         let driver = library.driver
-        // One stream of copies straight from the file's mapped (pageable) bytes: each returns once the driver has staged
-        // its source, so nothing has to outlive the call; `finish()` waits for the last to reach the device.
-        let arena = try DeviceArena(driver: driver)
-        let constants = try CUDAConstantStore(loading: state, layerCount: plan.network.layers.count) { try arena.place($0) }
+        let constants = try CUDAConstantStore(loading: state, layerCount: plan.network.layers.count) { try DeviceArray(bytes: $0, driver: driver) }
         let program = try CUDAProgram(
             plan: plan, library: library, convolutions: convolutions, tactics: CUDATacticTable(table), timingCache: nil, constants: constants)
-        try arena.finish()
         if let rest = constants.reader { state = rest }
         // The library's own phases (driver, context, module), or one phase where an earlier load made the library.
         let startup = shared

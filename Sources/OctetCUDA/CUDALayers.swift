@@ -29,89 +29,26 @@ extension CUDALayer {
 /// Constant data uploaded once when the engine is built or loaded (packed weights, biases, multipliers, tables);
 /// layers get theirs through `CUDAConstantStore`, which also saves and replays them.
 final class DeviceArray: @unchecked Sendable {
-    let address: UInt64
-    /// The bytes uploaded (the memory has at least one).
+    let buffer: CUDADriver.Buffer
+    /// The bytes uploaded (the buffer has at least one).
     let byteCount: Int
     private let driver: CUDADriver
-    /// The array's own allocation, freed with it; nil for an array placed in an arena, which frees the memory.
-    private let owned: CUDADriver.Buffer?
-    private let arena: DeviceArena?
 
-    /// Its own allocation, uploaded to before this returns.
     init(bytes: UnsafeRawBufferPointer, driver: CUDADriver) throws {
         self.driver = driver
         byteCount = bytes.count
-        let buffer = try driver.allocate(bytes: max(bytes.count, 1))
-        (owned, arena, address) = (buffer, nil, buffer.address)
+        buffer = try driver.allocate(bytes: max(bytes.count, 1))
         try driver.upload(bytes: bytes, to: buffer)
     }
 
-    /// `byteCount` bytes at `address` inside `arena` (`DeviceArena.place`).
-    fileprivate init(placedAt address: UInt64, byteCount: Int, in arena: DeviceArena, driver: CUDADriver) {
-        (self.address, self.byteCount, self.arena, self.driver, owned) = (address, byteCount, arena, driver, nil)
-    }
+    var address: UInt64 { buffer.address }
 
     /// The uploaded bytes, read back (to save them in an engine file).
     func download() throws -> [UInt8] {
-        byteCount == 0 ? [] : try driver.download(CUDADriver.Buffer(address: address, bytes: byteCount), count: byteCount, as: UInt8.self, initial: 0)
+        byteCount == 0 ? [] : try driver.download(buffer, count: byteCount, as: UInt8.self, initial: 0)
     }
 
-    deinit { if let owned { driver.release(owned) } }
-}
-
-/// Device memory for the constants of an engine being loaded: a few large allocations, each constant at the next
-/// 256-byte boundary of one and copied asynchronously on one stream, instead of an allocation and a synchronous copy
-/// per constant (ResNet-50 has 270). `finish()` waits for the copies; the memory is freed when the arena and every
-/// array placed in it are gone.
-final class DeviceArena: @unchecked Sendable {
-    private let driver: CUDADriver
-    private let stream: CUDADriver.Stream
-    /// Shared allocations are this large; a constant of more than a quarter of it gets an allocation of its own.
-    private let chunkBytes: Int
-    private var allocations: [CUDADriver.Buffer] = []
-    /// The allocation constants are placed in now, and how much of it is used.
-    private var current: (buffer: CUDADriver.Buffer, used: Int)?
-    private static let alignment = 256
-
-    init(driver: CUDADriver, chunkBytes: Int = 16 << 20) throws {
-        self.driver = driver
-        self.chunkBytes = chunkBytes
-        stream = try driver.makeStream()
-    }
-
-    /// A device array holding `bytes`, whose copy is queued on the arena's stream. From pageable memory (an engine
-    /// file's mapped bytes) the driver has staged the source before this returns; from page-locked memory the source
-    /// must stay valid until `finish()`.
-    func place(_ bytes: UnsafeRawBufferPointer) throws -> DeviceArray {
-        let size = (max(bytes.count, 1) + Self.alignment - 1) / Self.alignment * Self.alignment
-        let address: UInt64
-        if size > chunkBytes / 4 {
-            let own = try driver.allocate(bytes: size)
-            allocations.append(own)
-            address = own.address
-        } else {
-            if current == nil || current!.used + size > current!.buffer.bytes {
-                let chunk = try driver.allocate(bytes: chunkBytes)
-                allocations.append(chunk)
-                current = (chunk, 0)
-            }
-            address = current!.buffer.address + UInt64(current!.used)
-            current!.used += size
-        }
-        if let base = bytes.baseAddress, !bytes.isEmpty {
-            try driver.copyToDevice(address, from: base, bytes: bytes.count, stream: stream)
-        }
-        return DeviceArray(placedAt: address, byteCount: bytes.count, in: self, driver: driver)
-    }
-
-    /// Waits until every queued copy has reached the device.
-    func finish() throws { try driver.synchronize(stream) }
-
-    deinit {
-        try? driver.synchronize(stream)
-        driver.destroy(stream)
-        for allocation in allocations { driver.release(allocation) }
-    }
+    deinit { driver.release(buffer) }
 }
 
 /// Float activation as the kernels encode it (common.cuh: `activate`).
