@@ -430,8 +430,10 @@ public enum CUDASelfTest {
     private static func checkQuantize(
         _ driver: CUDADriver, _ kernel: CUDADriver.Kernel, count: Int, using generator: inout SystemRandomNumberGenerator
     ) throws -> Bool {
-        let x = (0..<count).map { _ in Float.random(in: -3...3, using: &generator) }
         let q = TensorQuantization(range: 2.5, unsigned: false)
+        // Random values, with NaN (0 / 0 upstream: 0, as the reference), ±infinity and exact ties mixed in.
+        let special: [Float] = [.nan, .infinity, -.infinity, 2.5 * q.scale, -0.5 * q.scale, 0]
+        let x = (0..<count).map { i in i % 7 == 3 ? special[(i / 7) % special.count] : Float.random(in: -3...3, using: &generator) }
         let input = try driver.allocate(bytes: 4 * count), output = try driver.allocate(bytes: count)
         defer { driver.release(input); driver.release(output) }
         try driver.upload(x, to: input)

@@ -1427,6 +1427,13 @@ extern "C" __global__ void octet_maxpool_q_nhwc_x16(const PoolArgs p) { maxpool_
 //   requantize: q' = round-half-even(min(max((float)q * multiplier, lo), hi))
 // Bytes hold int8 or uint8; `signed` flags say which.
 
+// x / scale clamped to [lo, hi]; NaN (0 / 0 in a float layer before) becomes 0, as in QuantizationMath.saturateAndRound,
+// where fmaxf alone would give lo.
+__device__ __forceinline__ float quantize_clamped(float x, float scale, float lo, float hi) {
+    const float y = __fdiv_rn(x, scale);
+    return y == y ? fminf(fmaxf(y, lo), hi) : 0.0f;
+}
+
 // Four values a thread, read as one float4 and written as one word where aligned, rounded on the FP32 pipe
 // (rounded_bits: exact for the clamped |y| <= 255).
 extern "C" __global__ void octet_quantize_f32(
@@ -1438,10 +1445,10 @@ extern "C" __global__ void octet_quantize_f32(
         const float4 v = *(const float4*)(x + i);
         const float values[4] = {v.x, v.y, v.z, v.w};
         unsigned bits[4];
-        for (int k = 0; k < 4; k++) bits[k] = rounded_bits(fminf(fmaxf(__fdiv_rn(values[k], scale), lo), hi));
+        for (int k = 0; k < 4; k++) bits[k] = rounded_bits(quantize_clamped(values[k], scale, lo, hi));
         *(unsigned*)(q + i) = __byte_perm(__byte_perm(bits[0], bits[1], 0x0040), __byte_perm(bits[2], bits[3], 0x0040), 0x5410);
     } else {
-        for (long long k = i; k < i + 4 && k < count; k++) q[k] = (unsigned char)__float2int_rn(fminf(fmaxf(__fdiv_rn(x[k], scale), lo), hi));
+        for (long long k = i; k < i + 4 && k < count; k++) q[k] = (unsigned char)__float2int_rn(quantize_clamped(x[k], scale, lo, hi));
     }
 }
 

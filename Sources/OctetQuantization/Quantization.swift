@@ -75,8 +75,8 @@ public enum QuantizationMath {
     /// rounding first when the bounds are integers, and keeps the conversion in range.
     @inline(__always)
     public static func saturateAndRound(_ y: Float, min: Float, max: Float) -> Int32 {
-        // NaN (0/0 in a float layer before a quantize) becomes real 0 instead of trapping the process; the SIMD
-        // and CUDA kernels clamp NaN to a bound instead, so NaN inputs have no exact INT8 result (none is meaningful).
+        // NaN (0/0 in a float layer before a quantize) becomes real 0 instead of trapping the process; the
+        // quantizing kernels (the CPU reformat, CUDA's octet_quantize_f32) do the same, so every backend agrees.
         guard !y.isNaN else { return 0 }
         let clamped = Swift.min(Swift.max(y, min), max)
         return Int32(clamped.rounded(.toNearestOrEven))

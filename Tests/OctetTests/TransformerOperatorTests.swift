@@ -116,6 +116,32 @@ extension LayerSupport {
         #expect(y.values[4..<8].allSatisfy { $0 == 0 } && y.values.allSatisfy(\.isFinite), "\(y.values)")
     }
 
+    /// A NaN that reaches a quantizer (0 / 0 in an FP32 Div before an INT8 layer) is stored as 0 by the CPU's reformat
+    /// kernel, as by the reference (`QuantizationMath.saturateAndRound`), so the integer tensors agree; the CUDA
+    /// self-test checks `octet_quantize_f32` the same way.
+    @Test func nanReachingAQuantizerIsZeroAsInTheReference() throws {
+        var b = ONNXModelBuilder(opset: 17, shape: [nil, 3, 4])
+        b.initializer("w", [4, 5], Weights.random([4, 5], seed: 10).values)
+        b.node("Div", ["input", "input"], ["ratio"])
+        b.node("MatMul", ["ratio", "w"], ["y"])
+        b.output("y")
+        var network = try b.importNetwork()
+        for tensor in network.tensors { _ = network.setDynamicRange(tensor.name, min: -2, max: 2) }
+        let engine = try Builder(config: BuilderConfig(int8: true), backend: CPUBackend()).build(network)
+        var x = TensorData.random([1, 3, 4], seed: 11)
+        x.values[1] = 0
+        x.values[6] = 0
+        var cpu: [TensorID: TensorValue] = [:], reference: [TensorID: TensorValue] = [:]
+        _ = try engine.makeContext().execute(["input": x]) { id, value in cpu[id] = value }
+        _ = try QuantizedReferenceExecutor(plan: engine.plan).run(["input": x]) { id, value in reference[id] = value }
+        let quantized = cpu.filter { if case .quantized = $0.value { true } else { false } }
+        #expect(!quantized.isEmpty)
+        for (id, value) in quantized {
+            #expect(value == reference[id], "\(engine.plan.network[id].name)")
+            if case let .quantized(_, values, _) = value, engine.plan.network[id].shape.last == 4 { #expect(values[1] == 0 && values[6] == 0) }
+        }
+    }
+
     /// MatMul between activations with a broadcast leading axis, and by a constant of rank 3.
     @Test func matMulBetweenActivationsBroadcasts() throws {
         var b = ONNXModelBuilder(opset: 13, shape: [nil, 2, 3, 4])

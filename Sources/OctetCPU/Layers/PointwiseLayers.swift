@@ -16,11 +16,13 @@ struct ReformatLayer: CPULayer {
         context.pool.run(x.count, granularity: 4096) { range in
             switch (input, output) {
             case let (nil, q?):
-                // QuantizationMath.quantize, unrolled into locals so the loop vectorizes.
+                // QuantizationMath.quantize, unrolled into locals so the loop vectorizes; NaN becomes 0 as there
+                // (a select, where min/max alone would leave it to the instruction's operand order).
                 let (scale, (lo, hi), zero) = (q.scale, q.relativeBounds, UInt8(truncatingIfNeeded: q.zeroPoint))
                 let source = x.floats, target = y.bytePointer
                 for i in range {
-                    target[i] = roundedLowByte(min(max(source[i] / scale, lo), hi)) &+ zero
+                    let v = source[i] / scale
+                    target[i] = roundedLowByte(v.isNaN ? 0 : min(max(v, lo), hi)) &+ zero
                 }
             case let (q?, nil):
                 for i in range { y.floats[i] = QuantizationMath.dequantize(storedValue(x.bytePointer[i], q), q) }
