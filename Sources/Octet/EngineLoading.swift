@@ -37,10 +37,13 @@ extension Engine {
     /// on another thread as soon as the file's first bytes name it, so that a CUDA engine's driver and device
     /// context start-up (about 190 ms on an H100, more than everything else a load does) overlaps the checksum and
     /// decoding of the file instead of following them.
-    /// - Throws: as `EngineFile.read(path:)`; then, when the file is sound, why its backend cannot be used here.
-    public static func open(engineFile path: String) throws -> OpenedEngineFile {
+    /// - Parameter accept: a check of the decoded file (that it is for the device the user asked for), run before
+    ///   waiting for the backend, so that its error, not the backend's, names the mismatch.
+    /// - Throws: as `EngineFile.read(path:)`; what `accept` throws; then why the file's backend cannot be used here.
+    public static func open(engineFile path: String, accept: (EngineFile) throws -> Void = { _ in }) throws -> OpenedEngineFile {
         var opening: BackgroundOpening?
         let file = try EngineFile.read(path: path) { backendName in opening = BackgroundOpening(backendName) }
+        try accept(file)
         let waitStart = DispatchTime.now().uptimeNanoseconds
         let backend: any EngineLoadingBackend, backendMilliseconds: Double
         if let opening, opening.backendName == file.backendName {

@@ -85,11 +85,12 @@ struct EngineOptions: ParsableArguments {
         let start = DispatchTime.now().uptimeNanoseconds
         let located = try files.locate(path, what: "engine file")
         // The backend (the CUDA driver and context) opens on another thread while the file is read and checked.
-        let opened = try Engine.open(engineFile: located)
-        let file = opened.file
-        if device != "auto", device != file.backendName {
-            throw OctetError.invalidInput(reason: "--device \(device) cannot run \(located), a \(file.backendName) engine built for \(file.target)")
+        let opened = try Engine.open(engineFile: located) { file in
+            if device != "auto", device != file.backendName {
+                throw OctetError.invalidInput(reason: "--device \(device) cannot run \(located), a \(file.backendName) engine built for \(file.target)")
+            }
         }
+        let file = opened.file
         let loadStart = DispatchTime.now().uptimeNanoseconds
         let engine = try Engine(file, backend: opened.backend, options: ExecutionOptions(threads: threads))
         let end = DispatchTime.now().uptimeNanoseconds

@@ -175,6 +175,10 @@ import OctetConformance
         #expect {
             _ = try Engine(contentsOf: elsewhere)
         } throws: { "\($0)".contains(elsewhere) && "\($0)".contains("for the backend 'tpu', which this octet does not have") }
+        // The caller's check of the decoded file (the device asked for) comes before the backend's own error.
+        #expect(throws: OctetError.invalidInput(reason: "not for this device")) {
+            _ = try Engine.open(engineFile: elsewhere) { _ in throw OctetError.invalidInput(reason: "not for this device") }
+        }
 
         var damaged = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         damaged[damaged.count / 2] ^= 0x10

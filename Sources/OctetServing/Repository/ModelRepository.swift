@@ -156,11 +156,12 @@ enum ModelRepository {
         if let key = buildKeys.first(where: \.set)?.key {
             throw OctetError.invalidInput(reason: "\(configurationPath) sets \(key.rawValue), which \(enginePath) fixed when it was built; rebuild the engine to change it")
         }
-        let opened = try Engine.open(engineFile: enginePath)
-        let file = opened.file
-        if let device = configuration.device, device != "auto", device != file.backendName {
-            throw OctetError.invalidInput(reason: "\(configurationPath) asks for device \(device), and \(enginePath) is a \(file.backendName) engine built for \(file.target)")
+        let opened = try Engine.open(engineFile: enginePath) { file in
+            if let device = configuration.device, device != "auto", device != file.backendName {
+                throw OctetError.invalidInput(reason: "\(configurationPath) asks for device \(device), and \(enginePath) is a \(file.backendName) engine built for \(file.target)")
+            }
         }
+        let file = opened.file
         let engine = try Engine(file, backend: opened.backend, options: ExecutionOptions(threads: threads))
         return (engine, enginePath, EngineSetup.precision(of: engine), "\(file.backendName) engine file for \(file.target)")
     }
