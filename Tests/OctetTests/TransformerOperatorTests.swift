@@ -142,6 +142,28 @@ extension LayerSupport {
         }
     }
 
+    /// The CPU's FP32 LayerNormalization equals the reference bit for bit on a Swin-sized input (3136 rows of 96), layer
+    /// by layer: the CUDA reductions are bit-exact against the same reference (`octet selftest --device cuda`), so the
+    /// quantized tensors a LayerNorm feeds agree across backends only while this holds.
+    @Test func layerNormalizationIsBitExactAgainstTheReference() throws {
+        var b = ONNXModelBuilder(opset: 17, shape: [nil, 3136, 96])
+        b.initializer("scale", [96], Weights.random([96], seed: 2).values)
+        b.initializer("bias", [96], Weights.random([96], seed: 3).values)
+        b.node("LayerNormalization", ["input", "scale", "bias"], ["y"], ["axis": .int(-1), "epsilon": .float(1e-5)])
+        b.output("y")
+        let engine = try Builder(config: BuilderConfig(), backend: CPUBackend()).build(try b.importNetwork())
+        let x = TensorData.random([1, 3136, 96], in: -3...3, seed: 4)
+        var cpu: [TensorID: TensorData] = [:], reference: [TensorID: TensorData] = [:]
+        _ = try engine.makeContext().execute(["input": x]) { id, value in if case let .float(t) = value { cpu[id] = t } }
+        _ = try ReferenceExecutor(network: engine.plan.network).run(["input": x]) { id, value in reference[id] = value }
+        let computed = engine.plan.network.layers.filter { if case .constant = $0.kind { false } else { true } }
+        #expect(computed.count >= 8)
+        for layer in computed {
+            let (a, r) = (try #require(cpu[layer.outputs[0]]), try #require(reference[layer.outputs[0]]))
+            #expect(a.values.map(\.bitPattern) == r.values.map(\.bitPattern), "\(layer.name)")
+        }
+    }
+
     /// MatMul between activations with a broadcast leading axis, and by a constant of rank 3.
     @Test func matMulBetweenActivationsBroadcasts() throws {
         var b = ONNXModelBuilder(opset: 13, shape: [nil, 2, 3, 4])
