@@ -29,8 +29,9 @@ extension Engine {
         public var backend: any EngineLoadingBackend
         /// The file's phases (read, checksum, decoding), then the time this thread still waited for the backend.
         public var phases: [(phase: String, milliseconds: Double)]
-        /// How long opening the backend took on its own thread, most of it beside the file's phases.
-        public var backendMilliseconds: Double
+        /// How long opening the backend took on its own thread, most of it beside the file's phases; nil where it
+        /// opened on this thread after them (a header that named no backend before the file was checked).
+        public var backendMilliseconds: Double?
     }
 
     /// Reads and checks the engine file at `path` and opens the backend it names at the same time: the backend opens
@@ -45,17 +46,17 @@ extension Engine {
         let file = try EngineFile.read(path: path) { backendName in opening = BackgroundOpening(backendName) }
         try accept(file)
         let waitStart = DispatchTime.now().uptimeNanoseconds
-        let backend: any EngineLoadingBackend, backendMilliseconds: Double
+        let backend: any EngineLoadingBackend, backendMilliseconds: Double?
         if let opening, opening.backendName == file.backendName {
             let (result, milliseconds) = opening.wait()
             backend = try usable(result, for: file)
             backendMilliseconds = milliseconds
         } else {
             backend = try loadingBackend(for: file)
-            backendMilliseconds = Double(DispatchTime.now().uptimeNanoseconds - waitStart) / 1e6
+            backendMilliseconds = nil
         }
         let waited = Double(DispatchTime.now().uptimeNanoseconds - waitStart) / 1e6
-        let phase = opening == nil ? "\(file.backendName) backend opened" : "\(file.backendName) backend opened beside the file's read and checks, waited for"
+        let phase = backendMilliseconds == nil ? "\(file.backendName) backend opened" : "\(file.backendName) backend opened beside the file's read and checks, waited for"
         return OpenedEngineFile(file: file, backend: backend, phases: file.phases + [(phase, waited)], backendMilliseconds: backendMilliseconds)
     }
 

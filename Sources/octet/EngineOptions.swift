@@ -101,7 +101,9 @@ struct EngineOptions: ParsableArguments {
         let backendPhases = engine.loadPhases
         let phases = opened.phases + (backendPhases.isEmpty ? [("program made from the saved state", Double(end - loadStart) / 1e6)] : backendPhases)
         log.info(EngineSetup.phaseLine("Load phases", phases))
-        log.verbose(String(format: "The %@ backend opened in %.1f ms on its own thread (for CUDA: the driver and the device's context), beside the file's read and checks", file.backendName, opened.backendMilliseconds))
+        if let milliseconds = opened.backendMilliseconds {
+            log.verbose(String(format: "The %@ backend opened in %.1f ms on its own thread (for CUDA: the driver and the device's context), beside the file's read and checks", file.backendName, milliseconds))
+        }
         if let expected {
             let signature = { (n: Network) in (n.inputs + n.outputs).map { "\(n[$0].name)\(n[$0].shape.dropFirst())" } }
             guard signature(expected) == signature(engine.plan.network) else {
