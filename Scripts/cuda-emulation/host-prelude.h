@@ -18,6 +18,8 @@ inline float __int_as_float(int v) { float f; memcpy(&f, &v, 4); return f; }
 inline int __float_as_int(float f) { int v; memcpy(&v, &f, 4); return v; }
 inline float __fadd_rn(float a, float b) { return a + b; }
 inline float __fsub_rn(float a, float b) { return a - b; }
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline float __fdiv_rn(float a, float b) { return a / b; }
 inline int __float2int_rn(float v) { return (int)nearbyintf(v); }
 unsigned short f32_to_f16_rn(float v);
 void mma_f16_k16(float* c, const unsigned* a, unsigned b0, unsigned b1);

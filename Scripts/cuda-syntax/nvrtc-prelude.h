@@ -19,6 +19,7 @@ __device__ unsigned __byte_perm(unsigned, unsigned, unsigned); __device__ unsign
 __device__ float __fadd_rn(float, float); __device__ float __fdiv_rn(float, float); __device__ float __fmul_rn(float, float); __device__ float __fsub_rn(float, float);
 __device__ int __float2int_rn(float); __device__ float __int2float_rn(int); __device__ float __uint2float_rn(unsigned); __device__ float __int_as_float(int); __device__ int __float_as_int(float);
 __device__ int __shfl_xor_sync(unsigned, int, int, int = 32); __device__ float __shfl_xor_sync(unsigned, float, int, int = 32);
+__device__ float __shfl_sync(unsigned, float, int, int = 32);
 __device__ unsigned __vmaxs4(unsigned, unsigned); __device__ int __dp4a(int, int, int); __device__ int __dp4a(unsigned, unsigned, unsigned);
 __device__ float erff(float); __device__ float expf(float); __device__ float fmaxf(float, float); __device__ float fminf(float, float); __device__ float powf(float, float);
 __device__ float sqrtf(float); __device__ float tanhf(float); __device__ float fabsf(float); __device__ float floorf(float); __device__ float logf(float);

@@ -44,6 +44,7 @@ struct PrecisionAssignment {
         let nonNegative = nonNegativeTensors()
         try choosePrecisions()
         let floatOnly = tensorsThatMustBeFloat()
+        let readAsFloat = config.explicitQuantization ? [] : tensorsReadOnlyAsFloat()
 
         // Storage type of every layer output, in order.
         for index in network.layers.indices {
@@ -64,7 +65,7 @@ struct PrecisionAssignment {
                 }
                 continue
             }
-            if floatOnly.contains(out), Self.writesFloat(layer.kind) { continue }
+            if floatOnly.contains(out) || readAsFloat.contains(out) && layer.outputType(0) != .int8, Self.writesFloat(layer.kind) { continue }
             guard let q = rangeQuantization(out, nonNegative) else { continue }
             network[out].dataType = q.dataType
             quantization[out] = q
@@ -252,6 +253,29 @@ struct PrecisionAssignment {
         let consumers = network.consumers()
         for layer in network.layers.reversed() where layer.kind.isDataMovement {
             if result.contains(layer.outputs[0]), consumers[layer.inputs[0]]?.count == 1 { result.insert(layer.inputs[0]) }
+        }
+        return result
+    }
+
+    /// Tensors that only FP32 layers read, directly or through data movement. An INT8 convolution or fully connected
+    /// layer writing one keeps its float result rather than quantizing it for a reformat to dequantize at once: one
+    /// rounding less and one layer less (a Linear read by Swin V2's post-norm LayerNorm, the residual branches ViT's FP32
+    /// sums read, logits before a Softmax). TensorRT's explicitly quantized networks do the same, quantizing GEMM inputs
+    /// only. Not in explicit-quantization builds, where the model's Q/DQ nodes say what is quantized, nor where an
+    /// INT8 output type was requested.
+    private func tensorsReadOnlyAsFloat() -> Set<TensorID> {
+        let consumers = network.consumers()
+        var result = Set<TensorID>()
+        for layer in network.layers.reversed() {
+            for out in layer.outputs {
+                guard let readers = consumers[out], !readers.isEmpty else { continue }
+                let onlyFloat = readers.allSatisfy { index in
+                    let reader = network.layers[index]
+                    if reader.kind.isDataMovement || Self.isMaxPooling(reader.kind) { return reader.outputs.allSatisfy(result.contains) }
+                    return reader.precision == .float32
+                }
+                if onlyFloat { result.insert(out) }
+            }
         }
         return result
     }

@@ -928,7 +928,7 @@ __device__ __forceinline__ float binary(float x, float y, int op) {
     case 3: return x / y;
     case 4: return fmaxf(x, y);
     case 5: return fminf(x, y);
-    case 6: return powf(x, y);
+    case 6: return octet_pow(x, y);
     default: return __int_as_float(0x7fc00000);
     }
 }
@@ -1023,7 +1023,9 @@ extern "C" __global__ void octet_concat_channels_f32(
     y[(i / Cin) * Cout + offset + (int)(i % Cin)] = x[i];
 }
 
-// Softmax over the last axis of a [rows][columns] float tensor, one warp per row.
+// Softmax over the last axis of a [rows][columns] float tensor, one warp per row, the floats of FloatMath.softmax bit
+// for bit: the lanes compute the exponentials of 32 columns at a time, and the warp adds them in column order, one
+// shuffle each (a tree of partial sums would be faster and round differently from the host's sum in order).
 extern "C" __global__ void octet_softmax_rows_f32(int rows, int columns, const float* __restrict__ x, float* __restrict__ y)
 {
     const int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -1034,9 +1036,13 @@ extern "C" __global__ void octet_softmax_rows_f32(int rows, int columns, const f
     for (int i = lane; i < columns; i += 32) largest = fmaxf(largest, in[i]);
     for (int s = 16; s > 0; s /= 2) largest = fmaxf(largest, __shfl_xor_sync(0xffffffffu, largest, s));
     float sum = 0.0f;
-    for (int i = lane; i < columns; i += 32) sum += expf(in[i] - largest);
-    for (int s = 16; s > 0; s /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, s);
-    for (int i = lane; i < columns; i += 32) out[i] = expf(in[i] - largest) / sum;
+    for (int first = 0; first < columns; first += 32) {
+        const int i = first + lane, count = min(32, columns - first);
+        const float e = i < columns ? octet_exp(__fsub_rn(in[i], largest)) : 0.0f;
+        if (i < columns) out[i] = e;
+        for (int l = 0; l < count; ++l) sum = __fadd_rn(sum, __shfl_sync(0xffffffffu, e, l));
+    }
+    for (int i = lane; i < columns; i += 32) out[i] = __fdiv_rn(out[i], sum);
 }
 """#,
         "gather.cu": #"""
@@ -1150,7 +1156,7 @@ struct SoftmaxStridedGeometry {
     int stride;
 };
 
-// One thread per row, max-subtracted, sums in axis order as the CPU's StridedSoftmaxLayer.
+// One thread per row, max-subtracted, sums in axis order: FloatMath.softmax bit for bit.
 extern "C" __global__ void octet_softmax_strided_f32(long long rows, SoftmaxStridedGeometry g, const float* __restrict__ x, float* __restrict__ y)
 {
     OCTET_ELEMENT_INDEX(rows);
@@ -1163,7 +1169,7 @@ extern "C" __global__ void octet_softmax_strided_f32(long long rows, SoftmaxStri
     for (int k = 0; k < g.length; ++k) largest = fmaxf(largest, x[base + k * g.stride]);
     float sum = 0.0f;
     for (int k = 0; k < g.length; ++k) {
-        const float e = expf(x[base + k * g.stride] - largest);
+        const float e = octet_exp(__fsub_rn(x[base + k * g.stride], largest));
         y[base + k * g.stride] = e;
         sum = __fadd_rn(sum, e);
     }
@@ -1514,6 +1520,35 @@ __device__ __forceinline__ int byte_value(const unsigned char* p, long long i, i
     return isSigned ? (int)(signed char)p[i] : (int)p[i];
 }
 
+// FloatMath.exp (Sources/OctetCore/FloatMath.swift), step for step: Cephes' expf with the rounding to an integer done by
+// adding and subtracting 1.5 * 2^23, every operation rounded on its own, so e^x is the host's bit for bit (CUDA's
+// expf differs from the C library's in the last bit on some inputs, and a float feeding a quantizer must not).
+__device__ __forceinline__ float octet_exp(float x) {
+    if (!(x < 0x1.62e43p+6f)) return x != x ? x : OCTET_INFINITY;
+    if (x < -0x1.9fe36cp+6f) return 0.0f;
+    const float n = __fsub_rn(__fadd_rn(__fmul_rn(x, 0x1.715476p+0f), 0x1.8p+23f), 0x1.8p+23f);
+    float r = __fsub_rn(x, __fmul_rn(n, 0x1.63p-1f));
+    r = __fsub_rn(r, __fmul_rn(n, -0x1.bd0106p-13f));
+    const float z = __fmul_rn(r, r);
+    float p = 0x1.a0d2cep-13f;
+    p = __fadd_rn(__fmul_rn(p, r), 0x1.6e879cp-10f);
+    p = __fadd_rn(__fmul_rn(p, r), 0x1.111210p-7f);
+    p = __fadd_rn(__fmul_rn(p, r), 0x1.555382p-5f);
+    p = __fadd_rn(__fmul_rn(p, r), 0x1.555554p-3f);
+    p = __fadd_rn(__fmul_rn(p, r), 0.5f);
+    const float q = __fadd_rn(__fadd_rn(__fmul_rn(p, z), r), 1.0f);
+    const int e = (int)n, e1 = e / 2, e2 = e - e1;
+    return __fmul_rn(__fmul_rn(q, __int_as_float((e1 + 127) << 23)), __int_as_float((e2 + 127) << 23));
+}
+
+// FloatMath.pow: the exponents classifiers use as exact operations, powf for the rest.
+__device__ __forceinline__ float octet_pow(float x, float y) {
+    if (y == 2.0f) return __fmul_rn(x, x);
+    if (y == 1.0f) return x;
+    if (y == 0.5f && x > 0.0f) return sqrtf(x);
+    return powf(x, y);
+}
+
 // Activation codes shared with the Swift side (CUDAActivation; a test checks each has its case): 0 none, 1 relu, 2 clip(a, b), 3 sigmoid, 4 tanh,
 // 5 leaky relu(a), 6 hard sigmoid(a, b), 7 hard swish. Float layers only (INT8 folds them into bounds or tables).
 __device__ __forceinline__ float activate(float v, int kind, float a, float b) {
@@ -1521,7 +1556,7 @@ __device__ __forceinline__ float activate(float v, int kind, float a, float b) {
     case 0: return v;
     case 1: return fmaxf(v, 0.0f);
     case 2: return fminf(fmaxf(v, a), b);
-    case 3: return 1.0f / (1.0f + expf(-v));
+    case 3: return __fdiv_rn(1.0f, __fadd_rn(1.0f, octet_exp(-v)));
     case 4: return tanhf(v);
     case 5: return v >= 0.0f ? v : a * v;
     case 6: return fmaxf(0.0f, fminf(1.0f, a * v + b));
@@ -1530,7 +1565,7 @@ __device__ __forceinline__ float activate(float v, int kind, float a, float b) {
     case 9: return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
     case 10: return 0.5f * v * (1.0f + tanhf(0.79788456080286536f * (v + 0.044715f * v * v * v)));
     case 11: return sqrtf(v);
-    case 12: return expf(v);
+    case 12: return octet_exp(v);
     default: return __int_as_float(0x7fc00000); // an unknown code is NaN, never another activation
     }
 }

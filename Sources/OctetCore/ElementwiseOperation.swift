@@ -19,7 +19,7 @@ public enum ElementwiseOperation: String, Sendable, Equatable, CaseIterable {
         case .div: x / y
         case .max: Swift.max(x, y)
         case .min: Swift.min(x, y)
-        case .pow: powf(x, y)
+        case .pow: FloatMath.pow(x, y)
         }
     }
 

@@ -336,7 +336,13 @@ private func importLayerNormalization(_ context: inout ImportContext, _ node: On
     // So does the residual sum it reads (docs/int8-accuracy.md, "ViT"): one per-tensor scale over a sum whose rows
     // differ by orders of magnitude rounds the small rows away (ViT's class token, ~0.02 beside patch tokens
     // up to ~7, becomes zero), and TensorRT deployments quantize only the GEMM and attention MatMul inputs.
-    if let producer = context.network.producers()[x], case .elementwise = context.network.layers[producer].kind {
+    // Only a sum of two activations: a bias Add (Swin V2's post-norm blocks normalize a Linear's output) folds into
+    // its fully connected layer, which would take the pin with it and run in FP32.
+    let producers = context.network.producers()
+    if let producer = producers[x], case .elementwise = context.network.layers[producer].kind,
+       context.network.layers[producer].inputs.allSatisfy({ input in
+           producers[input].map { p -> Bool in if case .constant = context.network.layers[p].kind { false } else { true } } ?? true
+       }) {
         context.network.layers[producer].precision = .float32
     }
     return output

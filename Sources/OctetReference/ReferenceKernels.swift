@@ -159,18 +159,14 @@ enum ReferenceKernels {
         let length = coerced2D ? x.shape[axis...].reduce(1, *) : x.shape[axis]
         let inner = coerced2D ? 1 : x.shape[(axis + 1)...].reduce(1, *)
         var out = x.values
-        for o in 0..<outer {
-            for i in 0..<inner {
-                let base = o * length * inner + i
-                var largest = -Float.infinity
-                for k in 0..<length { largest = max(largest, x.values[base + k * inner]) }
-                var sum: Float = 0
-                for k in 0..<length {
-                    let e = expf(x.values[base + k * inner] - largest)
-                    out[base + k * inner] = e
-                    sum += e
+        out.withUnsafeMutableBufferPointer { target in
+            x.values.withUnsafeBufferPointer { source in
+                for o in 0..<outer {
+                    for i in 0..<inner {
+                        let base = o * length * inner + i
+                        FloatMath.softmax(source.baseAddress! + base, target.baseAddress! + base, length: length, stride: inner)
+                    }
                 }
-                for k in 0..<length { out[base + k * inner] /= sum }
             }
         }
         return TensorData(shape: x.shape, values: out)

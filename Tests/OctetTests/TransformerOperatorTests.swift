@@ -88,6 +88,25 @@ extension LayerSupport {
         #expect(layers.filter { $0.origin == ["branch"] }.allSatisfy { $0.precision == nil })
     }
 
+    /// A bias Add that a LayerNormalization reads (Swin V2's post-norm blocks: norm(Linear(x))) is not a residual sum:
+    /// it is not pinned, so it folds into its fully connected layer, which runs INT8 in an INT8 build.
+    @Test func biasAddReadByLayerNormalizationKeepsItsGemmInt8() throws {
+        var b = ONNXModelBuilder(opset: 17, shape: [nil, 3, 4])
+        b.initializer("w", [4, 4], Weights.random([4, 4], seed: 7).values)
+        b.initializer("bias", [4], [0.5, -0.25, 0.125, 1])
+        b.initializer("scale", [4], [1, 1, 1, 1])
+        b.node("MatMul", ["input", "w"], ["product"])
+        b.node("Add", ["product", "bias"], ["linear"])
+        b.node("LayerNormalization", ["linear", "scale"], ["y"])
+        b.output("y")
+        var network = try b.importNetwork()
+        #expect(network.layers.filter { $0.origin == ["linear"] }.allSatisfy { $0.precision == nil })
+        for tensor in network.tensors { _ = network.setDynamicRange(tensor.name, min: -4, max: 4) }
+        let engine = try Builder(config: BuilderConfig(int8: true), backend: CPUBackend()).build(network)
+        let gemm = engine.plan.report.layers.filter { $0.origin.contains("product") }
+        #expect(!gemm.isEmpty && gemm.allSatisfy { $0.precision == .int8 }, "\(engine.plan.report.text)")
+    }
+
     /// F.normalize as exported (Swin V2's cosine attention): x / Expand(Clip(ReduceL2(x), min ε)). In an INT8 build the
     /// divisor's chain runs FP32 with the reason in the report, so a zero row divides by ε (0, as in FP32) instead of
     /// by a quantized 0 (NaN); the numerator's producer stays INT8.

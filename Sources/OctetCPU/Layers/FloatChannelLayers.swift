@@ -87,17 +87,7 @@ struct FloatSoftmaxLayer: CPULayer {
         let length = inputs[0].layout.sampleShape.last ?? 1
         let rows = inputs[0].count / max(length, 1)
         context.pool.run(rows) { range in
-            for r in range {
-                var largest = -Float.infinity
-                for k in 0..<length { largest = max(largest, x[r * length + k]) }
-                var sum: Float = 0
-                for k in 0..<length {
-                    let e = expf(x[r * length + k] - largest)
-                    y[r * length + k] = e
-                    sum += e
-                }
-                for k in 0..<length { y[r * length + k] /= sum }
-            }
+            for r in range { FloatMath.softmax(x + r * length, y + r * length, length: length, stride: 1) }
         }
     }
 }

@@ -133,15 +133,7 @@ struct StridedSoftmaxLayer: CPULayer {
         context.pool.run(g.rows, granularity: max(1, 1024 / max(length, 1))) { range in
             for row in range {
                 let base = g.rowOffset(row)
-                var largest = -Float.infinity
-                for k in 0..<length { largest = max(largest, source[base + k * step]) }
-                var sum: Float = 0
-                for k in 0..<length {
-                    let e = expf(source[base + k * step] - largest)
-                    target[base + k * step] = e
-                    sum += e
-                }
-                for k in 0..<length { target[base + k * step] /= sum }
+                FloatMath.softmax(source + base, target + base, length: length, stride: step)
             }
         }
     }

@@ -9,6 +9,35 @@ __device__ __forceinline__ int byte_value(const unsigned char* p, long long i, i
     return isSigned ? (int)(signed char)p[i] : (int)p[i];
 }
 
+// FloatMath.exp (Sources/OctetCore/FloatMath.swift), step for step: Cephes' expf with the rounding to an integer done by
+// adding and subtracting 1.5 * 2^23, every operation rounded on its own, so e^x is the host's bit for bit (CUDA's
+// expf differs from the C library's in the last bit on some inputs, and a float feeding a quantizer must not).
+__device__ __forceinline__ float octet_exp(float x) {
+    if (!(x < 0x1.62e43p+6f)) return x != x ? x : OCTET_INFINITY;
+    if (x < -0x1.9fe36cp+6f) return 0.0f;
+    const float n = __fsub_rn(__fadd_rn(__fmul_rn(x, 0x1.715476p+0f), 0x1.8p+23f), 0x1.8p+23f);
+    float r = __fsub_rn(x, __fmul_rn(n, 0x1.63p-1f));
+    r = __fsub_rn(r, __fmul_rn(n, -0x1.bd0106p-13f));
+    const float z = __fmul_rn(r, r);
+    float p = 0x1.a0d2cep-13f;
+    p = __fadd_rn(__fmul_rn(p, r), 0x1.6e879cp-10f);
+    p = __fadd_rn(__fmul_rn(p, r), 0x1.111210p-7f);
+    p = __fadd_rn(__fmul_rn(p, r), 0x1.555382p-5f);
+    p = __fadd_rn(__fmul_rn(p, r), 0x1.555554p-3f);
+    p = __fadd_rn(__fmul_rn(p, r), 0.5f);
+    const float q = __fadd_rn(__fadd_rn(__fmul_rn(p, z), r), 1.0f);
+    const int e = (int)n, e1 = e / 2, e2 = e - e1;
+    return __fmul_rn(__fmul_rn(q, __int_as_float((e1 + 127) << 23)), __int_as_float((e2 + 127) << 23));
+}
+
+// FloatMath.pow: the exponents classifiers use as exact operations, powf for the rest.
+__device__ __forceinline__ float octet_pow(float x, float y) {
+    if (y == 2.0f) return __fmul_rn(x, x);
+    if (y == 1.0f) return x;
+    if (y == 0.5f && x > 0.0f) return sqrtf(x);
+    return powf(x, y);
+}
+
 // Activation codes shared with the Swift side (CUDAActivation; a test checks each has its case): 0 none, 1 relu, 2 clip(a, b), 3 sigmoid, 4 tanh,
 // 5 leaky relu(a), 6 hard sigmoid(a, b), 7 hard swish. Float layers only (INT8 folds them into bounds or tables).
 __device__ __forceinline__ float activate(float v, int kind, float a, float b) {
@@ -16,7 +45,7 @@ __device__ __forceinline__ float activate(float v, int kind, float a, float b) {
     case 0: return v;
     case 1: return fmaxf(v, 0.0f);
     case 2: return fminf(fmaxf(v, a), b);
-    case 3: return 1.0f / (1.0f + expf(-v));
+    case 3: return __fdiv_rn(1.0f, __fadd_rn(1.0f, octet_exp(-v)));
     case 4: return tanhf(v);
     case 5: return v >= 0.0f ? v : a * v;
     case 6: return fmaxf(0.0f, fminf(1.0f, a * v + b));
@@ -25,7 +54,7 @@ __device__ __forceinline__ float activate(float v, int kind, float a, float b) {
     case 9: return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
     case 10: return 0.5f * v * (1.0f + tanhf(0.79788456080286536f * (v + 0.044715f * v * v * v)));
     case 11: return sqrtf(v);
-    case 12: return expf(v);
+    case 12: return octet_exp(v);
     default: return __int_as_float(0x7fc00000); // an unknown code is NaN, never another activation
     }
 }

@@ -10,7 +10,7 @@ __device__ __forceinline__ float binary(float x, float y, int op) {
     case 3: return x / y;
     case 4: return fmaxf(x, y);
     case 5: return fminf(x, y);
-    case 6: return powf(x, y);
+    case 6: return octet_pow(x, y);
     default: return __int_as_float(0x7fc00000);
     }
 }
@@ -105,7 +105,9 @@ extern "C" __global__ void octet_concat_channels_f32(
     y[(i / Cin) * Cout + offset + (int)(i % Cin)] = x[i];
 }
 
-// Softmax over the last axis of a [rows][columns] float tensor, one warp per row.
+// Softmax over the last axis of a [rows][columns] float tensor, one warp per row, the floats of FloatMath.softmax bit
+// for bit: the lanes compute the exponentials of 32 columns at a time, and the warp adds them in column order, one
+// shuffle each (a tree of partial sums would be faster and round differently from the host's sum in order).
 extern "C" __global__ void octet_softmax_rows_f32(int rows, int columns, const float* __restrict__ x, float* __restrict__ y)
 {
     const int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -116,7 +118,11 @@ extern "C" __global__ void octet_softmax_rows_f32(int rows, int columns, const f
     for (int i = lane; i < columns; i += 32) largest = fmaxf(largest, in[i]);
     for (int s = 16; s > 0; s /= 2) largest = fmaxf(largest, __shfl_xor_sync(0xffffffffu, largest, s));
     float sum = 0.0f;
-    for (int i = lane; i < columns; i += 32) sum += expf(in[i] - largest);
-    for (int s = 16; s > 0; s /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, s);
-    for (int i = lane; i < columns; i += 32) out[i] = expf(in[i] - largest) / sum;
+    for (int first = 0; first < columns; first += 32) {
+        const int i = first + lane, count = min(32, columns - first);
+        const float e = i < columns ? octet_exp(__fsub_rn(in[i], largest)) : 0.0f;
+        if (i < columns) out[i] = e;
+        for (int l = 0; l < count; ++l) sum = __fadd_rn(sum, __shfl_sync(0xffffffffu, e, l));
+    }
+    for (int i = lane; i < columns; i += 32) out[i] = __fdiv_rn(out[i], sum);
 }

@@ -108,7 +108,7 @@ struct SoftmaxStridedGeometry {
     int stride;
 };
 
-// One thread per row, max-subtracted, sums in axis order as the CPU's StridedSoftmaxLayer.
+// One thread per row, max-subtracted, sums in axis order: FloatMath.softmax bit for bit.
 extern "C" __global__ void octet_softmax_strided_f32(long long rows, SoftmaxStridedGeometry g, const float* __restrict__ x, float* __restrict__ y)
 {
     OCTET_ELEMENT_INDEX(rows);
@@ -121,7 +121,7 @@ extern "C" __global__ void octet_softmax_strided_f32(long long rows, SoftmaxStri
     for (int k = 0; k < g.length; ++k) largest = fmaxf(largest, x[base + k * g.stride]);
     float sum = 0.0f;
     for (int k = 0; k < g.length; ++k) {
-        const float e = expf(x[base + k * g.stride] - largest);
+        const float e = octet_exp(__fsub_rn(x[base + k * g.stride], largest));
         y[base + k * g.stride] = e;
         sum = __fadd_rn(sum, e);
     }
