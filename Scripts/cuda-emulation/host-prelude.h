@@ -1,4 +1,4 @@
-// Lets a CUDA kernel file compile as host C++ for Scripts/emulate-conv-f16.sh: the CUDA qualifiers vanish, __shared__
+// Lets a CUDA kernel file compile as host C++ for Scripts/emulate-cuda-on-host.sh: the CUDA qualifiers vanish, __shared__
 // arrays become statics (one block runs at a time), the index registers are variables the harness sets per thread,
 // and the few intrinsics common.cuh uses get their IEEE host meaning. The harness (conv_f16_host.cpp) defines the
 // hardware instructions the kernel wraps and the barrier behind __syncthreads.

@@ -41,6 +41,11 @@ extension ConformanceSuite {
             let y = try m.conv(x, "conv", out: 17, kernel: 3, residual: side, fused: relu)
             m.output(try m.conv(y, "head", out: 4, kernel: 1))
         }
+        add("convolution with a fused residual writing the float network output", batch: 2) { m in
+            let x = m.input(channels: 12, height: 6, width: 5)
+            let side = try m.conv(x, "side", out: 17, kernel: 1)
+            m.output(try m.conv(x, "conv", out: 17, kernel: 3, residual: side, fused: relu))
+        }
         add("convolution writing the float network output") { m in
             let x = m.input(channels: 9, height: 5, width: 5)
             let y = try m.conv(x, "stem", out: 16, kernel: 3, fused: relu)
@@ -376,6 +381,12 @@ extension ConformanceSuite {
             let side = try m.conv(x, "side", out: 48, kernel: 1)
             let narrow = try m.conv(wide, "narrow", out: 48, kernel: 1, residual: side, fused: relu)
             m.output(try m.conv(narrow, "head", out: 64, kernel: 1))
+        }
+        // The sixteen-channel epilogue with a residual from shared memory and float output.
+        add("large convolution with a fused residual writing float", batch: 2, large: true, arithmetics: [.int8, .int8TensorRT]) { m in
+            let x = m.input(channels: 32, height: 34, width: 34)
+            let side = try m.conv(x, "side", out: 48, kernel: 1)
+            m.output(try m.conv(x, "wide", out: 48, kernel: 3, residual: side))
         }
         // A stem over 3 channels, strided (folded space-to-depth on the GPU) and not, a split-K convolution.
         add("stems over 3 channels and a split-K convolution", batch: 3, large: true) { m in

@@ -336,14 +336,15 @@ private func importLayerNormalization(_ context: inout ImportContext, _ node: On
     // So does the residual sum it reads (docs/int8-accuracy.md, "ViT"): one per-tensor scale over a sum whose rows
     // differ by orders of magnitude rounds the small rows away (ViT's class token, ~0.02 beside patch tokens
     // up to ~7, becomes zero), and TensorRT deployments quantize only the GEMM and attention MatMul inputs.
-    // Only a sum of two activations: a bias Add (Swin V2's post-norm blocks normalize a Linear's output) folds into
-    // its fully connected layer, which would take the pin with it and run in FP32.
-    let producers = context.network.producers()
-    if let producer = producers[x], case .elementwise = context.network.layers[producer].kind,
-       context.network.layers[producer].inputs.allSatisfy({ input in
-           producers[input].map { p -> Bool in if case .constant = context.network.layers[p].kind { false } else { true } } ?? true
-       }) {
-        context.network.layers[producer].precision = .float32
+    // Not a fully connected layer's bias Add (Swin V2's post-norm blocks normalize a Linear's output): it folds into
+    // the layer, which would take the pin with it and run in FP32. A sum with another constant (ViT's position
+    // embedding added to the class token) is pinned like a residual sum.
+    let layers = context.network.layers, producers = context.network.producers()
+    func producerKind(_ tensor: TensorID) -> LayerKind? { producers[tensor].map { layers[$0].kind } }
+    if let producer = producers[x], case .elementwise = layers[producer].kind {
+        let variable = layers[producer].inputs.filter { if case .constant? = producerKind($0) { false } else { true } }
+        let isBiasAdd = variable.count == 1 && { if case .fullyConnected? = producerKind(variable[0]) { true } else { false } }()
+        if !isBiasAdd { context.network.layers[producer].precision = .float32 }
     }
     return output
 }

@@ -6,7 +6,7 @@ import OctetCore
 /// acc[c] = bias[c] + Σ q_x · q_w[c]              (int32; a padded position contributes q_x = z_x, real 0)
 ///        = bias_float[c]/(s_x·s_w[c]) + Σ (q_x − z_x) · q_w[c]   since `bias` has −z_x · Σ q_w[c] folded in
 /// quantized output: q_y = requantize(acc, multiplier[c], residual − z_r, residualMultiplier, bounds) + z_y
-/// float output:     y = act(Float(acc) · multiplier[c])  (multiplier = s_x · s_w[c])
+/// float output:     y = act(Float(acc) · multiplier[c] [+ Float(residual − z_r) · s_r])  (multiplier = s_x · s_w[c])
 public struct QuantizedLinearParameters: Sendable, Equatable {
     /// Weights per output channel in [-127, 127], in the float weights' layout (output channel first).
     public var weights: [Int8]
@@ -18,7 +18,7 @@ public struct QuantizedLinearParameters: Sendable, Equatable {
     /// Nil when the layer writes float.
     public var output: TensorQuantization?
     public var residual: TensorQuantization?
-    /// `s_residual / s_y`.
+    /// `s_residual / s_y`, or `s_residual` when the output is float.
     public var residualMultiplier: Float
     /// Clamp bounds of `q_y − z_y` (Relu / Clip folded in, `QuantizationMath.bounds`); unused for float output.
     public var bounds: (min: Float, max: Float)
@@ -62,11 +62,8 @@ public struct QuantizedLinearParameters: Sendable, Equatable {
             self.input = input
             self.output = output
             self.residual = residual
-            if let output, let residual {
-                residualMultiplier = residual.scale / output.scale
-            } else {
-                residualMultiplier = 0
-            }
+            // The residual in the output's units: relative to its scale, or real values when the output is float.
+            residualMultiplier = residual.map { $0.scale / (output?.scale ?? 1) } ?? 0
             bounds = output.map { QuantizationMath.bounds($0, activation: activation) } ?? (-.infinity, .infinity)
         }
     }

@@ -79,7 +79,8 @@ public enum QuantizedReferenceKernels {
     ) -> TensorValue {
         guard let output = q.output else {
             let values = acc.indices.map { index -> Float in
-                let y = Float(acc[index]) * q.multipliers[channelOf(index)]
+                var y = Float(acc[index]) * q.multipliers[channelOf(index)]
+                if let residual { y = y + Float(residual[index] - (q.residual?.zeroPoint ?? 0)) * q.residualMultiplier }
                 return activation.map { ReferenceKernels.apply($0, y) } ?? y
             }
             return .float(TensorData(shape: shape, values: values))

@@ -101,10 +101,36 @@ extension LayerSupport {
         b.output("y")
         var network = try b.importNetwork()
         #expect(network.layers.filter { $0.origin == ["linear"] }.allSatisfy { $0.precision == nil })
+        // A constant added to something else (ViT's position embedding) is pinned like a residual sum.
+        var embedding = ONNXModelBuilder(opset: 17, shape: [nil, 3, 4])
+        embedding.initializer("position", [1, 3, 4], Weights.random([1, 3, 4], seed: 9).values)
+        embedding.initializer("scale", [4], [1, 1, 1, 1])
+        embedding.node("Add", ["input", "position"], ["embedded"])
+        embedding.node("LayerNormalization", ["embedded", "scale"], ["y"])
+        embedding.output("y")
+        #expect(try embedding.importNetwork().layers.filter { $0.origin == ["embedded"] }.allSatisfy { $0.precision == .float32 })
         for tensor in network.tensors { _ = network.setDynamicRange(tensor.name, min: -4, max: 4) }
         let engine = try Builder(config: BuilderConfig(int8: true), backend: CPUBackend()).build(network)
         let gemm = engine.plan.report.layers.filter { $0.origin.contains("product") }
         #expect(!gemm.isEmpty && gemm.allSatisfy { $0.precision == .int8 }, "\(engine.plan.report.text)")
+    }
+
+    /// A convolution with a fused residual Add whose result is a network output (float) keeps the residual: the sum
+    /// is computed before the float is written, within INT8's error of the FP32 engine.
+    @Test func residualConvolutionWritingANetworkOutputKeepsTheResidual() throws {
+        var b = ONNXModelBuilder(opset: 17, shape: [nil, 4, 5, 5])
+        b.initializer("w", [4, 4, 1, 1], Weights.random([4, 4, 1, 1], seed: 11).values.map { $0 * 0.1 })
+        b.node("Conv", ["input", "w"], ["branch"])
+        b.node("Add", ["branch", "input"], ["y"])
+        b.output("y")
+        var network = try b.importNetwork()
+        for tensor in network.tensors { _ = network.setDynamicRange(tensor.name, min: -4, max: 4) }
+        let x = TensorData.random([1, 4, 5, 5], in: -3...3, seed: 12)
+        let name = network[network.outputs[0]].name
+        let float = try #require(try Builder(config: BuilderConfig(), backend: CPUBackend()).build(network).makeContext().execute(["input": x])[name])
+        let int8 = try Builder(config: BuilderConfig(int8: true), backend: CPUBackend()).build(network)
+        let y = try #require(try int8.makeContext().execute(["input": x])[name])
+        #expect(worstTolerance(y.values, float.values, atol: 0.1, rtol: 0.05).ratio <= 1, "\(int8.plan.report.text)")
     }
 
     /// F.normalize as exported (Swin V2's cosine attention): x / Expand(Clip(ReduceL2(x), min ε)). In an INT8 build the

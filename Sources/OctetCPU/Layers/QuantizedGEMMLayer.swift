@@ -115,7 +115,7 @@ struct QuantizedGEMMLayer: CPULayer {
         let rows = batch * outHeight * outWidth
         let residual = inputs.count > 1 ? inputs[1] : nil
         if let floatOutput {
-            try runFloatOutput(x, y, rows: rows, floatOutput, context: context)
+            try runFloatOutput(x, y, residual: residual, rows: rows, floatOutput, context: context)
             return
         }
         for g in 0..<groups {
@@ -171,7 +171,7 @@ struct QuantizedGEMMLayer: CPULayer {
 
     /// INT8 arithmetic with float output (the layer producing a network output): `y = act(Float(acc) · m)`,
     /// split over threads by 16-column panels (these layers have few rows).
-    private func runFloatOutput(_ x: CPUBuffer, _ y: CPUBuffer, rows: Int, _ e: FloatOutputEpilogue, context: CPURunContext) throws {
+    private func runFloatOutput(_ x: CPUBuffer, _ y: CPUBuffer, residual: CPUBuffer?, rows: Int, _ e: FloatOutputEpilogue, context: CPURunContext) throws {
         guard groups == 1 else { throw OctetError.unavailable(reason: "grouped INT8 convolution with float output is not implemented") }
         let a: UnsafeRawPointer
         let aStride: Int
@@ -188,7 +188,9 @@ struct QuantizedGEMMLayer: CPULayer {
             aStride = paddedK
         }
         let n = outputChannelsPerGroup, k = paddedK
-        let bounds = floatBounds(e.clampActivation)
+        // With a residual the clamp comes after the sum (below), as in the reference.
+        let clamp = floatBounds(e.clampActivation)
+        let bounds: (min: Float, max: Float) = residual == nil ? clamp : (-.infinity, .infinity)
         let xor = params.a_xor
         let packed = self.packed[0].pointer
         let panelBytes = octet_qgemm_packed_size(16, k)
@@ -198,6 +200,16 @@ struct QuantizedGEMMLayer: CPULayer {
             octet_qgemm_f32out(
                 rows, min(n, range.upperBound * 16) - first, k, a.assumingMemoryBound(to: UInt8.self), aStride,
                 packed + range.lowerBound * panelBytes, out + first, n, bounds.min, bounds.max, xor)
+        }
+        if let residual {
+            let r = residual.base, signed = params.residual_signed != 0
+            let (zeroPoint, multiplier) = (params.residual_zero_point, params.residual_multiplier)
+            context.pool.run(y.count, granularity: 4096) { range in
+                for i in range {
+                    let stored = signed ? Int32(r.load(fromByteOffset: i, as: Int8.self)) : Int32(r.load(fromByteOffset: i, as: UInt8.self))
+                    out[i] = Swift.min(Swift.max(out[i] + Float(stored - zeroPoint) * multiplier, clamp.min), clamp.max)
+                }
+            }
         }
         if let activation = e.otherActivation {
             context.pool.run(y.count, granularity: 4096) { range in for i in range { out[i] = activation(out[i]) } }
