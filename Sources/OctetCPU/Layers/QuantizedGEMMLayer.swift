@@ -169,8 +169,8 @@ struct QuantizedGEMMLayer: CPULayer {
         }
     }
 
-    /// INT8 arithmetic with float output (the layer producing a network output): `y = act(Float(acc) · m)`,
-    /// split over threads by 16-column panels (these layers have few rows).
+    /// INT8 arithmetic with float output (a network output, or a tensor only FP32 layers read):
+    /// `y = act(Float(acc) · m [+ Float(r − z_r) · s_r])`, split over threads by 16-column panels.
     private func runFloatOutput(_ x: CPUBuffer, _ y: CPUBuffer, residual: CPUBuffer?, rows: Int, _ e: FloatOutputEpilogue, context: CPURunContext) throws {
         guard groups == 1 else { throw OctetError.unavailable(reason: "grouped INT8 convolution with float output is not implemented") }
         let a: UnsafeRawPointer
