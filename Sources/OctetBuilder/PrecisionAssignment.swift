@@ -65,7 +65,8 @@ struct PrecisionAssignment {
                 }
                 continue
             }
-            if floatOnly.contains(out) || readAsFloat.contains(out) && layer.outputType(0) != .int8, Self.writesFloat(layer.kind) { continue }
+            if floatOnly.contains(out) || readAsFloat.contains(out) && layer.outputType(0) != .int8 && Self.writesFloatNatively(layer),
+               Self.writesFloat(layer.kind) { continue }
             guard let q = rangeQuantization(out, nonNegative) else { continue }
             network[out].dataType = q.dataType
             quantization[out] = q
@@ -241,6 +242,22 @@ struct PrecisionAssignment {
         case .constant, .pooling, .activation, .scale, .elementwise, .concatenation, .softmax, .reshape, .transpose, .slice, .pad,
              .reduce, .matrixMultiply, .identity, .reformat:
             false
+        }
+    }
+
+    /// The INT8 layers whose float output every backend computes natively: fully connected layers and convolutions
+    /// with one group (the GEMM kernels' float epilogue), with no fused activation or a clamp (CUDA's epilogue applies
+    /// only bounds). A depthwise convolution quantizes its output even where only FP32 layers read it: with float
+    /// output it would run on the host reference (ConvNeXt-T's 7×7 depthwise layers: 120 → 400 ms a photo on the CPU).
+    static func writesFloatNatively(_ layer: Layer) -> Bool {
+        switch layer.fusedActivation {
+        case nil, .relu?, .clip?: break
+        default: return false
+        }
+        switch layer.kind {
+        case .fullyConnected: return true
+        case let .convolution(p): return p.groups == 1
+        default: return false
         }
     }
 

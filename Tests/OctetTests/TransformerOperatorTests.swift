@@ -113,6 +113,26 @@ extension LayerSupport {
         let engine = try Builder(config: BuilderConfig(int8: true), backend: CPUBackend()).build(network)
         let gemm = engine.plan.report.layers.filter { $0.origin.contains("product") }
         #expect(!gemm.isEmpty && gemm.allSatisfy { $0.precision == .int8 }, "\(engine.plan.report.text)")
+        // Only FP32 layers read its output, so it keeps its float sum: no quantize-then-dequantize in between.
+        #expect(gemm.allSatisfy { $0.outputTypes == ["FP32"] && $0.hostReason == nil }, "\(engine.plan.report.text)")
+    }
+
+    /// A depthwise convolution read only by a LayerNormalization (ConvNeXt's block) still quantizes its output: no
+    /// backend has a float epilogue for it, and the host reference would run it instead.
+    @Test func depthwiseConvolutionReadByLayerNormalizationStaysNative() throws {
+        var b = ONNXModelBuilder(opset: 17, shape: [nil, 4, 5, 5])
+        b.initializer("w", [4, 1, 3, 3], Weights.random([4, 1, 3, 3], seed: 13).values)
+        b.initializer("scale", [4], [1, 1, 1, 1])
+        b.node("Conv", ["input", "w"], ["dw"], ["group": .int(4), "pads": .ints([1, 1, 1, 1])])
+        b.node("Transpose", ["dw"], ["nhwc"], ["perm": .ints([0, 2, 3, 1])])
+        b.node("LayerNormalization", ["nhwc", "scale"], ["y"])
+        b.output("y")
+        var network = try b.importNetwork()
+        for tensor in network.tensors { _ = network.setDynamicRange(tensor.name, min: -4, max: 4) }
+        let engine = try Builder(config: BuilderConfig(int8: true), backend: CPUBackend()).build(network)
+        let depthwise = engine.plan.report.layers.filter { $0.origin.contains("dw") && $0.kind.hasPrefix("Convolution") }
+        #expect(!depthwise.isEmpty && depthwise.allSatisfy { $0.precision == .int8 && $0.hostReason == nil && $0.outputTypes != ["FP32"] },
+                "\(engine.plan.report.text)")
     }
 
     /// A convolution with a fused residual Add whose result is a network output (float) keeps the residual: the sum
