@@ -5,10 +5,11 @@ import Foundation
 /// A float layer between INT8 layers (Softmax in attention, a sigmoid, a decomposed LayerNorm's square) feeds a
 /// quantizer, and a last-bit difference there can move an integer across a rounding boundary. The C library's
 /// `expf` and CUDA's differ in the last bit on some inputs, so the reference, the CPU and CUDA (`octet_exp` and
-/// friends in Sources/OctetCUDA/KernelSources.swift, the same steps in C) use these instead. Each is a fixed
+/// `octet_pow` in Sources/OctetCUDA/Kernels/common.cuh, the same steps in C) use these instead. Each is a fixed
 /// sequence of IEEE single-precision operations, each rounded to nearest even, with no fused multiply-add (NVRTC runs
 /// with --fmad=false), and hexadecimal constants (a decimal Float literal may be rounded twice on its way from
-/// text). Change one side only together with the other: `octet selftest --device cuda` checks them bit for bit.
+/// text). Change one side only together with the other: `FloatMathTests` compares the C copies compiled on the host,
+/// and `octet selftest --device cuda` the GPU's, bit for bit.
 public enum FloatMath {
     /// e^x within one unit in the last place (every float in [-104, 89] checked against the double-precision `exp`:
     /// 0.990 ulp at worst, 99.2 % correctly rounded), +inf from ln(FLT_MAX) up, 0 below half the smallest subnormal,

@@ -220,6 +220,22 @@ public struct Network: Sendable, Equatable {
         return map
     }
 
+    /// Where `layer` is a fully connected layer's bias Add — an Add of the layer's output and a constant vector of its
+    /// output size along the last axis, as exporters write a Linear over a rank-3/4 tensor — the two producers:
+    /// the fully connected layer and the constant. The fold-bias-add pass folds such an Add (when the layer's output
+    /// is private to it); the LayerNormalization importer leaves it unpinned for that reason.
+    public func biasAddOperands(of layer: Layer, producers: [TensorID: Int]) -> (fullyConnected: Int, constant: Int, side: Int)? {
+        guard layer.kind == .elementwise(.add), layer.inputs.count == 2 else { return nil }
+        for side in 0..<2 {
+            guard let fc = producers[layer.inputs[side]], let constant = producers[layer.inputs[1 - side]],
+                  case let .fullyConnected(p) = layers[fc].kind, case let .constant(c) = layers[constant].kind,
+                  c.count == p.outputs, c.shape.last == p.outputs
+            else { continue }
+            return (fc, constant, side)
+        }
+        return nil
+    }
+
     /// For each tensor, the indices of the layers that read it.
     public func consumers() -> [TensorID: [Int]] {
         var map: [TensorID: [Int]] = [:]

@@ -339,12 +339,10 @@ private func importLayerNormalization(_ context: inout ImportContext, _ node: On
     // Not a fully connected layer's bias Add (Swin V2's post-norm blocks normalize a Linear's output): it folds into
     // the layer, which would take the pin with it and run in FP32. A sum with another constant (ViT's position
     // embedding added to the class token) is pinned like a residual sum.
-    let layers = context.network.layers, producers = context.network.producers()
-    func producerKind(_ tensor: TensorID) -> LayerKind? { producers[tensor].map { layers[$0].kind } }
-    if let producer = producers[x], case .elementwise = layers[producer].kind {
-        let variable = layers[producer].inputs.filter { if case .constant? = producerKind($0) { false } else { true } }
-        let isBiasAdd = variable.count == 1 && { if case .fullyConnected? = producerKind(variable[0]) { true } else { false } }()
-        if !isBiasAdd { context.network.layers[producer].precision = .float32 }
+    let producers = context.network.producers()
+    if let producer = producers[x], case .elementwise = context.network.layers[producer].kind,
+       context.network.biasAddOperands(of: context.network.layers[producer], producers: producers) == nil {
+        context.network.layers[producer].precision = .float32
     }
     return output
 }

@@ -9,24 +9,20 @@ struct FoldBiasAddPass: GraphPass {
     func run(_ network: inout Network) -> [String] {
         rewriteUntilStable(&network) { network, producers, consumers in
             for (index, add) in network.layers.enumerated() {
-                guard add.kind == .elementwise(.add), add.inputs.count == 2 else { continue }
-                for side in 0..<2 {
-                    guard let fcIndex = producers[add.inputs[side]], let constantIndex = producers[add.inputs[1 - side]],
-                          case var .fullyConnected(p) = network.layers[fcIndex].kind,
-                          case let .constant(c) = network.layers[constantIndex].kind,
-                          network.layers[fcIndex].fusedActivation == nil,
-                          network.isPrivate(add.inputs[side], consumers: consumers),
-                          network[add.outputs[0]].shape == network[add.inputs[side]].shape,
-                          c.count == p.outputs, c.shape.last == p.outputs
-                    else { continue }
-                    let bias = p.bias?.values ?? Array(repeating: 0, count: p.outputs)
-                    p.bias = Weights(shape: [p.outputs], values: zip(bias, c.values).map { $0 + $1 })
-                    let fc = network.layers[fcIndex].name
-                    network.layers[fcIndex].kind = .fullyConnected(p)
-                    network.layers[fcIndex].fusedActivation = add.fusedActivation
-                    network.absorb(index, into: fcIndex)
-                    return "folded the bias Add '\(add.name)' into FullyConnected '\(fc)'"
-                }
+                guard let (fcIndex, constantIndex, side) = network.biasAddOperands(of: add, producers: producers),
+                      case var .fullyConnected(p) = network.layers[fcIndex].kind,
+                      case let .constant(c) = network.layers[constantIndex].kind,
+                      network.layers[fcIndex].fusedActivation == nil,
+                      network.isPrivate(add.inputs[side], consumers: consumers),
+                      network[add.outputs[0]].shape == network[add.inputs[side]].shape
+                else { continue }
+                let bias = p.bias?.values ?? Array(repeating: 0, count: p.outputs)
+                p.bias = Weights(shape: [p.outputs], values: zip(bias, c.values).map { $0 + $1 })
+                let fc = network.layers[fcIndex].name
+                network.layers[fcIndex].kind = .fullyConnected(p)
+                network.layers[fcIndex].fusedActivation = add.fusedActivation
+                network.absorb(index, into: fcIndex)
+                return "folded the bias Add '\(add.name)' into FullyConnected '\(fc)'"
             }
             return nil
         }
