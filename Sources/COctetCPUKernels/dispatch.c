@@ -150,3 +150,15 @@ void octet_dwconv_f32(size_t channels, size_t output_pixels, size_t kernel_size,
     table[octet_cpu_isa()](channels, output_pixels, kernel_size, indirection, packed, output, output_pixel_stride,
                            min, max);
 }
+
+void octet_quantize_f32(size_t n, const float* x, uint8_t* y, const octet_quantize_params* p) {
+    static const octet_quantize_f32_fn table[] = {octet_quantize_f32_scalar, octet_quantize_f32_avx2,
+                                                   octet_quantize_f32_avx512vnni, octet_quantize_f32_avx2};
+    table[octet_cpu_isa()](n, x, y, p);
+}
+
+void octet_sum_pixels_8bit(size_t pixels, size_t channels, const uint8_t* x, int32_t input_signed, int32_t* sums) {
+    static const octet_sum_pixels_8bit_fn table[] = {octet_sum_pixels_8bit_scalar, octet_sum_pixels_8bit_avx2,
+                                                      octet_sum_pixels_8bit_avx512vnni, octet_sum_pixels_8bit_avx2};
+    table[octet_cpu_isa()](pixels, channels, x, input_signed, sums);
+}

@@ -606,4 +606,95 @@ import Testing
             }
         }
     }
+
+    // MARK: - Element-wise kernels (pointwise_*.c)
+
+    static func quantizeKernel(_ isa: Int32) -> octet_quantize_f32_fn {
+        switch isa {
+        case OCTET_ISA_SCALAR: octet_quantize_f32_scalar
+        case OCTET_ISA_AVX2, OCTET_ISA_AVXVNNI: octet_quantize_f32_avx2  // AVX-VNNI dispatches to the AVX2 kernel
+        default: octet_quantize_f32_avx512vnni
+        }
+    }
+
+    static func sumPixelsKernel(_ isa: Int32) -> octet_sum_pixels_8bit_fn {
+        switch isa {
+        case OCTET_ISA_SCALAR: octet_sum_pixels_8bit_scalar
+        case OCTET_ISA_AVX2, OCTET_ISA_AVXVNNI: octet_sum_pixels_8bit_avx2
+        default: octet_sum_pixels_8bit_avx512vnni
+        }
+    }
+
+    @Test("quantize_f32 equals x / scale clamped, rounded half to even, plus the zero point (NaN as 0)", arguments: isas)
+    func quantizeFloats(isa: Int32) {
+        let kernel = Self.quantizeKernel(isa)
+        // Int8 and uint8 with zero points, and a ReLU6-like narrower range.
+        let ranges: [(lo: Float, hi: Float, zero: Int32)] = [(-128, 127, 0), (-133, 122, 5), (0, 255, 0), (-3, 252, 3), (0, 170, 0)]
+        for (v, n) in [0, 1, 7, 8, 9, 15, 16, 17, 31, 100, 1027].enumerated() {
+            var rng = SplitMix64(seed: UInt64(v) &+ 9100)
+            let scale = [Float(0.0173), 1, 0.25, 3.1e-3][v % 4]
+            let range = ranges[v % ranges.count]
+            var x = rng.floats(n, in: -300...300).map { $0 * scale }
+            // Ties at exactly k + 0.5 (after the division by a power of two), and the special values.
+            for i in stride(from: 0, to: n, by: 5) { x[i] = (Float(Int(x[i] / scale)) + 0.5) * scale }
+            let specials: [Float] = [.nan, .infinity, -.infinity, -0.0, 0, 1e30, -1e30, .leastNonzeroMagnitude]
+            for (i, special) in specials.enumerated() where i * 3 < n { x[i * 3] = special }
+            var parameters = octet_quantize_params(scale: scale, lo: range.lo, hi: range.hi, zero_point: range.zero)
+            var out = [UInt8](repeating: 0xA5, count: n + 3)
+            kernel(n, x, &out, &parameters)
+            for i in 0..<n {
+                let y = x[i] / scale
+                let clamped = y.isNaN ? 0 : min(max(y, range.lo), range.hi)
+                let expected = UInt8(truncatingIfNeeded: Int32(clamped.rounded(.toNearestOrEven)) + range.zero)
+                if out[i] != expected {
+                    Issue.record("quantize_f32 isa \(isa) n=\(n): x=\(x[i]) scale=\(scale) gave \(out[i]), expected \(expected)")
+                    return
+                }
+            }
+            #expect(out[n...] == [0xA5, 0xA5, 0xA5], "quantize_f32 isa \(isa) wrote past n=\(n)")
+        }
+    }
+
+    @Test("quantize_f32 divides: around every rounding boundary, x / scale, not x · (1 / scale)", arguments: isas)
+    func quantizeDividesExactly(isa: Int32) {
+        let kernel = Self.quantizeKernel(isa)
+        for scale: Float in [0.0173, 3.1e-3, 0.0471, 0.9] {
+            // The floats within two ulps of (k + 0.5) · scale: where a multiplication by the reciprocal and the
+            // division can fall on different sides of the tie.
+            var x: [Float] = []
+            for k in -140..<140 {
+                var value = (Float(k) + 0.5) * scale
+                value = value.nextDown.nextDown
+                for _ in 0..<5 { x.append(value); value = value.nextUp }
+            }
+            var parameters = octet_quantize_params(scale: scale, lo: -128, hi: 127, zero_point: 0)
+            var out = [UInt8](repeating: 0, count: x.count)
+            kernel(x.count, x, &out, &parameters)
+            let expected = x.map { UInt8(truncatingIfNeeded: Int32(min(max($0 / scale, -128), 127).rounded(.toNearestOrEven))) }
+            let wrong = x.indices.filter { out[$0] != expected[$0] }
+            #expect(wrong.isEmpty, "quantize_f32 isa \(isa) scale \(scale): \(wrong.count) of \(x.count) differ, first x=\(wrong.first.map { x[$0] } ?? 0)")
+        }
+    }
+
+    @Test("sum_pixels_8bit adds every pixel's channels to the sums, int8 and uint8", arguments: isas)
+    func sumPixels(isa: Int32) {
+        let kernel = Self.sumPixelsKernel(isa)
+        for (v, (pixels, channels)) in [(1, 1), (3, 7), (49, 8), (49, 15), (2, 16), (5, 17), (49, 33), (1, 64), (9, 100), (49, 1280)].enumerated() {
+            for signed in [false, true] {
+                var rng = SplitMix64(seed: UInt64(v) &+ (signed ? 9300 : 9200))
+                let x = rng.bytes(pixels * channels)
+                let initial = (0..<channels + 2).map { Int32($0 * 1000 - 7) }
+                var sums = initial
+                kernel(pixels, channels, x, signed ? 1 : 0, &sums)
+                for c in 0..<channels {
+                    let expected = (0..<pixels).reduce(initial[c]) { $0 + (signed ? Int32(Int8(bitPattern: x[$1 * channels + c])) : Int32(x[$1 * channels + c])) }
+                    if sums[c] != expected {
+                        Issue.record("sum_pixels_8bit isa \(isa) \(pixels)x\(channels) signed \(signed): channel \(c) \(sums[c]), expected \(expected)")
+                        return
+                    }
+                }
+                #expect(sums[channels...] == initial[channels...], "sum_pixels_8bit isa \(isa) wrote past \(channels) channels")
+            }
+        }
+    }
 }

@@ -1,7 +1,7 @@
 /*
  * COctetCPUKernels: the C microkernels of Octet's CPU backend.
  *
- * Three kernel families, each with a plain scalar twin (the oracle), an AVX2 version and an AVX-512 version
+ * Kernel families, each with a plain scalar twin (the oracle), an AVX2 version and an AVX-512 version
  * (the quantized GEMMs also an AVX-VNNI version, 256-bit vpdpbusd without AVX-512):
  *
  *   octet_qgemm_*      u8 x s8 -> s32 GEMM with bias and a fused per-column requantization epilogue
@@ -289,6 +289,34 @@ void octet_im2col(const void* input, size_t height, size_t width, size_t channel
                   size_t dilation_h, size_t dilation_w, ptrdiff_t pad_top, ptrdiff_t pad_left, size_t out_height,
                   size_t out_width, size_t first_row, size_t rows, size_t element_size, size_t row_length,
                   uint8_t pad_byte, void* destination);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * 6. Element-wise kernels at the quantized graph's edges (pointwise_*.c), each with a scalar twin:
+ *   octet_quantize_f32:    y[i] = low byte of round-half-even(clamp(x[i] / scale, lo, hi)) + zero_point, NaN as 0
+ *                          (a true division, as OctetQuantization's quantize; lo/hi relative to the zero point).
+ *   octet_sum_pixels_8bit: sums[c] += x[px * channels + c] for px < pixels (int8 if input_signed, else uint8):
+ *                          the sums of global average pooling over one image.
+ * ------------------------------------------------------------------------------------------------------- */
+typedef struct {
+    float scale, lo, hi;
+    int32_t zero_point;
+} octet_quantize_params;
+
+typedef void (*octet_quantize_f32_fn)(size_t n, const float* x, uint8_t* y, const octet_quantize_params* p);
+void octet_quantize_f32(size_t n, const float* x, uint8_t* y, const octet_quantize_params* p);
+void octet_quantize_f32_scalar(size_t n, const float* x, uint8_t* y, const octet_quantize_params* p);
+void octet_quantize_f32_avx2(size_t n, const float* x, uint8_t* y, const octet_quantize_params* p);
+void octet_quantize_f32_avx512vnni(size_t n, const float* x, uint8_t* y, const octet_quantize_params* p);
+
+typedef void (*octet_sum_pixels_8bit_fn)(size_t pixels, size_t channels, const uint8_t* x, int32_t input_signed,
+                                         int32_t* sums);
+void octet_sum_pixels_8bit(size_t pixels, size_t channels, const uint8_t* x, int32_t input_signed, int32_t* sums);
+void octet_sum_pixels_8bit_scalar(size_t pixels, size_t channels, const uint8_t* x, int32_t input_signed,
+                                  int32_t* sums);
+void octet_sum_pixels_8bit_avx2(size_t pixels, size_t channels, const uint8_t* x, int32_t input_signed,
+                                int32_t* sums);
+void octet_sum_pixels_8bit_avx512vnni(size_t pixels, size_t channels, const uint8_t* x, int32_t input_signed,
+                                      int32_t* sums);
 
 #if defined(__clang__)
 #pragma clang assume_nonnull end
