@@ -1,3 +1,4 @@
+import COctetCPUKernels
 import OctetCore
 import OctetQuantization
 import OctetRuntime
@@ -72,14 +73,24 @@ struct FloatMatrixMultiplyLayer: CPULayer {
 /// INT8 NumPy `matmul` of two quantized activations (per-tensor scales on both): the int32 sum of
 /// `(q_a − z_a)(q_b − z_b)` over k, then `QuantizedMatrixMultiplyArithmetic.requantize`. Exact, so equal to its
 /// twin `QuantizedReferenceKernels.matrixMultiply` on every element.
+///
+/// Where B is int8 with zero point 0 (attention's K and V), each matrix of the batch goes through the SIMD GEMM
+/// (`octet_qgemm`, whose epilogue is `requantize`): B packed as the weights with `−(z_a + c)·Σ_k B[k][j]` as the
+/// bias, A's rows copied contiguous and padded to a multiple of 4. Otherwise plain Swift loops.
 struct QuantizedMatrixMultiplyLayer: CPULayer {
     let arithmetic: QuantizedMatrixMultiplyArithmetic
+    /// B's stored bytes are the int8 values the GEMM multiplies by.
+    private var usesGEMM: Bool { arithmetic.b.isSigned && arithmetic.b.zeroPoint == 0 }
     var kernelName: String {
-        "matmul_\(arithmetic.a.isSigned ? "s8" : "u8")\(arithmetic.b.isSigned ? "s8" : "u8")_acc32_strided__swift"
+        "matmul_\(arithmetic.a.isSigned ? "s8" : "u8")\(arithmetic.b.isSigned ? "s8" : "u8")_acc32_\(usesGEMM ? "qgemm__\(CPUBackend.isa)" : "strided__swift")"
     }
 
     func run(inputs: [CPUBuffer], outputs: [CPUBuffer], context: CPURunContext) throws {
         let walk = MatrixMultiplyWalk(a: inputs[0], b: inputs[1], y: outputs[0])
+        if usesGEMM {
+            runGEMM(walk, a: inputs[0].bytePointer, b: inputs[1].bytePointer, y: outputs[0].bytePointer, context: context)
+            return
+        }
         let (a, b, out) = (inputs[0].bytePointer, inputs[1].bytePointer, outputs[0].bytePointer)
         let (k, ak, bk) = (walk.k, walk.ak, walk.bk)
         let q = arithmetic
@@ -90,6 +101,55 @@ struct QuantizedMatrixMultiplyLayer: CPULayer {
                 acc &+= (storedValue(a[rowA + p * ak], qa) &- qa.zeroPoint) &* (storedValue(b[columnB + p * bk], qb) &- qb.zeroPoint)
             }
             out[target] = UInt8(truncatingIfNeeded: q.requantize(acc))
+        }
+    }
+
+    /// Each matrix of the batch on one thread: A's rows and B gathered from their strides, B packed, one GEMM,
+    /// the rows scattered to Y's strides.
+    private func runGEMM(_ walk: MatrixMultiplyWalk, a: UnsafeMutablePointer<UInt8>, b: UnsafeMutablePointer<UInt8>, y: UnsafeMutablePointer<UInt8>, context: CPURunContext) {
+        let (m, k, n) = (walk.m, walk.k, walk.n)
+        guard m > 0, n > 0 else { return }
+        let paddedK = (k + 3) / 4 * 4
+        let q = arithmetic
+        let xor: UInt8 = q.a.isSigned ? 0x80 : 0
+        // Σ (a − z_a)·w = Σ (a ^ xor)·w − (z_a + c)·Σ w, c = 128 when the kernel shifts int8 A to uint8.
+        let shift = q.a.zeroPoint + (q.a.isSigned ? 128 : 0)
+        var parameters = octet_qgemm_params(
+            min: q.bounds.min, max: q.bounds.max, residual_multiplier: 0, output_signed: q.output.isSigned ? 1 : 0, residual_signed: 0,
+            a_xor: xor, output_zero_point: q.output.zeroPoint, residual_zero_point: 0)
+        let multipliers = [Float](repeating: q.multiplier, count: n)
+        let packedBytes = octet_qgemm_packed_size(n, paddedK)
+        let (aBytes, wBytes, cBytes) = (m * paddedK, paddedK * n, m * n)
+        context.pool.run(walk.offsets.count) { range in
+            let work = UnsafeMutableRawPointer.allocate(byteCount: packedBytes + aBytes + wBytes + cBytes + 4 * n, alignment: 64)
+            defer { work.deallocate() }
+            let packed = work
+            let rowsA = (work + packedBytes).assumingMemoryBound(to: UInt8.self)
+            let weights = (work + packedBytes + aBytes).assumingMemoryBound(to: Int8.self)
+            let rowsC = (work + packedBytes + aBytes + wBytes).assumingMemoryBound(to: UInt8.self)
+            let bias = (work + packedBytes + aBytes + wBytes + cBytes).assumingMemoryBound(to: Int32.self)
+            weights.update(repeating: 0, count: wBytes)
+            rowsA.update(repeating: 0, count: aBytes)
+            for index in range {
+                let o = walk.offsets[index]
+                for j in 0..<n { bias[j] = 0 }
+                for p in 0..<k {
+                    for j in 0..<n {
+                        let w = Int8(bitPattern: b[o.b + p * walk.bk + j * walk.bj])
+                        weights[p * n + j] = w
+                        bias[j] &+= Int32(w)
+                    }
+                }
+                for j in 0..<n { bias[j] = 0 &- shift &* bias[j] }
+                multipliers.withUnsafeBufferPointer { octet_qgemm_pack(n, paddedK, weights, bias, $0.baseAddress!, packed) }
+                for i in 0..<m {
+                    for p in 0..<k { rowsA[i * paddedK + p] = a[o.a + i * walk.ai + p * walk.ak] }
+                }
+                octet_qgemm(m, n, paddedK, rowsA, paddedK, packed, rowsC, n, nil, 0, &parameters)
+                for i in 0..<m {
+                    for j in 0..<n { y[o.y + i * walk.yi + j * walk.yj] = rowsC[i * n + j] }
+                }
+            }
         }
     }
 }
