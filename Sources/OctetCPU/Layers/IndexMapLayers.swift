@@ -35,7 +35,7 @@ struct IndexMapWalk {
                     if tensor.affine {
                         for k in 0..<length { line[k] = start + k * step }
                     } else {
-                        for k in 0..<length { line[k] = tensor.physicalOffset(logical: start + k * step) }
+                        tensor.physicalOffsets(from: start, step: step, count: length, into: line)
                     }
                 }
                 body(offsets, length)

@@ -53,7 +53,7 @@ struct MatrixMultiplyWalk {
 }
 
 /// FP32 NumPy `matmul` of two activations in their physical layouts: `y[..., i, j] = Σ_k a[..., i, k] · b[..., k, j]`,
-/// summed over k in order. Plain Swift loops: attention matrices are small next to the convolutions. Its twin is
+/// summed over k in order. Plain Swift loops (the INT8 layer below uses the SIMD GEMM where it can). Its twin is
 /// `ReferenceKernels.matrixMultiply`.
 struct FloatMatrixMultiplyLayer: CPULayer {
     let kernelName = "matmul_f32_strided__swift"
