@@ -11,10 +11,11 @@ struct PoolingLayer: CPULayer {
     let input: TensorQuantization?
     let output: TensorQuantization?
     var kernelName: String {
-        // Global average pooling of 8-bit data sums in C (octet_sum_pixels_8bit); the rest is Swift.
-        let simd = pooling.isGlobal && pooling.kind == .average && input != nil && output != nil
-        return "pool_\(pooling.kind.rawValue)\(pooling.isGlobal ? "_global" : "")_\(input.map { $0.isSigned ? "s8" : "u8" } ?? "f32")_nhwc__\(simd ? CPUBackend.isa : "swift")"
+        "pool_\(pooling.kind.rawValue)\(pooling.isGlobal ? "_global" : "")_\(input.map { $0.isSigned ? "s8" : "u8" } ?? "f32")_nhwc__\(sumsInC ? CPUBackend.isa : "swift")"
     }
+
+    /// Global average pooling of 8-bit data sums its channels in C (octet_sum_pixels_8bit); the rest is Swift.
+    private var sumsInC: Bool { pooling.isGlobal && pooling.kind == .average && input != nil && output != nil }
 
     func run(inputs: [CPUBuffer], outputs: [CPUBuffer], context: CPURunContext) throws {
         let x = inputs[0], y = outputs[0]
@@ -61,7 +62,7 @@ struct PoolingLayer: CPULayer {
             }
             return
         }
-        if p.isGlobal, !isMax, input != nil, let output {
+        if sumsInC, let output {
             // Global average pooling of 8-bit data: each image's channel sums in C with SIMD (the general loop
             // below does not vectorize: it was 4.3 % of MobileNetV2's time at batch 1), then the same rounding.
             // Σ (q − z_x) = Σ q − count · z_x, wrapping like the kernel's int32 sums.
