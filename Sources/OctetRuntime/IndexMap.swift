@@ -158,38 +158,39 @@ public struct ResolvedIndexMap: Sendable, Equatable {
         /// `physicalOffset(logical:)` of `start`, `start + step`, … (`count` of them, all inside the shape) into
         /// `line`: the first index's digits over `shape` decomposed once, then `step`'s digits added with carries,
         /// the offset moved by each digit's change. A division per axis per element was most of the time of
-        /// Swin's and MaxViT's Reshape gathers on the CPU; this is a few adds and compares.
-        public func physicalOffsets(from start: Int, step: Int, count: Int, into line: UnsafeMutablePointer<Int>) {
+        /// Swin's and MaxViT's Reshape gathers on the CPU; this is a few adds and compares. `digits` is the
+        /// caller's scratch of `2 × shape.count` integers (called once per row: no allocation here), and the
+        /// function is inlinable so the gather's loop gets it without a cross-module call.
+        @inlinable
+        public func physicalOffsets(from start: Int, step: Int, count: Int, into line: UnsafeMutablePointer<Int>, digits: UnsafeMutablePointer<Int>) {
             let rank = shape.count
             guard step >= 0, start >= 0, rank > 0 else {
                 // A reversed walk (a Slice with a negative step): the plain decomposition.
                 for k in 0..<count { line[k] = physicalOffset(logical: start + k * step) }
                 return
             }
-            withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * rank) { buffer in
-                let digits = buffer.baseAddress!, stepDigits = digits + rank
-                var (rest, restStep, offset, highest) = (start, step, 0, rank)
-                for axis in stride(from: rank - 1, through: 0, by: -1) {
-                    digits[axis] = rest % shape[axis]
-                    stepDigits[axis] = restStep % shape[axis]
-                    offset += digits[axis] * physicalStrides[axis]
-                    rest /= shape[axis]
-                    restStep /= shape[axis]
-                    if stepDigits[axis] != 0 { highest = axis }
-                }
-                for k in 0..<count {
-                    line[k] = offset
-                    guard k + 1 < count else { break }
-                    // digits += stepDigits, the last axis least significant; each sum is below 2 · shape: one carry.
-                    var (carry, axis) = (0, rank - 1)
-                    while axis >= 0, axis >= highest || carry != 0 {
-                        var digit = digits[axis] + stepDigits[axis] + carry
-                        carry = 0
-                        if digit >= shape[axis] { digit -= shape[axis]; carry = 1 }
-                        offset += (digit - digits[axis]) * physicalStrides[axis]
-                        digits[axis] = digit
-                        axis -= 1
-                    }
+            let (shape, physicalStrides, stepDigits) = (self.shape, self.physicalStrides, digits + rank)
+            var (rest, restStep, offset, highest) = (start, step, 0, rank)
+            for axis in stride(from: rank - 1, through: 0, by: -1) {
+                digits[axis] = rest % shape[axis]
+                stepDigits[axis] = restStep % shape[axis]
+                offset += digits[axis] * physicalStrides[axis]
+                rest /= shape[axis]
+                restStep /= shape[axis]
+                if stepDigits[axis] != 0 { highest = axis }
+            }
+            for k in 0..<count {
+                line[k] = offset
+                guard k + 1 < count else { break }
+                // digits += stepDigits, the last axis least significant; each sum is below 2 · shape: one carry.
+                var (carry, axis) = (0, rank - 1)
+                while axis >= 0, axis >= highest || carry != 0 {
+                    var digit = digits[axis] + stepDigits[axis] + carry
+                    carry = 0
+                    if digit >= shape[axis] { digit -= shape[axis]; carry = 1 }
+                    offset += (digit - digits[axis]) * physicalStrides[axis]
+                    digits[axis] = digit
+                    axis -= 1
                 }
             }
         }

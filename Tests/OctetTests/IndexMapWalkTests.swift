@@ -19,7 +19,10 @@ import Testing
             let start = step >= 0 ? Int.random(in: 0..<total, using: &rng) : total - 1
             let count = step > 0 ? (total - 1 - start) / step + 1 : step == 0 ? 3 : start + 1
             var line = [Int](repeating: -1, count: count)
-            line.withUnsafeMutableBufferPointer { tensor.physicalOffsets(from: start, step: step, count: count, into: $0.baseAddress!) }
+            var digits = [Int](repeating: 0, count: 2 * rank)
+            line.withUnsafeMutableBufferPointer { l in
+                digits.withUnsafeMutableBufferPointer { tensor.physicalOffsets(from: start, step: step, count: count, into: l.baseAddress!, digits: $0.baseAddress!) }
+            }
             let expected = (0..<count).map { tensor.physicalOffset(logical: start + $0 * step) }
             #expect(line == expected, "shape \(shape) strides \(physical) start \(start) step \(step)")
             checked += count

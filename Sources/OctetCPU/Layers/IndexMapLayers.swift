@@ -17,7 +17,8 @@ struct IndexMapWalk {
         let outer = Array(map.sizes.dropLast())
         pool.run(rows, granularity: max(1, 4096 / length)) { range in
             let offsets = UnsafeMutablePointer<Int>.allocate(capacity: tensors.count * length)
-            let coordinates = UnsafeMutablePointer<Int>.allocate(capacity: rank)
+            // The row's coordinates, then physicalOffsets' digits (two per axis of the widest logical shape).
+            let coordinates = UnsafeMutablePointer<Int>.allocate(capacity: rank + 2 * (tensors.map(\.shape.count).max() ?? 0))
             defer {
                 offsets.deallocate()
                 coordinates.deallocate()
@@ -35,7 +36,7 @@ struct IndexMapWalk {
                     if tensor.affine {
                         for k in 0..<length { line[k] = start + k * step }
                     } else {
-                        tensor.physicalOffsets(from: start, step: step, count: length, into: line)
+                        tensor.physicalOffsets(from: start, step: step, count: length, into: line, digits: coordinates + rank)
                     }
                 }
                 body(offsets, length)
