@@ -143,6 +143,29 @@ void octet_dwconv_q(size_t channels, size_t output_pixels, size_t kernel_size, c
     table[octet_cpu_isa()](channels, output_pixels, kernel_size, indirection, packed, output, output_pixel_stride, p);
 }
 
+size_t octet_dwconv_q_packed_size_for(int32_t isa, size_t channels, size_t kernel_size) {
+    return isa == OCTET_ISA_AVX512VNNI ? octet_dwconv_q64_packed_size(channels, kernel_size)
+                                       : octet_dwconv_q16_packed_size(channels, kernel_size);
+}
+
+void octet_dwconv_q_pack_for(int32_t isa, size_t channels, size_t kernel_size, const int8_t* w, const int32_t* bias,
+                             const float* multiplier, void* packed) {
+    if (isa == OCTET_ISA_AVX512VNNI) {
+        octet_dwconv_q64_pack(channels, kernel_size, w, bias, multiplier, packed);
+    } else {
+        octet_dwconv_q16_pack(channels, kernel_size, w, bias, multiplier, packed);
+    }
+}
+
+size_t octet_dwconv_q_packed_size(size_t channels, size_t kernel_size) {
+    return octet_dwconv_q_packed_size_for(octet_cpu_isa(), channels, kernel_size);
+}
+
+void octet_dwconv_q_pack(size_t channels, size_t kernel_size, const int8_t* w, const int32_t* bias,
+                         const float* multiplier, void* packed) {
+    octet_dwconv_q_pack_for(octet_cpu_isa(), channels, kernel_size, w, bias, multiplier, packed);
+}
+
 void octet_dwconv_f32(size_t channels, size_t output_pixels, size_t kernel_size, const void* const* indirection,
                       const float* packed, float* output, size_t output_pixel_stride, float min, float max) {
     static const octet_dwconv_f32_fn table[] = {octet_dwconv_f32_scalar, octet_dwconv_f32_avx2,

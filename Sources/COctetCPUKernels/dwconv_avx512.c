@@ -1,102 +1,168 @@
 /*
- * Depthwise convolution (NHWC, indirection), AVX-512: dwconv_qu8_qc8w_minmax_fp32_4x64__avx512vnni and
- * dwconv_f32_minmax_4x64__avx512f in XNNPACK's spirit (both named *_avx512vnni for the ISA level).
+ * Depthwise convolution (NHWC, indirection), AVX-512.
  *
- * Register tile: PX = 4 output pixels x up to NB = 4 blocks of 16 channels (64 channels) = 16 zmm
- * accumulators. Each tap's weights are loaded (and, quantized, widened) once and used for the 4 pixels,
- * which keeps the shuffle and load ports from limiting the multiply-adds. Fewer than 4 pixels left at the end:
- * the missing pixels recompute the last valid one and are not stored. Every input read is a byte/float-masked
- * load of the channels that exist, so no pointer is read past `channels` elements.
+ * Quantized: vpdpbusd with one useful byte in each 4-byte group. One zmm load brings 64 channels of a tap as
+ * they lie in memory; vpdpbusd sums the four u8 x s8 products of each 32-bit lane, so four accumulators take
+ * the four byte positions, each against a copy of the tap's weights with the other three bytes of every group
+ * zeroed: accumulator j, lane i holds channel 4i + j. Nothing is widened or shuffled per input (the earlier
+ * vpmovzxbd + vpdpwssd form spent one port-5 shuffle per 16 products and ran at a third of this). Exact:
+ * vpdpbusd adds the products into int32 without saturating. int8 inputs are read as uint8 x ^ 0x80 = x + 128;
+ * their packed bias holds the -128 * sum_t w[t][c] that undoes it. The epilogue requantizes the four
+ * accumulators and shifts each lane's four results back into channel order.
  *
- * Quantized products are exact with vpdpwssd (int16 pairs into int32): each int32 lane holds the input
- * extended to 32 bits (zero- or sign-extended) and the weight as int16 in the LOW half with ZERO in the high
- * half, so lane = x_lo * w + x_hi * 0 = x * w.
+ * Register tile: PX = 4 output pixels x 64 channels (16 zmm accumulators), or with at most 32 channels 8 pixels,
+ * two to a vector (the packed upper half repeats the lower); each tap's four weight vectors are loaded once for
+ * the tile. Fewer than 4 pixels left at the end: the missing pixels recompute the last valid
+ * one and are not stored. Inputs are byte-masked loads of the channels that exist, so no pointer is read past
+ * `channels` bytes.
+ *
+ * Float: dwconv_f32_minmax_4x64__avx512f in XNNPACK's spirit, 4 pixels x up to 4 blocks of 16 channels.
  */
 #include "octet_x86_requant.h"
+
+/* The quantized kernel's packed layout, per block of 64 channels (the last zero-padded), vector j lane i
+ * standing for channel 4i + j:
+ *   int32 bias_for_uint8_input[4][16], int32 bias_for_int8_input[4][16] (the first - 128 * sum_t w),
+ *   float multiplier[4][16], int8 w[kernel_size][4][64] (vector j: byte 4i + j = w[t][4i + j], others 0).
+ * With at most 32 channels, bytes (and lanes) of the upper half repeat the lower half's. */
+static size_t dwconv_q64_block_bytes(size_t kernel_size) { return 768 + 256 * kernel_size; }
+
+size_t octet_dwconv_q64_packed_size(size_t channels, size_t kernel_size) {
+    return (channels + 63) / 64 * dwconv_q64_block_bytes(kernel_size);
+}
+
+void octet_dwconv_q64_pack(size_t channels, size_t kernel_size, const int8_t* w, const int32_t* bias,
+                           const float* multiplier, void* packed) {
+    uint8_t* block = (uint8_t*)packed;
+    memset(packed, 0, octet_dwconv_q64_packed_size(channels, kernel_size));
+    for (size_t c0 = 0; c0 < channels; c0 += 64, block += dwconv_q64_block_bytes(kernel_size)) {
+        const size_t cr = octet_min_size(64, channels - c0);
+        for (size_t c = 0; c < cr; c++) {
+            const size_t j = c % 4, i = c / 4, lane = 16 * j + i;
+            int32_t sum = 0;
+            for (size_t t = 0; t < kernel_size; t++) {
+                const int8_t wt = w[t * channels + c0 + c];
+                sum += wt;
+                block[768 + 256 * t + 64 * j + c] = (uint8_t)wt;
+                if (channels <= 32) block[768 + 256 * t + 64 * j + c + 32] = (uint8_t)wt;
+            }
+            const int32_t b = bias != NULL ? bias[c0 + c] : 0;
+            const int32_t shifted = (int32_t)((uint32_t)b - 128u * (uint32_t)sum); /* wraps as the kernel's sums */
+            /* Up to 32 channels, the upper half repeats the lower: the kernel then puts two pixels in a vector. */
+            for (size_t copy = 0; copy < (channels <= 32 ? 2u : 1u); copy++) {
+                memcpy(block + 4 * (lane + 8 * copy), &b, 4);
+                memcpy(block + 256 + 4 * (lane + 8 * copy), &shifted, 4);
+                memcpy(block + 512 + 4 * (lane + 8 * copy), &multiplier[c0 + c], 4);
+            }
+        }
+    }
+}
 
 #if defined(__x86_64__)
 
 #define PX 4
 #define NB 4
 
-OCTET_INLINE OCTET_TARGET_AVX512 void dwconv_q_tile(const size_t nb, const int input_signed, size_t npx,
-                                                    size_t channels_left, size_t kernel_size,
-                                                    const void* const* taps, size_t c0, const uint8_t* blocks,
-                                                    size_t block_bytes, uint8_t* out, size_t out_stride,
-                                                    const octet_dwconv_params* p) {
-    const void* const* tp[PX];
-    OCTET_UNROLL for (size_t i = 0; i < PX; i++) tp[i] = taps + octet_min_size(i, npx - 1) * kernel_size;
-    __m512i acc[PX][NB];
-    __mmask16 mask[NB];
-    OCTET_UNROLL for (size_t b = 0; b < nb; b++) {
-        const __m512i bias = _mm512_loadu_si512(blocks + b * block_bytes);
-        OCTET_UNROLL for (size_t i = 0; i < PX; i++) acc[i][b] = bias;
-        const size_t valid = octet_min_size(16, channels_left - 16 * b);
-        mask[b] = (__mmask16)((1u << valid) - 1u);
+/* The four accumulators of one pixel (vector j lane i = channel 4i + j) -> 64 output bytes in channel order.
+ * The saturating packs leave, in each 16-byte lane, channel 4m + j at byte 4j + m; vpshufb transposes that back. */
+OCTET_INLINE OCTET_TARGET_AVX512 __m512i dwconv_q_output_bytes(const __m512i acc[4], const __m512 multiplier[4],
+                                                               __m512 vmin, __m512 vmax, __m512i voz,
+                                                               int output_signed) {
+    __m512i q[4];
+    OCTET_UNROLL for (size_t j = 0; j < 4; j++) {
+        q[j] = octet_requant16_avx512(acc[j], multiplier[j], 0, _mm_setzero_si128(), 0, _mm512_setzero_si512(),
+                                      _mm512_setzero_ps(), vmin, vmax, voz);
     }
-    const __m512i low_half = _mm512_set1_epi32(0xFFFF);
-    for (size_t t = 0; t < kernel_size; t++) {
-        const uint8_t* in[PX];
-        OCTET_UNROLL for (size_t i = 0; i < PX; i++) in[i] = (const uint8_t*)tp[i][t] + c0;
-        OCTET_UNROLL for (size_t b = 0; b < nb; b++) {
-            const __m128i w8 = _mm_loadu_si128((const __m128i*)(blocks + b * block_bytes + 64 + 16 * t));
-            const __m512i w = _mm512_and_si512(_mm512_cvtepi8_epi32(w8), low_half);
-            OCTET_UNROLL for (size_t i = 0; i < PX; i++) {
-                const __m128i x8 = _mm_maskz_loadu_epi8(mask[b], in[i] + 16 * b);
-                const __m512i x = input_signed ? _mm512_cvtepi8_epi32(x8) : _mm512_cvtepu8_epi32(x8);
-                acc[i][b] = _mm512_dpwssd_epi32(acc[i][b], x, w);
+    const __m512i w01 = _mm512_packs_epi32(q[0], q[1]), w23 = _mm512_packs_epi32(q[2], q[3]);
+    const __m512i b = output_signed ? _mm512_packs_epi16(w01, w23) : _mm512_packus_epi16(w01, w23);
+    const __m512i transpose = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
+    return _mm512_shuffle_epi8(b, transpose);
+}
+
+/* Pixels of the tile: PX of 64 channels, or, with at most 32 channels, 2 * PX paired two to a vector. */
+OCTET_INLINE OCTET_TARGET_AVX512 void dwconv_q_tile(const int input_signed, const int paired, size_t npx,
+                                                    size_t channels_left, size_t kernel_size,
+                                                    const void* const* taps, size_t c0, const uint8_t* block,
+                                                    uint8_t* out, size_t out_stride, const octet_dwconv_params* p) {
+    const size_t pixels = paired ? 2 * PX : PX;
+    const void* const* tp[2 * PX];
+    OCTET_UNROLL for (size_t i = 0; i < pixels; i++) tp[i] = taps + octet_min_size(i, npx - 1) * kernel_size;
+    const __mmask64 mask = channels_left >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << channels_left) - 1);
+    const __mmask32 half = (__mmask32)mask;
+    __m512i acc[PX][4];
+    const uint8_t* bias = block + (input_signed ? 256 : 0);
+    OCTET_UNROLL for (size_t j = 0; j < 4; j++) {
+        const __m512i b = _mm512_loadu_si512(bias + 64 * j);
+        OCTET_UNROLL for (size_t i = 0; i < PX; i++) acc[i][j] = b;
+    }
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    const uint8_t* w = block + 768;
+    for (size_t t = 0; t < kernel_size; t++, w += 256) {
+        const __m512i w0 = _mm512_loadu_si512(w), w1 = _mm512_loadu_si512(w + 64);
+        const __m512i w2 = _mm512_loadu_si512(w + 128), w3 = _mm512_loadu_si512(w + 192);
+        OCTET_UNROLL for (size_t i = 0; i < PX; i++) {
+            __m512i x;
+            if (paired) {
+                const __m256i lo = _mm256_maskz_loadu_epi8(half, (const uint8_t*)tp[2 * i][t] + c0);
+                const __m256i hi = _mm256_maskz_loadu_epi8(half, (const uint8_t*)tp[2 * i + 1][t] + c0);
+                x = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+            } else {
+                x = _mm512_maskz_loadu_epi8(mask, (const uint8_t*)tp[i][t] + c0);
             }
+            if (input_signed) x = _mm512_xor_si512(x, flip);
+            acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], x, w0);
+            acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], x, w1);
+            acc[i][2] = _mm512_dpbusd_epi32(acc[i][2], x, w2);
+            acc[i][3] = _mm512_dpbusd_epi32(acc[i][3], x, w3);
         }
     }
-    const __m512 vmin = _mm512_set1_ps(p->min), vmax = _mm512_set1_ps(p->max), zero = _mm512_setzero_ps();
+    const __m512 vmin = _mm512_set1_ps(p->min), vmax = _mm512_set1_ps(p->max);
     const __m512i voz = _mm512_set1_epi32(p->output_zero_point);
-    OCTET_UNROLL for (size_t b = 0; b < nb; b++) {
-        const __m512 multiplier = _mm512_loadu_ps(blocks + b * block_bytes + 64 + 16 * kernel_size);
-        OCTET_UNROLL for (size_t i = 0; i < PX; i++) {
-            if (i < npx) {
-                const __m512i q = octet_requant16_avx512(acc[i][b], multiplier, 0, _mm_setzero_si128(), 0,
-                                                         _mm512_setzero_si512(), zero, vmin, vmax, voz);
-                const __m128i bytes = octet_saturate16_avx512(q, p->output_signed);
-                _mm_mask_storeu_epi8(out + i * out_stride + 16 * b, mask[b], bytes);
+    __m512 multiplier[4];
+    OCTET_UNROLL for (size_t j = 0; j < 4; j++) multiplier[j] = _mm512_loadu_ps(block + 512 + 64 * j);
+    OCTET_UNROLL for (size_t i = 0; i < PX; i++) {
+        if (paired ? 2 * i < npx : i < npx) {
+            const __m512i bytes = dwconv_q_output_bytes(acc[i], multiplier, vmin, vmax, voz, p->output_signed);
+            if (paired) {
+                _mm256_mask_storeu_epi8(out + 2 * i * out_stride, half, _mm512_castsi512_si256(bytes));
+                if (2 * i + 1 < npx) {
+                    _mm256_mask_storeu_epi8(out + (2 * i + 1) * out_stride, half, _mm512_extracti64x4_epi64(bytes, 1));
+                }
+            } else {
+                _mm512_mask_storeu_epi8(out + i * out_stride, mask, bytes);
             }
         }
     }
 }
 
-typedef void (*dwconv_q_fn)(size_t npx, size_t channels_left, size_t kernel_size, const void* const* taps,
-                            size_t c0, const uint8_t* blocks, size_t block_bytes, uint8_t* out, size_t out_stride,
-                            const octet_dwconv_params* p);
+typedef void (*dwconv_q_fn)(size_t npx, size_t channels_left, size_t kernel_size, const void* const* taps, size_t c0,
+                            const uint8_t* block, uint8_t* out, size_t out_stride, const octet_dwconv_params* p);
 
-#define DEFINE_Q(B, S)                                                                                           \
-    static OCTET_TARGET_AVX512 void dwconv_q_##B##_##S(size_t npx, size_t channels_left, size_t kernel_size,     \
-                                                       const void* const* taps, size_t c0, const uint8_t* blocks, \
-                                                       size_t block_bytes, uint8_t* out, size_t out_stride,       \
-                                                       const octet_dwconv_params* p) {                            \
-        dwconv_q_tile(B, S, npx, channels_left, kernel_size, taps, c0, blocks, block_bytes, out, out_stride, p);  \
+#define DEFINE_Q(S, P)                                                                                        \
+    static OCTET_TARGET_AVX512 void dwconv_q_##S##P(size_t npx, size_t channels_left, size_t kernel_size,     \
+                                                    const void* const* taps, size_t c0, const uint8_t* block, \
+                                                    uint8_t* out, size_t out_stride,                          \
+                                                    const octet_dwconv_params* p) {                           \
+        dwconv_q_tile(S, P, npx, channels_left, kernel_size, taps, c0, block, out, out_stride, p);            \
     }
-DEFINE_Q(1, 0) DEFINE_Q(2, 0) DEFINE_Q(3, 0) DEFINE_Q(4, 0)
-DEFINE_Q(1, 1) DEFINE_Q(2, 1) DEFINE_Q(3, 1) DEFINE_Q(4, 1)
-
-static const dwconv_q_fn q_tiles[2][NB] = {
-    {dwconv_q_1_0, dwconv_q_2_0, dwconv_q_3_0, dwconv_q_4_0},
-    {dwconv_q_1_1, dwconv_q_2_1, dwconv_q_3_1, dwconv_q_4_1},
-};
+DEFINE_Q(0, 0) DEFINE_Q(1, 0) DEFINE_Q(0, 1) DEFINE_Q(1, 1)
 
 void octet_dwconv_q_avx512vnni(size_t channels, size_t output_pixels, size_t kernel_size,
                                const void* const* indirection, const void* packed, void* output,
                                size_t output_pixel_stride, const octet_dwconv_params* p) {
     octet_check_requant_bounds(p->min, p->max, p->output_zero_point, p->output_signed);
-    const size_t block_bytes = octet_dwconv_q_block_bytes(kernel_size);
-    const dwconv_q_fn* tiles = q_tiles[p->input_signed ? 1 : 0];
-    for (size_t px = 0; px < output_pixels; px += PX) {
-        const size_t npx = octet_min_size(PX, output_pixels - px);
+    const size_t block_bytes = dwconv_q64_block_bytes(kernel_size);
+    const int paired = channels <= 32;
+    static const dwconv_q_fn tiles[2][2] = {{dwconv_q_00, dwconv_q_10}, {dwconv_q_01, dwconv_q_11}};
+    const dwconv_q_fn tile = tiles[paired][p->input_signed ? 1 : 0];
+    const size_t step = paired ? 2 * PX : PX;
+    for (size_t px = 0; px < output_pixels; px += step) {
+        const size_t npx = octet_min_size(step, output_pixels - px);
         const void* const* taps = indirection + px * kernel_size;
         uint8_t* out = (uint8_t*)output + px * output_pixel_stride;
-        for (size_t c0 = 0; c0 < channels; c0 += 16 * NB) {
-            const size_t left = channels - c0;
-            const size_t nb = octet_min_size(NB, (left + 15) / 16);
-            tiles[nb - 1](npx, left, kernel_size, taps, c0, (const uint8_t*)packed + c0 / 16 * block_bytes,
-                          block_bytes, out + c0, output_pixel_stride, p);
+        for (size_t c0 = 0; c0 < channels; c0 += 64) {
+            tile(npx, channels - c0, kernel_size, taps, c0, (const uint8_t*)packed + c0 / 64 * block_bytes, out + c0,
+                 output_pixel_stride, p);
         }
     }
 }

@@ -4,12 +4,12 @@
  */
 #include "octet_internal.h"
 
-size_t octet_dwconv_q_packed_size(size_t channels, size_t kernel_size) {
+size_t octet_dwconv_q16_packed_size(size_t channels, size_t kernel_size) {
     return (channels + 15) / 16 * octet_dwconv_q_block_bytes(kernel_size);
 }
 
-void octet_dwconv_q_pack(size_t channels, size_t kernel_size, const int8_t* w, const int32_t* bias,
-                         const float* multiplier, void* packed) {
+void octet_dwconv_q16_pack(size_t channels, size_t kernel_size, const int8_t* w, const int32_t* bias,
+                           const float* multiplier, void* packed) {
     uint8_t* out = (uint8_t*)packed;
     for (size_t c0 = 0; c0 < channels; c0 += 16) {
         const size_t cr = octet_min_size(16, channels - c0);

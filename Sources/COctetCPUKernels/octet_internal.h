@@ -35,6 +35,14 @@ static inline size_t octet_qgemm_panel_bytes(size_t K) { return 64 + 16 * K + 64
 static inline size_t octet_sgemm_panel_floats(size_t K) { return 16 + 16 * K; }
 /* Bytes of one quantized depthwise block of 16 channels. */
 static inline size_t octet_dwconv_q_block_bytes(size_t kernel_size) { return 64 + 16 * kernel_size + 64; }
+/* The two packed layouts of quantized depthwise weights: blocks of 16 channels (scalar, AVX2, AVX-VNNI; see
+ * COctetCPUKernels.h) and the AVX-512 kernel's interleaved blocks of 64 (dwconv_avx512.c). */
+size_t octet_dwconv_q16_packed_size(size_t channels, size_t kernel_size);
+void octet_dwconv_q16_pack(size_t channels, size_t kernel_size, const int8_t* w, const int32_t* bias,
+                           const float* multiplier, void* packed);
+size_t octet_dwconv_q64_packed_size(size_t channels, size_t kernel_size);
+void octet_dwconv_q64_pack(size_t channels, size_t kernel_size, const int8_t* w, const int32_t* bias,
+                           const float* multiplier, void* packed);
 /* Floats of one float depthwise block of 16 channels. */
 static inline size_t octet_dwconv_f32_block_floats(size_t kernel_size) { return 16 + 16 * kernel_size; }
 

@@ -48,7 +48,10 @@ final class WeightPacker {
             let reader = saved.reader
             try saved.reader.blob(what) { buffer in
                 guard buffer.count == count else {
-                    throw reader.malformed("\(what) have \(buffer.count) bytes, the layer needs \(count)")
+                    // Also what an engine from an octet that packed this layer differently looks like (the
+                    // AVX-512 depthwise layout changed after version 3 files were first written).
+                    throw reader.malformed(
+                        "\(what) have \(buffer.count) bytes, the layer needs \(count): the file is damaged or was built by an octet that packs this layer differently; rebuild the engine")
                 }
                 if count > 0 { bytes.pointer.copyMemory(from: buffer.baseAddress!, byteCount: count) }
             }

@@ -317,7 +317,8 @@ import Testing
         #expect((0..<Int32(OCTET_ISA_COUNT)).map { String(cString: octet_cpu_isa_name($0)) } == ["scalar", "avx2", "avx512vnni", "avxvnni"])
         #expect(octet_qgemm_packed_size(17, 8) == 2 * (64 + 16 * 8 + 64))
         #expect(octet_sgemm_packed_size(16, 3) == (16 + 16 * 3) * 4)
-        #expect(octet_dwconv_q_packed_size(33, 9) == 3 * (128 + 16 * 9))
+        #expect(octet_dwconv_q_packed_size_for(OCTET_ISA_SCALAR, 33, 9) == 3 * (128 + 16 * 9))
+        #expect(octet_dwconv_q_packed_size_for(OCTET_ISA_AVX512VNNI, 65, 9) == 2 * (768 + 256 * 9))
         #expect(octet_dwconv_f32_packed_size(1, 25) == (16 + 16 * 25) * 4)
 
         var rng = SplitMix64(seed: 99)
@@ -457,7 +458,8 @@ import Testing
 
     static func dwCases() -> [DWCase] {
         var cases: [DWCase] = []
-        for (i, channels) in [1, 3, 15, 16, 17, 33, 64].enumerated() {
+        // Past 64 channels: the AVX-512 kernel's blocks are 64 wide, the last one partial.
+        for (i, channels) in [1, 3, 15, 16, 17, 33, 64, 65, 150].enumerated() {
             // Odd and even tap counts: the AVX2 kernel takes taps in pairs and the last of an odd count alone.
             for (j, kernelSize) in [1, 2, 4, 9, 25].enumerated() {
                 let v = i * 5 + j
@@ -541,8 +543,8 @@ import Testing
 
             // bias' = bias − z_x · Σ_t w (QuantizedLinearParameters), with w as a [tap][channel] matrix.
             let packedBias = zip(bias, Self.columnSums(w, k: c.kernelSize, n: c.channels)).map { $0 &- c.inputZeroPoint &* $1 }
-            var packed = [UInt8](repeating: 0, count: octet_dwconv_q_packed_size(c.channels, c.kernelSize))
-            octet_dwconv_q_pack(c.channels, c.kernelSize, w, packedBias, multiplier, &packed)
+            var packed = [UInt8](repeating: 0, count: octet_dwconv_q_packed_size_for(isa, c.channels, c.kernelSize))
+            octet_dwconv_q_pack_for(isa, c.channels, c.kernelSize, w, packedBias, multiplier, &packed)
             var params = octet_dwconv_params(
                 min: c.bounds.0, max: c.bounds.1, input_signed: c.inputSigned ? 1 : 0,
                 output_signed: c.outputSigned ? 1 : 0, output_zero_point: c.outputZeroPoint)

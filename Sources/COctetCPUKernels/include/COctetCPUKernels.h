@@ -198,8 +198,10 @@ void octet_sgemm_avx512vnni(size_t M, size_t N, size_t K, const float* A, size_t
  *             then the qgemm epilogue without residual (multiplier per channel, clamp to [min, max], round
  *             half even, + output_zero_point). The input zero point z_x is the caller's: padding taps point
  *             at z_x and the bias holds -z_x * sum_t w[t][c].
- *   packed, per block of 16 channels (the last zero-padded): int32 bias[16], int8 w[kernel_size][16],
- *   float multiplier[16]: 128 + 16*kernel_size bytes per block.
+ *   packed: the layout is the ISA's (engine files record the ISA they were packed for). Scalar, AVX2 and
+ *   AVX-VNNI: per block of 16 channels (the last zero-padded), int32 bias[16], int8 w[kernel_size][16], float
+ *   multiplier[16]: 128 + 16*kernel_size bytes per block. AVX-512 VNNI: blocks of 64 channels interleaved for
+ *   vpdpbusd, 768 + 256*kernel_size bytes each (dwconv_avx512.c).
  * Float:      out[c] = clamp(bias[c] + sum_t in[t][c] * w[t][c], min, max)
  *   packed, per block of 16 channels: float bias[16], float w[kernel_size][16]: 16 + 16*kernel_size floats.
  * ------------------------------------------------------------------------------------------------------- */
@@ -211,12 +213,15 @@ typedef struct {
     int32_t output_zero_point;  /* added to the rounded result; 0 for symmetric quantization */
 } octet_dwconv_params;
 
-/* Bytes: ceil(channels/16) * (128 + 16*kernel_size). */
+/* Bytes of the packed weights for the kernels of octet_cpu_isa() (the _for forms: of `isa`). */
 size_t octet_dwconv_q_packed_size(size_t channels, size_t kernel_size);
+size_t octet_dwconv_q_packed_size_for(int32_t isa, size_t channels, size_t kernel_size);
 /* w is [kernel_size][channels] int8 (tap-major, i.e. HWC with one input channel per group);
  * bias may be NULL (zeros); multiplier has `channels` entries. */
 void octet_dwconv_q_pack(size_t channels, size_t kernel_size, const int8_t* w, const int32_t* _Nullable bias,
                          const float* multiplier, void* packed);
+void octet_dwconv_q_pack_for(int32_t isa, size_t channels, size_t kernel_size, const int8_t* w,
+                             const int32_t* _Nullable bias, const float* multiplier, void* packed);
 
 /* Bytes: ceil(channels/16) * (16 + 16*kernel_size) * 4. */
 size_t octet_dwconv_f32_packed_size(size_t channels, size_t kernel_size);
@@ -241,7 +246,8 @@ void octet_dwconv_q_scalar(size_t channels, size_t output_pixels, size_t kernel_
 void octet_dwconv_q_avx2(size_t channels, size_t output_pixels, size_t kernel_size,
                          const void* _Nonnull const* _Nonnull indirection, const void* packed, void* output,
                          size_t output_pixel_stride, const octet_dwconv_params* p);
-/* 4 output pixels x up to 64 channels (16 zmm accumulators) at a time; vpdpwssd (exact, see dwconv_avx512.c). */
+/* 4 output pixels x 64 channels (16 zmm accumulators) at a time; vpdpbusd, one byte a group (exact, see
+ * dwconv_avx512.c). */
 void octet_dwconv_q_avx512vnni(size_t channels, size_t output_pixels, size_t kernel_size,
                                const void* _Nonnull const* _Nonnull indirection, const void* packed, void* output,
                                size_t output_pixel_stride, const octet_dwconv_params* p);
