@@ -157,6 +157,17 @@ void octet_dwconv_q_pack_for(int32_t isa, size_t channels, size_t kernel_size, c
     }
 }
 
+int32_t octet_dwconv_q_saturation_clamps_for(int32_t isa, size_t channels, size_t kernel_size, const void* packed,
+                                             const octet_dwconv_params* p) {
+    return isa == OCTET_ISA_AVX512VNNI ? octet_dwconv_q64_saturation_clamps(channels, kernel_size, packed, p)
+                                       : octet_dwconv_q16_saturation_clamps(channels, kernel_size, packed, p);
+}
+
+int32_t octet_dwconv_q_saturation_clamps(size_t channels, size_t kernel_size, const void* packed,
+                                         const octet_dwconv_params* p) {
+    return octet_dwconv_q_saturation_clamps_for(octet_cpu_isa(), channels, kernel_size, packed, p);
+}
+
 size_t octet_dwconv_q_packed_size(size_t channels, size_t kernel_size) {
     return octet_dwconv_q_packed_size_for(octet_cpu_isa(), channels, kernel_size);
 }

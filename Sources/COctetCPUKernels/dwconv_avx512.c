@@ -58,6 +58,24 @@ void octet_dwconv_q64_pack(size_t channels, size_t kernel_size, const int8_t* w,
     }
 }
 
+int32_t octet_dwconv_q64_saturation_clamps(size_t channels, size_t kernel_size, const void* packed,
+                                           const octet_dwconv_params* p) {
+    const uint8_t* block = (const uint8_t*)packed;
+    for (size_t c0 = 0; c0 < channels; c0 += 64, block += dwconv_q64_block_bytes(kernel_size)) {
+        for (size_t lane = 0; lane < 64; lane++) {
+            const double bias_u = fabs((double)octet_load_i32(block + 4 * lane));
+            const double bias_s = fabs((double)octet_load_i32(block + 256 + 4 * lane));
+            const double multiplier = octet_load_f32(block + 512 + 4 * lane);
+            const double bias = bias_u > bias_s ? bias_u : bias_s;
+            if (!octet_saturation_clamps(p->min, p->max, p->output_zero_point, p->output_signed,
+                                         bias + (double)kernel_size * 255.0 * 128.0, multiplier)) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
 #if defined(__x86_64__)
 
 #define PX 4
@@ -67,11 +85,12 @@ void octet_dwconv_q64_pack(size_t channels, size_t kernel_size, const int8_t* w,
  * The saturating packs leave, in each 16-byte lane, channel 4m + j at byte 4j + m; vpshufb transposes that back. */
 OCTET_INLINE OCTET_TARGET_AVX512 __m512i dwconv_q_output_bytes(const __m512i acc[4], const __m512 multiplier[4],
                                                                __m512 vmin, __m512 vmax, __m512i voz,
-                                                               int output_signed) {
+                                                               int output_signed, int saturation_clamps) {
     __m512i q[4];
     OCTET_UNROLL for (size_t j = 0; j < 4; j++) {
-        q[j] = octet_requant16_avx512(acc[j], multiplier[j], 0, _mm_setzero_si128(), 0, _mm512_setzero_si512(),
-                                      _mm512_setzero_ps(), vmin, vmax, voz);
+        q[j] = saturation_clamps ? octet_requant16_unclamped_avx512(acc[j], multiplier[j], voz)
+                                 : octet_requant16_avx512(acc[j], multiplier[j], 0, _mm_setzero_si128(), 0,
+                                                          _mm512_setzero_si512(), _mm512_setzero_ps(), vmin, vmax, voz);
     }
     const __m512i w01 = _mm512_packs_epi32(q[0], q[1]), w23 = _mm512_packs_epi32(q[2], q[3]);
     const __m512i b = output_signed ? _mm512_packs_epi16(w01, w23) : _mm512_packus_epi16(w01, w23);
@@ -122,7 +141,8 @@ OCTET_INLINE OCTET_TARGET_AVX512 void dwconv_q_tile(const int input_signed, cons
     OCTET_UNROLL for (size_t j = 0; j < 4; j++) multiplier[j] = _mm512_loadu_ps(block + 512 + 64 * j);
     OCTET_UNROLL for (size_t i = 0; i < PX; i++) {
         if (paired ? 2 * i < npx : i < npx) {
-            const __m512i bytes = dwconv_q_output_bytes(acc[i], multiplier, vmin, vmax, voz, p->output_signed);
+            const __m512i bytes = dwconv_q_output_bytes(acc[i], multiplier, vmin, vmax, voz, p->output_signed,
+                                                         p->saturation_clamps);
             if (paired) {
                 _mm256_mask_storeu_epi8(out + 2 * i * out_stride, half, _mm512_castsi512_si256(bytes));
                 if (2 * i + 1 < npx) {

@@ -40,6 +40,10 @@ static inline size_t octet_dwconv_q_block_bytes(size_t kernel_size) { return 64 
 size_t octet_dwconv_q16_packed_size(size_t channels, size_t kernel_size);
 void octet_dwconv_q16_pack(size_t channels, size_t kernel_size, const int8_t* w, const int32_t* bias,
                            const float* multiplier, void* packed);
+int32_t octet_dwconv_q16_saturation_clamps(size_t channels, size_t kernel_size, const void* packed,
+                                           const octet_dwconv_params* p);
+int32_t octet_dwconv_q64_saturation_clamps(size_t channels, size_t kernel_size, const void* packed,
+                                           const octet_dwconv_params* p);
 size_t octet_dwconv_q64_packed_size(size_t channels, size_t kernel_size);
 void octet_dwconv_q64_pack(size_t channels, size_t kernel_size, const int8_t* w, const int32_t* bias,
                            const float* multiplier, void* packed);
@@ -71,6 +75,15 @@ static inline void octet_qgemm_check(size_t M, size_t N, size_t K, size_t a_stri
     assert(M <= 1 || (a_stride >= K && c_stride >= N));
     assert(M <= 1 || residual == NULL || r_stride >= N);
     octet_check_requant_bounds(p->min, p->max, p->output_zero_point, p->output_signed);
+}
+
+/* 1 when the bounds [min, max] + zero_point are the whole int8 / uint8 range and the largest reachable
+ * |accumulator| times each multiplier stays below 2^30 (see octet_qgemm_saturation_clamps). */
+static inline int32_t octet_saturation_clamps(float min, float max, int32_t zero_point, int32_t output_signed,
+                                              double largest_accumulator, double multiplier) {
+    const float lo = output_signed ? -128.0f : 0.0f, hi = output_signed ? 127.0f : 255.0f;
+    if (min + (float)zero_point != lo || max + (float)zero_point != hi) return 0;
+    return largest_accumulator * fabs(multiplier) < 1073741824.0;
 }
 
 /* Preconditions of every octet_sgemm_*. */

@@ -32,6 +32,13 @@ OCTET_INLINE OCTET_TARGET_AVX512 __m512i octet_requant16_avx512(__m512i acc, __m
     return _mm512_add_epi32(_mm512_cvt_roundps_epi32(y, OCTET_RNE), output_zero_point);
 }
 
+/* The same without the clamp, for epilogues whose saturation to bytes is the clamp (saturation_clamps). */
+OCTET_INLINE OCTET_TARGET_AVX512 __m512i octet_requant16_unclamped_avx512(__m512i acc, __m512 multiplier,
+                                                                            __m512i output_zero_point) {
+    const __m512 y = _mm512_mul_ps(_mm512_cvt_roundepi32_ps(acc, OCTET_RNE), multiplier);
+    return _mm512_add_epi32(_mm512_cvt_roundps_epi32(y, OCTET_RNE), output_zero_point);
+}
+
 /* 16 int32 -> 16 bytes, saturated to int8 or uint8. */
 OCTET_INLINE OCTET_TARGET_AVX512 __m128i octet_saturate16_avx512(__m512i q, int output_signed) {
     if (output_signed) return _mm512_cvtsepi32_epi8(q);

@@ -8,7 +8,9 @@
  * last panel's columns past N are computed on zero padding and dropped by masked stores.
  *
  * Epilogue per row: the octet_requantize() steps on 4 x 16 lanes, then two vpackssdw, one vpacksswb/vpackuswb
- * and one vpermd give the row's 64 bytes, stored with one byte-masked store.
+ * and one vpermd give the row's 64 bytes, stored with one byte-masked store. With small K the epilogue is most
+ * of the work; where the saturation to bytes is the clamp (p->saturation_clamps, no residual) the float
+ * max/min are left out.
  *
  * Loop nest: panels are blocked so one block of weights (<= ~384 KiB) stays in L2 while every 6-row tile
  * of A passes over it; within a block, a 6-row tile of A (6*K bytes) is reused from L1 for each 64 columns.
@@ -66,6 +68,17 @@ OCTET_INLINE OCTET_TARGET_AVX512 void qgemm_tile(const size_t mr, const size_t n
     OCTET_UNROLL for (size_t j = 0; j < np; j++) multiplier[j] = _mm512_loadu_ps(b + j * panel_bytes + 64 + 16 * K);
     /* ncols (1..64) bytes of each row of this tile exist in C and the residual. */
     const __mmask64 mask = ncols >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << ncols) - 1);
+    if (res == NULL && p->saturation_clamps) {
+        OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
+            __m512i q[NP];
+            OCTET_UNROLL for (size_t j = 0; j < NP; j++) {
+                q[j] = j < np ? octet_requant16_unclamped_avx512(acc[i][j], multiplier[j], voz) : _mm512_setzero_si512();
+            }
+            const __m512i bytes = octet_saturate64_avx512(q[0], q[1], q[2], q[3], p->output_signed);
+            _mm512_mask_storeu_epi8(c + i * c_stride, mask, bytes);
+        }
+        return;
+    }
     OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
         __m512i r64 = _mm512_setzero_si512();
         if (res != NULL) r64 = _mm512_maskz_loadu_epi8(mask, res + i * r_stride);

@@ -98,6 +98,26 @@ void octet_qgemm_f32out(size_t M, size_t N, size_t K, const uint8_t* A, size_t a
 
 /* ---- im2col ---------------------------------------------------------------------------------------------- */
 
+/* n bytes from s to d with at most four word moves (overlapping where n is not a word multiple): the taps of
+ * one kernel row are a few dozen bytes, where a memcpy call or a byte loop costs more than the copy. */
+static inline void copy_short(uint8_t* d, const uint8_t* s, size_t n) {
+    if (n >= 8 && n <= 16) {
+        uint64_t a, b;
+        memcpy(&a, s, 8), memcpy(&b, s + n - 8, 8);
+        memcpy(d, &a, 8), memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, b;
+        memcpy(&a, s, 4), memcpy(&b, s + n - 4, 4);
+        memcpy(d, &a, 4), memcpy(d + n - 4, &b, 4);
+    } else if (n > 16 && n <= 32) {
+        uint64_t a[4];
+        memcpy(a, s, 16), memcpy(a + 2, s + n - 16, 16);
+        memcpy(d, a, 16), memcpy(d + n - 16, a + 2, 16);
+    } else {
+        memcpy(d, s, n);
+    }
+}
+
 void octet_im2col(const void* input, size_t height, size_t width, size_t channels, size_t channel_offset,
                   size_t group_channels, size_t kernel_h, size_t kernel_w, size_t stride_h, size_t stride_w,
                   size_t dilation_h, size_t dilation_w, ptrdiff_t pad_top, ptrdiff_t pad_left, size_t out_height,
@@ -107,35 +127,45 @@ void octet_im2col(const void* input, size_t height, size_t width, size_t channel
     const size_t pixels = out_height * out_width;
     const size_t copy = group_channels * element_size, pixel_bytes = channels * element_size;
     const size_t row_bytes = row_length * element_size;
+    /* A kernel row whose taps all lie inside the input is one contiguous run of the input when the taps are
+     * adjacent pixels and a tap takes whole pixels (no groups). */
+    const int runs = dilation_w == 1 && copy == pixel_bytes;
+    const size_t run_bytes = kernel_w * copy;
     const uint8_t* in = (const uint8_t*)input + channel_offset * element_size;
+    size_t n = first_row / pixels, oy = first_row % pixels / out_width, ox = first_row % out_width;
     for (size_t r = 0; r < rows; r++) {
-        const size_t row = first_row + r;
-        const size_t n = row / pixels, pixel = row % pixels;
-        const ptrdiff_t iy0 = (ptrdiff_t)(pixel / out_width * stride_h) - pad_top;
-        const ptrdiff_t ix0 = (ptrdiff_t)(pixel % out_width * stride_w) - pad_left;
+        const ptrdiff_t iy0 = (ptrdiff_t)(oy * stride_h) - pad_top;
+        const ptrdiff_t ix0 = (ptrdiff_t)(ox * stride_w) - pad_left;
+        const int row_inside = runs && ix0 >= 0 && ix0 + (ptrdiff_t)kernel_w <= (ptrdiff_t)width;
         uint8_t* out = (uint8_t*)destination + r * row_bytes;
         for (size_t ky = 0; ky < kernel_h; ky++) {
             const ptrdiff_t iy = iy0 + (ptrdiff_t)(ky * dilation_h);
             if (iy < 0 || iy >= (ptrdiff_t)height) {
-                memset(out, pad_byte, kernel_w * copy);
-                out += kernel_w * copy;
+                memset(out, pad_byte, run_bytes);
+                out += run_bytes;
                 continue;
             }
             const uint8_t* line = in + (n * height + (size_t)iy) * width * pixel_bytes;
+            if (row_inside) {
+                copy_short(out, line + (size_t)ix0 * pixel_bytes, run_bytes);
+                out += run_bytes;
+                continue;
+            }
             for (size_t kx = 0; kx < kernel_w; kx++) {
                 const ptrdiff_t ix = ix0 + (ptrdiff_t)(kx * dilation_w);
                 if (ix < 0 || ix >= (ptrdiff_t)width) {
                     memset(out, pad_byte, copy);
-                } else if (copy == 3) {
-                    const uint8_t* s = line + (size_t)ix * pixel_bytes;
-                    out[0] = s[0], out[1] = s[1], out[2] = s[2];
                 } else {
-                    memcpy(out, line + (size_t)ix * pixel_bytes, copy);
+                    copy_short(out, line + (size_t)ix * pixel_bytes, copy);
                 }
                 out += copy;
             }
         }
-        const size_t written = kernel_h * kernel_w * copy;
+        const size_t written = kernel_h * run_bytes;
         if (written < row_bytes) memset(out, 0, row_bytes - written);
+        if (++ox == out_width) {
+            ox = 0;
+            if (++oy == out_height) oy = 0, n++;
+        }
     }
 }

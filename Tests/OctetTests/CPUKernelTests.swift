@@ -290,7 +290,9 @@ import Testing
             var params = octet_qgemm_params(
                 min: c.bounds.0, max: c.bounds.1, residual_multiplier: residualMultiplier,
                 output_signed: c.outputSigned ? 1 : 0, residual_signed: c.residual == 2 ? 1 : 0, a_xor: c.aXor,
-                output_zero_point: c.outputZeroPoint, residual_zero_point: c.residualZeroPoint)
+                output_zero_point: c.outputZeroPoint, residual_zero_point: c.residualZeroPoint, saturation_clamps: 0)
+            // Whole-range bounds take the kernels' unclamped epilogue, the others the clamped one.
+            params.saturation_clamps = octet_qgemm_saturation_clamps(c.n, c.k, packed, &params)
             var out = [UInt8](repeating: 0xA5, count: c.m * c.cStride)  // 0xA5 between rows must survive
             residual.withUnsafeBytes { r in
                 kernel(c.m, c.n, c.k, a, c.aStride, packed, &out, c.cStride,
@@ -320,6 +322,19 @@ import Testing
         #expect(octet_dwconv_q_packed_size_for(OCTET_ISA_SCALAR, 33, 9) == 3 * (128 + 16 * 9))
         #expect(octet_dwconv_q_packed_size_for(OCTET_ISA_AVX512VNNI, 65, 9) == 2 * (768 + 256 * 9))
         #expect(octet_dwconv_f32_packed_size(1, 25) == (16 + 16 * 25) * 4)
+        // The unclamped epilogue only where the saturation is the clamp and rounding cannot overflow.
+        var packedPanel = [UInt8](repeating: 0, count: octet_qgemm_packed_size(2, 8))
+        octet_qgemm_pack(2, 8, [Int8](repeating: 1, count: 16), [100, -100], [0.01, 0.02], &packedPanel)
+        var whole = octet_qgemm_params(min: 0, max: 255, residual_multiplier: 0, output_signed: 0, residual_signed: 0, a_xor: 0,
+                                       output_zero_point: 0, residual_zero_point: 0, saturation_clamps: 0)
+        #expect(octet_qgemm_saturation_clamps(2, 8, packedPanel, &whole) == 1)
+        whole.max = 254
+        #expect(octet_qgemm_saturation_clamps(2, 8, packedPanel, &whole) == 0)
+        var shiftedWhole = octet_qgemm_params(min: -100, max: 155, residual_multiplier: 0, output_signed: 0, residual_signed: 0,
+                                             a_xor: 0, output_zero_point: 100, residual_zero_point: 0, saturation_clamps: 0)
+        #expect(octet_qgemm_saturation_clamps(2, 8, packedPanel, &shiftedWhole) == 1)
+        octet_qgemm_pack(2, 8, [Int8](repeating: 1, count: 16), [100, -100], [0.01, 1e6], &packedPanel)
+        #expect(octet_qgemm_saturation_clamps(2, 8, packedPanel, &shiftedWhole) == 0)
 
         var rng = SplitMix64(seed: 99)
         let (m, n, k) = (9, 40, 44)
@@ -329,7 +344,7 @@ import Testing
         octet_qgemm_pack(n, k, w, nil, multiplier, &packed)
         var params = octet_qgemm_params(
             min: -128 - 7, max: 127 - 7, residual_multiplier: 0, output_signed: 1, residual_signed: 0, a_xor: 0x80,
-            output_zero_point: 7, residual_zero_point: 0)
+            output_zero_point: 7, residual_zero_point: 0, saturation_clamps: 0)
         var viaDispatch = [UInt8](repeating: 0, count: m * n), viaScalar = viaDispatch
         octet_qgemm(m, n, k, a, k, packed, &viaDispatch, n, nil, 0, &params)
         octet_qgemm_scalar(m, n, k, a, k, packed, &viaScalar, n, nil, 0, &params)
@@ -340,7 +355,8 @@ import Testing
 
     @Test("im2col: tap-major patches; padding taps hold the pad byte (the input zero point), extra columns 0",
           arguments: [(5, 7, 3, 0, 3, 3, 1, 1, 1, UInt8(0)), (6, 5, 8, 2, 5, 3, 2, 1, 1, 0x9D), (9, 9, 4, 0, 4, 3, 1, 2, 2, 0x80),
-                      (4, 6, 6, 1, 3, 5, 2, 1, 2, 0xFF), (1, 1, 2, 0, 2, 1, 1, 1, 0, 18)])
+                      (4, 6, 6, 1, 3, 5, 2, 1, 2, 0xFF), (1, 1, 2, 0, 2, 1, 1, 1, 0, 18), (11, 10, 3, 0, 3, 3, 2, 1, 1, 0x80),
+                      (7, 9, 12, 0, 12, 3, 1, 1, 1, 5)])
     func im2colPadsWithPadByte(
         _ c: (Int, Int, Int, Int, Int, Int, Int, Int, Int, UInt8)
     ) {
@@ -547,7 +563,8 @@ import Testing
             octet_dwconv_q_pack_for(isa, c.channels, c.kernelSize, w, packedBias, multiplier, &packed)
             var params = octet_dwconv_params(
                 min: c.bounds.0, max: c.bounds.1, input_signed: c.inputSigned ? 1 : 0,
-                output_signed: c.outputSigned ? 1 : 0, output_zero_point: c.outputZeroPoint)
+                output_signed: c.outputSigned ? 1 : 0, output_zero_point: c.outputZeroPoint, saturation_clamps: 0)
+            params.saturation_clamps = octet_dwconv_q_saturation_clamps_for(isa, c.channels, c.kernelSize, packed, &params)
             var out = [UInt8](repeating: 0x5A, count: c.pixels * stride)
             kernel(c.channels, c.pixels, c.kernelSize, indirection.pointers, packed, &out, stride, &params)
             if let i = (0..<out.count).first(where: { out[$0] != expected[$0] }) {

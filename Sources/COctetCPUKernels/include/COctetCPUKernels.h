@@ -117,7 +117,15 @@ typedef struct {
     uint8_t a_xor;                /* 0x00 (A is uint8) or 0x80 (A is int8, shifted to uint8 by the kernel) */
     int32_t output_zero_point;    /* added to the rounded result; 0 for symmetric quantization */
     int32_t residual_zero_point;  /* subtracted from the residual before its multiply */
+    int32_t saturation_clamps;    /* 0, or octet_qgemm_saturation_clamps(): then, without a residual, kernels may
+                                     skip the clamp to [min, max] and leave it to the saturation to bytes */
 } octet_qgemm_params;
+
+/* 1 when the clamp of the epilogue is the saturation to the output type: [min, max] + output_zero_point is the
+ * type's whole range and no reachable |acc * multiplier| (|bias| + K * 255 * 128 for any A) comes near 2^31, so
+ * rounding unclamped cannot overflow and saturating the rounded value gives the clamped one's bytes. Reads the
+ * bias and multipliers of the packed panels, so an engine loaded already packed can ask too. */
+int32_t octet_qgemm_saturation_clamps(size_t N, size_t K, const void* packed_B, const octet_qgemm_params* p);
 
 /* Bytes of the packed B for an N x K weight matrix: ceil(N/16) * (128 + 16*K). */
 size_t octet_qgemm_packed_size(size_t N, size_t K);
@@ -211,7 +219,15 @@ typedef struct {
     int32_t input_signed;       /* 1: inputs are int8; 0: uint8 */
     int32_t output_signed;      /* 1: outputs are int8; 0: uint8 */
     int32_t output_zero_point;  /* added to the rounded result; 0 for symmetric quantization */
+    int32_t saturation_clamps;  /* 0, or octet_dwconv_q_saturation_clamps(): then kernels may skip the clamp */
 } octet_dwconv_params;
+
+/* As octet_qgemm_saturation_clamps, from weights packed for the kernels of octet_cpu_isa() (the _for form: of
+ * `isa`). */
+int32_t octet_dwconv_q_saturation_clamps(size_t channels, size_t kernel_size, const void* packed,
+                                         const octet_dwconv_params* p);
+int32_t octet_dwconv_q_saturation_clamps_for(int32_t isa, size_t channels, size_t kernel_size, const void* packed,
+                                             const octet_dwconv_params* p);
 
 /* Bytes of the packed weights for the kernels of octet_cpu_isa() (the _for forms: of `isa`). */
 size_t octet_dwconv_q_packed_size(size_t channels, size_t kernel_size);

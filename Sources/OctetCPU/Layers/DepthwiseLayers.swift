@@ -59,6 +59,7 @@ struct QuantizedDepthwiseLayer: CPULayer {
         p.input_signed = q.input.isSigned ? 1 : 0
         p.output_signed = (q.output?.isSigned ?? true) ? 1 : 0
         p.output_zero_point = q.output?.zeroPoint ?? 0
+        p.saturation_clamps = octet_dwconv_q_saturation_clamps(channels, taps, packed.pointer, &p)
         params = p
         padByte = UInt8(truncatingIfNeeded: q.input.zeroPoint)
         kernelName = "dwconv_\(q.input.isSigned ? "s8" : "u8")s8_\(p.output_signed == 1 ? "s8" : "u8")_\(conv.kernel[0])x\(conv.kernel[1])_nhwc__\(String(cString: octet_cpu_isa_name(octet_cpu_isa())))"

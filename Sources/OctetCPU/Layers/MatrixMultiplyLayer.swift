@@ -116,7 +116,7 @@ struct QuantizedMatrixMultiplyLayer: CPULayer {
         let shift = q.a.zeroPoint + (q.a.isSigned ? 128 : 0)
         var parameters = octet_qgemm_params(
             min: q.bounds.min, max: q.bounds.max, residual_multiplier: 0, output_signed: q.output.isSigned ? 1 : 0, residual_signed: 0,
-            a_xor: xor, output_zero_point: q.output.zeroPoint, residual_zero_point: 0)
+            a_xor: xor, output_zero_point: q.output.zeroPoint, residual_zero_point: 0, saturation_clamps: 0)
         let multipliers = [Float](repeating: q.multiplier, count: n)
         let packedBytes = octet_qgemm_packed_size(n, paddedK)
         let (aBytes, wBytes, cBytes) = (m * paddedK, paddedK * n, m * n)

@@ -93,6 +93,7 @@ struct QuantizedGEMMLayer: CPULayer {
         p.a_xor = xor
         p.output_zero_point = q.output?.zeroPoint ?? 0
         p.residual_zero_point = q.residual?.zeroPoint ?? 0
+        p.saturation_clamps = packs.allSatisfy { octet_qgemm_saturation_clamps(ocg, paddedK, $0.pointer, &p) != 0 } ? 1 : 0
         self.params = p
         if q.output == nil {
             let isClamp = activation?.isClamp ?? false
