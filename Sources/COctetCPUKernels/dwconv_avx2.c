@@ -95,7 +95,7 @@ OCTET_INLINE OCTET_TARGET_AVX2 void dwconv_q_tile(const int input_signed, size_t
         if (i < npx) {
             const __m128i q = octet_requant16_avx2(acc[i][0], acc[i][1], multiplier, 0, _mm_setzero_si128(), 0,
                                                    _mm256_setzero_si256(), _mm256_setzero_ps(), vmin, vmax, voz,
-                                                   p->output_signed);
+                                                   p->output_signed, !p->saturation_clamps);
             octet_store16_partial_avx2(out + i * out_stride, q, valid);
         }
     }

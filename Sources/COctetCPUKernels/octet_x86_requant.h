@@ -63,7 +63,7 @@ OCTET_INLINE OCTET_TARGET_AVX2 __m128i octet_requant16_avx2(__m256i acc0, __m256
                                                               int residual_signed, __m256i residual_zero_point,
                                                               __m256 residual_multiplier, __m256 vmin,
                                                               __m256 vmax, __m256i output_zero_point,
-                                                              int output_signed) {
+                                                              int output_signed, int clamp) {
     __m256 y0 = _mm256_mul_ps(_mm256_cvtepi32_ps(acc0), _mm256_loadu_ps(multiplier));
     __m256 y1 = _mm256_mul_ps(_mm256_cvtepi32_ps(acc1), _mm256_loadu_ps(multiplier + 8));
     if (has_residual) {
@@ -77,8 +77,10 @@ OCTET_INLINE OCTET_TARGET_AVX2 __m128i octet_requant16_avx2(__m256i acc0, __m256
         y0 = _mm256_add_ps(y0, z0);
         y1 = _mm256_add_ps(y1, z1);
     }
-    y0 = _mm256_min_ps(_mm256_max_ps(y0, vmin), vmax);
-    y1 = _mm256_min_ps(_mm256_max_ps(y1, vmin), vmax);
+    if (clamp) { /* 0 only where the saturation below is the clamp (saturation_clamps, no residual) */
+        y0 = _mm256_min_ps(_mm256_max_ps(y0, vmin), vmax);
+        y1 = _mm256_min_ps(_mm256_max_ps(y1, vmin), vmax);
+    }
     const __m256i q0 = _mm256_add_epi32(_mm256_cvtps_epi32(y0), output_zero_point);
     const __m256i q1 = _mm256_add_epi32(_mm256_cvtps_epi32(y1), output_zero_point);
     /* packs within 128-bit lanes gives [q0 0-3, q1 0-3 | q0 4-7, q1 4-7]; reorder the 64-bit quarters. */

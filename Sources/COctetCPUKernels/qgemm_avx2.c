@@ -389,7 +389,7 @@ OCTET_INLINE OCTET_TARGET_AVX2 void tile_q(const size_t mr, size_t K, const tile
         if (res != NULL) r16 = octet_load16_partial_avx2(res + i * r_stride, ncols);
         const __m128i q = octet_requant16_avx2(_mm256_add_epi32(acc[i][0], bias0), _mm256_add_epi32(acc[i][1], bias1),
                                                multiplier, res != NULL, r16, p->residual_signed, vrz, vrm, vmin, vmax,
-                                               voz, p->output_signed);
+                                               voz, p->output_signed, res != NULL || !p->saturation_clamps);
         octet_store16_partial_avx2(c + i * c_stride, q, ncols);
     }
 }

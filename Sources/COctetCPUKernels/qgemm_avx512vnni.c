@@ -26,7 +26,8 @@
 #define MR 6
 #define NP 4
 
-OCTET_INLINE OCTET_TARGET_AVX512 void qgemm_tile(const size_t mr, const size_t np, size_t K, const uint8_t* a,
+OCTET_INLINE OCTET_TARGET_AVX512 void qgemm_tile(const size_t mr, const size_t np, const int shift_a, size_t K,
+                                                 const uint8_t* a,
                                                  size_t a_stride, const uint8_t* b, size_t panel_bytes,
                                                  size_t ncols, uint8_t* c, size_t c_stride, const uint8_t* res,
                                                  size_t r_stride, const octet_qgemm_params* p) {
@@ -53,7 +54,8 @@ OCTET_INLINE OCTET_TARGET_AVX512 void qgemm_tile(const size_t mr, const size_t n
             OCTET_UNROLL for (size_t j = 0; j < np; j++) wv[j] = _mm512_loadu_si512(w + j * panel_bytes);
             w += 64;
             OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
-                const __m512i av = _mm512_xor_si512(_mm512_set1_epi32(octet_load_i32(ar[i] + k)), vxor);
+                __m512i av = _mm512_set1_epi32(octet_load_i32(ar[i] + k));
+                if (shift_a) av = _mm512_xor_si512(av, vxor); /* uint8 A (shift_a 0) goes as it is */
                 OCTET_UNROLL for (size_t j = 0; j < np; j++) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], av, wv[j]);
             }
         }
@@ -99,22 +101,24 @@ typedef void (*tile_fn)(size_t K, const uint8_t* a, size_t a_stride, const uint8
                         size_t ncols, uint8_t* c, size_t c_stride, const uint8_t* res, size_t r_stride,
                         const octet_qgemm_params* p);
 
-#define DEFINE_TILE(R, P)                                                                                       \
-    static OCTET_TARGET_AVX512 void tile_##R##x##P(size_t K, const uint8_t* a, size_t a_stride, const uint8_t* b, \
-                                                   size_t panel_bytes, size_t ncols, uint8_t* c, size_t c_stride, \
-                                                   const uint8_t* res, size_t r_stride, const octet_qgemm_params* p) { \
-        qgemm_tile(R, P, K, a, a_stride, b, panel_bytes, ncols, c, c_stride, res, r_stride, p);               \
+/* Instances per row count R, panel count P and S = whether A is int8 (XOR 0x80 per broadcast) or uint8. */
+#define DEFINE_TILE(R, P, S)                                                                                     \
+    static OCTET_TARGET_AVX512 void tile_##R##x##P##_##S(size_t K, const uint8_t* a, size_t a_stride,           \
+                                                         const uint8_t* b, size_t panel_bytes, size_t ncols,    \
+                                                         uint8_t* c, size_t c_stride, const uint8_t* res,        \
+                                                         size_t r_stride, const octet_qgemm_params* p) {         \
+        qgemm_tile(R, P, S, K, a, a_stride, b, panel_bytes, ncols, c, c_stride, res, r_stride, p);              \
     }
-#define DEFINE_TILE_ROW(R) DEFINE_TILE(R, 1) DEFINE_TILE(R, 2) DEFINE_TILE(R, 3) DEFINE_TILE(R, 4)
-DEFINE_TILE_ROW(1)
-DEFINE_TILE_ROW(2)
-DEFINE_TILE_ROW(3)
-DEFINE_TILE_ROW(4)
-DEFINE_TILE_ROW(5)
-DEFINE_TILE_ROW(6)
+#define DEFINE_TILE_ROW(R, S) DEFINE_TILE(R, 1, S) DEFINE_TILE(R, 2, S) DEFINE_TILE(R, 3, S) DEFINE_TILE(R, 4, S)
+#define DEFINE_TILES(S) \
+    DEFINE_TILE_ROW(1, S) DEFINE_TILE_ROW(2, S) DEFINE_TILE_ROW(3, S) DEFINE_TILE_ROW(4, S) DEFINE_TILE_ROW(5, S) \
+    DEFINE_TILE_ROW(6, S)
+DEFINE_TILES(0)
+DEFINE_TILES(1)
 
-#define TILE_ROW(R) {tile_##R##x1, tile_##R##x2, tile_##R##x3, tile_##R##x4}
-static const tile_fn tiles[MR][NP] = {TILE_ROW(1), TILE_ROW(2), TILE_ROW(3), TILE_ROW(4), TILE_ROW(5), TILE_ROW(6)};
+#define TILE_ROW(R, S) {tile_##R##x1_##S, tile_##R##x2_##S, tile_##R##x3_##S, tile_##R##x4_##S}
+#define TILE_TABLE(S) {TILE_ROW(1, S), TILE_ROW(2, S), TILE_ROW(3, S), TILE_ROW(4, S), TILE_ROW(5, S), TILE_ROW(6, S)}
+static const tile_fn tiles_by_shift[2][MR][NP] = {TILE_TABLE(0), TILE_TABLE(1)};
 
 /* Weight bytes per L2 block of panels. */
 #define L2_BLOCK_BYTES (384u * 1024u)
@@ -126,6 +130,7 @@ void octet_qgemm_avx512vnni(size_t M, size_t N, size_t K, const uint8_t* A, size
     if (M == 0 || N == 0) return;
     const size_t panel_bytes = octet_qgemm_panel_bytes(K);
     const size_t panels = (N + 15) / 16;
+    const tile_fn(*tiles)[NP] = tiles_by_shift[p->a_xor != 0];
     size_t block_panels = L2_BLOCK_BYTES / panel_bytes / NP * NP;
     if (block_panels < NP) block_panels = NP;
 

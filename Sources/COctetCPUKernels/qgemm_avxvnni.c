@@ -60,7 +60,8 @@ OCTET_INLINE OCTET_TARGET_AVXVNNI void tile_q(const size_t mr, size_t K, const u
         __m128i r16 = _mm_setzero_si128();
         if (res != NULL) r16 = octet_load16_partial_avx2(res + i * r_stride, ncols);
         const __m128i q = octet_requant16_avx2(acc[i][0], acc[i][1], multiplier, res != NULL, r16, p->residual_signed,
-                                               vrz, vrm, vmin, vmax, voz, p->output_signed);
+                                               vrz, vrm, vmin, vmax, voz, p->output_signed,
+                                               res != NULL || !p->saturation_clamps);
         octet_store16_partial_avx2(c + i * c_stride, q, ncols);
     }
 }
