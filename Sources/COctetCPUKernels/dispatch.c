@@ -139,33 +139,40 @@ void octet_sgemm(size_t M, size_t N, size_t K, const float* A, size_t lda, const
 void octet_dwconv_q(size_t channels, size_t output_pixels, size_t kernel_size, const void* const* indirection,
                     const void* packed, void* output, size_t output_pixel_stride, const octet_dwconv_params* p) {
     static const octet_dwconv_q_fn table[] = {octet_dwconv_q_scalar, octet_dwconv_q_avx2, octet_dwconv_q_avx512vnni,
-                                               octet_dwconv_q_avx2};
+                                               octet_dwconv_q_avxvnni};
     table[octet_cpu_isa()](channels, output_pixels, kernel_size, indirection, packed, output, output_pixel_stride, p);
 }
 
-size_t octet_dwconv_q_packed_size_for(int32_t isa, size_t channels, size_t kernel_size) {
-    return isa == OCTET_ISA_AVX512VNNI ? octet_dwconv_q64_packed_size(channels, kernel_size)
-                                       : octet_dwconv_q16_packed_size(channels, kernel_size);
-}
-
-void octet_dwconv_q_pack_for(int32_t isa, size_t channels, size_t kernel_size, const int8_t* w, const int32_t* bias,
-                             const float* multiplier, void* packed) {
-    if (isa == OCTET_ISA_AVX512VNNI) {
-        octet_dwconv_q64_pack(channels, kernel_size, w, bias, multiplier, packed);
-    } else {
-        octet_dwconv_q16_pack(channels, kernel_size, w, bias, multiplier, packed);
-    }
+/* Bytes per vector of `isa`'s dot-product depthwise layout, or 0 for the 16-channel blocks. */
+static size_t dwconv_qdot_vector_bytes(int32_t isa) {
+    return isa == OCTET_ISA_AVX512VNNI ? 64 : isa == OCTET_ISA_AVXVNNI ? 32 : 0;
 }
 
 int32_t octet_dwconv_q_saturation_clamps_for(int32_t isa, size_t channels, size_t kernel_size, const void* packed,
                                              const octet_dwconv_params* p) {
-    return isa == OCTET_ISA_AVX512VNNI ? octet_dwconv_q64_saturation_clamps(channels, kernel_size, packed, p)
-                                       : octet_dwconv_q16_saturation_clamps(channels, kernel_size, packed, p);
+    const size_t vb = dwconv_qdot_vector_bytes(isa);
+    return vb ? octet_dwconv_qdot_saturation_clamps(vb, channels, kernel_size, packed, p)
+              : octet_dwconv_q16_saturation_clamps(channels, kernel_size, packed, p);
 }
 
 int32_t octet_dwconv_q_saturation_clamps(size_t channels, size_t kernel_size, const void* packed,
                                          const octet_dwconv_params* p) {
     return octet_dwconv_q_saturation_clamps_for(octet_cpu_isa(), channels, kernel_size, packed, p);
+}
+
+size_t octet_dwconv_q_packed_size_for(int32_t isa, size_t channels, size_t kernel_size) {
+    const size_t vb = dwconv_qdot_vector_bytes(isa);
+    return vb ? octet_dwconv_qdot_packed_size(vb, channels, kernel_size) : octet_dwconv_q16_packed_size(channels, kernel_size);
+}
+
+void octet_dwconv_q_pack_for(int32_t isa, size_t channels, size_t kernel_size, const int8_t* w, const int32_t* bias,
+                             const float* multiplier, void* packed) {
+    const size_t vb = dwconv_qdot_vector_bytes(isa);
+    if (vb) {
+        octet_dwconv_qdot_pack(vb, channels, kernel_size, w, bias, multiplier, packed);
+    } else {
+        octet_dwconv_q16_pack(channels, kernel_size, w, bias, multiplier, packed);
+    }
 }
 
 size_t octet_dwconv_q_packed_size(size_t channels, size_t kernel_size) {

@@ -20,61 +20,8 @@
  */
 #include "octet_x86_requant.h"
 
-/* The quantized kernel's packed layout, per block of 64 channels (the last zero-padded), vector j lane i
- * standing for channel 4i + j:
- *   int32 bias_for_uint8_input[4][16], int32 bias_for_int8_input[4][16] (the first - 128 * sum_t w),
- *   float multiplier[4][16], int8 w[kernel_size][4][64] (vector j: byte 4i + j = w[t][4i + j], others 0).
- * With at most 32 channels, bytes (and lanes) of the upper half repeat the lower half's. */
-static size_t dwconv_q64_block_bytes(size_t kernel_size) { return 768 + 256 * kernel_size; }
-
-size_t octet_dwconv_q64_packed_size(size_t channels, size_t kernel_size) {
-    return (channels + 63) / 64 * dwconv_q64_block_bytes(kernel_size);
-}
-
-void octet_dwconv_q64_pack(size_t channels, size_t kernel_size, const int8_t* w, const int32_t* bias,
-                           const float* multiplier, void* packed) {
-    uint8_t* block = (uint8_t*)packed;
-    memset(packed, 0, octet_dwconv_q64_packed_size(channels, kernel_size));
-    for (size_t c0 = 0; c0 < channels; c0 += 64, block += dwconv_q64_block_bytes(kernel_size)) {
-        const size_t cr = octet_min_size(64, channels - c0);
-        for (size_t c = 0; c < cr; c++) {
-            const size_t j = c % 4, i = c / 4, lane = 16 * j + i;
-            int32_t sum = 0;
-            for (size_t t = 0; t < kernel_size; t++) {
-                const int8_t wt = w[t * channels + c0 + c];
-                sum += wt;
-                block[768 + 256 * t + 64 * j + c] = (uint8_t)wt;
-                if (channels <= 32) block[768 + 256 * t + 64 * j + c + 32] = (uint8_t)wt;
-            }
-            const int32_t b = bias != NULL ? bias[c0 + c] : 0;
-            const int32_t shifted = (int32_t)((uint32_t)b - 128u * (uint32_t)sum); /* wraps as the kernel's sums */
-            /* Up to 32 channels, the upper half repeats the lower: the kernel then puts two pixels in a vector. */
-            for (size_t copy = 0; copy < (channels <= 32 ? 2u : 1u); copy++) {
-                memcpy(block + 4 * (lane + 8 * copy), &b, 4);
-                memcpy(block + 256 + 4 * (lane + 8 * copy), &shifted, 4);
-                memcpy(block + 512 + 4 * (lane + 8 * copy), &multiplier[c0 + c], 4);
-            }
-        }
-    }
-}
-
-int32_t octet_dwconv_q64_saturation_clamps(size_t channels, size_t kernel_size, const void* packed,
-                                           const octet_dwconv_params* p) {
-    const uint8_t* block = (const uint8_t*)packed;
-    for (size_t c0 = 0; c0 < channels; c0 += 64, block += dwconv_q64_block_bytes(kernel_size)) {
-        for (size_t lane = 0; lane < 64; lane++) {
-            const double bias_u = fabs((double)octet_load_i32(block + 4 * lane));
-            const double bias_s = fabs((double)octet_load_i32(block + 256 + 4 * lane));
-            const double multiplier = octet_load_f32(block + 512 + 4 * lane);
-            const double bias = bias_u > bias_s ? bias_u : bias_s;
-            if (!octet_saturation_clamps(p->min, p->max, p->output_zero_point, p->output_signed,
-                                         bias + (double)kernel_size * 255.0 * 128.0, multiplier)) {
-                return 0;
-            }
-        }
-    }
-    return 1;
-}
+/* Quantized weights in the dot-product layout of 64-byte vectors (dwconv_scalar.c). */
+#define VB 64
 
 #if defined(__x86_64__)
 
@@ -109,14 +56,14 @@ OCTET_INLINE OCTET_TARGET_AVX512 void dwconv_q_tile(const int input_signed, cons
     const __mmask64 mask = channels_left >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << channels_left) - 1);
     const __mmask32 half = (__mmask32)mask;
     __m512i acc[PX][4];
-    const uint8_t* bias = block + (input_signed ? 256 : 0);
+    const uint8_t* bias = block + (input_signed ? 4 * VB : 0);
     OCTET_UNROLL for (size_t j = 0; j < 4; j++) {
         const __m512i b = _mm512_loadu_si512(bias + 64 * j);
         OCTET_UNROLL for (size_t i = 0; i < PX; i++) acc[i][j] = b;
     }
     const __m512i flip = _mm512_set1_epi8((char)0x80);
-    const uint8_t* w = block + 768;
-    for (size_t t = 0; t < kernel_size; t++, w += 256) {
+    const uint8_t* w = block + 12 * VB;
+    for (size_t t = 0; t < kernel_size; t++, w += 4 * VB) {
         const __m512i w0 = _mm512_loadu_si512(w), w1 = _mm512_loadu_si512(w + 64);
         const __m512i w2 = _mm512_loadu_si512(w + 128), w3 = _mm512_loadu_si512(w + 192);
         OCTET_UNROLL for (size_t i = 0; i < PX; i++) {
@@ -138,7 +85,7 @@ OCTET_INLINE OCTET_TARGET_AVX512 void dwconv_q_tile(const int input_signed, cons
     const __m512 vmin = _mm512_set1_ps(p->min), vmax = _mm512_set1_ps(p->max);
     const __m512i voz = _mm512_set1_epi32(p->output_zero_point);
     __m512 multiplier[4];
-    OCTET_UNROLL for (size_t j = 0; j < 4; j++) multiplier[j] = _mm512_loadu_ps(block + 512 + 64 * j);
+    OCTET_UNROLL for (size_t j = 0; j < 4; j++) multiplier[j] = _mm512_loadu_ps(block + 8 * VB + VB * j);
     OCTET_UNROLL for (size_t i = 0; i < PX; i++) {
         if (paired ? 2 * i < npx : i < npx) {
             const __m512i bytes = dwconv_q_output_bytes(acc[i], multiplier, vmin, vmax, voz, p->output_signed,
@@ -171,7 +118,7 @@ void octet_dwconv_q_avx512vnni(size_t channels, size_t output_pixels, size_t ker
                                const void* const* indirection, const void* packed, void* output,
                                size_t output_pixel_stride, const octet_dwconv_params* p) {
     octet_check_requant_bounds(p->min, p->max, p->output_zero_point, p->output_signed);
-    const size_t block_bytes = dwconv_q64_block_bytes(kernel_size);
+    const size_t block_bytes = octet_dwconv_qdot_block_bytes(VB, kernel_size);
     const int paired = channels <= 32;
     static const dwconv_q_fn tiles[2][2] = {{dwconv_q_00, dwconv_q_10}, {dwconv_q_01, dwconv_q_11}};
     const dwconv_q_fn tile = tiles[paired][p->input_signed ? 1 : 0];

@@ -35,18 +35,21 @@ static inline size_t octet_qgemm_panel_bytes(size_t K) { return 64 + 16 * K + 64
 static inline size_t octet_sgemm_panel_floats(size_t K) { return 16 + 16 * K; }
 /* Bytes of one quantized depthwise block of 16 channels. */
 static inline size_t octet_dwconv_q_block_bytes(size_t kernel_size) { return 64 + 16 * kernel_size + 64; }
-/* The two packed layouts of quantized depthwise weights: blocks of 16 channels (scalar, AVX2, AVX-VNNI; see
- * COctetCPUKernels.h) and the AVX-512 kernel's interleaved blocks of 64 (dwconv_avx512.c). */
+/* The packed layouts of quantized depthwise weights: blocks of 16 channels (scalar, AVX2; COctetCPUKernels.h)
+ * and the VNNI kernels' dot-product blocks of 64 (AVX-512) or 32 (AVX-VNNI) channels (dwconv_scalar.c). */
 size_t octet_dwconv_q16_packed_size(size_t channels, size_t kernel_size);
 void octet_dwconv_q16_pack(size_t channels, size_t kernel_size, const int8_t* w, const int32_t* bias,
                            const float* multiplier, void* packed);
 int32_t octet_dwconv_q16_saturation_clamps(size_t channels, size_t kernel_size, const void* packed,
                                            const octet_dwconv_params* p);
-int32_t octet_dwconv_q64_saturation_clamps(size_t channels, size_t kernel_size, const void* packed,
-                                           const octet_dwconv_params* p);
-size_t octet_dwconv_q64_packed_size(size_t channels, size_t kernel_size);
-void octet_dwconv_q64_pack(size_t channels, size_t kernel_size, const int8_t* w, const int32_t* bias,
-                           const float* multiplier, void* packed);
+static inline size_t octet_dwconv_qdot_block_bytes(size_t vector_bytes, size_t kernel_size) {
+    return (12 + 4 * kernel_size) * vector_bytes;
+}
+size_t octet_dwconv_qdot_packed_size(size_t vector_bytes, size_t channels, size_t kernel_size);
+void octet_dwconv_qdot_pack(size_t vector_bytes, size_t channels, size_t kernel_size, const int8_t* w,
+                            const int32_t* bias, const float* multiplier, void* packed);
+int32_t octet_dwconv_qdot_saturation_clamps(size_t vector_bytes, size_t channels, size_t kernel_size,
+                                            const void* packed, const octet_dwconv_params* p);
 /* Floats of one float depthwise block of 16 channels. */
 static inline size_t octet_dwconv_f32_block_floats(size_t kernel_size) { return 16 + 16 * kernel_size; }
 

@@ -51,7 +51,8 @@ import Testing
     static func dwconvQKernel(_ isa: Int32) -> octet_dwconv_q_fn {
         switch isa {
         case OCTET_ISA_SCALAR: octet_dwconv_q_scalar
-        case OCTET_ISA_AVX2, OCTET_ISA_AVXVNNI: octet_dwconv_q_avx2  // AVX-VNNI dispatches to the AVX2 kernel
+        case OCTET_ISA_AVX2: octet_dwconv_q_avx2
+        case OCTET_ISA_AVXVNNI: octet_dwconv_q_avxvnni
         default: octet_dwconv_q_avx512vnni
         }
     }
@@ -474,8 +475,9 @@ import Testing
 
     static func dwCases() -> [DWCase] {
         var cases: [DWCase] = []
-        // Past 64 channels: the AVX-512 kernel's blocks are 64 wide, the last one partial.
-        for (i, channels) in [1, 3, 15, 16, 17, 33, 64, 65, 150].enumerated() {
+        // Past 64 channels: the AVX-512 kernel's blocks are 64 wide, the last one partial; tails of 8 and 16 bytes
+        // take the AVX-VNNI kernel's direct partial loads.
+        for (i, channels) in [1, 3, 8, 15, 16, 17, 24, 33, 40, 64, 65, 150].enumerated() {
             // Odd and even tap counts: the AVX2 kernel takes taps in pairs and the last of an odd count alone.
             for (j, kernelSize) in [1, 2, 4, 9, 25].enumerated() {
                 let v = i * 5 + j

@@ -206,10 +206,10 @@ void octet_sgemm_avx512vnni(size_t M, size_t N, size_t K, const float* A, size_t
  *             then the qgemm epilogue without residual (multiplier per channel, clamp to [min, max], round
  *             half even, + output_zero_point). The input zero point z_x is the caller's: padding taps point
  *             at z_x and the bias holds -z_x * sum_t w[t][c].
- *   packed: the layout is the ISA's (engine files record the ISA they were packed for). Scalar, AVX2 and
- *   AVX-VNNI: per block of 16 channels (the last zero-padded), int32 bias[16], int8 w[kernel_size][16], float
- *   multiplier[16]: 128 + 16*kernel_size bytes per block. AVX-512 VNNI: blocks of 64 channels interleaved for
- *   vpdpbusd, 768 + 256*kernel_size bytes each (dwconv_avx512.c).
+ *   packed: the layout is the ISA's (engine files record the ISA they were packed for). Scalar and AVX2: per
+ *   block of 16 channels (the last zero-padded), int32 bias[16], int8 w[kernel_size][16], float
+ *   multiplier[16]: 128 + 16*kernel_size bytes per block. AVX-512 VNNI and AVX-VNNI: blocks of 64 or 32 channels
+ *   interleaved for vpdpbusd, (12 + 4*kernel_size) * 64 or * 32 bytes each (dwconv_scalar.c).
  * Float:      out[c] = clamp(bias[c] + sum_t in[t][c] * w[t][c], min, max)
  *   packed, per block of 16 channels: float bias[16], float w[kernel_size][16]: 16 + 16*kernel_size floats.
  * ------------------------------------------------------------------------------------------------------- */
@@ -262,6 +262,11 @@ void octet_dwconv_q_scalar(size_t channels, size_t output_pixels, size_t kernel_
 void octet_dwconv_q_avx2(size_t channels, size_t output_pixels, size_t kernel_size,
                          const void* _Nonnull const* _Nonnull indirection, const void* packed, void* output,
                          size_t output_pixel_stride, const octet_dwconv_params* p);
+/* 2 output pixels x 32 channels (8 ymm accumulators) at a time; VEX vpdpbusd, one byte a group (exact, as
+ * dwconv_avx512.c). */
+void octet_dwconv_q_avxvnni(size_t channels, size_t output_pixels, size_t kernel_size,
+                            const void* _Nonnull const* _Nonnull indirection, const void* packed, void* output,
+                            size_t output_pixel_stride, const octet_dwconv_params* p);
 /* 4 output pixels x 64 channels (16 zmm accumulators) at a time; vpdpbusd, one byte a group (exact, see
  * dwconv_avx512.c). */
 void octet_dwconv_q_avx512vnni(size_t channels, size_t output_pixels, size_t kernel_size,
