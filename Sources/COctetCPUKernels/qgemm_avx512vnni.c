@@ -3,8 +3,9 @@
  *
  * Register tile: MR = 6 rows x 4 panels (64 columns) = 24 zmm int32 accumulators, plus 4 zmm of weights and
  * one broadcast of A. Per k-group of 4: load 64 bytes of W per panel (16 columns x 4 k), broadcast the 4 A
- * bytes of each row (vpbroadcastd, XOR a_xor), and vpdpbusd (u8 A x s8 W, 4 products summed into each int32
- * lane). Edges: fewer rows (1..5) and fewer panels (1..3) are separate instances of the same inline tile; the
+ * bytes of each row (vpbroadcastd), and vpdpbusd (u8 A x s8 W, 4 products summed into each int32 lane). int8 A
+ * (a_xor 0x80) is shifted to uint8 by a vpxord per broadcast, or, where a row block meets three or more 64-column
+ * tiles, once per 6-row block beforehand (shift_rows). Edges: fewer rows (1..5) and fewer panels (1..3) are separate instances of the same inline tile; the
  * last panel's columns past N are computed on zero padding and dropped by masked stores.
  *
  * Epilogue per row: the octet_requantize() steps on 4 x 16 lanes, then two vpackssdw, one vpacksswb/vpackuswb
@@ -14,7 +15,8 @@
  *
  * Loop nest: panels are blocked so one block of weights (<= ~384 KiB) stays in L2 while every 6-row tile
  * of A passes over it; within a block, a 6-row tile of A (6*K bytes) is reused from L1 for each 64 columns.
- * While a tile runs, the next tile's A rows are prefetched (a cache line per row per 16 k-groups).
+ * While a tile runs, the next tile's A rows are prefetched (a cache line per row per 16 k-groups; for shifted
+ * int8 rows the copy has already brought them in).
  *
  * Reads exactly K bytes per A row, the packed panels, and N residual bytes per row (byte-masked loads);
  * writes exactly N bytes per C row (byte-masked stores). Only prefetches go past the end of A.
@@ -36,7 +38,7 @@ OCTET_INLINE OCTET_TARGET_AVX512 void qgemm_tile(const size_t mr, const size_t n
         const __m512i bias = _mm512_loadu_si512(b + j * panel_bytes);
         OCTET_UNROLL for (size_t i = 0; i < mr; i++) acc[i][j] = bias;
     }
-    const __m512i vxor = _mm512_set1_epi8((char)p->a_xor);
+    const __m512i vxor = _mm512_set1_epi8((char)0x80);
     const uint8_t* w = b + 64;
     const uint8_t* ar[MR];
     OCTET_UNROLL for (size_t i = 0; i < mr; i++) ar[i] = a + i * a_stride;
@@ -55,7 +57,7 @@ OCTET_INLINE OCTET_TARGET_AVX512 void qgemm_tile(const size_t mr, const size_t n
             w += 64;
             OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
                 __m512i av = _mm512_set1_epi32(octet_load_i32(ar[i] + k));
-                if (shift_a) av = _mm512_xor_si512(av, vxor); /* uint8 A (shift_a 0) goes as it is */
+                if (shift_a) av = _mm512_xor_si512(av, vxor);
                 OCTET_UNROLL for (size_t j = 0; j < np; j++) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], av, wv[j]);
             }
         }
@@ -97,11 +99,24 @@ OCTET_INLINE OCTET_TARGET_AVX512 void qgemm_tile(const size_t mr, const size_t n
     }
 }
 
+/* Rows of int8 A shifted to uint8 (x ^ 0x80) into `out` (rows of K bytes): once per 6-row block, where the tiles
+ * would XOR every broadcast in every 64-column tile. */
+static OCTET_TARGET_AVX512 void shift_rows(size_t mr, size_t K, const uint8_t* a, size_t a_stride, uint8_t* out) {
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    for (size_t i = 0; i < mr; i++) {
+        for (size_t k = 0; k < K; k += 64) {
+            const __mmask64 m = K - k >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (K - k)) - 1);
+            _mm512_mask_storeu_epi8(out + i * K + k, m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, a + i * a_stride + k), flip));
+        }
+    }
+}
+
 typedef void (*tile_fn)(size_t K, const uint8_t* a, size_t a_stride, const uint8_t* b, size_t panel_bytes,
                         size_t ncols, uint8_t* c, size_t c_stride, const uint8_t* res, size_t r_stride,
                         const octet_qgemm_params* p);
 
-/* Instances per row count R, panel count P and S = whether A is int8 (XOR 0x80 per broadcast) or uint8. */
+/* Instances per row count R, panel count P, and S: whether the tile XORs each broadcast of int8 A (1) or reads
+ * uint8 A, given or shifted beforehand (0). */
 #define DEFINE_TILE(R, P, S)                                                                                     \
     static OCTET_TARGET_AVX512 void tile_##R##x##P##_##S(size_t K, const uint8_t* a, size_t a_stride,           \
                                                          const uint8_t* b, size_t panel_bytes, size_t ncols,    \
@@ -130,25 +145,45 @@ void octet_qgemm_avx512vnni(size_t M, size_t N, size_t K, const uint8_t* A, size
     if (M == 0 || N == 0) return;
     const size_t panel_bytes = octet_qgemm_panel_bytes(K);
     const size_t panels = (N + 15) / 16;
-    const tile_fn(*tiles)[NP] = tiles_by_shift[p->a_xor != 0];
     size_t block_panels = L2_BLOCK_BYTES / panel_bytes / NP * NP;
     if (block_panels < NP) block_panels = NP;
+    /* int8 A with three or more 64-column tiles a row block: each 6-row block shifted to uint8 once (shift_rows)
+     * instead of an XOR per broadcast per tile (with one tile, as the 3-channel stem's, the copy costs more than
+     * the XORs it saves: measured). Two blocks' buffers, on the stack up to K = 2048: block b + 1 is shifted
+     * before block b runs, so no tile loads bytes whose (masked) stores are still in flight, which store
+     * forwarding cannot serve. */
+    uint8_t stack_rows[2 * MR * 2048];
+    const int preshift = p->a_xor != 0 && octet_min_size(panels, block_panels) > 2 * NP;
+    uint8_t* shifted = !preshift ? NULL : K <= 2048 ? stack_rows : malloc(2 * MR * K);
+    if (preshift && shifted == NULL) abort(); /* out of memory */
+    const tile_fn(*tiles)[NP] = tiles_by_shift[p->a_xor != 0 && !preshift];
 
     for (size_t pb = 0; pb < panels; pb += block_panels) {
         const size_t pe = octet_min_size(panels, pb + block_panels);
         for (size_t m0 = 0; m0 < M; m0 += MR) {
             const size_t mr = octet_min_size(MR, M - m0);
             const uint8_t* a = A + m0 * a_stride;
+            size_t as = a_stride;
+            if (shifted != NULL) {
+                uint8_t* current = shifted + (m0 / MR % 2) * MR * K;
+                if (m0 == 0) shift_rows(mr, K, a, a_stride, current);
+                if (m0 + MR < M) {
+                    shift_rows(octet_min_size(MR, M - m0 - MR), K, a + MR * a_stride, a_stride,
+                               shifted + ((m0 / MR + 1) % 2) * MR * K);
+                }
+                a = current, as = K;
+            }
             uint8_t* c = (uint8_t*)C + m0 * c_stride;
             const uint8_t* res = residual != NULL ? (const uint8_t*)residual + m0 * r_stride : NULL;
             for (size_t p0 = pb; p0 < pe; p0 += NP) {
                 const size_t np = octet_min_size(NP, pe - p0);
                 const size_t ncols = octet_min_size(16 * np, N - 16 * p0);
-                tiles[mr - 1][np - 1](K, a, a_stride, (const uint8_t*)packed_B + p0 * panel_bytes, panel_bytes,
+                tiles[mr - 1][np - 1](K, a, as, (const uint8_t*)packed_B + p0 * panel_bytes, panel_bytes,
                                       ncols, c + 16 * p0, c_stride, res != NULL ? res + 16 * p0 : NULL, r_stride, p);
             }
         }
     }
+    if (shifted != NULL && shifted != stack_rows) free(shifted);
 }
 
 #else /* !__x86_64__ */

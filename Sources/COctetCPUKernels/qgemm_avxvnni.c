@@ -8,8 +8,8 @@
  * ymm of 8 columns, and lane j of vpdpbusd(acc, a, w) adds sum_i a[i] * w[4j + i], column j's 4 products.
  *
  * Register tile: MR = 6 rows x 16 columns = 12 ymm accumulators (started at the bias), 2 ymm of weights and the
- * broadcast A (vpbroadcastd, XOR a_xor). Per k-group: 2 weight loads, 6 broadcasts, 12 vpdpbusd for 384
- * multiply-adds. Edges: 1..5 rows are separate instances of the same inline tile; columns past N are computed on
+ * broadcast A (vpbroadcastd). Per k-group: 2 weight loads, 6 broadcasts, 12 vpdpbusd for 384 multiply-adds. int8
+ * A is shifted to uint8 once per 6-row block (shift_rows); the float-output tiles XOR per broadcast. Edges: 1..5 rows are separate instances of the same inline tile; columns past N are computed on
  * the panel's zero padding and not stored. Same epilogues and loop nest (L2 blocks of panels) as the AVX2 kernel.
  *
  * Reads exactly K bytes per A row, the packed panels and N residual bytes per row; writes exactly N bytes
@@ -49,7 +49,7 @@ OCTET_INLINE OCTET_TARGET_AVXVNNI void tile_q(const size_t mr, size_t K, const u
                                               const uint8_t* b, size_t ncols, uint8_t* c, size_t c_stride,
                                               const uint8_t* res, size_t r_stride, const octet_qgemm_params* p) {
     __m256i acc[MR][2];
-    tile_accumulate(mr, K, a, a_stride, p->a_xor, b, acc);
+    tile_accumulate(mr, K, a, a_stride, 0, b, acc); /* A already uint8 (shifted by the caller if it was int8) */
     const float* multiplier = (const float*)(b + 64 + 16 * K);
     const __m256 vmin = _mm256_set1_ps(p->min);
     const __m256 vmax = _mm256_set1_ps(p->max);
@@ -108,6 +108,25 @@ DEFINE_TILES(6)
 static const tile_q_fn tiles_q[MR] = {tile_q_1, tile_q_2, tile_q_3, tile_q_4, tile_q_5, tile_q_6};
 static const tile_f32_fn tiles_f32[MR] = {tile_f32_1, tile_f32_2, tile_f32_3, tile_f32_4, tile_f32_5, tile_f32_6};
 
+/* Rows of int8 A shifted to uint8 (x ^ 0x80) into `out` (rows of K bytes), once per 6-row block: the tiles would
+ * XOR every broadcast of every 16-column panel. */
+static OCTET_TARGET_AVXVNNI void shift_rows(size_t mr, size_t K, const uint8_t* a, size_t a_stride, uint8_t* out) {
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    for (size_t i = 0; i < mr; i++) {
+        size_t k = 0;
+        for (; k + 32 <= K; k += 32) {
+            const __m256i x = _mm256_loadu_si256((const __m256i*)(a + i * a_stride + k));
+            _mm256_storeu_si256((__m256i*)(out + i * K + k), _mm256_xor_si256(x, flip));
+        }
+        for (; k < K; k += 4) { /* K % 4 == 0 */
+            uint32_t x;
+            memcpy(&x, a + i * a_stride + k, 4);
+            x ^= 0x80808080u;
+            memcpy(out + i * K + k, &x, 4);
+        }
+    }
+}
+
 static size_t block_panels_for(size_t panel_bytes) {
     const size_t block = L2_BLOCK_BYTES / panel_bytes;
     return block < 1 ? 1 : block;
@@ -119,18 +138,34 @@ void octet_qgemm_avxvnni(size_t M, size_t N, size_t K, const uint8_t* A, size_t 
     if (M == 0 || N == 0) return;
     const size_t panel_bytes = octet_qgemm_panel_bytes(K);
     const size_t panels = (N + 15) / 16, block_panels = block_panels_for(panel_bytes);
+    /* Two blocks' buffers: block b + 1 is shifted before block b runs, so the tiles never load bytes whose
+     * (masked) stores are still in flight, which store forwarding cannot serve. */
+    uint8_t stack_rows[2 * MR * 2048];
+    uint8_t* shifted = p->a_xor == 0 ? NULL : K <= 2048 ? stack_rows : malloc(2 * MR * K);
+    if (p->a_xor != 0 && shifted == NULL) abort(); /* out of memory */
     for (size_t pb = 0; pb < panels; pb += block_panels) {
         const size_t pe = octet_min_size(panels, pb + block_panels);
         for (size_t m0 = 0; m0 < M; m0 += MR) {
             const size_t mr = octet_min_size(MR, M - m0);
+            const uint8_t* a = A + m0 * a_stride;
+            size_t as = a_stride;
+            if (shifted != NULL) {
+                uint8_t* current = shifted + (m0 / MR % 2) * MR * K;
+                if (m0 == 0) shift_rows(mr, K, a, a_stride, current);
+                if (m0 + MR < M) {
+                    shift_rows(octet_min_size(MR, M - m0 - MR), K, a + MR * a_stride, a_stride,
+                               shifted + ((m0 / MR + 1) % 2) * MR * K);
+                }
+                a = current, as = K;
+            }
             for (size_t pi = pb; pi < pe; pi++) {
                 const uint8_t* res = residual != NULL ? (const uint8_t*)residual + m0 * r_stride + 16 * pi : NULL;
-                tiles_q[mr - 1](K, A + m0 * a_stride, a_stride, (const uint8_t*)packed_B + pi * panel_bytes,
-                                octet_min_size(16, N - 16 * pi), (uint8_t*)C + m0 * c_stride + 16 * pi, c_stride, res,
-                                r_stride, p);
+                tiles_q[mr - 1](K, a, as, (const uint8_t*)packed_B + pi * panel_bytes, octet_min_size(16, N - 16 * pi),
+                                (uint8_t*)C + m0 * c_stride + 16 * pi, c_stride, res, r_stride, p);
             }
         }
     }
+    if (shifted != NULL && shifted != stack_rows) free(shifted);
 }
 
 void octet_qgemm_f32out_avxvnni(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride,

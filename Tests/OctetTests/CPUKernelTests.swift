@@ -227,6 +227,9 @@ import Testing
         }
         // K past the AVX2 kernel's stack buffer for its widened A (4096): the heap path.
         add(4, 20, 4100, 700)
+        // int8 A (v = 704) with more than 8 panels and K past the VNNI kernels' stack for shifted rows (2048): the
+        // heap path of the shift-once-per-row-block mode, over two row blocks.
+        add(8, 140, 2052, 704)
         // The AVX2 kernel's vpmaddubsw paths: bytes at their bounds, weights at -128/127, awkward sizes; N = 1043
         // (66 panels of K = 8) needs more shift sums than its stack holds; K = 4100 the heap path.
         // K = 16, 20 and 24 as the mobile nets' expansions (remainders of the 16- and 32-byte loops).
