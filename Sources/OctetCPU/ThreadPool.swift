@@ -18,17 +18,23 @@ struct ParallelFor: Sendable {
     /// Calls `body(range)` on disjoint ranges covering `0..<count`, each a multiple of `granularity` long
     /// (except the last), on up to `threads` threads.
     func run(_ count: Int, granularity: Int = 1, _ body: (Range<Int>) -> Void) {
+        runNumbered(count, granularity: granularity) { _, range in body(range) }
+    }
+
+    /// As `run`, also passing the chunk's number, below `threads` and distinct among concurrent calls of
+    /// `body`: an index into per-thread scratch space.
+    func runNumbered(_ count: Int, granularity: Int = 1, _ body: (Int, Range<Int>) -> Void) {
         guard count > 0 else { return }
         let units = (count + granularity - 1) / granularity
         let chunks = min(threads, units)
         guard chunks > 1, let pool else {
-            body(0..<count)
+            body(0, 0..<count)
             return
         }
         pool.run(chunks: chunks) { chunk in
             let first = units * chunk / chunks * granularity
             let last = min(count, units * (chunk + 1) / chunks * granularity)
-            if first < last { body(first..<last) }
+            if first < last { body(chunk, first..<last) }
         }
     }
 }
