@@ -31,17 +31,8 @@ void octet_dwconv_q16_pack(size_t channels, size_t kernel_size, const int8_t* w,
 
 int32_t octet_dwconv_q16_saturation_clamps(size_t channels, size_t kernel_size, const void* packed,
                                            const octet_dwconv_params* p) {
-    const size_t block_bytes = octet_dwconv_q_block_bytes(kernel_size);
-    for (size_t c = 0; c < channels; c++) {
-        const uint8_t* block = (const uint8_t*)packed + c / 16 * block_bytes;
-        const double bias = fabs((double)octet_load_i32(block + 4 * (c % 16)));
-        const double multiplier = octet_load_f32(block + 64 + 16 * kernel_size + 4 * (c % 16));
-        if (!octet_saturation_clamps(p->min, p->max, p->output_zero_point, p->output_signed,
-                                     bias + (double)kernel_size * 255.0 * 128.0, multiplier)) {
-            return 0;
-        }
-    }
-    return 1;
+    return octet_blocks16_saturation_clamps(channels, kernel_size, packed, p->min, p->max, p->output_zero_point,
+                                            p->output_signed);
 }
 
 /* The dot-product layout of the VNNI kernels (dwconv_avx512.c, dwconv_avxvnni.c), for vectors of VB bytes (64 or

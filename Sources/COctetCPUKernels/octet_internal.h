@@ -89,6 +89,53 @@ static inline int32_t octet_saturation_clamps(float min, float max, int32_t zero
     return largest_accumulator * fabs(multiplier) < 1073741824.0;
 }
 
+/* octet_saturation_clamps over the 16-column blocks shared by the qgemm panels and the scalar/AVX2 depthwise
+ * blocks (int32 bias[16], 16 * k weight bytes, float multiplier[16]), k products per accumulator. */
+static inline int32_t octet_blocks16_saturation_clamps(size_t columns, size_t k, const void* packed, float min, float max,
+                                                       int32_t zero_point, int32_t output_signed) {
+    const size_t block_bytes = 128 + 16 * k;
+    for (size_t n = 0; n < columns; n++) {
+        const uint8_t* block = (const uint8_t*)packed + n / 16 * block_bytes;
+        int32_t bias;
+        float multiplier;
+        memcpy(&bias, block + 4 * (n % 16), 4);
+        memcpy(&multiplier, block + 64 + 16 * k + 4 * (n % 16), 4);
+        if (!octet_saturation_clamps(min, max, zero_point, output_signed, fabs((double)bias) + (double)k * 255.0 * 128.0,
+                                     multiplier)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* int8 A shifted to uint8 (x ^ 0x80) a row block ahead, for the VNNI GEMMs (u8 x s8 products), whose tiles would
+ * otherwise XOR every broadcast in every column tile. `shift` writes `rows` rows of K bytes, packed. */
+typedef void (*octet_shift_rows_fn)(size_t rows, size_t K, const uint8_t* a, size_t a_stride, uint8_t* out);
+
+/* Two blocks of block_rows x K bytes: `stack` when they fit in stack_bytes, else the heap (free when != stack). */
+static inline uint8_t* octet_shift_buffers(size_t block_rows, size_t K, uint8_t* stack, size_t stack_bytes) {
+    if (2 * block_rows * K <= stack_bytes) return stack;
+    uint8_t* heap = (uint8_t*)malloc(2 * block_rows * K);
+    if (heap == NULL) abort(); /* out of memory */
+    return heap;
+}
+
+/* The shifted rows of the block starting at row m0 (a multiple of block_rows, visited in order from 0). Block 0
+ * is shifted on the first call; every call shifts the NEXT block into the other buffer before returning this
+ * one, so the rows a tile loads were stored a whole block earlier: store forwarding cannot serve loads from
+ * masked stores still in flight (shifting just before use made the stem's GEMM 25 % slower). */
+static inline const uint8_t* octet_shifted_block(octet_shift_rows_fn shift, uint8_t* buffers, size_t block_rows,
+                                                 size_t m0, size_t M, size_t K, const uint8_t* A, size_t a_stride) {
+    uint8_t* current = buffers + (m0 / block_rows % 2) * block_rows * K;
+    if (m0 == 0) shift(octet_min_size(block_rows, M), K, A, a_stride, current);
+    const size_t next = m0 + block_rows;
+    if (next < M) {
+        shift(octet_min_size(block_rows, M - next), K, A + next * a_stride, a_stride,
+              buffers + (next / block_rows % 2) * block_rows * K);
+    }
+    return current;
+}
+
 /* Preconditions of every octet_sgemm_*. */
 static inline void octet_sgemm_check(size_t M, size_t N, size_t K, size_t lda, size_t ldc) {
     (void)M, (void)N, (void)K, (void)lda, (void)ldc;

@@ -5,7 +5,7 @@
  * one broadcast of A. Per k-group of 4: load 64 bytes of W per panel (16 columns x 4 k), broadcast the 4 A
  * bytes of each row (vpbroadcastd), and vpdpbusd (u8 A x s8 W, 4 products summed into each int32 lane). int8 A
  * (a_xor 0x80) is shifted to uint8 by a vpxord per broadcast, or, where a row block meets three or more 64-column
- * tiles, once per 6-row block beforehand (shift_rows). Edges: fewer rows (1..5) and fewer panels (1..3) are separate instances of the same inline tile; the
+ * tiles, once per 6-row block beforehand (octet_shifted_block). Edges: fewer rows (1..5) and fewer panels (1..3) are separate instances of the same inline tile; the
  * last panel's columns past N are computed on zero padding and dropped by masked stores.
  *
  * Epilogue per row: the octet_requantize() steps on 4 x 16 lanes, then two vpackssdw, one vpacksswb/vpackuswb
@@ -99,8 +99,7 @@ OCTET_INLINE OCTET_TARGET_AVX512 void qgemm_tile(const size_t mr, const size_t n
     }
 }
 
-/* Rows of int8 A shifted to uint8 (x ^ 0x80) into `out` (rows of K bytes): once per 6-row block, where the tiles
- * would XOR every broadcast in every 64-column tile. */
+/* octet_shift_rows_fn: rows of int8 A shifted to uint8 (x ^ 0x80) into `out` (rows of K bytes). */
 static OCTET_TARGET_AVX512 void shift_rows(size_t mr, size_t K, const uint8_t* a, size_t a_stride, uint8_t* out) {
     const __m512i flip = _mm512_set1_epi8((char)0x80);
     for (size_t i = 0; i < mr; i++) {
@@ -147,15 +146,12 @@ void octet_qgemm_avx512vnni(size_t M, size_t N, size_t K, const uint8_t* A, size
     const size_t panels = (N + 15) / 16;
     size_t block_panels = L2_BLOCK_BYTES / panel_bytes / NP * NP;
     if (block_panels < NP) block_panels = NP;
-    /* int8 A with three or more 64-column tiles a row block: each 6-row block shifted to uint8 once (shift_rows)
-     * instead of an XOR per broadcast per tile (with one tile, as the 3-channel stem's, the copy costs more than
-     * the XORs it saves: measured). Two blocks' buffers, on the stack up to K = 2048: block b + 1 is shifted
-     * before block b runs, so no tile loads bytes whose (masked) stores are still in flight, which store
-     * forwarding cannot serve. */
+    /* int8 A with three or more 64-column tiles a row block: shifted to uint8 once per 6-row block
+     * (octet_shifted_block) instead of an XOR per broadcast per tile (with one tile, as the 3-channel stem's, the
+     * copy costs more than the XORs it saves: measured). */
     uint8_t stack_rows[2 * MR * 2048];
     const int preshift = p->a_xor != 0 && octet_min_size(panels, block_panels) > 2 * NP;
-    uint8_t* shifted = !preshift ? NULL : K <= 2048 ? stack_rows : malloc(2 * MR * K);
-    if (preshift && shifted == NULL) abort(); /* out of memory */
+    uint8_t* shifted = preshift ? octet_shift_buffers(MR, K, stack_rows, sizeof stack_rows) : NULL;
     const tile_fn(*tiles)[NP] = tiles_by_shift[p->a_xor != 0 && !preshift];
 
     for (size_t pb = 0; pb < panels; pb += block_panels) {
@@ -164,15 +160,7 @@ void octet_qgemm_avx512vnni(size_t M, size_t N, size_t K, const uint8_t* A, size
             const size_t mr = octet_min_size(MR, M - m0);
             const uint8_t* a = A + m0 * a_stride;
             size_t as = a_stride;
-            if (shifted != NULL) {
-                uint8_t* current = shifted + (m0 / MR % 2) * MR * K;
-                if (m0 == 0) shift_rows(mr, K, a, a_stride, current);
-                if (m0 + MR < M) {
-                    shift_rows(octet_min_size(MR, M - m0 - MR), K, a + MR * a_stride, a_stride,
-                               shifted + ((m0 / MR + 1) % 2) * MR * K);
-                }
-                a = current, as = K;
-            }
+            if (shifted != NULL) a = octet_shifted_block(shift_rows, shifted, MR, m0, M, K, A, a_stride), as = K;
             uint8_t* c = (uint8_t*)C + m0 * c_stride;
             const uint8_t* res = residual != NULL ? (const uint8_t*)residual + m0 * r_stride : NULL;
             for (size_t p0 = pb; p0 < pe; p0 += NP) {

@@ -9,7 +9,7 @@
  *
  * Register tile: MR = 6 rows x 16 columns = 12 ymm accumulators (started at the bias), 2 ymm of weights and the
  * broadcast A (vpbroadcastd). Per k-group: 2 weight loads, 6 broadcasts, 12 vpdpbusd for 384 multiply-adds. int8
- * A is shifted to uint8 once per 6-row block (shift_rows); the float-output tiles XOR per broadcast. Edges: 1..5 rows are separate instances of the same inline tile; columns past N are computed on
+ * A is shifted to uint8 once per 6-row block (octet_shifted_block); the float-output tiles XOR per broadcast. Edges: 1..5 rows are separate instances of the same inline tile; columns past N are computed on
  * the panel's zero padding and not stored. Same epilogues and loop nest (L2 blocks of panels) as the AVX2 kernel.
  *
  * Reads exactly K bytes per A row, the packed panels and N residual bytes per row; writes exactly N bytes
@@ -108,8 +108,7 @@ DEFINE_TILES(6)
 static const tile_q_fn tiles_q[MR] = {tile_q_1, tile_q_2, tile_q_3, tile_q_4, tile_q_5, tile_q_6};
 static const tile_f32_fn tiles_f32[MR] = {tile_f32_1, tile_f32_2, tile_f32_3, tile_f32_4, tile_f32_5, tile_f32_6};
 
-/* Rows of int8 A shifted to uint8 (x ^ 0x80) into `out` (rows of K bytes), once per 6-row block: the tiles would
- * XOR every broadcast of every 16-column panel. */
+/* octet_shift_rows_fn: rows of int8 A shifted to uint8 (x ^ 0x80) into `out` (rows of K bytes). */
 static OCTET_TARGET_AVXVNNI void shift_rows(size_t mr, size_t K, const uint8_t* a, size_t a_stride, uint8_t* out) {
     const __m256i flip = _mm256_set1_epi8((char)0x80);
     for (size_t i = 0; i < mr; i++) {
@@ -138,26 +137,15 @@ void octet_qgemm_avxvnni(size_t M, size_t N, size_t K, const uint8_t* A, size_t 
     if (M == 0 || N == 0) return;
     const size_t panel_bytes = octet_qgemm_panel_bytes(K);
     const size_t panels = (N + 15) / 16, block_panels = block_panels_for(panel_bytes);
-    /* Two blocks' buffers: block b + 1 is shifted before block b runs, so the tiles never load bytes whose
-     * (masked) stores are still in flight, which store forwarding cannot serve. */
     uint8_t stack_rows[2 * MR * 2048];
-    uint8_t* shifted = p->a_xor == 0 ? NULL : K <= 2048 ? stack_rows : malloc(2 * MR * K);
-    if (p->a_xor != 0 && shifted == NULL) abort(); /* out of memory */
+    uint8_t* shifted = p->a_xor != 0 ? octet_shift_buffers(MR, K, stack_rows, sizeof stack_rows) : NULL;
     for (size_t pb = 0; pb < panels; pb += block_panels) {
         const size_t pe = octet_min_size(panels, pb + block_panels);
         for (size_t m0 = 0; m0 < M; m0 += MR) {
             const size_t mr = octet_min_size(MR, M - m0);
             const uint8_t* a = A + m0 * a_stride;
             size_t as = a_stride;
-            if (shifted != NULL) {
-                uint8_t* current = shifted + (m0 / MR % 2) * MR * K;
-                if (m0 == 0) shift_rows(mr, K, a, a_stride, current);
-                if (m0 + MR < M) {
-                    shift_rows(octet_min_size(MR, M - m0 - MR), K, a + MR * a_stride, a_stride,
-                               shifted + ((m0 / MR + 1) % 2) * MR * K);
-                }
-                a = current, as = K;
-            }
+            if (shifted != NULL) a = octet_shifted_block(shift_rows, shifted, MR, m0, M, K, A, a_stride), as = K;
             for (size_t pi = pb; pi < pe; pi++) {
                 const uint8_t* res = residual != NULL ? (const uint8_t*)residual + m0 * r_stride + 16 * pi : NULL;
                 tiles_q[mr - 1](K, a, as, (const uint8_t*)packed_B + pi * panel_bytes, octet_min_size(16, N - 16 * pi),

@@ -42,17 +42,7 @@ void octet_qgemm_pack(size_t N, size_t K, const int8_t* W_kn, const int32_t* bia
 }
 
 int32_t octet_qgemm_saturation_clamps(size_t N, size_t K, const void* packed_B, const octet_qgemm_params* p) {
-    const size_t panel_bytes = octet_qgemm_panel_bytes(K);
-    for (size_t n = 0; n < N; n++) {
-        const uint8_t* panel = (const uint8_t*)packed_B + n / 16 * panel_bytes;
-        const double bias = fabs((double)octet_load_i32(panel + 4 * (n % 16)));
-        const double multiplier = octet_load_f32(panel + 64 + 16 * K + 4 * (n % 16));
-        if (!octet_saturation_clamps(p->min, p->max, p->output_zero_point, p->output_signed,
-                                     bias + (double)K * 255.0 * 128.0, multiplier)) {
-            return 0;
-        }
-    }
-    return 1;
+    return octet_blocks16_saturation_clamps(N, K, packed_B, p->min, p->max, p->output_zero_point, p->output_signed);
 }
 
 void octet_qgemm_scalar(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride, const void* packed_B,
