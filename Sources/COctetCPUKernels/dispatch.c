@@ -203,3 +203,10 @@ void octet_sum_pixels_8bit(size_t pixels, size_t channels, const uint8_t* x, int
                                                       octet_sum_pixels_8bit_avx512vnni, octet_sum_pixels_8bit_avx2};
     table[octet_cpu_isa()](pixels, channels, x, input_signed, sums);
 }
+
+void octet_maxpool_8bit(size_t channels, size_t output_pixels, size_t kernel_size, const void* const* indirection,
+                        int32_t input_signed, uint8_t* output, size_t output_pixel_stride) {
+    static const octet_maxpool_8bit_fn table[] = {octet_maxpool_8bit_scalar, octet_maxpool_8bit_avx2,
+                                                   octet_maxpool_8bit_avx512vnni, octet_maxpool_8bit_avx2};
+    table[octet_cpu_isa()](channels, output_pixels, kernel_size, indirection, input_signed, output, output_pixel_stride);
+}

@@ -641,6 +641,14 @@ import Testing
         }
     }
 
+    static func maxpoolKernel(_ isa: Int32) -> octet_maxpool_8bit_fn {
+        switch isa {
+        case OCTET_ISA_SCALAR: octet_maxpool_8bit_scalar
+        case OCTET_ISA_AVX2, OCTET_ISA_AVXVNNI: octet_maxpool_8bit_avx2
+        default: octet_maxpool_8bit_avx512vnni
+        }
+    }
+
     static func sumPixelsKernel(_ isa: Int32) -> octet_sum_pixels_8bit_fn {
         switch isa {
         case OCTET_ISA_SCALAR: octet_sum_pixels_8bit_scalar
@@ -697,6 +705,39 @@ import Testing
             let expected = x.map { UInt8(truncatingIfNeeded: Int32(min(max($0 / scale, -128), 127).rounded(.toNearestOrEven))) }
             let wrong = x.indices.filter { out[$0] != expected[$0] }
             #expect(wrong.isEmpty, "quantize_f32 isa \(isa) scale \(scale): \(wrong.count) of \(x.count) differ, first x=\(wrong.first.map { x[$0] } ?? 0)")
+        }
+    }
+
+    @Test("maxpool_8bit: the largest tap per channel, int8 and uint8; padding taps (the type's minimum) never win", arguments: isas)
+    func maxpool(isa: Int32) {
+        let kernel = Self.maxpoolKernel(isa)
+        for (v, channels) in [1, 3, 15, 16, 17, 31, 33, 64, 65, 150].enumerated() {
+            for (j, kernelSize) in [1, 4, 9].enumerated() {
+                for signed in [false, true] {
+                    var rng = SplitMix64(seed: UInt64(v * 10 + j) &+ (signed ? 9500 : 9400))
+                    let pixels = 1 + (v + j) % 6, distinct = 7
+                    let image = rng.bytes(distinct * channels)
+                    let indirection = Indirection(
+                        pixels: pixels, kernelSize: kernelSize, image: image,
+                        zero: [UInt8](repeating: signed ? 0x80 : 0, count: channels), rng: &rng)
+                    defer { indirection.base.deallocate() }
+                    let stride = channels + 2
+                    var expected = [UInt8](repeating: 0xC3, count: pixels * stride)
+                    for px in 0..<pixels {
+                        for ch in 0..<channels {
+                            let values = (0..<kernelSize).map { t -> Int in
+                                let source = indirection.sources[px * kernelSize + t]
+                                let byte = source < 0 ? (signed ? 0x80 : 0) : image[source * channels + ch]
+                                return signed ? Int(Int8(bitPattern: byte)) : Int(byte)
+                            }
+                            expected[px * stride + ch] = UInt8(truncatingIfNeeded: values.max()!)
+                        }
+                    }
+                    var out = [UInt8](repeating: 0xC3, count: pixels * stride)  // 0xC3 between pixels must survive
+                    kernel(channels, pixels, kernelSize, indirection.pointers, signed ? 1 : 0, &out, stride)
+                    #expect(out == expected, "maxpool_8bit isa \(isa): channels \(channels) taps \(kernelSize) signed \(signed)")
+                }
+            }
         }
     }
 

@@ -2,7 +2,7 @@
  * COctetCPUKernels: the C microkernels of Octet's CPU backend.
  *
  * Kernel families, each with a plain scalar twin (the oracle), an AVX2 version and an AVX-512 version
- * (the quantized GEMMs also an AVX-VNNI version, 256-bit vpdpbusd without AVX-512):
+ * (the quantized GEMMs and depthwise convolution also an AVX-VNNI version, 256-bit vpdpbusd without AVX-512):
  *
  *   octet_qgemm_*      u8 x s8 -> s32 GEMM with bias and a fused per-column requantization epilogue
  *                      (optional residual add), writing int8 or uint8.
@@ -10,6 +10,8 @@
  *   octet_dwconv_q_*   NHWC depthwise convolution through an indirection buffer, int8/uint8 in, int32
  *                      accumulation, the same requantization epilogue (no residual).
  *   octet_dwconv_f32_* the same in float.
+ *   octet_maxpool_8bit_* max pooling of int8/uint8 NHWC data through the same kind of indirection buffer.
+ *   (and im2col, the input quantizer and global pooling sums: sections 5 and 6)
  *
  * ISA selection: octet_cpu_isa() detects, once, the best instruction set the CPU *and* the OS support
  * (CPUID leaf 7 plus XGETBV for the zmm/ymm state), honoring OCTET_FORCE_GENERIC=1 and OCTET_FORCE_ISA. The
@@ -334,6 +336,28 @@ void octet_quantize_f32(size_t n, const float* x, uint8_t* y, const octet_quanti
 void octet_quantize_f32_scalar(size_t n, const float* x, uint8_t* y, const octet_quantize_params* p);
 void octet_quantize_f32_avx2(size_t n, const float* x, uint8_t* y, const octet_quantize_params* p);
 void octet_quantize_f32_avx512vnni(size_t n, const float* x, uint8_t* y, const octet_quantize_params* p);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * 7. Max pooling of 8-bit NHWC data through an indirection buffer laid out as the depthwise convolution's
+ *    (kernel_size pointers per output pixel, each at `channels` bytes); padding taps point at a pixel of the
+ *    type's minimum (0 for uint8, 0x80 for int8), so they never win:
+ *      output[px * output_pixel_stride + c] = max_t taps[px][t][c]   (compared as int8 if input_signed, else uint8)
+ * ------------------------------------------------------------------------------------------------------- */
+typedef void (*octet_maxpool_8bit_fn)(size_t channels, size_t output_pixels, size_t kernel_size,
+                                      const void* _Nonnull const* _Nonnull indirection, int32_t input_signed,
+                                      uint8_t* output, size_t output_pixel_stride);
+void octet_maxpool_8bit(size_t channels, size_t output_pixels, size_t kernel_size,
+                        const void* _Nonnull const* _Nonnull indirection, int32_t input_signed, uint8_t* output,
+                        size_t output_pixel_stride);
+void octet_maxpool_8bit_scalar(size_t channels, size_t output_pixels, size_t kernel_size,
+                               const void* _Nonnull const* _Nonnull indirection, int32_t input_signed,
+                               uint8_t* output, size_t output_pixel_stride);
+void octet_maxpool_8bit_avx2(size_t channels, size_t output_pixels, size_t kernel_size,
+                             const void* _Nonnull const* _Nonnull indirection, int32_t input_signed, uint8_t* output,
+                             size_t output_pixel_stride);
+void octet_maxpool_8bit_avx512vnni(size_t channels, size_t output_pixels, size_t kernel_size,
+                                   const void* _Nonnull const* _Nonnull indirection, int32_t input_signed,
+                                   uint8_t* output, size_t output_pixel_stride);
 
 typedef void (*octet_sum_pixels_8bit_fn)(size_t pixels, size_t channels, const uint8_t* x, int32_t input_signed,
                                          int32_t* sums);

@@ -68,7 +68,7 @@ struct QuantizedDepthwiseLayer: CPULayer {
     func run(inputs: [CPUBuffer], outputs: [CPUBuffer], context: CPURunContext) throws {
         let (params, packed, taps) = (self.params, self.packed, geometry.taps)
         let channels = inputs[0].layout.channels
-        try runDepthwise(inputs[0], outputs[0], geometry: geometry, elementSize: 1, padByte: padByte, context: context) { count, pointers, out in
+        try runThroughIndirection(inputs[0], outputs[0], geometry: geometry, elementSize: 1, padByte: padByte, context: context) { count, pointers, out in
             var p = params
             octet_dwconv_q(channels, count, taps, pointers, packed.pointer, out, channels, &p)
         }
@@ -105,7 +105,7 @@ struct FloatDepthwiseLayer: CPULayer {
     func run(inputs: [CPUBuffer], outputs: [CPUBuffer], context: CPURunContext) throws {
         let (bounds, packed, taps) = (self.bounds, self.packed, geometry.taps)
         let channels = inputs[0].layout.channels
-        try runDepthwise(inputs[0], outputs[0], geometry: geometry, elementSize: 4, padByte: 0, context: context) { count, pointers, out in
+        try runThroughIndirection(inputs[0], outputs[0], geometry: geometry, elementSize: 4, padByte: 0, context: context) { count, pointers, out in
             octet_dwconv_f32(
                 channels, count, taps, pointers, packed.pointer.assumingMemoryBound(to: Float.self),
                 out.assumingMemoryBound(to: Float.self), channels * 4, bounds.min, bounds.max)
@@ -122,9 +122,10 @@ func floatBounds(_ activation: Activation?) -> (min: Float, max: Float) {
     }
 }
 
-/// Shared driver: indirection in scratch memory (padding taps point at a pixel of `padByte` bytes), then the
-/// kernel over output pixels on all threads.
-private func runDepthwise(
+/// The driver of the window kernels that read through an indirection buffer (depthwise convolutions, 8-bit max
+/// pooling): the table built once per arena (padding taps point at a pixel of `padByte` bytes), then the kernel
+/// over output pixels on all threads.
+func runThroughIndirection(
     _ x: CPUBuffer, _ y: CPUBuffer, geometry: WindowGeometry, elementSize: Int, padByte: UInt8, context: CPURunContext,
     kernel: (Int, UnsafePointer<UnsafeRawPointer>, UnsafeMutableRawPointer) -> Void
 ) throws {

@@ -11,11 +11,13 @@ struct PoolingLayer: CPULayer {
     let input: TensorQuantization?
     let output: TensorQuantization?
     var kernelName: String {
-        "pool_\(pooling.kind.rawValue)\(pooling.isGlobal ? "_global" : "")_\(input.map { $0.isSigned ? "s8" : "u8" } ?? "f32")_nhwc__\(sumsInC ? CPUBackend.isa : "swift")"
+        "pool_\(pooling.kind.rawValue)\(pooling.isGlobal ? "_global" : "")_\(input.map { $0.isSigned ? "s8" : "u8" } ?? "f32")_nhwc__\(sumsInC || maxInC ? CPUBackend.isa : "swift")"
     }
 
-    /// Global average pooling of 8-bit data sums its channels in C (octet_sum_pixels_8bit); the rest is Swift.
+    /// Global average pooling of 8-bit data sums its channels in C (octet_sum_pixels_8bit); windowed max pooling
+    /// of 8-bit data is C too (octet_maxpool_8bit); the rest is Swift.
     private var sumsInC: Bool { pooling.isGlobal && pooling.kind == .average && input != nil && output != nil }
+    private var maxInC: Bool { !pooling.isGlobal && pooling.kind == .max && input != nil }
 
     func run(inputs: [CPUBuffer], outputs: [CPUBuffer], context: CPURunContext) throws {
         let x = inputs[0], y = outputs[0]
@@ -31,8 +33,18 @@ struct PoolingLayer: CPULayer {
         let inputZero = input?.zeroPoint ?? 0
         let (lo, hi) = output?.relativeBounds ?? (0, 0)
         let pixels = x.batch * oh * ow
+        if maxInC, let input {
+            // Max of stored bytes, through the depthwise convolutions' indirection: padding taps read a pixel of
+            // the type's minimum, which never wins (and is the result where every tap is padding, as below).
+            let geometry = WindowGeometry(kernel: p.kernel, strides: p.strides, dilations: p.dilations, padsBegin: p.padsBegin)
+            let (taps, signed) = (geometry.taps, input.isSigned ? Int32(1) : 0)
+            try runThroughIndirection(x, y, geometry: geometry, elementSize: 1, padByte: input.isSigned ? 0x80 : 0, context: context) { count, pointers, out in
+                octet_maxpool_8bit(c, count, taps, pointers, signed, out.assumingMemoryBound(to: UInt8.self), c)
+            }
+            return
+        }
         if isMax, let input {
-            // Max of stored bytes: no arithmetic, so compare the 8-bit values directly.
+            // Global max of stored bytes: no arithmetic, so compare the 8-bit values directly.
             context.pool.run(pixels, granularity: 8) { range in
                 for pixel in range {
                     let n = pixel / (oh * ow), oy = (pixel / ow) % oh, ox = pixel % ow
