@@ -122,8 +122,8 @@ void octet_im2col(const void* input, size_t height, size_t width, size_t channel
                   size_t group_channels, size_t kernel_h, size_t kernel_w, size_t stride_h, size_t stride_w,
                   size_t dilation_h, size_t dilation_w, ptrdiff_t pad_top, ptrdiff_t pad_left, size_t out_height,
                   size_t out_width, size_t first_row, size_t rows, size_t element_size, size_t row_length,
-                  uint8_t pad_byte, void* destination) {
-    assert(element_size == 1 || pad_byte == 0);
+                  uint8_t pad_byte, uint8_t flip, void* destination) {
+    assert(element_size == 1 || (pad_byte == 0 && flip == 0));
     const size_t pixels = out_height * out_width;
     const size_t copy = group_channels * element_size, pixel_bytes = channels * element_size;
     const size_t row_bytes = row_length * element_size;
@@ -167,5 +167,19 @@ void octet_im2col(const void* input, size_t height, size_t width, size_t channel
             ox = 0;
             if (++oy == out_height) oy = 0, n++;
         }
+    }
+    if (flip) {
+        /* One pass over the rows just written (still in L1/L2), a word at a time: cheaper than XORing each short
+         * tap run as it is copied (measured: the 3-channel stem's patches 154 us that way, 114 + this pass). */
+        const uint64_t flip64 = 0x0101010101010101ull * flip;
+        uint8_t* bytes = (uint8_t*)destination;
+        const size_t total = rows * row_bytes, words = total / 8;
+        for (size_t i = 0; i < words; i++) {
+            uint64_t w;
+            memcpy(&w, bytes + 8 * i, 8);
+            w ^= flip64;
+            memcpy(bytes + 8 * i, &w, 8);
+        }
+        for (size_t i = 8 * words; i < total; i++) bytes[i] ^= flip;
     }
 }

@@ -357,14 +357,16 @@ import Testing
 
     // MARK: - im2col
 
-    @Test("im2col: tap-major patches; padding taps hold the pad byte (the input zero point), extra columns 0",
+    @Test("im2col: tap-major patches; padding taps hold the pad byte (the input zero point), extra columns 0; flip XORs every byte written",
           arguments: [(5, 7, 3, 0, 3, 3, 1, 1, 1, UInt8(0)), (6, 5, 8, 2, 5, 3, 2, 1, 1, 0x9D), (9, 9, 4, 0, 4, 3, 1, 2, 2, 0x80),
                       (4, 6, 6, 1, 3, 5, 2, 1, 2, 0xFF), (1, 1, 2, 0, 2, 1, 1, 1, 0, 18), (11, 10, 3, 0, 3, 3, 2, 1, 1, 0x80),
-                      (7, 9, 12, 0, 12, 3, 1, 1, 1, 5)])
+                      (7, 9, 12, 0, 12, 3, 1, 1, 1, 5), (8, 9, 12, 0, 12, 3, 1, 1, 1, 5), (6, 7, 8, 0, 8, 3, 1, 1, 1, 0x11)])
     func im2colPadsWithPadByte(
         _ c: (Int, Int, Int, Int, Int, Int, Int, Int, Int, UInt8)
     ) {
         let (h, w, channels, offset, group, k, stride, dilation, pad, padByte) = c
+        // Half the cases shift int8 patches to uint8 afterwards (flip 0x80), row lengths with and without a word tail.
+        let flip: UInt8 = (h + channels) % 2 == 0 ? 0x80 : 0
         var rng = SplitMix64(seed: UInt64(h * 100 + channels) &+ UInt64(padByte))
         let batch = 2
         let input = rng.bytes(batch * h * w * channels)
@@ -384,6 +386,7 @@ import Testing
                 }
             }
         }
+        expected = expected.map { $0 ^ flip }  // every byte of the rows, the columns past the taps too
         var out = [UInt8](repeating: 0x77, count: rows * rowLength)
         // Two calls on disjoint row ranges, as the thread pool makes them.
         let split = rows / 2
@@ -391,7 +394,7 @@ import Testing
             out.withUnsafeMutableBytes { o in
                 octet_im2col(
                     input, h, w, channels, offset, group, k, k, stride, stride, dilation, dilation,
-                    pad, pad, oh, ow, first, count, 1, rowLength, padByte, o.baseAddress! + first * rowLength)
+                    pad, pad, oh, ow, first, count, 1, rowLength, padByte, flip, o.baseAddress! + first * rowLength)
             }
         }
         if let i = out.indices.first(where: { out[$0] != expected[$0] }) {

@@ -310,14 +310,16 @@ void octet_qgemm_f32out_avx512vnni(size_t M, size_t N, size_t K, const uint8_t* 
  * 5. im2col over NHWC data: rows [first_row, first_row + rows) of the patch matrix (row = output pixel over the
  * whole batch; columns = kernel taps x group_channels, tap-major). Taps in the spatial padding are filled with
  * bytes of pad_byte (quantized: the stored input zero point, so they are real 0; float: 0); columns past the
- * taps, up to row_length elements, are zero. Works on bytes: element_size 1 (quantized) or 4 (float, pad_byte
- * must be 0). Plain C; memory-bound.
+ * taps, up to row_length elements, are zero. Then every byte of the rows written is XORed with `flip`: 0x80
+ * turns int8 patches into the uint8 the VNNI GEMMs multiply, which then run with a_xor 0 (no XOR per broadcast;
+ * the columns past the taps hold 0x80 then, against zero weights); 0 leaves them. Works on bytes: element_size 1
+ * (quantized) or 4 (float, pad_byte and flip must be 0). Plain C.
  * ------------------------------------------------------------------------------------------------------- */
 void octet_im2col(const void* input, size_t height, size_t width, size_t channels, size_t channel_offset,
                   size_t group_channels, size_t kernel_h, size_t kernel_w, size_t stride_h, size_t stride_w,
                   size_t dilation_h, size_t dilation_w, ptrdiff_t pad_top, ptrdiff_t pad_left, size_t out_height,
                   size_t out_width, size_t first_row, size_t rows, size_t element_size, size_t row_length,
-                  uint8_t pad_byte, void* destination);
+                  uint8_t pad_byte, uint8_t flip, void* destination);
 
 /* ---------------------------------------------------------------------------------------------------------
  * 6. Element-wise kernels at the quantized graph's edges (pointwise_*.c), each with a scalar twin:

@@ -31,14 +31,15 @@ struct WindowGeometry: Sendable {
 /// Gathers convolution patches into rows of a matrix (im2col) for the GEMM kernels: row = output pixel,
 /// columns = taps × channels of one group (tap-major, channels contiguous), padded with zeros to `rowLength`.
 /// Works on bytes: `elementSize` is 1 for quantized data (taps in the padding hold `padByte`, the stored
-/// input zero point) and 4 for float (`padByte` 0).
+/// input zero point) and 4 for float (`padByte` 0). `flip` 0x80 XORs every tap byte (int8 patches as the uint8
+/// the VNNI GEMMs multiply, see octet_im2col).
 func im2col(
     input: UnsafeRawPointer, height: Int, width: Int, channels: Int, channelOffset: Int, groupChannels: Int,
     geometry g: WindowGeometry, outHeight: Int, outWidth: Int, rows: Range<Int>,
-    elementSize: Int, rowLength: Int, padByte: UInt8, destination: UnsafeMutableRawPointer
+    elementSize: Int, rowLength: Int, padByte: UInt8, flip: UInt8 = 0, destination: UnsafeMutableRawPointer
 ) {
     octet_im2col(
         input, height, width, channels, channelOffset, groupChannels, g.kernel.0, g.kernel.1, g.strides.0, g.strides.1,
         g.dilations.0, g.dilations.1, g.padsBegin.0, g.padsBegin.1, outHeight, outWidth, rows.lowerBound, rows.count,
-        elementSize, rowLength, padByte, destination)
+        elementSize, rowLength, padByte, flip, destination)
 }

@@ -135,7 +135,7 @@ struct QuantizedGEMMLayer: CPULayer {
                     im2col(
                         input: x.base, height: height, width: width, channels: channels, channelOffset: g * inputChannelsPerGroup,
                         groupChannels: inputChannelsPerGroup, geometry: geometry, outHeight: outHeight, outWidth: outWidth,
-                        rows: range, elementSize: 1, rowLength: paddedK, padByte: padByte,
+                        rows: range, elementSize: 1, rowLength: paddedK, padByte: padByte, flip: params.a_xor,
                         destination: matrix + range.lowerBound * paddedK)
                 }
                 a = UnsafeRawPointer(matrix)
@@ -143,7 +143,9 @@ struct QuantizedGEMMLayer: CPULayer {
             }
             let c = y.base + g * outputChannelsPerGroup
             let r = residual.map { UnsafeRawPointer($0.base + g * outputChannelsPerGroup) }
-            gemm(rows: rows, a: a, aStride: aStride, packed: packed[g].pointer, c: c, cStride: outChannels, residual: r, context: context)
+            gemm(
+                rows: rows, a: a, aStride: aStride, aShifted: !direct, packed: packed[g].pointer, c: c, cStride: outChannels,
+                residual: r, context: context)
         }
     }
 
@@ -151,7 +153,8 @@ struct QuantizedGEMMLayer: CPULayer {
     /// bytes a row, 9 times the input for a 3x3 kernel) are read back from L2 right after they are written
     /// instead of making a round trip through memory (ResNet-50's 3x3 layers at batch 8: 14 MB of patches each
     /// in res2). A block holds at least 128 KiB of patches and, up to 1 MiB, as many bytes as the packed weights,
-    /// which each block reads again: so the weights never cost more traffic than the patches.
+    /// which each block reads again: so the weights never cost more traffic than the patches. Patches of int8
+    /// input are written already shifted to uint8 (im2col's `flip`), so the GEMM runs without its XOR.
     private func runPatchBlocks(_ x: CPUBuffer, _ y: CPUBuffer, rows: Int, residual: CPUBuffer?, context: CPURunContext) {
         let k = paddedK, n = outputChannelsPerGroup
         let blockBytes = min(max(128 << 10, packed[0].count), 1 << 20)
@@ -161,6 +164,8 @@ struct QuantizedGEMMLayer: CPULayer {
         let (outHeight, outWidth) = (y.layout.height, y.layout.width)
         let (packed, geometry, padByte, icg) = (self.packed[0].pointer, geometry, padByte, inputChannelsPerGroup)
         var p = params
+        p.a_xor = 0
+        let flip = params.a_xor
         context.pool.runNumbered(rows, granularity: 6) { slot, range in
             let patches = scratch + slot * blockRows * k
             var first = range.lowerBound
@@ -169,7 +174,7 @@ struct QuantizedGEMMLayer: CPULayer {
                 im2col(
                     input: x.base, height: height, width: width, channels: channels, channelOffset: 0, groupChannels: icg,
                     geometry: geometry, outHeight: outHeight, outWidth: outWidth, rows: block, elementSize: 1,
-                    rowLength: k, padByte: padByte, destination: patches)
+                    rowLength: k, padByte: padByte, flip: flip, destination: patches)
                 octet_qgemm(
                     block.count, n, k, patches.assumingMemoryBound(to: UInt8.self), k, packed, y.base + first * n, n,
                     residual.map { UnsafeRawPointer($0.base + first * n) }, n, &p)
@@ -178,13 +183,15 @@ struct QuantizedGEMMLayer: CPULayer {
         }
     }
 
-    /// Splits the GEMM over threads by rows, or by 16-column panels when there are few rows.
+    /// Splits the GEMM over threads by rows, or by 16-column panels when there are few rows. `aShifted`: A is
+    /// im2col's patches, already shifted to uint8 where the input is int8.
     private func gemm(
-        rows: Int, a: UnsafeRawPointer, aStride: Int, packed: UnsafeRawPointer, c: UnsafeMutableRawPointer, cStride: Int,
-        residual: UnsafeRawPointer?, context: CPURunContext
+        rows: Int, a: UnsafeRawPointer, aStride: Int, aShifted: Bool, packed: UnsafeRawPointer, c: UnsafeMutableRawPointer,
+        cStride: Int, residual: UnsafeRawPointer?, context: CPURunContext
     ) {
         let n = outputChannelsPerGroup, k = paddedK
         var p = params
+        if aShifted { p.a_xor = 0 }
         let panelBytes = octet_qgemm_packed_size(16, k)
         if rows >= context.pool.threads * 12 || n <= 16 {
             context.pool.run(rows, granularity: 6) { range in
@@ -219,7 +226,7 @@ struct QuantizedGEMMLayer: CPULayer {
             im2col(
                 input: x.base, height: x.layout.height, width: x.layout.width, channels: x.layout.channels, channelOffset: 0,
                 groupChannels: inputChannelsPerGroup, geometry: geometry, outHeight: y.layout.height, outWidth: y.layout.width,
-                rows: 0..<rows, elementSize: 1, rowLength: paddedK, padByte: padByte, destination: matrix)
+                rows: 0..<rows, elementSize: 1, rowLength: paddedK, padByte: padByte, flip: params.a_xor, destination: matrix)
             a = UnsafeRawPointer(matrix)
             aStride = paddedK
         }
@@ -227,7 +234,7 @@ struct QuantizedGEMMLayer: CPULayer {
         // With a residual the clamp comes after the sum (below), as in the reference.
         let clamp = floatBounds(e.clampActivation)
         let bounds: (min: Float, max: Float) = residual == nil ? clamp : (-.infinity, .infinity)
-        let xor = params.a_xor
+        let xor = direct ? params.a_xor : 0  // im2col's patches are already shifted
         let packed = self.packed[0].pointer
         let panelBytes = octet_qgemm_packed_size(16, k)
         let out = y.floats
