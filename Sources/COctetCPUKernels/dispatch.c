@@ -120,27 +120,41 @@ const char* octet_cpu_isa_name(int32_t isa) {
     }
 }
 
-/* Dispatch tables are indexed by OCTET_ISA_*: scalar, avx2, avx512vnni, avxvnni. The AVX-VNNI level has its own
- * quantized GEMMs; its depthwise and float kernels are the AVX2 ones (VNNI adds nothing to them). */
+/* The kernel of each family for each ISA, in the order of OCTET_ISA_*: scalar, avx2, avx512vnni, avxvnni. The
+ * AVX-VNNI level has its own quantized GEMM and depthwise kernels; its float and pointwise kernels are the AVX2
+ * ones (VNNI adds nothing to them). The un-suffixed entry points and the tests both go through these getters, so
+ * what a test checks for an ISA is what runs there. */
+#define OCTET_KERNELS(family, scalar, avx2, avx512vnni, avxvnni)                       \
+    octet_##family##_fn octet_##family##_kernel(int32_t isa) {                       \
+        static const octet_##family##_fn table[] = {scalar, avx2, avx512vnni, avxvnni}; \
+        assert(isa >= 0 && isa < OCTET_ISA_COUNT);                                     \
+        return table[isa];                                                             \
+    }
+OCTET_KERNELS(qgemm, octet_qgemm_scalar, octet_qgemm_avx2, octet_qgemm_avx512vnni, octet_qgemm_avxvnni)
+OCTET_KERNELS(sgemm, octet_sgemm_scalar, octet_sgemm_avx2, octet_sgemm_avx512vnni, octet_sgemm_avx2)
+OCTET_KERNELS(dwconv_q, octet_dwconv_q_scalar, octet_dwconv_q_avx2, octet_dwconv_q_avx512vnni, octet_dwconv_q_avxvnni)
+OCTET_KERNELS(dwconv_f32, octet_dwconv_f32_scalar, octet_dwconv_f32_avx2, octet_dwconv_f32_avx512vnni,
+              octet_dwconv_f32_avx2)
+OCTET_KERNELS(quantize_f32, octet_quantize_f32_scalar, octet_quantize_f32_avx2, octet_quantize_f32_avx512vnni,
+              octet_quantize_f32_avx2)
+OCTET_KERNELS(sum_pixels_8bit, octet_sum_pixels_8bit_scalar, octet_sum_pixels_8bit_avx2,
+              octet_sum_pixels_8bit_avx512vnni, octet_sum_pixels_8bit_avx2)
+OCTET_KERNELS(maxpool_8bit, octet_maxpool_8bit_scalar, octet_maxpool_8bit_avx2, octet_maxpool_8bit_avx512vnni,
+              octet_maxpool_8bit_avx2)
 void octet_qgemm(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride, const void* packed_B, void* C,
                  size_t c_stride, const void* residual, size_t r_stride, const octet_qgemm_params* p) {
-    static const octet_qgemm_fn table[] = {octet_qgemm_scalar, octet_qgemm_avx2, octet_qgemm_avx512vnni,
-                                            octet_qgemm_avxvnni};
-    table[octet_cpu_isa()](M, N, K, A, a_stride, packed_B, C, c_stride, residual, r_stride, p);
+    octet_qgemm_kernel(octet_cpu_isa())(M, N, K, A, a_stride, packed_B, C, c_stride, residual, r_stride, p);
 }
 
 void octet_sgemm(size_t M, size_t N, size_t K, const float* A, size_t lda, const float* packed_B, float* C,
                  size_t ldc, const float* residual, float min, float max) {
-    static const octet_sgemm_fn table[] = {octet_sgemm_scalar, octet_sgemm_avx2, octet_sgemm_avx512vnni,
-                                            octet_sgemm_avx2};
-    table[octet_cpu_isa()](M, N, K, A, lda, packed_B, C, ldc, residual, min, max);
+    octet_sgemm_kernel(octet_cpu_isa())(M, N, K, A, lda, packed_B, C, ldc, residual, min, max);
 }
 
 void octet_dwconv_q(size_t channels, size_t output_pixels, size_t kernel_size, const void* const* indirection,
                     const void* packed, void* output, size_t output_pixel_stride, const octet_dwconv_params* p) {
-    static const octet_dwconv_q_fn table[] = {octet_dwconv_q_scalar, octet_dwconv_q_avx2, octet_dwconv_q_avx512vnni,
-                                               octet_dwconv_q_avxvnni};
-    table[octet_cpu_isa()](channels, output_pixels, kernel_size, indirection, packed, output, output_pixel_stride, p);
+    octet_dwconv_q_kernel(octet_cpu_isa())(channels, output_pixels, kernel_size, indirection, packed, output,
+                                           output_pixel_stride, p);
 }
 
 /* Bytes per vector of `isa`'s dot-product depthwise layout, or 0 for the 16-channel blocks. */
@@ -186,27 +200,20 @@ void octet_dwconv_q_pack(size_t channels, size_t kernel_size, const int8_t* w, c
 
 void octet_dwconv_f32(size_t channels, size_t output_pixels, size_t kernel_size, const void* const* indirection,
                       const float* packed, float* output, size_t output_pixel_stride, float min, float max) {
-    static const octet_dwconv_f32_fn table[] = {octet_dwconv_f32_scalar, octet_dwconv_f32_avx2,
-                                                octet_dwconv_f32_avx512vnni, octet_dwconv_f32_avx2};
-    table[octet_cpu_isa()](channels, output_pixels, kernel_size, indirection, packed, output, output_pixel_stride,
-                           min, max);
+    octet_dwconv_f32_kernel(octet_cpu_isa())(channels, output_pixels, kernel_size, indirection, packed, output,
+                                             output_pixel_stride, min, max);
 }
 
 void octet_quantize_f32(size_t n, const float* x, uint8_t* y, const octet_quantize_params* p) {
-    static const octet_quantize_f32_fn table[] = {octet_quantize_f32_scalar, octet_quantize_f32_avx2,
-                                                   octet_quantize_f32_avx512vnni, octet_quantize_f32_avx2};
-    table[octet_cpu_isa()](n, x, y, p);
+    octet_quantize_f32_kernel(octet_cpu_isa())(n, x, y, p);
 }
 
 void octet_sum_pixels_8bit(size_t pixels, size_t channels, const uint8_t* x, int32_t input_signed, int32_t* sums) {
-    static const octet_sum_pixels_8bit_fn table[] = {octet_sum_pixels_8bit_scalar, octet_sum_pixels_8bit_avx2,
-                                                      octet_sum_pixels_8bit_avx512vnni, octet_sum_pixels_8bit_avx2};
-    table[octet_cpu_isa()](pixels, channels, x, input_signed, sums);
+    octet_sum_pixels_8bit_kernel(octet_cpu_isa())(pixels, channels, x, input_signed, sums);
 }
 
 void octet_maxpool_8bit(size_t channels, size_t output_pixels, size_t kernel_size, const void* const* indirection,
                         int32_t input_signed, uint8_t* output, size_t output_pixel_stride) {
-    static const octet_maxpool_8bit_fn table[] = {octet_maxpool_8bit_scalar, octet_maxpool_8bit_avx2,
-                                                   octet_maxpool_8bit_avx512vnni, octet_maxpool_8bit_avx2};
-    table[octet_cpu_isa()](channels, output_pixels, kernel_size, indirection, input_signed, output, output_pixel_stride);
+    octet_maxpool_8bit_kernel(octet_cpu_isa())(channels, output_pixels, kernel_size, indirection, input_signed, output,
+                                               output_pixel_stride);
 }

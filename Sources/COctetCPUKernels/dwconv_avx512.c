@@ -53,19 +53,19 @@ OCTET_INLINE OCTET_TARGET_AVX512 void dwconv_q_tile(const int input_signed, cons
     const size_t pixels = paired ? 2 * PX : PX;
     const void* const* tp[2 * PX];
     OCTET_UNROLL for (size_t i = 0; i < pixels; i++) tp[i] = taps + octet_min_size(i, npx - 1) * kernel_size;
-    const __mmask64 mask = channels_left >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << channels_left) - 1);
+    const __mmask64 mask = channels_left >= VB ? ~(__mmask64)0 : (((__mmask64)1 << channels_left) - 1);
     const __mmask32 half = (__mmask32)mask;
     __m512i acc[PX][4];
     const uint8_t* bias = block + (input_signed ? 4 * VB : 0);
     OCTET_UNROLL for (size_t j = 0; j < 4; j++) {
-        const __m512i b = _mm512_loadu_si512(bias + 64 * j);
+        const __m512i b = _mm512_loadu_si512(bias + VB * j);
         OCTET_UNROLL for (size_t i = 0; i < PX; i++) acc[i][j] = b;
     }
     const __m512i flip = _mm512_set1_epi8((char)0x80);
     const uint8_t* w = block + 12 * VB;
     for (size_t t = 0; t < kernel_size; t++, w += 4 * VB) {
-        const __m512i w0 = _mm512_loadu_si512(w), w1 = _mm512_loadu_si512(w + 64);
-        const __m512i w2 = _mm512_loadu_si512(w + 128), w3 = _mm512_loadu_si512(w + 192);
+        const __m512i w0 = _mm512_loadu_si512(w), w1 = _mm512_loadu_si512(w + VB);
+        const __m512i w2 = _mm512_loadu_si512(w + 2 * VB), w3 = _mm512_loadu_si512(w + 3 * VB);
         OCTET_UNROLL for (size_t i = 0; i < PX; i++) {
             __m512i x;
             if (paired) {
@@ -119,7 +119,7 @@ void octet_dwconv_q_avx512vnni(size_t channels, size_t output_pixels, size_t ker
                                size_t output_pixel_stride, const octet_dwconv_params* p) {
     octet_check_requant_bounds(p->min, p->max, p->output_zero_point, p->output_signed);
     const size_t block_bytes = octet_dwconv_qdot_block_bytes(VB, kernel_size);
-    const int paired = channels <= 32;
+    const int paired = channels <= VB / 2; /* where the packer repeated each vector's lower half (dwconv_scalar.c) */
     static const dwconv_q_fn tiles[2][2] = {{dwconv_q_00, dwconv_q_10}, {dwconv_q_01, dwconv_q_11}};
     const dwconv_q_fn tile = tiles[paired][p->input_signed ? 1 : 0];
     const size_t step = paired ? 2 * PX : PX;
@@ -127,8 +127,8 @@ void octet_dwconv_q_avx512vnni(size_t channels, size_t output_pixels, size_t ker
         const size_t npx = octet_min_size(step, output_pixels - px);
         const void* const* taps = indirection + px * kernel_size;
         uint8_t* out = (uint8_t*)output + px * output_pixel_stride;
-        for (size_t c0 = 0; c0 < channels; c0 += 64) {
-            tile(npx, channels - c0, kernel_size, taps, c0, (const uint8_t*)packed + c0 / 64 * block_bytes, out + c0,
+        for (size_t c0 = 0; c0 < channels; c0 += VB) {
+            tile(npx, channels - c0, kernel_size, taps, c0, (const uint8_t*)packed + c0 / VB * block_bytes, out + c0,
                  output_pixel_stride, p);
         }
     }

@@ -89,25 +89,6 @@ static inline int32_t octet_saturation_clamps(float min, float max, int32_t zero
     return largest_accumulator * fabs(multiplier) < 1073741824.0;
 }
 
-/* octet_saturation_clamps over the 16-column blocks shared by the qgemm panels and the scalar/AVX2 depthwise
- * blocks (int32 bias[16], 16 * k weight bytes, float multiplier[16]), k products per accumulator. */
-static inline int32_t octet_blocks16_saturation_clamps(size_t columns, size_t k, const void* packed, float min, float max,
-                                                       int32_t zero_point, int32_t output_signed) {
-    const size_t block_bytes = 128 + 16 * k;
-    for (size_t n = 0; n < columns; n++) {
-        const uint8_t* block = (const uint8_t*)packed + n / 16 * block_bytes;
-        int32_t bias;
-        float multiplier;
-        memcpy(&bias, block + 4 * (n % 16), 4);
-        memcpy(&multiplier, block + 64 + 16 * k + 4 * (n % 16), 4);
-        if (!octet_saturation_clamps(min, max, zero_point, output_signed, fabs((double)bias) + (double)k * 255.0 * 128.0,
-                                     multiplier)) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /* int8 A shifted to uint8 (x ^ 0x80) a row block ahead, for the VNNI GEMMs (u8 x s8 products), whose tiles would
  * otherwise XOR every broadcast in every column tile. `shift` writes `rows` rows of K bytes, packed. */
 typedef void (*octet_shift_rows_fn)(size_t rows, size_t K, const uint8_t* a, size_t a_stride, uint8_t* out);
@@ -181,6 +162,23 @@ static inline float octet_load_f32(const void* p) {
     float v;
     memcpy(&v, p, sizeof v);
     return v;
+}
+
+/* octet_saturation_clamps over the 16-column blocks shared by the qgemm panels and the scalar/AVX2 depthwise
+ * blocks (int32 bias[16], 16 * k weight bytes, float multiplier[16]: octet_qgemm_panel_bytes), k products per
+ * accumulator. */
+static inline int32_t octet_blocks16_saturation_clamps(size_t columns, size_t k, const void* packed, float min, float max,
+                                                       int32_t zero_point, int32_t output_signed) {
+    const size_t block_bytes = octet_qgemm_panel_bytes(k);
+    for (size_t n = 0; n < columns; n++) {
+        const uint8_t* block = (const uint8_t*)packed + n / 16 * block_bytes;
+        const double bias = fabs((double)octet_load_i32(block + 4 * (n % 16)));
+        const double multiplier = octet_load_f32(block + 64 + 16 * k + 4 * (n % 16));
+        if (!octet_saturation_clamps(min, max, zero_point, output_signed, bias + (double)k * 255.0 * 128.0, multiplier)) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 #endif /* OCTET_INTERNAL_H */

@@ -31,40 +31,6 @@ import Testing
         }
     }
 
-    static func qgemmKernel(_ isa: Int32) -> octet_qgemm_fn {
-        switch isa {
-        case OCTET_ISA_SCALAR: octet_qgemm_scalar
-        case OCTET_ISA_AVX2: octet_qgemm_avx2
-        case OCTET_ISA_AVXVNNI: octet_qgemm_avxvnni
-        default: octet_qgemm_avx512vnni
-        }
-    }
-
-    static func sgemmKernel(_ isa: Int32) -> octet_sgemm_fn {
-        switch isa {
-        case OCTET_ISA_SCALAR: octet_sgemm_scalar
-        case OCTET_ISA_AVX2, OCTET_ISA_AVXVNNI: octet_sgemm_avx2  // AVX-VNNI dispatches to the AVX2 kernel
-        default: octet_sgemm_avx512vnni
-        }
-    }
-
-    static func dwconvQKernel(_ isa: Int32) -> octet_dwconv_q_fn {
-        switch isa {
-        case OCTET_ISA_SCALAR: octet_dwconv_q_scalar
-        case OCTET_ISA_AVX2: octet_dwconv_q_avx2
-        case OCTET_ISA_AVXVNNI: octet_dwconv_q_avxvnni
-        default: octet_dwconv_q_avx512vnni
-        }
-    }
-
-    static func dwconvF32Kernel(_ isa: Int32) -> octet_dwconv_f32_fn {
-        switch isa {
-        case OCTET_ISA_SCALAR: octet_dwconv_f32_scalar
-        case OCTET_ISA_AVX2, OCTET_ISA_AVXVNNI: octet_dwconv_f32_avx2  // AVX-VNNI dispatches to the AVX2 kernel
-        default: octet_dwconv_f32_avx512vnni
-        }
-    }
-
     /// The requantization contract, written out: float multiply, separate residual multiply and add (no FMA)
     /// on the residual minus its zero point, clamp to the bounds (relative to the output zero point), round
     /// half to even, add the output zero point, saturate to the stored type.
@@ -248,7 +214,7 @@ import Testing
 
     @Test("qgemm matches the requantization contract exactly", arguments: isas)
     func qgemm(isa: Int32) {
-        let kernel = Self.qgemmKernel(isa)
+        let kernel = octet_qgemm_kernel(isa)
         for c in Self.qgemmCases() {
             var rng = SplitMix64(seed: c.seed)
             // A as the kernel sees it after XOR: uint8 activations (a_xor 0) or int8 ones (a_xor 0x80).
@@ -406,7 +372,7 @@ import Testing
 
     @Test("sgemm within 1e-5 of sum |a||w|", arguments: isas)
     func sgemm(isa: Int32) {
-        let kernel = Self.sgemmKernel(isa)
+        let kernel = octet_sgemm_kernel(isa)
         let ms = [1, 2, 3, 5, 7, 8, 9, 17]
         let ns = [1, 3, 15, 16, 17, 31, 33, 47, 49, 64, 65]
         let ks = [1, 3, 4, 17, 60, 128, 300]
@@ -527,7 +493,7 @@ import Testing
 
     @Test("dwconv (quantized) matches the requantization contract exactly", arguments: isas)
     func dwconvQ(isa: Int32) {
-        let kernel = Self.dwconvQKernel(isa)
+        let kernel = octet_dwconv_q_kernel(isa)
         for c in Self.dwCases() {
             var rng = SplitMix64(seed: c.seed)
             let distinct = 11
@@ -587,7 +553,7 @@ import Testing
 
     @Test("dwconv (fp32) within 1e-5 of sum |x||w|", arguments: isas)
     func dwconvF32(isa: Int32) {
-        let kernel = Self.dwconvF32Kernel(isa)
+        let kernel = octet_dwconv_f32_kernel(isa)
         for c in Self.dwCases() {
             var rng = SplitMix64(seed: c.seed &+ 1)
             let distinct = 11
@@ -636,33 +602,9 @@ import Testing
 
     // MARK: - Element-wise kernels (pointwise_*.c)
 
-    static func quantizeKernel(_ isa: Int32) -> octet_quantize_f32_fn {
-        switch isa {
-        case OCTET_ISA_SCALAR: octet_quantize_f32_scalar
-        case OCTET_ISA_AVX2, OCTET_ISA_AVXVNNI: octet_quantize_f32_avx2  // AVX-VNNI dispatches to the AVX2 kernel
-        default: octet_quantize_f32_avx512vnni
-        }
-    }
-
-    static func maxpoolKernel(_ isa: Int32) -> octet_maxpool_8bit_fn {
-        switch isa {
-        case OCTET_ISA_SCALAR: octet_maxpool_8bit_scalar
-        case OCTET_ISA_AVX2, OCTET_ISA_AVXVNNI: octet_maxpool_8bit_avx2
-        default: octet_maxpool_8bit_avx512vnni
-        }
-    }
-
-    static func sumPixelsKernel(_ isa: Int32) -> octet_sum_pixels_8bit_fn {
-        switch isa {
-        case OCTET_ISA_SCALAR: octet_sum_pixels_8bit_scalar
-        case OCTET_ISA_AVX2, OCTET_ISA_AVXVNNI: octet_sum_pixels_8bit_avx2
-        default: octet_sum_pixels_8bit_avx512vnni
-        }
-    }
-
     @Test("quantize_f32 equals x / scale clamped, rounded half to even, plus the zero point (NaN as 0)", arguments: isas)
     func quantizeFloats(isa: Int32) {
-        let kernel = Self.quantizeKernel(isa)
+        let kernel = octet_quantize_f32_kernel(isa)
         // Int8 and uint8 with zero points, and a ReLU6-like narrower range.
         let ranges: [(lo: Float, hi: Float, zero: Int32)] = [(-128, 127, 0), (-133, 122, 5), (0, 255, 0), (-3, 252, 3), (0, 170, 0)]
         for (v, n) in [0, 1, 7, 8, 9, 15, 16, 17, 31, 100, 1027].enumerated() {
@@ -692,7 +634,7 @@ import Testing
 
     @Test("quantize_f32 divides: around every rounding boundary, x / scale, not x · (1 / scale)", arguments: isas)
     func quantizeDividesExactly(isa: Int32) {
-        let kernel = Self.quantizeKernel(isa)
+        let kernel = octet_quantize_f32_kernel(isa)
         for scale: Float in [0.0173, 3.1e-3, 0.0471, 0.9] {
             // The floats within two ulps of (k + 0.5) · scale: where a multiplication by the reciprocal and the
             // division can fall on different sides of the tie.
@@ -713,7 +655,7 @@ import Testing
 
     @Test("maxpool_8bit: the largest tap per channel, int8 and uint8; padding taps (the type's minimum) never win", arguments: isas)
     func maxpool(isa: Int32) {
-        let kernel = Self.maxpoolKernel(isa)
+        let kernel = octet_maxpool_8bit_kernel(isa)
         for (v, channels) in [1, 3, 15, 16, 17, 31, 33, 64, 65, 150].enumerated() {
             for (j, kernelSize) in [1, 4, 9].enumerated() {
                 for signed in [false, true] {
@@ -746,7 +688,7 @@ import Testing
 
     @Test("sum_pixels_8bit adds every pixel's channels to the sums, int8 and uint8", arguments: isas)
     func sumPixels(isa: Int32) {
-        let kernel = Self.sumPixelsKernel(isa)
+        let kernel = octet_sum_pixels_8bit_kernel(isa)
         for (v, (pixels, channels)) in [(1, 1), (3, 7), (49, 8), (49, 15), (2, 16), (5, 17), (49, 33), (1, 64), (9, 100), (49, 1280)].enumerated() {
             for signed in [false, true] {
                 var rng = SplitMix64(seed: UInt64(v) &+ (signed ? 9300 : 9200))

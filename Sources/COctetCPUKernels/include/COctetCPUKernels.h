@@ -375,6 +375,19 @@ void octet_sum_pixels_8bit_avx512vnni(size_t pixels, size_t channels, const uint
 #pragma clang assume_nonnull end
 #endif
 
+/* ---------------------------------------------------------------------------------------------------------
+ * 8. The kernel a family uses for `isa` (0 <= isa < OCTET_ISA_COUNT): what the un-suffixed entry points call with
+ *    octet_cpu_isa(), and what a test of an ISA should call (the AVX-VNNI level reuses AVX2 kernels where VNNI
+ *    adds nothing).
+ * ------------------------------------------------------------------------------------------------------- */
+octet_qgemm_fn _Nonnull octet_qgemm_kernel(int32_t isa);
+octet_sgemm_fn _Nonnull octet_sgemm_kernel(int32_t isa);
+octet_dwconv_q_fn _Nonnull octet_dwconv_q_kernel(int32_t isa);
+octet_dwconv_f32_fn _Nonnull octet_dwconv_f32_kernel(int32_t isa);
+octet_quantize_f32_fn _Nonnull octet_quantize_f32_kernel(int32_t isa);
+octet_sum_pixels_8bit_fn _Nonnull octet_sum_pixels_8bit_kernel(int32_t isa);
+octet_maxpool_8bit_fn _Nonnull octet_maxpool_8bit_kernel(int32_t isa);
+
 #ifdef __cplusplus
 }
 #endif
