@@ -8,6 +8,7 @@
 #   fp16 (FP16 and --best engines against FP32, top-1 and speed; after compare and resnet50, which write the ranges),
 #   tvint8 (INT8 vs FP32 top-1 of every torchvision family on the GPU),
 #   ptxas (registers and spills), diagnose (Nsight Compute), heuristic (ResNet-50 without timing the convolution tiles),
+#   pointwise (conv_pointwise.cu on and off, alternating; after compare and resnet50, which write the ranges),
 #   engine (issue #17: ResNet-50 INT8 batch 256 built with tactic timing, saved, loaded; needs the resnet50 step first:
 #   RESNET50_COMPARE=0 bash Benchmarks/cuda/h200_run.sh resnet50 engine)
 # Logs go to $OUT (or ./h200-out); a summary is printed last.
@@ -118,7 +119,7 @@ for step in $steps; do
   ptxas)
     # Registers and spills of the convolution kernels.
     OCTET_CACHE_DIR=/tmp/octet-ptxas OCTET_CUDA_PTXAS_VERBOSE=1 /tmp/octet bench --device cuda --model $M/efficientnet_lite0.onnx --iterations 1 --warmup 0 > /dev/null 2> "$OUT/ptxas.log"
-    summary "$(grep -A2 "Function properties for octet_conv_igemm_.*_v16_u8\|Function properties for octet_maxpool" "$OUT/ptxas.log" | grep -o 'for octet_[a-z0-9_]*\|[0-9]* bytes spill stores\|Used [0-9]* registers' | paste - - - | head -20)"
+    summary "$(grep -A2 "Function properties for octet_conv_igemm_.*_v16_u8\|Function properties for octet_maxpool\|Function properties for octet_conv_pointwise" "$OUT/ptxas.log" | grep -o 'for octet_[a-z0-9_]*\|[0-9]* bytes spill stores\|Used [0-9]* registers' | paste - - - | head -40)"
     ;;
   diagnose)
     # Hardware counters (Nsight Compute, full set) for ResNet-50's first eight convolutions at batch 256 with one
@@ -127,6 +128,23 @@ for step in $steps; do
       /tmp/octet bench --device cuda --model $M/resnet50_op13.onnx --ranges "$OUT/resnet50_ranges.txt" --batch 256 --iterations 1 --warmup 0 > "$OUT/ncu.txt" 2>&1
     summary "ncu rc=$?"
     summary "$(grep -E '^  [a-z_0-9]+.*\(|  Duration|DRAM Throughput|Registers Per Thread|Achieved Occupancy|Warp Cycles Per Issued|Issue Slots Busy|L2 Hit Rate  ' "$OUT/ncu.txt" | head -80)"
+    ;;
+  pointwise)
+    # conv_pointwise.cu (short-K 1x1 convolutions) against the same binary without it (OCTET_CUDA_POINTWISE=0 leaves
+    # its warp shapes out of tactic timing), alternating, two rounds; then the profile with it. Needs the ranges of
+    # the compare/resnet50 steps.
+    for spec in "mobilenet_v2_1.0_224 mobilenet_v2_1.0_224" "efficientnet_lite0 efficientnet_lite0" "resnet50_op13 resnet50"; do
+      set -- $spec
+      [ -f $M/$1.onnx ] && [ -f "$OUT/$2_ranges.txt" ] || continue
+      for round in 1 2; do
+        for pw in 0 1; do
+          OCTET_CUDA_POINTWISE=$pw /tmp/octet bench --device cuda --model $M/$1.onnx --ranges "$OUT/$2_ranges.txt" --batch 1,256 --iterations 50 --warmup 10 --json > "$OUT/pointwise_$1_$pw.json" 2> "$OUT/pointwise_$1_$pw.err"
+          summary "$1 pointwise=$pw rc=$? $(python3 -c 'import json,sys; print("; ".join("b%d compute %.3f ms = %.0f img/s" % (r["batch"], r.get("compute_p50_ms", 0), r.get("compute_throughput_ips", 0)) for r in map(json.loads, open(sys.argv[1]))))' "$OUT/pointwise_$1_$pw.json")"
+        done
+      done
+      /tmp/octet bench --device cuda --model $M/$1.onnx --ranges "$OUT/$2_ranges.txt" --batch 256 --iterations 10 --warmup 3 --profile > "$OUT/profile_pointwise_$1_b256.txt" 2>&1
+      summary "$(grep -A14 'per-layer' "$OUT/profile_pointwise_$1_b256.txt" 2>/dev/null)"
+    done
     ;;
   heuristic)
     # The tile heuristic alone (OCTET_CUDA_TUNING=0) against the timed choice of the bench step.

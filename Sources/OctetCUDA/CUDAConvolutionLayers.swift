@@ -1,3 +1,4 @@
+import Foundation
 import OctetCore
 import OctetQuantization
 import OctetRuntime
@@ -173,6 +174,51 @@ struct ConvolutionTile: Hashable, Sendable, CustomStringConvertible {
     static let shortReduction = 96
 }
 
+/// A warp shape of conv_pointwise.cu, the kernel for 1x1 convolutions over few channels that keeps each warp's
+/// weights in registers and uses no shared memory: every warp finishes `columns` output channels of `rows` output
+/// pixels a step. `all` lists the instantiated kernels (keep it in step with the file).
+struct PointwiseTile: Hashable, Sendable, CustomStringConvertible {
+    let columns: Int, rows: Int
+
+    var description: String { "pointwise_n\(columns)_m\(rows)" }
+
+    static let all = [PointwiseTile(columns: 16, rows: 32), PointwiseTile(columns: 32, rows: 32), PointwiseTile(columns: 64, rows: 16)]
+    /// Threads of a block: four warps, each on its own rows.
+    static let threads = 128
+    /// `OCTET_CUDA_POINTWISE=0` leaves these kernels out (to time the engine without them).
+    static let enabled = ProcessInfo.processInfo.environment["OCTET_CUDA_POINTWISE"] != "0"
+    /// The kernels read K in steps of 32 bytes, 8 bytes a lane, and hold at most two steps of weights.
+    static let maximumReduction = 64
+
+    /// Whether the kernels compute `shape`, whose input pixels are K = `shape.channels` contiguous bytes: a 1x1
+    /// convolution with stride 1 and no padding (groups 1) over a multiple of 8 channels, at most
+    /// `maximumReduction`. The output channels must fill this tile's slabs: `tiles(for:)`.
+    static func applies(to shape: ConvolutionShape) -> Bool {
+        shape.kernel == (1, 1) && shape.strides == (1, 1) && shape.padsBegin == (0, 0) && shape.groups == 1
+            && (shape.outputHeight, shape.outputWidth) == (shape.height, shape.width)
+            && shape.channels % 8 == 0 && shape.channels <= maximumReduction
+    }
+
+    /// The tiles whose slabs divide the output channels of `shape`, where the kernels apply.
+    static func tiles(for shape: ConvolutionShape) -> [PointwiseTile] {
+        applies(to: shape) ? all.filter { shape.outputChannels % $0.columns == 0 } : []
+    }
+
+    /// The kernel for a reduction of `reduction` bytes (one or two k steps) over int8 or uint8 input.
+    func kernel(reduction: Int, signedInput: Bool) -> String {
+        "octet_conv_pointwise_k\(reduction <= 32 ? 32 : 64)_n\(columns)_m\(rows)_\(signedInput ? "s8" : "u8")"
+    }
+
+    /// Blocks for `m` output pixels and `outputChannels`: one slab of columns each, the slabs of a group of rows
+    /// in consecutive blocks; enough warps a slab to fill the device (`multiprocessors`, about 12 warps each) or to
+    /// give each warp about eight groups of rows, whichever is more, never more than there are groups.
+    func blocks(rows m: Int, outputChannels: Int, multiprocessors: Int) -> Int {
+        let slabs = outputChannels / columns, groups = (m + rows - 1) / rows, warps = Self.threads / 32
+        let rowWarps = min(groups, max((groups + 7) / 8, (multiprocessors * 12 + slabs - 1) / slabs))
+        return slabs * ((rowWarps + warps - 1) / warps)
+    }
+}
+
 /// INT8 convolution or fully connected layer (groups = 1) as an implicit GEMM on tensor cores (conv_igemm.cu),
 /// or with `dp4a` where there are none, with the fused epilogue: bias, requantization or float output, Relu/Clip,
 /// residual add. Inputs whose channel count is not a multiple of 4 (the 3-channel stem) are first rearranged
@@ -263,47 +309,63 @@ struct ImplicitGEMMKernel: CUDALayer {
         rearrangesInput ? batch * gemmShape.height * gemmShape.width * gatherChannels : 0
     }
 
-    /// How one GEMM is cut into blocks: a tile, and when even small tiles leave SMs idle, the K dimension split
-    /// across blocks (`splits` > 1) whose int32 partial sums are added atomically (exact in any order) and
-    /// finished by a second kernel.
-    struct Schedule: CustomStringConvertible {
-        var tile: ConvolutionTile
-        var splits: Int
-        var tilesPerSplit: Int
-        var description: String { "\(tile)" + (splits > 1 ? "_splitk\(splits)" : "") }
+    /// How one GEMM is cut into blocks: a tile of conv_igemm.cu, and when even small tiles leave SMs idle, the K
+    /// dimension split across blocks (`splits` > 1) whose int32 partial sums are added atomically (exact in any
+    /// order) and finished by a second kernel; or a warp shape of conv_pointwise.cu (short-K 1x1 convolutions).
+    enum Schedule: CustomStringConvertible {
+        case tiled(ConvolutionTile, splits: Int, tilesPerSplit: Int)
+        case pointwise(PointwiseTile)
+
+        var description: String {
+            switch self {
+            case let .tiled(tile, splits, _): "\(tile)" + (splits > 1 ? "_splitk\(splits)" : "")
+            case let .pointwise(tile): "\(tile)"
+            }
+        }
+
+        var splits: Int {
+            if case let .tiled(_, splits, _) = self { return splits }
+            return 1
+        }
     }
 
     /// The schedules worth timing for `m` output pixels, the heuristic's first: large tiles when they give every
     /// SM work, small ones otherwise (batch 1, late layers), with split K when even those leave SMs idle; then
-    /// every other tile this gather width has that fits the device's shared memory. A pinned tile
-    /// (`OCTET_CUDA_CONV_TILE=<tile>`, or the self-test's) is the only schedule where it applies.
+    /// every other tile this gather width has that fits the device's shared memory, then conv_pointwise.cu's warp
+    /// shapes where they apply. A pinned tile (`OCTET_CUDA_CONV_TILE=<tile>`, or the self-test's) is the only
+    /// schedule where it applies.
     func schedules(rows m: Int) -> [Schedule] {
         let sms = Int(device.multiprocessors)
         let blocks = { (tile: ConvolutionTile) in ((m + tile.m - 1) / tile.m) * ((geometry.outputChannels + tile.n - 1) / tile.n) }
-        let whole = { (tile: ConvolutionTile) in Schedule(tile: tile, splits: 1, tilesPerSplit: Int(Int32.max)) }
+        let whole = { (tile: ConvolutionTile) in Schedule.tiled(tile, splits: 1, tilesPerSplit: Int(Int32.max)) }
         // Split K works in the small tile's k steps.
         let kTiles = (gemmK + ConvolutionTile.small.k - 1) / ConvolutionTile.small.k
         var heuristic: Schedule
         // Narrow layers (64 output channels or fewer) waste half of a 128-wide tile.
         let wide = geometry.outputChannels <= 64 ? ConvolutionTile.narrow : .large
+        var heuristicTile = wide
         if blocks(wide) >= sms {
             heuristic = whole(wide)
         } else if blocks(.small) >= sms || kTiles < 4 {
-            heuristic = whole(.small)
+            (heuristic, heuristicTile) = (whole(.small), .small)
         } else {
             // Enough splits to fill the SMs, each at least two k tiles long.
             let wanted = min((sms + blocks(.small) - 1) / blocks(.small), kTiles / 2, 16)
             let perSplit = (kTiles + wanted - 1) / wanted
-            heuristic = Schedule(tile: .small, splits: (kTiles + perSplit - 1) / perSplit, tilesPerSplit: perSplit)
+            (heuristic, heuristicTile) = (.tiled(.small, splits: (kTiles + perSplit - 1) / perSplit, tilesPerSplit: perSplit), .small)
         }
         let fits = { (tile: ConvolutionTile) in
             (tile.anyGather || vectorBytes == 16) && tile.sharedBytes(residual: hasResidual) <= Int(device.sharedMemoryPerBlockOptIn)
         }
-        if let pinnedTile, let tile = ConvolutionTile.all.first(where: { $0.description == pinnedTile }), fits(tile) {
-            return [whole(tile)]
+        // Float outputs and rearranged inputs stay with conv_igemm.
+        let pointwise = epilogue.output != nil && !rearrangesInput && PointwiseTile.enabled ? PointwiseTile.tiles(for: gemmShape) : []
+        if let pinnedTile {
+            if let tile = ConvolutionTile.all.first(where: { $0.description == pinnedTile }), fits(tile) { return [whole(tile)] }
+            if let tile = pointwise.first(where: { $0.description == pinnedTile }) { return [.pointwise(tile)] }
         }
         let worthTiming = { (tile: ConvolutionTile) in tile.k > 32 || self.gemmK <= ConvolutionTile.shortReduction }
-        return [heuristic] + ConvolutionTile.all.filter { fits($0) && worthTiming($0) && $0 != heuristic.tile }.map(whole)
+        return [heuristic] + ConvolutionTile.all.filter { fits($0) && worthTiming($0) && $0 != heuristicTile }.map(whole)
+            + pointwise.map(Schedule.pointwise)
     }
 
     func tactics(batch: Int) -> [String] {
@@ -356,17 +418,28 @@ struct ImplicitGEMMKernel: CUDALayer {
         }
         let choices = schedules(rows: m)
         let plan = choices[min(encoder.tactic, choices.count - 1)]
-        arguments.append(plan.splits > 1 ? encoder.accumulators : UInt64(0))
-        arguments.append(Int32(plan.tilesPerSplit))
+        let (partial, tilesPerSplit): (UInt64, Int) = switch plan {
+        case let .tiled(_, splits, tilesPerSplit): (splits > 1 ? encoder.accumulators : 0, tilesPerSplit)
+        case .pointwise: (0, Int(Int32.max))
+        }
+        arguments.append(partial)
+        arguments.append(Int32(tilesPerSplit))
         arguments.append(Int32(smallSums ? 1 : 0))
         arguments.align()
-        let tile = plan.tile
-        try encoder.launch(
-            "octet_conv_igemm_\(tile)_v\(vectorBytes)_\(inputType)",
-            grid: (UInt32(((m + tile.m - 1) / tile.m) * ((g.outputChannels + tile.n - 1) / tile.n)), 1, UInt32(plan.splits)),
-            block: (UInt32(tile.threads), 1, 1), sharedBytes: tile.sharedBytes(residual: hasResidual), arguments, overlapsPrevious: true)
-        if plan.splits > 1 {
-            try encoder.launch("octet_conv_split_epilogue", elements: m * g.outputChannels, arguments)
+        switch plan {
+        case let .pointwise(tile):
+            let blocks = tile.blocks(rows: m, outputChannels: g.outputChannels, multiprocessors: Int(device.multiprocessors))
+            try encoder.launch(
+                tile.kernel(reduction: gemmK, signedInput: epilogue.input.isSigned), grid: (UInt32(blocks), 1, 1),
+                block: (UInt32(PointwiseTile.threads), 1, 1), arguments, overlapsPrevious: true)
+        case let .tiled(tile, splits, _):
+            try encoder.launch(
+                "octet_conv_igemm_\(tile)_v\(vectorBytes)_\(inputType)",
+                grid: (UInt32(((m + tile.m - 1) / tile.m) * ((g.outputChannels + tile.n - 1) / tile.n)), 1, UInt32(splits)),
+                block: (UInt32(tile.threads), 1, 1), sharedBytes: tile.sharedBytes(residual: hasResidual), arguments, overlapsPrevious: true)
+            if splits > 1 {
+                try encoder.launch("octet_conv_split_epilogue", elements: m * g.outputChannels, arguments)
+            }
         }
     }
 }

@@ -370,7 +370,7 @@ public enum CUDASelfTest {
     }
 
     /// The CUDA backends engine-level checks must run on (the conformance suite): the default, which picks each
-    /// convolution's tile by timing; each tile shape pinned, so every tile is checked and not only the ones
+    /// convolution's tile by timing; each tile shape (and conv_pointwise.cu warp shape) pinned, so every tile is checked and not only the ones
     /// timing picks on this GPU; and the dp4a convolutions of GPUs without INT8 tensor cores. `cases` says which
     /// conformance cases a variant needs (the pinned tiles only change convolutions).
     public static func backendVariants() throws -> [(name: String, backend: CUDABackend, cases: @Sendable (_ int8: Bool, _ large: Bool, _ trtRanges: Bool) -> Bool)] {
@@ -380,6 +380,10 @@ public enum CUDASelfTest {
             variants.append(("cuda \(tile) tiles", try CUDABackend(convolutions: .tile(tile.description)), { int8, large, trt in
                 int8 && (large ? !trt : anyGather && trt)
             }))
+        }
+        // conv_pointwise.cu applies to 1x1 layers over few channels, which the small cases have in both range modes.
+        for tile in PointwiseTile.all {
+            variants.append(("cuda \(tile) tiles", try CUDABackend(convolutions: .tile(tile.description)), { int8, large, _ in int8 && !large }))
         }
         variants.append(("cuda dp4a convolutions", try CUDABackend(convolutions: .dp4a), { int8, large, trt in int8 && !large && !trt }))
         return variants

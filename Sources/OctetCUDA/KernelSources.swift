@@ -284,20 +284,13 @@ __device__ __forceinline__ void store_output(const ConvArgs& p, int m, int n, in
 // sixteen bytes in shared memory (null: none), with the layer-wide choices taken once rather than per value.
 __device__ __forceinline__ void store_scaled16(const ConvArgs& p, long long index, float (&y)[16], const unsigned char* residual) {
     if (residual) {
-        // Each byte b placed under the exponent of 2^23 by a byte permute: F = 2^23 + b. Unsigned: one fused
-        // multiply-add gives round(b * m) = round(F * m - 2^23 * m), exact because 2^23 * m is. Signed bytes are
-        // flipped to b + 128 first, and (F - 2^23 - 128) * m rounded in two steps.
         const uint4 r = *(const uint4*)residual;
+        const float m = p.residualMultiplier, shift = -8388608.0f * m;
         const unsigned words[4] = {r.x, r.y, r.z, r.w};
-        const float m = p.residualMultiplier;
         if (p.residualSigned) {
-            for (int i = 0; i < 16; i++) {
-                const float value = __fsub_rn(__int_as_float(__byte_perm(words[i / 4] ^ 0x80808080u, 0x4B000000u, 0x7650 | (i % 4))), 8388736.0f);
-                y[i] = __fadd_rn(y[i], __fmul_rn(value, m));
-            }
+            for (int i = 0; i < 16; i++) y[i] = add_scaled_byte<true>(y[i], words[i / 4] ^ 0x80808080u, i % 4, m, shift);
         } else {
-            const float shift = -8388608.0f * m;
-            for (int i = 0; i < 16; i++) y[i] = __fadd_rn(y[i], __fmaf_rn(__int_as_float(__byte_perm(words[i / 4], 0x4B000000u, 0x7650 | (i % 4))), m, shift));
+            for (int i = 0; i < 16; i++) y[i] = add_scaled_byte<false>(y[i], words[i / 4], i % 4, m, shift);
         }
     }
     for (int i = 0; i < 16; i++) y[i] = fminf(fmaxf(y[i], p.lo), p.hi);
@@ -307,9 +300,7 @@ __device__ __forceinline__ void store_scaled16(const ConvArgs& p, long long inde
     } else {
         unsigned words[4];
         for (int i = 0; i < 4; i++) {
-            const unsigned low = __byte_perm(rounded_bits(y[4 * i]), rounded_bits(y[4 * i + 1]), 0x0040);
-            const unsigned high = __byte_perm(rounded_bits(y[4 * i + 2]), rounded_bits(y[4 * i + 3]), 0x0040);
-            words[i] = __byte_perm(low, high, 0x5410);
+            words[i] = pack_low_bytes(rounded_bits(y[4 * i]), rounded_bits(y[4 * i + 1]), rounded_bits(y[4 * i + 2]), rounded_bits(y[4 * i + 3]));
         }
         *(uint4*)((unsigned char*)p.y + index) = make_uint4(words[0], words[1], words[2], words[3]);
     }
@@ -710,6 +701,190 @@ extern "C" __global__ void octet_fold_input_nhwc(
     }
 }
 """#,
+        "conv_pointwise.cu": #"""
+// INT8 1x1 convolutions over few input channels (stride 1, no padding, groups 1; K = C a multiple of 8, at most 64)
+// on tensor cores without shared memory: the mobile nets' expansions (16->96, 24->144, 32->192) and projections to
+// 16 channels, ResNet-50's layer1 1x1 layers. Same arguments (ConvArgs) and epilogue as conv_igemm.cu, bit for bit.
+//
+// Why a second kernel: with K this short a GEMM tile does almost no multiply-adds per byte it moves, and conv_igemm's
+// staging of both operands and of the results through shared memory cost MobileNetV2's 16->96 layer about 25
+// instructions per output (Nsight Compute, H100), four times its memory time. Here each warp keeps the weights of
+// its 8·NS output channels in registers as mma B fragments for the whole kernel, loads A fragments straight from the
+// NHWC input (K contiguous bytes a pixel) with 8-byte loads a step ahead of their use, starts the accumulators at
+// the bias, and each lane finishes 2·NS consecutive output channels of a row, stored as one 4-, 8- or 16-byte word.
+//
+// Two permutations make that possible, neither visible in the result (PTX fragment layouts of mma.m16n8k32 with
+// 8-bit operands: A register 0 holds row g, k 4t..4t+3; 1 row g+8, same k; 2 row g, k 16+4t..; 3 row g+8, k 16+4t..
+// B register 0 holds k 4t..4t+3 of column g; 1 k 16+4t..; C c0,c1 row g, columns 2t, 2t+1; c2,c3 row g+8; with
+// g = lane / 4, t = lane % 4):
+//   k: of k step s, lane t loads the 8 bytes at 32s + 8t of a pixel into its A registers for k 4t.. (first 4) and
+//      16+4t.. (last 4), and the same 8 bytes of its column's weights into its B registers, so each product pairs
+//      the same input channel. Bytes at K and beyond are zero in the weights ([OC][Kpad]) and not loaded from x.
+//   n: column 2t + e of n-tile j, which lane t's accumulators hold, is output channel n0 + 2NS·t + 2j + e: B's
+//      column c of tile j is channel n0 + 2NS·(c / 2) + 2j + c % 2.
+// Rows (output pixels) are the GEMM's: row m reads input pixel m, with M = N·H·W.
+//
+// Work: block b takes slab b % slabs (8·NS output channels each; OC a multiple of 8·NS) and its warps take groups of
+// 16·MB rows in turn across the grid, so the blocks that share a group of input pixels run together. Float output
+// (outputMode 2) is left to conv_igemm.
+
+#if __CUDA_ARCH__ >= 800
+
+// d = A·B + c with c given apart from d, so the accumulators can start at the bias without a copy.
+template <bool SIGNED_INPUT>
+__device__ __forceinline__ void mma_k32_onto(int (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1, int c0, int c1) {
+    if (SIGNED_INPUT) {
+        asm("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%10,%11};\n"
+            : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3])
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "r"(c0), "r"(c1));
+    } else {
+        asm("mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%10,%11};\n"
+            : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3])
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "r"(c0), "r"(c1));
+    }
+}
+
+template <int KSTEPS, int NS, int MB, bool SIGNED_INPUT, bool SMALL_SUMS, bool RESIDUAL, bool RESIDUAL_SIGNED>
+__device__ __forceinline__ void conv_pointwise_body(const ConvArgs& p) {
+    constexpr int CH = 2 * NS;    // output channels a lane finishes in a row
+    constexpr int ROWS = 16 * MB; // rows a warp takes per step
+    constexpr int WORDS = CH / 4; // of the output (and residual) bytes a lane handles in a row
+    const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+    const int slabs = p.OC / (8 * NS);
+    const int n0 = (blockIdx.x % slabs) * 8 * NS;
+    const int warps = blockDim.x / 32;
+    const int groupStride = (gridDim.x / slabs) * warps;
+    const int groups = (p.M + ROWS - 1) / ROWS;
+
+    // The layer's constants, read before waiting on the previous kernel: B fragments, then this lane's biases
+    // (folded into the accumulators' start, with the FP32-pipe conversion's offset where the sums are small) and
+    // multipliers.
+    unsigned b[NS][KSTEPS][2];
+    for (int j = 0; j < NS; j++) {
+        const int column = n0 + CH * (g / 2) + 2 * j + g % 2;
+        for (int s = 0; s < KSTEPS; s++) {
+            const uint2 v = *(const uint2*)(p.w + column * p.Kpad + 32 * s + 8 * t);
+            b[j][s][0] = v.x, b[j][s][1] = v.y;
+        }
+    }
+    int start[CH];
+    float scale[CH];
+    for (int i = 0; i < CH; i += 2) {
+        const int n = n0 + CH * t + i;
+        const int2 bias = *(const int2*)(p.bias + n);
+        const float2 multiplier = *(const float2*)(p.multiplier + n);
+        start[i] = SMALL_SUMS ? bias.x + 0x4B400000 : bias.x, start[i + 1] = SMALL_SUMS ? bias.y + 0x4B400000 : bias.y;
+        scale[i] = multiplier.x, scale[i + 1] = multiplier.y;
+    }
+    const float residualShift = -8388608.0f * p.residualMultiplier;
+
+#if __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+    // A fragments of a group of rows; rows beyond M and bytes beyond K are zeros.
+    auto load = [&](int group, unsigned (&a)[MB][KSTEPS][4]) {
+        for (int block = 0; block < MB; block++)
+            for (int half = 0; half < 2; half++) {
+                const int row = group * ROWS + block * 16 + half * 8 + g;
+                for (int s = 0; s < KSTEPS; s++) {
+                    const int k = 32 * s + 8 * t;
+                    uint2 v = make_uint2(0u, 0u);
+                    if (row < p.M && k < p.C) v = *(const uint2*)(p.x + row * p.C + k);
+                    a[block][s][half] = v.x, a[block][s][2 + half] = v.y;
+                }
+            }
+    };
+    int group = (blockIdx.x / slabs) * warps + threadIdx.x / 32;
+    unsigned a[MB][KSTEPS][4];
+    if (group < groups) load(group, a);
+    for (; group < groups; group += groupStride) {
+        // The residual bytes of this lane's outputs, then the next group's A fragments, in flight during the math.
+        unsigned residual[MB][2][WORDS];
+        if (RESIDUAL) {
+            for (int block = 0; block < MB; block++)
+                for (int half = 0; half < 2; half++) {
+                    const int row = group * ROWS + block * 16 + half * 8 + g;
+                    if (row < p.M) load_words<WORDS>(p.residual + row * p.OC + n0 + CH * t, residual[block][half]);
+                    else for (int w = 0; w < WORDS; w++) residual[block][half][w] = 0;
+                }
+        }
+        unsigned next[MB][KSTEPS][4];
+        const bool more = group + groupStride < groups;
+        if (more) load(group + groupStride, next);
+
+        int acc[MB][NS][4];
+        for (int block = 0; block < MB; block++)
+            for (int j = 0; j < NS; j++) {
+                mma_k32_onto<SIGNED_INPUT>(acc[block][j], a[block][0], b[j][0][0], b[j][0][1], start[2 * j], start[2 * j + 1]);
+                for (int s = 1; s < KSTEPS; s++) mma_k32<SIGNED_INPUT>(acc[block][j], a[block][s], b[j][s][0], b[j][s][1]);
+            }
+
+        for (int block = 0; block < MB; block++)
+            for (int half = 0; half < 2; half++) {
+                const int row = group * ROWS + block * 16 + half * 8 + g;
+                float y[CH];
+                for (int j = 0; j < NS; j++)
+                    for (int e = 0; e < 2; e++) {
+                        const int sum = acc[block][j][2 * half + e];
+                        y[2 * j + e] = __fmul_rn(SMALL_SUMS ? __fsub_rn(__int_as_float(sum), 12582912.0f) : __int2float_rn(sum), scale[2 * j + e]);
+                    }
+                if (RESIDUAL) {
+                    for (int i = 0; i < CH; i++) {
+                        const unsigned word = residual[block][half][i / 4];
+                        y[i] = add_scaled_byte<RESIDUAL_SIGNED>(y[i], RESIDUAL_SIGNED ? word ^ 0x80808080u : word, i % 4, p.residualMultiplier, residualShift);
+                    }
+                }
+                unsigned words[WORDS];
+                for (int w = 0; w < WORDS; w++) {
+                    unsigned bits[4];
+                    for (int i = 0; i < 4; i++) bits[i] = rounded_bits(fminf(fmaxf(y[4 * w + i], p.lo), p.hi));
+                    words[w] = pack_low_bytes(bits[0], bits[1], bits[2], bits[3]);
+                }
+                if (row < p.M) store_words<WORDS>((unsigned char*)p.y + row * p.OC + n0 + CH * t, words);
+            }
+        if (more) {
+            for (int block = 0; block < MB; block++)
+                for (int s = 0; s < KSTEPS; s++)
+                    for (int r = 0; r < 4; r++) a[block][s][r] = next[block][s][r];
+        }
+    }
+}
+
+// The layer-wide choices taken once: the FP32-pipe conversion, the residual and its signedness.
+template <int KSTEPS, int NS, int MB, bool SIGNED_INPUT>
+__device__ __forceinline__ void conv_pointwise(const ConvArgs& p) {
+#if __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;\n" ::);
+#endif
+    auto run = [&](auto smallSums) {
+        constexpr bool SMALL = decltype(smallSums)::value;
+        if (!p.residual) conv_pointwise_body<KSTEPS, NS, MB, SIGNED_INPUT, SMALL, false, false>(p);
+        else if (p.residualSigned) conv_pointwise_body<KSTEPS, NS, MB, SIGNED_INPUT, SMALL, true, true>(p);
+        else conv_pointwise_body<KSTEPS, NS, MB, SIGNED_INPUT, SMALL, true, false>(p);
+    };
+    if (p.smallSums) run(BoolConstant<true>());
+    else run(BoolConstant<false>());
+}
+
+// Instantiations: octet_conv_pointwise_k<32·KSTEPS>_n<8·NS>_m<16·MB>_<s8|u8>, blocks of 128 threads, launch bounds
+// leaving room for MINBLOCKS blocks an SM. PointwiseTile in CUDAConvolutionLayers.swift lists them (keep the two in
+// step); the backend times them beside conv_igemm's tiles on the layers they apply to.
+#define OCTET_CONV_POINTWISE(K, N, M, MINBLOCKS, TYPE, SIGNED)                                                          \
+    extern "C" __global__ void __launch_bounds__(128, MINBLOCKS) octet_conv_pointwise_k##K##_n##N##_m##M##_##TYPE(      \
+        const ConvArgs p) {                                                                                              \
+        conv_pointwise<K / 32, N / 8, M / 16, SIGNED>(p);                                                                \
+    }
+#define OCTET_CONV_POINTWISE_ALL(N, M, MINBLOCKS)             \
+    OCTET_CONV_POINTWISE(32, N, M, MINBLOCKS, s8, true)       \
+    OCTET_CONV_POINTWISE(32, N, M, MINBLOCKS, u8, false)      \
+    OCTET_CONV_POINTWISE(64, N, M, MINBLOCKS, s8, true)       \
+    OCTET_CONV_POINTWISE(64, N, M, MINBLOCKS, u8, false)
+OCTET_CONV_POINTWISE_ALL(16, 32, 4)
+OCTET_CONV_POINTWISE_ALL(32, 32, 3)
+OCTET_CONV_POINTWISE_ALL(64, 16, 3)
+
+#endif // __CUDA_ARCH__ >= 800
+"""#,
         "dwconv.cu": #"""
 // INT8 depthwise convolution, NHWC, one thread per output element (pixel, channel), with Octet's requantization
 // epilogue. Input int8 or uint8 (q = 0 is zero in both, so padding taps contribute nothing); weights int8
@@ -758,10 +933,9 @@ __device__ __forceinline__ void dwconv_store(
             const float value = smallSums ? small_int_to_float(sum) : __int2float_rn(sum);
             bits[b] = rounded_bits(fminf(fmaxf(__fmul_rn(value, multiplier[c + 4 * q + b]), lo), hi));
         }
-        packed[q] = __byte_perm(__byte_perm(bits[0], bits[1], 0x0040), __byte_perm(bits[2], bits[3], 0x0040), 0x5410);
+        packed[q] = pack_low_bytes(bits[0], bits[1], bits[2], bits[3]);
     }
-    if (WORDS == 2) *(uint2*)out = make_uint2(packed[0], packed[WORDS - 1]);
-    else *(unsigned*)out = packed[0];
+    store_words<WORDS>(out, packed);
 }
 
 // 4 * WORDS bytes of one pixel (or zeros outside the image), unpacked to integers.
@@ -1452,7 +1626,7 @@ extern "C" __global__ void octet_quantize_f32(
         const float values[4] = {v.x, v.y, v.z, v.w};
         unsigned bits[4];
         for (int k = 0; k < 4; k++) bits[k] = rounded_bits(quantize_clamped(values[k], scale, lo, hi));
-        *(unsigned*)(q + i) = __byte_perm(__byte_perm(bits[0], bits[1], 0x0040), __byte_perm(bits[2], bits[3], 0x0040), 0x5410);
+        *(unsigned*)(q + i) = pack_low_bytes(bits[0], bits[1], bits[2], bits[3]);
     } else {
         for (long long k = i; k < i + 4 && k < count; k++) q[k] = (unsigned char)__float2int_rn(quantize_clamped(x[k], scale, lo, hi));
     }
@@ -1580,6 +1754,41 @@ __device__ __forceinline__ float small_int_to_float(int v) {
 }
 __device__ __forceinline__ unsigned rounded_bits(float y) {
     return (unsigned)__float_as_int(__fadd_rn(y, 12582912.0f));
+}
+
+// The low bytes of four words as one word, first in the lowest byte: four rounded_bits results become four stored
+// bytes with three byte permutes.
+__device__ __forceinline__ unsigned pack_low_bytes(unsigned b0, unsigned b1, unsigned b2, unsigned b3) {
+    return __byte_perm(__byte_perm(b0, b1, 0x0040), __byte_perm(b2, b3, 0x0040), 0x5410);
+}
+
+// WORDS (1, 2 or 4) 32-bit words moved with one vector access; the address is aligned to 4 * WORDS bytes.
+template <int WORDS> struct WordVector;
+template <> struct WordVector<1> { typedef unsigned Type; };
+template <> struct WordVector<2> { typedef uint2 Type; };
+template <> struct WordVector<4> { typedef uint4 Type; };
+template <int WORDS>
+__device__ __forceinline__ void load_words(const void* p, unsigned (&words)[WORDS]) {
+    union { typename WordVector<WORDS>::Type vector; unsigned words[WORDS]; } u;
+    u.vector = *(const typename WordVector<WORDS>::Type*)p;
+    for (int i = 0; i < WORDS; i++) words[i] = u.words[i];
+}
+template <int WORDS>
+__device__ __forceinline__ void store_words(void* p, const unsigned (&words)[WORDS]) {
+    union { typename WordVector<WORDS>::Type vector; unsigned words[WORDS]; } u;
+    for (int i = 0; i < WORDS; i++) u.words[i] = words[i];
+    *(typename WordVector<WORDS>::Type*)p = u.vector;
+}
+
+// y + (float)b * m for byte i (0-3) of `word`, b its int8 or uint8 value, bit for bit
+// __fadd_rn(y, __fmul_rn(__int2float_rn(b), m)) without the conversion unit: the byte is placed under the exponent
+// of 2^23 by a byte permute, F = 2^23 + b. Unsigned: one fused multiply-add gives round(b * m) = round(F * m + shift)
+// with shift = -2^23 * m, exact because 2^23 * m is. Signed bytes are flipped to b + 128 first (the caller passes
+// word ^ 0x80808080) and (F - 2^23 - 128) * m rounded in two steps.
+template <bool SIGNED>
+__device__ __forceinline__ float add_scaled_byte(float y, unsigned word, int i, float m, float shift) {
+    if (SIGNED) return __fadd_rn(y, __fmul_rn(__fsub_rn(__int_as_float(__byte_perm(word, 0x4B000000u, 0x7650 | i)), 8388736.0f), m));
+    return __fadd_rn(y, __fmaf_rn(__int_as_float(__byte_perm(word, 0x4B000000u, 0x7650 | i)), m, shift));
 }
 
 // A compile-time flag passed as a value (generic lambdas instantiate per flag; NVRTC has no <type_traits>).

@@ -374,6 +374,21 @@ extension ConformanceSuite {
             m.output(try m.conv(gelu, "head", out: 4, kernel: 1))
         }
 
+        // 1x1 convolutions over 8 to 64 channels (the GPU's conv_pointwise.cu: K of one and two 32-byte steps, some
+        // bytes of the last step beyond K, 16 to 96 output channels, a fused residual of either signedness), 3 x 13 x 11 pixels (not a
+        // multiple of the kernel's 16 or 32 rows).
+        add("pointwise convolutions over few channels", batch: 3) { m in
+            let x = m.input(channels: 24, height: 13, width: 11)
+            let expand = try m.conv(x, "expand", out: 96, kernel: 1, fused: relu6)
+            let project = try m.conv(expand, "project", out: 16, kernel: 1)
+            let wide = try m.conv(project, "wide", out: 64, kernel: 1, fused: relu)
+            let side = try m.conv(x, "side", out: 32, kernel: 1, fused: relu)
+            let joined = try m.conv(wide, "joined", out: 32, kernel: 1, residual: side, fused: relu)
+            let narrow = try m.conv(joined, "narrow", out: 48, kernel: 1, fused: relu6)
+            let shrink = try m.conv(narrow, "shrink", out: 16, kernel: 1)
+            m.output(try m.conv(shrink, "head", out: 4, kernel: 3))
+        }
+
         // The GPU's large tiles: 200 channels (partial tiles), a residual add staged in shared memory, float output.
         add("large convolutions (GPU tiles)", batch: 4, large: true, arithmetics: [.int8, .int8TensorRT]) { m in
             let x = m.input(channels: 32, height: 66, width: 66)

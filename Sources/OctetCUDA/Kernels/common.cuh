@@ -71,6 +71,41 @@ __device__ __forceinline__ unsigned rounded_bits(float y) {
     return (unsigned)__float_as_int(__fadd_rn(y, 12582912.0f));
 }
 
+// The low bytes of four words as one word, first in the lowest byte: four rounded_bits results become four stored
+// bytes with three byte permutes.
+__device__ __forceinline__ unsigned pack_low_bytes(unsigned b0, unsigned b1, unsigned b2, unsigned b3) {
+    return __byte_perm(__byte_perm(b0, b1, 0x0040), __byte_perm(b2, b3, 0x0040), 0x5410);
+}
+
+// WORDS (1, 2 or 4) 32-bit words moved with one vector access; the address is aligned to 4 * WORDS bytes.
+template <int WORDS> struct WordVector;
+template <> struct WordVector<1> { typedef unsigned Type; };
+template <> struct WordVector<2> { typedef uint2 Type; };
+template <> struct WordVector<4> { typedef uint4 Type; };
+template <int WORDS>
+__device__ __forceinline__ void load_words(const void* p, unsigned (&words)[WORDS]) {
+    union { typename WordVector<WORDS>::Type vector; unsigned words[WORDS]; } u;
+    u.vector = *(const typename WordVector<WORDS>::Type*)p;
+    for (int i = 0; i < WORDS; i++) words[i] = u.words[i];
+}
+template <int WORDS>
+__device__ __forceinline__ void store_words(void* p, const unsigned (&words)[WORDS]) {
+    union { typename WordVector<WORDS>::Type vector; unsigned words[WORDS]; } u;
+    for (int i = 0; i < WORDS; i++) u.words[i] = words[i];
+    *(typename WordVector<WORDS>::Type*)p = u.vector;
+}
+
+// y + (float)b * m for byte i (0-3) of `word`, b its int8 or uint8 value, bit for bit
+// __fadd_rn(y, __fmul_rn(__int2float_rn(b), m)) without the conversion unit: the byte is placed under the exponent
+// of 2^23 by a byte permute, F = 2^23 + b. Unsigned: one fused multiply-add gives round(b * m) = round(F * m + shift)
+// with shift = -2^23 * m, exact because 2^23 * m is. Signed bytes are flipped to b + 128 first (the caller passes
+// word ^ 0x80808080) and (F - 2^23 - 128) * m rounded in two steps.
+template <bool SIGNED>
+__device__ __forceinline__ float add_scaled_byte(float y, unsigned word, int i, float m, float shift) {
+    if (SIGNED) return __fadd_rn(y, __fmul_rn(__fsub_rn(__int_as_float(__byte_perm(word, 0x4B000000u, 0x7650 | i)), 8388736.0f), m));
+    return __fadd_rn(y, __fmaf_rn(__int_as_float(__byte_perm(word, 0x4B000000u, 0x7650 | i)), m, shift));
+}
+
 // A compile-time flag passed as a value (generic lambdas instantiate per flag; NVRTC has no <type_traits>).
 template <bool VALUE>
 struct BoolConstant {

@@ -62,20 +62,13 @@ __device__ __forceinline__ void store_output(const ConvArgs& p, int m, int n, in
 // sixteen bytes in shared memory (null: none), with the layer-wide choices taken once rather than per value.
 __device__ __forceinline__ void store_scaled16(const ConvArgs& p, long long index, float (&y)[16], const unsigned char* residual) {
     if (residual) {
-        // Each byte b placed under the exponent of 2^23 by a byte permute: F = 2^23 + b. Unsigned: one fused
-        // multiply-add gives round(b * m) = round(F * m - 2^23 * m), exact because 2^23 * m is. Signed bytes are
-        // flipped to b + 128 first, and (F - 2^23 - 128) * m rounded in two steps.
         const uint4 r = *(const uint4*)residual;
+        const float m = p.residualMultiplier, shift = -8388608.0f * m;
         const unsigned words[4] = {r.x, r.y, r.z, r.w};
-        const float m = p.residualMultiplier;
         if (p.residualSigned) {
-            for (int i = 0; i < 16; i++) {
-                const float value = __fsub_rn(__int_as_float(__byte_perm(words[i / 4] ^ 0x80808080u, 0x4B000000u, 0x7650 | (i % 4))), 8388736.0f);
-                y[i] = __fadd_rn(y[i], __fmul_rn(value, m));
-            }
+            for (int i = 0; i < 16; i++) y[i] = add_scaled_byte<true>(y[i], words[i / 4] ^ 0x80808080u, i % 4, m, shift);
         } else {
-            const float shift = -8388608.0f * m;
-            for (int i = 0; i < 16; i++) y[i] = __fadd_rn(y[i], __fmaf_rn(__int_as_float(__byte_perm(words[i / 4], 0x4B000000u, 0x7650 | (i % 4))), m, shift));
+            for (int i = 0; i < 16; i++) y[i] = add_scaled_byte<false>(y[i], words[i / 4], i % 4, m, shift);
         }
     }
     for (int i = 0; i < 16; i++) y[i] = fminf(fmaxf(y[i], p.lo), p.hi);
@@ -85,9 +78,7 @@ __device__ __forceinline__ void store_scaled16(const ConvArgs& p, long long inde
     } else {
         unsigned words[4];
         for (int i = 0; i < 4; i++) {
-            const unsigned low = __byte_perm(rounded_bits(y[4 * i]), rounded_bits(y[4 * i + 1]), 0x0040);
-            const unsigned high = __byte_perm(rounded_bits(y[4 * i + 2]), rounded_bits(y[4 * i + 3]), 0x0040);
-            words[i] = __byte_perm(low, high, 0x5410);
+            words[i] = pack_low_bytes(rounded_bits(y[4 * i]), rounded_bits(y[4 * i + 1]), rounded_bits(y[4 * i + 2]), rounded_bits(y[4 * i + 3]));
         }
         *(uint4*)((unsigned char*)p.y + index) = make_uint4(words[0], words[1], words[2], words[3]);
     }

@@ -45,10 +45,9 @@ __device__ __forceinline__ void dwconv_store(
             const float value = smallSums ? small_int_to_float(sum) : __int2float_rn(sum);
             bits[b] = rounded_bits(fminf(fmaxf(__fmul_rn(value, multiplier[c + 4 * q + b]), lo), hi));
         }
-        packed[q] = __byte_perm(__byte_perm(bits[0], bits[1], 0x0040), __byte_perm(bits[2], bits[3], 0x0040), 0x5410);
+        packed[q] = pack_low_bytes(bits[0], bits[1], bits[2], bits[3]);
     }
-    if (WORDS == 2) *(uint2*)out = make_uint2(packed[0], packed[WORDS - 1]);
-    else *(unsigned*)out = packed[0];
+    store_words<WORDS>(out, packed);
 }
 
 // 4 * WORDS bytes of one pixel (or zeros outside the image), unpacked to integers.

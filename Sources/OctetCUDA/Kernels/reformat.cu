@@ -24,7 +24,7 @@ extern "C" __global__ void octet_quantize_f32(
         const float values[4] = {v.x, v.y, v.z, v.w};
         unsigned bits[4];
         for (int k = 0; k < 4; k++) bits[k] = rounded_bits(quantize_clamped(values[k], scale, lo, hi));
-        *(unsigned*)(q + i) = __byte_perm(__byte_perm(bits[0], bits[1], 0x0040), __byte_perm(bits[2], bits[3], 0x0040), 0x5410);
+        *(unsigned*)(q + i) = pack_low_bytes(bits[0], bits[1], bits[2], bits[3]);
     } else {
         for (long long k = i; k < i + 4 && k < count; k++) q[k] = (unsigned char)__float2int_rn(quantize_clamped(x[k], scale, lo, hi));
     }
