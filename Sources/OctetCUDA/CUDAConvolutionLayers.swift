@@ -182,7 +182,7 @@ struct PointwiseTile: Hashable, Sendable, CustomStringConvertible {
 
     var description: String { "pointwise_n\(columns)_m\(rows)" }
 
-    static let all = [PointwiseTile(columns: 16, rows: 32), PointwiseTile(columns: 32, rows: 32), PointwiseTile(columns: 64, rows: 16)]
+    static let all = [16, 32, 48, 64].map { PointwiseTile(columns: $0, rows: $0 == 64 ? 16 : 32) }
     /// Threads of a block: four warps, each on its own rows.
     static let threads = 128
     /// `OCTET_CUDA_POINTWISE=0` leaves these kernels out (to time the engine without them).

@@ -711,7 +711,7 @@ extern "C" __global__ void octet_fold_input_nhwc(
 // instructions per output (Nsight Compute, H100), four times its memory time. Here each warp keeps the weights of
 // its 8·NS output channels in registers as mma B fragments for the whole kernel, loads A fragments straight from the
 // NHWC input (K contiguous bytes a pixel) with 8-byte loads a step ahead of their use, starts the accumulators at
-// the bias, and each lane finishes 2·NS consecutive output channels of a row, stored as one 4-, 8- or 16-byte word.
+// the bias, and each lane finishes 2·NS output channels of a row, stored as 4-, 8- or 16-byte words.
 //
 // Two permutations make that possible, neither visible in the result (PTX fragment layouts of mma.m16n8k32 with
 // 8-bit operands: A register 0 holds row g, k 4t..4t+3; 1 row g+8, same k; 2 row g, k 16+4t..; 3 row g+8, k 16+4t..
@@ -720,8 +720,11 @@ extern "C" __global__ void octet_fold_input_nhwc(
 //   k: of k step s, lane t loads the 8 bytes at 32s + 8t of a pixel into its A registers for k 4t.. (first 4) and
 //      16+4t.. (last 4), and the same 8 bytes of its column's weights into its B registers, so each product pairs
 //      the same input channel. Bytes at K and beyond are zero in the weights ([OC][Kpad]) and not loaded from x.
-//   n: column 2t + e of n-tile j, which lane t's accumulators hold, is output channel n0 + 2NS·t + 2j + e: B's
-//      column c of tile j is channel n0 + 2NS·(c / 2) + 2j + c % 2.
+//   n: lane t's accumulators (column 2t + e of n-tile j) are the bytes b = 2j + e of its row's output, grouped in
+//      vectors of V words (V = 4, 2 or 1, the largest dividing its NS/2 words); vector v of lane t is the output
+//      channels n0 + 16V·v + 4V·t .. +4V, so the four lanes of a row store 16V consecutive bytes with one access
+//      each (`slab_channel`). B's column c of tile j holds the weights of the channel lane c / 2 finishes as byte
+//      2j + c % 2.
 // Rows (output pixels) are the GEMM's: row m reads input pixel m, with M = N·H·W.
 //
 // Work: block b takes slab b % slabs (8·NS output channels each; OC a multiple of 8·NS) and its warps take groups of
@@ -749,9 +752,15 @@ __device__ __forceinline__ void conv_pointwise_body(const ConvArgs& p) {
     constexpr int CH = 2 * NS;    // output channels a lane finishes in a row
     constexpr int ROWS = 16 * MB; // rows a warp takes per step
     constexpr int WORDS = CH / 4; // of the output (and residual) bytes a lane handles in a row
+    constexpr int V = WORDS % 4 == 0 ? 4 : WORDS % 2 == 0 ? 2 : 1; // words moved with one access
     const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
     const int slabs = p.OC / (8 * NS);
     const int n0 = (blockIdx.x % slabs) * 8 * NS;
+    // The output channel of byte `byte` of lane `lane`'s row (the n permutation above).
+    auto slab_channel = [&](int lane, int byte) {
+        const int word = byte / 4;
+        return n0 + (word / V) * 16 * V + 4 * V * lane + 4 * (word % V) + byte % 4;
+    };
     const int warps = blockDim.x / 32;
     const int groupStride = (gridDim.x / slabs) * warps;
     const int groups = (p.M + ROWS - 1) / ROWS;
@@ -761,7 +770,7 @@ __device__ __forceinline__ void conv_pointwise_body(const ConvArgs& p) {
     // multipliers.
     unsigned b[NS][KSTEPS][2];
     for (int j = 0; j < NS; j++) {
-        const int column = n0 + CH * (g / 2) + 2 * j + g % 2;
+        const int column = slab_channel(g / 2, 2 * j + g % 2);
         for (int s = 0; s < KSTEPS; s++) {
             const uint2 v = *(const uint2*)(p.w + column * p.Kpad + 32 * s + 8 * t);
             b[j][s][0] = v.x, b[j][s][1] = v.y;
@@ -770,7 +779,7 @@ __device__ __forceinline__ void conv_pointwise_body(const ConvArgs& p) {
     int start[CH];
     float scale[CH];
     for (int i = 0; i < CH; i += 2) {
-        const int n = n0 + CH * t + i;
+        const int n = slab_channel(t, i);
         const int2 bias = *(const int2*)(p.bias + n);
         const float2 multiplier = *(const float2*)(p.multiplier + n);
         start[i] = SMALL_SUMS ? bias.x + 0x4B400000 : bias.x, start[i + 1] = SMALL_SUMS ? bias.y + 0x4B400000 : bias.y;
@@ -804,8 +813,12 @@ __device__ __forceinline__ void conv_pointwise_body(const ConvArgs& p) {
             for (int block = 0; block < MB; block++)
                 for (int half = 0; half < 2; half++) {
                     const int row = group * ROWS + block * 16 + half * 8 + g;
-                    if (row < p.M) load_words<WORDS>(p.residual + row * p.OC + n0 + CH * t, residual[block][half]);
-                    else for (int w = 0; w < WORDS; w++) residual[block][half][w] = 0;
+                    for (int vector = 0; vector < WORDS / V; vector++) {
+                        unsigned words[V];
+                        if (row < p.M) load_words<V>(p.residual + row * p.OC + slab_channel(t, 4 * V * vector), words);
+                        else for (int w = 0; w < V; w++) words[w] = 0;
+                        for (int w = 0; w < V; w++) residual[block][half][V * vector + w] = words[w];
+                    }
                 }
         }
         unsigned next[MB][KSTEPS][4];
@@ -834,13 +847,16 @@ __device__ __forceinline__ void conv_pointwise_body(const ConvArgs& p) {
                         y[i] = add_scaled_byte<RESIDUAL_SIGNED>(y[i], RESIDUAL_SIGNED ? word ^ 0x80808080u : word, i % 4, p.residualMultiplier, residualShift);
                     }
                 }
-                unsigned words[WORDS];
-                for (int w = 0; w < WORDS; w++) {
-                    unsigned bits[4];
-                    for (int i = 0; i < 4; i++) bits[i] = rounded_bits(fminf(fmaxf(y[4 * w + i], p.lo), p.hi));
-                    words[w] = pack_low_bytes(bits[0], bits[1], bits[2], bits[3]);
+                for (int vector = 0; vector < WORDS / V; vector++) {
+                    unsigned words[V];
+                    for (int w = 0; w < V; w++) {
+                        const float* values = y + 4 * (V * vector + w);
+                        unsigned bits[4];
+                        for (int i = 0; i < 4; i++) bits[i] = rounded_bits(fminf(fmaxf(values[i], p.lo), p.hi));
+                        words[w] = pack_low_bytes(bits[0], bits[1], bits[2], bits[3]);
+                    }
+                    if (row < p.M) store_words<V>((unsigned char*)p.y + row * p.OC + slab_channel(t, 4 * V * vector), words);
                 }
-                if (row < p.M) store_words<WORDS>((unsigned char*)p.y + row * p.OC + n0 + CH * t, words);
             }
         if (more) {
             for (int block = 0; block < MB; block++)
@@ -879,8 +895,9 @@ __device__ __forceinline__ void conv_pointwise(const ConvArgs& p) {
     OCTET_CONV_POINTWISE(32, N, M, MINBLOCKS, u8, false)      \
     OCTET_CONV_POINTWISE(64, N, M, MINBLOCKS, s8, true)       \
     OCTET_CONV_POINTWISE(64, N, M, MINBLOCKS, u8, false)
-OCTET_CONV_POINTWISE_ALL(16, 32, 4)
-OCTET_CONV_POINTWISE_ALL(32, 32, 3)
+OCTET_CONV_POINTWISE_ALL(16, 32, 5)
+OCTET_CONV_POINTWISE_ALL(32, 32, 4)
+OCTET_CONV_POINTWISE_ALL(48, 32, 3)
 OCTET_CONV_POINTWISE_ALL(64, 16, 3)
 
 #endif // __CUDA_ARCH__ >= 800
