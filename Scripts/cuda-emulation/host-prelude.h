@@ -1,7 +1,7 @@
 // Lets a CUDA kernel file compile as host C++ for Scripts/emulate-cuda-on-host.sh: the CUDA qualifiers vanish, __shared__
 // arrays become statics (one block runs at a time), the index registers are variables the harness sets per thread,
-// and the few intrinsics common.cuh uses get their IEEE host meaning. The harness (conv_f16_host.cpp) defines the
-// hardware instructions the kernel wraps and the barrier behind __syncthreads.
+// and the few intrinsics common.cuh uses get their IEEE host meaning. The harness (conv_f16_host.cpp,
+// conv_pointwise_host.cpp) defines the hardware instructions the kernel wraps and the barrier behind __syncthreads.
 #include <math.h>
 #include <string.h>
 #define OCTET_HOST_EMULATION 1
@@ -11,16 +11,31 @@
 #define __launch_bounds__(...)
 #define __align__(n) __attribute__((aligned(n)))
 #define __shared__ static
+struct uint2 { unsigned x, y; } __attribute__((aligned(8)));
 struct uint3 { unsigned x, y, z; };
+struct uint4 { unsigned x, y, z, w; } __attribute__((aligned(16)));
+struct int2 { int x, y; } __attribute__((aligned(8)));
+struct float2 { float x, y; } __attribute__((aligned(8)));
+inline uint2 make_uint2(unsigned x, unsigned y) { return {x, y}; }
 extern thread_local uint3 threadIdx;
-extern uint3 blockIdx;
+extern uint3 blockIdx, blockDim, gridDim;
 inline float __int_as_float(int v) { float f; memcpy(&f, &v, 4); return f; }
 inline int __float_as_int(float f) { int v; memcpy(&v, &f, 4); return v; }
 inline float __fadd_rn(float a, float b) { return a + b; }
 inline float __fsub_rn(float a, float b) { return a - b; }
 inline float __fmul_rn(float a, float b) { return a * b; }
 inline float __fdiv_rn(float a, float b) { return a / b; }
+inline float __fmaf_rn(float a, float b, float c) { return fmaf(a, b, c); }
 inline int __float2int_rn(float v) { return (int)nearbyintf(v); }
+inline float __int2float_rn(int v) { return (float)v; }
+// Byte n of the result is byte (selector >> 4n) & 7 of the eight bytes y:x (x the low four).
+inline unsigned __byte_perm(unsigned x, unsigned y, unsigned selector) {
+    const unsigned long long bytes = (unsigned long long)y << 32 | x;
+    unsigned result = 0;
+    for (int n = 0; n < 4; n++) result |= (unsigned)(bytes >> (8 * ((selector >> (4 * n)) & 7)) & 0xff) << (8 * n);
+    return result;
+}
 unsigned short f32_to_f16_rn(float v);
 void mma_f16_k16(float* c, const unsigned* a, unsigned b0, unsigned b1);
+void mma_m16n8k32_int8(int* d, const unsigned* a, unsigned b0, unsigned b1, const int* c, bool signedA);
 void __syncthreads();

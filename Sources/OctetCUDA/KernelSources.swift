@@ -3,6 +3,38 @@
 /// The CUDA C sources of the kernels, by file name; NVRTC compiles them at engine build time.
 enum KernelSources {
     static let files: [String: String] = [
+        "conv_args.cu": #"""
+// The arguments of the INT8 convolution kernels (conv_igemm.cu's tiles, conv_pointwise.cu's 1x1 kernel, the dp4a
+// kernel), filled by ImplicitGEMMKernel.encode in CUDAConvolutionLayers.swift, and the epilogue all of them apply.
+// In a file of its own, compiled before them, so Scripts/emulate-conv-pointwise.sh can run conv_pointwise.cu on the
+// host without the tiles' hardware-only code.
+//
+// Epilogue, bit for bit OctetQuantization's (NVRTC runs with --fmad=false; __fmul_rn etc. keep the order):
+//   y = (float)(acc + bias[n]) * multiplier[n]  [+ (float)residual * residualMultiplier]
+//   int8/uint8 output: q = round-half-even(min(max(y, lo), hi))
+//   float output:      y = min(max(y, lo), hi)   (lo/hi = -inf/+inf, or the fused Relu/Clip bounds)
+// Fully connected layers are the 1x1 case with H = W = 1.
+
+struct ConvArgs {
+    const unsigned char* x;        // NHWC input, int8 or uint8
+    const signed char* w;          // [OC][Kpad]
+    const int* bias;               // [OC], in the accumulator's scale
+    const float* multiplier;       // [OC]
+    const unsigned char* residual; // NHWC like the output, or null
+    void* y;                       // NHWC output
+    const int2* taps;              // per 4 bytes of k: {element offset from the window's corner, dy << 16 | dx};
+                                   // dy = 0x7fff beyond K, so the bounds test rejects it
+    int N, H, W, C, OH, OW, KH, KW, strideH, strideW, padTop, padLeft, dilationH, dilationW;
+    int OC, K, Kpad, M;
+    float lo, hi, residualMultiplier;
+    int outputMode;                // 0: int8, 1: uint8, 2: float32
+    int residualSigned;
+    int* partial;                  // split-K: [M][OC] int32 sums, zero between layers; null otherwise
+    int tilesPerSplit;             // k tiles per blockIdx.z
+    int smallSums;                 // every |acc + bias| < 2^22, whatever the input (the host proves it from the weights)
+};
+
+"""#,
         "conv_f16.cu": #"""
 // FP16 convolution and fully connected layers (precision FP16, TensorRT's kFP16) as an implicit GEMM on tensor cores:
 // mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 — half operands, FP32 accumulation — over FP32 NHWC tensors.
@@ -231,30 +263,7 @@ extern "C" __global__ void octet_conv_f32_direct(const FloatConvArgs p)
 // BK+16 bytes so ldmatrix is conflict-free. The bias, multipliers and
 // residual tile of the block are fetched with the first stage, so the epilogue waits on no global load.
 //
-// Epilogue, bit for bit OctetQuantization's (NVRTC runs with --fmad=false; __fmul_rn etc. keep the order):
-//   y = (float)(acc + bias[n]) * multiplier[n]  [+ (float)residual * residualMultiplier]
-//   int8/uint8 output: q = round-half-even(min(max(y, lo), hi))
-//   float output:      y = min(max(y, lo), hi)   (lo/hi = -inf/+inf, or the fused Relu/Clip bounds)
-// Fully connected layers are the 1x1 case with H = W = 1.
-
-struct ConvArgs {
-    const unsigned char* x;        // NHWC input, int8 or uint8
-    const signed char* w;          // [OC][Kpad]
-    const int* bias;               // [OC], in the accumulator's scale
-    const float* multiplier;       // [OC]
-    const unsigned char* residual; // NHWC like the output, or null
-    void* y;                       // NHWC output
-    const int2* taps;              // per 4 bytes of k: {element offset from the window's corner, dy << 16 | dx};
-                                   // dy = 0x7fff beyond K, so the bounds test rejects it
-    int N, H, W, C, OH, OW, KH, KW, strideH, strideW, padTop, padLeft, dilationH, dilationW;
-    int OC, K, Kpad, M;
-    float lo, hi, residualMultiplier;
-    int outputMode;                // 0: int8, 1: uint8, 2: float32
-    int residualSigned;
-    int* partial;                  // split-K: [M][OC] int32 sums, zero between layers; null otherwise
-    int tilesPerSplit;             // k tiles per blockIdx.z
-    int smallSums;                 // every |acc + bias| < 2^22, whatever the input (the host proves it from the weights)
-};
+// Arguments (ConvArgs) and the epilogue's contract: conv_args.cu.
 
 // The epilogue in two halves. The first, applied as the accumulators leave the registers: the sum with the bias,
 // as a float, times the multiplier. Where the host proved |acc + bias| < 2^22 the conversion runs on the FP32 pipe
@@ -731,20 +740,28 @@ extern "C" __global__ void octet_fold_input_nhwc(
 // 16·MB rows in turn across the grid, so the blocks that share a group of input pixels run together. Float output
 // (outputMode 2) is left to conv_igemm.
 
-#if __CUDA_ARCH__ >= 800
+// The one instruction the kernel uses beyond plain C: Scripts/emulate-conv-pointwise.sh replaces it
+// (OCTET_HOST_EMULATION) with a host model of the PTX ISA's definition and runs this very kernel, 128 threads a
+// block, against a direct reference: the check of the permutations above that runs without a GPU.
+#if __CUDA_ARCH__ >= 800 || defined(OCTET_HOST_EMULATION)
 
-// d = A·B + c with c given apart from d, so the accumulators can start at the bias without a copy.
+// d = A·B + c, c given apart from d (so the accumulators can start at the bias without a copy).
 template <bool SIGNED_INPUT>
-__device__ __forceinline__ void mma_k32_onto(int (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1, int c0, int c1) {
+__device__ __forceinline__ void mma_k32_onto(int (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1, int c0, int c1, int c2, int c3) {
+#ifdef OCTET_HOST_EMULATION
+    const int c[4] = {c0, c1, c2, c3};
+    mma_m16n8k32_int8(d, a, b0, b1, c, SIGNED_INPUT);
+#else
     if (SIGNED_INPUT) {
-        asm("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%10,%11};\n"
+        asm("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};\n"
             : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3])
-            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "r"(c0), "r"(c1));
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "r"(c0), "r"(c1), "r"(c2), "r"(c3));
     } else {
-        asm("mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%10,%11};\n"
+        asm("mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};\n"
             : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3])
-            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "r"(c0), "r"(c1));
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "r"(c0), "r"(c1), "r"(c2), "r"(c3));
     }
+#endif
 }
 
 template <int KSTEPS, int NS, int MB, bool SIGNED_INPUT, bool SMALL_SUMS, bool RESIDUAL, bool RESIDUAL_SIGNED>
@@ -756,10 +773,10 @@ __device__ __forceinline__ void conv_pointwise_body(const ConvArgs& p) {
     const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
     const int slabs = p.OC / (8 * NS);
     const int n0 = (blockIdx.x % slabs) * 8 * NS;
-    // The output channel of byte `byte` of lane `lane`'s row (the n permutation above).
-    auto slab_channel = [&](int lane, int byte) {
+    // The output channel of byte `byte` of lane `owner`'s row (the n permutation above).
+    auto slab_channel = [&](int owner, int byte) {
         const int word = byte / 4;
-        return n0 + (word / V) * 16 * V + 4 * V * lane + 4 * (word % V) + byte % 4;
+        return n0 + (word / V) * 16 * V + 4 * V * owner + 4 * (word % V) + byte % 4;
     };
     const int warps = blockDim.x / 32;
     const int groupStride = (gridDim.x / slabs) * warps;
@@ -828,8 +845,11 @@ __device__ __forceinline__ void conv_pointwise_body(const ConvArgs& p) {
         int acc[MB][NS][4];
         for (int block = 0; block < MB; block++)
             for (int j = 0; j < NS; j++) {
-                mma_k32_onto<SIGNED_INPUT>(acc[block][j], a[block][0], b[j][0][0], b[j][0][1], start[2 * j], start[2 * j + 1]);
-                for (int s = 1; s < KSTEPS; s++) mma_k32<SIGNED_INPUT>(acc[block][j], a[block][s], b[j][s][0], b[j][s][1]);
+                mma_k32_onto<SIGNED_INPUT>(acc[block][j], a[block][0], b[j][0][0], b[j][0][1], start[2 * j], start[2 * j + 1], start[2 * j], start[2 * j + 1]);
+                for (int s = 1; s < KSTEPS; s++) {
+                    int* d = acc[block][j];
+                    mma_k32_onto<SIGNED_INPUT>(acc[block][j], a[block][s], b[j][s][0], b[j][s][1], d[0], d[1], d[2], d[3]);
+                }
             }
 
         for (int block = 0; block < MB; block++)
@@ -900,7 +920,7 @@ OCTET_CONV_POINTWISE_ALL(32, 32, 4)
 OCTET_CONV_POINTWISE_ALL(48, 32, 3)
 OCTET_CONV_POINTWISE_ALL(64, 16, 3)
 
-#endif // __CUDA_ARCH__ >= 800
+#endif // __CUDA_ARCH__ >= 800 || OCTET_HOST_EMULATION
 """#,
         "dwconv.cu": #"""
 // INT8 depthwise convolution, NHWC, one thread per output element (pixel, channel), with Octet's requantization

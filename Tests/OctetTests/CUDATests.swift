@@ -28,6 +28,20 @@ import OctetQuantization
         }
     }
 
+    /// conv_pointwise.cu run on the host with the PTX ISA's mma.m16n8k32 modelled (Scripts/emulate-conv-pointwise.sh):
+    /// every warp shape, one and two k steps, K with bytes beyond it, row tails, residuals of both signednesses, both
+    /// conversions; byte for byte the reference, and nothing written past the output. Runs without a GPU.
+    @Test func pointwiseKernelEmulatedOnTheHostMatchesTheReference() throws {
+        let script = TestPaths.packageRoot().appendingPathComponent("Scripts/emulate-conv-pointwise.sh").path
+        let result = try OctetBinary.run([script], executable: URL(fileURLWithPath: "/bin/bash"))
+        if result.stdout.contains("emulation skipped") {
+            print("conv_pointwise emulation skipped: \(result.stdout)")
+            return
+        }
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("PASSED: 12 of 12 cases"), "\(result.stdout)")
+    }
+
     @Test(.enabled(if: CUDATests.cudaMissing == nil, Comment(rawValue: "CUDA tests skipped: \(CUDATests.cudaMissing ?? "")")))
     func kernelsMatchTheReferenceOnTheGPU() throws {
         #expect(try CUDASelfTest.run { print($0) } == 0)

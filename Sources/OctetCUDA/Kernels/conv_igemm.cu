@@ -9,30 +9,7 @@
 // BK+16 bytes so ldmatrix is conflict-free. The bias, multipliers and
 // residual tile of the block are fetched with the first stage, so the epilogue waits on no global load.
 //
-// Epilogue, bit for bit OctetQuantization's (NVRTC runs with --fmad=false; __fmul_rn etc. keep the order):
-//   y = (float)(acc + bias[n]) * multiplier[n]  [+ (float)residual * residualMultiplier]
-//   int8/uint8 output: q = round-half-even(min(max(y, lo), hi))
-//   float output:      y = min(max(y, lo), hi)   (lo/hi = -inf/+inf, or the fused Relu/Clip bounds)
-// Fully connected layers are the 1x1 case with H = W = 1.
-
-struct ConvArgs {
-    const unsigned char* x;        // NHWC input, int8 or uint8
-    const signed char* w;          // [OC][Kpad]
-    const int* bias;               // [OC], in the accumulator's scale
-    const float* multiplier;       // [OC]
-    const unsigned char* residual; // NHWC like the output, or null
-    void* y;                       // NHWC output
-    const int2* taps;              // per 4 bytes of k: {element offset from the window's corner, dy << 16 | dx};
-                                   // dy = 0x7fff beyond K, so the bounds test rejects it
-    int N, H, W, C, OH, OW, KH, KW, strideH, strideW, padTop, padLeft, dilationH, dilationW;
-    int OC, K, Kpad, M;
-    float lo, hi, residualMultiplier;
-    int outputMode;                // 0: int8, 1: uint8, 2: float32
-    int residualSigned;
-    int* partial;                  // split-K: [M][OC] int32 sums, zero between layers; null otherwise
-    int tilesPerSplit;             // k tiles per blockIdx.z
-    int smallSums;                 // every |acc + bias| < 2^22, whatever the input (the host proves it from the weights)
-};
+// Arguments (ConvArgs) and the epilogue's contract: conv_args.cu.
 
 // The epilogue in two halves. The first, applied as the accumulators leave the registers: the sum with the bias,
 // as a float, times the multiplier. Where the host proved |acc + bias| < 2^22 the conversion runs on the FP32 pipe

@@ -27,20 +27,28 @@
 // 16·MB rows in turn across the grid, so the blocks that share a group of input pixels run together. Float output
 // (outputMode 2) is left to conv_igemm.
 
-#if __CUDA_ARCH__ >= 800
+// The one instruction the kernel uses beyond plain C: Scripts/emulate-conv-pointwise.sh replaces it
+// (OCTET_HOST_EMULATION) with a host model of the PTX ISA's definition and runs this very kernel, 128 threads a
+// block, against a direct reference: the check of the permutations above that runs without a GPU.
+#if __CUDA_ARCH__ >= 800 || defined(OCTET_HOST_EMULATION)
 
-// d = A·B + c with c given apart from d, so the accumulators can start at the bias without a copy.
+// d = A·B + c, c given apart from d (so the accumulators can start at the bias without a copy).
 template <bool SIGNED_INPUT>
-__device__ __forceinline__ void mma_k32_onto(int (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1, int c0, int c1) {
+__device__ __forceinline__ void mma_k32_onto(int (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1, int c0, int c1, int c2, int c3) {
+#ifdef OCTET_HOST_EMULATION
+    const int c[4] = {c0, c1, c2, c3};
+    mma_m16n8k32_int8(d, a, b0, b1, c, SIGNED_INPUT);
+#else
     if (SIGNED_INPUT) {
-        asm("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%10,%11};\n"
+        asm("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};\n"
             : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3])
-            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "r"(c0), "r"(c1));
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "r"(c0), "r"(c1), "r"(c2), "r"(c3));
     } else {
-        asm("mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%10,%11};\n"
+        asm("mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};\n"
             : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3])
-            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "r"(c0), "r"(c1));
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "r"(c0), "r"(c1), "r"(c2), "r"(c3));
     }
+#endif
 }
 
 template <int KSTEPS, int NS, int MB, bool SIGNED_INPUT, bool SMALL_SUMS, bool RESIDUAL, bool RESIDUAL_SIGNED>
@@ -124,8 +132,11 @@ __device__ __forceinline__ void conv_pointwise_body(const ConvArgs& p) {
         int acc[MB][NS][4];
         for (int block = 0; block < MB; block++)
             for (int j = 0; j < NS; j++) {
-                mma_k32_onto<SIGNED_INPUT>(acc[block][j], a[block][0], b[j][0][0], b[j][0][1], start[2 * j], start[2 * j + 1]);
-                for (int s = 1; s < KSTEPS; s++) mma_k32<SIGNED_INPUT>(acc[block][j], a[block][s], b[j][s][0], b[j][s][1]);
+                mma_k32_onto<SIGNED_INPUT>(acc[block][j], a[block][0], b[j][0][0], b[j][0][1], start[2 * j], start[2 * j + 1], start[2 * j], start[2 * j + 1]);
+                for (int s = 1; s < KSTEPS; s++) {
+                    int* d = acc[block][j];
+                    mma_k32_onto<SIGNED_INPUT>(acc[block][j], a[block][s], b[j][s][0], b[j][s][1], d[0], d[1], d[2], d[3]);
+                }
             }
 
         for (int block = 0; block < MB; block++)
@@ -196,4 +207,4 @@ OCTET_CONV_POINTWISE_ALL(32, 32, 4)
 OCTET_CONV_POINTWISE_ALL(48, 32, 3)
 OCTET_CONV_POINTWISE_ALL(64, 16, 3)
 
-#endif // __CUDA_ARCH__ >= 800
+#endif // __CUDA_ARCH__ >= 800 || OCTET_HOST_EMULATION
