@@ -32,12 +32,7 @@ import OctetQuantization
     /// every warp shape, one and two k steps, K with bytes beyond it, row tails, residuals of both signednesses, both
     /// conversions; byte for byte the reference, and nothing written past the output. Runs without a GPU.
     @Test func pointwiseKernelEmulatedOnTheHostMatchesTheReference() throws {
-        let script = TestPaths.packageRoot().appendingPathComponent("Scripts/emulate-conv-pointwise.sh").path
-        let result = try OctetBinary.run([script], executable: URL(fileURLWithPath: "/bin/bash"))
-        if result.stdout.contains("emulation skipped") {
-            print("conv_pointwise emulation skipped: \(result.stdout)")
-            return
-        }
+        guard let result = try OctetBinary.runEmulation("emulate-conv-pointwise.sh") else { return }
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("PASSED: 12 of 12 cases"), "\(result.stdout)")
     }

@@ -37,6 +37,18 @@ enum OctetBinary {
             status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
             stderr: String(decoding: errData, as: UTF8.self))
     }
+
+    /// Runs one of the `Scripts/emulate-*.sh` checks (CUDA kernel code compiled and run on the host); nil, having
+    /// said so, where the script found no clang and skipped.
+    static func runEmulation(_ script: String) throws -> CommandResult? {
+        let path = TestPaths.packageRoot().appendingPathComponent("Scripts/\(script)").path
+        let result = try run([path], executable: URL(fileURLWithPath: "/bin/bash"))
+        if result.stdout.contains("emulation skipped") {
+            print("\(script) skipped: \(result.stdout)")
+            return nil
+        }
+        return result
+    }
 }
 
 @Suite struct CommandLineTests {

@@ -176,12 +176,7 @@ import Octet
     /// conv_f16.cu's kernel, unchanged, run on the host with the PTX ISA's cvt and mma.m16n8k16 modelled independently
     /// (Scripts/emulate-conv-f16.sh): every self-test shape within the accumulation-order bound.
     @Test func float16KernelEmulatedOnTheHostMatchesTheExactSum() throws {
-        let script = TestPaths.packageRoot().appendingPathComponent("Scripts/emulate-conv-f16.sh").path
-        let result = try OctetBinary.run([script], executable: URL(fileURLWithPath: "/bin/bash"))
-        if result.stdout.contains("emulation skipped") {
-            print("conv_f16 emulation skipped: \(result.stdout)")
-            return
-        }
+        guard let result = try OctetBinary.runEmulation("emulate-conv-f16.sh") else { return }
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("PASSED: 8 of 8 cases"), "\(result.stdout)")
     }
