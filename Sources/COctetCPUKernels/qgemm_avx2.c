@@ -292,11 +292,13 @@ typedef struct {
     size_t hi_count;
 } tile_input;
 
-/* mr rows x 16 columns: acc (bias not included) for the panel at b; columns 0-7 in out[i][0], 8-15 in out[i][1]. */
-OCTET_INLINE OCTET_TARGET_AVX2 void tile_accumulate(const size_t mr, size_t K, const tile_input* in, const uint8_t* b,
-                                                    __m256i out[MR][2]) {
+/* mr rows x 16 columns: acc (bias not included) for the panel at b; columns 0-7 in out[i][0], 8-15 in out[i][1].
+ * Two functions, one a path, so that each tile is compiled for one of them: merged, the byte path's short loops
+ * (K = 16 to 32 on the mobile nets' expansions) paid for the widened path's twelve accumulators in spills. */
+OCTET_INLINE OCTET_TARGET_AVX2 void tile_accumulate_bytes(const size_t mr, size_t K, const tile_input* in,
+                                                          const uint8_t* b, __m256i out[MR][2]) {
     const uint8_t* w = b + 64;
-    if (in->a16 == NULL) {
+    {
         /* Byte path: columns 0-7 are the first 32 bytes of a k-group (8 columns x 4 k), 8-15 the next 32. */
         const __m256i ones16 = _mm256_set1_epi16(1);
         __m256i acc[MR][2];
@@ -345,8 +347,12 @@ OCTET_INLINE OCTET_TARGET_AVX2 void tile_accumulate(const size_t mr, size_t K, c
             out[i][0] = _mm256_add_epi32(acc[i][0], _mm256_mullo_epi32(sums0, s));
             out[i][1] = _mm256_add_epi32(acc[i][1], _mm256_mullo_epi32(sums1, s));
         }
-        return;
     }
+}
+
+OCTET_INLINE OCTET_TARGET_AVX2 void tile_accumulate_widened(const size_t mr, size_t K, const tile_input* in,
+                                                            const uint8_t* b, __m256i out[MR][2]) {
+    const uint8_t* w = b + 64;
     const int16_t* a16 = in->a16;
     __m256i acc[MR][4];
     OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
@@ -370,35 +376,50 @@ OCTET_INLINE OCTET_TARGET_AVX2 void tile_accumulate(const size_t mr, size_t K, c
     }
 }
 
-/* The requantizing tile: C (bytes) rows of ncols (1..16) bytes. */
-OCTET_INLINE OCTET_TARGET_AVX2 void tile_q(const size_t mr, size_t K, const tile_input* in, const uint8_t* b,
-                                           size_t ncols, uint8_t* c, size_t c_stride, const uint8_t* res,
-                                           size_t r_stride, const octet_qgemm_params* p) {
-    __m256i acc[MR][2];
-    tile_accumulate(mr, K, in, b, acc);
-    const __m256i bias0 = _mm256_loadu_si256((const __m256i*)b);
-    const __m256i bias1 = _mm256_loadu_si256((const __m256i*)(b + 32));
-    const float* multiplier = (const float*)(b + 64 + 16 * K);
+/* The requantizing tiles of one row tile: mr rows of A against the panels [pb, pe) of `panels` (N columns in all),
+ * C (bytes) and the residual from the row tile's first row, columns 16 * pi onwards for panel pi. One call a row
+ * tile rather than a panel, so the epilogue's constants are set up once: with K = 16 a panel is about 150 vector
+ * ops, and the per-call prologue, broadcasts and spills were a large part of it. `block_sums` holds sum_k W for
+ * the panels from pb on (16 each), or is NULL where the tile has no shift. */
+OCTET_INLINE OCTET_TARGET_AVX2 void row_tile_q(const size_t mr, const int widened, size_t K, const tile_input* in,
+                                               const uint8_t* panels, size_t panel_bytes, size_t pb, size_t pe,
+                                               size_t N, const int32_t* block_sums, uint8_t* c, size_t c_stride,
+                                               const uint8_t* res, size_t r_stride, const octet_qgemm_params* p) {
     const __m256 vmin = _mm256_set1_ps(p->min);
     const __m256 vmax = _mm256_set1_ps(p->max);
     const __m256 vrm = _mm256_set1_ps(p->residual_multiplier);
     const __m256i vrz = _mm256_set1_epi32(p->residual_zero_point);
     const __m256i voz = _mm256_set1_epi32(p->output_zero_point);
-    OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
-        __m128i r16 = _mm_setzero_si128();
-        if (res != NULL) r16 = octet_load16_partial_avx2(res + i * r_stride, ncols);
-        const __m128i q = octet_requant16_avx2(_mm256_add_epi32(acc[i][0], bias0), _mm256_add_epi32(acc[i][1], bias1),
-                                               multiplier, res != NULL, r16, p->residual_signed, vrz, vrm, vmin, vmax,
-                                               voz, p->output_signed, res != NULL || !p->saturation_clamps);
-        octet_store16_partial_avx2(c + i * c_stride, q, ncols);
+    const int clamp = res != NULL || !p->saturation_clamps;
+    tile_input panel_input = *in;
+    for (size_t pi = pb; pi < pe; pi++) {
+        const uint8_t* b = panels + pi * panel_bytes;
+        const size_t ncols = octet_min_size(16, N - 16 * pi);
+        panel_input.sums = block_sums != NULL ? block_sums + (pi - pb) * 16 : NULL;
+        __m256i acc[MR][2];
+        if (widened) tile_accumulate_widened(mr, K, &panel_input, b, acc);
+        else tile_accumulate_bytes(mr, K, &panel_input, b, acc);
+        const __m256i bias0 = _mm256_loadu_si256((const __m256i*)b);
+        const __m256i bias1 = _mm256_loadu_si256((const __m256i*)(b + 32));
+        const float* multiplier = (const float*)(b + 64 + 16 * K);
+        OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
+            __m128i r16 = _mm_setzero_si128();
+            if (res != NULL) r16 = octet_load16_partial_avx2(res + i * r_stride + 16 * pi, ncols);
+            const __m128i q = octet_requant16_avx2(_mm256_add_epi32(acc[i][0], bias0), _mm256_add_epi32(acc[i][1], bias1),
+                                                   multiplier, res != NULL, r16, p->residual_signed, vrz, vrm, vmin,
+                                                   vmax, voz, p->output_signed, clamp);
+            octet_store16_partial_avx2(c + i * c_stride + 16 * pi, q, ncols);
+        }
     }
 }
 
 /* The float tile: C[m][n] = clamp((float)acc * multiplier[n], min, max), rows of ncols (1..16) floats. */
-OCTET_INLINE OCTET_TARGET_AVX2 void tile_f32(const size_t mr, size_t K, const tile_input* in, const uint8_t* b,
-                                             size_t ncols, float* c, size_t ldc, float min, float max) {
+OCTET_INLINE OCTET_TARGET_AVX2 void tile_f32(const size_t mr, const int widened, size_t K, const tile_input* in,
+                                             const uint8_t* b, size_t ncols, float* c, size_t ldc, float min,
+                                             float max) {
     __m256i acc[MR][2];
-    tile_accumulate(mr, K, in, b, acc);
+    if (widened) tile_accumulate_widened(mr, K, in, b, acc);
+    else tile_accumulate_bytes(mr, K, in, b, acc);
     const __m256i bias0 = _mm256_loadu_si256((const __m256i*)b);
     const __m256i bias1 = _mm256_loadu_si256((const __m256i*)(b + 32));
     const __m256 m0 = _mm256_loadu_ps((const float*)(b + 64 + 16 * K));
@@ -413,26 +434,33 @@ OCTET_INLINE OCTET_TARGET_AVX2 void tile_f32(const size_t mr, size_t K, const ti
     }
 }
 
-typedef void (*tile_q_fn)(size_t K, const tile_input* in, const uint8_t* b, size_t ncols, uint8_t* c,
-                          size_t c_stride, const uint8_t* res, size_t r_stride, const octet_qgemm_params* p);
+typedef void (*tile_q_fn)(size_t K, const tile_input* in, const uint8_t* panels, size_t panel_bytes, size_t pb,
+                          size_t pe, size_t N, const int32_t* block_sums, uint8_t* c, size_t c_stride,
+                          const uint8_t* res, size_t r_stride, const octet_qgemm_params* p);
 typedef void (*tile_f32_fn)(size_t K, const tile_input* in, const uint8_t* b, size_t ncols, float* c, size_t ldc,
                             float min, float max);
 
-#define DEFINE_TILES(R)                                                                                           \
-    static OCTET_TARGET_AVX2 void tile_q_##R(size_t K, const tile_input* in, const uint8_t* b, size_t ncols,       \
-                                             uint8_t* c, size_t c_stride, const uint8_t* res, size_t r_stride,      \
-                                             const octet_qgemm_params* p) {                                         \
-        tile_q(R, K, in, b, ncols, c, c_stride, res, r_stride, p);                                                  \
+/* One tile function per row count R and path W (0 bytes, 1 widened). */
+#define DEFINE_TILES(R, W)                                                                                        \
+    static OCTET_TARGET_AVX2 void tile_q_##R##_##W(size_t K, const tile_input* in, const uint8_t* panels,          \
+                                                   size_t panel_bytes, size_t pb, size_t pe, size_t N,              \
+                                                   const int32_t* block_sums, uint8_t* c, size_t c_stride,          \
+                                                   const uint8_t* res, size_t r_stride, const octet_qgemm_params* p) { \
+        row_tile_q(R, W, K, in, panels, panel_bytes, pb, pe, N, block_sums, c, c_stride, res, r_stride, p);         \
     }                                                                                                               \
-    static OCTET_TARGET_AVX2 void tile_f32_##R(size_t K, const tile_input* in, const uint8_t* b, size_t ncols,     \
-                                               float* c, size_t ldc, float min, float max) {                       \
-        tile_f32(R, K, in, b, ncols, c, ldc, min, max);                                                             \
+    static OCTET_TARGET_AVX2 void tile_f32_##R##_##W(size_t K, const tile_input* in, const uint8_t* b,             \
+                                                     size_t ncols, float* c, size_t ldc, float min, float max) {    \
+        tile_f32(R, W, K, in, b, ncols, c, ldc, min, max);                                                          \
     }
-DEFINE_TILES(1)
-DEFINE_TILES(2)
-DEFINE_TILES(3)
-static const tile_q_fn tiles_q[MR] = {tile_q_1, tile_q_2, tile_q_3};
-static const tile_f32_fn tiles_f32[MR] = {tile_f32_1, tile_f32_2, tile_f32_3};
+DEFINE_TILES(1, 0)
+DEFINE_TILES(2, 0)
+DEFINE_TILES(3, 0)
+DEFINE_TILES(1, 1)
+DEFINE_TILES(2, 1)
+DEFINE_TILES(3, 1)
+static const tile_q_fn tiles_q[2][MR] = {{tile_q_1_0, tile_q_2_0, tile_q_3_0}, {tile_q_1_1, tile_q_2_1, tile_q_3_1}};
+static const tile_f32_fn tiles_f32[2][MR] = {{tile_f32_1_0, tile_f32_2_0, tile_f32_3_0},
+                                             {tile_f32_1_1, tile_f32_2_1, tile_f32_3_1}};
 
 /* Scratch of one call: the widened or shifted A of a row tile, and the shift sums of the current block of panels
  * (computed on first need). On the stack up to STACK_K / STACK_PANELS, else on the heap. */
@@ -526,16 +554,18 @@ static OCTET_TARGET_AVX2 void qgemm_avx2_driver(size_t M, size_t N, size_t K, co
                 }
             }
             const int use_sums = !plan.widened && plan.any_shift;
+            if (f == NULL) {
+                const uint8_t* res = residual != NULL ? (const uint8_t*)residual + m0 * r_stride : NULL;
+                tiles_q[plan.widened][mr - 1](K, &in, (const uint8_t*)packed_B, panel_bytes, pb, pe, N,
+                                              use_sums ? s.sums : NULL, (uint8_t*)C + m0 * c_stride, c_stride, res,
+                                              r_stride, p);
+                continue;
+            }
             for (size_t pi = pb; pi < pe; pi++) {
                 const size_t ncols = octet_min_size(16, N - 16 * pi);
                 const uint8_t* b = (const uint8_t*)packed_B + pi * panel_bytes;
                 in.sums = use_sums ? s.sums + (pi - pb) * 16 : NULL;
-                if (f == NULL) {
-                    const uint8_t* res = residual != NULL ? (const uint8_t*)residual + m0 * r_stride + 16 * pi : NULL;
-                    tiles_q[mr - 1](K, &in, b, ncols, (uint8_t*)C + m0 * c_stride + 16 * pi, c_stride, res, r_stride, p);
-                } else {
-                    tiles_f32[mr - 1](K, &in, b, ncols, f->C + m0 * f->ldc + 16 * pi, f->ldc, f->min, f->max);
-                }
+                tiles_f32[plan.widened][mr - 1](K, &in, b, ncols, f->C + m0 * f->ldc + 16 * pi, f->ldc, f->min, f->max);
             }
         }
     }
