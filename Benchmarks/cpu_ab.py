@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A/B latency of two (or more) octet binaries on the same model, alternating, on a noisy machine.
 
-    Benchmarks/cpu_ab.py --model M [--ranges R] [--batch 1,8] [--threads 2] [--rounds 5] OCTET_A OCTET_B ...
+    Benchmarks/cpu_ab.py --model M [--ranges R] [--batch 1,8] [--threads 2] [--rounds 5]
+                         [--bench-option=--trt-compatible-ranges ...] OCTET_A OCTET_B ...
 
 Each round runs `octet bench --json` once per binary and batch size, in turn, so that load from elsewhere on
 the machine falls on every binary alike. Per binary and batch it prints the lowest and the median p50 over
@@ -20,6 +21,7 @@ def bench(octet, args, batch):
                "--iterations", str(args.iterations), "--warmup", "3", "--json"]
     if args.ranges:
         command += ["--ranges", args.ranges]
+    command += args.bench_option
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         sys.exit(f"{octet} bench failed (status {result.returncode}): {result.stderr.strip()}")
@@ -35,6 +37,8 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--iterations", type=int, default=40, help="timed runs per bench call (default 40)")
+    parser.add_argument("--bench-option", action="append", default=[], metavar="OPTION",
+                        help="extra `octet bench` option for every binary, e.g. --bench-option=--trt-compatible-ranges")
     args = parser.parse_args()
     batches = [int(b) for b in args.batch.split(",")]
     p50 = {(b, o): [] for b in batches for o in args.binaries}

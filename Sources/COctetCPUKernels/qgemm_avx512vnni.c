@@ -4,8 +4,10 @@
  * Register tile: MR = 6 rows x 4 panels (64 columns) = 24 zmm int32 accumulators, plus 4 zmm of weights and
  * one broadcast of A. Per k-group of 4: load 64 bytes of W per panel (16 columns x 4 k), broadcast the 4 A
  * bytes of each row (vpbroadcastd), and vpdpbusd (u8 A x s8 W, 4 products summed into each int32 lane). int8 A
- * (a_xor 0x80) is shifted to uint8 by a vpxord per broadcast, or, where a row block meets three or more 64-column
- * tiles, once per 6-row block beforehand (octet_shifted_block). Edges: fewer rows (1..5) and fewer panels (1..3) are separate instances of the same inline tile; the
+ * (a_xor 0x80) is shifted to uint8 once per 6-row block, a block ahead of its use (octet_shifted_block): a vpxord
+ * per broadcast instead (6 per 24 vpdpbusd) held every shape it was left to at 49-62 % of the vpdpbusd peak, the
+ * copy at 63-94 % even for a single 64-column tile (kernel_bench, int8 A). Edges: fewer rows (1..5) and fewer
+ * panels (1..3) are separate instances of the same inline tile; the
  * last panel's columns past N are computed on zero padding and dropped by masked stores.
  *
  * Epilogue per row: the octet_requantize() steps on 4 x 16 lanes, then two vpackssdw, one vpacksswb/vpackuswb
@@ -28,8 +30,7 @@
 #define MR 6
 #define NP 4
 
-OCTET_INLINE OCTET_TARGET_AVX512 void qgemm_tile(const size_t mr, const size_t np, const int shift_a, size_t K,
-                                                 const uint8_t* a,
+OCTET_INLINE OCTET_TARGET_AVX512 void qgemm_tile(const size_t mr, const size_t np, size_t K, const uint8_t* a,
                                                  size_t a_stride, const uint8_t* b, size_t panel_bytes,
                                                  size_t ncols, uint8_t* c, size_t c_stride, const uint8_t* res,
                                                  size_t r_stride, const octet_qgemm_params* p) {
@@ -38,7 +39,6 @@ OCTET_INLINE OCTET_TARGET_AVX512 void qgemm_tile(const size_t mr, const size_t n
         const __m512i bias = _mm512_loadu_si512(b + j * panel_bytes);
         OCTET_UNROLL for (size_t i = 0; i < mr; i++) acc[i][j] = bias;
     }
-    const __m512i vxor = _mm512_set1_epi8((char)0x80);
     const uint8_t* w = b + 64;
     const uint8_t* ar[MR];
     OCTET_UNROLL for (size_t i = 0; i < mr; i++) ar[i] = a + i * a_stride;
@@ -56,8 +56,7 @@ OCTET_INLINE OCTET_TARGET_AVX512 void qgemm_tile(const size_t mr, const size_t n
             OCTET_UNROLL for (size_t j = 0; j < np; j++) wv[j] = _mm512_loadu_si512(w + j * panel_bytes);
             w += 64;
             OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
-                __m512i av = _mm512_set1_epi32(octet_load_i32(ar[i] + k));
-                if (shift_a) av = _mm512_xor_si512(av, vxor);
+                const __m512i av = _mm512_set1_epi32(octet_load_i32(ar[i] + k));
                 OCTET_UNROLL for (size_t j = 0; j < np; j++) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], av, wv[j]);
             }
         }
@@ -114,25 +113,23 @@ typedef void (*tile_fn)(size_t K, const uint8_t* a, size_t a_stride, const uint8
                         size_t ncols, uint8_t* c, size_t c_stride, const uint8_t* res, size_t r_stride,
                         const octet_qgemm_params* p);
 
-/* Instances per row count R, panel count P, and S: whether the tile XORs each broadcast of int8 A (1) or reads
- * uint8 A, given or shifted beforehand (0). */
-#define DEFINE_TILE(R, P, S)                                                                                     \
-    static OCTET_TARGET_AVX512 void tile_##R##x##P##_##S(size_t K, const uint8_t* a, size_t a_stride,           \
-                                                         const uint8_t* b, size_t panel_bytes, size_t ncols,    \
-                                                         uint8_t* c, size_t c_stride, const uint8_t* res,        \
-                                                         size_t r_stride, const octet_qgemm_params* p) {         \
-        qgemm_tile(R, P, S, K, a, a_stride, b, panel_bytes, ncols, c, c_stride, res, r_stride, p);              \
+/* Instances per row count R and panel count P (A is uint8 by then: given, or shifted beforehand). */
+#define DEFINE_TILE(R, P)                                                                                        \
+    static OCTET_TARGET_AVX512 void tile_##R##x##P(size_t K, const uint8_t* a, size_t a_stride, const uint8_t* b, \
+                                                  size_t panel_bytes, size_t ncols, uint8_t* c, size_t c_stride, \
+                                                  const uint8_t* res, size_t r_stride, const octet_qgemm_params* p) { \
+        qgemm_tile(R, P, K, a, a_stride, b, panel_bytes, ncols, c, c_stride, res, r_stride, p);                 \
     }
-#define DEFINE_TILE_ROW(R, S) DEFINE_TILE(R, 1, S) DEFINE_TILE(R, 2, S) DEFINE_TILE(R, 3, S) DEFINE_TILE(R, 4, S)
-#define DEFINE_TILES(S) \
-    DEFINE_TILE_ROW(1, S) DEFINE_TILE_ROW(2, S) DEFINE_TILE_ROW(3, S) DEFINE_TILE_ROW(4, S) DEFINE_TILE_ROW(5, S) \
-    DEFINE_TILE_ROW(6, S)
-DEFINE_TILES(0)
-DEFINE_TILES(1)
+#define DEFINE_TILE_ROW(R) DEFINE_TILE(R, 1) DEFINE_TILE(R, 2) DEFINE_TILE(R, 3) DEFINE_TILE(R, 4)
+DEFINE_TILE_ROW(1)
+DEFINE_TILE_ROW(2)
+DEFINE_TILE_ROW(3)
+DEFINE_TILE_ROW(4)
+DEFINE_TILE_ROW(5)
+DEFINE_TILE_ROW(6)
 
-#define TILE_ROW(R, S) {tile_##R##x1_##S, tile_##R##x2_##S, tile_##R##x3_##S, tile_##R##x4_##S}
-#define TILE_TABLE(S) {TILE_ROW(1, S), TILE_ROW(2, S), TILE_ROW(3, S), TILE_ROW(4, S), TILE_ROW(5, S), TILE_ROW(6, S)}
-static const tile_fn tiles_by_shift[2][MR][NP] = {TILE_TABLE(0), TILE_TABLE(1)};
+#define TILE_ROW(R) {tile_##R##x1, tile_##R##x2, tile_##R##x3, tile_##R##x4}
+static const tile_fn tiles[MR][NP] = {TILE_ROW(1), TILE_ROW(2), TILE_ROW(3), TILE_ROW(4), TILE_ROW(5), TILE_ROW(6)};
 
 /* Weight bytes per L2 block of panels. */
 #define L2_BLOCK_BYTES (384u * 1024u)
@@ -146,13 +143,9 @@ void octet_qgemm_avx512vnni(size_t M, size_t N, size_t K, const uint8_t* A, size
     const size_t panels = (N + 15) / 16;
     size_t block_panels = L2_BLOCK_BYTES / panel_bytes / NP * NP;
     if (block_panels < NP) block_panels = NP;
-    /* int8 A with three or more 64-column tiles a row block: shifted to uint8 once per 6-row block
-     * (octet_shifted_block) instead of an XOR per broadcast per tile (with one tile, as the 3-channel stem's, the
-     * copy costs more than the XORs it saves: measured). */
+    /* int8 A: shifted to uint8 once per 6-row block (octet_shifted_block). */
     uint8_t stack_rows[2 * MR * 2048];
-    const int preshift = p->a_xor != 0 && octet_min_size(panels, block_panels) > 2 * NP;
-    uint8_t* shifted = preshift ? octet_shift_buffers(MR, K, stack_rows, sizeof stack_rows) : NULL;
-    const tile_fn(*tiles)[NP] = tiles_by_shift[p->a_xor != 0 && !preshift];
+    uint8_t* shifted = p->a_xor != 0 ? octet_shift_buffers(MR, K, stack_rows, sizeof stack_rows) : NULL;
 
     for (size_t pb = 0; pb < panels; pb += block_panels) {
         const size_t pe = octet_min_size(panels, pb + block_panels);
