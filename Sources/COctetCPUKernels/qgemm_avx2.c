@@ -260,20 +260,24 @@ static OCTET_TARGET_AVX2 void widen_a(size_t mr, size_t K, const uint8_t* a, siz
     }
 }
 
+/* The byte path's step for one row and one k-group: the row's 4 bytes (av, broadcast) against the 16 columns' 4
+ * weights each (w0: columns 0-7, w1: 8-15), vpmaddubsw then vpmaddwd with ones, added to the row's accumulators. */
+OCTET_INLINE OCTET_TARGET_AVX2 void byte_step(__m256i acc[2], __m256i av, __m256i w0, __m256i w1, __m256i ones16) {
+    acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(_mm256_maddubs_epi16(av, w0), ones16));
+    acc[1] = _mm256_add_epi32(acc[1], _mm256_madd_epi16(_mm256_maddubs_epi16(av, w1), ones16));
+}
+
 /* sum_k W[k][j] for the 16 columns of the panel at b (the byte path's shift back to u = v + s). Products of
  * weights with bytes of 1 through the byte path's own instructions: each pair sum is within [-256, 254]. */
 static OCTET_TARGET_AVX2 void column_sums(size_t K, const uint8_t* b, int32_t sums[16]) {
     const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
-    __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+    __m256i s[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
     const uint8_t* w = b + 64;
     for (size_t k = 0; k < K; k += 4, w += 64) {
-        const __m256i w0 = _mm256_loadu_si256((const __m256i*)w);
-        const __m256i w1 = _mm256_loadu_si256((const __m256i*)(w + 32));
-        s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, w0), ones16));
-        s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, w1), ones16));
+        byte_step(s, ones8, _mm256_loadu_si256((const __m256i*)w), _mm256_loadu_si256((const __m256i*)(w + 32)), ones16);
     }
-    _mm256_storeu_si256((__m256i*)sums, s0);
-    _mm256_storeu_si256((__m256i*)(sums + 8), s1);
+    _mm256_storeu_si256((__m256i*)sums, s[0]);
+    _mm256_storeu_si256((__m256i*)(sums + 8), s[1]);
 }
 
 /* A row tile as a tile reads it: widened (a16 != NULL, rows of K int16) or bytes (rows of a8_stride bytes, every
@@ -293,60 +297,54 @@ typedef struct {
 } tile_input;
 
 /* mr rows x 16 columns: acc (bias not included) for the panel at b; columns 0-7 in out[i][0], 8-15 in out[i][1].
- * Two functions, one a path, so that each tile is compiled for one of them: merged, the byte path's short loops
- * (K = 16 to 32 on the mobile nets' expansions) paid for the widened path's twelve accumulators in spills. */
+ * One function a path, so that each tile instance is compiled for one of them (`tile_accumulate` picks by a
+ * compile-time flag); on its own this measured no faster, it is what lets a row tile's loop carry no path test. */
 OCTET_INLINE OCTET_TARGET_AVX2 void tile_accumulate_bytes(const size_t mr, size_t K, const tile_input* in,
                                                           const uint8_t* b, __m256i out[MR][2]) {
+    /* Columns 0-7 are the first 32 bytes of a k-group (8 columns x 4 k), 8-15 the next 32. */
+    const __m256i ones16 = _mm256_set1_epi16(1);
+    __m256i acc[MR][2];
+    OCTET_UNROLL for (size_t i = 0; i < mr; i++) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
     const uint8_t* w = b + 64;
-    {
-        /* Byte path: columns 0-7 are the first 32 bytes of a k-group (8 columns x 4 k), 8-15 the next 32. */
-        const __m256i ones16 = _mm256_set1_epi16(1);
-        __m256i acc[MR][2];
-        OCTET_UNROLL for (size_t i = 0; i < mr; i++) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
-        const uint8_t* a8 = in->a8;
-        const size_t stride = in->a8_stride;
-        for (size_t k = 0; k < K; k += 4, w += 64) {
-            const __m256i w0 = _mm256_loadu_si256((const __m256i*)w);
-            const __m256i w1 = _mm256_loadu_si256((const __m256i*)(w + 32));
-            OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
-                const __m256i av = _mm256_set1_epi32(octet_load_i32(a8 + i * stride + k));
-                acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(_mm256_maddubs_epi16(av, w0), ones16));
-                acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(_mm256_maddubs_epi16(av, w1), ones16));
-            }
-        }
-        /* The split path's hi bytes, the same step at the listed k-groups only. */
-        for (size_t j = 0; j < in->hi_count; j++) {
-            const uint8_t* wg = b + 64 + 16 * (size_t)in->hi_k[j];
-            const __m256i w0 = _mm256_loadu_si256((const __m256i*)wg);
-            const __m256i w1 = _mm256_loadu_si256((const __m256i*)(wg + 32));
-            OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
-                const __m256i av = _mm256_set1_epi32(in->hi_words[j * MR + i]);
-                acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(_mm256_maddubs_epi16(av, w0), ones16));
-                acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(_mm256_maddubs_epi16(av, w1), ones16));
-            }
-        }
-        if (in->sums == NULL) {
-            OCTET_UNROLL for (size_t i = 0; i < mr; i++) out[i][0] = acc[i][0], out[i][1] = acc[i][1];
-            return;
-        }
-        const __m256i sums0 = _mm256_loadu_si256((const __m256i*)in->sums);
-        const __m256i sums1 = _mm256_loadu_si256((const __m256i*)(in->sums + 8));
-        if (in->common_shift) {
-            /* 128 (post-ReLU int8 in place, the common case) is a shift; vpmulld is two uops. */
-            const __m256i s = _mm256_set1_epi32(in->shift[0]);
-            const __m256i c0 = in->shift[0] == 128 ? _mm256_slli_epi32(sums0, 7) : _mm256_mullo_epi32(sums0, s);
-            const __m256i c1 = in->shift[0] == 128 ? _mm256_slli_epi32(sums1, 7) : _mm256_mullo_epi32(sums1, s);
-            OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
-                out[i][0] = _mm256_add_epi32(acc[i][0], c0);
-                out[i][1] = _mm256_add_epi32(acc[i][1], c1);
-            }
-            return;
-        }
+    const uint8_t* a8 = in->a8;
+    const size_t stride = in->a8_stride;
+    for (size_t k = 0; k < K; k += 4, w += 64) {
+        const __m256i w0 = _mm256_loadu_si256((const __m256i*)w);
+        const __m256i w1 = _mm256_loadu_si256((const __m256i*)(w + 32));
         OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
-            const __m256i s = _mm256_set1_epi32(in->shift[i]);
-            out[i][0] = _mm256_add_epi32(acc[i][0], _mm256_mullo_epi32(sums0, s));
-            out[i][1] = _mm256_add_epi32(acc[i][1], _mm256_mullo_epi32(sums1, s));
+            byte_step(acc[i], _mm256_set1_epi32(octet_load_i32(a8 + i * stride + k)), w0, w1, ones16);
         }
+    }
+    /* The split path's hi bytes, the same step at the listed k-groups only. */
+    for (size_t j = 0; j < in->hi_count; j++) {
+        const uint8_t* wg = b + 64 + 16 * (size_t)in->hi_k[j];
+        const __m256i w0 = _mm256_loadu_si256((const __m256i*)wg);
+        const __m256i w1 = _mm256_loadu_si256((const __m256i*)(wg + 32));
+        OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
+            byte_step(acc[i], _mm256_set1_epi32(in->hi_words[j * MR + i]), w0, w1, ones16);
+        }
+    }
+    if (in->sums == NULL) {
+        OCTET_UNROLL for (size_t i = 0; i < mr; i++) out[i][0] = acc[i][0], out[i][1] = acc[i][1];
+        return;
+    }
+    const __m256i sums0 = _mm256_loadu_si256((const __m256i*)in->sums);
+    const __m256i sums1 = _mm256_loadu_si256((const __m256i*)(in->sums + 8));
+    if (in->common_shift) {
+        /* 128 (post-ReLU int8 in place, the common case) is a shift; vpmulld is two uops. */
+        const __m256i s = _mm256_set1_epi32(in->shift[0]);
+        const __m256i c0 = in->shift[0] == 128 ? _mm256_slli_epi32(sums0, 7) : _mm256_mullo_epi32(sums0, s);
+        const __m256i c1 = in->shift[0] == 128 ? _mm256_slli_epi32(sums1, 7) : _mm256_mullo_epi32(sums1, s);
+        OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
+            out[i][0] = _mm256_add_epi32(acc[i][0], c0);
+            out[i][1] = _mm256_add_epi32(acc[i][1], c1);
+        }
+        return;
+    }
+    OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
+        const __m256i s = _mm256_set1_epi32(in->shift[i]);
+        out[i][0] = _mm256_add_epi32(acc[i][0], _mm256_mullo_epi32(sums0, s));
+        out[i][1] = _mm256_add_epi32(acc[i][1], _mm256_mullo_epi32(sums1, s));
     }
 }
 
@@ -376,6 +374,14 @@ OCTET_INLINE OCTET_TARGET_AVX2 void tile_accumulate_widened(const size_t mr, siz
     }
 }
 
+/* The accumulators of one panel on the widened path or the byte path (`widened` is a compile-time constant in every
+ * tile instance). */
+OCTET_INLINE OCTET_TARGET_AVX2 void tile_accumulate(const size_t mr, const int widened, size_t K, const tile_input* in,
+                                                    const uint8_t* b, __m256i out[MR][2]) {
+    if (widened) tile_accumulate_widened(mr, K, in, b, out);
+    else tile_accumulate_bytes(mr, K, in, b, out);
+}
+
 /* The requantizing tiles of one row tile: mr rows of A against the panels [pb, pe) of `panels` (N columns in all),
  * C (bytes) and the residual from the row tile's first row, columns 16 * pi onwards for panel pi. One call a row
  * tile rather than a panel, so the epilogue's constants are set up once: with K = 16 a panel is about 150 vector
@@ -397,8 +403,7 @@ OCTET_INLINE OCTET_TARGET_AVX2 void row_tile_q(const size_t mr, const int widene
         const size_t ncols = octet_min_size(16, N - 16 * pi);
         panel_input.sums = block_sums != NULL ? block_sums + (pi - pb) * 16 : NULL;
         __m256i acc[MR][2];
-        if (widened) tile_accumulate_widened(mr, K, &panel_input, b, acc);
-        else tile_accumulate_bytes(mr, K, &panel_input, b, acc);
+        tile_accumulate(mr, widened, K, &panel_input, b, acc);
         const __m256i bias0 = _mm256_loadu_si256((const __m256i*)b);
         const __m256i bias1 = _mm256_loadu_si256((const __m256i*)(b + 32));
         const float* multiplier = (const float*)(b + 64 + 16 * K);
@@ -418,8 +423,7 @@ OCTET_INLINE OCTET_TARGET_AVX2 void tile_f32(const size_t mr, const int widened,
                                              const uint8_t* b, size_t ncols, float* c, size_t ldc, float min,
                                              float max) {
     __m256i acc[MR][2];
-    if (widened) tile_accumulate_widened(mr, K, in, b, acc);
-    else tile_accumulate_bytes(mr, K, in, b, acc);
+    tile_accumulate(mr, widened, K, in, b, acc);
     const __m256i bias0 = _mm256_loadu_si256((const __m256i*)b);
     const __m256i bias1 = _mm256_loadu_si256((const __m256i*)(b + 32));
     const __m256 m0 = _mm256_loadu_ps((const float*)(b + 64 + 16 * K));

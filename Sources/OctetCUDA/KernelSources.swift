@@ -5,7 +5,8 @@ enum KernelSources {
     static let files: [String: String] = [
         "conv_args.cu": #"""
 // The arguments of the INT8 convolution kernels (conv_igemm.cu's tiles, conv_pointwise.cu's 1x1 kernel, the dp4a
-// kernel), filled by ImplicitGEMMKernel.encode in CUDAConvolutionLayers.swift, and the epilogue all of them apply.
+// kernel), filled by ImplicitGEMMKernel.encode in CUDAConvolutionLayers.swift, the epilogue all of them apply, and
+// its first half as code.
 // In a file of its own, compiled before them, so Scripts/emulate-conv-pointwise.sh can run conv_pointwise.cu on the
 // host without the tiles' hardware-only code.
 //
@@ -34,6 +35,17 @@ struct ConvArgs {
     int smallSums;                 // every |acc + bias| < 2^22, whatever the input (the host proves it from the weights)
 };
 
+// The epilogue in two halves. The first, applied as the accumulators leave the registers: the sum with the bias,
+// as a float, times the multiplier. Where the host proved |acc + bias| < 2^22 the conversion runs on the FP32 pipe
+// (small_int_to_float), its integer add folded into the bias: `offset` is bias_offset(p, bias).
+__device__ __forceinline__ int bias_offset(const ConvArgs& p, int bias) {
+    return p.smallSums ? bias + 0x4B400000 : bias;
+}
+template <bool SMALL_SUMS>
+__device__ __forceinline__ float scaled_sum(int acc, int offset, float multiplier) {
+    const int sum = acc + offset;
+    return __fmul_rn(SMALL_SUMS ? __fsub_rn(__int_as_float(sum), 12582912.0f) : __int2float_rn(sum), multiplier);
+}
 """#,
         "conv_f16.cu": #"""
 // FP16 convolution and fully connected layers (precision FP16, TensorRT's kFP16) as an implicit GEMM on tensor cores:
@@ -263,19 +275,8 @@ extern "C" __global__ void octet_conv_f32_direct(const FloatConvArgs p)
 // BK+16 bytes so ldmatrix is conflict-free. The bias, multipliers and
 // residual tile of the block are fetched with the first stage, so the epilogue waits on no global load.
 //
-// Arguments (ConvArgs) and the epilogue's contract: conv_args.cu.
-
-// The epilogue in two halves. The first, applied as the accumulators leave the registers: the sum with the bias,
-// as a float, times the multiplier. Where the host proved |acc + bias| < 2^22 the conversion runs on the FP32 pipe
-// (small_int_to_float), its integer add folded into the bias: `offset` is bias_offset(p, bias).
-__device__ __forceinline__ int bias_offset(const ConvArgs& p, int bias) {
-    return p.smallSums ? bias + 0x4B400000 : bias;
-}
-template <bool SMALL_SUMS>
-__device__ __forceinline__ float scaled_sum(int acc, int offset, float multiplier) {
-    const int sum = acc + offset;
-    return __fmul_rn(SMALL_SUMS ? __fsub_rn(__int_as_float(sum), 12582912.0f) : __int2float_rn(sum), multiplier);
-}
+// Arguments (ConvArgs), the epilogue's contract and its first half (bias_offset, scaled_sum, shared with
+// conv_pointwise.cu): conv_args.cu.
 
 // The second half for one output: residual, clamp, rounding, store.
 __device__ __forceinline__ void store_scaled(const ConvArgs& p, long long index, float y) {
@@ -799,7 +800,7 @@ __device__ __forceinline__ void conv_pointwise_body(const ConvArgs& p) {
         const int n = slab_channel(t, i);
         const int2 bias = *(const int2*)(p.bias + n);
         const float2 multiplier = *(const float2*)(p.multiplier + n);
-        start[i] = SMALL_SUMS ? bias.x + 0x4B400000 : bias.x, start[i + 1] = SMALL_SUMS ? bias.y + 0x4B400000 : bias.y;
+        start[i] = bias_offset(p, bias.x), start[i + 1] = bias_offset(p, bias.y);
         scale[i] = multiplier.x, scale[i + 1] = multiplier.y;
     }
     const float residualShift = -8388608.0f * p.residualMultiplier;
@@ -858,8 +859,8 @@ __device__ __forceinline__ void conv_pointwise_body(const ConvArgs& p) {
                 float y[CH];
                 for (int j = 0; j < NS; j++)
                     for (int e = 0; e < 2; e++) {
-                        const int sum = acc[block][j][2 * half + e];
-                        y[2 * j + e] = __fmul_rn(SMALL_SUMS ? __fsub_rn(__int_as_float(sum), 12582912.0f) : __int2float_rn(sum), scale[2 * j + e]);
+                        // The accumulator already holds the bias (and the conversion's offset): no offset to add.
+                        y[2 * j + e] = scaled_sum<SMALL_SUMS>(acc[block][j][2 * half + e], 0, scale[2 * j + e]);
                     }
                 if (RESIDUAL) {
                     for (int i = 0; i < CH; i++) {

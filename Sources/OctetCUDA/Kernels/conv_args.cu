@@ -1,5 +1,6 @@
 // The arguments of the INT8 convolution kernels (conv_igemm.cu's tiles, conv_pointwise.cu's 1x1 kernel, the dp4a
-// kernel), filled by ImplicitGEMMKernel.encode in CUDAConvolutionLayers.swift, and the epilogue all of them apply.
+// kernel), filled by ImplicitGEMMKernel.encode in CUDAConvolutionLayers.swift, the epilogue all of them apply, and
+// its first half as code.
 // In a file of its own, compiled before them, so Scripts/emulate-conv-pointwise.sh can run conv_pointwise.cu on the
 // host without the tiles' hardware-only code.
 //
@@ -28,3 +29,14 @@ struct ConvArgs {
     int smallSums;                 // every |acc + bias| < 2^22, whatever the input (the host proves it from the weights)
 };
 
+// The epilogue in two halves. The first, applied as the accumulators leave the registers: the sum with the bias,
+// as a float, times the multiplier. Where the host proved |acc + bias| < 2^22 the conversion runs on the FP32 pipe
+// (small_int_to_float), its integer add folded into the bias: `offset` is bias_offset(p, bias).
+__device__ __forceinline__ int bias_offset(const ConvArgs& p, int bias) {
+    return p.smallSums ? bias + 0x4B400000 : bias;
+}
+template <bool SMALL_SUMS>
+__device__ __forceinline__ float scaled_sum(int acc, int offset, float multiplier) {
+    const int sum = acc + offset;
+    return __fmul_rn(SMALL_SUMS ? __fsub_rn(__int_as_float(sum), 12582912.0f) : __int2float_rn(sum), multiplier);
+}

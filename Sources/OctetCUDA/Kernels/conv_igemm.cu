@@ -9,19 +9,8 @@
 // BK+16 bytes so ldmatrix is conflict-free. The bias, multipliers and
 // residual tile of the block are fetched with the first stage, so the epilogue waits on no global load.
 //
-// Arguments (ConvArgs) and the epilogue's contract: conv_args.cu.
-
-// The epilogue in two halves. The first, applied as the accumulators leave the registers: the sum with the bias,
-// as a float, times the multiplier. Where the host proved |acc + bias| < 2^22 the conversion runs on the FP32 pipe
-// (small_int_to_float), its integer add folded into the bias: `offset` is bias_offset(p, bias).
-__device__ __forceinline__ int bias_offset(const ConvArgs& p, int bias) {
-    return p.smallSums ? bias + 0x4B400000 : bias;
-}
-template <bool SMALL_SUMS>
-__device__ __forceinline__ float scaled_sum(int acc, int offset, float multiplier) {
-    const int sum = acc + offset;
-    return __fmul_rn(SMALL_SUMS ? __fsub_rn(__int_as_float(sum), 12582912.0f) : __int2float_rn(sum), multiplier);
-}
+// Arguments (ConvArgs), the epilogue's contract and its first half (bias_offset, scaled_sum, shared with
+// conv_pointwise.cu): conv_args.cu.
 
 // The second half for one output: residual, clamp, rounding, store.
 __device__ __forceinline__ void store_scaled(const ConvArgs& p, long long index, float y) {

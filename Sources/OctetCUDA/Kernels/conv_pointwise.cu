@@ -86,7 +86,7 @@ __device__ __forceinline__ void conv_pointwise_body(const ConvArgs& p) {
         const int n = slab_channel(t, i);
         const int2 bias = *(const int2*)(p.bias + n);
         const float2 multiplier = *(const float2*)(p.multiplier + n);
-        start[i] = SMALL_SUMS ? bias.x + 0x4B400000 : bias.x, start[i + 1] = SMALL_SUMS ? bias.y + 0x4B400000 : bias.y;
+        start[i] = bias_offset(p, bias.x), start[i + 1] = bias_offset(p, bias.y);
         scale[i] = multiplier.x, scale[i + 1] = multiplier.y;
     }
     const float residualShift = -8388608.0f * p.residualMultiplier;
@@ -145,8 +145,8 @@ __device__ __forceinline__ void conv_pointwise_body(const ConvArgs& p) {
                 float y[CH];
                 for (int j = 0; j < NS; j++)
                     for (int e = 0; e < 2; e++) {
-                        const int sum = acc[block][j][2 * half + e];
-                        y[2 * j + e] = __fmul_rn(SMALL_SUMS ? __fsub_rn(__int_as_float(sum), 12582912.0f) : __int2float_rn(sum), scale[2 * j + e]);
+                        // The accumulator already holds the bias (and the conversion's offset): no offset to add.
+                        y[2 * j + e] = scaled_sum<SMALL_SUMS>(acc[block][j][2 * half + e], 0, scale[2 * j + e]);
                     }
                 if (RESIDUAL) {
                     for (int i = 0; i < CH; i++) {
