@@ -66,6 +66,8 @@ static Kernel kernel(int kBytes, int columns, bool signedInput) {
                                                         : octet_conv_pointwise_k##K##_n##N##_m##M##_u8;
     OCTET_PICK(32, 16, 32) OCTET_PICK(32, 32, 32) OCTET_PICK(32, 48, 32) OCTET_PICK(32, 64, 16)
     OCTET_PICK(64, 16, 32) OCTET_PICK(64, 32, 32) OCTET_PICK(64, 48, 32) OCTET_PICK(64, 64, 16)
+    OCTET_PICK(96, 16, 32) OCTET_PICK(96, 32, 32) OCTET_PICK(96, 48, 32) OCTET_PICK(96, 64, 16)
+    OCTET_PICK(128, 16, 32) OCTET_PICK(128, 32, 32) OCTET_PICK(128, 48, 32) OCTET_PICK(128, 64, 16)
 #undef OCTET_PICK
     return nullptr;
 }
@@ -106,7 +108,7 @@ static bool run(const Case& t, std::mt19937& random) {
     p.lo = lo, p.hi = hi, p.residualMultiplier = residualMultiplier, p.outputMode = t.outputMode;
     p.residualSigned = t.residual == 2, p.tilesPerSplit = 0x7fffffff, p.smallSums = t.smallSums;
 
-    const Kernel function = kernel(t.k <= 32 ? 32 : 64, t.columns, t.signedInput);
+    const Kernel function = kernel((t.k + 31) / 32 * 32, t.columns, t.signedInput);
     const unsigned slabs = t.oc / t.columns;
     blockDim = {128, 1, 1};
     gridDim = {slabs * t.chunks, 1, 1};
@@ -152,8 +154,9 @@ static bool run(const Case& t, std::mt19937& random) {
 
 int main() {
     std::mt19937 random(2026);
-    // Every warp shape and both k steps; K with bytes of the last step beyond it (8, 24, 40); row counts that are
-    // not a multiple of a warp's rows; one row chunk (each warp walks several groups of rows) and three.
+    // Every warp shape and one to four k steps; K with bytes of the last step beyond it (8, 24, 40, 72, 104); row
+    // counts that are not a multiple of a warp's rows; one row chunk (each warp walks several groups of rows) and
+    // three.
     const Case cases[] = {
         {37, 16, 96, 32, 1, true, 0, 1, true},   {129, 24, 144, 48, 1, false, 1, 1, true},
         {200, 64, 64, 64, 1, false, 2, 0, true}, {45, 8, 16, 16, 1, true, 0, 0, false},
@@ -161,6 +164,9 @@ int main() {
         {77, 48, 128, 64, 2, true, 1, 1, false}, {33, 64, 32, 32, 1, false, 1, 0, true},
         {250, 24, 96, 32, 3, true, 2, 1, true},  {17, 56, 48, 48, 1, false, 0, 0, true},
         {300, 16, 64, 64, 1, false, 0, 1, true}, {65, 64, 16, 16, 2, true, 2, 1, false},
+        {97, 128, 64, 32, 1, false, 1, 1, true}, {61, 72, 96, 48, 2, true, 0, 0, false},
+        {150, 96, 16, 16, 1, true, 2, 1, true},  {40, 104, 128, 64, 3, false, 2, 0, true},
+        {129, 128, 48, 48, 1, true, 1, 0, false}, {33, 120, 32, 16, 1, false, 0, 1, false},
     };
     int passed = 0, total = 0;
     for (const Case& t : cases) {

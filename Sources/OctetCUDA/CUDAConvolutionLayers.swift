@@ -187,8 +187,8 @@ struct PointwiseTile: Hashable, Sendable, CustomStringConvertible {
     static let threads = 128
     /// `OCTET_CUDA_POINTWISE=0` leaves these kernels out (to time the engine without them).
     static let enabled = ProcessInfo.processInfo.environment["OCTET_CUDA_POINTWISE"] != "0"
-    /// The kernels read K in steps of 32 bytes, 8 bytes a lane, and hold at most two steps of weights.
-    static let maximumReduction = 64
+    /// The kernels read K in steps of 32 bytes, 8 bytes a lane, and hold at most four steps of weights.
+    static let maximumReduction = 128
 
     /// Whether the kernels compute `shape`, whose input pixels are K = `shape.channels` contiguous bytes: a 1x1
     /// convolution with stride 1 and no padding (groups 1) over a multiple of 8 channels, at most
@@ -204,9 +204,9 @@ struct PointwiseTile: Hashable, Sendable, CustomStringConvertible {
         applies(to: shape) ? all.filter { shape.outputChannels % $0.columns == 0 } : []
     }
 
-    /// The kernel for a reduction of `reduction` bytes (one or two k steps) over int8 or uint8 input.
+    /// The kernel for a reduction of `reduction` bytes (one to four k steps) over int8 or uint8 input.
     func kernel(reduction: Int, signedInput: Bool) -> String {
-        "octet_conv_pointwise_k\(reduction <= 32 ? 32 : 64)_n\(columns)_m\(rows)_\(signedInput ? "s8" : "u8")"
+        "octet_conv_pointwise_k\((reduction + 31) / 32 * 32)_n\(columns)_m\(rows)_\(signedInput ? "s8" : "u8")"
     }
 
     /// Blocks for `m` output pixels and `outputChannels`: one slab of columns each, the slabs of a group of rows

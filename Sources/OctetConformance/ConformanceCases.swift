@@ -374,9 +374,9 @@ extension ConformanceSuite {
             m.output(try m.conv(gelu, "head", out: 4, kernel: 1))
         }
 
-        // 1x1 convolutions over 8 to 64 channels (the GPU's conv_pointwise.cu: K of one and two 32-byte steps, some
-        // bytes of the last step beyond K, 16 to 96 output channels, a fused residual of either signedness), 3 x 13 x 11 pixels (not a
-        // multiple of the kernel's 16 or 32 rows).
+        // 1x1 convolutions over 8 to 128 channels (the GPU's conv_pointwise.cu: K of one to four 32-byte steps, some
+        // bytes of the last step beyond K, 16 to 128 output channels, a fused residual of either signedness), 3 x 13 x
+        // 11 pixels (not a multiple of the kernel's 16 or 32 rows).
         add("pointwise convolutions over few channels", batch: 3) { m in
             let x = m.input(channels: 24, height: 13, width: 11)
             let expand = try m.conv(x, "expand", out: 96, kernel: 1, fused: relu6)
@@ -385,7 +385,10 @@ extension ConformanceSuite {
             let side = try m.conv(x, "side", out: 32, kernel: 1, fused: relu)
             let joined = try m.conv(wide, "joined", out: 32, kernel: 1, residual: side, fused: relu)
             let narrow = try m.conv(joined, "narrow", out: 48, kernel: 1, fused: relu6)
-            let shrink = try m.conv(narrow, "shrink", out: 16, kernel: 1)
+            let deep = try m.conv(narrow, "deep", out: 128, kernel: 1, fused: relu)
+            let back = try m.conv(deep, "back", out: 48, kernel: 1, residual: narrow, fused: relu)
+            let odd = try m.conv(back, "odd", out: 80, kernel: 1, fused: relu6)
+            let shrink = try m.conv(odd, "shrink", out: 16, kernel: 1)
             m.output(try m.conv(shrink, "head", out: 4, kernel: 3))
         }
 

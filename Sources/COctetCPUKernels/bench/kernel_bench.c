@@ -12,7 +12,7 @@
  *    holds bytes u = A ^ 0x80 in a window [lo, lo + W] at a random lo, as signed activations within about +-W/2
  *    -- W <= 128 is the AVX2 kernel's shifted vpmaddubsw path; --a-outliers P: uint8 activations mostly <= 128
  *    with P per mille above (the AVX2 kernel's split path while few 4-byte groups hold one); --mobile: the 1x1
- *    convolutions of MobileNetV2 instead of ResNet-50's shapes)
+ *    convolutions of MobileNetV2 instead of ResNet-50's shapes; --shape MxNxK: that one GEMM shape alone)
  *
  * Peak: a register-only loop of 24 independent vpdpbusd (resp. vfmadd231ps) per iteration, so throughput, not
  * latency, bounds it. One vpdpbusd zmm = 16 lanes x 4 u8*s8 products = 64 MACs = 128 ops; one vfmadd231ps zmm
@@ -226,6 +226,7 @@ static double measure_peak_f32(void) {
 int main(int argc, char** argv) {
     int quick = 0, mobile = 0;
     const char* only = NULL;
+    shape custom = {"custom", 0, 0, 0};
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) quick = 1;
         if (strcmp(argv[i], "--isa") == 0 && i + 1 < argc) only = argv[++i];
@@ -234,6 +235,11 @@ int main(int argc, char** argv) {
         if (strcmp(argv[i], "--a-window") == 0 && i + 1 < argc) a_window = (unsigned)atoi(argv[++i]) % 256;
         if (strcmp(argv[i], "--a-outliers") == 0 && i + 1 < argc) a_outliers = (unsigned)atoi(argv[++i]);
         if (strcmp(argv[i], "--mobile") == 0) mobile = 1;
+        if (strcmp(argv[i], "--shape") == 0 && i + 1 < argc &&
+            sscanf(argv[++i], "%zux%zux%zu", &custom.M, &custom.N, &custom.K) != 3) {
+            fprintf(stderr, "--shape takes MxNxK, e.g. 12544x64x148\n");
+            return 2;
+        }
     }
     const int32_t isa = octet_cpu_hardware_isa();
     printf("hardware ISA: %s; caches %s before each timed run; qgemm A: %s", octet_cpu_isa_name(isa),
@@ -271,8 +277,8 @@ int main(int argc, char** argv) {
         {"mnv2 expand 96->576", 196, 576, 96},  {"mnv2 expand 160->960", 49, 960, 160},
         {"mnv2 head 320->1280", 49, 1280, 320},
     };
-    const shape* table = mobile ? mobile_shapes : shapes;
-    const size_t nshapes = mobile ? sizeof mobile_shapes / sizeof mobile_shapes[0] : sizeof shapes / sizeof shapes[0];
+    const shape* table = custom.M > 0 ? &custom : mobile ? mobile_shapes : shapes;
+    const size_t nshapes = custom.M > 0 ? 1 : mobile ? sizeof mobile_shapes / sizeof mobile_shapes[0] : sizeof shapes / sizeof shapes[0];
     printf("| kernel           | shape                    |     M x     N x     K | GOPS/GF |    peak | of peak |\n");
     printf("|------------------|--------------------------|-----------------------|---------|---------|---------|\n");
     if (only != NULL) {

@@ -1,6 +1,7 @@
-// INT8 1x1 convolutions over few input channels (stride 1, no padding, groups 1; K = C a multiple of 8, at most 64)
-// on tensor cores without shared memory: the mobile nets' expansions (16->96, 24->144, 32->192) and projections to
-// 16 channels, ResNet-50's layer1 1x1 layers. Same arguments (ConvArgs) and epilogue as conv_igemm.cu, bit for bit.
+// INT8 1x1 convolutions over few input channels (stride 1, no padding, groups 1; K = C a multiple of 8, at most 128)
+// on tensor cores without shared memory: the mobile nets' expansions (16->96, 24->144, 32->192, 96->576) and
+// projections to 16 channels, ResNet-50's layer1 1x1 layers and layer2's 128->512. Same arguments (ConvArgs) and
+// epilogue as conv_igemm.cu, bit for bit.
 //
 // Why a second kernel: with K this short a GEMM tile does almost no multiply-adds per byte it moves, and conv_igemm's
 // staging of both operands and of the results through shared memory cost MobileNetV2's 16->96 layer about 25
@@ -190,21 +191,26 @@ __device__ __forceinline__ void conv_pointwise(const ConvArgs& p) {
 }
 
 // Instantiations: octet_conv_pointwise_k<32·KSTEPS>_n<8·NS>_m<16·MB>_<s8|u8>, blocks of 128 threads, launch bounds
-// leaving room for MINBLOCKS blocks an SM. PointwiseTile in CUDAConvolutionLayers.swift lists them (keep the two in
-// step); the backend times them beside conv_igemm's tiles on the layers they apply to.
+// leaving room for MINBLOCKS blocks an SM with one or two k steps, DEEP_MINBLOCKS with three or four (each lane
+// then holds up to 32 more registers of weights and 32 more of A fragments). PointwiseTile in
+// CUDAConvolutionLayers.swift lists them (keep the two in step); the backend times them beside conv_igemm's tiles on
+// the layers they apply to.
 #define OCTET_CONV_POINTWISE(K, N, M, MINBLOCKS, TYPE, SIGNED)                                                          \
     extern "C" __global__ void __launch_bounds__(128, MINBLOCKS) octet_conv_pointwise_k##K##_n##N##_m##M##_##TYPE(      \
         const ConvArgs p) {                                                                                              \
         conv_pointwise<K / 32, N / 8, M / 16, SIGNED>(p);                                                                \
     }
-#define OCTET_CONV_POINTWISE_ALL(N, M, MINBLOCKS)             \
-    OCTET_CONV_POINTWISE(32, N, M, MINBLOCKS, s8, true)       \
-    OCTET_CONV_POINTWISE(32, N, M, MINBLOCKS, u8, false)      \
-    OCTET_CONV_POINTWISE(64, N, M, MINBLOCKS, s8, true)       \
-    OCTET_CONV_POINTWISE(64, N, M, MINBLOCKS, u8, false)
-OCTET_CONV_POINTWISE_ALL(16, 32, 5)
-OCTET_CONV_POINTWISE_ALL(32, 32, 4)
-OCTET_CONV_POINTWISE_ALL(48, 32, 3)
-OCTET_CONV_POINTWISE_ALL(64, 16, 3)
+#define OCTET_CONV_POINTWISE_BOTH(K, N, M, MINBLOCKS)        \
+    OCTET_CONV_POINTWISE(K, N, M, MINBLOCKS, s8, true)        \
+    OCTET_CONV_POINTWISE(K, N, M, MINBLOCKS, u8, false)
+#define OCTET_CONV_POINTWISE_ALL(N, M, MINBLOCKS, DEEP_MINBLOCKS) \
+    OCTET_CONV_POINTWISE_BOTH(32, N, M, MINBLOCKS)                \
+    OCTET_CONV_POINTWISE_BOTH(64, N, M, MINBLOCKS)                \
+    OCTET_CONV_POINTWISE_BOTH(96, N, M, DEEP_MINBLOCKS)           \
+    OCTET_CONV_POINTWISE_BOTH(128, N, M, DEEP_MINBLOCKS)
+OCTET_CONV_POINTWISE_ALL(16, 32, 5, 3)
+OCTET_CONV_POINTWISE_ALL(32, 32, 4, 2)
+OCTET_CONV_POINTWISE_ALL(48, 32, 3, 2)
+OCTET_CONV_POINTWISE_ALL(64, 16, 3, 2)
 
 #endif // __CUDA_ARCH__ >= 800 || OCTET_HOST_EMULATION
