@@ -14,9 +14,11 @@
  *    with P per mille above (the AVX2 kernel's split path while few 4-byte groups hold one); --mobile: the 1x1
  *    convolutions of MobileNetV2 instead of ResNet-50's shapes; --shape MxNxK: that one GEMM shape alone)
  *
- * Peak: a register-only loop of 24 independent vpdpbusd (resp. vfmadd231ps) per iteration, so throughput, not
- * latency, bounds it. One vpdpbusd zmm = 16 lanes x 4 u8*s8 products = 64 MACs = 128 ops; one vfmadd231ps zmm
- * = 32 flops. The peak is measured again right after each row, so load from other processes on the machine
+ * Peak: a register-only loop of independent accumulations of the row's own ISA, so throughput, not latency,
+ * bounds it: 24 zmm vpdpbusd (16 lanes x 4 u8*s8 products = 64 MACs = 128 ops) for avx512vnni, ymm vpdpbusd for
+ * avxvnni, and for avx2 the exact byte-path step (vpmaddubsw, vpmaddwd with ones, vpaddd: 32 MACs for three ops,
+ * the bound of any exact AVX2 INT8 kernel on bytes <= 128, OpenVINO's included); 24 vfmadd231ps zmm (32 flops
+ * each) for sgemm. The peak is measured again right after each row, so load from other processes on the machine
  * shows up in both numbers. Each row shows the best of 5-30 repetitions (more for small shapes).
  * M x N x K are GEMM sizes: ResNet-50 v1 at batch 1, 224x224, with M = output pixels, N = output channels,
  * K = input channels x kernel area.
@@ -94,6 +96,44 @@ __attribute__((target("avx512f,avx512vl,avx512vnni"))) static double peak_vpdpbu
     return now() - t0;
 }
 
+/* AVX2's exact u8 x s8 step (the byte path of qgemm_avx2.c and OpenVINO's AVX2 INT8): vpmaddubsw, vpmaddwd with
+ * ones, vpaddd for 32 multiply-adds, on eight independent accumulators. The asm barrier keeps the compiler from
+ * hoisting the products out of the loop. */
+__attribute__((target("avx2"))) static double peak_byte_path_ymm(long iters) {
+    __m256i a[8], acc[8];
+    const __m256i w = _mm256_set1_epi8(5), ones = _mm256_set1_epi16(1);
+    for (int i = 0; i < 8; i++) a[i] = _mm256_set1_epi8((char)(3 + i)), acc[i] = _mm256_setzero_si256();
+    const double t0 = now();
+    for (long it = 0; it < iters; it++) {
+        for (int i = 0; i < 8; i++) acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(_mm256_maddubs_epi16(a[i], w), ones));
+        __asm__ volatile("" : "+x"(a[0]), "+x"(a[1]), "+x"(a[2]), "+x"(a[3]), "+x"(a[4]), "+x"(a[5]), "+x"(a[6]), "+x"(a[7]));
+    }
+    const double t = now() - t0;
+    __m256i sum = acc[0];
+    for (int i = 1; i < 8; i++) sum = _mm256_add_epi32(sum, acc[i]);
+    volatile int sink = _mm256_extract_epi32(sum, 0);
+    (void)sink;
+    return t;
+}
+
+/* AVX-VNNI's vpdpbusd on ymm (VEX-encoded: no AVX-512 needed), eight independent accumulators. */
+__attribute__((target("avx2,avxvnni"))) static double peak_vpdpbusd_avxvnni(long iters) {
+    __m256i a[8], acc[8];
+    const __m256i w = _mm256_set1_epi8(5);
+    for (int i = 0; i < 8; i++) a[i] = _mm256_set1_epi8((char)(3 + i)), acc[i] = _mm256_setzero_si256();
+    const double t0 = now();
+    for (long it = 0; it < iters; it++) {
+        for (int i = 0; i < 8; i++) acc[i] = _mm256_dpbusd_avx_epi32(acc[i], a[i], w);
+        __asm__ volatile("" : "+x"(a[0]), "+x"(a[1]), "+x"(a[2]), "+x"(a[3]), "+x"(a[4]), "+x"(a[5]), "+x"(a[6]), "+x"(a[7]));
+    }
+    const double t = now() - t0;
+    __m256i sum = acc[0];
+    for (int i = 1; i < 8; i++) sum = _mm256_add_epi32(sum, acc[i]);
+    volatile int sink = _mm256_extract_epi32(sum, 0);
+    (void)sink;
+    return t;
+}
+
 /* Accumulators start at 0 and grow by 1e-6 per step: normal floats throughout (no denormal or NaN slow paths). */
 __attribute__((target("avx512f"))) static double peak_fma_zmm(long iters) {
     const __m512 one = _mm512_set1_ps(1.0f), tiny = _mm512_set1_ps(1e-6f);
@@ -121,10 +161,11 @@ typedef struct {
     size_t M, N, K;
 } shape;
 
-static double measure_peak_int8(void);
+static double measure_peak_int8(int32_t level);
 static double measure_peak_f32(void);
 
-static void bench_qgemm(const char* isa_name, octet_qgemm_fn fn, const shape* s) {
+static void bench_qgemm(int32_t level, octet_qgemm_fn fn, const shape* s) {
+    const char* isa_name = octet_cpu_isa_name(level);
     const size_t M = s->M, N = s->N, K = s->K;
     uint8_t* A = malloc(M * K);
     int8_t* W = malloc(K * N);
@@ -164,7 +205,7 @@ static void bench_qgemm(const char* isa_name, octet_qgemm_fn fn, const shape* s)
         if (t < best) best = t;
     }
     const double gops = ops / best * 1e-9;
-    const double peak_gops = measure_peak_int8(); /* right after: other load on the machine affects both alike */
+    const double peak_gops = measure_peak_int8(level); /* right after: other load on the machine affects both alike */
     printf("| qgemm %-10s | %-24s | %5zu x %5zu x %5zu | %7.1f | %7.1f | %5.1f%% |\n", isa_name, s->name, M, N, K,
            gops, peak_gops, peak_gops > 0 ? 100.0 * gops / peak_gops : 0.0);
     free(A), free(W), free(bias), free(mult), free(C), free(packed);
@@ -198,15 +239,25 @@ static void bench_sgemm(const char* isa_name, octet_sgemm_fn fn, const shape* s)
     free(A), free(W), free(bias), free(C), free(packed);
 }
 
-/* Best of 3 short runs of the register-only loops; 0 when the CPU lacks AVX-512 VNNI. */
-static double measure_peak_int8(void) {
+/* The INT8 peak of the ISA a kernel uses, GOPS (2 per multiply-add), best of 3 short runs of register-only loops:
+ * zmm vpdpbusd for avx512vnni, ymm vpdpbusd for avxvnni, the exact byte-path triple for avx2 (its products are
+ * twice as dear as a vpdpbusd's, so a vpdpbusd peak would understate an AVX2 kernel's efficiency); 0 for the rest
+ * or where the CPU lacks the ISA. */
+static double measure_peak_int8(int32_t level) {
 #if defined(__x86_64__)
-    if (!octet_cpu_isa_supported(OCTET_ISA_AVX512VNNI)) return 0;
+    if (level <= OCTET_ISA_SCALAR || !octet_cpu_isa_supported(level)) return 0;
     const long iters = 2000000;
+    /* Multiply-adds an iteration: 24 zmm vpdpbusd of 64, or 8 ymm steps of 32. */
+    const double macs = level == OCTET_ISA_AVX512VNNI ? 24.0 * 64 : 8.0 * 32;
     double t = 1e30;
-    for (int i = 0; i < 3; i++) t = fmin(t, peak_vpdpbusd_zmm(iters));
-    return 24.0 * (double)iters * 128 / t * 1e-9;
+    for (int i = 0; i < 3; i++) {
+        t = fmin(t, level == OCTET_ISA_AVX512VNNI ? peak_vpdpbusd_zmm(iters)
+                    : level == OCTET_ISA_AVXVNNI  ? peak_vpdpbusd_avxvnni(iters)
+                                                  : peak_byte_path_ymm(iters));
+    }
+    return 2.0 * macs * (double)iters / t * 1e-9;
 #else
+    (void)level;
     return 0;
 #endif
 }
@@ -287,19 +338,19 @@ int main(int argc, char** argv) {
         for (size_t i = 0; i < nshapes; i++) {
             for (int32_t level = 1; level < OCTET_ISA_COUNT; level++) {
                 if (strstr(only, octet_cpu_isa_name(level)) != NULL && octet_cpu_isa_supported(level)) {
-                    bench_qgemm(octet_cpu_isa_name(level), kernels[level], &table[i]);
+                    bench_qgemm(level, kernels[level], &table[i]);
                 }
             }
         }
         return 0;
     }
     for (size_t i = 0; i < nshapes; i++) {
-        if (octet_cpu_isa_supported(OCTET_ISA_AVX512VNNI)) bench_qgemm("avx512vnni", octet_qgemm_avx512vnni, &table[i]);
+        if (octet_cpu_isa_supported(OCTET_ISA_AVX512VNNI)) bench_qgemm(OCTET_ISA_AVX512VNNI, octet_qgemm_avx512vnni, &table[i]);
     }
     if (!quick) {
         for (size_t i = 0; i < nshapes; i += 3) {
-            if (octet_cpu_isa_supported(OCTET_ISA_AVXVNNI)) bench_qgemm("avxvnni", octet_qgemm_avxvnni, &table[i]);
-            if (octet_cpu_isa_supported(OCTET_ISA_AVX2)) bench_qgemm("avx2", octet_qgemm_avx2, &table[i]);
+            if (octet_cpu_isa_supported(OCTET_ISA_AVXVNNI)) bench_qgemm(OCTET_ISA_AVXVNNI, octet_qgemm_avxvnni, &table[i]);
+            if (octet_cpu_isa_supported(OCTET_ISA_AVX2)) bench_qgemm(OCTET_ISA_AVX2, octet_qgemm_avx2, &table[i]);
         }
         const shape fshapes[] = {{"res2 3x3 64->64", 3136, 64, 576}, {"res3 3x3 128->128", 784, 128, 1152},
                                  {"res4 1x1 1024->256", 196, 256, 1024}, {"res5 3x3 512->512", 49, 512, 4608}};
@@ -307,7 +358,7 @@ int main(int argc, char** argv) {
             if (octet_cpu_isa_supported(OCTET_ISA_AVX512VNNI)) bench_sgemm("avx512", octet_sgemm_avx512vnni, &fshapes[i]);
             if (octet_cpu_isa_supported(OCTET_ISA_AVX2)) bench_sgemm("avx2", octet_sgemm_avx2, &fshapes[i]);
         }
-        bench_qgemm("scalar", octet_qgemm_scalar, &(shape){"small", 196, 64, 256});
+        bench_qgemm(OCTET_ISA_SCALAR, octet_qgemm_scalar, &(shape){"small", 196, 64, 256});
     }
     return 0;
 }
