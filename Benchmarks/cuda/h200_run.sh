@@ -8,6 +8,7 @@
 #   fp16 (FP16 and --best engines against FP32, top-1 and speed; after compare and resnet50, which write the ranges),
 #   tvint8 (INT8 vs FP32 top-1 of every torchvision family on the GPU),
 #   ptxas (registers and spills), diagnose (Nsight Compute), heuristic (ResNet-50 without timing the convolution tiles),
+#   latency (ResNet-50's batch-1 profile, every layer; after resnet50),
 #   pointwise (conv_pointwise.cu on and off, alternating; after compare and resnet50, which write the ranges),
 #   engine (issue #17: ResNet-50 INT8 batch 256 built with tactic timing, saved, loaded; needs the resnet50 step first:
 #   RESNET50_COMPARE=0 bash Benchmarks/cuda/h200_run.sh resnet50 engine)
@@ -145,6 +146,13 @@ for step in $steps; do
       /tmp/octet bench --device cuda --model $M/$1.onnx --ranges "$OUT/$2_ranges.txt" --batch 256 --iterations 10 --warmup 3 --profile > "$OUT/profile_pointwise_$1_b256.txt" 2>&1
       summary "$(grep -A14 'per-layer' "$OUT/profile_pointwise_$1_b256.txt" 2>/dev/null)"
     done
+    ;;
+  latency)
+    # Where ResNet-50's batch-1 time goes (#19's 0.30 ms bound): every layer of the batch-1 profile, largest first
+    # (needs the ranges of the resnet50 step).
+    /tmp/octet bench --device cuda --model $M/resnet50_op13.onnx --ranges "$OUT/resnet50_ranges.txt" --batch 1 --iterations 50 --warmup 10 --profile --profile-layers 80 > "$OUT/latency_resnet50_b1.txt" 2>&1
+    summary "latency resnet50 b1 rc=$? $(grep -E '^ +1 ' "$OUT/latency_resnet50_b1.txt" | tr -s ' ')"
+    summary "$(grep -A8 'per layer type' "$OUT/latency_resnet50_b1.txt" 2>/dev/null)"
     ;;
   heuristic)
     # The tile heuristic alone (OCTET_CUDA_TUNING=0) against the timed choice of the bench step.
