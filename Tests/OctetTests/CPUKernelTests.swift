@@ -326,7 +326,9 @@ import Testing
     @Test("im2col: tap-major patches; padding taps hold the pad byte (the input zero point), extra columns 0; flip XORs every byte written",
           arguments: [(5, 7, 3, 0, 3, 3, 1, 1, 1, UInt8(0)), (6, 5, 8, 2, 5, 3, 2, 1, 1, 0x9D), (9, 9, 4, 0, 4, 3, 1, 2, 2, 0x80),
                       (4, 6, 6, 1, 3, 5, 2, 1, 2, 0xFF), (1, 1, 2, 0, 2, 1, 1, 1, 0, 18), (11, 10, 3, 0, 3, 3, 2, 1, 1, 0x80),
-                      (7, 9, 12, 0, 12, 3, 1, 1, 1, 5), (8, 9, 12, 0, 12, 3, 1, 1, 1, 5), (6, 7, 8, 0, 8, 3, 1, 1, 1, 0x11)])
+                      (7, 9, 12, 0, 12, 3, 1, 1, 1, 5), (8, 9, 12, 0, 12, 3, 1, 1, 1, 5), (6, 7, 8, 0, 8, 3, 1, 1, 1, 0x11),
+                      // The 7x7 stride-2 stem over 3 channels: 21-byte runs, most windows wholly inside.
+                      (15, 13, 3, 0, 3, 7, 2, 1, 3, 0x80)])
     func im2colPadsWithPadByte(
         _ c: (Int, Int, Int, Int, Int, Int, Int, Int, Int, UInt8)
     ) {
