@@ -199,3 +199,27 @@ void octet_im2col(const void* input, size_t height, size_t width, size_t channel
         for (size_t i = 8 * words; i < total; i++) bytes[i] ^= flip;
     }
 }
+
+void octet_im2col_indirection(const uint8_t* input, size_t height, size_t width, size_t channels, size_t kernel_h,
+                              size_t kernel_w, size_t stride_h, size_t stride_w, size_t dilation_h, size_t dilation_w,
+                              ptrdiff_t pad_top, ptrdiff_t pad_left, size_t out_height, size_t out_width,
+                              size_t first_row, size_t rows, const uint8_t* pad, const uint8_t** table) {
+    const size_t pixels = out_height * out_width;
+    size_t n = first_row / pixels, oy = first_row % pixels / out_width, ox = first_row % out_width;
+    for (size_t r = 0; r < rows; r++) {
+        const ptrdiff_t iy0 = (ptrdiff_t)(oy * stride_h) - pad_top, ix0 = (ptrdiff_t)(ox * stride_w) - pad_left;
+        const uint8_t* image = input + n * height * width * channels;
+        for (size_t ky = 0; ky < kernel_h; ky++) {
+            const ptrdiff_t iy = iy0 + (ptrdiff_t)(ky * dilation_h);
+            for (size_t kx = 0; kx < kernel_w; kx++) {
+                const ptrdiff_t ix = ix0 + (ptrdiff_t)(kx * dilation_w);
+                const int inside = iy >= 0 && iy < (ptrdiff_t)height && ix >= 0 && ix < (ptrdiff_t)width;
+                *table++ = inside ? image + ((size_t)iy * width + (size_t)ix) * channels : pad;
+            }
+        }
+        if (++ox == out_width) {
+            ox = 0;
+            if (++oy == out_height) oy = 0, n++;
+        }
+    }
+}

@@ -372,6 +372,74 @@ import Testing
 
     // MARK: - FP32 GEMM
 
+    // MARK: - Indirect GEMM (convolution without im2col)
+
+    /// (batch, height, width, channels, kernel h, kernel w, stride, dilation, pad, output channels, residual,
+    /// clamp-free epilogue): channels multiples of 4 from 4 to 260, windows 1x1 (strided) to 5x5 and 1x3, output
+    /// channels on and off the 16- and 64-column tiles, row counts off the 6-row tile.
+    static let indirectCases: [(Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Bool, Bool)] = [
+        (2, 7, 9, 4, 3, 3, 1, 1, 1, 17, false, false), (1, 6, 5, 64, 3, 3, 1, 1, 1, 64, true, false),
+        (3, 9, 8, 12, 3, 3, 2, 1, 1, 130, true, true), (1, 13, 11, 68, 5, 5, 2, 1, 2, 100, false, true),
+        (2, 5, 6, 8, 1, 1, 2, 1, 0, 1, false, false), (1, 9, 10, 132, 3, 3, 1, 2, 2, 200, true, false),
+        (1, 4, 4, 260, 3, 3, 1, 1, 1, 33, false, true), (2, 6, 7, 20, 1, 3, 1, 1, 1, 48, true, true),
+    ]
+
+    @Test("qigemm (AVX-512 VNNI): the indirect GEMM equals the scalar GEMM on im2col's patches, byte for byte",
+          .enabled(if: octet_cpu_isa_supported(OCTET_ISA_AVX512VNNI) != 0, "skipped: this CPU has no AVX-512 VNNI"),
+          arguments: indirectCases.indices)
+    func indirectGEMMMatchesIm2colThenGEMM(_ index: Int) {
+        let (batch, h, w, c, kh, kw, stride, dilation, pad, n, withResidual, clampFree) = Self.indirectCases[index]
+        var rng = SplitMix64(seed: 0x1D1 &+ UInt64(index))
+        let (oh, ow) = ((h + 2 * pad - dilation * (kh - 1) - 1) / stride + 1, (w + 2 * pad - dilation * (kw - 1) - 1) / stride + 1)
+        let (m, taps) = (batch * oh * ow, kh * kw)
+        let k = taps * c
+        let input = rng.bytes(batch * h * w * c)
+        let padByte = UInt8(Self.zeroPoints[index % Self.zeroPoints.count])
+        let weights = rng.int8s(k * n)
+        let bias = (0..<n).map { _ in Int32.random(in: -5000...5000, using: &rng) }
+        let multipliers = Self.multipliers(n, k: k, ties: false, rng: &rng)
+        var packed = [UInt8](repeating: 0, count: octet_qgemm_packed_size(n, k))
+        octet_qgemm_pack(n, k, weights, bias, multipliers, &packed)
+        var params = octet_qgemm_params()
+        (params.min, params.max) = clampFree ? (0, 255) : (3, 200)
+        params.output_signed = 0
+        params.residual_multiplier = 0.43
+        params.residual_signed = Int32(index % 2)
+        params.saturation_clamps = octet_qgemm_saturation_clamps(n, k, packed, &params)
+        let residual = rng.bytes(withResidual ? m * n : 0)
+        var patches = [UInt8](repeating: 0, count: m * k)
+        octet_im2col(input, h, w, c, 0, c, kh, kw, stride, stride, dilation, dilation, pad, pad, oh, ow, 0, m, 1, k, padByte, 0, &patches)
+        var expected = [UInt8](repeating: 0xA5, count: m * n + 64), got = expected
+        residual.withUnsafeBytes { r in
+            octet_qgemm_scalar(m, n, k, patches, k, packed, &expected, n, withResidual ? r.baseAddress : nil, n, &params)
+        }
+        let padRow = [UInt8](repeating: padByte, count: c)
+        input.withUnsafeBufferPointer { x in
+            padRow.withUnsafeBufferPointer { padding in
+                var table = [UnsafePointer<UInt8>](repeating: padding.baseAddress!, count: m * taps)
+                // Two calls on disjoint row ranges, as the thread pool makes them.
+                let split = m / 2 / 6 * 6
+                for (first, count) in [(0, split), (split, m - split)] where count > 0 {
+                    table.withUnsafeMutableBufferPointer { t in
+                        octet_im2col_indirection(
+                            x.baseAddress!, h, w, c, kh, kw, stride, stride, dilation, dilation, pad, pad, oh, ow, first, count,
+                            padding.baseAddress!, t.baseAddress! + first * taps)
+                        got.withUnsafeMutableBytes { out in
+                            residual.withUnsafeBytes { r in
+                                octet_qigemm_avx512vnni(
+                                    count, n, taps, c, t.baseAddress! + first * taps, packed, out.baseAddress! + first * n, n,
+                                    withResidual ? r.baseAddress! + first * n : nil, n, &params)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let i = got.indices.first(where: { got[$0] != expected[$0] }) {
+            Issue.record("case \(index): row \(i / n) column \(i % n): \(got[i]), want \(expected[i])")
+        }
+    }
+
     @Test("sgemm within 1e-5 of sum |a||w|", arguments: isas)
     func sgemm(isa: Int32) {
         let kernel = octet_sgemm_kernel(isa)

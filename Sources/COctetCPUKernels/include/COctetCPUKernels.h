@@ -164,6 +164,13 @@ void octet_qgemm_avxvnni(size_t M, size_t N, size_t K, const uint8_t* A, size_t 
 void octet_qgemm_avx512vnni(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride,
                             const void* packed_B, void* C, size_t c_stride, const void* _Nullable residual,
                             size_t r_stride, const octet_qgemm_params* p);
+/* Indirect GEMM, a convolution without im2col (AVX-512 VNNI only; the same tile as octet_qgemm_avx512vnni): row m
+ * of A is the C bytes at rows[m * taps + t] for t = 0..taps-1 in turn (a window's taps, tap-major as im2col's
+ * columns; padding taps point at C bytes of the pad byte: octet_im2col_indirection), so K = taps * C and packed_B
+ * is octet_qgemm_pack's for that K. A is uint8 (p->a_xor == 0) and C % 4 == 0; otherwise as octet_qgemm. */
+void octet_qigemm_avx512vnni(size_t M, size_t N, size_t taps, size_t C, const uint8_t* _Nonnull const* _Nonnull rows,
+                             const void* packed_B, void* out, size_t c_stride, const void* _Nullable residual,
+                             size_t r_stride, const octet_qgemm_params* p);
 
 /* ---------------------------------------------------------------------------------------------------------
  * 2. FP32 GEMM
@@ -320,6 +327,13 @@ void octet_im2col(const void* input, size_t height, size_t width, size_t channel
                   size_t dilation_h, size_t dilation_w, ptrdiff_t pad_top, ptrdiff_t pad_left, size_t out_height,
                   size_t out_width, size_t first_row, size_t rows, size_t element_size, size_t row_length,
                   uint8_t pad_byte, uint8_t flip, void* destination);
+/* The indirect GEMM's table for the same rows (groups 1): for row r, kernel_h * kernel_w pointers (tap-major, as
+ * im2col's columns), each to the first of the `channels` bytes of the pixel the tap reads, or to `pad` (channels
+ * bytes of the pad byte) for a tap in the padding. table[r * taps + t] for r < rows. */
+void octet_im2col_indirection(const uint8_t* input, size_t height, size_t width, size_t channels, size_t kernel_h,
+                              size_t kernel_w, size_t stride_h, size_t stride_w, size_t dilation_h, size_t dilation_w,
+                              ptrdiff_t pad_top, ptrdiff_t pad_left, size_t out_height, size_t out_width,
+                              size_t first_row, size_t rows, const uint8_t* pad, const uint8_t* _Nonnull* _Nonnull table);
 
 /* ---------------------------------------------------------------------------------------------------------
  * 6. Element-wise kernels at the quantized graph's edges (pointwise_*.c), each with a scalar twin:

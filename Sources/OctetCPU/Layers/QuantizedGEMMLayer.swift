@@ -19,6 +19,9 @@ struct QuantizedGEMMLayer: CPULayer {
     let paddedK: Int
     /// True when the input rows can be used as `A` directly (pointwise, stride 1, K = channels, one group).
     let direct: Bool
+    /// True when the GEMM reads each tap's channels in place through a table of pointers instead of im2col's
+    /// patches (`octet_qigemm_avx512vnni`: AVX-512 VNNI, one group, uint8 input, channels a multiple of 4).
+    let indirect: Bool
     /// The stored input zero point: what im2col writes for taps in the padding (real 0).
     let padByte: UInt8
     /// One packed weight matrix per group.
@@ -51,6 +54,8 @@ struct QuantizedGEMMLayer: CPULayer {
         self.direct = geometry.isPointwise && groups == 1 && icg % 4 == 0
         self.padByte = UInt8(truncatingIfNeeded: q.input.zeroPoint)
         let xor: UInt8 = q.input.isSigned ? 0x80 : 0
+        self.indirect = !direct && groups == 1 && icg % 4 == 0 && xor == 0 && q.output != nil
+            && octet_cpu_isa() == OCTET_ISA_AVX512VNNI
         let ocg = oc / groups
         let taps = geometry.taps, kw = kernel[1]
         var packs: [PackedBytes] = []
@@ -102,7 +107,7 @@ struct QuantizedGEMMLayer: CPULayer {
             floatOutput = nil
         }
         let isa = String(cString: octet_cpu_isa_name(octet_cpu_isa()))
-        let path = direct ? "direct" : (geometry.isPointwise && groups == 1 ? "copy" : "im2col")
+        let path = direct ? "direct" : indirect ? "indirect" : (geometry.isPointwise && groups == 1 ? "copy" : "im2col")
         let output = q.output.map { $0.isSigned ? "s8" : "u8" } ?? "f32"
         kernelName = "qgemm_\(q.input.isSigned ? "s8" : "u8")s8_\(output)_nhwc_\(path)\(groups > 1 ? "_g\(groups)" : "")__\(isa)"
     }
@@ -117,6 +122,10 @@ struct QuantizedGEMMLayer: CPULayer {
         let residual = inputs.count > 1 ? inputs[1] : nil
         if let floatOutput {
             try runFloatOutput(x, y, residual: residual, rows: rows, floatOutput, context: context)
+            return
+        }
+        if indirect {
+            runIndirect(x, y, rows: rows, residual: residual, context: context)
             return
         }
         if !direct && groups == 1 && rows >= context.pool.threads * 12 {
@@ -179,6 +188,54 @@ struct QuantizedGEMMLayer: CPULayer {
                     block.count, n, k, patches.assumingMemoryBound(to: UInt8.self), k, packed, y.base + first * n, n,
                     residual.map { UnsafeRawPointer($0.base + first * n) }, n, &p)
                 first = block.upperBound
+            }
+        }
+    }
+
+    /// The convolution as an indirect GEMM: each thread builds, a block of rows at a time, the table of where every
+    /// tap of a row reads its channels (or the pad row, `channels` bytes of the pad byte) and multiplies the taps in
+    /// place, so the patches (9x the input for a 3x3 kernel) are never written. Rows split over threads as
+    /// `runPatchBlocks` does, or by 16-column panels when there are few rows (the late layers at batch 1).
+    private func runIndirect(_ x: CPUBuffer, _ y: CPUBuffer, rows: Int, residual: CPUBuffer?, context: CPURunContext) {
+        let channels = x.layout.channels, taps = geometry.taps, n = outputChannelsPerGroup
+        let (height, width) = (x.layout.height, x.layout.width)
+        let (outHeight, outWidth) = (y.layout.height, y.layout.width)
+        let g = geometry
+        let threads = context.pool.threads
+        let byRows = rows >= threads * 12 || n <= 16
+        // Row splits build their tables 256 rows at a time; a panel split, every row once.
+        let tableRows = byRows ? 256 : rows
+        let tableBytes = tableRows * taps * MemoryLayout<UnsafePointer<UInt8>>.stride
+        let scratch = context.scratch(bytes: threads * tableBytes + channels)
+        let padRow = UnsafePointer((scratch + threads * tableBytes).assumingMemoryBound(to: UInt8.self))
+        (scratch + threads * tableBytes).initializeMemory(as: UInt8.self, repeating: padByte, count: channels)
+        let (packed, input) = (self.packed[0].pointer, UnsafePointer(x.base.assumingMemoryBound(to: UInt8.self)))
+        var p = params
+        // One block of rows and columns: its table, then the GEMM.
+        let multiply = { (slot: Int, block: Range<Int>, columns: Range<Int>) in
+            let table = (scratch + slot * tableBytes).assumingMemoryBound(to: UnsafePointer<UInt8>.self)
+            octet_im2col_indirection(
+                input, height, width, channels, g.kernel.0, g.kernel.1, g.strides.0, g.strides.1, g.dilations.0, g.dilations.1,
+                g.padsBegin.0, g.padsBegin.1, outHeight, outWidth, block.lowerBound, block.count, padRow, table)
+            let panelBytes = octet_qgemm_packed_size(16, taps * channels)
+            octet_qigemm_avx512vnni(
+                block.count, columns.count, taps, channels, table, packed + columns.lowerBound / 16 * panelBytes,
+                y.base + block.lowerBound * n + columns.lowerBound, n,
+                residual.map { UnsafeRawPointer($0.base + block.lowerBound * n + columns.lowerBound) }, n, &p)
+        }
+        if byRows {
+            context.pool.runNumbered(rows, granularity: 6) { slot, range in
+                var first = range.lowerBound
+                while first < range.upperBound {
+                    let block = first..<min(first + tableRows, range.upperBound)
+                    multiply(slot, block, 0..<n)
+                    first = block.upperBound
+                }
+            }
+        } else {
+            // Few rows, many columns: each thread its panels.
+            context.pool.runNumbered((n + 15) / 16) { slot, panels in
+                multiply(slot, 0..<rows, (panels.lowerBound * 16)..<min(n, panels.upperBound * 16))
             }
         }
     }
