@@ -154,8 +154,6 @@ struct ConvolutionTile: Hashable, Sendable, CustomStringConvertible {
     static let large = ConvolutionTile(m: 128, n: 128, k: 64, warpM: 64, warpN: 32, stages: 3, anyGather: true)
     static let narrow = ConvolutionTile(m: 128, n: 64, k: 64, warpM: 64, warpN: 32, stages: 3, anyGather: true)
     static let small = ConvolutionTile(m: 64, n: 64, k: 64, warpM: 32, warpN: 32, stages: 3, anyGather: true)
-    /// The pinned "tile" (`OCTET_CUDA_CONV_TILE`, the self-test) that splits K on every layer it can.
-    static let pinnedSplit = "splitk"
     static let all: [ConvolutionTile] = [
         large, narrow, small,
         ConvolutionTile(m: 128, n: 64, k: 64, warpM: 64, warpN: 32, stages: 4),
@@ -313,8 +311,7 @@ struct ImplicitGEMMKernel: CUDALayer {
 
     /// How one GEMM is cut into blocks: a tile of conv_igemm.cu, and when even small tiles leave SMs idle, the K
     /// dimension split across blocks (`splits` > 1) whose int32 partial sums are added atomically (exact in any
-    /// order) and finished by the last of a tile's blocks; or a warp shape of conv_pointwise.cu (short-K 1x1
-    /// convolutions).
+    /// order) and finished by a second kernel; or a warp shape of conv_pointwise.cu (short-K 1x1 convolutions).
     enum Schedule: CustomStringConvertible {
         case tiled(ConvolutionTile, splits: Int, tilesPerSplit: Int)
         case pointwise(PointwiseTile)
@@ -363,12 +360,6 @@ struct ImplicitGEMMKernel: CUDALayer {
         // Float outputs and rearranged inputs stay with conv_igemm.
         let pointwise = epilogue.output != nil && !rearrangesInput && PointwiseTile.enabled ? PointwiseTile.tiles(for: gemmShape) : []
         if let pinnedTile {
-            if pinnedTile == ConvolutionTile.pinnedSplit, kTiles >= 2 {
-                // Every layer with two k steps or more split in up to four, so the end of split K in the kernel
-                // (finish_split_tile) is checked on every conformance case, not only where timing picks it.
-                let perSplit = (kTiles + min(kTiles, 4) - 1) / min(kTiles, 4)
-                return [.tiled(.small, splits: (kTiles + perSplit - 1) / perSplit, tilesPerSplit: perSplit)]
-            }
             if let tile = ConvolutionTile.all.first(where: { $0.description == pinnedTile }), fits(tile) { return [whole(tile)] }
             if let tile = pointwise.first(where: { $0.description == pinnedTile }) { return [.pointwise(tile)] }
         }
@@ -381,15 +372,9 @@ struct ImplicitGEMMKernel: CUDALayer {
         tensorCores ? schedules(rows: batch * geometry.outputHeight * geometry.outputWidth).map(\.description) : []
     }
 
-    /// Split K's int32 sums ([M][OC]) and, after them, a counter per output tile (conv_igemm.cu's finish_split_tile).
     func accumulatorBytes(batch: Int) -> Int {
         let m = batch * geometry.outputHeight * geometry.outputWidth
-        guard tensorCores else { return 0 }
-        let splitTiles = schedules(rows: m).compactMap { schedule -> Int? in
-            guard case let .tiled(tile, splits, _) = schedule, splits > 1 else { return nil }
-            return ((m + tile.m - 1) / tile.m) * ((geometry.outputChannels + tile.n - 1) / tile.n)
-        }.max()
-        return splitTiles.map { 4 * (m * geometry.outputChannels + $0) } ?? 0
+        return tensorCores && schedules(rows: m).contains(where: { $0.splits > 1 }) ? 4 * m * geometry.outputChannels : 0
     }
 
     func encode(inputs: [DeviceTensor], outputs: [DeviceTensor], into encoder: inout CUDAEncoder) throws {
@@ -452,6 +437,9 @@ struct ImplicitGEMMKernel: CUDALayer {
                 "octet_conv_igemm_\(tile)_v\(vectorBytes)_\(inputType)",
                 grid: (UInt32(((m + tile.m - 1) / tile.m) * ((g.outputChannels + tile.n - 1) / tile.n)), 1, UInt32(splits)),
                 block: (UInt32(tile.threads), 1, 1), sharedBytes: tile.sharedBytes(residual: hasResidual), arguments, overlapsPrevious: true)
+            if splits > 1 {
+                try encoder.launch("octet_conv_split_epilogue", elements: m * g.outputChannels, arguments)
+            }
         }
     }
 }

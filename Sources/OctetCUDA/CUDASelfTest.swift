@@ -385,8 +385,6 @@ public enum CUDASelfTest {
         for tile in PointwiseTile.all {
             variants.append(("cuda \(tile) tiles", try CUDABackend(convolutions: .tile(tile.description)), { int8, large, _ in int8 && !large }))
         }
-        // Split K (finish_split_tile) on every layer with two k steps or more, the large cases and the small ones.
-        variants.append(("cuda split-K tiles", try CUDABackend(convolutions: .tile(ConvolutionTile.pinnedSplit)), { int8, _, trt in int8 && !trt }))
         variants.append(("cuda dp4a convolutions", try CUDABackend(convolutions: .dp4a), { int8, large, trt in int8 && !large && !trt }))
         return variants
     }

@@ -30,8 +30,7 @@ struct ConvArgs {
     float lo, hi, residualMultiplier;
     int outputMode;                // 0: int8, 1: uint8, 2: float32
     int residualSigned;
-    int* partial;                  // split-K: [M][OC] int32 sums, then a counter per output tile, all zero between
-                                   // layers (conv_igemm.cu's finish_split_tile); null otherwise
+    int* partial;                  // split-K: [M][OC] int32 sums, zero between layers; null otherwise
     int tilesPerSplit;             // k tiles per blockIdx.z
     int smallSums;                 // every |acc + bias| < 2^22, whatever the input (the host proves it from the weights)
 };
@@ -359,36 +358,6 @@ __device__ __forceinline__ void mma_k32(int* c, const unsigned* a, unsigned b0, 
     }
 }
 
-// The end of a split-K tile, in the kernel rather than a second one (which cost each split layer a dependent launch
-// in the graph: most of ResNet-50's layers at batch 1 are split). The split's blocks (gridDim.z) have added their
-// sums to p.partial ([M][OC] int32); each then counts itself in on the tile's counter (p.partial + M * OC +
-// blockIdx.x, one per output tile), and the last to arrive applies the epilogue to the tile's sums and sets them
-// and the counter back to zero for the next layer that uses the workspace. Integer sums: the order in which the
-// blocks added them does not change them. `flag`: one int of shared memory, free by then (the pipeline's).
-template <int BM, int BN, int THREADS>
-__device__ __forceinline__ void finish_split_tile(const ConvArgs& p, int m0, int n0, int* flag) {
-    int* counter = p.partial + (long long)p.M * p.OC + blockIdx.x;
-    // Each thread's additions visible to every block before this block counts itself in (fence.sc.gpu is
-    // __threadfence(), written out: the host type-check has no CUDA runtime headers); the barrier also means no
-    // warp still reads the pipeline's shared memory.
-    asm volatile("fence.sc.gpu;\n" ::: "memory");
-    __syncthreads();
-    if (threadIdx.x == 0) *flag = atomicAdd(counter, 1) == (int)gridDim.z - 1;
-    __syncthreads();
-    if (!*flag) return;
-    asm volatile("fence.sc.gpu;\n" ::: "memory"); // the other blocks' additions, ordered before their counts
-    for (int v = threadIdx.x; v < BM * BN; v += THREADS) {
-        const int m = m0 + v / BN, n = n0 + v % BN;
-        if (m >= p.M || n >= p.OC) continue;
-        int* sum = p.partial + (long long)m * p.OC + n;
-        int acc;
-        asm volatile("ld.global.cg.s32 %0, [%1];\n" : "=r"(acc) : "l"(sum)); // from L2, where the atomics were done
-        *sum = 0;
-        store_output(p, m, n, acc);
-    }
-    if (threadIdx.x == 0) *counter = 0;
-}
-
 // Shared memory of one block: the pipeline's STAGES x (BM + BN) rows, then the block's BN biases and
 // multipliers, then (layers with a residual) its BM rows of BN residual bytes, each padded by 16 bytes so that
 // eight consecutive rows' 16-byte reads meet no bank conflict. The host sizes it the same way
@@ -425,8 +394,8 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
     // read it from DRAM once.
     const int nTiles = (p.OC + BN - 1) / BN;
     const int m0 = (blockIdx.x / nTiles) * BM, n0 = (blockIdx.x % nTiles) * BN;
-    // Split-K blocks finish their tile element by element (finish_split_tile); the 16-channel epilogue reads its
-    // operands from shared memory.
+    // Split-K blocks leave the epilogue to octet_conv_split_epilogue; the 16-channel epilogue reads its operands
+    // from shared memory.
     const bool vectorized = p.OC % 16 == 0 && p.partial == nullptr;
 
     // The output pixels this thread gathers for, fixed across k steps: the window's top-left corner (iy0, ix0) and
@@ -551,7 +520,7 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
     const int g = lane / 4, t = lane % 4;
 
     if (p.partial) {
-        // Split K: add this block's share of the sums; the tile's last block to arrive finishes it.
+        // Split K: add this block's share of the sums; octet_conv_split_epilogue finishes the layer.
         for (int i = 0; i < MT; i++)
             for (int j = 0; j < NT; j++)
                 for (int r = 0; r < 4; r++) {
@@ -559,7 +528,6 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
                     const int n = n0 + warpN * WN + j * 8 + 2 * t + (r & 1);
                     if (m < p.M && n < p.OC) atomicAdd(&p.partial[m * p.OC + n], acc[i][j][r]);
                 }
-        finish_split_tile<BM, BN, THREADS>(p, m0, n0, (int*)shared);
         return;
     }
 
@@ -670,6 +638,16 @@ OCTET_CONV_IGEMM_WIDE(256, 64, 128, 64, 32, 2, 2)
 // step pads most of every tile with zeros; 48-byte shared rows keep ldmatrix conflict-free.
 OCTET_CONV_IGEMM_ANY(128, 64, 32, 64, 32, 4, 3)
 OCTET_CONV_IGEMM_ANY(128, 128, 32, 64, 32, 4, 2)
+
+// The end of a split-K convolution: the epilogue on the summed accumulators, which it sets back to zero for the
+// next layer that uses the workspace.
+extern "C" __global__ void octet_conv_split_epilogue(const ConvArgs p)
+{
+    OCTET_ELEMENT_INDEX((long long)p.M * p.OC);
+    const int acc = p.partial[i];
+    p.partial[i] = 0;
+    store_output(p, (int)(i / p.OC), (int)(i % p.OC), acc);
+}
 
 #endif // __CUDA_ARCH__ >= 800
 

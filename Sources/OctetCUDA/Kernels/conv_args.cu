@@ -24,8 +24,7 @@ struct ConvArgs {
     float lo, hi, residualMultiplier;
     int outputMode;                // 0: int8, 1: uint8, 2: float32
     int residualSigned;
-    int* partial;                  // split-K: [M][OC] int32 sums, then a counter per output tile, all zero between
-                                   // layers (conv_igemm.cu's finish_split_tile); null otherwise
+    int* partial;                  // split-K: [M][OC] int32 sums, zero between layers; null otherwise
     int tilesPerSplit;             // k tiles per blockIdx.z
     int smallSums;                 // every |acc + bias| < 2^22, whatever the input (the host proves it from the weights)
 };
