@@ -12,7 +12,8 @@
  *    holds bytes u = A ^ 0x80 in a window [lo, lo + W] at a random lo, as signed activations within about +-W/2
  *    -- W <= 128 is the AVX2 kernel's shifted vpmaddubsw path; --a-outliers P: uint8 activations mostly <= 128
  *    with P per mille above (the AVX2 kernel's split path while few 4-byte groups hold one); --mobile: the 1x1
- *    convolutions of MobileNetV2 instead of ResNet-50's shapes; --shape MxNxK: that one GEMM shape alone)
+ *    convolutions of MobileNetV2 instead of ResNet-50's shapes; --shape MxNxK: that one GEMM shape alone;
+ *    --indirect: ResNet-50's 3x3 convolutions through im2col + GEMM and through the indirect GEMM, AVX-512 VNNI)
  *
  * Peak: a register-only loop of independent accumulations of the row's own ISA, so throughput, not latency,
  * bounds it: 24 zmm vpdpbusd (16 lanes x 4 u8*s8 products = 64 MACs = 128 ops) for avx512vnni, ymm vpdpbusd for
@@ -211,6 +212,57 @@ static void bench_qgemm(int32_t level, octet_qgemm_fn fn, const shape* s) {
     free(A), free(W), free(bias), free(mult), free(C), free(packed);
 }
 
+/* --indirect: a 3x3 convolution (pad 1) over an H x H x C uint8 input with N output channels, stride S, one image,
+ * as the engine runs it on AVX-512 VNNI before and after the indirect GEMM: im2col patches a block of rows at a time
+ * (QuantizedGEMMLayer.runPatchBlocks' block size) then octet_qgemm_avx512vnni, against the indirection table of the
+ * same rows then octet_qigemm_avx512vnni. Caches warm (the layer's input and weights fit in L2). */
+static void bench_indirect(size_t H, size_t C, size_t N, size_t S) {
+#if defined(__x86_64__)
+    const size_t taps = 9, K = taps * C, OH = (H + 2 - 3) / S + 1, M = OH * OH;
+    uint8_t* x = malloc(H * H * C);
+    for (size_t i = 0; i < H * H * C; i++) x[i] = (uint8_t)(rnd() % 128);
+    uint8_t* pad = calloc(C, 1);
+    int8_t* w = malloc(K * N);
+    for (size_t i = 0; i < K * N; i++) w[i] = (int8_t)rnd();
+    int32_t* bias = calloc(N, 4);
+    float* mult = malloc(4 * N);
+    for (size_t i = 0; i < N; i++) mult[i] = 1e-4f;
+    const size_t packed_bytes = octet_qgemm_packed_size(N, K);
+    void* packed = aligned_alloc(64, (packed_bytes + 63) / 64 * 64);
+    octet_qgemm_pack(N, K, w, bias, mult, packed);
+    octet_qgemm_params p = {.min = 0, .max = 255, .output_signed = 0};
+    p.saturation_clamps = octet_qgemm_saturation_clamps(N, K, packed, &p);
+    const size_t block_bytes = packed_bytes < (128u << 10) ? (128u << 10) : packed_bytes > (1u << 20) ? (1u << 20) : packed_bytes;
+    const size_t block_rows = block_bytes / K / 6 * 6 < 6 ? 6 : block_bytes / K / 6 * 6;
+    uint8_t* patches = malloc(block_rows * K);
+    const uint8_t** table = malloc(sizeof(void*) * block_rows * taps);
+    uint8_t* out = malloc(M * N);
+    double t_im2col = 1e30, t_indirect = 1e30;
+    for (int rep = 0; rep < 15; rep++) {
+        double t0 = now();
+        for (size_t r = 0; r < M; r += block_rows) {
+            const size_t rows = M - r < block_rows ? M - r : block_rows;
+            octet_im2col(x, H, H, C, 0, C, 3, 3, S, S, 1, 1, 1, 1, OH, OH, r, rows, 1, K, 0, 0, patches);
+            octet_qgemm_avx512vnni(rows, N, K, patches, K, packed, out + r * N, N, NULL, 0, &p);
+        }
+        t_im2col = fmin(t_im2col, now() - t0);
+        t0 = now();
+        for (size_t r = 0; r < M; r += block_rows) {
+            const size_t rows = M - r < block_rows ? M - r : block_rows;
+            octet_im2col_indirection(x, H, H, C, 3, 3, S, S, 1, 1, 1, 1, OH, OH, r, rows, pad, table);
+            octet_qigemm_avx512vnni(rows, N, taps, C, table, packed, out + r * N, N, NULL, 0, &p);
+        }
+        t_indirect = fmin(t_indirect, now() - t0);
+    }
+    const double ops = 2.0 * (double)M * (double)N * (double)K;
+    printf("| 3x3 conv %4zux%-4zux%-4zu -> %-4zu s%zu | im2col + qgemm %7.3f ms %6.1f GOPS | indirect %7.3f ms %6.1f GOPS |\n", H,
+           H, C, N, S, t_im2col * 1e3, ops / t_im2col * 1e-9, t_indirect * 1e3, ops / t_indirect * 1e-9);
+    free(x), free(pad), free(w), free(bias), free(mult), free(packed), free(patches), free(table), free(out);
+#else
+    (void)H, (void)C, (void)N, (void)S;
+#endif
+}
+
 static void bench_sgemm(const char* isa_name, octet_sgemm_fn fn, const shape* s) {
     const size_t M = s->M, N = s->N, K = s->K;
     float* A = malloc(M * K * 4);
@@ -286,6 +338,17 @@ int main(int argc, char** argv) {
         if (strcmp(argv[i], "--a-window") == 0 && i + 1 < argc) a_window = (unsigned)atoi(argv[++i]) % 256;
         if (strcmp(argv[i], "--a-outliers") == 0 && i + 1 < argc) a_outliers = (unsigned)atoi(argv[++i]);
         if (strcmp(argv[i], "--mobile") == 0) mobile = 1;
+        if (strcmp(argv[i], "--indirect") == 0) {
+            if (!octet_cpu_isa_supported(OCTET_ISA_AVX512VNNI)) {
+                printf("--indirect: this CPU has no AVX-512 VNNI (the indirect GEMM's only ISA)\n");
+                return 0;
+            }
+            /* ResNet-50's 3x3 convolutions at batch 1 (the strided ones by their input). */
+            const size_t convs[][4] = {{56, 64, 64, 1}, {56, 128, 128, 2}, {28, 128, 128, 1}, {28, 256, 256, 2},
+                                       {14, 256, 256, 1}, {14, 512, 512, 2}, {7, 512, 512, 1}};
+            for (size_t c = 0; c < sizeof convs / sizeof convs[0]; c++) bench_indirect(convs[c][0], convs[c][1], convs[c][2], convs[c][3]);
+            return 0;
+        }
         if (strcmp(argv[i], "--shape") == 0 && i + 1 < argc &&
             sscanf(argv[++i], "%zux%zux%zu", &custom.M, &custom.N, &custom.K) != 3) {
             fprintf(stderr, "--shape takes MxNxK, e.g. 12544x64x148\n");
