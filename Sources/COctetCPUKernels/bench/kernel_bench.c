@@ -97,43 +97,33 @@ __attribute__((target("avx512f,avx512vl,avx512vnni"))) static double peak_vpdpbu
     return now() - t0;
 }
 
+/* A register-only loop of one ymm step (STEP(acc, a, w), acc += products of a and w) on eight independent
+ * accumulators; the asm barrier keeps the compiler from hoisting the products out of the loop. */
+#define OCTET_PEAK_YMM(NAME, TARGET, STEP)                                                                          \
+    __attribute__((target(TARGET))) static double NAME(long iters) {                                             \
+        __m256i a[8], acc[8];                                                                                    \
+        const __m256i w = _mm256_set1_epi8(5), ones = _mm256_set1_epi16(1);                                      \
+        (void)ones;                                                                                              \
+        for (int i = 0; i < 8; i++) a[i] = _mm256_set1_epi8((char)(3 + i)), acc[i] = _mm256_setzero_si256();    \
+        const double t0 = now();                                                                                 \
+        for (long it = 0; it < iters; it++) {                                                                    \
+            for (int i = 0; i < 8; i++) acc[i] = STEP(acc[i], a[i], w);                                          \
+            __asm__ volatile("" : "+x"(a[0]), "+x"(a[1]), "+x"(a[2]), "+x"(a[3]), "+x"(a[4]), "+x"(a[5]), "+x"(a[6]), \
+                             "+x"(a[7]));                                                                        \
+        }                                                                                                        \
+        const double t = now() - t0;                                                                             \
+        __m256i sum = acc[0];                                                                                    \
+        for (int i = 1; i < 8; i++) sum = _mm256_add_epi32(sum, acc[i]);                                         \
+        volatile int sink = _mm256_extract_epi32(sum, 0);                                                        \
+        (void)sink;                                                                                              \
+        return t;                                                                                                \
+    }
 /* AVX2's exact u8 x s8 step (the byte path of qgemm_avx2.c and OpenVINO's AVX2 INT8): vpmaddubsw, vpmaddwd with
- * ones, vpaddd for 32 multiply-adds, on eight independent accumulators. The asm barrier keeps the compiler from
- * hoisting the products out of the loop. */
-__attribute__((target("avx2"))) static double peak_byte_path_ymm(long iters) {
-    __m256i a[8], acc[8];
-    const __m256i w = _mm256_set1_epi8(5), ones = _mm256_set1_epi16(1);
-    for (int i = 0; i < 8; i++) a[i] = _mm256_set1_epi8((char)(3 + i)), acc[i] = _mm256_setzero_si256();
-    const double t0 = now();
-    for (long it = 0; it < iters; it++) {
-        for (int i = 0; i < 8; i++) acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(_mm256_maddubs_epi16(a[i], w), ones));
-        __asm__ volatile("" : "+x"(a[0]), "+x"(a[1]), "+x"(a[2]), "+x"(a[3]), "+x"(a[4]), "+x"(a[5]), "+x"(a[6]), "+x"(a[7]));
-    }
-    const double t = now() - t0;
-    __m256i sum = acc[0];
-    for (int i = 1; i < 8; i++) sum = _mm256_add_epi32(sum, acc[i]);
-    volatile int sink = _mm256_extract_epi32(sum, 0);
-    (void)sink;
-    return t;
-}
-
-/* AVX-VNNI's vpdpbusd on ymm (VEX-encoded: no AVX-512 needed), eight independent accumulators. */
-__attribute__((target("avx2,avxvnni"))) static double peak_vpdpbusd_avxvnni(long iters) {
-    __m256i a[8], acc[8];
-    const __m256i w = _mm256_set1_epi8(5);
-    for (int i = 0; i < 8; i++) a[i] = _mm256_set1_epi8((char)(3 + i)), acc[i] = _mm256_setzero_si256();
-    const double t0 = now();
-    for (long it = 0; it < iters; it++) {
-        for (int i = 0; i < 8; i++) acc[i] = _mm256_dpbusd_avx_epi32(acc[i], a[i], w);
-        __asm__ volatile("" : "+x"(a[0]), "+x"(a[1]), "+x"(a[2]), "+x"(a[3]), "+x"(a[4]), "+x"(a[5]), "+x"(a[6]), "+x"(a[7]));
-    }
-    const double t = now() - t0;
-    __m256i sum = acc[0];
-    for (int i = 1; i < 8; i++) sum = _mm256_add_epi32(sum, acc[i]);
-    volatile int sink = _mm256_extract_epi32(sum, 0);
-    (void)sink;
-    return t;
-}
+ * ones, vpaddd for 32 multiply-adds. */
+#define OCTET_BYTE_PATH_STEP(acc, a, w) _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(a, w), ones))
+OCTET_PEAK_YMM(peak_byte_path_ymm, "avx2", OCTET_BYTE_PATH_STEP)
+/* AVX-VNNI's vpdpbusd on ymm (VEX-encoded: no AVX-512 needed). */
+OCTET_PEAK_YMM(peak_vpdpbusd_avxvnni, "avx2,avxvnni", _mm256_dpbusd_avx_epi32)
 
 /* Accumulators start at 0 and grow by 1e-6 per step: normal floats throughout (no denormal or NaN slow paths). */
 __attribute__((target("avx512f"))) static double peak_fma_zmm(long iters) {
