@@ -199,15 +199,19 @@ static const itile_fn itiles[MR][NP] = {ITILE_ROW(1), ITILE_ROW(2), ITILE_ROW(3)
 /* Weight bytes per L2 block of panels. */
 #define L2_BLOCK_BYTES (384u * 1024u)
 
+/* Panels per L2 block: a whole number of 4-panel tiles, at least one. */
+static size_t block_panels_for(size_t panel_bytes) {
+    const size_t block = L2_BLOCK_BYTES / panel_bytes / NP * NP;
+    return block < NP ? NP : block;
+}
+
 void octet_qgemm_avx512vnni(size_t M, size_t N, size_t K, const uint8_t* A, size_t a_stride, const void* packed_B,
                             void* C, size_t c_stride, const void* residual, size_t r_stride,
                             const octet_qgemm_params* p) {
     octet_qgemm_check(M, N, K, a_stride, c_stride, residual, r_stride, p);
     if (M == 0 || N == 0) return;
     const size_t panel_bytes = octet_qgemm_panel_bytes(K);
-    const size_t panels = (N + 15) / 16;
-    size_t block_panels = L2_BLOCK_BYTES / panel_bytes / NP * NP;
-    if (block_panels < NP) block_panels = NP;
+    const size_t panels = (N + 15) / 16, block_panels = block_panels_for(panel_bytes);
     /* int8 A: shifted to uint8 once per 6-row block (octet_shifted_block). */
     uint8_t stack_rows[2 * MR * 2048];
     uint8_t* shifted = p->a_xor != 0 ? octet_shift_buffers(MR, K, stack_rows, sizeof stack_rows) : NULL;
@@ -240,9 +244,7 @@ void octet_qigemm_avx512vnni(size_t M, size_t N, size_t taps, size_t C, const ui
     assert(C % 4 == 0 && p->a_xor == 0);
     if (M == 0 || N == 0) return;
     const size_t panel_bytes = octet_qgemm_panel_bytes(K);
-    const size_t panels = (N + 15) / 16;
-    size_t block_panels = L2_BLOCK_BYTES / panel_bytes / NP * NP;
-    if (block_panels < NP) block_panels = NP;
+    const size_t panels = (N + 15) / 16, block_panels = block_panels_for(panel_bytes);
     for (size_t pb = 0; pb < panels; pb += block_panels) {
         const size_t pe = octet_min_size(panels, pb + block_panels);
         for (size_t m0 = 0; m0 < M; m0 += MR) {

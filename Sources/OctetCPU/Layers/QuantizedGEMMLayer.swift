@@ -202,7 +202,7 @@ struct QuantizedGEMMLayer: CPULayer {
         let (outHeight, outWidth) = (y.layout.height, y.layout.width)
         let g = geometry
         let threads = context.pool.threads
-        let byRows = rows >= threads * 12 || n <= 16
+        let byRows = splitsByRows(rows, threads: threads)
         // Row splits build their tables 256 rows at a time; a panel split, every row once.
         let tableRows = byRows ? 256 : rows
         let tableBytes = tableRows * taps * MemoryLayout<UnsafePointer<UInt8>>.stride
@@ -240,6 +240,12 @@ struct QuantizedGEMMLayer: CPULayer {
         }
     }
 
+    /// Whether a GEMM over `rows` rows is split over threads by rows (at least two 6-row tiles a thread, or a
+    /// single panel of columns) rather than by 16-column panels.
+    private func splitsByRows(_ rows: Int, threads: Int) -> Bool {
+        rows >= threads * 12 || outputChannelsPerGroup <= 16
+    }
+
     /// Splits the GEMM over threads by rows, or by 16-column panels when there are few rows. `aShifted`: A is
     /// im2col's patches, already shifted to uint8 where the input is int8.
     private func gemm(
@@ -250,7 +256,7 @@ struct QuantizedGEMMLayer: CPULayer {
         var p = params
         if aShifted { p.a_xor = 0 }
         let panelBytes = octet_qgemm_packed_size(16, k)
-        if rows >= context.pool.threads * 12 || n <= 16 {
+        if splitsByRows(rows, threads: context.pool.threads) {
             context.pool.run(rows, granularity: 6) { range in
                 let offsetA = a + range.lowerBound * aStride
                 let offsetC = c + range.lowerBound * cStride
