@@ -261,10 +261,12 @@ static OCTET_TARGET_AVX2 void widen_a(size_t mr, size_t K, const uint8_t* a, siz
 }
 
 /* The byte path's step for one row and one k-group: the row's 4 bytes (av, broadcast) against the 16 columns' 4
- * weights each (w0: columns 0-7, w1: 8-15), vpmaddubsw then vpmaddwd with ones, added to the row's accumulators. */
-OCTET_INLINE OCTET_TARGET_AVX2 void byte_step(__m256i acc[2], __m256i av, __m256i w0, __m256i w1, __m256i ones16) {
+ * weights each (w0: columns 0-7, w1: 8-15; only w0 where `half`), vpmaddubsw then vpmaddwd with ones, added to the
+ * row's accumulators. */
+OCTET_INLINE OCTET_TARGET_AVX2 void byte_step(__m256i acc[2], const int half, __m256i av, __m256i w0, __m256i w1,
+                                              __m256i ones16) {
     acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(_mm256_maddubs_epi16(av, w0), ones16));
-    acc[1] = _mm256_add_epi32(acc[1], _mm256_madd_epi16(_mm256_maddubs_epi16(av, w1), ones16));
+    if (!half) acc[1] = _mm256_add_epi32(acc[1], _mm256_madd_epi16(_mm256_maddubs_epi16(av, w1), ones16));
 }
 
 /* sum_k W[k][j] for the 16 columns of the panel at b (the byte path's shift back to u = v + s). Products of
@@ -274,7 +276,7 @@ static OCTET_TARGET_AVX2 void column_sums(size_t K, const uint8_t* b, int32_t su
     __m256i s[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
     const uint8_t* w = b + 64;
     for (size_t k = 0; k < K; k += 4, w += 64) {
-        byte_step(s, ones8, _mm256_loadu_si256((const __m256i*)w), _mm256_loadu_si256((const __m256i*)(w + 32)), ones16);
+        byte_step(s, 0, ones8, _mm256_loadu_si256((const __m256i*)w), _mm256_loadu_si256((const __m256i*)(w + 32)), ones16);
     }
     _mm256_storeu_si256((__m256i*)sums, s[0]);
     _mm256_storeu_si256((__m256i*)(sums + 8), s[1]);
@@ -298,9 +300,11 @@ typedef struct {
 
 /* mr rows x 16 columns: acc (bias not included) for the panel at b; columns 0-7 in out[i][0], 8-15 in out[i][1].
  * One function a path, so that each tile instance is compiled for one of them (`tile_accumulate` picks by a
- * compile-time flag); on its own this measured no faster, it is what lets a row tile's loop carry no path test. */
-OCTET_INLINE OCTET_TARGET_AVX2 void tile_accumulate_bytes(const size_t mr, size_t K, const tile_input* in,
-                                                          const uint8_t* b, __m256i out[MR][2]) {
+ * compile-time flag); on its own this measured no faster, it is what lets a row tile's loop carry no path test.
+ * `half` (compile-time): the panel holds at most 8 columns (N's last panel, as the mobile nets' 24- and 40-channel
+ * projections have), so only columns 0-7 are computed and out[i][1] is zero. */
+OCTET_INLINE OCTET_TARGET_AVX2 void tile_accumulate_bytes(const size_t mr, const int half, size_t K,
+                                                          const tile_input* in, const uint8_t* b, __m256i out[MR][2]) {
     /* Columns 0-7 are the first 32 bytes of a k-group (8 columns x 4 k), 8-15 the next 32. */
     const __m256i ones16 = _mm256_set1_epi16(1);
     __m256i acc[MR][2];
@@ -310,18 +314,18 @@ OCTET_INLINE OCTET_TARGET_AVX2 void tile_accumulate_bytes(const size_t mr, size_
     const size_t stride = in->a8_stride;
     for (size_t k = 0; k < K; k += 4, w += 64) {
         const __m256i w0 = _mm256_loadu_si256((const __m256i*)w);
-        const __m256i w1 = _mm256_loadu_si256((const __m256i*)(w + 32));
+        const __m256i w1 = half ? w0 : _mm256_loadu_si256((const __m256i*)(w + 32));
         OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
-            byte_step(acc[i], _mm256_set1_epi32(octet_load_i32(a8 + i * stride + k)), w0, w1, ones16);
+            byte_step(acc[i], half, _mm256_set1_epi32(octet_load_i32(a8 + i * stride + k)), w0, w1, ones16);
         }
     }
     /* The split path's hi bytes, the same step at the listed k-groups only. */
     for (size_t j = 0; j < in->hi_count; j++) {
         const uint8_t* wg = b + 64 + 16 * (size_t)in->hi_k[j];
         const __m256i w0 = _mm256_loadu_si256((const __m256i*)wg);
-        const __m256i w1 = _mm256_loadu_si256((const __m256i*)(wg + 32));
+        const __m256i w1 = half ? w0 : _mm256_loadu_si256((const __m256i*)(wg + 32));
         OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
-            byte_step(acc[i], _mm256_set1_epi32(in->hi_words[j * MR + i]), w0, w1, ones16);
+            byte_step(acc[i], half, _mm256_set1_epi32(in->hi_words[j * MR + i]), w0, w1, ones16);
         }
     }
     if (in->sums == NULL) {
@@ -329,7 +333,7 @@ OCTET_INLINE OCTET_TARGET_AVX2 void tile_accumulate_bytes(const size_t mr, size_
         return;
     }
     const __m256i sums0 = _mm256_loadu_si256((const __m256i*)in->sums);
-    const __m256i sums1 = _mm256_loadu_si256((const __m256i*)(in->sums + 8));
+    const __m256i sums1 = half ? _mm256_setzero_si256() : _mm256_loadu_si256((const __m256i*)(in->sums + 8));
     if (in->common_shift) {
         /* 128 (post-ReLU int8 in place, the common case) is a shift; vpmulld is two uops. */
         const __m256i s = _mm256_set1_epi32(in->shift[0]);
@@ -348,8 +352,11 @@ OCTET_INLINE OCTET_TARGET_AVX2 void tile_accumulate_bytes(const size_t mr, size_
     }
 }
 
-OCTET_INLINE OCTET_TARGET_AVX2 void tile_accumulate_widened(const size_t mr, size_t K, const tile_input* in,
-                                                            const uint8_t* b, __m256i out[MR][2]) {
+OCTET_INLINE OCTET_TARGET_AVX2 void tile_accumulate_widened(const size_t mr, const int half, size_t K,
+                                                            const tile_input* in, const uint8_t* b,
+                                                            __m256i out[MR][2]) {
+    /* Each 16-byte quarter of a k-group holds 4 columns: columns 0-7 are the first two. */
+    const size_t quarters = half ? 2 : 4;
     const uint8_t* w = b + 64;
     const int16_t* a16 = in->a16;
     __m256i acc[MR][4];
@@ -359,7 +366,7 @@ OCTET_INLINE OCTET_TARGET_AVX2 void tile_accumulate_widened(const size_t mr, siz
     for (size_t k = 0; k < K; k += 4) {
         __m256i av[MR];
         OCTET_UNROLL for (size_t i = 0; i < mr; i++) av[i] = _mm256_set1_epi64x(octet_load_i64(a16 + i * K + k));
-        OCTET_UNROLL for (size_t s = 0; s < 4; s++) {
+        OCTET_UNROLL for (size_t s = 0; s < quarters; s++) {
             const __m256i wv = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(w + 16 * s)));
             OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
                 acc[i][s] = _mm256_add_epi32(acc[i][s], _mm256_madd_epi16(av[i], wv));
@@ -370,16 +377,22 @@ OCTET_INLINE OCTET_TARGET_AVX2 void tile_accumulate_widened(const size_t mr, siz
     OCTET_UNROLL for (size_t i = 0; i < mr; i++) {
         /* hadd(x, y) = [x01 x23 y01 y23 | x45 x67 y45 y67] = columns [0 1 4 5 | 2 3 6 7]; permute to 0..7. */
         out[i][0] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[i][0], acc[i][1]), 0xD8);
-        out[i][1] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[i][2], acc[i][3]), 0xD8);
+        out[i][1] = half ? _mm256_setzero_si256()
+                         : _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[i][2], acc[i][3]), 0xD8);
     }
 }
 
-/* The accumulators of one panel on the widened path or the byte path (`widened` is a compile-time constant in every
- * tile instance). */
+/* The accumulators of one panel of ncols columns on the widened path or the byte path (`widened` is a compile-time
+ * constant in every tile instance; a panel of at most 8 columns takes the half-width instance). */
 OCTET_INLINE OCTET_TARGET_AVX2 void tile_accumulate(const size_t mr, const int widened, size_t K, const tile_input* in,
-                                                    const uint8_t* b, __m256i out[MR][2]) {
-    if (widened) tile_accumulate_widened(mr, K, in, b, out);
-    else tile_accumulate_bytes(mr, K, in, b, out);
+                                                    const uint8_t* b, size_t ncols, __m256i out[MR][2]) {
+    if (ncols <= 8) {
+        if (widened) tile_accumulate_widened(mr, 1, K, in, b, out);
+        else tile_accumulate_bytes(mr, 1, K, in, b, out);
+    } else {
+        if (widened) tile_accumulate_widened(mr, 0, K, in, b, out);
+        else tile_accumulate_bytes(mr, 0, K, in, b, out);
+    }
 }
 
 /* The requantizing tiles of one row tile: mr rows of A against the panels [pb, pe) of `panels` (N columns in all),
@@ -403,7 +416,7 @@ OCTET_INLINE OCTET_TARGET_AVX2 void row_tile_q(const size_t mr, const int widene
         const size_t ncols = octet_min_size(16, N - 16 * pi);
         panel_input.sums = block_sums != NULL ? block_sums + (pi - pb) * 16 : NULL;
         __m256i acc[MR][2];
-        tile_accumulate(mr, widened, K, &panel_input, b, acc);
+        tile_accumulate(mr, widened, K, &panel_input, b, ncols, acc);
         const __m256i bias0 = _mm256_loadu_si256((const __m256i*)b);
         const __m256i bias1 = _mm256_loadu_si256((const __m256i*)(b + 32));
         const float* multiplier = (const float*)(b + 64 + 16 * K);
@@ -423,7 +436,7 @@ OCTET_INLINE OCTET_TARGET_AVX2 void tile_f32(const size_t mr, const int widened,
                                              const uint8_t* b, size_t ncols, float* c, size_t ldc, float min,
                                              float max) {
     __m256i acc[MR][2];
-    tile_accumulate(mr, widened, K, in, b, acc);
+    tile_accumulate(mr, widened, K, in, b, ncols, acc);
     const __m256i bias0 = _mm256_loadu_si256((const __m256i*)b);
     const __m256i bias1 = _mm256_loadu_si256((const __m256i*)(b + 32));
     const __m256 m0 = _mm256_loadu_ps((const float*)(b + 64 + 16 * K));
