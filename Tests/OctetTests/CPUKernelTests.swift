@@ -100,6 +100,11 @@ import Testing
         /// path, listing the few k-groups that hold one), one in 20 in the others (more groups than the split
         /// path lists: the widened path).
         case sparseOutliers
+        /// Post-ReLU uint8 activations (zeros and bytes up to 128) with one byte in 300 above 128, but any byte in
+        /// every third row tile: the AVX2 kernel plans the split path with shift 0, guesses it for the tiles that
+        /// follow without planning (`guess_split`), and falls back to the widened path where the guess lists too
+        /// many k-groups.
+        case reluOutliers
 
         func byte(row: Int, using rng: inout SplitMix64) -> UInt8 {
             let r = rng.next()
@@ -117,6 +122,10 @@ import Testing
                 let rate: UInt64 = row / 3 % 2 == 0 ? 300 : 20
                 if r % rate == 0 { return r / rate % 3 == 0 ? 255 : 255 - UInt8(r / rate / 3 % 90) }
                 return Activations.window.byte(row: row, using: &rng)
+            case .reluOutliers:
+                if row / 3 % 3 == 2 { return UInt8(truncatingIfNeeded: r) }
+                if r % 300 == 0 { return 129 + UInt8(r / 300 % 127) }
+                return r % 5 == 0 ? 0 : UInt8(r / 5 % 129)
             }
         }
     }
@@ -198,10 +207,11 @@ import Testing
         add(8, 140, 2052, 704)
         // The AVX2 kernel's vpmaddubsw paths: bytes at their bounds, weights at -128/127, awkward sizes; N = 1043
         // (66 panels of K = 8) needs more shift sums than its stack holds; K = 4100 the heap path.
-        // K = 16, 20 and 24 as the mobile nets' expansions (remainders of the 16- and 32-byte loops).
+        // K = 16, 20 and 24 as the mobile nets' expansions (remainders of the 16- and 32-byte loops); M = 52 has 18
+        // row tiles, so a guessed plan is planned afresh at the 17th.
         let shapes = [(1, 1, 4), (2, 17, 8), (3, 16, 60), (4, 33, 116), (5, 65, 124), (7, 47, 576), (9, 1043, 8),
-                      (13, 20, 4100), (6, 96, 16), (8, 25, 20), (5, 144, 24)]
-        for (i, activations) in [Activations.upTo128, .from128, .cycling, .window, .beyondWindow, .mixedRows, .sparseOutliers].enumerated() {
+                      (13, 20, 4100), (6, 96, 16), (8, 25, 20), (5, 144, 24), (52, 24, 64)]
+        for (i, activations) in [Activations.upTo128, .from128, .cycling, .window, .beyondWindow, .mixedRows, .sparseOutliers, .reluOutliers].enumerated() {
             for (j, (m, n, k)) in shapes.enumerated() {
                 add(m, n, k, 800 + i * shapes.count + j)
                 cases[cases.count - 1].activations = activations
