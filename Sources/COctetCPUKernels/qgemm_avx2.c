@@ -40,7 +40,7 @@
  *   vpmaddwd(a, w) holds, per column, two half-sums (k0 k1 and k2 k3) in adjacent int32 lanes, added pairwise
  *   (vphaddd + vpermq) once after the k loop. Per k-group: 4 vpmovsxbw + 3 vpbroadcastq + 12 vpmaddwd + 12 vpaddd
  *   for 192 multiply-adds.
- * Register tile: MR = 3 rows x 16 columns on both paths.
+ * Register tile: MR = 3 rows x 16 columns on both paths (8 columns where N's last panel has no more).
  *
  * Loop nest as the VNNI kernel: panels are blocked (~256 KiB of weights stay in L2) and each row tile's
  * prepared A is reused from L1/L2 for every panel of the block.
