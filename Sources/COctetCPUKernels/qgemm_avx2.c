@@ -276,7 +276,8 @@ static OCTET_TARGET_AVX2 void column_sums(size_t K, const uint8_t* b, int32_t su
     __m256i s[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
     const uint8_t* w = b + 64;
     for (size_t k = 0; k < K; k += 4, w += 64) {
-        byte_step(s, 0, ones8, _mm256_loadu_si256((const __m256i*)w), _mm256_loadu_si256((const __m256i*)(w + 32)), ones16);
+        byte_step(s, 0, ones8, _mm256_loadu_si256((const __m256i*)w), _mm256_loadu_si256((const __m256i*)(w + 32)),
+                  ones16);
     }
     _mm256_storeu_si256((__m256i*)sums, s[0]);
     _mm256_storeu_si256((__m256i*)(sums + 8), s[1]);
