@@ -541,7 +541,7 @@ static OCTET_TARGET_AVX2 void qgemm_avx2_driver(size_t M, size_t N, size_t K, co
         for (size_t m0 = 0; m0 < M; m0 += MR) {
             const size_t mr = octet_min_size(MR, M - m0);
             const uint8_t* a = A + m0 * a_stride;
-            tile_plan plan = {0, 1, 0, 0, 0, {0}}; /* the split path, every shift 0 */
+            tile_plan plan = {.split = 1}; /* the guess: the split path, every shift 0 */
             if (!guess_split || (m0 / MR) % 16 == 0) {
                 plan = plan_tile(mr, K, a, a_stride, a_xor);
                 guess_split = plan.split && !plan.any_shift;
@@ -552,9 +552,9 @@ static OCTET_TARGET_AVX2 void qgemm_avx2_driver(size_t M, size_t N, size_t K, co
                 const size_t listed = split_a(mr, K, a, a_stride, a_xor, plan.shift, SPLIT_LIMIT(K), (uint8_t*)s.a16,
                                               s.hi_k, s.hi_words);
                 split_failures = listed == SIZE_MAX ? split_failures + 1 : 0;
-                if (listed == SIZE_MAX) guess_split = 0;
                 if (listed == SIZE_MAX) {
                     plan.widened = 1;
+                    guess_split = 0;
                 } else {
                     in.a8 = (const uint8_t*)s.a16;
                     in.a8_stride = K;
