@@ -141,14 +141,29 @@ struct ConvolutionTile: Hashable, Sendable, CustomStringConvertible {
     let m: Int, n: Int, k: Int, warpM: Int, warpN: Int, stages: Int
     /// Instantiated for 8- and 4-byte gathers too, not only 16-byte ones.
     var anyGather = false
+    /// Warpgroup MMA (wgmma, compute capability 9.0 only): `m` / 64 warpgroups, each on 64 rows and all `n`
+    /// columns (warps of 16 x `n`), operands in swizzled shared memory.
+    var warpgroup = false
+
+    init(m: Int, n: Int, k: Int, warpM: Int, warpN: Int, stages: Int, anyGather: Bool = false) {
+        (self.m, self.n, self.k, self.warpM, self.warpN, self.stages, self.anyGather) = (m, n, k, warpM, warpN, stages, anyGather)
+    }
+
+    /// A warpgroup-MMA tile.
+    init(warpgroupM m: Int, n: Int, k: Int, stages: Int) {
+        self.init(m: m, n: n, k: k, warpM: 16, warpN: n, stages: stages)
+        warpgroup = true
+    }
 
     var threads: Int { 32 * (m / warpM) * (n / warpN) }
-    var description: String { "\(m)x\(n)x\(k)_w\(warpM)x\(warpN)_s\(stages)" }
+    var description: String { warpgroup ? "\(m)x\(n)x\(k)_wg_s\(stages)" : "\(m)x\(n)x\(k)_w\(warpM)x\(warpN)_s\(stages)" }
 
-    /// Dynamic shared memory of a block (conv_igemm.cu's layout): the pipeline, the biases and multipliers, the
-    /// residual tile (rows padded by 16 bytes).
+    /// Dynamic shared memory of a block (conv_igemm.cu's layout): the pipeline (rows padded by 16 bytes; warpgroup
+    /// tiles: unpadded, and 1024 bytes more to align it for the swizzle), the biases and multipliers, the residual
+    /// tile (rows padded by 16 bytes).
     func sharedBytes(residual: Bool) -> Int {
-        stages * (m + n) * (k + 16) + 8 * n + (residual ? m * (n + 16) : 0)
+        let pipeline = warpgroup ? stages * (m + n) * k + 1024 : stages * (m + n) * (k + 16)
+        return pipeline + 8 * n + (residual ? m * (n + 16) : 0)
     }
 
     static let large = ConvolutionTile(m: 128, n: 128, k: 64, warpM: 64, warpN: 32, stages: 3, anyGather: true)
@@ -167,7 +182,15 @@ struct ConvolutionTile: Hashable, Sendable, CustomStringConvertible {
         ConvolutionTile(m: 256, n: 64, k: 128, warpM: 64, warpN: 32, stages: 2),
         ConvolutionTile(m: 128, n: 64, k: 32, warpM: 64, warpN: 32, stages: 4, anyGather: true),
         ConvolutionTile(m: 128, n: 128, k: 32, warpM: 64, warpN: 32, stages: 4, anyGather: true),
+        ConvolutionTile(warpgroupM: 128, n: 128, k: 128, stages: 3),
+        ConvolutionTile(warpgroupM: 128, n: 128, k: 64, stages: 4),
+        ConvolutionTile(warpgroupM: 128, n: 128, k: 64, stages: 3),
+        ConvolutionTile(warpgroupM: 128, n: 64, k: 128, stages: 4),
+        ConvolutionTile(warpgroupM: 64, n: 128, k: 128, stages: 4),
     ]
+
+    /// `OCTET_CUDA_WGMMA=0` leaves the warpgroup tiles out (to time the engine without them).
+    static let warpgroupEnabled = ProcessInfo.processInfo.environment["OCTET_CUDA_WGMMA"] != "0"
 
     /// 32-byte k steps are timed only for reductions this short (the mobile nets' 16- to 24-channel 1×1 layers,
     /// the folded stems): longer ones keep 64- and 128-byte steps, which move more bytes per barrier.
@@ -356,6 +379,7 @@ struct ImplicitGEMMKernel: CUDALayer {
         }
         let fits = { (tile: ConvolutionTile) in
             (tile.anyGather || vectorBytes == 16) && tile.sharedBytes(residual: hasResidual) <= Int(device.sharedMemoryPerBlockOptIn)
+                && (!tile.warpgroup || (device.hasWarpgroupMMA && ConvolutionTile.warpgroupEnabled))
         }
         // Float outputs and rearranged inputs stay with conv_igemm.
         let pointwise = epilogue.output != nil && !rearrangesInput && PointwiseTile.enabled ? PointwiseTile.tiles(for: gemmShape) : []

@@ -216,6 +216,11 @@ public final class CUDADriver: @unchecked Sendable {
         public var sharedMemoryPerBlockOptIn: Int32
 
         public var architecture: String { "sm_\(computeCapability.major)\(computeCapability.minor)" }
+        /// Compute capability 9.0 (Hopper), whose warpgroup MMA (wgmma) is an architecture-specific feature.
+        public var hasWarpgroupMMA: Bool { computeCapability.major == 9 && computeCapability.minor == 0 }
+        /// What NVRTC compiles the kernels for: sm_90a on 9.0, so that the wgmma tiles exist (such a cubin runs
+        /// only on 9.0 devices, as every Octet cubin runs only on its own architecture), else `architecture`.
+        public var compileTarget: String { hasWarpgroupMMA ? "sm_90a" : architecture }
 
         public var description: String {
             "\(name), \(architecture), \(multiprocessors) SMs, \(memoryBytes / (1 << 20)) MiB, \(sharedMemoryPerBlock / 1024) KiB shared memory per block"

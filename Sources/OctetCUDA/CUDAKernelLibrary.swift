@@ -84,7 +84,7 @@ public final class CUDAKernelLibrary: @unchecked Sendable {
         }
         let source = Self.source
         let options = CUDADriver.compileOptions
-        let key = Self.fnv1a("\(source)\u{0}\(options.joined(separator: " "))\u{0}\(device.architecture)\u{0}\(driver.compilerVersion)")
+        let key = Self.fnv1a("\(source)\u{0}\(options.joined(separator: " "))\u{0}\(device.compileTarget)\u{0}\(driver.compilerVersion)")
         let cacheFile = Self.cacheDirectory.map { $0.appendingPathComponent(String(format: "octet-kernels-%016llx-%@.cubin", key, device.architecture)) }
         if let cacheFile, ProcessInfo.processInfo.environment["OCTET_CUDA_PTXAS_VERBOSE"] != "1", let data = try? Data(contentsOf: cacheFile), !data.isEmpty {
             cubin = [UInt8](data)
@@ -92,7 +92,7 @@ public final class CUDAKernelLibrary: @unchecked Sendable {
         } else {
             let start = Date()
             let verbose = ProcessInfo.processInfo.environment["OCTET_CUDA_PTXAS_VERBOSE"] == "1" ? ["--ptxas-options=-v"] : []
-            cubin = try driver.compile(source: source, name: "octet_kernels.cu", architecture: device.architecture, options: verbose)
+            cubin = try driver.compile(source: source, name: "octet_kernels.cu", architecture: device.compileTarget, options: verbose)
             origin = String(format: "compiled with NVRTC in %.1f s", Date().timeIntervalSince(start))
             if let cacheFile { Self.store(cubin, at: cacheFile) }
         }

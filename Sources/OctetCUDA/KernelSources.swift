@@ -358,13 +358,97 @@ __device__ __forceinline__ void mma_k32(int* c, const unsigned* a, unsigned b0, 
     }
 }
 
+// Warpgroup MMA (wgmma, sm_90a): four warps multiply a 64-row slice of the A tile by the whole B tile, both
+// operands read by the tensor cores straight from shared memory through descriptors, asynchronously. The tiles'
+// rows (BK = 32, 64 or 128 bytes of k, unpadded) are stored with the hardware's BK-byte swizzle: the 16-byte
+// chunk c of row r lands at chunk c ^ ((r * BK / 128) % (BK / 16)), which the formula below applies to a byte
+// offset from a 1024-byte-aligned base (it XORs address bits 7.. into bits 4..). Reading it back the tensor cores
+// undo the same XOR, and ldmatrix-style bank conflicts never arise.
+template <int BK>
+__device__ __forceinline__ int swizzled(int offset) {
+    return offset ^ (((offset >> 7) & (BK / 16 - 1)) << 4);
+}
+
+// The shared-memory matrix descriptor of a K-major operand whose rows are BK bytes, swizzled as above, starting
+// at `address` (a row group's start, plus the k offset within the row): start >> 4, leading offset 1 (unused for
+// swizzled K-major operands), stride 8 * BK bytes between groups of eight rows, swizzle mode 128/64/32 bytes.
+template <int BK>
+__device__ __forceinline__ unsigned long long wgmma_descriptor(unsigned address) {
+    constexpr unsigned long long mode = BK == 128 ? 1 : BK == 64 ? 2 : 3;
+    return (unsigned long long)((address & 0x3FFFF) >> 4) | (1ull << 16) | ((unsigned long long)(8 * BK >> 4) << 32) | (mode << 62);
+}
+
+// Keeps the compiler from moving accumulator reads or writes across the asynchronous MMAs (it sees each register
+// read and written here, in program order).
+template <int COUNT>
+__device__ __forceinline__ void wgmma_fence_operands(int* d) {
+    for (int i = 0; i < COUNT; i++) asm volatile("" : "+r"(d[i])::"memory");
+}
+
+#define OCTET_D8(d, i) "+r"(d[i]), "+r"(d[i + 1]), "+r"(d[i + 2]), "+r"(d[i + 3]), "+r"(d[i + 4]), "+r"(d[i + 5]), "+r"(d[i + 6]), "+r"(d[i + 7])
+#define OCTET_D32(d) OCTET_D8(d, 0), OCTET_D8(d, 8), OCTET_D8(d, 16), OCTET_D8(d, 24)
+#define OCTET_D64(d) OCTET_D32(d), OCTET_D8(d, 32), OCTET_D8(d, 40), OCTET_D8(d, 48), OCTET_D8(d, 56)
+template <bool SIGNED_INPUT>
+__device__ __forceinline__ void wgmma_m64n64k32(int* d, unsigned long long a, unsigned long long b) {
+    if (SIGNED_INPUT) {
+        asm volatile("wgmma.mma_async.sync.aligned.m64n64k32.s32.s8.s8 {"
+                     "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+                     "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
+                     "}, %32, %33, 1;\n"
+                     : OCTET_D32(d) : "l"(a), "l"(b));
+    } else {
+        asm volatile("wgmma.mma_async.sync.aligned.m64n64k32.s32.u8.s8 {"
+                     "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+                     "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
+                     "}, %32, %33, 1;\n"
+                     : OCTET_D32(d) : "l"(a), "l"(b));
+    }
+}
+
+template <bool SIGNED_INPUT>
+__device__ __forceinline__ void wgmma_m64n128k32(int* d, unsigned long long a, unsigned long long b) {
+    if (SIGNED_INPUT) {
+        asm volatile("wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 {"
+                     "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+                     "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+                     "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+                     "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+                     "}, %64, %65, 1;\n"
+                     : OCTET_D64(d) : "l"(a), "l"(b));
+    } else {
+        asm volatile("wgmma.mma_async.sync.aligned.m64n128k32.s32.u8.s8 {"
+                     "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+                     "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+                     "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+                     "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+                     "}, %64, %65, 1;\n"
+                     : OCTET_D64(d) : "l"(a), "l"(b));
+    }
+}
+
+template <int BN, bool SIGNED_INPUT>
+__device__ __forceinline__ void wgmma_k32(int* d, unsigned long long a, unsigned long long b) {
+    static_assert(BN == 64 || BN == 128, "warpgroup MMA widths");
+    if constexpr (BN == 64) wgmma_m64n64k32<SIGNED_INPUT>(d, a, b);
+    else wgmma_m64n128k32<SIGNED_INPUT>(d, a, b);
+}
+
+// How many rows of warps the epilogue stages at once: all of them where their scaled sums fit the pipeline's
+// shared memory, else half as many, and so on.
+constexpr int staging_warp_rows(int warpRows, int bytesPerWarpRow, int capacity) {
+    return warpRows <= 1 || warpRows * bytesPerWarpRow <= capacity ? warpRows : staging_warp_rows(warpRows / 2, bytesPerWarpRow, capacity);
+}
+
 // Shared memory of one block: the pipeline's STAGES x (BM + BN) rows, then the block's BN biases and
 // multipliers, then (layers with a residual) its BM rows of BN residual bytes, each padded by 16 bytes so that
 // eight consecutive rows' 16-byte reads meet no bank conflict. The host sizes it the same way
-// (ConvolutionTile.sharedBytes).
-template <int BM, int BN, int BK, int WM, int WN, int VEC, int STAGES, bool SIGNED_INPUT>
+// (ConvolutionTile.sharedBytes). WARPGROUP: the MMAs are wgmma (WM = 16, WN = BN: warp w holds rows 16w..16w+15
+// of the tile, so the epilogue below serves both), the pipeline's rows are unpadded and swizzled, and the block's
+// shared memory starts at the next 1024-byte boundary (the host allows 1024 bytes more).
+template <int BM, int BN, int BK, int WM, int WN, int VEC, int STAGES, bool SIGNED_INPUT, bool WARPGROUP = false>
 __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
-    constexpr int ROW = BK + 16; // bytes per shared-memory row
+    static_assert(!WARPGROUP || (WM == 16 && WN == BN && BM % 64 == 0), "warpgroup tiles: 64-row slices of four 16-row warps");
+    constexpr int ROW = WARPGROUP ? BK : BK + 16; // bytes per shared-memory row
     constexpr int WARPS_N = BN / WN;
     constexpr int THREADS = (BM / WM) * WARPS_N * 32;
     constexpr int MT = WM / 16, NT = WN / 8;
@@ -376,7 +460,9 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
     constexpr int PIPELINE_BYTES = STAGES * (BM + BN) * ROW;
     static_assert(A_ITERS >= 1 && B_ITERS >= 1 && NT % 2 == 0, "tile shape");
 
-    extern __shared__ __align__(16) unsigned char shared[];
+    extern __shared__ __align__(16) unsigned char dynamicShared[];
+    unsigned char* shared = dynamicShared;
+    if constexpr (WARPGROUP) shared += (1024 - (shared_address(dynamicShared) & 1023)) & 1023;
     unsigned char* sA = shared;
     unsigned char* sB = shared + STAGES * BM * ROW;
     int* sBias = (int*)(shared + PIPELINE_BYTES);
@@ -429,29 +515,34 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
     // A 1x1 convolution without padding reads each row's pixel whole: k is the channel, and a row is in bounds
     // exactly when it is an output pixel (iy0 >= 0), so the gather needs neither the tap table nor bounds tests.
     const bool pointwise = p.KH == 1 && p.KW == 1 && p.padTop == 0 && p.padLeft == 0;
+    // Where byte `column` of row `row` of a stage's tile lies in shared memory.
+    auto at = [](unsigned char* tile, int row, int column) {
+        if constexpr (WARPGROUP) return shared_address(tile + swizzled<BK>(row * ROW + column));
+        else return shared_address(tile + row * ROW + column);
+    };
     auto load = [&](int stage, int localTile) {
         const int tile = tileBegin + localTile;
         const int k = tile * BK + aColumn;
-        unsigned char* a = sA + stage * BM * ROW + aRow0 * ROW + aColumn;
+        unsigned char* a = sA + stage * BM * ROW;
         if (pointwise) {
             const bool inK = k < p.K;
             for (int i = 0; i < A_ITERS; i++) {
                 const bool valid = inK && iy0[i] >= 0;
-                copy_async<VEC>(shared_address(a + i * A_ROW_STEP * ROW), p.x + (valid ? corner[i] + k : 0), valid);
+                copy_async<VEC>(at(a, aRow0 + i * A_ROW_STEP, aColumn), p.x + (valid ? corner[i] + k : 0), valid);
             }
         } else {
             const int2 tap = p.taps[k / 4];
             const int dy = tap.y >> 16, dx = tap.y & 0xffff;
             for (int i = 0; i < A_ITERS; i++) {
                 const bool valid = (unsigned)(iy0[i] + dy) < (unsigned)p.H && (unsigned)(ix0[i] + dx) < (unsigned)p.W;
-                copy_async<VEC>(shared_address(a + i * A_ROW_STEP * ROW), p.x + (valid ? corner[i] + tap.x : 0), valid);
+                copy_async<VEC>(at(a, aRow0 + i * A_ROW_STEP, aColumn), p.x + (valid ? corner[i] + tap.x : 0), valid);
             }
         }
-        unsigned char* b = sB + stage * BN * ROW + bRow0 * ROW + bColumn;
+        unsigned char* b = sB + stage * BN * ROW;
         for (int i = 0; i < B_ITERS; i++) {
             const int n = n0 + bRow0 + i * B_ROW_STEP;
             const bool valid = n < p.OC;
-            copy_async<16>(shared_address(b + i * B_ROW_STEP * ROW), p.w + (valid ? n * p.Kpad + tile * BK + bColumn : 0), valid);
+            copy_async<16>(at(b, bRow0 + i * B_ROW_STEP, bColumn), p.w + (valid ? n * p.Kpad + tile * BK + bColumn : 0), valid);
         }
     };
 
@@ -487,7 +578,29 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
         if (s < tiles) load(s, s);
         asm volatile("cp.async.commit_group;\n" ::);
     }
-    for (int tile = 0; tile < tiles; tile++) {
+    if constexpr (WARPGROUP) {
+        // Each warpgroup multiplies its 64 rows of the stage by the stage's B tile while the threads issue the
+        // copies of a later stage; all of a stage's MMAs are complete before any thread passes the next barrier,
+        // so the stage they read is free when a later iteration refills it.
+        int* d = &acc[0][0][0];
+        const int group = warp / 4;
+        for (int tile = 0; tile < tiles; tile++) {
+            asm volatile("cp.async.wait_group %0;\n" :: "n"(STAGES - 2));
+            asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); // the copies, visible to the tensor cores
+            __syncthreads();
+            const unsigned a = shared_address(sA + (tile % STAGES) * BM * ROW + group * 64 * ROW);
+            const unsigned b = shared_address(sB + (tile % STAGES) * BN * ROW);
+            wgmma_fence_operands<NT * 4>(d);
+            asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+            for (int kk = 0; kk < BK; kk += 32) wgmma_k32<BN, SIGNED_INPUT>(d, wgmma_descriptor<BK>(a + kk), wgmma_descriptor<BK>(b + kk));
+            asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+            const int next = tile + STAGES - 1;
+            if (next < tiles) load(next % STAGES, next);
+            asm volatile("cp.async.commit_group;\n" ::);
+            asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+            wgmma_fence_operands<NT * 4>(d);
+        }
+    } else for (int tile = 0; tile < tiles; tile++) {
         asm volatile("cp.async.wait_group %0;\n" :: "n"(STAGES - 2));
         __syncthreads();
         const int next = tile + STAGES - 1;
@@ -532,11 +645,12 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
     }
 
     // The accumulators leave the registers through shared memory (the pipeline's, now free) as scaled sums, one
-    // row of warps at a time, so that each thread finishes sixteen consecutive channels of a pixel with 16-byte
-    // loads and stores; eight consecutive threads take one 16-channel quad of eight consecutive rows. Every
-    // accumulator of a thread lies in a row r with r % 8 == g and every item it finishes in one with
-    // r % 8 == tid % 8, so each side needs one swizzle, computed once.
-    constexpr int PASS_ROWS = WM;
+    // row of warps at a time (warpgroup tiles: as many as fit), so that each thread finishes sixteen consecutive
+    // channels of a pixel with 16-byte loads and stores; eight consecutive threads take one 16-channel quad of
+    // eight consecutive rows. Every accumulator of a thread lies in a row r with r % 8 == g and every item it
+    // finishes in one with r % 8 == tid % 8, so each side needs one swizzle, computed once.
+    constexpr int PASS_WARPS = WARPGROUP ? staging_warp_rows(BM / WM, WM * BN * 4, PIPELINE_BYTES) : 1;
+    constexpr int PASS_ROWS = PASS_WARPS * WM;
     constexpr int CHUNKS = BN / 16;                        // 16-channel chunks per row
     constexpr int ITEM_ROWS = THREADS / CHUNKS;            // rows between one thread's items
     constexpr int ITEMS = (PASS_ROWS + ITEM_ROWS - 1) / ITEM_ROWS;
@@ -545,34 +659,32 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
     const int itemChunk = (tid / 8) % CHUNKS, itemRow = (tid / (8 * CHUNKS)) * 8 + tid % 8, itemN = n0 + itemChunk * 16;
     int readQuad[4];
     for (int q = 0; q < 4; q++) readQuad[q] = (itemChunk * 4 + q) ^ staged_swizzle(tid % 8);
-    for (int pass = 0; pass < BM / WM; pass++) {
+    for (int pass = 0; pass < BM / PASS_ROWS; pass++) {
         __syncthreads();
-        if (warpM == pass) {
-            // This thread's two columns of each n-tile: their biases and multipliers, and where they are staged.
-            int2 offset[NT];
-            float2 scale[NT];
-            int writeQuad[NT];
-            for (int j = 0; j < NT; j++) {
-                const int column = warpN * WN + j * 8 + 2 * t, n = n0 + column;
-                int2 bias;
-                if (vectorized) {
-                    bias = *(const int2*)&sBias[column];
-                    scale[j] = *(const float2*)&sMultiplier[column];
-                } else {
-                    bias = make_int2(n < p.OC ? p.bias[n] : 0, n + 1 < p.OC ? p.bias[n + 1] : 0);
-                    scale[j] = make_float2(n < p.OC ? p.multiplier[n] : 0.0f, n + 1 < p.OC ? p.multiplier[n + 1] : 0.0f);
-                }
-                offset[j] = make_int2(bias_offset(p, bias.x), bias_offset(p, bias.y));
-                writeQuad[j] = (column >> 2) ^ staged_swizzle(g);
-            }
-            float* rowBase = staged + g * BN + 2 * (t & 1);
+        if (warpM / PASS_WARPS == pass) {
+            // This thread's two columns of each n-tile: their biases and multipliers, and where they are staged,
+            // taken one n-tile at a time so that few registers are live beside the accumulators.
+            float* rowBase = staged + ((warpM % PASS_WARPS) * WM + g) * BN + 2 * (t & 1);
             auto stage = [&](auto smallSums) {
-                for (int i = 0; i < MT; i++)
-                    for (int j = 0; j < NT; j++)
+                for (int j = 0; j < NT; j++) {
+                    const int column = warpN * WN + j * 8 + 2 * t, n = n0 + column;
+                    int2 bias;
+                    float2 scale;
+                    if (vectorized) {
+                        bias = *(const int2*)&sBias[column];
+                        scale = *(const float2*)&sMultiplier[column];
+                    } else {
+                        bias = make_int2(n < p.OC ? p.bias[n] : 0, n + 1 < p.OC ? p.bias[n + 1] : 0);
+                        scale = make_float2(n < p.OC ? p.multiplier[n] : 0.0f, n + 1 < p.OC ? p.multiplier[n + 1] : 0.0f);
+                    }
+                    const int2 offset = make_int2(bias_offset(p, bias.x), bias_offset(p, bias.y));
+                    float* quad = rowBase + ((column >> 2) ^ staged_swizzle(g)) * 4;
+                    for (int i = 0; i < MT; i++)
                         for (int half = 0; half < 2; half++)
-                            *(float2*)(rowBase + (i * 16 + half * 8) * BN + writeQuad[j] * 4) = make_float2(
-                                scaled_sum<decltype(smallSums)::value>(acc[i][j][2 * half], offset[j].x, scale[j].x),
-                                scaled_sum<decltype(smallSums)::value>(acc[i][j][2 * half + 1], offset[j].y, scale[j].y));
+                            *(float2*)(quad + (i * 16 + half * 8) * BN) = make_float2(
+                                scaled_sum<decltype(smallSums)::value>(acc[i][j][2 * half], offset.x, scale.x),
+                                scaled_sum<decltype(smallSums)::value>(acc[i][j][2 * half + 1], offset.y, scale.y));
+                }
             };
             if (p.smallSums) stage(BoolConstant<true>());
             else stage(BoolConstant<false>());
@@ -638,6 +750,25 @@ OCTET_CONV_IGEMM_WIDE(256, 64, 128, 64, 32, 2, 2)
 // step pads most of every tile with zeros; 48-byte shared rows keep ldmatrix conflict-free.
 OCTET_CONV_IGEMM_ANY(128, 64, 32, 64, 32, 4, 3)
 OCTET_CONV_IGEMM_ANY(128, 128, 32, 64, 32, 4, 2)
+
+// Warpgroup-MMA tiles (sm_90a only: the CUDA backend compiles for it on compute capability 9.0 and offers them
+// there): octet_conv_igemm_<BM>x<BN>x<BK>_wg_s<STAGES>_v16_<s8|u8>, BM / 64 warpgroups, 16-byte gathers.
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define OCTET_CONV_IGEMM_WG(BM, BN, BK, STAGES, MINBLOCKS)                                                               \
+    extern "C" __global__ void __launch_bounds__(BM * 2, MINBLOCKS)                                                      \
+        octet_conv_igemm_##BM##x##BN##x##BK##_wg_s##STAGES##_v16_s8(const ConvArgs p) {                                \
+        conv_igemm<BM, BN, BK, 16, BN, 16, STAGES, true, true>(p);                                                       \
+    }                                                                                                                    \
+    extern "C" __global__ void __launch_bounds__(BM * 2, MINBLOCKS)                                                      \
+        octet_conv_igemm_##BM##x##BN##x##BK##_wg_s##STAGES##_v16_u8(const ConvArgs p) {                                \
+        conv_igemm<BM, BN, BK, 16, BN, 16, STAGES, false, true>(p);                                                      \
+    }
+OCTET_CONV_IGEMM_WG(128, 128, 128, 3, 2)
+OCTET_CONV_IGEMM_WG(128, 128, 64, 4, 2)
+OCTET_CONV_IGEMM_WG(128, 128, 64, 3, 2)
+OCTET_CONV_IGEMM_WG(128, 64, 128, 4, 2)
+OCTET_CONV_IGEMM_WG(64, 128, 128, 4, 2)
+#endif
 
 // The end of a split-K convolution: the epilogue on the summed accumulators, which it sets back to zero for the
 // next layer that uses the workspace.
