@@ -1,6 +1,6 @@
 // Lets a CUDA kernel file compile as host C++ for Scripts/emulate-cuda-on-host.sh: the CUDA qualifiers vanish, __shared__
 // arrays become statics (one block runs at a time), the index registers are variables the harness sets per thread,
-// and the few intrinsics common.cuh uses get their IEEE host meaning. The harness (conv_f16_host.cpp,
+// and the few intrinsics common.cuh uses get their IEEE host meaning. The harness (conv_f16_host.cpp, conv_wgmma_host.cpp,
 // conv_pointwise_host.cpp) defines the hardware instructions the kernel wraps and the barrier behind __syncthreads.
 #include <math.h>
 #include <string.h>
@@ -16,7 +16,15 @@ struct uint3 { unsigned x, y, z; };
 struct uint4 { unsigned x, y, z, w; } __attribute__((aligned(16)));
 struct int2 { int x, y; } __attribute__((aligned(8)));
 struct float2 { float x, y; } __attribute__((aligned(8)));
+struct float4 { float x, y, z, w; } __attribute__((aligned(16)));
 inline uint2 make_uint2(unsigned x, unsigned y) { return {x, y}; }
+inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return {x, y, z, w}; }
+inline int2 make_int2(int x, int y) { return {x, y}; }
+inline float2 make_float2(float x, float y) { return {x, y}; }
+inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
+inline int min(int a, int b) { return a < b ? a : b; }
+inline int max(int a, int b) { return a > b ? a : b; }
+inline int atomicAdd(int* address, int value) { return __atomic_fetch_add(address, value, __ATOMIC_RELAXED); }
 extern thread_local uint3 threadIdx;
 extern uint3 blockIdx, blockDim, gridDim;
 inline float __int_as_float(int v) { float f; memcpy(&f, &v, 4); return f; }

@@ -323,9 +323,21 @@ __device__ __forceinline__ int staged_swizzle(int row) {
     return ((row & 3) << 1) | ((row >> 2) & 1);
 }
 
-#if __CUDA_ARCH__ >= 800 // cp.async, ldmatrix and int8 mma.sync
+// cp.async, ldmatrix and int8 mma.sync; the warpgroup tiles also run on the host (Scripts/emulate-conv-wgmma.sh), with
+// the instructions below that they use modelled by Scripts/cuda-emulation/conv_wgmma_host.cpp.
+#if __CUDA_ARCH__ >= 800 || defined(OCTET_HOST_EMULATION)
 
-
+#ifdef OCTET_HOST_EMULATION
+unsigned shared_address(const void* p);
+template <int BYTES> void copy_async(unsigned destination, const void* source, bool valid);
+void copy_async_commit();
+template <int PENDING> void copy_async_wait();
+void fence_copies_for_tensor_cores();
+void wgmma_fence();
+void wgmma_commit();
+void wgmma_wait_all();
+template <int N, bool SIGNED_INPUT> void wgmma_m64k32(int* d, unsigned long long a, unsigned long long b);
+#else
 __device__ __forceinline__ unsigned shared_address(const void* p) {
     return (unsigned)__cvta_generic_to_shared(p);
 }
@@ -339,6 +351,17 @@ __device__ __forceinline__ void copy_async(unsigned destination, const void* sou
         asm volatile("cp.async.ca.shared.global [%0], [%1], %2, %3;\n" :: "r"(destination), "l"(source), "n"(BYTES), "r"(size));
     }
 }
+
+__device__ __forceinline__ void copy_async_commit() {
+    asm volatile("cp.async.commit_group;\n" ::);
+}
+
+// Waits until at most PENDING of this thread's committed copy groups are in flight.
+template <int PENDING>
+__device__ __forceinline__ void copy_async_wait() {
+    asm volatile("cp.async.wait_group %0;\n" :: "n"(PENDING));
+}
+#endif // OCTET_HOST_EMULATION
 
 __device__ __forceinline__ void ldmatrix_x4(unsigned address, unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r3) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
@@ -378,11 +401,27 @@ __device__ __forceinline__ unsigned long long wgmma_descriptor(unsigned address)
     return (unsigned long long)((address & 0x3FFFF) >> 4) | (1ull << 16) | ((unsigned long long)(8 * BK >> 4) << 32) | (mode << 62);
 }
 
+#ifndef OCTET_HOST_EMULATION
 // Keeps the compiler from moving accumulator reads or writes across the asynchronous MMAs (it sees each register
 // read and written here, in program order).
 template <int COUNT>
 __device__ __forceinline__ void wgmma_fence_operands(int* d) {
     for (int i = 0; i < COUNT; i++) asm volatile("" : "+r"(d[i])::"memory");
+}
+
+// This thread's finished copies made visible to the tensor cores, which read shared memory through the async proxy.
+__device__ __forceinline__ void fence_copies_for_tensor_cores() {
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+// Orders the accumulator registers' earlier accesses before the MMAs that follow.
+__device__ __forceinline__ void wgmma_fence() {
+    asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+}
+__device__ __forceinline__ void wgmma_commit() {
+    asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+}
+__device__ __forceinline__ void wgmma_wait_all() {
+    asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
 }
 
 #define OCTET_D8(d, i) "+r"(d[i]), "+r"(d[i + 1]), "+r"(d[i + 2]), "+r"(d[i + 3]), "+r"(d[i + 4]), "+r"(d[i + 5]), "+r"(d[i + 6]), "+r"(d[i + 7])
@@ -426,12 +465,15 @@ __device__ __forceinline__ void wgmma_m64n128k32(int* d, unsigned long long a, u
     }
 }
 
-template <int BN, bool SIGNED_INPUT>
-__device__ __forceinline__ void wgmma_k32(int* d, unsigned long long a, unsigned long long b) {
-    static_assert(BN == 64 || BN == 128, "warpgroup MMA widths");
-    if constexpr (BN == 64) wgmma_m64n64k32<SIGNED_INPUT>(d, a, b);
+template <int N, bool SIGNED_INPUT>
+__device__ __forceinline__ void wgmma_m64k32(int* d, unsigned long long a, unsigned long long b) {
+    static_assert(N == 64 || N == 128, "warpgroup MMA widths");
+    if constexpr (N == 64) wgmma_m64n64k32<SIGNED_INPUT>(d, a, b);
     else wgmma_m64n128k32<SIGNED_INPUT>(d, a, b);
 }
+#else
+template <int COUNT> void wgmma_fence_operands(int*) {}
+#endif // OCTET_HOST_EMULATION
 
 // How many rows of warps the epilogue stages at once: all of them where their scaled sums fit the pipeline's
 // shared memory, else half as many, and so on.
@@ -460,7 +502,11 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
     constexpr int PIPELINE_BYTES = STAGES * (BM + BN) * ROW;
     static_assert(A_ITERS >= 1 && B_ITERS >= 1 && NT % 2 == 0, "tile shape");
 
+#ifdef OCTET_HOST_EMULATION
+    extern unsigned char* dynamicShared; // the harness's, 1024-byte aligned, one block at a time
+#else
     extern __shared__ __align__(16) unsigned char dynamicShared[];
+#endif
     unsigned char* shared = dynamicShared;
     if constexpr (WARPGROUP) shared += (1024 - (shared_address(dynamicShared) & 1023)) & 1023;
     unsigned char* sA = shared;
@@ -576,7 +622,7 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
 
     for (int s = 0; s < STAGES - 1; s++) {
         if (s < tiles) load(s, s);
-        asm volatile("cp.async.commit_group;\n" ::);
+        copy_async_commit();
     }
     if constexpr (WARPGROUP) {
         // Each warpgroup multiplies its 64 rows of the stage by the stage's B tile while the threads issue the
@@ -585,27 +631,27 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
         int* d = &acc[0][0][0];
         const int group = warp / 4;
         for (int tile = 0; tile < tiles; tile++) {
-            asm volatile("cp.async.wait_group %0;\n" :: "n"(STAGES - 2));
-            asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); // the copies, visible to the tensor cores
+            copy_async_wait<STAGES - 2>();
+            fence_copies_for_tensor_cores();
             __syncthreads();
             const unsigned a = shared_address(sA + (tile % STAGES) * BM * ROW + group * 64 * ROW);
             const unsigned b = shared_address(sB + (tile % STAGES) * BN * ROW);
             wgmma_fence_operands<NT * 4>(d);
-            asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
-            for (int kk = 0; kk < BK; kk += 32) wgmma_k32<BN, SIGNED_INPUT>(d, wgmma_descriptor<BK>(a + kk), wgmma_descriptor<BK>(b + kk));
-            asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+            wgmma_fence();
+            for (int kk = 0; kk < BK; kk += 32) wgmma_m64k32<BN, SIGNED_INPUT>(d, wgmma_descriptor<BK>(a + kk), wgmma_descriptor<BK>(b + kk));
+            wgmma_commit();
             const int next = tile + STAGES - 1;
             if (next < tiles) load(next % STAGES, next);
-            asm volatile("cp.async.commit_group;\n" ::);
-            asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+            copy_async_commit();
+            wgmma_wait_all();
             wgmma_fence_operands<NT * 4>(d);
         }
     } else for (int tile = 0; tile < tiles; tile++) {
-        asm volatile("cp.async.wait_group %0;\n" :: "n"(STAGES - 2));
+        copy_async_wait<STAGES - 2>();
         __syncthreads();
         const int next = tile + STAGES - 1;
         if (next < tiles) load(next % STAGES, next);
-        asm volatile("cp.async.commit_group;\n" ::);
+        copy_async_commit();
 
         const unsigned char* a = sA + (tile % STAGES) * BM * ROW;
         const unsigned char* b = sB + (tile % STAGES) * BN * ROW;
@@ -629,7 +675,7 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
                 for (int j = 0; j < NT; j++) mma_k32<SIGNED_INPUT>(acc[i][j], af[i], bf[j][0], bf[j][1]);
         }
     }
-    asm volatile("cp.async.wait_group 0;\n" ::);
+    copy_async_wait<0>();
     const int g = lane / 4, t = lane % 4;
 
     if (p.partial) {
@@ -723,6 +769,7 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
         octet_conv_igemm_##BM##x##BN##x##BK##_w##WM##x##WN##_s##STAGES##_v##VEC##_##TYPE(const ConvArgs p) {            \
         conv_igemm<BM, BN, BK, WM, WN, VEC, STAGES, SIGNED>(p);                                                          \
     }
+#ifndef OCTET_HOST_EMULATION
 // Tiles for inputs whose channels are a multiple of 16 (16-byte gathers).
 #define OCTET_CONV_IGEMM_WIDE(BM, BN, BK, WM, WN, STAGES, MINBLOCKS)            \
     OCTET_CONV_IGEMM(BM, BN, BK, WM, WN, STAGES, MINBLOCKS, 16, s8, true)       \
@@ -750,10 +797,11 @@ OCTET_CONV_IGEMM_WIDE(256, 64, 128, 64, 32, 2, 2)
 // step pads most of every tile with zeros; 48-byte shared rows keep ldmatrix conflict-free.
 OCTET_CONV_IGEMM_ANY(128, 64, 32, 64, 32, 4, 3)
 OCTET_CONV_IGEMM_ANY(128, 128, 32, 64, 32, 4, 2)
+#endif // OCTET_HOST_EMULATION
 
 // Warpgroup-MMA tiles (sm_90a only: the CUDA backend compiles for it on compute capability 9.0 and offers them
 // there): octet_conv_igemm_<BM>x<BN>x<BK>_wg_s<STAGES>_v16_<s8|u8>, BM / 64 warpgroups, 16-byte gathers.
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL) || defined(OCTET_HOST_EMULATION)
 #define OCTET_CONV_IGEMM_WG(BM, BN, BK, STAGES, MINBLOCKS)                                                               \
     extern "C" __global__ void __launch_bounds__(BM * 2, MINBLOCKS)                                                      \
         octet_conv_igemm_##BM##x##BN##x##BK##_wg_s##STAGES##_v16_s8(const ConvArgs p) {                                \
@@ -780,7 +828,9 @@ extern "C" __global__ void octet_conv_split_epilogue(const ConvArgs p)
     store_output(p, (int)(i / p.OC), (int)(i % p.OC), acc);
 }
 
-#endif // __CUDA_ARCH__ >= 800
+#endif // __CUDA_ARCH__ >= 800 || OCTET_HOST_EMULATION
+
+#ifndef OCTET_HOST_EMULATION
 
 // The same convolution for GPUs without int8 tensor cores (sm_61 to sm_75; also run on newer ones by the
 // selftest): one thread per output, dp4a over four channels at a time (C % 4 == 0: other inputs are padded first),
@@ -841,6 +891,7 @@ extern "C" __global__ void octet_fold_input_nhwc(
         }
     }
 }
+#endif // OCTET_HOST_EMULATION
 """#,
         "conv_pointwise.cu": #"""
 // INT8 1x1 convolutions over few input channels (stride 1, no padding, groups 1; K = C a multiple of 8, at most 128)

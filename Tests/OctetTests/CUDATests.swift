@@ -37,6 +37,16 @@ import OctetQuantization
         #expect(result.stdout.contains("PASSED: 18 of 18 cases"), "\(result.stdout)")
     }
 
+    /// conv_igemm.cu's warpgroup-MMA tiles run on the host with cp.async and wgmma.mma_async (shared-memory
+    /// descriptors, swizzle, accumulator fragments, completion at the wait) modelled (Scripts/emulate-conv-wgmma.sh):
+    /// every tile, 1x1 to 5x5 kernels, both strides, row, K and channel tails, every output mode, residuals; equal to a
+    /// direct convolution, and nothing written past the output. Runs without a GPU.
+    @Test func warpgroupTilesEmulatedOnTheHostMatchTheReference() throws {
+        guard let result = try OctetBinary.runEmulation("emulate-conv-wgmma.sh") else { return }
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("PASSED: 9 of 9 cases"), "\(result.stdout)")
+    }
+
     @Test(.enabled(if: CUDATests.cudaMissing == nil, Comment(rawValue: "CUDA tests skipped: \(CUDATests.cudaMissing ?? "")")))
     func kernelsMatchTheReferenceOnTheGPU() throws {
         #expect(try CUDASelfTest.run { print($0) } == 0)
