@@ -8,8 +8,9 @@
 //   cp.async with a source size of 0 or BYTES: a copy (or zero fill) of BYTES into shared memory, done at once (the
 //   commit and wait operations have nothing left to order).
 //   wgmma.mma_async.sync.aligned.m64nNk32.s32.{s8,u8}.s8 d, a-desc, b-desc, 1: asynchronous, so the model records the
-//   operation and performs it at wgmma.wait_group, reading shared memory then (a kernel that refilled a stage before
-//   waiting would read the new bytes and fail). Each descriptor gives the start address (bits 0-13, in 16-byte
+//   operation in the open group (wgmma.commit_group closes it) and performs it at the wgmma.wait_group N that leaves
+//   fewer than N later groups in flight, reading shared memory then (a kernel that refilled a stage too early would
+//   read the new bytes and fail). Each descriptor gives the start address (bits 0-13, in 16-byte
 //   units), the stride between groups of eight rows (bits 32-45, 16-byte units) and the swizzle mode (bits 62-63: 1 =
 //   128-byte, 2 = 64-byte, 3 = 32-byte). Row r, byte k of a K-major operand lies at the address
 //   start + (r / 8)·stride + (r % 8)·W + k for a swizzle width W, and the swizzle exchanges that address's 16-byte
@@ -36,7 +37,8 @@ struct Pending {
     bool signedA;
     unsigned long long a, b;
 };
-thread_local std::vector<Pending> pending;
+thread_local std::vector<Pending> open;
+thread_local std::vector<std::vector<Pending>> committed;
 
 // Byte k of row `row` of the K-major operand `descriptor` describes, as the tensor cores read it.
 int operand(unsigned long long descriptor, int row, int k, bool isSigned) {
@@ -70,16 +72,22 @@ template <int PENDING>
 void copy_async_wait() {}
 void fence_copies_for_tensor_cores() {}
 void wgmma_fence() {}
-void wgmma_commit() {}
+void wgmma_commit() {
+    emulation::committed.push_back(emulation::open);
+    emulation::open.clear();
+}
 
 template <int N, bool SIGNED_INPUT>
 void wgmma_m64k32(int* d, unsigned long long a, unsigned long long b) {
-    emulation::pending.push_back({d, N, SIGNED_INPUT, a, b});
+    emulation::open.push_back({d, N, SIGNED_INPUT, a, b});
 }
 
-void wgmma_wait_all() {
+template <int PENDING>
+void wgmma_wait() {
     const int warp = (int)(threadIdx.x / 32) % 4, lane = (int)threadIdx.x % 32;
-    for (const auto& op : emulation::pending) {
+    auto& groups = emulation::committed;
+    const size_t finished = groups.size() > (size_t)PENDING ? groups.size() - PENDING : 0;
+    for (size_t group = 0; group < finished; group++) for (const auto& op : groups[group]) {
         for (int j = 0; j < op.n / 8; j++) {
             for (int r = 0; r < 4; r++) {
                 const int row = 16 * warp + lane / 4 + (r >= 2 ? 8 : 0), column = 8 * j + 2 * (lane % 4) + (r & 1);
@@ -89,7 +97,7 @@ void wgmma_wait_all() {
             }
         }
     }
-    emulation::pending.clear();
+    groups.erase(groups.begin(), groups.begin() + (std::ptrdiff_t)finished);
 }
 
 void __syncthreads() { emulation::block->arrive_and_wait(); }
@@ -101,13 +109,16 @@ using Kernel = void (*)(const ConvArgs);
 
 struct Tile {
     int m, n, k, stages;
+    const char* kind;
     Kernel s8, u8;
 };
-#define OCTET_TILE(BM, BN, BK, S) \
-    Tile{BM, BN, BK, S, octet_conv_igemm_##BM##x##BN##x##BK##_wg_s##S##_v16_s8, octet_conv_igemm_##BM##x##BN##x##BK##_wg_s##S##_v16_u8}
+#define OCTET_TILE(BM, BN, BK, KIND, S)                                                                 \
+    Tile{BM, BN, BK, S, #KIND, octet_conv_igemm_##BM##x##BN##x##BK##_##KIND##_s##S##_v16_s8,             \
+         octet_conv_igemm_##BM##x##BN##x##BK##_##KIND##_s##S##_v16_u8}
 static const Tile tiles[] = {
-    OCTET_TILE(128, 128, 128, 3), OCTET_TILE(128, 128, 64, 4), OCTET_TILE(128, 128, 64, 3),
-    OCTET_TILE(128, 64, 128, 4), OCTET_TILE(64, 128, 128, 4),
+    OCTET_TILE(128, 128, 128, wg, 3), OCTET_TILE(128, 128, 64, wg, 4), OCTET_TILE(128, 128, 64, wg, 3),
+    OCTET_TILE(128, 64, 128, wg, 4),  OCTET_TILE(64, 128, 128, wg, 4), OCTET_TILE(128, 128, 64, wgo, 4),
+    OCTET_TILE(128, 128, 64, wgo, 5), OCTET_TILE(128, 64, 128, wgo, 4),
 };
 #undef OCTET_TILE
 
@@ -221,8 +232,8 @@ static bool run(const Case& t, std::mt19937& random) {
         }
     }
     for (size_t i = count * elementBytes; i < y.size(); i++) wrong += y[i] != 0xAB;
-    printf("conv_igemm %dx%dx%d_wg_s%d emulated %dx%dx%dx%d %dx%d s%d p%d -> %d, %s input, residual %s, %s output, small sums %d: %s\n",
-           tile.m, tile.n, tile.k, tile.stages, t.n, t.h, t.w, t.c, t.kernel, t.kernel, t.stride, t.pad, t.oc,
+    printf("conv_igemm %dx%dx%d_%s_s%d emulated %dx%dx%dx%d %dx%d s%d p%d -> %d, %s input, residual %s, %s output, small sums %d: %s\n",
+           tile.m, tile.n, tile.k, tile.kind, tile.stages, t.n, t.h, t.w, t.c, t.kernel, t.kernel, t.stride, t.pad, t.oc,
            t.signedInput ? "int8" : "uint8", t.residual == 0 ? "none" : t.residual == 1 ? "uint8" : "int8",
            t.outputMode == 0 ? "int8" : t.outputMode == 1 ? "uint8" : "float32", t.smallSums, wrong ? "MISMATCH" : "identical");
     return wrong == 0;
@@ -243,6 +254,11 @@ int main() {
         {3, 2, 6, 6, 96, 48, 1, 1, 0, false, 0, 2, true},
         {4, 1, 11, 11, 32, 256, 3, 1, 1, false, 2, 1, false},
         {4, 1, 5, 21, 16, 136, 3, 2, 1, true, 1, 1, false},
+        {5, 2, 9, 11, 32, 96, 3, 1, 1, false, 1, 1, false},
+        {5, 3, 7, 9, 48, 128, 5, 1, 2, true, 2, 0, false},
+        {6, 1, 11, 13, 64, 192, 3, 1, 1, false, 0, 2, false},
+        {6, 1, 6, 6, 16, 32, 1, 1, 0, true, 1, 1, true},
+        {7, 2, 10, 10, 48, 80, 3, 2, 1, false, 2, 1, false},
     };
     int passed = 0, total = 0;
     for (const Case& t : cases) {

@@ -144,19 +144,23 @@ struct ConvolutionTile: Hashable, Sendable, CustomStringConvertible {
     /// Warpgroup MMA (wgmma, compute capability 9.0 only): `m` / 64 warpgroups, each on 64 rows and all `n`
     /// columns (warps of 16 x `n`), operands in swizzled shared memory.
     var warpgroup = false
+    /// A warpgroup tile that leaves one stage's MMAs running while it issues the next (copying a stage less ahead).
+    var overlapped = false
 
     init(m: Int, n: Int, k: Int, warpM: Int, warpN: Int, stages: Int, anyGather: Bool = false) {
         (self.m, self.n, self.k, self.warpM, self.warpN, self.stages, self.anyGather) = (m, n, k, warpM, warpN, stages, anyGather)
     }
 
     /// A warpgroup-MMA tile.
-    init(warpgroupM m: Int, n: Int, k: Int, stages: Int) {
+    init(warpgroupM m: Int, n: Int, k: Int, stages: Int, overlapped: Bool = false) {
         self.init(m: m, n: n, k: k, warpM: 16, warpN: n, stages: stages)
-        warpgroup = true
+        (warpgroup, self.overlapped) = (true, overlapped)
     }
 
     var threads: Int { 32 * (m / warpM) * (n / warpN) }
-    var description: String { warpgroup ? "\(m)x\(n)x\(k)_wg_s\(stages)" : "\(m)x\(n)x\(k)_w\(warpM)x\(warpN)_s\(stages)" }
+    var description: String {
+        warpgroup ? "\(m)x\(n)x\(k)_\(overlapped ? "wgo" : "wg")_s\(stages)" : "\(m)x\(n)x\(k)_w\(warpM)x\(warpN)_s\(stages)"
+    }
 
     /// Dynamic shared memory of a block (conv_igemm.cu's layout): the pipeline (rows padded by 16 bytes; warpgroup
     /// tiles: unpadded, and 1024 bytes more to align it for the swizzle), the biases and multipliers, the residual
@@ -187,6 +191,9 @@ struct ConvolutionTile: Hashable, Sendable, CustomStringConvertible {
         ConvolutionTile(warpgroupM: 128, n: 128, k: 64, stages: 3),
         ConvolutionTile(warpgroupM: 128, n: 64, k: 128, stages: 4),
         ConvolutionTile(warpgroupM: 64, n: 128, k: 128, stages: 4),
+        ConvolutionTile(warpgroupM: 128, n: 128, k: 64, stages: 4, overlapped: true),
+        ConvolutionTile(warpgroupM: 128, n: 128, k: 64, stages: 5, overlapped: true),
+        ConvolutionTile(warpgroupM: 128, n: 64, k: 128, stages: 4, overlapped: true),
     ]
 
     /// `OCTET_CUDA_WGMMA=0` leaves the warpgroup tiles out (to time the engine without them).

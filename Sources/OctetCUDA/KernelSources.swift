@@ -335,7 +335,7 @@ template <int PENDING> void copy_async_wait();
 void fence_copies_for_tensor_cores();
 void wgmma_fence();
 void wgmma_commit();
-void wgmma_wait_all();
+template <int PENDING> void wgmma_wait();
 template <int N, bool SIGNED_INPUT> void wgmma_m64k32(int* d, unsigned long long a, unsigned long long b);
 #else
 __device__ __forceinline__ unsigned shared_address(const void* p) {
@@ -420,8 +420,10 @@ __device__ __forceinline__ void wgmma_fence() {
 __device__ __forceinline__ void wgmma_commit() {
     asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
 }
-__device__ __forceinline__ void wgmma_wait_all() {
-    asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+// Waits until at most PENDING of this warpgroup's committed MMA groups are in flight.
+template <int PENDING>
+__device__ __forceinline__ void wgmma_wait() {
+    asm volatile("wgmma.wait_group.sync.aligned %0;\n" :: "n"(PENDING) : "memory");
 }
 
 #define OCTET_D8(d, i) "+r"(d[i]), "+r"(d[i + 1]), "+r"(d[i + 2]), "+r"(d[i + 3]), "+r"(d[i + 4]), "+r"(d[i + 5]), "+r"(d[i + 6]), "+r"(d[i + 7])
@@ -486,9 +488,11 @@ constexpr int staging_warp_rows(int warpRows, int bytesPerWarpRow, int capacity)
 // eight consecutive rows' 16-byte reads meet no bank conflict. The host sizes it the same way
 // (ConvolutionTile.sharedBytes). WARPGROUP: the MMAs are wgmma (WM = 16, WN = BN: warp w holds rows 16w..16w+15
 // of the tile, so the epilogue below serves both), the pipeline's rows are unpadded and swizzled, and the block's
-// shared memory starts at the next 1024-byte boundary (the host allows 1024 bytes more).
-template <int BM, int BN, int BK, int WM, int WN, int VEC, int STAGES, bool SIGNED_INPUT, bool WARPGROUP = false>
+// shared memory starts at the next 1024-byte boundary (the host allows 1024 bytes more); LAG (0 or 1) stages' MMAs
+// may still run when the next stage's are issued, at the price of copying LAG stages less far ahead.
+template <int BM, int BN, int BK, int WM, int WN, int VEC, int STAGES, bool SIGNED_INPUT, bool WARPGROUP = false, int LAG = 0>
 __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
+    static_assert(LAG == 0 || (WARPGROUP && LAG == 1 && STAGES >= 3), "only warpgroup tiles leave MMAs in flight");
     static_assert(!WARPGROUP || (WM == 16 && WN == BN && BM % 64 == 0), "warpgroup tiles: 64-row slices of four 16-row warps");
     constexpr int ROW = WARPGROUP ? BK : BK + 16; // bytes per shared-memory row
     constexpr int WARPS_N = BN / WN;
@@ -620,18 +624,20 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
         for (int j = 0; j < NT; j++)
             for (int r = 0; r < 4; r++) acc[i][j][r] = 0;
 
-    for (int s = 0; s < STAGES - 1; s++) {
+    // Stages copied ahead of the one being multiplied.
+    constexpr int AHEAD = STAGES - 1 - LAG;
+    for (int s = 0; s < AHEAD; s++) {
         if (s < tiles) load(s, s);
         copy_async_commit();
     }
     if constexpr (WARPGROUP) {
         // Each warpgroup multiplies its 64 rows of the stage by the stage's B tile while the threads issue the
-        // copies of a later stage; all of a stage's MMAs are complete before any thread passes the next barrier,
-        // so the stage they read is free when a later iteration refills it.
+        // copies of a later stage, into the stage that the MMAs of LAG + 1 iterations ago read: every warpgroup
+        // waited for those before the barrier this iteration passed.
         int* d = &acc[0][0][0];
         const int group = warp / 4;
         for (int tile = 0; tile < tiles; tile++) {
-            copy_async_wait<STAGES - 2>();
+            copy_async_wait<AHEAD - 1>();
             fence_copies_for_tensor_cores();
             __syncthreads();
             const unsigned a = shared_address(sA + (tile % STAGES) * BM * ROW + group * 64 * ROW);
@@ -640,12 +646,13 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
             wgmma_fence();
             for (int kk = 0; kk < BK; kk += 32) wgmma_m64k32<BN, SIGNED_INPUT>(d, wgmma_descriptor<BK>(a + kk), wgmma_descriptor<BK>(b + kk));
             wgmma_commit();
-            const int next = tile + STAGES - 1;
+            const int next = tile + AHEAD;
             if (next < tiles) load(next % STAGES, next);
             copy_async_commit();
-            wgmma_wait_all();
-            wgmma_fence_operands<NT * 4>(d);
+            wgmma_wait<LAG>();
         }
+        wgmma_wait<0>();
+        wgmma_fence_operands<NT * 4>(d);
     } else for (int tile = 0; tile < tiles; tile++) {
         copy_async_wait<STAGES - 2>();
         __syncthreads();
@@ -800,22 +807,26 @@ OCTET_CONV_IGEMM_ANY(128, 128, 32, 64, 32, 4, 2)
 #endif // OCTET_HOST_EMULATION
 
 // Warpgroup-MMA tiles (sm_90a only: the CUDA backend compiles for it on compute capability 9.0 and offers them
-// there): octet_conv_igemm_<BM>x<BN>x<BK>_wg_s<STAGES>_v16_<s8|u8>, BM / 64 warpgroups, 16-byte gathers.
+// there): octet_conv_igemm_<BM>x<BN>x<BK>_<wg|wgo>_s<STAGES>_v16_<s8|u8>, BM / 64 warpgroups, 16-byte gathers.
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL) || defined(OCTET_HOST_EMULATION)
-#define OCTET_CONV_IGEMM_WG(BM, BN, BK, STAGES, MINBLOCKS)                                                               \
+#define OCTET_CONV_IGEMM_WG(BM, BN, BK, STAGES, MINBLOCKS, NAME, LAG)                                                  \
     extern "C" __global__ void __launch_bounds__(BM * 2, MINBLOCKS)                                                      \
-        octet_conv_igemm_##BM##x##BN##x##BK##_wg_s##STAGES##_v16_s8(const ConvArgs p) {                                \
-        conv_igemm<BM, BN, BK, 16, BN, 16, STAGES, true, true>(p);                                                       \
+        octet_conv_igemm_##BM##x##BN##x##BK##_##NAME##_s##STAGES##_v16_s8(const ConvArgs p) {                          \
+        conv_igemm<BM, BN, BK, 16, BN, 16, STAGES, true, true, LAG>(p);                                                  \
     }                                                                                                                    \
     extern "C" __global__ void __launch_bounds__(BM * 2, MINBLOCKS)                                                      \
-        octet_conv_igemm_##BM##x##BN##x##BK##_wg_s##STAGES##_v16_u8(const ConvArgs p) {                                \
-        conv_igemm<BM, BN, BK, 16, BN, 16, STAGES, false, true>(p);                                                      \
+        octet_conv_igemm_##BM##x##BN##x##BK##_##NAME##_s##STAGES##_v16_u8(const ConvArgs p) {                          \
+        conv_igemm<BM, BN, BK, 16, BN, 16, STAGES, false, true, LAG>(p);                                                 \
     }
-OCTET_CONV_IGEMM_WG(128, 128, 128, 3, 2)
-OCTET_CONV_IGEMM_WG(128, 128, 64, 4, 2)
-OCTET_CONV_IGEMM_WG(128, 128, 64, 3, 2)
-OCTET_CONV_IGEMM_WG(128, 64, 128, 4, 2)
-OCTET_CONV_IGEMM_WG(64, 128, 128, 4, 2)
+// _wg: every stage's MMAs complete within its iteration; _wgo: one stage's stay in flight (overlapped).
+OCTET_CONV_IGEMM_WG(128, 128, 128, 3, 2, wg, 0)
+OCTET_CONV_IGEMM_WG(128, 128, 64, 4, 2, wg, 0)
+OCTET_CONV_IGEMM_WG(128, 128, 64, 3, 2, wg, 0)
+OCTET_CONV_IGEMM_WG(128, 64, 128, 4, 2, wg, 0)
+OCTET_CONV_IGEMM_WG(64, 128, 128, 4, 2, wg, 0)
+OCTET_CONV_IGEMM_WG(128, 128, 64, 4, 2, wgo, 1)
+OCTET_CONV_IGEMM_WG(128, 128, 64, 5, 2, wgo, 1)
+OCTET_CONV_IGEMM_WG(128, 64, 128, 4, 2, wgo, 1)
 #endif
 
 // The end of a split-K convolution: the epilogue on the summed accumulators, which it sets back to zero for the

@@ -44,7 +44,7 @@ import OctetQuantization
     @Test func warpgroupTilesEmulatedOnTheHostMatchTheReference() throws {
         guard let result = try OctetBinary.runEmulation("emulate-conv-wgmma.sh") else { return }
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
-        #expect(result.stdout.contains("PASSED: 9 of 9 cases"), "\(result.stdout)")
+        #expect(result.stdout.contains("PASSED: 14 of 14 cases"), "\(result.stdout)")
     }
 
     @Test(.enabled(if: CUDATests.cudaMissing == nil, Comment(rawValue: "CUDA tests skipped: \(CUDATests.cudaMissing ?? "")")))
