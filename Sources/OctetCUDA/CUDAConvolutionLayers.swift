@@ -188,7 +188,6 @@ struct ConvolutionTile: Hashable, Sendable, CustomStringConvertible {
         ConvolutionTile(m: 128, n: 128, k: 32, warpM: 64, warpN: 32, stages: 4, anyGather: true),
         ConvolutionTile(warpgroupM: 128, n: 128, k: 128, stages: 3),
         ConvolutionTile(warpgroupM: 128, n: 128, k: 64, stages: 4),
-        ConvolutionTile(warpgroupM: 128, n: 128, k: 64, stages: 3),
         ConvolutionTile(warpgroupM: 128, n: 64, k: 128, stages: 4),
         ConvolutionTile(warpgroupM: 64, n: 128, k: 128, stages: 4),
         ConvolutionTile(warpgroupM: 128, n: 128, k: 64, stages: 4, overlapped: true),

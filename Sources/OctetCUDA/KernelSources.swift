@@ -821,7 +821,6 @@ OCTET_CONV_IGEMM_ANY(128, 128, 32, 64, 32, 4, 2)
 // _wg: every stage's MMAs complete within its iteration; _wgo: one stage's stay in flight (overlapped).
 OCTET_CONV_IGEMM_WG(128, 128, 128, 3, 2, wg, 0)
 OCTET_CONV_IGEMM_WG(128, 128, 64, 4, 2, wg, 0)
-OCTET_CONV_IGEMM_WG(128, 128, 64, 3, 2, wg, 0)
 OCTET_CONV_IGEMM_WG(128, 64, 128, 4, 2, wg, 0)
 OCTET_CONV_IGEMM_WG(64, 128, 128, 4, 2, wg, 0)
 OCTET_CONV_IGEMM_WG(128, 128, 64, 4, 2, wgo, 1)
