@@ -10,6 +10,7 @@
 #   ptxas (registers and spills), diagnose (Nsight Compute), heuristic (ResNet-50 without timing the convolution tiles),
 #   latency (ResNet-50's batch-1 profile, every layer; after resnet50),
 #   pointwise (conv_pointwise.cu on and off, alternating; after compare and resnet50, which write the ranges),
+#   wgmma (the warpgroup-MMA tiles on and off, alternating; after compare and resnet50),
 #   engine (issue #17: ResNet-50 INT8 batch 256 built with tactic timing, saved, loaded; needs the resnet50 step first:
 #   RESNET50_COMPARE=0 bash Benchmarks/cuda/h200_run.sh resnet50 engine)
 # Logs go to $OUT (or ./h200-out); a summary is printed last.
@@ -129,6 +130,19 @@ for step in $steps; do
       /tmp/octet bench --device cuda --model $M/resnet50_op13.onnx --ranges "$OUT/resnet50_ranges.txt" --batch 256 --iterations 1 --warmup 0 > "$OUT/ncu.txt" 2>&1
     summary "ncu rc=$?"
     summary "$(grep -E '^  [a-z_0-9]+.*\(|  Duration|DRAM Throughput|Registers Per Thread|Achieved Occupancy|Warp Cycles Per Issued|Issue Slots Busy|L2 Hit Rate  ' "$OUT/ncu.txt" | head -80)"
+    ;;
+  wgmma)
+    # The warpgroup-MMA tiles (sm_90 only) on and off, alternating, on every model whose ranges earlier steps wrote.
+    for spec in "resnet50_op13 resnet50" "mobilenet_v2_1.0_224 mobilenet_v2_1.0_224" "efficientnet_lite0 efficientnet_lite0"; do
+      set -- $spec
+      [ -f "$OUT/$2_ranges.txt" ] || continue
+      for round in 1 2; do
+        for wg in 1 0; do
+          OCTET_CUDA_WGMMA=$wg /tmp/octet bench --device cuda --model $M/$1.onnx --ranges "$OUT/$2_ranges.txt" --batch 1,256 --iterations 50 --warmup 10 --json > "$OUT/wgmma_$1_$wg.json" 2> "$OUT/wgmma_$1_$wg.err"
+          summary "wgmma=$wg $1 round $round: $(tr '\n' ' ' < "$OUT/wgmma_$1_$wg.json")"
+        done
+      done
+    done
     ;;
   pointwise)
     # conv_pointwise.cu (short-K 1x1 convolutions) against the same binary without it (OCTET_CUDA_POINTWISE=0 leaves

@@ -1,4 +1,5 @@
-// INT8 convolution as an implicit GEMM on tensor cores (mma.sync m16n8k32, sm_80 and newer; used on sm_90).
+// INT8 convolution as an implicit GEMM on tensor cores (mma.sync m16n8k32, sm_80 and newer; on sm_90a also
+// warpgroup MMA, wgmma, in the tiles that conv_igemm's WARPGROUP mode instantiates).
 //
 // GEMM view of an NHWC convolution with groups = 1: M = N*OH*OW output pixels, N = OC output channels,
 // K = KH*KW*C with k = (ky*KW + kx)*C + c. The A operand (activations) is never materialised: each block gathers
@@ -502,7 +503,7 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
 // CUDAConvolutionLayers.swift lists them; keep the two in step). These are the ones that won on some layer of
 // ResNet-50, MobileNetV2 or EfficientNet-Lite0 at batch 1 or 256 on the H200 (others tried and dropped: 128x64x64
 // with 32x32 warps and three stages, 128x128x64 with four stages, 256x128x64, 128x256x64, 128x128x128 with 64x32
-// warps; warpgroup-MMA tiles on the branch wgmma-conv). The launch bounds cap registers so that MINBLOCKS
+// warps). The launch bounds cap registers so that MINBLOCKS
 // blocks fit on an SM: on the H200, ResNet-50 at batch 256 ran in 13.1 ms with them and 16.3 ms with the
 // compiler's own choice (156-164 registers, one block per SM).
 #define OCTET_CONV_IGEMM(BM, BN, BK, WM, WN, STAGES, MINBLOCKS, VEC, TYPE, SIGNED)                                      \
