@@ -161,45 +161,35 @@ __device__ __forceinline__ void wgmma_wait() {
     asm volatile("wgmma.wait_group.sync.aligned %0;\n" :: "n"(PENDING) : "memory");
 }
 
+// The accumulator operands of one wgmma: "+r" for each of d[0 .. 31] or d[0 .. 63], and their names in the PTX.
 #define OCTET_D8(d, i) "+r"(d[i]), "+r"(d[i + 1]), "+r"(d[i + 2]), "+r"(d[i + 3]), "+r"(d[i + 4]), "+r"(d[i + 5]), "+r"(d[i + 6]), "+r"(d[i + 7])
 #define OCTET_D32(d) OCTET_D8(d, 0), OCTET_D8(d, 8), OCTET_D8(d, 16), OCTET_D8(d, 24)
 #define OCTET_D64(d) OCTET_D32(d), OCTET_D8(d, 32), OCTET_D8(d, 40), OCTET_D8(d, 48), OCTET_D8(d, 56)
+#define OCTET_NAMES32                                                                  \
+    "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "        \
+    "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
+#define OCTET_NAMES64                                                                  \
+    OCTET_NAMES32 ", "                                                                 \
+    "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, " \
+    "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+// D (64 x N int32) += A (64 x 32 bytes, ATYPE) x B (N x 32 bytes, s8)^T; A_NAME and B_NAME: the descriptors' operand
+// names, after the accumulators.
+#define OCTET_WGMMA(SHAPE, ATYPE, NAMES, A_NAME, B_NAME, OPERANDS)                                                      \
+    asm volatile("wgmma.mma_async.sync.aligned." SHAPE ".s32." ATYPE ".s8 {" NAMES "}, " A_NAME ", " B_NAME ", 1;\n"    \
+                 : OPERANDS : "l"(a), "l"(b))
+
+// This warpgroup's accumulators (d[4j .. 4j+3] of warp w: rows 16w + lane/4 (+8), columns 8j + 2(lane%4) (+1), as
+// mma.sync's m16n8 fragments) += A x B^T, both read from shared memory through the descriptors a and b.
 template <bool SIGNED_INPUT>
 __device__ __forceinline__ void wgmma_m64n64k32(int* d, unsigned long long a, unsigned long long b) {
-    if (SIGNED_INPUT) {
-        asm volatile("wgmma.mma_async.sync.aligned.m64n64k32.s32.s8.s8 {"
-                     "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-                     "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
-                     "}, %32, %33, 1;\n"
-                     : OCTET_D32(d) : "l"(a), "l"(b));
-    } else {
-        asm volatile("wgmma.mma_async.sync.aligned.m64n64k32.s32.u8.s8 {"
-                     "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-                     "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
-                     "}, %32, %33, 1;\n"
-                     : OCTET_D32(d) : "l"(a), "l"(b));
-    }
+    if (SIGNED_INPUT) OCTET_WGMMA("m64n64k32", "s8", OCTET_NAMES32, "%32", "%33", OCTET_D32(d));
+    else OCTET_WGMMA("m64n64k32", "u8", OCTET_NAMES32, "%32", "%33", OCTET_D32(d));
 }
 
 template <bool SIGNED_INPUT>
 __device__ __forceinline__ void wgmma_m64n128k32(int* d, unsigned long long a, unsigned long long b) {
-    if (SIGNED_INPUT) {
-        asm volatile("wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 {"
-                     "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-                     "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
-                     "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
-                     "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
-                     "}, %64, %65, 1;\n"
-                     : OCTET_D64(d) : "l"(a), "l"(b));
-    } else {
-        asm volatile("wgmma.mma_async.sync.aligned.m64n128k32.s32.u8.s8 {"
-                     "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-                     "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
-                     "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
-                     "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
-                     "}, %64, %65, 1;\n"
-                     : OCTET_D64(d) : "l"(a), "l"(b));
-    }
+    if (SIGNED_INPUT) OCTET_WGMMA("m64n128k32", "s8", OCTET_NAMES64, "%64", "%65", OCTET_D64(d));
+    else OCTET_WGMMA("m64n128k32", "u8", OCTET_NAMES64, "%64", "%65", OCTET_D64(d));
 }
 
 template <int N, bool SIGNED_INPUT>
