@@ -111,14 +111,7 @@ static bool run(const Case& t, std::mt19937& random) {
             std::barrier<> w0(32), w1(32), w2(32), w3(32);
             emulation::block = &block;
             emulation::warps[0] = &w0; emulation::warps[1] = &w1; emulation::warps[2] = &w2; emulation::warps[3] = &w3;
-            std::vector<std::thread> threads;
-            for (unsigned i = 0; i < 128; i++) {
-                threads.emplace_back([i, &p] {
-                    threadIdx = {i, 0, 0};
-                    octet_conv_f16_igemm_64x64x32_w32x32__mma_m16n8k16(p);
-                });
-            }
-            for (auto& thread : threads) thread.join();
+            run_block(128, octet_conv_f16_igemm_64x64x32_w32x32__mma_m16n8k16, p);
         }
     }
     const double gamma = 2.0 * (K + 2) * ldexp(1.0, -23);

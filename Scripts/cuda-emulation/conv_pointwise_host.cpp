@@ -116,14 +116,7 @@ static bool run(const Case& t, std::mt19937& random) {
         blockIdx = {b, 0, 0};
         std::barrier<> w0(32), w1(32), w2(32), w3(32);
         emulation::warps[0] = &w0, emulation::warps[1] = &w1, emulation::warps[2] = &w2, emulation::warps[3] = &w3;
-        std::vector<std::thread> threads;
-        for (unsigned i = 0; i < 128; i++) {
-            threads.emplace_back([i, &p, function] {
-                threadIdx = {i, 0, 0};
-                function(p);
-            });
-        }
-        for (auto& thread : threads) thread.join();
+        run_block(128, function, p);
     }
 
     int wrong = 0;

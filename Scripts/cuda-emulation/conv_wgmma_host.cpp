@@ -184,14 +184,7 @@ static bool run(const Case& t, std::mt19937& random) {
         blockIdx = {b, 0, 0};
         std::barrier<> barrier((std::ptrdiff_t)threads);
         emulation::block = &barrier;
-        std::vector<std::thread> running;
-        for (unsigned i = 0; i < threads; i++) {
-            running.emplace_back([i, &p, function] {
-                threadIdx = {i, 0, 0};
-                function(p);
-            });
-        }
-        for (auto& thread : running) thread.join();
+        run_block(threads, function, p);
     }
 
     int wrong = 0;

@@ -47,3 +47,18 @@ unsigned short f32_to_f16_rn(float v);
 void mma_f16_k16(float* c, const unsigned* a, unsigned b0, unsigned b1);
 void mma_m16n8k32_int8(int* d, const unsigned* a, unsigned b0, unsigned b1, const int* c, bool signedA);
 void __syncthreads();
+
+// Runs `kernel(arguments)` as one block of `threads` std::threads, each with its own threadIdx.x, and waits for all.
+#include <thread>
+#include <vector>
+template <class Arguments>
+void run_block(unsigned threads, void (*kernel)(Arguments), const Arguments& arguments) {
+    std::vector<std::thread> running;
+    for (unsigned i = 0; i < threads; i++) {
+        running.emplace_back([i, kernel, &arguments] {
+            threadIdx = {i, 0, 0};
+            kernel(arguments);
+        });
+    }
+    for (auto& thread : running) thread.join();
+}
