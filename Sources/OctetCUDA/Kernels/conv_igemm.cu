@@ -379,9 +379,9 @@ __device__ __forceinline__ void conv_igemm(const ConvArgs& p) {
         wgmma_wait<0>();
         wgmma_fence_operands<NT * 4>(d);
     } else for (int tile = 0; tile < tiles; tile++) {
-        copy_async_wait<STAGES - 2>();
+        copy_async_wait<AHEAD - 1>();
         __syncthreads();
-        const int next = tile + STAGES - 1;
+        const int next = tile + AHEAD;
         if (next < tiles) load(next % STAGES, next);
         copy_async_commit();
 
@@ -534,15 +534,14 @@ OCTET_CONV_IGEMM_ANY(128, 128, 32, 64, 32, 4, 2)
 // Warpgroup-MMA tiles (sm_90a only: the CUDA backend compiles for it on compute capability 9.0 and offers them
 // there): octet_conv_igemm_<BM>x<BN>x<BK>_<wg|wgo>_s<STAGES>_v16_<s8|u8>, BM / 64 warpgroups, 16-byte gathers.
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL) || defined(OCTET_HOST_EMULATION)
-#define OCTET_CONV_IGEMM_WG(BM, BN, BK, STAGES, MINBLOCKS, NAME, LAG)                                                  \
+#define OCTET_CONV_IGEMM_WG_TYPED(BM, BN, BK, STAGES, MINBLOCKS, NAME, LAG, TYPE, SIGNED)                              \
     extern "C" __global__ void __launch_bounds__(BM * 2, MINBLOCKS)                                                      \
-        octet_conv_igemm_##BM##x##BN##x##BK##_##NAME##_s##STAGES##_v16_s8(const ConvArgs p) {                          \
-        conv_igemm<BM, BN, BK, 16, BN, 16, STAGES, true, true, LAG>(p);                                                  \
-    }                                                                                                                    \
-    extern "C" __global__ void __launch_bounds__(BM * 2, MINBLOCKS)                                                      \
-        octet_conv_igemm_##BM##x##BN##x##BK##_##NAME##_s##STAGES##_v16_u8(const ConvArgs p) {                          \
-        conv_igemm<BM, BN, BK, 16, BN, 16, STAGES, false, true, LAG>(p);                                                 \
+        octet_conv_igemm_##BM##x##BN##x##BK##_##NAME##_s##STAGES##_v16_##TYPE(const ConvArgs p) {                      \
+        conv_igemm<BM, BN, BK, 16, BN, 16, STAGES, SIGNED, true, LAG>(p);                                                \
     }
+#define OCTET_CONV_IGEMM_WG(BM, BN, BK, STAGES, MINBLOCKS, NAME, LAG)                  \
+    OCTET_CONV_IGEMM_WG_TYPED(BM, BN, BK, STAGES, MINBLOCKS, NAME, LAG, s8, true)      \
+    OCTET_CONV_IGEMM_WG_TYPED(BM, BN, BK, STAGES, MINBLOCKS, NAME, LAG, u8, false)
 // _wg: every stage's MMAs complete within its iteration; _wgo: one stage's stay in flight (overlapped).
 OCTET_CONV_IGEMM_WG(128, 128, 128, 3, 2, wg, 0)
 OCTET_CONV_IGEMM_WG(128, 128, 64, 4, 2, wg, 0)
