@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compiles Octet's CUDA kernels with NVRTC exactly as CUDAKernelLibrary does (common.cuh followed by every .cu in
-name order, --fmad=false -default-device -std=c++17) for one architecture, with ptxas -v, and prints each kernel's
-registers, stack and spills, then NVRTC's result. Needs only libnvrtc (no GPU, no driver): set NVRTC_LIBRARY to its
+name order, with CUDADriver.compileOptions as read from CUDADriver.swift) for one architecture, with ptxas -v, and
+prints each kernel's registers, stack and spills, then NVRTC's result. Needs only libnvrtc (no GPU, no driver): set NVRTC_LIBRARY to its
 path, e.g. from `pip download nvidia-cuda-nvrtc-cu12` unpacked (nvidia/cuda_nvrtc/lib/libnvrtc.so.12).
 
     Scripts/nvrtc-compile-kernels.py [sm_90a] [--filter SUBSTRING]
@@ -21,7 +21,13 @@ try:
     nvrtc = ctypes.CDLL(library)
 except OSError as error:
     sys.exit(f"nvrtc-compile-kernels: cannot open {library} ({error}); set NVRTC_LIBRARY to libnvrtc's path")
-kernels = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Sources", "OctetCUDA", "Kernels")
+backend = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Sources", "OctetCUDA")
+kernels = os.path.join(backend, "Kernels")
+# The backend's own options, so that the two cannot drift apart.
+declaration = re.search(r"static let compileOptions = \[([^\]]*)\]", open(os.path.join(backend, "CUDADriver.swift")).read())
+if not declaration:
+    sys.exit("nvrtc-compile-kernels: CUDADriver.swift no longer declares `static let compileOptions = [...]`")
+compile_options = re.findall(r'"([^"]*)"', declaration.group(1))
 source = open(os.path.join(kernels, "common.cuh")).read()
 for name in sorted(os.listdir(kernels)):
     if name.endswith(".cu"):
@@ -29,7 +35,7 @@ for name in sorted(os.listdir(kernels)):
 program = ctypes.c_void_p()
 if nvrtc.nvrtcCreateProgram(ctypes.byref(program), source.encode(), b"octet_kernels.cu", 0, None, None) != 0:
     sys.exit("nvrtc-compile-kernels: nvrtcCreateProgram failed")
-options = [f"--gpu-architecture={args.architecture}", "--fmad=false", "-default-device", "-std=c++17", "--ptxas-options=-v"]
+options = [f"--gpu-architecture={args.architecture}"] + compile_options + ["--ptxas-options=-v"]
 result = nvrtc.nvrtcCompileProgram(program, len(options), (ctypes.c_char_p * len(options))(*[o.encode() for o in options]))
 size = ctypes.c_size_t()
 nvrtc.nvrtcGetProgramLogSize(program, ctypes.byref(size))
