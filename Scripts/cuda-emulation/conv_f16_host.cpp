@@ -173,8 +173,5 @@ int main() {
         {1, 256, 3, 5, 67, 1, 3, 1, 0, 1, false, 0},
     };
     std::mt19937 random(19);
-    int failures = 0;
-    for (const Case& t : cases) failures += run(t, random) ? 0 : 1;
-    printf("%s: %d of %d cases\n", failures ? "FAILED" : "PASSED", (int)(sizeof(cases) / sizeof(cases[0])) - failures, (int)(sizeof(cases) / sizeof(cases[0])));
-    return failures ? 1 : 0;
+    return run_cases(cases, [&](const Case& t) { return run(t, random); });
 }

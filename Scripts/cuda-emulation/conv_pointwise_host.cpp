@@ -161,11 +161,5 @@ int main() {
         {150, 96, 16, 16, 1, true, 2, 1, true},  {40, 104, 128, 64, 3, false, 2, 0, true},
         {129, 128, 48, 48, 1, true, 1, 0, false}, {33, 120, 32, 16, 1, false, 0, 1, false},
     };
-    int passed = 0, total = 0;
-    for (const Case& t : cases) {
-        total++;
-        passed += run(t, random);
-    }
-    printf("%s: %d of %d cases\n", passed == total ? "PASSED" : "FAILED", passed, total);
-    return passed == total ? 0 : 1;
+    return run_cases(cases, [&](const Case& t) { return run(t, random); });
 }

@@ -253,11 +253,5 @@ int main() {
         {5, 1, 6, 6, 16, 32, 1, 1, 0, true, 1, 1, true},
         {6, 2, 10, 10, 48, 80, 3, 2, 1, false, 2, 1, false},
     };
-    int passed = 0, total = 0;
-    for (const Case& t : cases) {
-        total++;
-        passed += run(t, random);
-    }
-    printf("%s: %d of %d cases\n", passed == total ? "PASSED" : "FAILED", passed, total);
-    return passed == total ? 0 : 1;
+    return run_cases(cases, [&](const Case& t) { return run(t, random); });
 }

@@ -48,6 +48,17 @@ void mma_f16_k16(float* c, const unsigned* a, unsigned b0, unsigned b1);
 void mma_m16n8k32_int8(int* d, const unsigned* a, unsigned b0, unsigned b1, const int* c, bool signedA);
 void __syncthreads();
 
+// Runs every case through `run` (true: it passed), prints "PASSED: n of m cases" (or FAILED) and returns the exit
+// status the emulation scripts report: 0 when every case passed.
+#include <stdio.h>
+template <class Case, unsigned long N, class Run>
+int run_cases(const Case (&cases)[N], Run run) {
+    int passed = 0;
+    for (const Case& c : cases) passed += run(c) ? 1 : 0;
+    printf("%s: %d of %d cases\n", passed == (int)N ? "PASSED" : "FAILED", passed, (int)N);
+    return passed == (int)N ? 0 : 1;
+}
+
 // Runs `kernel(arguments)` as one block of `threads` std::threads, each with its own threadIdx.x, and waits for all.
 #include <thread>
 #include <vector>
